@@ -1,0 +1,446 @@
+"""The incident bundle: a directory holding everything one investigation needs (format version 1).
+
+Layout::
+
+    incident.yaml              IncidentSpec (below)
+    workspace.json             Structurizr workspace JSON (C4); element properties map to telemetry
+    logs/<quoted group>.jsonl  LogRecord per line; file name is urllib.parse.quote(group, safe="")
+                               (``.jsonl.gz`` accepted); e.g. ``%2Faws%2Flambda%2Fbff.jsonl``
+    metrics.csv                timestamp,namespace,metric,dimensions,value,unit (``.csv.gz`` accepted)
+                               timestamp ISO 8601 UTC; dimensions a JSON object of strings
+    cloudtrail.jsonl           one CloudTrail record per line: the JSON LookupEvents returns in
+                               ``CloudTrailEvent`` (eventTime, eventSource, eventName, readOnly, ...)
+    alarms.jsonl               optional AlarmStateChange per line
+
+Loading validates every file with pydantic and raises :class:`BundleError` naming the file, the
+line and the field. Nothing is read lazily except log files, which are parsed per log group on
+first use.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import IO, Any, Literal
+from urllib.parse import quote, unquote
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from tools.errors import BundleError
+from tools.models import Model, TimeWindow, iso, parse_time
+
+BUNDLE_VERSION = 1
+MAX_LOG_LINE_BYTES = 256 * 1024  # CloudWatch Logs caps an event at 256 KiB
+
+
+class GroundTruth(Model):
+    """The known root cause of a replayed incident (for evaluation)."""
+
+    component: str = Field(description="element id or name of the root-cause component")
+    fault_kind: str = Field(description="e.g. network_config, deployment, cpu_contention")
+    detail: str | None = None
+
+
+class IncidentSpec(Model):
+    """``incident.yaml``: what happened and when.
+
+    ``window`` is the incident window (UTC). ``baseline`` is the healthy reference period the
+    tools compare against; when omitted it is the period of equal length before ``window``.
+    """
+
+    bundle_version: Literal[1] = BUNDLE_VERSION
+    id: str = Field(min_length=1, max_length=200)
+    title: str | None = None
+    description: str = Field(min_length=1, description="the symptom as an on-call engineer says it")
+    window: TimeWindow
+    baseline: TimeWindow | None = None
+    ground_truth: GroundTruth | None = None
+    source: dict[str, Any] = Field(default_factory=dict, description="provenance (generator, seed)")
+
+    @property
+    def baseline_window(self) -> TimeWindow:
+        """The explicit baseline, or the previous period of equal length."""
+        return self.baseline or self.window.previous()
+
+
+class LogRecord(Model):
+    """One log event: ``timestamp`` (UTC; ISO 8601 or epoch ms on disk), ``message``, ``stream``."""
+
+    timestamp: datetime
+    message: str = Field(max_length=MAX_LOG_LINE_BYTES)
+    stream: str = ""
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime:
+        return parse_time(value)
+
+
+class MetricPoint(Model):
+    """One metric datapoint (a row of ``metrics.csv``)."""
+
+    timestamp: datetime
+    namespace: str
+    metric: str
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    value: float
+    unit: str = "None"
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime:
+        return parse_time(value)
+
+
+class AlarmStateChange(Model):
+    """One alarm state transition (the fields DescribeAlarmHistory ``StateUpdate`` items carry)."""
+
+    alarm_name: str
+    timestamp: datetime
+    old_state: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+    new_state: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+    reason: str = ""
+    namespace: str | None = None
+    metric: str | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime:
+        return parse_time(value)
+
+
+class CloudTrailRecord(Model):
+    """The CloudTrail record fields the changes tool relies on; other fields are kept in ``raw``."""
+
+    model_config = Model.model_config | {"extra": "ignore"}
+
+    eventID: str
+    eventTime: datetime
+    eventSource: str
+    eventName: str
+    readOnly: bool | None = None
+    awsRegion: str | None = None
+    recipientAccountId: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @field_validator("eventTime", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime:
+        return parse_time(value)
+
+    @property
+    def actor(self) -> str:
+        """Who made the call: the ARN or user name from ``userIdentity``, else ``unknown``."""
+        ident = self.raw.get("userIdentity") or {}
+        return str(ident.get("arn") or ident.get("userName") or ident.get("type") or "unknown")
+
+    @property
+    def is_write(self) -> bool:
+        """True for control-plane writes (``readOnly`` false or, when absent, not a read verb)."""
+        if self.readOnly is not None:
+            return not self.readOnly
+        return not self.eventName.startswith(("Get", "List", "Describe", "Lookup", "Head"))
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> CloudTrailRecord:
+        """Validate a raw CloudTrail record dict, keeping it whole in ``raw``."""
+        record = cls.model_validate(raw)
+        record.raw = raw
+        return record
+
+
+def log_file_name(group: str) -> str:
+    """File name of a log group inside ``logs/`` (reversible with :func:`log_group_of`)."""
+    return quote(group, safe="") + ".jsonl"
+
+
+def log_group_of(path: Path) -> str:
+    """Log group name of a file in ``logs/`` (``.jsonl`` or ``.jsonl.gz``)."""
+    name = path.name
+    for suffix in (".jsonl.gz", ".jsonl"):
+        if name.endswith(suffix):
+            return unquote(name[: -len(suffix)])
+    raise BundleError(f"{path}: log files must end in .jsonl or .jsonl.gz")
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+    return path.open(encoding="utf-8", errors="replace")
+
+
+def _first_existing(root: Path, *names: str) -> Path | None:
+    for name in names:
+        if (root / name).is_file():
+            return root / name
+    return None
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "value"
+    return f"{where}: {first.get('msg', 'invalid')}"
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with _open_text(path) as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BundleError(
+                    f"{path}: line {lineno} is not JSON ({exc.msg}); "
+                    "each line must be one JSON object"
+                ) from exc
+            if not isinstance(value, dict):
+                raise BundleError(f"{path}: line {lineno} is not a JSON object")
+            yield lineno, value
+
+
+class Bundle:
+    """A loaded, validated incident bundle.
+
+    Raises:
+        BundleError: from the constructor when the directory, ``incident.yaml`` or
+            ``workspace.json`` is missing or invalid; from the accessors when a data file is.
+    """
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise BundleError(f"{self.root}: not a directory; pass an incident bundle directory")
+        spec_path = self.root / "incident.yaml"
+        if not spec_path.is_file():
+            raise BundleError(f"{self.root}: no incident.yaml; is this an incident bundle?")
+        try:
+            raw = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise BundleError(f"{spec_path}: not valid YAML ({exc})") from exc
+        if not isinstance(raw, dict):
+            raise BundleError(f"{spec_path}: expected a mapping at the top level")
+        version = raw.get("bundle_version", BUNDLE_VERSION)
+        if version != BUNDLE_VERSION:
+            raise BundleError(
+                f"{spec_path}: bundle_version {version!r} is not supported "
+                f"(this version reads {BUNDLE_VERSION})"
+            )
+        try:
+            self.incident = IncidentSpec.model_validate(raw)
+        except ValidationError as exc:
+            raise BundleError(f"{spec_path}: {_validation_message(exc)}") from exc
+        self.workspace_path = self.root / "workspace.json"
+        if not self.workspace_path.is_file():
+            raise BundleError(f"{self.root}: no workspace.json (the Structurizr workspace)")
+        self._log_cache: dict[str, list[LogRecord]] = {}
+
+    # ----------------------------------------------------------------- logs
+    @cached_property
+    def log_files(self) -> dict[str, Path]:
+        """Log group name -> file."""
+        folder = self.root / "logs"
+        if not folder.is_dir():
+            return {}
+        files = sorted(folder.glob("*.jsonl")) + sorted(folder.glob("*.jsonl.gz"))
+        return {log_group_of(p): p for p in files}
+
+    def log_records(self, group: str) -> list[LogRecord]:
+        """All records of one log group, sorted by time; ``[]`` when the group has no file."""
+        if group not in self._log_cache:
+            path = self.log_files.get(group)
+            records: list[LogRecord] = []
+            if path is not None:
+                for lineno, value in _read_jsonl(path):
+                    try:
+                        records.append(LogRecord.model_validate(value))
+                    except ValidationError as exc:
+                        raise BundleError(
+                            f"{path}: line {lineno}: {_validation_message(exc)}"
+                        ) from exc
+            records.sort(key=lambda r: r.timestamp)
+            self._log_cache[group] = records
+        return self._log_cache[group]
+
+    # -------------------------------------------------------------- metrics
+    @cached_property
+    def metric_points(self) -> list[MetricPoint]:
+        """Every datapoint of ``metrics.csv``; ``[]`` when the bundle has none."""
+        path = _first_existing(self.root, "metrics.csv", "metrics.csv.gz")
+        if path is None:
+            return []
+        points: list[MetricPoint] = []
+        with _open_text(path) as handle:
+            reader = csv.DictReader(handle)
+            required = {"timestamp", "namespace", "metric", "dimensions", "value"}
+            missing = required - set(reader.fieldnames or [])
+            if missing:
+                raise BundleError(f"{path}: missing columns {sorted(missing)}")
+            for lineno, row in enumerate(reader, start=2):
+                try:
+                    dims = json.loads(row["dimensions"] or "{}")
+                    points.append(
+                        MetricPoint(
+                            timestamp=row["timestamp"],
+                            namespace=row["namespace"],
+                            metric=row["metric"],
+                            dimensions=dims,
+                            value=float(row["value"]),
+                            unit=row.get("unit") or "None",
+                        )
+                    )
+                except (ValueError, TypeError) as exc:
+                    msg = (
+                        _validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
+                    )
+                    raise BundleError(f"{path}: line {lineno}: {msg}") from exc
+        return points
+
+    # ----------------------------------------------------------- cloudtrail
+    @cached_property
+    def cloudtrail_records(self) -> list[CloudTrailRecord]:
+        """Every CloudTrail record, sorted by ``eventTime``."""
+        path = _first_existing(self.root, "cloudtrail.jsonl", "cloudtrail.jsonl.gz")
+        if path is None:
+            return []
+        records = []
+        for lineno, value in _read_jsonl(path):
+            try:
+                records.append(CloudTrailRecord.from_raw(value))
+            except ValidationError as exc:
+                raise BundleError(f"{path}: line {lineno}: {_validation_message(exc)}") from exc
+        records.sort(key=lambda r: r.eventTime)
+        return records
+
+    # --------------------------------------------------------------- alarms
+    @cached_property
+    def alarm_changes(self) -> list[AlarmStateChange]:
+        """Every alarm state change, sorted by time."""
+        path = _first_existing(self.root, "alarms.jsonl", "alarms.jsonl.gz")
+        if path is None:
+            return []
+        changes = []
+        for lineno, value in _read_jsonl(path):
+            try:
+                changes.append(AlarmStateChange.model_validate(value))
+            except ValidationError as exc:
+                raise BundleError(f"{path}: line {lineno}: {_validation_message(exc)}") from exc
+        changes.sort(key=lambda c: c.timestamp)
+        return changes
+
+    def validate(self) -> None:
+        """Read every file once so that any error surfaces now (raises :class:`BundleError`)."""
+        for group in self.log_files:
+            self.log_records(group)
+        _ = self.metric_points, self.cloudtrail_records, self.alarm_changes
+
+
+class BundleWriter:
+    """Writes a bundle directory (used by the scenario generator, importers and ``rca capture``).
+
+    Log records are appended per group and written sorted by time; ``gzip=True`` writes
+    ``.jsonl.gz`` / ``.csv.gz`` files, with a fixed mtime so output is byte-reproducible.
+    """
+
+    def __init__(self, root: Path | str, *, gzip_files: bool = False) -> None:
+        self.root = Path(root)
+        self.gzip_files = gzip_files
+        self._logs: dict[str, list[LogRecord]] = {}
+        self._metrics: list[MetricPoint] = []
+        self._trail: list[dict[str, Any]] = []
+        self._alarms: list[AlarmStateChange] = []
+
+    def add_log(self, group: str, record: LogRecord) -> None:
+        self._logs.setdefault(group, []).append(record)
+
+    def add_logs(self, group: str, records: Iterable[LogRecord]) -> None:
+        self._logs.setdefault(group, []).extend(records)
+
+    def add_metric(self, point: MetricPoint) -> None:
+        self._metrics.append(point)
+
+    def add_metrics(self, points: Iterable[MetricPoint]) -> None:
+        self._metrics.extend(points)
+
+    def add_cloudtrail(self, record: dict[str, Any]) -> None:
+        CloudTrailRecord.from_raw(record)  # validate early
+        self._trail.append(record)
+
+    def add_alarm(self, change: AlarmStateChange) -> None:
+        self._alarms.append(change)
+
+    def _write(self, name: str, text: str) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.gzip_files:
+            with (
+                open(str(path) + ".gz", "wb") as raw,
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle,
+            ):
+                handle.write(text.encode("utf-8"))
+        else:
+            path.write_text(text, encoding="utf-8")
+
+    def write(self, incident: IncidentSpec, workspace: dict[str, Any]) -> Path:
+        """Write every file and return the bundle directory."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        spec = incident.model_dump(mode="json", exclude_none=True)
+        (self.root / "incident.yaml").write_text(
+            yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
+        (self.root / "workspace.json").write_text(
+            json.dumps(workspace, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        for group, records in sorted(self._logs.items()):
+            records = sorted(records, key=lambda r: r.timestamp)
+            lines = [
+                json.dumps(
+                    {"timestamp": iso_ms(r.timestamp), "message": r.message, "stream": r.stream},
+                    ensure_ascii=False,
+                )
+                for r in records
+            ]
+            self._write("logs/" + log_file_name(group), "\n".join(lines) + "\n")
+        if self._metrics:
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["timestamp", "namespace", "metric", "dimensions", "value", "unit"])
+            for p in sorted(
+                self._metrics, key=lambda p: (p.timestamp, p.namespace, p.metric, str(p.dimensions))
+            ):
+                writer.writerow(
+                    [
+                        iso(p.timestamp),
+                        p.namespace,
+                        p.metric,
+                        json.dumps(p.dimensions, sort_keys=True),
+                        repr(round(p.value, 6)),
+                        p.unit,
+                    ]
+                )
+            self._write("metrics.csv", out.getvalue())
+        if self._trail:
+            trail = sorted(self._trail, key=lambda r: str(r["eventTime"]))
+            self._write(
+                "cloudtrail.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in trail)
+            )
+        if self._alarms:
+            alarms = sorted(self._alarms, key=lambda a: a.timestamp)
+            self._write(
+                "alarms.jsonl",
+                "".join(a.model_dump_json(exclude_none=True) + "\n" for a in alarms),
+            )
+        return self.root
+
+
+def iso_ms(value: datetime) -> str:
+    """ISO 8601 UTC with millisecond precision and ``Z`` (the log record timestamp format)."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

@@ -1,0 +1,123 @@
+"""Domain models shared by the RCA tools: time windows, components and evidence.
+
+All times are timezone-aware UTC ``datetime`` values; durations are seconds unless a field name
+says otherwise (``*_ms``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+def to_utc(value: datetime) -> datetime:
+    """Return ``value`` as an aware UTC datetime; naive values are read as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_time(value: Any) -> datetime:
+    """Parse an ISO 8601 string, epoch milliseconds (int/float) or datetime into aware UTC.
+
+    Raises:
+        ValueError: when the value cannot be read as a time.
+    """
+    if isinstance(value, datetime):
+        return to_utc(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(float(value) / 1000.0, tz=UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            return to_utc(datetime.fromisoformat(text))
+        except ValueError as exc:
+            raise ValueError(f"not an ISO 8601 time: {value!r}") from exc
+    raise ValueError(f"not a time: {value!r}")
+
+
+def iso(value: datetime) -> str:
+    """Format a datetime as ISO 8601 UTC with a ``Z`` suffix, second precision."""
+    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Model(BaseModel):
+    """Base for boundary models: unknown fields are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TimeWindow(Model):
+    """A half-open UTC interval ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> datetime:
+        return parse_time(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeWindow:
+        if self.end <= self.start:
+            raise ValueError(
+                f"window end {iso(self.end)} is not after its start {iso(self.start)}"
+            )
+        return self
+
+    @property
+    def seconds(self) -> float:
+        """Length of the window in seconds."""
+        return (self.end - self.start).total_seconds()
+
+    def previous(self) -> TimeWindow:
+        """The window of equal length that ends where this one starts (the default baseline)."""
+        return TimeWindow(start=self.start - (self.end - self.start), end=self.start)
+
+    def extend(self, before_s: float = 0.0, after_s: float = 0.0) -> TimeWindow:
+        """A copy widened by ``before_s`` seconds at the start and ``after_s`` at the end."""
+        return TimeWindow(
+            start=self.start - timedelta(seconds=before_s),
+            end=self.end + timedelta(seconds=after_s),
+        )
+
+    def contains(self, when: datetime) -> bool:
+        """True when ``when`` lies in ``[start, end)``."""
+        return self.start <= when < self.end
+
+    def label(self) -> str:
+        """Short human label, e.g. ``2026-05-04T10:00:00Z..2026-05-04T11:00:00Z``."""
+        return f"{iso(self.start)}..{iso(self.end)}"
+
+
+ToolName = Literal["architecture", "logs", "metrics", "changes"]
+
+
+class Evidence(Model):
+    """One fact a tool observed, with a stable id that hypotheses cite.
+
+    ``id`` is ``E1``, ``E2``, ... in the order the investigation produced them. ``searched`` says
+    what was looked at (log groups, metric names, event sources, query text) so that an empty
+    result is honest about its scope. ``figures`` carries the numbers (counts, ratios, z-scores,
+    seconds relative to onset) in SI units named in the key (``*_s`` seconds, ``*_pct`` percent).
+    """
+
+    id: str = Field(pattern=r"^E[1-9][0-9]*$")
+    tool: ToolName
+    kind: str = Field(description="e.g. log_pattern, metric_anomaly, alarm, change, topology, no_data")
+    component: str | None = Field(default=None, description="component id the evidence is about")
+    edge: tuple[str, str] | None = Field(
+        default=None, description="(source, destination) component ids when about a relationship"
+    )
+    summary: str
+    searched: str
+    window: TimeWindow | None = None
+    time: datetime | None = Field(default=None, description="when the observed thing happened (UTC)")
+    figures: dict[str, float] = Field(default_factory=dict)
+    samples: list[str] = Field(default_factory=list, description="redacted raw examples")
+    partial: bool = Field(default=False, description="true when the source returned partial data")
