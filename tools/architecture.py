@@ -1,351 +1,141 @@
-"""The system's C4 architecture: a Structurizr workspace loaded with buildzr, as a networkx graph.
+"""The ``architecture`` tool: resolve a symptom or component to C4 elements and walk dependencies.
 
-An edge ``a -> b`` is a declared relationship "a uses b" (a depends on b): *downstream* of an
-element are its dependencies, *upstream* are the elements that depend on it. Deployment-level
-relationships (container instances, infrastructure nodes) are folded onto the logical elements.
+Returns the entry elements, their dependencies (downstream) or dependents (upstream) with the
+relationship descriptions and technology, and each element's telemetry mapping.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections import Counter
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
+from typing import Literal
 
-import networkx as nx
-from buildzr.loaders import JsonLoader
-from pydantic import Field, ValidationError
+from pydantic import Field, model_validator
 
-from tools.errors import UnknownComponentError, WorkspaceError
+from tools.c4 import ArchitectureModel, Dependency, Element
+from tools.context import ToolContext, ToolResult
 from tools.models import Model
-from tools.telemetry.base import ComponentTelemetry, MetricSelector
 
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    "a an and are as at be by can cannot can't do does for from has have in is it of on or the "
-    "to too with our users user customers customer not no when while since".split()
-)
+__all__ = ["ArchitectureInput", "ArchitectureModel", "architecture"]
+
+MAX_ENTRIES = 3
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ly", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+class ArchitectureInput(Model):
+    """Arguments of the ``architecture`` tool: a free-text ``symptom`` or a ``component`` name."""
+
+    symptom: str | None = Field(default=None, max_length=2000, description="free-text symptom")
+    component: str | None = Field(default=None, max_length=200, description="element name or id")
+    direction: Literal["downstream", "upstream", "both"] = Field(
+        default="downstream", description="downstream = what it depends on"
+    )
+    depth: int | None = Field(default=None, ge=1, le=10, description="hops; None = all")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ArchitectureInput:
+        if not (self.symptom or self.component):
+            raise ValueError("give a symptom (free text) or a component name")
+        return self
 
 
-def terms(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, lightly stemmed word tokens of ``text``."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+def _describe(arch: ArchitectureModel, element: Element) -> dict[str, object]:
+    tele = arch.telemetry(element.id)
+    return {
+        "id": element.id,
+        "name": element.name,
+        "kind": element.kind,
+        "technology": element.technology,
+        "description": element.description,
+        "log_groups": tele.log_groups,
+        "metrics": len(tele.metrics),
+        "resources": tele.resources,
+        "account": tele.account,
+        "region": tele.region,
+    }
 
 
-class Element(Model):
-    """A C4 element: person, software system, container, component, or infrastructure node."""
-
-    id: str
-    name: str
-    kind: str
-    description: str = ""
-    technology: str = ""
-    tags: list[str] = Field(default_factory=list)
-    parent: str | None = None
-    properties: dict[str, str] = Field(default_factory=dict)
+def _hop(dep: Dependency) -> str:
+    rel = dep.path[-1]
+    tech = f" [{rel.technology}]" if rel.technology else ""
+    return f"{dep.element.name} (hop {dep.distance}: '{rel.description}'{tech})"
 
 
-class Relationship(Model):
-    """A declared dependency ``source`` uses ``destination``."""
+def architecture(ctx: ToolContext, args: ArchitectureInput) -> ToolResult:
+    """Resolve the entry elements and list the elements on the affected path.
 
-    source: str
-    destination: str
-    description: str = ""
-    technology: str = ""
-    properties: dict[str, str] = Field(default_factory=dict)
+    ``data`` holds ``entries`` (element dicts), ``affected`` (ids of the entries and every element
+    reached, entries first, nearest first), ``edges`` ([source, destination, description]) and
+    ``elements`` (id -> element dict with telemetry mapping).
 
-
-class Match(Model):
-    """A free-text resolution result: the element, its score and the terms that matched."""
-
-    element: Element
-    score: float
-    matched: list[str]
-
-
-class Dependency(Model):
-    """An element reached from another one, with the relationship path (first hop first)."""
-
-    element: Element
-    distance: int
-    path: list[Relationship]
-
-
-def _split(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
-class ArchitectureModel:
-    """Elements and relationships of one workspace, with traversal and free-text resolution."""
-
-    def __init__(
-        self, name: str, elements: Iterable[Element], relationships: Iterable[Relationship]
-    ) -> None:
-        self.name = name
-        self.elements: dict[str, Element] = {e.id: e for e in elements}
-        self.graph: nx.DiGraph = nx.DiGraph()
-        for element in self.elements.values():
-            self.graph.add_node(element.id)
-        self.relationships: list[Relationship] = []
-        for rel in relationships:
-            if rel.source == rel.destination:
-                continue
-            if rel.source not in self.elements or rel.destination not in self.elements:
-                continue
-            if self.graph.has_edge(rel.source, rel.destination):
-                continue
-            self.relationships.append(rel)
-            self.graph.add_edge(rel.source, rel.destination, relationship=rel)
-        self._index = self._build_index()
-
-    # ---------------------------------------------------------------- loading
-    @classmethod
-    def load(cls, path: Path | str) -> ArchitectureModel:
-        """Load a Structurizr workspace JSON file.
-
-        Raises:
-            WorkspaceError: the file is missing, not JSON, or not a Structurizr workspace.
-        """
-        path = Path(path)
-        if not path.is_file():
-            raise WorkspaceError(f"{path}: workspace file not found")
-        try:
-            json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise WorkspaceError(f"{path}: not valid JSON ({exc})") from exc
-        try:
-            workspace = JsonLoader().load(str(path))
-        except (ValidationError, KeyError, TypeError, ValueError) as exc:
-            raise WorkspaceError(
-                f"{path}: not a Structurizr workspace ({str(exc).splitlines()[0]})"
-            ) from exc
-        if workspace.model is None:
-            raise WorkspaceError(f"{path}: the workspace has no model")
-        return cls.from_buildzr(workspace)
-
-    @classmethod
-    def from_buildzr(cls, workspace: Any) -> ArchitectureModel:
-        """Build from a ``buildzr.models.Workspace``."""
-        elements: list[Element] = []
-        rels: list[Relationship] = []
-        alias: dict[str, str] = {}  # deployment instance id -> logical element id
-
-        def add(obj: Any, kind: str, parent: str | None = None) -> None:
-            elements.append(
-                Element(
-                    id=str(obj.id),
-                    name=obj.name or str(obj.id),
-                    kind=kind,
-                    description=getattr(obj, "description", None) or "",
-                    technology=getattr(obj, "technology", None) or "",
-                    tags=_split(getattr(obj, "tags", None)),
-                    parent=parent,
-                    properties={str(k): str(v) for k, v in (obj.properties or {}).items()},
-                )
+    Raises:
+        UnknownComponentError: ``component`` names no element (the message suggests close names).
+    """
+    arch = ctx.architecture
+    if args.component:
+        entries = [arch.get(args.component)]
+        how = f"component {args.component!r}"
+    else:
+        matches = arch.resolve(args.symptom or "")
+        if not matches:
+            names = ", ".join(e.name for e in arch.with_telemetry()[:15])
+            return ToolResult(
+                tool="architecture",
+                status="no_data",
+                params=args.model_dump(exclude_none=True),
+                summary=(
+                    f"No element of workspace {arch.name!r} matches the symptom. Name a component "
+                    f"instead; elements with telemetry: {names}"
+                ),
             )
-            for rel in getattr(obj, "relationships", None) or []:
-                rels.append(
-                    Relationship(
-                        source=str(obj.id),
-                        destination=str(rel.destinationId),
-                        description=rel.description or "",
-                        technology=rel.technology or "",
-                        properties={str(k): str(v) for k, v in (rel.properties or {}).items()},
-                    )
-                )
-
-        model = workspace.model
-        for person in model.people or []:
-            add(person, "person")
-        for system in model.softwareSystems or []:
-            add(system, "softwareSystem")
-            for container in system.containers or []:
-                add(container, "container", str(system.id))
-                for component in container.components or []:
-                    add(component, "component", str(container.id))
-        for custom in getattr(model, "customElements", None) or []:
-            add(custom, "customElement")
-
-        def walk(node: Any) -> None:
-            for inst in node.containerInstances or []:
-                alias[str(inst.id)] = str(inst.containerId)
-                _fold(inst, str(inst.containerId))
-            for inst in node.softwareSystemInstances or []:
-                alias[str(inst.id)] = str(inst.softwareSystemId)
-                _fold(inst, str(inst.softwareSystemId))
-            for infra in node.infrastructureNodes or []:
-                add(infra, "infrastructureNode")
-            for child in node.children or []:
-                walk(child)
-
-        def _fold(inst: Any, logical: str) -> None:
-            for rel in inst.relationships or []:
-                rels.append(
-                    Relationship(
-                        source=logical,
-                        destination=str(rel.destinationId),
-                        description=rel.description or "",
-                        technology=rel.technology or "",
-                    )
-                )
-
-        for node in model.deploymentNodes or []:
-            walk(node)
-        for rel in rels:
-            rel.source = alias.get(rel.source, rel.source)
-            rel.destination = alias.get(rel.destination, rel.destination)
-        return cls(workspace.name or "workspace", elements, rels)
-
-    # ------------------------------------------------------------- resolution
-    def _doc(self, element: Element) -> tuple[list[str], list[str]]:
-        names = terms(element.name) + [
-            t for a in _split(element.properties.get("rca.aliases")) for t in terms(a)
-        ]
-        body = terms(element.description) + terms(element.technology)
-        return names, body
-
-    def _build_index(self) -> dict[str, tuple[Counter[str], Counter[str]]]:
-        index = {}
-        df: Counter[str] = Counter()
-        for element in self.elements.values():
-            names, body = self._doc(element)
-            index[element.id] = (Counter(names), Counter(body))
-            df.update(set(names) | set(body))
-        total = max(len(self.elements), 1)
-        self._idf = {t: math.log(1 + total / n) for t, n in df.items()}
-        return index
-
-    def resolve(self, text: str, limit: int = 5) -> list[Match]:
-        """Elements that free text refers to, best first (empty when nothing matches).
-
-        Scoring: IDF-weighted term overlap, name and alias terms count three times as much as
-        description and technology terms; an exact name phrase adds a bonus. Terms match by
-        equality or shared 5-letter prefix ("remotely" ~ "remote").
-        """
-        query = terms(text)
-        lowered = text.lower()
-        results = []
-        for eid, (names, body) in self._index.items():
-            element = self.elements[eid]
-            score, matched = 0.0, []
-            for q in dict.fromkeys(query):
-                best = 0.0
-                for field_terms, weight in ((names, 3.0), (body, 1.0)):
-                    for t in field_terms:
-                        if t == q or (len(q) >= 5 and len(t) >= 5 and t[:5] == q[:5]):
-                            best = max(best, weight * self._idf.get(t, 1.0))
-                if best:
-                    score += best
-                    matched.append(q)
-            if element.name.lower() in lowered and len(element.name) > 2:
-                score += 5.0
-            if score > 0:
-                results.append(Match(element=element, score=round(score, 3), matched=matched))
-        results.sort(key=lambda m: (-m.score, m.element.name))
-        return results[:limit]
-
-    def get(self, ref: str) -> Element:
-        """The element with this id or (case-insensitive) name or alias.
-
-        Raises:
-            UnknownComponentError: nothing matches; the message lists close names.
-        """
-        if ref in self.elements:
-            return self.elements[ref]
-        wanted = ref.strip().lower()
-        for element in self.elements.values():
-            names = [element.name.lower()] + [
-                a.lower() for a in _split(element.properties.get("rca.aliases"))
-            ]
-            if wanted in names:
-                return element
-        close = [m.element.name for m in self.resolve(ref, limit=3)]
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownComponentError(
-            f"unknown component {ref!r} in workspace {self.name!r}{hint}"
+        top = matches[0].score
+        entries = [m.element for m in matches if m.score >= 0.5 * top][:MAX_ENTRIES]
+        how = "symptom resolved by matching " + "; ".join(
+            f"{m.element.name} ({', '.join(m.matched)})" for m in matches[: len(entries)]
         )
-
-    # -------------------------------------------------------------- traversal
-    def _reach(self, start: str, depth: int | None, reverse: bool) -> list[Dependency]:
-        graph = self.graph.reverse(copy=False) if reverse else self.graph
-        seen = {start: []}  # type: dict[str, list[Relationship]]
-        frontier = [start]
-        distance = 0
-        out: list[Dependency] = []
-        while frontier and (depth is None or distance < depth):
-            distance += 1
-            nxt = []
-            for node in frontier:
-                for succ in sorted(graph.successors(node)):
-                    if succ in seen:
-                        continue
-                    a, b = (succ, node) if reverse else (node, succ)
-                    rel = self.graph.edges[a, b]["relationship"]
-                    seen[succ] = [*seen[node], rel]
-                    out.append(
-                        Dependency(element=self.elements[succ], distance=distance, path=seen[succ])
-                    )
-                    nxt.append(succ)
-            frontier = nxt
-        return out
-
-    def downstream(self, ref: str, depth: int | None = None) -> list[Dependency]:
-        """Dependencies of an element (what it uses), nearest first, each once."""
-        return self._reach(self.get(ref).id, depth, reverse=False)
-
-    def upstream(self, ref: str, depth: int | None = None) -> list[Dependency]:
-        """Dependents of an element (what uses it), nearest first, each once."""
-        return self._reach(self.get(ref).id, depth, reverse=True)
-
-    def children(self, ref: str) -> list[Element]:
-        """Direct children (containers of a system, components of a container)."""
-        eid = self.get(ref).id
-        return [e for e in self.elements.values() if e.parent == eid]
-
-    def relationship(self, source: str, destination: str) -> Relationship | None:
-        """The declared relationship ``source -> destination``, if any."""
-        data = self.graph.get_edge_data(source, destination)
-        return data["relationship"] if data else None
-
-    # -------------------------------------------------------------- telemetry
-    def telemetry(self, ref: str) -> ComponentTelemetry:
-        """The telemetry mapping of one element from its ``rca.*`` properties.
-
-        Raises:
-            WorkspaceError: ``rca.metrics`` is not a JSON list of metric selectors.
-        """
-        element = self.get(ref)
-        props = element.properties
-        metrics: list[MetricSelector] = []
-        if props.get("rca.metrics"):
-            try:
-                raw = json.loads(props["rca.metrics"])
-                metrics = [MetricSelector.model_validate(m) for m in raw]
-            except (json.JSONDecodeError, ValidationError, TypeError) as exc:
-                raise WorkspaceError(
-                    f"element {element.name!r}: rca.metrics must be a JSON list of "
-                    f'{{"namespace", "metric", "dimensions"}} objects ({exc})'
-                ) from exc
-        return ComponentTelemetry(
-            component=element.id,
-            name=element.name,
-            log_groups=_split(props.get("rca.logGroups")),
-            metrics=metrics,
-            resources=_split(props.get("rca.resources")),
-            account=props.get("rca.account"),
-            region=props.get("rca.region"),
+    affected: dict[str, None] = {}
+    edges: list[list[str]] = []
+    lines = []
+    for entry in entries:
+        affected[entry.id] = None
+        reached: list[Dependency] = []
+        if args.direction in ("downstream", "both"):
+            reached += arch.downstream(entry.id, args.depth)
+        if args.direction in ("upstream", "both"):
+            reached += arch.upstream(entry.id, args.depth)
+        for child in arch.children(entry.id):
+            affected[child.id] = None
+        for dep in reached:
+            affected[dep.element.id] = None
+        lines.append(
+            f"{entry.name} ({entry.kind}{', ' + entry.technology if entry.technology else ''}) "
+            f"-> {args.direction}: " + ("; ".join(_hop(d) for d in reached) or "nothing")
         )
-
-    def with_telemetry(self) -> list[Element]:
-        """Elements that map to any telemetry, in workspace order."""
-        return [e for e in self.elements.values() if not self.telemetry(e.id).empty]
+    for rel in arch.relationships:
+        if rel.source in affected and rel.destination in affected:
+            edges.append([rel.source, rel.destination, rel.description])
+    elements = {eid: _describe(arch, arch.elements[eid]) for eid in affected}
+    no_telemetry = [arch.elements[e].name for e in affected if arch.telemetry(e).empty]
+    summary = "\n".join(lines)
+    if no_telemetry:
+        summary += "\nNo telemetry mapped for: " + ", ".join(no_telemetry)
+    evidence = [
+        ctx.ledger.add(
+            tool="architecture",
+            kind="topology",
+            component=entry.id,
+            summary=line,
+            searched=f"workspace {arch.name!r}; {how}",
+        )
+        for entry, line in zip(entries, lines, strict=True)
+    ]
+    return ToolResult(
+        tool="architecture",
+        status="ok",
+        params=args.model_dump(exclude_none=True),
+        summary=summary,
+        evidence=evidence,
+        data={
+            "entries": [_describe(arch, e) for e in entries],
+            "affected": list(affected),
+            "edges": edges,
+            "elements": elements,
+        },
+    )

@@ -298,9 +298,7 @@ class Bundle:
                         )
                     )
                 except (ValueError, TypeError) as exc:
-                    msg = (
-                        _validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
-                    )
+                    msg = _validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
                     raise BundleError(f"{path}: line {lineno}: {msg}") from exc
         return points
 

@@ -65,9 +65,7 @@ class TimeWindow(Model):
     @model_validator(mode="after")
     def _ordered(self) -> TimeWindow:
         if self.end <= self.start:
-            raise ValueError(
-                f"window end {iso(self.end)} is not after its start {iso(self.start)}"
-            )
+            raise ValueError(f"window end {iso(self.end)} is not after its start {iso(self.start)}")
         return self
 
     @property
@@ -109,7 +107,9 @@ class Evidence(Model):
 
     id: str = Field(pattern=r"^E[1-9][0-9]*$")
     tool: ToolName
-    kind: str = Field(description="e.g. log_pattern, metric_anomaly, alarm, change, topology, no_data")
+    kind: str = Field(
+        description="e.g. log_pattern, metric_anomaly, alarm, change, topology, no_data"
+    )
     component: str | None = Field(default=None, description="component id the evidence is about")
     edge: tuple[str, str] | None = Field(
         default=None, description="(source, destination) component ids when about a relationship"
@@ -117,7 +117,12 @@ class Evidence(Model):
     summary: str
     searched: str
     window: TimeWindow | None = None
-    time: datetime | None = Field(default=None, description="when the observed thing happened (UTC)")
+    time: datetime | None = Field(
+        default=None, description="when the observed thing happened (UTC)"
+    )
     figures: dict[str, float] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="categorical facts: metric role, direction, event name"
+    )
     samples: list[str] = Field(default_factory=list, description="redacted raw examples")
     partial: bool = Field(default=False, description="true when the source returned partial data")

@@ -1,0 +1,208 @@
+"""The investigation loop (ReAct): ask the provider for a turn, run its tool calls, repeat.
+
+Bounds: ``max_steps`` turns and ``max_tool_calls`` tool executions; independent calls of one turn
+run in parallel; an identical repeated call is not re-run (the earlier evidence ids are returned
+instead). The answer arrives through ``submit_hypotheses``; every cited evidence id is checked
+against the ledger, and an answer that cites unknown ids is sent back once for correction. When
+the budget runs out, the evidence scorer produces a partial answer that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from agent.models import Hypotheses, Investigation, Step, ToolCall, ToolExecution
+from agent.providers.base import SUBMIT_TOOL, LoopState, ModelProvider
+from agent.scoring import score, to_hypotheses
+from tools.context import ToolContext, ToolResult
+from tools.toolbox import TOOLS, run_tool
+
+Progress = Callable[[str, dict[str, object]], None]
+
+MAX_PARALLEL = 4
+
+
+def _noop(event: str, payload: dict[str, object]) -> None:
+    return None
+
+
+def _key(call: ToolCall) -> str:
+    return call.name + json.dumps(call.input, sort_keys=True, default=str)
+
+
+def submit_spec() -> dict[str, object]:
+    """The tool spec of ``submit_hypotheses`` (input schema: the Hypotheses model)."""
+    return {
+        "name": SUBMIT_TOOL,
+        "description": "Submit the final ranked hypotheses. Cite only evidence ids (E1, E2, ...) "
+        "that tools returned in this investigation.",
+        "input_schema": Hypotheses.model_json_schema(),
+    }
+
+
+class InvestigationLoop:
+    """Runs one investigation with a provider over a tool context."""
+
+    def __init__(
+        self,
+        ctx: ToolContext,
+        provider: ModelProvider,
+        *,
+        max_steps: int = 8,
+        max_tool_calls: int = 40,
+        progress: Progress | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.provider = provider
+        self.max_steps = max_steps
+        self.max_tool_calls = max_tool_calls
+        self.progress = progress or _noop
+
+    def _execute(self, call: ToolCall, seen: dict[str, ToolResult]) -> ToolExecution:
+        started = time.perf_counter()
+        key = _key(call)
+        if key in seen:
+            earlier = seen[key]
+            result = ToolResult(
+                tool=call.name,
+                status="error",
+                params=call.input,
+                error="identical call already made in this investigation; reuse evidence "
+                + (", ".join(e.id for e in earlier.evidence) or "(none)")
+                + " or change the arguments",
+            )
+        else:
+            result = run_tool(self.ctx, call.name, call.input)
+        return ToolExecution(call=call, result=result, seconds=time.perf_counter() - started)
+
+    def run(self, question: str, investigation_id: str | None = None) -> Investigation:
+        """Investigate ``question``; returns the investigation with its answer (never None)."""
+        started = time.perf_counter()
+        inv = Investigation(
+            id=investigation_id or uuid.uuid4().hex[:12],
+            question=question,
+            window=self.ctx.window,
+            baseline=self.ctx.baseline,
+            provider=self.provider.name,
+            started_at=datetime.now(UTC),
+        )
+        state = LoopState(
+            question=question,
+            tool_specs=[t.spec() for t in TOOLS.values()] + [submit_spec()],
+        )
+        seen: dict[str, ToolResult] = {}
+        calls_made = 0
+        corrected = False
+        for index in range(self.max_steps):
+            state.steps_left = self.max_steps - index
+            step_started = time.perf_counter()
+            self.progress("thinking", {"step": index + 1})
+            turn = self.provider.next_turn(state)
+            step = Step(index=index + 1, thought=turn.thought)
+            self.progress("step", {"step": index + 1, "thought": turn.thought})
+            submits = [c for c in turn.tool_calls if c.name == SUBMIT_TOOL]
+            work = [c for c in turn.tool_calls if c.name != SUBMIT_TOOL]
+            budget = max(0, self.max_tool_calls - calls_made)
+            if len(work) > budget:
+                state.feedback.append(
+                    f"Tool-call budget reached: {len(work) - budget} call(s) not run."
+                )
+                work = work[:budget]
+            for call in work:
+                self.progress("tool_start", {"tool": call.name, "input": call.input})
+            with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
+                executions = list(pool.map(lambda c: self._execute(c, seen), work))
+            for ex in executions:
+                seen.setdefault(_key(ex.call), ex.result)
+                self.progress(
+                    "tool_end",
+                    {
+                        "tool": ex.call.name,
+                        "status": ex.result.status,
+                        "seconds": ex.seconds,
+                        "evidence": len(ex.result.evidence),
+                        "error": ex.result.error,
+                    },
+                )
+            calls_made += len(work)
+            step.executions = executions
+            step.seconds = time.perf_counter() - step_started
+            state.steps.append(step)
+            inv.steps.append(step)
+            if submits:
+                answer, problem = self._check(submits[0])
+                if answer is not None and problem is None:
+                    inv.answer = answer
+                    break
+                if not corrected:
+                    corrected = True
+                    state.feedback.append(
+                        f"submit_hypotheses rejected: {problem}. Fix and resubmit."
+                    )
+                    inv.notes.append(f"answer rejected once: {problem}")
+                    continue
+                inv.notes.append(f"answer rejected again: {problem}; falling back to the scorer")
+                break
+        if inv.answer is None:
+            inv.answer = self._fallback()
+            inv.notes.append(
+                "step budget reached before a valid answer: the hypotheses are the evidence "
+                "scorer's ranking of what was gathered (partial)"
+            )
+        inv.evidence = self.ctx.ledger.all()
+        inv.seconds = time.perf_counter() - started
+        self.progress("done", {"seconds": inv.seconds})
+        return inv
+
+    def _check(self, call: ToolCall) -> tuple[Hypotheses | None, str | None]:
+        try:
+            answer = Hypotheses.model_validate(call.input)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            return None, f"invalid input at {'.'.join(map(str, first['loc']))}: {first['msg']}"
+        known = {e.id for e in self.ctx.ledger.all()}
+        cited = {
+            eid
+            for h in answer.hypotheses
+            for eid in h.supporting_evidence + h.contradicting_evidence
+        }
+        invented = sorted(cited - known)
+        if invented:
+            return answer, f"evidence ids not returned by any tool: {', '.join(invented)}"
+        if any(not h.supporting_evidence for h in answer.hypotheses if h.confidence > 0.05):
+            return answer, "every hypothesis with confidence above 0.05 must cite evidence"
+        ordered = sorted(answer.hypotheses, key=lambda h: h.rank)
+        for rank, h in enumerate(ordered, start=1):
+            h.rank = rank
+        answer.hypotheses = ordered
+        return answer, None
+
+    def _fallback(self) -> Hypotheses:
+        evidence = self.ctx.ledger.all()
+        candidates = sorted({e.component for e in evidence if e.component})
+        arch = self.ctx.architecture
+        ranked = score(arch, evidence, candidates)
+        hypotheses = to_hypotheses(arch, ranked, [])
+        if not hypotheses:
+            from agent.models import Hypothesis
+
+            hypotheses = [
+                Hypothesis(
+                    rank=1,
+                    statement="The investigation ended before any anomaly was found.",
+                    component=candidates[0] if candidates else "unknown",
+                    confidence=0.02,
+                )
+            ]
+        return Hypotheses(
+            summary="Partial answer: the step budget ran out before the investigation finished.",
+            hypotheses=hypotheses,
+            partial=True,
+        )

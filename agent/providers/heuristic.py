@@ -1,0 +1,146 @@
+"""The heuristic investigator: a deterministic planner and evidence scorer, no LLM.
+
+Plan (each step is one loop turn, tools of a step run in parallel):
+
+1. ``architecture`` with the symptom: the entry elements and everything they depend on;
+2. ``metrics`` and ``logs`` for every element on that affected path that has telemetry;
+3. ``changes`` timed against the earliest harmful onset;
+4. ``submit_hypotheses`` with the candidates ranked by :mod:`agent.scoring`.
+"""
+
+from __future__ import annotations
+
+from agent.models import Hypotheses, Hypothesis, Step, ToolCall
+from agent.providers.base import SUBMIT_TOOL, LoopState, ModelProvider, Turn
+from agent.scoring import score, to_hypotheses
+from tools.c4 import ArchitectureModel
+from tools.models import Evidence
+
+CHUNK = 30  # components per metrics/logs call (the tools' input limit)
+
+
+def _executions(steps: list[Step], tool: str) -> list[dict]:
+    return [
+        {"input": ex.call.input, "result": ex.result}
+        for step in steps
+        for ex in step.executions
+        if ex.call.name == tool
+    ]
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+class HeuristicProvider(ModelProvider):
+    """Plans tool calls from the architecture and ranks hypotheses with the evidence scorer."""
+
+    name = "heuristic"
+
+    def __init__(self, architecture: ArchitectureModel) -> None:
+        self.arch = architecture
+
+    def _affected(self, state: LoopState) -> tuple[list[str], list[str]]:
+        entries: list[str] = []
+        affected: list[str] = []
+        for ex in _executions(state.steps, "architecture"):
+            result = ex["result"]
+            if result.status == "ok":
+                entries += [e["id"] for e in result.data["entries"]]
+                affected += result.data["affected"]
+        with_telemetry = [c for c in dict.fromkeys(affected) if not self.arch.telemetry(c).empty]
+        if not with_telemetry:  # symptom unresolved: look at everything that has telemetry
+            with_telemetry = [e.id for e in self.arch.with_telemetry()]
+        return entries, with_telemetry
+
+    def next_turn(self, state: LoopState) -> Turn:
+        calls = {ex.call.name for step in state.steps for ex in step.executions}
+        n = len(state.steps)
+        if "architecture" not in calls:
+            return Turn(
+                thought="Resolve the symptom to the architecture and find the affected path.",
+                tool_calls=[
+                    ToolCall(id=f"h{n}-0", name="architecture", input={"symptom": state.question})
+                ],
+            )
+        entries, affected = self._affected(state)
+        if "metrics" not in calls:
+            with_logs = [c for c in affected if self.arch.telemetry(c).log_groups]
+            tool_calls = [
+                ToolCall(id=f"h{n}-m{i}", name="metrics", input={"components": chunk})
+                for i, chunk in enumerate(_chunks(affected))
+            ] + [
+                ToolCall(id=f"h{n}-l{i}", name="logs", input={"components": chunk})
+                for i, chunk in enumerate(_chunks(with_logs))
+            ]
+            return Turn(
+                thought=f"Check metrics and logs of the {len(affected)} elements on the path.",
+                tool_calls=tool_calls,
+            )
+        evidence = self._evidence(state)
+        if "changes" not in calls:
+            onsets = [
+                e.time
+                for e in evidence
+                if e.time is not None
+                and (e.labels.get("harmful") == "true" or e.labels.get("error") == "true")
+            ]
+            args: dict[str, object] = {}
+            if onsets:
+                args["onset"] = min(onsets).isoformat()
+            return Turn(
+                thought="Look for control-plane changes before the onset.",
+                tool_calls=[ToolCall(id=f"h{n}-0", name="changes", input=args)],
+            )
+        return Turn(
+            thought="Rank the candidates by anomaly, topology, precedence and changes.",
+            tool_calls=[
+                ToolCall(
+                    id=f"h{n}-submit",
+                    name=SUBMIT_TOOL,
+                    input=self.answer(evidence, entries, affected).model_dump(mode="json"),
+                )
+            ],
+        )
+
+    @staticmethod
+    def _evidence(state: LoopState) -> list[Evidence]:
+        return [ev for step in state.steps for ex in step.executions for ev in ex.result.evidence]
+
+    def answer(
+        self, evidence: list[Evidence], entries: list[str], affected: list[str]
+    ) -> Hypotheses:
+        """Rank hypotheses from the evidence (also used for partial answers)."""
+        ranked = score(self.arch, evidence, affected)
+        hypotheses = to_hypotheses(self.arch, ranked, entries)
+        if not hypotheses:
+            names = ", ".join(self.arch.elements[c].name for c in affected[:10])
+            entry = entries[0] if entries else (affected[0] if affected else "unknown")
+            hypotheses = [
+                Hypothesis(
+                    rank=1,
+                    statement=(
+                        f"No anomaly, log change or control-plane change found on the affected "
+                        f"path ({names}). The cause may lie outside the modelled telemetry or "
+                        "outside the window."
+                    ),
+                    component=entry,
+                    confidence=0.02,
+                    supporting_evidence=[],
+                    contradicting_evidence=[e.id for e in evidence if e.kind.endswith("steady")][
+                        :10
+                    ],
+                    next_checks=["Widen the window or name more components to check"],
+                )
+            ]
+        top = hypotheses[0]
+        name = (
+            self.arch.elements[top.component].name
+            if top.component in self.arch.elements
+            else top.component
+        )
+        return Hypotheses(
+            summary=f"Most likely root cause: {name} ({top.fault_category}, "
+            f"confidence {top.confidence:.2f}).",
+            hypotheses=hypotheses,
+        )

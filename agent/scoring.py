@@ -1,0 +1,249 @@
+"""The evidence scorer: ranks candidate root-cause components from the evidence of an investigation.
+
+Signals per component (from the tools' evidence):
+
+- **health**: harmful metric anomalies (errors, latency, saturation up; availability down),
+  new or surging log templates (error templates count double), alarms; each saturates as
+  ``1 - exp(-|z| / 10)`` and the top three of a kind add up;
+- **load**: traffic anomalies (request counts up or down) and dropped log templates;
+- **topology**: following the affected-path heuristic of RCA practice (e.g. Microscope, MicroRCA),
+  the root cause is the *deepest* anomalous element: a component whose own dependencies show
+  health anomalies that start no later than its own is likely a victim (x0.35);
+- **temporal precedence**: the earliest onset among anomalous components gets x1.3;
+- **changes**: a write event mapped to the component (or to an edge into it) that precedes the
+  onset adds ``1.5 * exp(-lead / 1 h)`` when the component or the edge's other end is anomalous;
+  a change on a healthy component adds nothing (that is how decoys are ruled out).
+
+``confidence`` is the score share ``s / (sum(s) + 0.5)``, clipped to [0.02, 0.95].
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import networkx as nx
+
+from agent.explain import category, next_checks, statement
+from agent.models import Hypothesis
+from tools.c4 import ArchitectureModel
+from tools.models import Evidence
+
+VICTIM_FACTOR = 0.35
+PRECEDENCE_FACTOR = 1.3
+CHANGE_WEIGHT = 1.5
+ONSET_TOLERANCE_S = 60.0
+MAX_HYPOTHESES = 5
+
+
+def _sat(z: float) -> float:
+    return 1.0 - math.exp(-abs(z) / 10.0)
+
+
+@dataclass
+class ComponentSignals:
+    """What the evidence says about one component."""
+
+    component: str
+    health: float = 0.0
+    load: float = 0.0
+    onset: datetime | None = None
+    health_evidence: list[Evidence] = field(default_factory=list)
+    load_evidence: list[Evidence] = field(default_factory=list)
+    steady_evidence: list[Evidence] = field(default_factory=list)
+    changes: list[tuple[Evidence, float]] = field(default_factory=list)  # (evidence, weight)
+
+    @property
+    def anomalous(self) -> bool:
+        return self.health > 0 or self.load > 0
+
+    @property
+    def anomaly(self) -> float:
+        return self.health + 0.5 * self.load
+
+
+def _top_sum(values: list[float], n: int = 3) -> float:
+    return sum(sorted(values, reverse=True)[:n])
+
+
+def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
+    """Per-component health and load strengths, onsets and evidence (changes excluded)."""
+    signals: dict[str, ComponentSignals] = {}
+    health: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    load: dict[str, list[float]] = defaultdict(list)
+    for ev in evidence:
+        if ev.component is None or ev.kind == "change":
+            continue
+        sig = signals.setdefault(ev.component, ComponentSignals(ev.component))
+        z = ev.figures.get("z", 0.0)
+        if ev.kind == "metric_anomaly":
+            if ev.labels.get("role") == "load":
+                load[ev.component].append(_sat(z))
+                sig.load_evidence.append(ev)
+            elif ev.labels.get("harmful") == "true":
+                health[ev.component]["metric"].append(_sat(z))
+                sig.health_evidence.append(ev)
+            else:
+                continue
+        elif ev.kind == "log_pattern":
+            status, error = ev.labels.get("status"), ev.labels.get("error") == "true"
+            if status == "drop":
+                load[ev.component].append(0.5 * _sat(z))
+                sig.load_evidence.append(ev)
+                continue
+            health[ev.component]["log"].append(_sat(z) * (1.0 if error else 0.5))
+            sig.health_evidence.append(ev)
+        elif ev.kind == "alarm":
+            health[ev.component]["alarm"].append(0.5)
+            sig.health_evidence.append(ev)
+        elif ev.kind in ("metric_steady", "log_steady"):
+            sig.steady_evidence.append(ev)
+            continue
+        else:
+            continue
+        if ev.time is not None and (sig.onset is None or ev.time < sig.onset):
+            sig.onset = ev.time
+    for cid, kinds in health.items():
+        signals[cid].health = sum(_top_sum(v) for v in kinds.values())
+    for cid, values in load.items():
+        signals[cid].load = _top_sum(values)
+    return signals
+
+
+@dataclass
+class Candidate:
+    """A scored component."""
+
+    component: str
+    score: float
+    signals: ComponentSignals
+    victim_of: list[str] = field(default_factory=list)
+    earliest: bool = False
+
+
+def _change_weight(ev: Evidence, onset: datetime | None) -> float:
+    if ev.time is None or onset is None:
+        return 0.0
+    lead = (onset - ev.time).total_seconds()
+    if lead < -ONSET_TOLERANCE_S * 2:  # after the onset: a reaction, not a cause
+        return 0.1
+    return math.exp(-max(lead, 0.0) / 3600.0)
+
+
+def score(
+    arch: ArchitectureModel, evidence: list[Evidence], candidates: list[str]
+) -> list[Candidate]:
+    """Score ``candidates`` (component ids) from ``evidence``; best first, zero scores dropped."""
+    signals = collect(evidence)
+    for cid in candidates:
+        signals.setdefault(cid, ComponentSignals(cid))
+    onsets = [s.onset for s in signals.values() if s.health > 0 and s.onset is not None]
+    global_onset = min(onsets) if onsets else None
+    # changes: attribute to the component, or to an edge's destination
+    for ev in evidence:
+        if ev.kind != "change" or ev.component is None:
+            continue
+        ends = [ev.component] + ([ev.edge[0]] if ev.edge else [])
+        ends += [c for c in ev.labels.get("components", "").split(",") if c]
+        anomalous_ends = [signals[e] for e in ends if e in signals and signals[e].anomalous]
+        if not anomalous_ends:
+            continue
+        onset_candidates = [s.onset for s in anomalous_ends if s.onset is not None]
+        onset = min(onset_candidates) if onset_candidates else global_onset
+        weight = _change_weight(ev, onset)
+        signals.setdefault(ev.component, ComponentSignals(ev.component)).changes.append(
+            (ev, weight)
+        )
+    results: list[Candidate] = []
+    for cid, sig in signals.items():
+        if cid not in arch.elements:
+            continue
+        cand = Candidate(cid, 0.0, sig)
+        base = sig.anomaly
+        if sig.health > 0:
+            for callee in arch.graph.successors(cid):
+                other = signals.get(callee)
+                if other is None or other.health <= 0.2 * sig.health:
+                    continue
+                if (
+                    sig.onset is None
+                    or other.onset is None
+                    or (other.onset - sig.onset).total_seconds() <= ONSET_TOLERANCE_S
+                ):
+                    cand.victim_of.append(callee)
+            if cand.victim_of:
+                base *= VICTIM_FACTOR
+            if (
+                global_onset
+                and sig.onset
+                and (sig.onset - global_onset).total_seconds() <= ONSET_TOLERANCE_S
+            ):
+                base *= PRECEDENCE_FACTOR
+                cand.earliest = True
+        change = max((w for _, w in sig.changes), default=0.0)
+        cand.score = round(base + CHANGE_WEIGHT * change, 4)
+        if cand.score > 0:
+            results.append(cand)
+    results.sort(key=lambda c: (-c.score, arch.elements[c.component].name))
+    return results
+
+
+def confidence(scores: list[float], value: float) -> float:
+    """Score share of one candidate, clipped to [0.02, 0.95]."""
+    share = value / (sum(scores) + 0.5) if scores else 0.0
+    return round(min(0.95, max(0.02, share)), 3)
+
+
+def propagation_path(arch: ArchitectureModel, root: str, entries: list[str]) -> list[str]:
+    """Names from the root cause up to the nearest entry element that depends on it."""
+    best: list[str] | None = None
+    for entry in entries:
+        try:
+            path = nx.shortest_path(arch.graph, entry, root)
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            continue
+        if best is None or len(path) < len(best):
+            best = path
+    path = list(reversed(best)) if best else [root]
+    return [arch.elements[p].name for p in path]
+
+
+def to_hypotheses(
+    arch: ArchitectureModel, ranked: list[Candidate], entries: list[str]
+) -> list[Hypothesis]:
+    """Turn scored candidates into ranked :class:`Hypothesis` objects (at most five)."""
+    scores = [c.score for c in ranked]
+    hypotheses = []
+    for rank, cand in enumerate(ranked[:MAX_HYPOTHESES], start=1):
+        sig = cand.signals
+        supporting = [ev.id for ev, w in sorted(sig.changes, key=lambda x: -x[1]) if w > 0.05]
+        supporting += [e.id for e in sig.health_evidence[:6] + sig.load_evidence[:4]]
+        contradicting = [e.id for e in sig.steady_evidence]
+        contradicting += [
+            ev.id for callee in cand.victim_of for ev in ranked_signals(ranked, callee)[:2]
+        ]
+        cat = category(cand)
+        hypotheses.append(
+            Hypothesis(
+                rank=rank,
+                statement=statement(arch, cand, cat),
+                component=cand.component,
+                fault_category=cat,  # type: ignore[arg-type]
+                confidence=confidence(scores, cand.score),
+                supporting_evidence=list(dict.fromkeys(supporting)),
+                contradicting_evidence=list(dict.fromkeys(contradicting)),
+                propagation_path=propagation_path(arch, cand.component, entries),
+                next_checks=next_checks(arch, cand, cat),
+            )
+        )
+    return hypotheses
+
+
+def ranked_signals(ranked: list[Candidate], component: str) -> list[Evidence]:
+    """Health evidence of ``component`` among the ranked candidates (empty when absent)."""
+    for cand in ranked:
+        if cand.component == component:
+            return cand.signals.health_evidence
+    return []

@@ -1,0 +1,209 @@
+"""The ``logs`` tool: log templates of a component in the window versus the baseline.
+
+The backend mines templates (Drain3 on bundles, Logs Insights ``pattern`` on AWS) and counts each
+in the window and in the baseline. A template's expected window count is its baseline count scaled
+by the ratio of period lengths (lambda); its deviation is the Poisson-style score
+``z = (k - lambda) / sqrt(lambda + 1)``. A template is *new* when absent from the baseline (k >= 3),
+*surging* when z >= 4 and k >= 2 lambda, *dropped* when lambda >= 5 and k <= lambda / 4.
+Samples are redacted before they leave the tool.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from pydantic import Field
+
+from tools.context import ToolContext, ToolResult
+from tools.models import Evidence, Model, TimeWindow, iso
+from tools.redact import redact
+from tools.telemetry.base import LogPattern
+
+MIN_NEW = 3
+SURGE_Z = 4.0
+MAX_PATTERNS_PER_COMPONENT = 6
+
+ERROR_WORDS = re.compile(
+    r"error|exception|fail|timeout|timed out|refused|denied|unavailable|expired|invalid|fatal|"
+    r"panic|throttl|enotfound|etimedout|econnreset|unreachable|out of memory|oom|killed|"
+    r"not available|rejected|unauthori[sz]ed|forbidden|\b5\d\d\b|traceback|severe|critical",
+    re.I,
+)
+
+
+class LogsInput(Model):
+    """Arguments of the ``logs`` tool."""
+
+    components: list[str] = Field(min_length=1, max_length=30, description="element names or ids")
+    window: TimeWindow | None = Field(default=None, description="default: the incident window")
+    pattern: str | None = Field(
+        default=None, max_length=200, description="only templates containing this text"
+    )
+    max_patterns: int = Field(default=MAX_PATTERNS_PER_COMPONENT, ge=1, le=25)
+
+
+class PatternChange(Model):
+    """How one template changed between baseline and window."""
+
+    template: str
+    status: str = Field(description="new, surge, drop or steady")
+    error: bool
+    window_count: int
+    baseline_count: int
+    expected: float
+    z: float
+    first_seen: str | None = None
+    bins: list[int] = Field(default_factory=list)
+    samples: list[str] = Field(default_factory=list)
+
+
+def classify(pattern: LogPattern, ratio: float) -> PatternChange:
+    """Classify a pattern; ``ratio`` = window length / baseline length."""
+    k = pattern.window_count
+    expected = pattern.baseline_count * ratio
+    z = (k - expected) / math.sqrt(expected + 1.0)
+    if pattern.baseline_count == 0 and k >= MIN_NEW:
+        status = "new"
+    elif z >= SURGE_Z and k >= 2 * expected:
+        status = "surge"
+    elif expected >= 5 and k <= expected / 4:
+        status = "drop"
+    else:
+        status = "steady"
+    text = pattern.template + " " + " ".join(pattern.samples[:1])
+    return PatternChange(
+        template=redact(pattern.template),
+        status=status,
+        error=bool(ERROR_WORDS.search(text)),
+        window_count=k,
+        baseline_count=pattern.baseline_count,
+        expected=round(expected, 2),
+        z=round(z, 2),
+        first_seen=iso(pattern.first_seen) if pattern.first_seen else None,
+        bins=pattern.bins,
+        samples=[redact(s)[:500] for s in pattern.samples],
+    )
+
+
+def _rank(change: PatternChange) -> tuple[int, int, float]:
+    return (change.status == "steady", not change.error, -abs(change.z))
+
+
+def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
+    """New, surging and dropped log templates per component.
+
+    ``data.components`` maps component id -> ``{"log_groups", "window_records",
+    "baseline_records", "changes": [PatternChange...]}`` with significant changes first.
+
+    Raises:
+        UnknownComponentError: a component does not resolve.
+        TelemetryError: the backend failed.
+    """
+    window = args.window or ctx.window
+    baseline = ctx.baseline if args.window is None else window.previous()
+    ratio = window.seconds / baseline.seconds
+    evidence: list[Evidence] = []
+    per_component: dict[str, dict[str, object]] = {}
+    unmapped: list[str] = []
+    lines: list[str] = []
+    partial = False
+    for ref in args.components:
+        element = ctx.architecture.get(ref)
+        groups = ctx.architecture.telemetry(element.id).log_groups
+        if not groups:
+            unmapped.append(element.name)
+            continue
+        bin_seconds = max(60, int(window.seconds // 12) // 60 * 60)
+        result = ctx.backend.log_patterns(groups, window, baseline, bin_seconds)
+        partial = partial or result.partial
+        changes = [classify(p, ratio) for p in result.patterns]
+        if args.pattern:
+            needle = args.pattern.lower()
+            changes = [
+                c
+                for c in changes
+                if needle in c.template.lower() or any(needle in s.lower() for s in c.samples)
+            ]
+        changes.sort(key=_rank)
+        searched = (
+            f"log groups {', '.join(groups)}; window {window.label()} vs baseline "
+            f"{baseline.label()}; {result.query}"
+            + (f"; filter {args.pattern!r}" if args.pattern else "")
+            + f"; {result.records_scanned} records, {result.bytes_scanned} bytes scanned"
+        )
+        notable = [c for c in changes if c.status != "steady"][: args.max_patterns]
+        for c in notable:
+            text = (
+                f"{element.name}: {c.status} {'error ' if c.error else ''}pattern "
+                f"'{c.template[:240]}' {c.window_count}x in window vs {c.baseline_count}x in "
+                f"baseline (expected {c.expected:g}, z {c.z:+.1f})"
+                + (f", first at {c.first_seen}" if c.first_seen and c.status != "drop" else "")
+            )
+            lines.append(text)
+            evidence.append(
+                ctx.ledger.add(
+                    tool="logs",
+                    kind="log_pattern",
+                    component=element.id,
+                    summary=text,
+                    searched=searched,
+                    window=window,
+                    time=c.first_seen if c.status in ("new", "surge") else None,
+                    figures={
+                        "window_count": c.window_count,
+                        "baseline_count": c.baseline_count,
+                        "expected": c.expected,
+                        "z": c.z,
+                    },
+                    labels={"status": c.status, "error": str(c.error).lower()},
+                    samples=c.samples,
+                    partial=result.partial,
+                )
+            )
+        if not notable:
+            if result.window_records + result.baseline_records == 0:
+                kind, text = "no_data", f"{element.name}: no log records in window or baseline"
+            else:
+                kind = "log_steady"
+                text = (
+                    f"{element.name}: {len(changes)} templates, none new or changed "
+                    f"({result.window_records} records in window, "
+                    f"{result.baseline_records} in baseline)"
+                )
+            lines.append(text)
+            evidence.append(
+                ctx.ledger.add(
+                    tool="logs",
+                    kind=kind,
+                    component=element.id,
+                    summary=text,
+                    searched=searched,
+                    window=window,
+                    figures={
+                        "window_records": result.window_records,
+                        "baseline_records": result.baseline_records,
+                    },
+                    partial=result.partial,
+                )
+            )
+        per_component[element.id] = {
+            "log_groups": groups,
+            "window_records": result.window_records,
+            "baseline_records": result.baseline_records,
+            "missing_groups": result.missing_groups,
+            "changes": [c.model_dump() for c in changes[:25]],
+        }
+    if unmapped:
+        lines.append("No log groups mapped (rca.logGroups) for: " + ", ".join(unmapped))
+    if partial:
+        lines.append("Partial results: the log source did not return everything (see evidence).")
+    has_signal = any(e.kind == "log_pattern" for e in evidence)
+    return ToolResult(
+        tool="logs",
+        status="ok" if has_signal else "no_data",
+        params=args.model_dump(mode="json", exclude_none=True),
+        summary="\n".join(lines),
+        evidence=evidence,
+        data={"components": per_component, "unmapped": unmapped, "window": window.label()},
+    )

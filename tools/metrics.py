@@ -1,0 +1,266 @@
+"""The ``metrics`` tool: per-component metric anomalies against a robust baseline, and alarms.
+
+Method: for each series, the baseline is the lead-up before the window (``ctx.metric_lookback_s``);
+its median and scaled median absolute deviation (MAD x 1.4826, Rousseeuw & Croux 1993) give a
+robust z-score for every window point. The scale has floors so that flat baselines do not turn
+noise into anomalies: 5% of the median, and sqrt(median + 1) for count metrics (Poisson noise).
+The onset is the first window point with |z| >= ``Z_THRESHOLD`` after which at least half of the
+remaining points are anomalous in the same direction; size is the median after onset.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import numpy as np
+from pydantic import Field
+
+from tools.bundle import AlarmStateChange
+from tools.context import ToolContext, ToolResult
+from tools.models import Evidence, Model, TimeWindow, iso
+from tools.telemetry.base import MetricSelector, MetricSeries
+
+Z_THRESHOLD = 4.0
+Z_CAP = 50.0
+MIN_BASELINE_POINTS = 5
+MAX_ANOMALIES_PER_COMPONENT = 6
+
+_ROLE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("availability", re.compile(r"success|availab|healthyhost", re.I)),
+    ("errors", re.compile(r"error|fault|fail|5xx|4xx|exception|throttl|reject|denied", re.I)),
+    (
+        "latency",
+        re.compile(r"latency|duration|responsetime|response_time|p9\d|p50|iteratorage", re.I),
+    ),
+    (
+        "saturation",
+        re.compile(r"cpu|memory|mem|utiliz|connections|concurrent|queue|disk|swap|gc", re.I),
+    ),
+    (
+        "load",
+        re.compile(
+            r"invocation|count|request|workload|ops|bytes|packets|consumed|throughput|"
+            r"messages|publish|span",
+            re.I,
+        ),
+    ),
+]
+
+
+def metric_role(metric: str) -> str:
+    """Classify a metric name: errors, latency, saturation, availability, load (or other).
+
+    The role tells which direction is harmful: up for errors, latency and saturation, down for
+    availability; load (traffic) anomalies matter in both directions.
+    """
+    for role, pattern in _ROLE_PATTERNS:
+        if pattern.search(metric):
+            return role
+    return "other"
+
+
+def _is_count(series: MetricSeries) -> bool:
+    return series.unit.lower() == "count" or metric_role(series.metric) in ("errors", "load")
+
+
+def harmful(role: str, direction: int) -> bool:
+    """True when a move in ``direction`` (+1 up, -1 down) of a metric with ``role`` is bad."""
+    if role == "availability":
+        return direction < 0
+    if role == "load":
+        return True
+    return direction > 0
+
+
+class Anomaly(Model):
+    """A sustained deviation of one series in the window from its baseline."""
+
+    series: str
+    role: str
+    direction: int = Field(description="+1 up, -1 down")
+    onset: datetime
+    baseline_median: float
+    window_median: float
+    z: float = Field(description="robust z of the post-onset median, signed, capped at 50")
+    change_pct: float | None = None
+    harmful: bool
+
+
+def detect_anomaly(series: MetricSeries, window: TimeWindow, lookback_s: float) -> Anomaly | None:
+    """The anomaly of ``series`` in ``window`` against the preceding ``lookback_s`` seconds.
+
+    Returns None when the series is steady or has fewer than 5 baseline points.
+    """
+    times = np.array([t.timestamp() for t in series.timestamps], dtype=float)
+    values = np.array(series.values, dtype=float)
+    start, end = window.start.timestamp(), window.end.timestamp()
+    base = values[(times >= start - lookback_s) & (times < start)]
+    in_window = (times >= start) & (times < end)
+    win, win_times = values[in_window], times[in_window]
+    base = base[np.isfinite(base)]
+    finite = np.isfinite(win)
+    win, win_times = win[finite], win_times[finite]
+    if len(base) < MIN_BASELINE_POINTS or len(win) == 0:
+        return None
+    median = float(np.median(base))
+    scale = 1.4826 * float(np.median(np.abs(base - median)))
+    scale = max(scale, 0.05 * abs(median), 1e-9)
+    if _is_count(series):
+        scale = max(scale, float(np.sqrt(abs(median) + 1.0)))
+    z = (win - median) / scale
+    flags = np.abs(z) >= Z_THRESHOLD
+    for i in np.flatnonzero(flags):
+        sign = 1 if z[i] > 0 else -1
+        rest = z[i:] * sign >= Z_THRESHOLD
+        if rest.mean() >= 0.5:
+            after = float(np.median(win[i:][rest]))
+            shift = (after - median) / scale
+            role = metric_role(series.metric)
+            return Anomaly(
+                series=series.label,
+                role=role,
+                direction=sign,
+                onset=datetime.fromtimestamp(win_times[i], tz=window.start.tzinfo),
+                baseline_median=round(median, 6),
+                window_median=round(after, 6),
+                z=round(float(np.clip(shift, -Z_CAP, Z_CAP)), 2),
+                change_pct=round(100 * (after - median) / abs(median), 1) if median else None,
+                harmful=harmful(role, sign),
+            )
+    return None
+
+
+class MetricsInput(Model):
+    """Arguments of the ``metrics`` tool."""
+
+    components: list[str] = Field(min_length=1, max_length=30, description="element names or ids")
+    window: TimeWindow | None = Field(default=None, description="default: the incident window")
+
+
+def _anomaly_text(name: str, a: Anomaly, window: TimeWindow) -> str:
+    verb = "rose" if a.direction > 0 else "dropped"
+    pct = f" {abs(a.change_pct):.0f}%" if a.change_pct is not None else ""
+    offset = (a.onset - window.start).total_seconds()
+    return (
+        f"{name}: {a.series} ({a.role}) {verb}{pct} from baseline median {a.baseline_median:g} "
+        f"to {a.window_median:g} (robust z {a.z:+.1f}), onset {iso(a.onset)} "
+        f"({offset:+.0f} s from window start)"
+    )
+
+
+def _alarm_matches(alarm: AlarmStateChange, selectors: list[MetricSelector]) -> bool:
+    return bool(alarm.namespace and alarm.metric) and any(
+        s.matches(alarm.namespace or "", alarm.metric or "", alarm.dimensions) for s in selectors
+    )
+
+
+def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
+    """Anomalies of every metric mapped to each component, and alarms that fired in the window.
+
+    ``data.components`` maps component id -> ``{"series": n, "anomalies": [Anomaly...],
+    "alarms": [...]}``. Components without mapped metrics are listed in ``data.unmapped``.
+
+    Raises:
+        UnknownComponentError: a component does not resolve.
+    """
+    window = args.window or ctx.window
+    arch = ctx.architecture
+    history = window.extend(before_s=ctx.metric_lookback_s)
+    alarms = [a for a in ctx.backend.alarm_history(window) if a.new_state == "ALARM"]
+    evidence: list[Evidence] = []
+    per_component: dict[str, dict[str, object]] = {}
+    unmapped: list[str] = []
+    lines: list[str] = []
+    for ref in args.components:
+        element = arch.get(ref)
+        tele = arch.telemetry(element.id)
+        if not tele.metrics:
+            unmapped.append(element.name)
+            continue
+        series = ctx.backend.metric_series(tele.metrics, history)
+        found = [a for s in series if (a := detect_anomaly(s, window, ctx.metric_lookback_s))]
+        found.sort(key=lambda a: (not a.harmful, -abs(a.z)))
+        fired = [a for a in alarms if _alarm_matches(a, tele.metrics)]
+        searched = (
+            f"{len(series)} series of {len(tele.metrics)} selectors "
+            f"({', '.join(sorted({s.namespace for s in tele.metrics}))}); window {window.label()}; "
+            f"baseline: {ctx.metric_lookback_s / 60:.0f} min before"
+        )
+        for a in found[:MAX_ANOMALIES_PER_COMPONENT]:
+            text = _anomaly_text(element.name, a, window)
+            lines.append(text)
+            evidence.append(
+                ctx.ledger.add(
+                    tool="metrics",
+                    kind="metric_anomaly",
+                    component=element.id,
+                    summary=text,
+                    searched=searched,
+                    window=window,
+                    time=a.onset,
+                    figures={
+                        "z": a.z,
+                        "baseline_median": a.baseline_median,
+                        "window_median": a.window_median,
+                        "onset_offset_s": (a.onset - window.start).total_seconds(),
+                        **({"change_pct": a.change_pct} if a.change_pct is not None else {}),
+                    },
+                    labels={
+                        "series": a.series,
+                        "role": a.role,
+                        "direction": "up" if a.direction > 0 else "down",
+                        "harmful": str(a.harmful).lower(),
+                    },
+                )
+            )
+        for alarm in fired:
+            text = (
+                f"{element.name}: alarm {alarm.alarm_name} {alarm.old_state} -> ALARM at "
+                f"{iso(alarm.timestamp)}: {alarm.reason[:200]}"
+            )
+            lines.append(text)
+            evidence.append(
+                ctx.ledger.add(
+                    tool="metrics",
+                    kind="alarm",
+                    component=element.id,
+                    summary=text,
+                    searched=f"alarm history in {window.label()}",
+                    window=window,
+                    time=alarm.timestamp,
+                    labels={"alarm": alarm.alarm_name, "role": metric_role(alarm.metric or "")},
+                )
+            )
+        if not found and not fired:
+            text = f"{element.name}: {len(series)} series steady, no alarm fired"
+            if not series:
+                text = f"{element.name}: no datapoints for its {len(tele.metrics)} metric selectors"
+            lines.append(text)
+            evidence.append(
+                ctx.ledger.add(
+                    tool="metrics",
+                    kind="metric_steady" if series else "no_data",
+                    component=element.id,
+                    summary=text,
+                    searched=searched,
+                    window=window,
+                    figures={"series": float(len(series))},
+                )
+            )
+        per_component[element.id] = {
+            "series": len(series),
+            "anomalies": [a.model_dump(mode="json") for a in found],
+            "alarms": [a.model_dump(mode="json") for a in fired],
+        }
+    if unmapped:
+        lines.append("No metrics mapped (rca.metrics) for: " + ", ".join(unmapped))
+    has_signal = any(e.kind in ("metric_anomaly", "alarm") for e in evidence)
+    return ToolResult(
+        tool="metrics",
+        status="ok" if has_signal else "no_data",
+        params=args.model_dump(mode="json", exclude_none=True),
+        summary="\n".join(lines),
+        evidence=evidence,
+        data={"components": per_component, "unmapped": unmapped, "window": window.label()},
+    )
