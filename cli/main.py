@@ -93,7 +93,11 @@ def ask(
         bool, typer.Option("--json", help="Print the investigation as JSON.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress on stderr.")] = False,
-    max_steps: Annotated[int, typer.Option(min=1, max=50)] = 8,
+    component: Annotated[
+        list[str] | None,
+        typer.Option(help="Also examine this component (name or id); repeatable."),
+    ] = None,
+    max_steps: Annotated[int, typer.Option(min=1, max=50, help="Loop turn budget.")] = 8,
 ) -> None:
     """Investigate a symptom and print ranked root-cause hypotheses with evidence."""
     if not question.strip():
@@ -114,9 +118,10 @@ def ask(
             f"window {session.context.window.label()})",
             highlight=False,
         )
+    provider = _guard(HeuristicProvider, session.architecture, component)
     loop = InvestigationLoop(
         session.context,
-        HeuristicProvider(session.architecture),
+        provider,
         max_steps=max_steps,
         progress=_progress(quiet),
     )

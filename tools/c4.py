@@ -162,13 +162,16 @@ class ArchitectureModel:
             raise WorkspaceError(f"{path}: not valid JSON ({exc})") from exc
         try:
             workspace = JsonLoader().load(str(path))
-        except (ValidationError, KeyError, TypeError, ValueError) as exc:
+        except (ValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise WorkspaceError(
                 f"{path}: not a Structurizr workspace ({str(exc).splitlines()[0]})"
             ) from exc
         if workspace.model is None:
             raise WorkspaceError(f"{path}: the workspace has no model")
-        return cls.from_buildzr(workspace)
+        try:
+            return cls.from_buildzr(workspace)
+        except WorkspaceError as exc:
+            raise WorkspaceError(f"{path}: {exc}") from exc
 
     @classmethod
     def from_buildzr(cls, workspace: Any) -> ArchitectureModel:
@@ -176,8 +179,13 @@ class ArchitectureModel:
         elements: list[Element] = []
         rels: list[Relationship] = []
         alias: dict[str, str] = {}  # deployment instance id -> logical element id
+        seen_ids: set[str] = set()
 
         def add(obj: Any, kind: str, parent: str | None = None) -> None:
+            if obj.id is None or str(obj.id) in seen_ids:
+                problem = "has no id" if obj.id is None else f"repeats id {obj.id!r}"
+                raise WorkspaceError(f"{kind} {obj.name or '(unnamed)'!r} {problem}")
+            seen_ids.add(str(obj.id))
             elements.append(
                 Element(
                     id=str(obj.id),

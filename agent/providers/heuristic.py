@@ -37,8 +37,14 @@ class HeuristicProvider(ModelProvider):
 
     name = "heuristic"
 
-    def __init__(self, architecture: ArchitectureModel) -> None:
+    def __init__(self, architecture: ArchitectureModel, focus: list[str] | None = None) -> None:
+        """``focus``: extra component names or ids to examine besides the affected path.
+
+        Raises:
+            UnknownComponentError: a focus component is not in the workspace.
+        """
         self.arch = architecture
+        self.focus = [architecture.get(ref).id for ref in focus or []]
 
     def _affected(self, state: LoopState) -> tuple[list[str], list[str]]:
         entries: list[str] = []
@@ -48,6 +54,7 @@ class HeuristicProvider(ModelProvider):
             if result.status == "ok":
                 entries += [e["id"] for e in result.data["entries"]]
                 affected += result.data["affected"]
+        affected += self.focus
         with_telemetry = [c for c in dict.fromkeys(affected) if not self.arch.telemetry(c).empty]
         if not with_telemetry:  # symptom unresolved: look at everything that has telemetry
             with_telemetry = [e.id for e in self.arch.with_telemetry()]

@@ -1,0 +1,110 @@
+"""Loading and validating incident bundles: clear errors for malformed input."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.builders import WINDOW, write_chain_bundle
+from tools.bundle import Bundle, log_file_name, log_group_of
+from tools.errors import BundleError
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_chain_bundle(tmp_path_factory.mktemp("b") / "chain")
+
+
+def copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_loads_and_validates(chain: Path) -> None:
+    bundle = Bundle(chain)
+    bundle.validate()
+    assert bundle.incident.window == WINDOW
+    assert bundle.incident.baseline_window == WINDOW.previous()
+    assert set(bundle.log_files) == {"/aws/lambda/web", "/aws/lambda/orders"}
+    assert len(bundle.cloudtrail_records) == 3
+    records = bundle.log_records("/aws/lambda/web")
+    assert records == sorted(records, key=lambda r: r.timestamp)
+
+
+def test_log_file_names_round_trip() -> None:
+    for group in ("/aws/lambda/x", "plain", "/ecs/a b%c"):
+        assert log_group_of(Path(log_file_name(group))) == group
+        assert log_group_of(Path(log_file_name(group) + ".gz")) == group
+
+
+def test_gzip_files_are_read(chain: Path, tmp_path: Path) -> None:
+    b = copy(chain, tmp_path / "gz")
+    for path in list((b / "logs").iterdir()) + [b / "metrics.csv"]:
+        with gzip.open(str(path) + ".gz", "wb") as out:
+            out.write(path.read_bytes())
+        path.unlink()
+    bundle = Bundle(b)
+    bundle.validate()
+    assert len(bundle.log_files) == 2 and bundle.metric_points
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda b: (b / "incident.yaml").unlink(), "no incident.yaml"),
+        (lambda b: (b / "workspace.json").unlink(), "no workspace.json"),
+        (lambda b: (b / "incident.yaml").write_text("a: [1, 2"), "not valid YAML"),
+        (lambda b: (b / "incident.yaml").write_text("- 1\n"), "expected a mapping"),
+        (
+            lambda b: (b / "incident.yaml").write_text(
+                (b / "incident.yaml").read_text().replace("bundle_version: 1", "bundle_version: 9")
+            ),
+            "bundle_version 9 is not supported",
+        ),
+        (
+            lambda b: (b / "incident.yaml").write_text(
+                (b / "incident.yaml").read_text().replace("10:30:00", "09:00:00")
+            ),
+            "is not after its start",
+        ),
+        (
+            lambda b: (b / "incident.yaml").write_text(
+                (b / "incident.yaml").read_text() + "surprise: 1\n"
+            ),
+            "surprise: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_malformed_incident(chain: Path, tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
+    b = copy(chain, tmp_path / "x")
+    mutate(b)
+    with pytest.raises(BundleError, match=message):
+        Bundle(b)
+
+
+def test_malformed_data_files_name_file_and_line(chain: Path, tmp_path: Path) -> None:
+    b = copy(chain, tmp_path / "x")
+    log = b / "logs" / log_file_name("/aws/lambda/web")
+    log.write_text(log.read_text() + "{broken\n")
+    with pytest.raises(BundleError, match=r"%2Fweb.jsonl: line \d+ is not JSON"):
+        Bundle(b).validate()
+    log.write_text('{"timestamp": "yesterday", "message": "x"}\n')
+    with pytest.raises(BundleError, match="line 1: timestamp"):
+        Bundle(b).validate()
+    log.write_text("")
+    (b / "metrics.csv").write_text("timestamp,metric\n2026-01-01T00:00:00Z,x\n")
+    with pytest.raises(BundleError, match="missing columns"):
+        Bundle(b).validate()
+    (b / "metrics.csv").write_text(
+        "timestamp,namespace,metric,dimensions,value,unit\n2026-01-01T00:00:00Z,N,M,{},abc,Count\n"
+    )
+    with pytest.raises(BundleError, match="metrics.csv: line 2"):
+        Bundle(b).validate()
+
+
+def test_not_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="not a directory"):
+        Bundle(tmp_path / "nope")
