@@ -66,7 +66,7 @@ def investigate_bundle(
     window: TimeWindow | None = None,
     progress: Progress | None = None,
 ) -> Investigation:
-    """Run the heuristic investigator on a bundle (question defaults to the bundle's description)."""
+    """Run the heuristic investigator on a bundle (question defaults to its description)."""
     session = open_bundle(path, window)
     loop = InvestigationLoop(
         session.context, HeuristicProvider(session.architecture), progress=progress

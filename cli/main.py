@@ -108,7 +108,7 @@ def ask(
         if not (start and end):
             fail("give both --start and --end (ISO 8601 UTC)", 2)
         try:
-            window = TimeWindow(start=start, end=end)
+            window = TimeWindow.model_validate({"start": start, "end": end})
         except ValueError as exc:
             fail(f"invalid window: {str(exc).splitlines()[-1].strip()}", 2)
     session = _guard(open_bundle, path, window)
@@ -172,6 +172,36 @@ def bundle_validate(path: Annotated[Path, typer.Argument(help="Bundle directory.
         f"{len(b.cloudtrail_records)} CloudTrail records, {len(b.alarm_changes)} alarm changes",
         highlight=False,
     )
+
+
+@bundle_app.command("generate")
+def bundle_generate(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where to write the scenario bundles.")
+    ] = Path("scenarios/bundles"),
+) -> None:
+    """Regenerate every shipped scenario bundle from its spec (deterministic)."""
+    from scenarios.generator import generate_all
+
+    paths = _guard(generate_all, out_dir)
+    for path in paths:
+        out.print(f"wrote {path}", highlight=False)
+
+
+@bundle_app.command("import-nezha")
+def bundle_import_nezha(
+    source: Annotated[Path, typer.Argument(help="The Nezha data folder (with index.json).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the bundles.")] = Path(
+        ".cache/nezha"
+    ),
+) -> None:
+    """Convert the Nezha cases listed in index.json into incident bundles."""
+    from scenarios.nezha import import_all
+
+    if not (source / "index.json").is_file():
+        fail(f"{source}: no index.json; pass the Nezha data folder (e.g. ../shared/data/nezha)")
+    paths = _guard(import_all, source, out_dir)
+    out.print(f"wrote {len(paths)} bundles to {out_dir}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

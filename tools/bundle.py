@@ -4,12 +4,12 @@ Layout::
 
     incident.yaml              IncidentSpec (below)
     workspace.json             Structurizr workspace JSON (C4); element properties map to telemetry
-    logs/<quoted group>.jsonl  LogRecord per line; file name is urllib.parse.quote(group, safe="")
-                               (``.jsonl.gz`` accepted); e.g. ``%2Faws%2Flambda%2Fbff.jsonl``
-    metrics.csv                timestamp,namespace,metric,dimensions,value,unit (``.csv.gz`` accepted)
+    logs/<quoted group>.jsonl  LogRecord per line; file name: urllib.parse.quote(group, safe="")
+                               (``.jsonl.gz`` accepted), e.g. ``%2Faws%2Flambda%2Fbff.jsonl``
+    metrics.csv                timestamp,namespace,metric,dimensions,value,unit (``.gz`` accepted)
                                timestamp ISO 8601 UTC; dimensions a JSON object of strings
-    cloudtrail.jsonl           one CloudTrail record per line: the JSON LookupEvents returns in
-                               ``CloudTrailEvent`` (eventTime, eventSource, eventName, readOnly, ...)
+    cloudtrail.jsonl           one CloudTrail record per line: the JSON LookupEvents returns
+                               in ``CloudTrailEvent`` (eventTime, eventSource, eventName, ...)
     alarms.jsonl               optional AlarmStateChange per line
 
 Loading validates every file with pydantic and raises :class:`BundleError` naming the file, the
@@ -55,7 +55,7 @@ class IncidentSpec(Model):
     tools compare against; when omitted it is the period of equal length before ``window``.
     """
 
-    bundle_version: Literal[1] = BUNDLE_VERSION
+    bundle_version: Literal[1] = 1
     id: str = Field(min_length=1, max_length=200)
     title: str | None = None
     description: str = Field(min_length=1, description="the symptom as an on-call engineer says it")
@@ -288,13 +288,15 @@ class Bundle:
                 try:
                     dims = json.loads(row["dimensions"] or "{}")
                     points.append(
-                        MetricPoint(
-                            timestamp=row["timestamp"],
-                            namespace=row["namespace"],
-                            metric=row["metric"],
-                            dimensions=dims,
-                            value=float(row["value"]),
-                            unit=row.get("unit") or "None",
+                        MetricPoint.model_validate(
+                            {
+                                "timestamp": row["timestamp"],
+                                "namespace": row["namespace"],
+                                "metric": row["metric"],
+                                "dimensions": dims,
+                                "value": float(row["value"]),
+                                "unit": row.get("unit") or "None",
+                            }
                         )
                     )
                 except (ValueError, TypeError) as exc:

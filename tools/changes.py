@@ -199,7 +199,8 @@ def changes(ctx: ToolContext, args: ChangesInput) -> ToolResult:
             where += (", " if where else "") + ", ".join(
                 f"edge {names[a].name} -> {names[b].name}" for a, b in c.edges
             )
-        when = f"{abs(c.seconds_from_onset) / 60:.0f} min {'before' if c.seconds_from_onset <= 0 else 'after'} onset"
+        side = "before" if c.seconds_from_onset <= 0 else "after"
+        when = f"{abs(c.seconds_from_onset) / 60:.0f} min {side} onset"
         text = (
             f"{c.event_name} ({c.event_source}) at {iso(c.time)}, {when}, by {c.actor} "
             f"in account {c.account or '?'}: touches {where} [{c.category}]"

@@ -15,7 +15,7 @@ from tools.telemetry.base import TelemetryBackend
 
 
 class EvidenceLedger:
-    """Issues evidence ids ``E1``, ``E2``, ... in order and keeps every evidence item (thread-safe)."""
+    """Issues evidence ids ``E1``, ``E2``, ... in order and keeps every item (thread-safe)."""
 
     def __init__(self) -> None:
         self._items: list[Evidence] = []

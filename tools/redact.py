@@ -9,6 +9,8 @@ still sees that a secret was there.
 
 from __future__ import annotations
 
+import functools
+import functools
 import re
 
 _KEYWORDS = (
@@ -48,18 +50,16 @@ def redact(text: str) -> str:
     Prefixes that name the secret (``password=``, ``Bearer ``, ``https://user:``) are kept.
     """
     for kind, pattern in _RULES:
-        marker = f"[REDACTED:{kind}]"
-        if pattern.groups == 0:
-            text = pattern.sub(marker, text)
-        elif kind == "url-credentials":
-            text = pattern.sub(lambda m, k=marker: m.group(1) + k + m.group(2), text)
-        elif kind == "keyword":
-            text = pattern.sub(
-                lambda m, k=marker: (
-                    m.group(0) if m.group(2).startswith("[REDACTED") else m.group(1) + k
-                ),
-                text,
-            )
-        else:
-            text = pattern.sub(lambda m, k=marker: m.group(1) + k, text)
+        text = pattern.sub(functools.partial(_replace, kind), text)
     return text
+
+
+def _replace(kind: str, match: re.Match[str]) -> str:
+    marker = f"[REDACTED:{kind}]"
+    if match.re.groups == 0:
+        return marker
+    if kind == "url-credentials":
+        return match.group(1) + marker + match.group(2)
+    if kind == "keyword" and match.group(2).startswith("[REDACTED"):
+        return match.group(0)  # already redacted by a more specific rule
+    return match.group(1) + marker

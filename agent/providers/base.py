@@ -19,7 +19,7 @@ SUBMIT_TOOL = "submit_hypotheses"
 
 
 class Turn(Model):
-    """What a provider decided: an optional thought and the tool calls to run (possibly parallel)."""
+    """A provider's decision: an optional thought and the tool calls to run (in parallel)."""
 
     thought: str = ""
     tool_calls: list[ToolCall]

@@ -34,7 +34,9 @@ def test_deployment_fault_ranked_first_with_cited_evidence(chain: Path) -> None:
     assert top.fault_category == "deployment"
     kinds = {evidence[i].kind for i in top.supporting_evidence}
     assert {"change", "metric_anomaly", "log_pattern"} <= kinds
-    cited_change = next(evidence[i] for i in top.supporting_evidence if evidence[i].kind == "change")
+    cited_change = next(
+        evidence[i] for i in top.supporting_evidence if evidence[i].kind == "change"
+    )
     assert cited_change.labels["event_name"].startswith("UpdateFunctionCode")
     # the decoy DB change is not cited in support of anything
     decoy = [e for e in inv.evidence if e.labels.get("event_name") == "ModifyDBInstance"]
@@ -55,21 +57,41 @@ def test_healthy_bundle_gives_low_confidence(healthy: Path) -> None:
 
 
 def _submit(state: LoopState, ids: list[str]) -> Turn:
-    return Turn(tool_calls=[ToolCall(id="s", name=SUBMIT_TOOL, input={
-        "hypotheses": [{"rank": 1, "statement": "Orders API broke", "component": "Orders API",
-                        "confidence": 0.8, "supporting_evidence": ids}]})])
+    return Turn(
+        tool_calls=[
+            ToolCall(
+                id="s",
+                name=SUBMIT_TOOL,
+                input={
+                    "hypotheses": [
+                        {
+                            "rank": 1,
+                            "statement": "Orders API broke",
+                            "component": "Orders API",
+                            "confidence": 0.8,
+                            "supporting_evidence": ids,
+                        }
+                    ]
+                },
+            )
+        ]
+    )
 
 
 def test_invented_evidence_rejected_once_then_fixed(chain: Path) -> None:
     session = open_bundle(chain)
-    provider = ScriptedProvider([
-        Turn(tool_calls=[
-            ToolCall(id="a", name="metrics", input={"components": ["Orders API"]}),
-            ToolCall(id="b", name="logs", input={"components": ["Orders API"]}),
-        ]),
-        lambda s: _submit(s, ["E1", "E99"]),
-        lambda s: _submit(s, ["E1"]),
-    ])
+    provider = ScriptedProvider(
+        [
+            Turn(
+                tool_calls=[
+                    ToolCall(id="a", name="metrics", input={"components": ["Orders API"]}),
+                    ToolCall(id="b", name="logs", input={"components": ["Orders API"]}),
+                ]
+            ),
+            lambda s: _submit(s, ["E1", "E99"]),
+            lambda s: _submit(s, ["E1"]),
+        ]
+    )
     inv = InvestigationLoop(session.context, provider).run("orders fail")
     assert inv.answer is not None and inv.answer.hypotheses[0].supporting_evidence == ["E1"]
     assert any("E99" in n for n in inv.notes)
@@ -79,16 +101,27 @@ def test_invented_evidence_rejected_once_then_fixed(chain: Path) -> None:
 
 def test_tool_error_comes_back_as_result(chain: Path) -> None:
     session = open_bundle(chain)
-    provider = ScriptedProvider([
-        Turn(tool_calls=[
-            ToolCall(id="a", name="metrics", input={"components": ["Payments"]}),
-            ToolCall(id="b", name="delete_everything", input={}),
-            ToolCall(id="c", name="logs", input={"components": []}),
-        ]),
-        lambda s: _submit(s, ["E1"]) if False else Turn(tool_calls=[
-            ToolCall(id="d", name="metrics", input={"components": ["Orders API"]})]),
-        lambda s: _submit(s, ["E1"]),
-    ])
+    provider = ScriptedProvider(
+        [
+            Turn(
+                tool_calls=[
+                    ToolCall(id="a", name="metrics", input={"components": ["Payments"]}),
+                    ToolCall(id="b", name="delete_everything", input={}),
+                    ToolCall(id="c", name="logs", input={"components": []}),
+                ]
+            ),
+            lambda s: (
+                _submit(s, ["E1"])
+                if False
+                else Turn(
+                    tool_calls=[
+                        ToolCall(id="d", name="metrics", input={"components": ["Orders API"]})
+                    ]
+                )
+            ),
+            lambda s: _submit(s, ["E1"]),
+        ]
+    )
     inv = InvestigationLoop(session.context, provider).run("orders fail")
     errors = [ex.result.error for ex in inv.steps[0].executions]
     assert "unknown component 'Payments'" in errors[0]

@@ -28,7 +28,9 @@ def test_ask_prints_ranked_hypotheses(chain: Path) -> None:
 
 
 def test_ask_json_is_one_document(chain: Path) -> None:
-    result = runner.invoke(app, ["ask", "checkout fails", "--bundle", str(chain), "--json", "--quiet"])
+    result = runner.invoke(
+        app, ["ask", "checkout fails", "--bundle", str(chain), "--json", "--quiet"]
+    )
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert doc["answer"]["hypotheses"][0]["component"] == "3"
@@ -58,9 +60,21 @@ def test_unknown_component(chain: Path) -> None:
 
 
 def test_empty_window(chain: Path) -> None:
-    line = one_line_error(runner.invoke(app, [
-        "ask", "x", "--bundle", str(chain), "--start", "2020-01-01T00:00:00Z",
-        "--end", "2020-01-01T01:00:00Z"]))
+    line = one_line_error(
+        runner.invoke(
+            app,
+            [
+                "ask",
+                "x",
+                "--bundle",
+                str(chain),
+                "--start",
+                "2020-01-01T00:00:00Z",
+                "--end",
+                "2020-01-01T01:00:00Z",
+            ],
+        )
+    )
     assert "holds no telemetry" in line
 
 

@@ -42,7 +42,7 @@ def test_log_file_names_round_trip() -> None:
 
 def test_gzip_files_are_read(chain: Path, tmp_path: Path) -> None:
     b = copy(chain, tmp_path / "gz")
-    for path in list((b / "logs").iterdir()) + [b / "metrics.csv"]:
+    for path in [*(b / "logs").iterdir(), b / "metrics.csv"]:
         with gzip.open(str(path) + ".gz", "wb") as out:
             out.write(path.read_bytes())
         path.unlink()
@@ -101,7 +101,7 @@ def test_malformed_data_files_name_file_and_line(chain: Path, tmp_path: Path) ->
     (b / "metrics.csv").write_text(
         "timestamp,namespace,metric,dimensions,value,unit\n2026-01-01T00:00:00Z,N,M,{},abc,Count\n"
     )
-    with pytest.raises(BundleError, match="metrics.csv: line 2"):
+    with pytest.raises(BundleError, match=r"metrics\.csv: line 2"):
         Bundle(b).validate()
 
 

@@ -98,5 +98,5 @@ def test_bad_metric_property(tmp_path: Path) -> None:
     path = tmp_path / "ws.json"
     path.write_text(json.dumps(ws))
     arch = ArchitectureModel.load(path)
-    with pytest.raises(WorkspaceError, match="rca.metrics must be a JSON list"):
+    with pytest.raises(WorkspaceError, match=r"rca\.metrics must be a JSON list"):
         arch.telemetry("Web App")

@@ -14,7 +14,9 @@ from tools.metrics import detect_anomaly, harmful, metric_role
 from tools.telemetry.base import LogPattern, MetricSeries
 
 
-def series(values: list[float], metric: str = "Latency", unit: str = "Milliseconds") -> MetricSeries:
+def series(
+    values: list[float], metric: str = "Latency", unit: str = "Milliseconds"
+) -> MetricSeries:
     start = T0 - timedelta(minutes=len(values) - 30)
     return MetricSeries(
         namespace="AWS/X",
@@ -27,8 +29,10 @@ def series(values: list[float], metric: str = "Latency", unit: str = "Millisecon
 
 def test_level_shift_detected_with_onset_and_direction() -> None:
     rng = np.random.default_rng(1)
-    values = list(100 + rng.normal(0, 3, 120)) + list(100 + rng.normal(0, 3, 10)) + list(
-        300 + rng.normal(0, 3, 20)
+    values = (
+        list(100 + rng.normal(0, 3, 120))
+        + list(100 + rng.normal(0, 3, 10))
+        + list(300 + rng.normal(0, 3, 20))
     )
     a = detect_anomaly(series(values), WINDOW, 1800)
     assert a is not None
@@ -75,25 +79,41 @@ def test_metric_roles() -> None:
 
 def test_log_pattern_classification() -> None:
     ratio = 1.0
-    new = classify(LogPattern(template="ERROR connect ETIMEDOUT <*>", window_count=12,
-                              baseline_count=0), ratio)
+    new = classify(
+        LogPattern(template="ERROR connect ETIMEDOUT <*>", window_count=12, baseline_count=0), ratio
+    )
     assert new.status == "new" and new.error
-    surge = classify(LogPattern(template="WARN retry <*>", window_count=60, baseline_count=10), ratio)
+    surge = classify(
+        LogPattern(template="WARN retry <*>", window_count=60, baseline_count=10), ratio
+    )
     assert surge.status == "surge" and not surge.error
     drop = classify(LogPattern(template="order stored", window_count=2, baseline_count=100), ratio)
     assert drop.status == "drop"
-    steady = classify(LogPattern(template="GET <*> 200", window_count=105, baseline_count=100), ratio)
+    steady = classify(
+        LogPattern(template="GET <*> 200", window_count=105, baseline_count=100), ratio
+    )
     assert steady.status == "steady"
-    redacted = classify(LogPattern(template="x", window_count=3, baseline_count=0,
-                                   samples=["login password=hunter2"]), ratio)
+    redacted = classify(
+        LogPattern(
+            template="x", window_count=3, baseline_count=0, samples=["login password=hunter2"]
+        ),
+        ratio,
+    )
     assert "hunter2" not in redacted.samples[0]
 
 
 def test_change_mapping_by_whole_tokens_and_edges() -> None:
-    record = CloudTrailRecord.from_raw(trail(
-        "RevokeSecurityGroupIngress", ONSET - timedelta(minutes=5),
-        {"groupId": "sg-0rvm", "ipPermissions": {"items": [{"groups": {"items": [
-            {"groupId": "sg-0bff"}]}}]}}, source="ec2.amazonaws.com"))
+    record = CloudTrailRecord.from_raw(
+        trail(
+            "RevokeSecurityGroupIngress",
+            ONSET - timedelta(minutes=5),
+            {
+                "groupId": "sg-0rvm",
+                "ipPermissions": {"items": [{"groups": {"items": [{"groupId": "sg-0bff"}]}}]},
+            },
+            source="ec2.amazonaws.com",
+        )
+    )
     to_component = {"sg-0rvm": "rvm", "sg-0bff": "bff", "sg-0": "nobody"}
     to_edge = {"sg-0rvm": ("bff", "rvm")}
     change = map_change(record, to_component, to_edge, ONSET)
