@@ -3,8 +3,8 @@
 Signals per component (from the tools' evidence):
 
 - **health**: harmful metric anomalies (errors, latency, saturation up; availability down),
-  new or surging log templates (error templates count double), alarms; each saturates as
-  ``1 - exp(-|z| / 10)`` and the top three of a kind add up;
+  new or surging log templates (non-error templates count 0.3), alarms; each saturates as
+  ``1 - exp(-|z| / 10)``; the strongest item per source counts (see :func:`collect`);
 - **load**: traffic anomalies (request counts up or down) and dropped log templates;
 - **topology**: following the affected-path heuristic of RCA practice (e.g. Microscope, MicroRCA),
   the root cause is the *deepest* anomalous element: a component whose own dependencies show
@@ -64,39 +64,48 @@ class ComponentSignals:
         return self.health + 0.5 * self.load
 
 
-def _top_sum(values: list[float], n: int = 3) -> float:
-    return sum(sorted(values, reverse=True)[:n])
-
-
 def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
-    """Per-component health and load strengths, onsets and evidence (changes excluded)."""
+    """Per-component health and load strengths, onsets and evidence (changes excluded).
+
+    Redundant evidence counts once: health adds the strongest item per source (each metric role,
+    error log templates, other log templates x0.3, alarms x0.5); load is the strongest traffic
+    anomaly plus half the strongest dropped log template.
+    """
     signals: dict[str, ComponentSignals] = {}
-    health: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    load: dict[str, list[float]] = defaultdict(list)
+    health: dict[str, dict[str, float]] = defaultdict(dict)
+    load: dict[str, dict[str, float]] = defaultdict(dict)
+
+    def keep(table: dict[str, dict[str, float]], cid: str, source: str, value: float) -> None:
+        table[cid][source] = max(table[cid].get(source, 0.0), value)
+
     for ev in evidence:
         if ev.component is None or ev.kind == "change":
             continue
         sig = signals.setdefault(ev.component, ComponentSignals(ev.component))
         z = ev.figures.get("z", 0.0)
         if ev.kind == "metric_anomaly":
-            if ev.labels.get("role") == "load":
-                load[ev.component].append(_sat(z))
+            role = ev.labels.get("role", "other")
+            if role == "load":
+                keep(load, ev.component, "metric", _sat(z))
                 sig.load_evidence.append(ev)
             elif ev.labels.get("harmful") == "true":
-                health[ev.component]["metric"].append(_sat(z))
+                keep(health, ev.component, "metric:" + role, _sat(z))
                 sig.health_evidence.append(ev)
             else:
                 continue
         elif ev.kind == "log_pattern":
             status, error = ev.labels.get("status"), ev.labels.get("error") == "true"
             if status == "drop":
-                load[ev.component].append(0.5 * _sat(z))
+                keep(load, ev.component, "log", 0.5 * _sat(z))
                 sig.load_evidence.append(ev)
                 continue
-            health[ev.component]["log"].append(_sat(z) * (1.0 if error else 0.5))
+            if error:
+                keep(health, ev.component, "log:error", _sat(z))
+            else:
+                keep(health, ev.component, "log:other", 0.3 * _sat(z))
             sig.health_evidence.append(ev)
         elif ev.kind == "alarm":
-            health[ev.component]["alarm"].append(0.5)
+            keep(health, ev.component, "alarm", 0.5)
             sig.health_evidence.append(ev)
         elif ev.kind in ("metric_steady", "log_steady"):
             sig.steady_evidence.append(ev)
@@ -105,10 +114,12 @@ def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
             continue
         if ev.time is not None and (sig.onset is None or ev.time < sig.onset):
             sig.onset = ev.time
-    for cid, kinds in health.items():
-        signals[cid].health = sum(_top_sum(v) for v in kinds.values())
-    for cid, values in load.items():
-        signals[cid].load = _top_sum(values)
+    for cid, sources in health.items():
+        signals[cid].health = sum(sources.values())
+    for cid, sources in load.items():
+        signals[cid].load = sum(sources.values())
+    for sig in signals.values():
+        sig.health_evidence.sort(key=lambda e: -abs(e.figures.get("z", 0.0)))
     return signals
 
 
@@ -220,6 +231,7 @@ def to_hypotheses(
         sig = cand.signals
         supporting = [ev.id for ev, w in sorted(sig.changes, key=lambda x: -x[1]) if w > 0.05]
         supporting += [e.id for e in sig.health_evidence[:6] + sig.load_evidence[:4]]
+        supporting += [e.id for e in effects(arch, ranked, cand)]
         contradicting = [e.id for e in sig.steady_evidence]
         contradicting += [
             ev.id for callee in cand.victim_of for ev in ranked_signals(ranked, callee)[:2]
@@ -239,6 +251,19 @@ def to_hypotheses(
             )
         )
     return hypotheses
+
+
+def effects(arch: ArchitectureModel, ranked: list[Candidate], cand: Candidate) -> list[Evidence]:
+    """Health evidence of the candidate's direct dependents that starts no earlier than its own
+    onset: the symptoms the fault propagated to (two items per dependent)."""
+    found: list[Evidence] = []
+    for caller in arch.graph.predecessors(cand.component):
+        for ev in ranked_signals(ranked, caller)[:2]:
+            if cand.signals.onset is None or ev.time is None or (
+                ev.time - cand.signals.onset
+            ).total_seconds() >= -ONSET_TOLERANCE_S:
+                found.append(ev)
+    return found
 
 
 def ranked_signals(ranked: list[Candidate], component: str) -> list[Evidence]:

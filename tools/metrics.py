@@ -1,9 +1,11 @@
 """The ``metrics`` tool: per-component metric anomalies against a robust baseline, and alarms.
 
 Method: for each series, the baseline is the lead-up before the window (``ctx.metric_lookback_s``);
-its median and scaled median absolute deviation (MAD x 1.4826, Rousseeuw & Croux 1993) give a
-robust z-score for every window point. The scale has floors so that flat baselines do not turn
-noise into anomalies: 5% of the median, and sqrt(median + 1) for count metrics (Poisson noise).
+its median and a robust scale give a z-score for every window point. The scale is the largest of
+the scaled median absolute deviation (MAD x 1.4826, Rousseeuw & Croux 1993), the 10-90 percentile
+range / 2.563 (so quantised or spiky baselines, such as latency percentiles that sit on one
+histogram bucket, do not turn their usual excursions into anomalies), 5% of the median, and
+sqrt(median + 1) for count metrics (Poisson noise).
 The onset is the first window point with |z| >= ``Z_THRESHOLD`` after which at least half of the
 remaining points are anomalous in the same direction; size is the median after onset.
 """
@@ -104,8 +106,10 @@ def detect_anomaly(series: MetricSeries, window: TimeWindow, lookback_s: float) 
     if len(base) < MIN_BASELINE_POINTS or len(win) == 0:
         return None
     median = float(np.median(base))
-    scale = 1.4826 * float(np.median(np.abs(base - median)))
-    scale = max(scale, 0.05 * abs(median), 1e-9)
+    mad_scale = 1.4826 * float(np.median(np.abs(base - median)))
+    p10, p90 = np.percentile(base, [10, 90])
+    spread_scale = float(p90 - p10) / 2.563  # the 10-90 range of a normal is 2.563 sigma
+    scale = max(mad_scale, spread_scale, 0.05 * abs(median), 1e-9)
     if _is_count(series):
         scale = max(scale, float(np.sqrt(abs(median) + 1.0)))
     z = (win - median) / scale

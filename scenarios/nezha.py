@@ -1,0 +1,778 @@
+"""Importer for the Nezha fault-injection dataset (FSE 2023, IntelligentDDS/Nezha).
+
+Converts one case folder of ``shared/data/nezha`` (see its README.md) into an incident bundle:
+
+- ``workspace.json``: one software system whose containers are the services (pod name without
+  its last two ``-`` parts). Relationships ``caller -> callee`` come from the trace call graph (a
+  span whose parent span belongs to another service) over the case's trace files and the
+  fault-free baseline trace files of its day; when neither exists, over the baseline traces of
+  every day of the same system. A person "User" uses the front-end service (the one receiving
+  most root spans). Container properties map the telemetry below.
+- ``logs/``: Train Ticket only (the Online Boutique development cases have none): one group
+  ``/nezha/<system>/<service>`` per service, records of the case's minute files plus the
+  baseline reference minute of the day. The message is the application line without its local
+  clock and trace/span ids: ``LEVEL logger#line text``.
+- ``metrics.csv``: every per-pod metric row (namespace ``Nezha/Pod``, ``Node*`` columns under
+  ``Nezha/Node``; dimensions ``Service`` and ``Pod``), ``front_service.csv`` (``Nezha/Frontend``,
+  dimension ``Service`` = the front-end service), and per-service span statistics of every trace
+  minute file (``Nezha/Trace``: ``SpanCount``, ``DurationP50(ms)``, ``DurationP90(ms)``), for the
+  case and the baseline minute. Metric times come from the ``Time`` column (the ``TimeStamp``
+  column is corrupt in one source file).
+- ``incident.yaml``: window from the injection time to the end of the last per-minute file of
+  the case (see :func:`fault_window`), the baseline reference minute as baseline when the day has
+  baseline logs, and the ground truth (service, fault type, indicator).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tools.bundle import BundleWriter, GroundTruth, IncidentSpec, LogRecord, MetricPoint
+from tools.models import TimeWindow
+
+__all__ = [
+    "extract_message",
+    "fault_window",
+    "import_all",
+    "import_case",
+    "list_cases",
+    "service_of",
+]
+
+Progress = Callable[[str], None]
+
+LICENSE = "MIT (IntelligentDDS/Nezha)"
+SYSTEM_NAMES = {"trainticket": "Train Ticket", "onlineboutique": "Online Boutique"}
+SYSTEM_TECH = {"trainticket": "HTTP/REST", "onlineboutique": "gRPC"}
+DEFAULT_FRONT = {"trainticket": "ts-gateway-service", "onlineboutique": "frontend"}
+FRONT_ALIAS = "web front end"
+
+NS_POD = "Nezha/Pod"
+NS_NODE = "Nezha/Node"
+NS_FRONT = "Nezha/Frontend"
+NS_TRACE = "Nezha/Trace"
+
+# After the collection moment that closes the last minute file, the per-pod samples of the same
+# round arrive within about 2 s; the window ends a little later so that they lie inside it.
+WINDOW_END_SLACK_S = 5.0
+FALLBACK_WINDOW_S = 180.0
+
+_TIME_COLUMNS = {"Time", "TimeStamp", "PodName", "ServiceName"}
+_TT_LINE = re.compile(
+    r"^\s*\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\s+"  # application-local clock (UTC+8): dropped
+    r"(?P<level>TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL)\s+"
+    r"(?P<logger>\S+)\s+"
+    r"(?:TraceID:\s*\S*\s+SpanID:\s*\S*\s*)?"  # ids: unique per request, noise for templates
+    r"(?P<text>.*)$",
+    re.S,
+)
+
+
+# --------------------------------------------------------------------------- small helpers
+def service_of(pod: str) -> str:
+    """Service of a Kubernetes pod name: the name without its last two ``-`` parts."""
+    parts = str(pod).rsplit("-", 2)
+    return parts[0] if len(parts) == 3 and parts[0] else str(pod)
+
+
+def _unit(column: str) -> str:
+    lowered = column.lower()
+    if column.endswith("(%)"):
+        return "Percent"
+    if column.endswith("(s)"):
+        return "Seconds"
+    if column.endswith("(ms)"):
+        return "Milliseconds"
+    if column.endswith("(Mi)"):
+        return "Megabytes"
+    if column.endswith("(Ops)"):
+        return "Count/Second"
+    if lowered.endswith("bytes"):
+        return "Bytes"
+    if lowered.startswith("syscall"):
+        return "Count"
+    return "None"
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A gzip CSV; a line with too many fields (a source line with a truncated fragment glued to
+    it) keeps its leading fields instead of failing the whole file."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.ParserError:
+        width = len(pd.read_csv(path, nrows=0).columns)
+        return pd.read_csv(path, engine="python", on_bad_lines=lambda bad: bad[:width])
+
+
+def _parse_time_column(values: pd.Series) -> pd.Series:
+    """``2023-01-29 08:41:09.858 +0000 UTC m=+0.93`` (sometimes with leading blanks) -> UTC."""
+    text = values.astype(str).str.strip().str.split(" +", n=1, regex=False).str[0]
+    return pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce").dt.floor("us")
+
+
+def _to_datetime(ns: int | float) -> datetime:
+    return datetime.fromtimestamp(int(ns) // 1000 / 1e6, tz=UTC)
+
+
+def _floor_s(value: datetime) -> datetime:
+    return value.replace(microsecond=0)
+
+
+def _ceil_s(value: datetime) -> datetime:
+    floored = value.replace(microsecond=0)
+    return floored if floored == value else floored + timedelta(seconds=1)
+
+
+def extract_message(raw: str) -> tuple[str, str | None]:
+    """The human message of one ``Log`` cell and its level (None when the line has none).
+
+    The cell is the container runtime's JSON line ``{"log": ..., "stream": ..., "time": ...}``.
+    Train Ticket lines look like ``16:42:22.382 INFO  t.s.TravelServiceImpl#532 TraceID: <id>
+    SpanID: <id> [getRouteByRouteId][...]``; the result is ``INFO t.s.TravelServiceImpl#532
+    [getRouteByRouteId][...]`` (local clock and ids dropped, the ``logger#line`` marker kept: the
+    Nezha root-cause indicators name these markers). A structured application line (JSON with
+    ``message``/``msg`` and ``severity``/``level``, as Online Boutique writes) becomes
+    ``LEVEL message``. Anything else is kept as it is, trailing newline removed.
+    """
+    text = raw
+    try:
+        outer = json.loads(raw)
+    except (TypeError, ValueError):
+        outer = None
+    if isinstance(outer, dict):
+        inner_log = outer.get("log", outer.get("message", outer.get("msg")))
+        if isinstance(inner_log, str):
+            text = inner_log
+    text = text.rstrip("\r\n")
+    level: str | None = None
+    stripped = text.strip()
+    if stripped.startswith("{") and stripped.endswith("}"):
+        try:
+            app = json.loads(stripped)
+        except ValueError:
+            app = None
+        if isinstance(app, dict):
+            msg = app.get("message", app.get("msg"))
+            lvl = app.get("severity", app.get("level"))
+            if isinstance(msg, str):
+                level = str(lvl).upper() if lvl else None
+                return (f"{level} {msg}" if level else msg).rstrip(), level
+    match = _TT_LINE.match(text)
+    if match:
+        level = match["level"]
+        body = " ".join(part for part in (match["logger"], match["text"].strip()) if part)
+        return f"{level} {body}", level
+    return text, level
+
+
+# ------------------------------------------------------------------------------- case data
+@dataclass
+class _Case:
+    """The parsed ``case.json`` plus the resolved paths of its files."""
+
+    root: Path
+    meta: dict[str, Any]
+    baseline_root: Path
+    baseline_dir: Path | None
+    baseline_meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def case_id(self) -> str:
+        return str(self.meta["case_id"])
+
+    @property
+    def system(self) -> str:
+        return str(self.meta["system"])
+
+    @property
+    def inject(self) -> datetime:
+        return datetime.fromtimestamp(int(self.meta["inject_timestamp"]), tz=UTC)
+
+    def files(self, kind: str) -> list[Path]:
+        listed = self.meta.get("files", {}).get(kind)
+        if listed is None:
+            paths = sorted((self.root / kind).glob("*.csv.gz"))
+        else:
+            paths = [self.root / rel for rel in listed]
+        return [p for p in paths if p.is_file()]
+
+    def baseline_files(self, kind: str) -> list[Path]:
+        if self.baseline_dir is None:
+            return []
+        listed = self.baseline_meta.get("files", {}).get(kind)
+        if listed is None:
+            paths = sorted((self.baseline_dir / kind).glob("*.csv.gz"))
+        else:
+            paths = [self.baseline_dir / rel for rel in listed]
+        return [p for p in paths if p.is_file()]
+
+
+def _load_case(case_dir: Path, baseline_root: Path | None) -> _Case:
+    meta = json.loads((case_dir / "case.json").read_text(encoding="utf-8"))
+    root = baseline_root if baseline_root is not None else case_dir.parent.parent / "baseline"
+    day_dir = root / str(meta.get("day", ""))
+    if not day_dir.is_dir():
+        return _Case(case_dir, meta, root, None)
+    baseline_meta: dict[str, Any] = {}
+    if (day_dir / "baseline.json").is_file():
+        baseline_meta = json.loads((day_dir / "baseline.json").read_text(encoding="utf-8"))
+    return _Case(case_dir, meta, root, day_dir, baseline_meta)
+
+
+# ---------------------------------------------------------------------------------- traces
+_TRACE_COLUMNS = ["TraceID", "SpanID", "ParentID", "PodName", "OperationName"]
+
+
+def _read_traces(paths: Iterable[Path]) -> pd.DataFrame:
+    """Spans of several minute files, each span once (neighbouring files overlap slightly);
+    column ``file`` is the index of the file the span was first seen in."""
+    frames = []
+    for index, path in enumerate(paths):
+        df = _read_csv(path)
+        if df.empty:
+            continue
+        df = df[[*_TRACE_COLUMNS, "StartTimeUnixNano", "Duration"]].copy()
+        df["file"] = index
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=[*_TRACE_COLUMNS, "StartTimeUnixNano", "Duration", "file"])
+    spans = pd.concat(frames, ignore_index=True)
+    spans = spans.dropna(subset=["TraceID", "SpanID", "PodName"])
+    spans = spans.drop_duplicates(["TraceID", "SpanID"], keep="first")
+    spans["ParentID"] = spans["ParentID"].fillna("root").astype(str)
+    spans["service"] = spans["PodName"].astype(str).map(service_of)
+    return spans.reset_index(drop=True)
+
+
+@dataclass
+class _CallGraph:
+    edges: dict[tuple[str, str], int] = field(default_factory=dict)
+    example: dict[tuple[str, str], str] = field(default_factory=dict)
+    roots: Counter[str] = field(default_factory=Counter)
+    pods: dict[str, set[str]] = field(default_factory=dict)
+    source: str = "none"
+
+    @property
+    def empty(self) -> bool:
+        return not self.edges and not self.roots
+
+
+def _call_graph(spans: pd.DataFrame, source: str) -> _CallGraph:
+    graph = _CallGraph(source=source)
+    if spans.empty:
+        return graph
+    for pod, svc in zip(spans["PodName"].astype(str), spans["service"], strict=True):
+        graph.pods.setdefault(svc, set()).add(pod)
+    graph.roots = Counter(spans.loc[spans["ParentID"] == "root", "service"].tolist())
+    parents = spans[["TraceID", "SpanID", "service"]].rename(
+        columns={"SpanID": "ParentID", "service": "caller"}
+    )
+    joined = spans[spans["ParentID"] != "root"].merge(parents, on=["TraceID", "ParentID"])
+    cross = joined[joined["caller"] != joined["service"]]
+    if cross.empty:
+        return graph
+    counts = cross.groupby(["caller", "service", "OperationName"]).size().reset_index(name="n")
+    for (caller, callee), group in counts.groupby(["caller", "service"]):
+        key = (str(caller), str(callee))
+        graph.edges[key] = int(group["n"].sum())
+        top = group.sort_values(["n", "OperationName"], ascending=[False, True]).iloc[0]
+        graph.example[key] = str(top["OperationName"])
+    return graph
+
+
+@lru_cache(maxsize=8)
+def _union_baseline_graph(baseline_root: str, services: frozenset[str]) -> _CallGraph:
+    """The call graph of every baseline day whose metric files share services with ``services``
+    (i.e. every day of the same system)."""
+    paths: list[Path] = []
+    root = Path(baseline_root)
+    for day in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        day_services = {
+            service_of(p.name.removesuffix("_metric.csv.gz"))
+            for p in (day / "metric").glob("*_metric.csv.gz")
+        }
+        if day_services & services:
+            paths += sorted((day / "trace").glob("*.csv.gz"))
+    return _call_graph(_read_traces(paths), "baseline traces of every day of the system")
+
+
+def _trace_metrics(spans: pd.DataFrame) -> list[MetricPoint]:
+    """Per service and minute file: span count and duration percentiles (ms)."""
+    if spans.empty:
+        return []
+    points = []
+    ends = spans.groupby("file")["StartTimeUnixNano"].quantile(0.99)
+    duration_ms = spans["Duration"].astype(float) / 1000.0
+    frame = spans[["file", "service"]].assign(ms=duration_ms)
+    for (file_index, svc), group in frame.groupby(["file", "service"]):
+        when = _floor_s(_to_datetime(ends.loc[file_index]))
+        values = group["ms"].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        dims = {"Service": str(svc)}
+        points.append(
+            MetricPoint(
+                timestamp=when,
+                namespace=NS_TRACE,
+                metric="SpanCount",
+                dimensions=dims,
+                value=float(len(group)),
+                unit="Count",
+            )
+        )
+        if len(values):
+            for name, q in (("DurationP50(ms)", 50), ("DurationP90(ms)", 90)):
+                points.append(
+                    MetricPoint(
+                        timestamp=when,
+                        namespace=NS_TRACE,
+                        metric=name,
+                        dimensions=dims,
+                        value=float(np.percentile(values, q)),
+                        unit="Milliseconds",
+                    )
+                )
+    return points
+
+
+# ------------------------------------------------------------------------------------ logs
+def _read_logs(paths: Iterable[Path]) -> list[tuple[str, LogRecord]]:
+    """(service, record) for every row of the log files."""
+    out: list[tuple[str, LogRecord]] = []
+    for path in paths:
+        df = _read_csv(path)
+        if df.empty:
+            continue
+        df = df.dropna(subset=["PodName", "Log"])
+        if "TimeUnixNano" in df.columns:
+            stamps = pd.to_datetime(
+                pd.to_numeric(df["TimeUnixNano"], errors="coerce"), unit="ns", utc=True
+            )
+        else:
+            stamps = pd.Series(pd.NaT, index=df.index)
+        if "Timestamp" in df.columns:
+            stamps = stamps.fillna(
+                pd.to_datetime(df["Timestamp"], format="ISO8601", utc=True, errors="coerce")
+            )
+        stamps = stamps.dt.floor("us")
+        for pod, raw, stamp in zip(
+            df["PodName"].astype(str), df["Log"].astype(str), stamps, strict=True
+        ):
+            if pd.isna(stamp):
+                continue
+            message, _level = extract_message(raw)
+            out.append(
+                (
+                    service_of(pod),
+                    LogRecord(timestamp=stamp.to_pydatetime(), message=message, stream=pod),
+                )
+            )
+    return out
+
+
+def _baseline_window(records: Iterable[LogRecord]) -> TimeWindow | None:
+    """The reference minute as a window: the 2nd..98th percentile of the record times, to the
+    second. The 2023-01-29 file has 3 % stragglers up to a minute and a half away from its minute;
+    the full span (170 s) would understate the baseline log rates by more than half."""
+    stamps = sorted(r.timestamp for r in records)
+    if not stamps:
+        return None
+    lo = stamps[int(0.02 * (len(stamps) - 1))]
+    hi = stamps[math.ceil(0.98 * (len(stamps) - 1))]
+    return TimeWindow(start=_floor_s(lo), end=_ceil_s(hi) + timedelta(seconds=1))
+
+
+# --------------------------------------------------------------------------------- metrics
+def _pod_of_metric_file(path: Path) -> str | None:
+    name = path.name
+    for suffix in ("_metric.csv.gz", "_metric.csv"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def _metric_points(
+    df: pd.DataFrame,
+    *,
+    dims: dict[str, str],
+    namespace_of: Callable[[str], str],
+    lo: datetime | None,
+    hi: datetime | None,
+) -> list[MetricPoint]:
+    if df.empty or "Time" not in df.columns:
+        return []
+    times = _parse_time_column(df["Time"])
+    keep = times.notna()
+    if lo is not None:
+        keep &= times >= pd.Timestamp(lo)
+    if hi is not None:
+        keep &= times <= pd.Timestamp(hi)
+    df, times = df[keep], times[keep]
+    stamps = [t.to_pydatetime() for t in times.dt.floor("s")]
+    points = []
+    for column in df.columns:
+        if column in _TIME_COLUMNS:
+            continue
+        values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+        namespace, unit = namespace_of(column), _unit(column)
+        for when, value in zip(stamps, values, strict=True):
+            if math.isfinite(value):
+                points.append(
+                    MetricPoint(
+                        timestamp=when,
+                        namespace=namespace,
+                        metric=column,
+                        dimensions=dims,
+                        value=float(value),
+                        unit=unit,
+                    )
+                )
+    return points
+
+
+def _first_sample_after(front: pd.DataFrame | None, when: datetime) -> datetime | None:
+    if front is None or front.empty or "Time" not in front.columns:
+        return None
+    times = _parse_time_column(front["Time"]).dropna()
+    later = times[times >= pd.Timestamp(when)]
+    return later.min().to_pydatetime() if len(later) else None
+
+
+def fault_window(
+    inject: datetime,
+    front: pd.DataFrame | None,
+    last_record: datetime | None,
+) -> tuple[TimeWindow, str]:
+    """The incident window and how it was chosen.
+
+    Nezha keeps three per-minute log/trace files per fault, named after the injection minute and
+    the next two; the file ``HH_MM`` holds the minute that ends at the metric collection moment
+    ``HH:MM:ss`` (ss about 09 on Train Ticket, 19-28 on Online Boutique). The window runs from
+    the injection to the collection moment closing the third file: the first ``front_service``
+    sample at or after the injection minute + 120 s, plus :data:`WINDOW_END_SLACK_S` so the
+    per-pod samples of that round fall inside; it is never shorter than the last log/trace record
+    of the case. That is about 85-130 s, and it is exactly the period the case's logs and traces
+    cover (a longer window would dilute log rates against the baseline). Fallback without
+    metric samples: the last record, else injection + 180 s.
+    """
+    minute = inject.replace(second=0, microsecond=0)
+    closing = _first_sample_after(front, minute + timedelta(seconds=120))
+    end: datetime | None = None
+    how = ""
+    if closing is not None and closing - minute <= timedelta(seconds=240):
+        end = _ceil_s(closing) + timedelta(seconds=WINDOW_END_SLACK_S)
+        how = "injection .. the metric collection closing the third per-minute file (+5 s)"
+    if last_record is not None and (end is None or last_record >= end):
+        end = _ceil_s(last_record) + timedelta(seconds=1)
+        how = how or "injection .. the last log/trace record of the case"
+    if end is None or end <= inject:
+        end = inject + timedelta(seconds=FALLBACK_WINDOW_S)
+        how = f"injection + {FALLBACK_WINDOW_S:.0f} s (no samples to place the window end)"
+    return TimeWindow(start=inject, end=end), how
+
+
+# ------------------------------------------------------------------------------- workspace
+def _selectors(svc: str, front: str, with_trace: bool) -> list[dict[str, Any]]:
+    selectors: list[dict[str, Any]] = [{"namespace": NS_POD, "dimensions": {"Service": svc}}]
+    if with_trace:
+        selectors.append({"namespace": NS_TRACE, "dimensions": {"Service": svc}})
+    if svc == front:
+        selectors.append({"namespace": NS_FRONT, "dimensions": {"Service": svc}})
+    return selectors
+
+
+def _workspace(
+    system: str,
+    services: list[str],
+    pods: dict[str, set[str]],
+    graph: _CallGraph,
+    front: str,
+    log_services: set[str],
+    trace_services: set[str],
+) -> dict[str, Any]:
+    name = SYSTEM_NAMES.get(system, system)
+    tech = SYSTEM_TECH.get(system, "")
+    ids = {svc: str(10 + i) for i, svc in enumerate(services)}
+    containers = []
+    for svc in services:
+        rels = []
+        for (caller, callee), n in sorted(graph.edges.items()):
+            if caller != svc or callee not in ids:
+                continue
+            rels.append(
+                {
+                    "id": f"r{ids[caller]}-{ids[callee]}",
+                    "sourceId": ids[caller],
+                    "destinationId": ids[callee],
+                    "description": f"Calls ({n} spans), e.g. {graph.example[(caller, callee)]}",
+                    "technology": tech,
+                }
+            )
+        pod_names = sorted(pods.get(svc, set()))
+        description = f"{svc} microservice of {name}"
+        if pod_names:
+            description += f" (Kubernetes pod{'s' if len(pod_names) > 1 else ''} "
+            description += ", ".join(pod_names) + ")"
+        aliases = list(pod_names)
+        if svc == front:
+            description = f"Front end of {name}: receives the users' requests. " + description
+            aliases.append(FRONT_ALIAS)
+        props = {
+            "rca.metrics": json.dumps(_selectors(svc, front, svc in trace_services)),
+        }
+        if svc in log_services:
+            props["rca.logGroups"] = f"/nezha/{system}/{svc}"
+        if aliases:
+            props["rca.aliases"] = ",".join(aliases)
+        containers.append(
+            {
+                "id": ids[svc],
+                "name": svc,
+                "description": description,
+                "technology": "Kubernetes Deployment",
+                "tags": "Element,Container",
+                "properties": props,
+                "relationships": rels,
+            }
+        )
+    user_rels = []
+    if front in ids:
+        roots = graph.roots.get(front, 0)
+        user_rels.append(
+            {
+                "id": f"r1-{ids[front]}",
+                "sourceId": "1",
+                "destinationId": ids[front],
+                "description": (
+                    f"Sends requests to ({roots} traces)" if roots else "Sends requests to"
+                ),
+                "technology": "HTTP",
+            }
+        )
+    return {
+        "id": 1,
+        "name": f"{name} (Nezha)",
+        "description": (
+            f"{name} microservice benchmark as observed in the Nezha dataset; relationships from "
+            f"the trace call graph ({graph.source})"
+        ),
+        "model": {
+            "people": [
+                {
+                    "id": "1",
+                    "name": "User",
+                    "description": f"A user of {name}",
+                    "tags": "Element,Person",
+                    "relationships": user_rels,
+                }
+            ],
+            "softwareSystems": [
+                {
+                    "id": "2",
+                    "name": name,
+                    "description": f"The {name} microservice system",
+                    "tags": "Element,Software System",
+                    "containers": containers,
+                }
+            ],
+        },
+        "views": {},
+    }
+
+
+def _description(system: str, front: str, root_cause: str) -> str:
+    name = SYSTEM_NAMES.get(system, system)
+    if front and front != root_cause:
+        return f"{name} users report failing or slow requests through {front}"
+    # naming the front end would name the root cause: use its role (an alias of the element)
+    return f"{name} users report failing or slow requests through the {FRONT_ALIAS}"
+
+
+# ---------------------------------------------------------------------------------- import
+def import_case(
+    case_dir: Path,
+    out_dir: Path,
+    *,
+    baseline_root: Path | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Convert one Nezha case folder into the bundle ``out_dir / <case_id>``; returns its path.
+
+    ``baseline_root`` is the folder holding ``<day>/`` baselines (default: ``baseline`` next to
+    the ``cases`` folder). An existing bundle at the target is replaced.
+
+    Raises:
+        FileNotFoundError: ``case_dir`` has no ``case.json``.
+    """
+    case_dir = Path(case_dir)
+    case = _load_case(case_dir, Path(baseline_root) if baseline_root is not None else None)
+    system = case.system
+    inject = case.inject
+    metric_window = case.meta.get("metric_window") or {}
+    lo = (
+        datetime.fromtimestamp(int(metric_window["from_epoch_s"]), tz=UTC)
+        if "from_epoch_s" in metric_window
+        else inject - timedelta(seconds=1800)
+    )
+    hi = (
+        datetime.fromtimestamp(int(metric_window["to_epoch_s"]), tz=UTC)
+        if "to_epoch_s" in metric_window
+        else inject + timedelta(seconds=600)
+    )
+
+    # traces: the case's minutes and the baseline minute of the day
+    case_spans = _read_traces(case.files("trace"))
+    base_spans = _read_traces(case.baseline_files("trace"))
+    both = pd.concat([case_spans, base_spans], ignore_index=True)
+    graph = _call_graph(both, "case and baseline traces of the day")
+    if not graph.edges:
+        services_hint = frozenset(
+            service_of(p) for f in case.files("metric") if (p := _pod_of_metric_file(f))
+        )
+        graph = _union_baseline_graph(str(case.baseline_root), services_hint)
+
+    # metric files
+    pod_files: dict[str, Path] = {}
+    front_df: pd.DataFrame | None = None
+    for path in case.files("metric"):
+        pod = _pod_of_metric_file(path)
+        if pod is not None:
+            pod_files[pod] = path
+        elif path.name.startswith("front_service"):
+            front_df = _read_csv(path)
+
+    # logs
+    case_logs = _read_logs(case.files("log"))
+    base_logs = _read_logs(case.baseline_files("log"))
+
+    # services and pods
+    pods: dict[str, set[str]] = {}
+    for pod in pod_files:
+        pods.setdefault(service_of(pod), set()).add(pod)
+    for frame in (case_spans, base_spans):
+        for pod in frame["PodName"].astype(str).unique() if not frame.empty else []:
+            pods.setdefault(service_of(pod), set()).add(pod)
+    for _svc, record in (*case_logs, *base_logs):
+        pods.setdefault(service_of(record.stream), set()).add(record.stream)
+    services_set = set(pods) | {s for edge in graph.edges for s in edge}
+    root_cause = str(case.meta.get("root_cause_service") or "")
+    if root_cause:
+        services_set.add(root_cause)
+    front = graph.roots.most_common(1)[0][0] if graph.roots else ""
+    if not front:
+        default = DEFAULT_FRONT.get(system, "")
+        front = default if default in services_set else (sorted(services_set) or [""])[0]
+    services_set.add(front)
+    services = sorted(s for s in services_set if s)
+
+    out_dir_case = Path(out_dir) / case.case_id
+    writer = BundleWriter(out_dir_case, gzip_files=True)
+    log_services: set[str] = set()
+    for svc, record in (*case_logs, *base_logs):
+        writer.add_log(f"/nezha/{system}/{svc}", record)
+        log_services.add(svc)
+
+    for pod, path in sorted(pod_files.items()):
+        df = _read_csv(path)
+        writer.add_metrics(
+            _metric_points(
+                df,
+                dims={"Service": service_of(pod), "Pod": pod},
+                namespace_of=lambda c: NS_NODE if c.startswith("Node") else NS_POD,
+                lo=lo,
+                hi=hi,
+            )
+        )
+    if front_df is not None:
+        writer.add_metrics(
+            _metric_points(
+                front_df, dims={"Service": front}, namespace_of=lambda c: NS_FRONT, lo=lo, hi=hi
+            )
+        )
+    trace_points = _trace_metrics(case_spans) + _trace_metrics(base_spans)
+    writer.add_metrics(trace_points)
+    trace_services = {p.dimensions["Service"] for p in trace_points}
+
+    # window and baseline
+    last_record: datetime | None = None
+    stamps = [r.timestamp for _s, r in case_logs]
+    if not case_spans.empty:
+        stamps.append(_to_datetime(case_spans["StartTimeUnixNano"].max()))
+    if stamps:
+        last_record = max(stamps)
+    window, window_rule = fault_window(inject, front_df, last_record)
+    baseline = _baseline_window(r for _s, r in base_logs)
+
+    workspace = _workspace(system, services, pods, graph, front, log_services, trace_services)
+    spec = IncidentSpec(
+        id=case.case_id,
+        title=f"{SYSTEM_NAMES.get(system, system)} incident on {case.meta.get('day', '')}",
+        description=_description(system, front, root_cause),
+        window=window,
+        baseline=baseline,
+        ground_truth=GroundTruth(
+            component=root_cause,
+            fault_kind=str(case.meta.get("fault_type", "")),
+            detail=case.meta.get("root_cause_indicator"),
+        ),
+        source={
+            "dataset": "Nezha (FSE 2023)",
+            "repo": (case.meta.get("source") or {}).get(
+                "repo", "https://github.com/IntelligentDDS/Nezha"
+            ),
+            "commit": (case.meta.get("source") or {}).get("commit", ""),
+            "case_id": case.case_id,
+            "system": system,
+            "day": case.meta.get("day"),
+            "split": case.meta.get("split"),
+            "license": LICENSE,
+            "importer": "scenarios.nezha",
+            "window_rule": window_rule,
+            "baseline_rule": (
+                "the day's fault-free reference minute: 2nd..98th percentile of its log times"
+                if baseline
+                else "none (no baseline logs): the period before the window"
+            ),
+            "call_graph": graph.source,
+            "missing_source_files": list(case.meta.get("missing_source_files") or []),
+        },
+    )
+    if out_dir_case.is_dir() and (out_dir_case / "incident.yaml").is_file():
+        shutil.rmtree(out_dir_case)
+    writer.write(spec, workspace)
+    if progress is not None:
+        progress(
+            f"{case.case_id}: {len(services)} services, {len(graph.edges)} edges, "
+            f"{len(case_logs) + len(base_logs)} log records"
+        )
+    return out_dir_case
+
+
+def list_cases(nezha_root: Path) -> list[Path]:
+    """Case folders of ``index.json`` that exist, in index order."""
+    nezha_root = Path(nezha_root)
+    index = json.loads((nezha_root / "index.json").read_text(encoding="utf-8"))
+    cases = index.get("cases", []) if isinstance(index, dict) else index
+    folders = [nezha_root / "cases" / str(c["case_id"]) for c in cases]
+    return [f for f in folders if (f / "case.json").is_file()]
+
+
+def import_all(nezha_root: Path, out_root: Path, *, progress: Progress | None = None) -> list[Path]:
+    """Import every case of ``index.json`` whose folder exists; returns the bundle paths."""
+    nezha_root = Path(nezha_root)
+    return [
+        import_case(case, Path(out_root), baseline_root=nezha_root / "baseline", progress=progress)
+        for case in list_cases(nezha_root)
+    ]
