@@ -7,8 +7,9 @@ Signals per component (from the tools' evidence):
   ``1 - exp(-|z| / 10)``; the strongest item per source counts (see :func:`collect`);
 - **load**: traffic anomalies (request counts up or down) and dropped log templates;
 - **topology**: following the affected-path heuristic of RCA practice (e.g. Microscope, MicroRCA),
-  the root cause is the *deepest* anomalous element: a component whose own dependencies show
-  health anomalies that start no later than its own is likely a victim (x0.35);
+  the root cause is the *deepest* anomalous element: a component whose dependencies show health
+  anomalies that start no later than its own and can explain them (:func:`explains`) is likely
+  a victim (x0.35);
 - **temporal precedence**: the earliest onset among anomalous components gets x1.3;
 - **changes**: a write event mapped to the component (or to an edge into it) that precedes the
   onset adds ``1.5 * exp(-lead / 1 h)`` when the component or the edge's other end is anomalous;
@@ -32,6 +33,7 @@ from tools.c4 import ArchitectureModel
 from tools.models import Evidence
 
 VICTIM_FACTOR = 0.35
+SIMILAR_STRENGTH = 0.5
 PRECEDENCE_FACTOR = 1.3
 CHANGE_WEIGHT = 1.5
 ONSET_TOLERANCE_S = 60.0
@@ -54,6 +56,7 @@ class ComponentSignals:
     load_evidence: list[Evidence] = field(default_factory=list)
     steady_evidence: list[Evidence] = field(default_factory=list)
     changes: list[tuple[Evidence, float]] = field(default_factory=list)  # (evidence, weight)
+    sources: dict[str, float] = field(default_factory=dict)  # health per source
 
     @property
     def anomalous(self) -> bool:
@@ -116,11 +119,24 @@ def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
             sig.onset = ev.time
     for cid, sources in health.items():
         signals[cid].health = sum(sources.values())
+        signals[cid].sources = dict(sources)
     for cid, sources in load.items():
         signals[cid].load = sum(sources.values())
     for sig in signals.values():
         sig.health_evidence.sort(key=lambda e: -abs(e.figures.get("z", 0.0)))
     return signals
+
+
+def explains(callee: ComponentSignals, caller: ComponentSignals) -> bool:
+    """Whether a dependency's health anomaly can explain its caller's.
+
+    It must be comparable in strength (at least half), and the caller's own resource saturation
+    (CPU, memory: intrinsic, it does not propagate up a call) must not exceed the dependency's.
+    """
+    if callee.health < SIMILAR_STRENGTH * caller.health:
+        return False
+    own = caller.sources.get("metric:saturation", 0.0)
+    return own <= max(callee.sources.get("metric:saturation", 0.0), 0.5)
 
 
 @dataclass
@@ -176,7 +192,7 @@ def score(
         if sig.health > 0:
             for callee in arch.graph.successors(cid):
                 other = signals.get(callee)
-                if other is None or other.health <= 0.2 * sig.health:
+                if other is None or not explains(other, sig):
                     continue
                 if (
                     sig.onset is None

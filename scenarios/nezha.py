@@ -15,7 +15,8 @@ Converts one case folder of ``shared/data/nezha`` (see its README.md) into an in
 - ``metrics.csv``: every per-pod metric row (namespace ``Nezha/Pod``, ``Node*`` columns under
   ``Nezha/Node``; dimensions ``Service`` and ``Pod``), ``front_service.csv`` (``Nezha/Frontend``,
   dimension ``Service`` = the front-end service), and per-service span statistics of every trace
-  minute file (``Nezha/Trace``: ``SpanCount``, ``DurationP50(ms)``, ``DurationP90(ms)``), for the
+  minute file (``Nezha/Trace``: ``SpanCount``, ``DurationP50(ms)``, ``DurationP90(ms)``,
+  ``InboundNetworkP90(ms)``), for the
   case and the baseline minute. Metric times come from the ``Time`` column (the ``TimeStamp``
   column is corrupt in one source file).
 - ``incident.yaml``: window from the injection time to the end of the last per-minute file of
@@ -344,6 +345,43 @@ def _trace_metrics(spans: pd.DataFrame) -> list[MetricPoint]:
                         unit="Milliseconds",
                     )
                 )
+    points += _inbound_network_metrics(spans, ends)
+    return points
+
+
+def _inbound_network_metrics(spans: pd.DataFrame, ends: pd.Series) -> list[MetricPoint]:
+    """Per callee service and minute file: p90 of the network time of calls into it (ms).
+
+    For a span whose parent span belongs to another service, the parent is the caller's client
+    span; ``parent duration - child duration`` is the time spent outside the callee's handler
+    (network and queueing). This is where a network delay injected into a pod shows, even when
+    the pod's own span durations do not change (Nezha's ``NetworkP90`` indicator).
+    """
+    parents = spans[["TraceID", "SpanID", "service", "Duration"]].rename(
+        columns={"SpanID": "ParentID", "service": "caller", "Duration": "parent_us"}
+    )
+    joined = spans[spans["ParentID"] != "root"].merge(parents, on=["TraceID", "ParentID"])
+    cross = joined[joined["caller"] != joined["service"]]
+    points = []
+    if cross.empty:
+        return points
+    overhead = (cross["parent_us"].astype(float) - cross["Duration"].astype(float)) / 1000.0
+    frame = cross[["file", "service"]].assign(ms=overhead.clip(lower=0.0))
+    for (file_index, svc), group in frame.groupby(["file", "service"]):
+        values = group["ms"].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        if not len(values):
+            continue
+        points.append(
+            MetricPoint(
+                timestamp=_floor_s(_to_datetime(ends.loc[file_index])),
+                namespace=NS_TRACE,
+                metric="InboundNetworkP90(ms)",
+                dimensions={"Service": str(svc)},
+                value=float(np.percentile(values, 90)),
+                unit="Milliseconds",
+            )
+        )
     return points
 
 
@@ -382,16 +420,27 @@ def _read_logs(paths: Iterable[Path]) -> list[tuple[str, LogRecord]]:
     return out
 
 
-def _baseline_window(records: Iterable[LogRecord]) -> TimeWindow | None:
-    """The reference minute as a window: the 2nd..98th percentile of the record times, to the
-    second. The 2023-01-29 file has 3 % stragglers up to a minute and a half away from its minute;
-    the full span (170 s) would understate the baseline log rates by more than half."""
+def _baseline_window(
+    records: Iterable[LogRecord], spans: pd.DataFrame
+) -> TimeWindow | None:
+    """The reference minute as a window: the 2nd..98th percentile of the baseline log record
+    times, to the second, widened to the baseline trace minute (its span starts up to the
+    time its trace metrics are stamped with). The 2023-01-29 log file has 3 % stragglers up to a
+    minute and a half away from its minute; the full span (170 s) would understate the baseline
+    log rates by more than half."""
     stamps = sorted(r.timestamp for r in records)
-    if not stamps:
+    bounds: list[datetime] = []
+    if stamps:
+        bounds += [
+            stamps[int(0.02 * (len(stamps) - 1))],
+            stamps[math.ceil(0.98 * (len(stamps) - 1))],
+        ]
+    if not spans.empty:
+        starts = spans["StartTimeUnixNano"].astype(float)
+        bounds += [_to_datetime(starts.quantile(0.02)), _to_datetime(starts.quantile(0.99))]
+    if not bounds:
         return None
-    lo = stamps[int(0.02 * (len(stamps) - 1))]
-    hi = stamps[math.ceil(0.98 * (len(stamps) - 1))]
-    return TimeWindow(start=_floor_s(lo), end=_ceil_s(hi) + timedelta(seconds=1))
+    return TimeWindow(start=_floor_s(min(bounds)), end=_ceil_s(max(bounds)) + timedelta(seconds=1))
 
 
 # --------------------------------------------------------------------------------- metrics
@@ -713,7 +762,7 @@ def import_case(
     if stamps:
         last_record = max(stamps)
     window, window_rule = fault_window(inject, front_df, last_record)
-    baseline = _baseline_window(r for _s, r in base_logs)
+    baseline = _baseline_window((r for _s, r in base_logs), base_spans)
 
     workspace = _workspace(system, services, pods, graph, front, log_services, trace_services)
     spec = IncidentSpec(

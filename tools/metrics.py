@@ -7,7 +7,8 @@ range / 2.563 (so quantised or spiky baselines, such as latency percentiles that
 histogram bucket, do not turn their usual excursions into anomalies), 5% of the median, and
 sqrt(median + 1) for count metrics (Poisson noise).
 The onset is the first window point with |z| >= ``Z_THRESHOLD`` after which at least half of the
-remaining points are anomalous in the same direction; size is the median after onset.
+remaining points are anomalous in the same direction; size is the median of all points from the
+onset on (a sustained level, so one excursion in a short window does not count as a shift).
 """
 
 from __future__ import annotations
@@ -87,29 +88,43 @@ class Anomaly(Model):
     z: float = Field(description="robust z of the post-onset median, signed, capped at 50")
     change_pct: float | None = None
     harmful: bool
+    sparse_baseline: bool = False
 
 
-def detect_anomaly(series: MetricSeries, window: TimeWindow, lookback_s: float) -> Anomaly | None:
-    """The anomaly of ``series`` in ``window`` against the preceding ``lookback_s`` seconds.
+def detect_anomaly(
+    series: MetricSeries,
+    window: TimeWindow,
+    lookback_s: float,
+    baseline: TimeWindow | None = None,
+) -> Anomaly | None:
+    """The anomaly of ``series`` in ``window`` against the preceding ``lookback_s`` seconds and,
+    when given, the declared ``baseline`` window too.
 
-    Returns None when the series is steady or has fewer than 5 baseline points.
+    With fewer than 5 baseline points (a *sparse* baseline, e.g. one fault-free reference minute)
+    the scale is at least 25% of the baseline median, so only changes of 100% or more count.
+    Returns None when the series is steady or has no baseline point.
     """
     times = np.array([t.timestamp() for t in series.timestamps], dtype=float)
     values = np.array(series.values, dtype=float)
     start, end = window.start.timestamp(), window.end.timestamp()
-    base = values[(times >= start - lookback_s) & (times < start)]
+    in_base = (times >= start - lookback_s) & (times < start)
+    if baseline is not None:
+        b_start, b_end = baseline.start.timestamp(), baseline.end.timestamp()
+        in_base |= (times >= b_start) & (times < b_end) & ((times < start) | (times >= end))
+    base = values[in_base]
     in_window = (times >= start) & (times < end)
     win, win_times = values[in_window], times[in_window]
     base = base[np.isfinite(base)]
     finite = np.isfinite(win)
     win, win_times = win[finite], win_times[finite]
-    if len(base) < MIN_BASELINE_POINTS or len(win) == 0:
+    if len(base) == 0 or len(win) == 0:
         return None
+    sparse = len(base) < MIN_BASELINE_POINTS
     median = float(np.median(base))
     mad_scale = 1.4826 * float(np.median(np.abs(base - median)))
     p10, p90 = np.percentile(base, [10, 90])
     spread_scale = float(p90 - p10) / 2.563  # the 10-90 range of a normal is 2.563 sigma
-    scale = max(mad_scale, spread_scale, 0.05 * abs(median), 1e-9)
+    scale = max(mad_scale, spread_scale, (0.25 if sparse else 0.05) * abs(median), 1e-9)
     if _is_count(series):
         scale = max(scale, float(np.sqrt(abs(median) + 1.0)))
     z = (win - median) / scale
@@ -118,7 +133,7 @@ def detect_anomaly(series: MetricSeries, window: TimeWindow, lookback_s: float) 
         sign = 1 if z[i] > 0 else -1
         rest = z[i:] * sign >= Z_THRESHOLD
         if rest.mean() >= 0.5:
-            after = float(np.median(win[i:][rest]))
+            after = float(np.median(win[i:]))
             shift = (after - median) / scale
             role = metric_role(series.metric)
             return Anomaly(
@@ -131,6 +146,7 @@ def detect_anomaly(series: MetricSeries, window: TimeWindow, lookback_s: float) 
                 z=round(float(np.clip(shift, -Z_CAP, Z_CAP)), 2),
                 change_pct=round(100 * (after - median) / abs(median), 1) if median else None,
                 harmful=harmful(role, sign),
+                sparse_baseline=sparse,
             )
     return None
 
@@ -151,6 +167,23 @@ def _anomaly_text(name: str, a: Anomaly, window: TimeWindow) -> str:
         f"to {a.window_median:g} (robust z {a.z:+.1f}), onset {iso(a.onset)} "
         f"({offset:+.0f} s from window start)"
     )
+
+
+def _merge(first: list[MetricSeries], second: list[MetricSeries]) -> list[MetricSeries]:
+    """Series of two time ranges joined per label, in time order."""
+    merged = {s.label: s.model_copy(deep=True) for s in first}
+    for s in second:
+        if s.label not in merged:
+            merged[s.label] = s
+            continue
+        target = merged[s.label]
+        points = sorted(
+            {**dict(zip(target.timestamps, target.values, strict=True)),
+             **dict(zip(s.timestamps, s.values, strict=True))}.items()
+        )
+        target.timestamps = [t for t, _ in points]
+        target.values = [v for _, v in points]
+    return list(merged.values())
 
 
 def _alarm_matches(alarm: AlarmStateChange, selectors: list[MetricSelector]) -> bool:
@@ -183,13 +216,19 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
             unmapped.append(element.name)
             continue
         series = ctx.backend.metric_series(tele.metrics, history)
-        found = [a for s in series if (a := detect_anomaly(s, window, ctx.metric_lookback_s))]
+        if args.window is None and not history.contains(ctx.baseline.start):
+            series = _merge(series, ctx.backend.metric_series(tele.metrics, ctx.baseline))
+        reference = ctx.baseline if args.window is None else None
+        found = [
+            a for s in series if (a := detect_anomaly(s, window, ctx.metric_lookback_s, reference))
+        ]
         found.sort(key=lambda a: (not a.harmful, -abs(a.z)))
         fired = [a for a in alarms if _alarm_matches(a, tele.metrics)]
         searched = (
             f"{len(series)} series of {len(tele.metrics)} selectors "
             f"({', '.join(sorted({s.namespace for s in tele.metrics}))}); window {window.label()}; "
             f"baseline: {ctx.metric_lookback_s / 60:.0f} min before"
+            + (f" and {ctx.baseline.label()}" if args.window is None else "")
         )
         for a in found[:MAX_ANOMALIES_PER_COMPONENT]:
             text = _anomaly_text(element.name, a, window)
@@ -215,6 +254,7 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
                         "role": a.role,
                         "direction": "up" if a.direction > 0 else "down",
                         "harmful": str(a.harmful).lower(),
+                        "baseline": "sparse" if a.sparse_baseline else "lead-up",
                     },
                 )
             )
