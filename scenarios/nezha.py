@@ -424,8 +424,8 @@ def _baseline_window(
     records: Iterable[LogRecord], spans: pd.DataFrame
 ) -> TimeWindow | None:
     """The reference minute as a window: the 2nd..98th percentile of the baseline log record
-    times, to the second, widened to the baseline trace minute (its span starts up to the
-    time its trace metrics are stamped with). The 2023-01-29 log file has 3 % stragglers up to a
+    times, to the second, widened to the time the baseline trace metrics are stamped with (or,
+    without logs, the minute before that time). The 2023-01-29 log file has 3 % stragglers up to a
     minute and a half away from its minute; the full span (170 s) would understate the baseline
     log rates by more than half."""
     stamps = sorted(r.timestamp for r in records)
@@ -435,9 +435,9 @@ def _baseline_window(
             stamps[int(0.02 * (len(stamps) - 1))],
             stamps[math.ceil(0.98 * (len(stamps) - 1))],
         ]
-    if not spans.empty:
-        starts = spans["StartTimeUnixNano"].astype(float)
-        bounds += [_to_datetime(starts.quantile(0.02)), _to_datetime(starts.quantile(0.99))]
+    if not spans.empty:  # the trace metrics of the minute are stamped at this time
+        stamped = _to_datetime(spans["StartTimeUnixNano"].astype(float).quantile(0.99))
+        bounds += [stamped] if bounds else [stamped - timedelta(seconds=60), stamped]
     if not bounds:
         return None
     return TimeWindow(start=_floor_s(min(bounds)), end=_ceil_s(max(bounds)) + timedelta(seconds=1))

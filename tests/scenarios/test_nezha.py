@@ -177,7 +177,9 @@ def test_train_ticket_has_logs_in_window_and_baseline(bundles: dict[str, Bundle]
 def test_online_boutique_has_no_logs(bundles: dict[str, Bundle]) -> None:
     bundle = bundles[OB_CASE]
     assert bundle.log_files == {}
-    assert bundle.incident.baseline is None
+    baseline = bundle.incident.baseline  # the baseline trace minute, for the trace metrics
+    assert baseline is not None and baseline.seconds <= 62
+    assert not baseline.contains(bundle.incident.window.start)
     arch = ArchitectureModel.load(bundle.workspace_path)
     assert all(not arch.telemetry(e.id).log_groups for e in arch.elements.values())
 
