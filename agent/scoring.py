@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,6 +35,8 @@ from tools.models import Evidence
 
 VICTIM_FACTOR = 0.35
 SIMILAR_STRENGTH = 0.5
+OTHER_SOURCES = 0.25
+SAT_Z = 10.0
 PRECEDENCE_FACTOR = 1.3
 CHANGE_WEIGHT = 1.5
 ONSET_TOLERANCE_S = 60.0
@@ -41,7 +44,7 @@ MAX_HYPOTHESES = 5
 
 
 def _sat(z: float) -> float:
-    return 1.0 - math.exp(-abs(z) / 10.0)
+    return 1.0 - math.exp(-abs(z) / SAT_Z)
 
 
 @dataclass
@@ -65,6 +68,13 @@ class ComponentSignals:
     @property
     def anomaly(self) -> float:
         return self.health + 0.5 * self.load
+
+
+def _combine(values: Iterable[float]) -> float:
+    """The strongest source plus a quarter of the others: a root cause usually has one sharp
+    signal, while a victim collects many mild ones (latency, errors, log noise)."""
+    ordered = sorted(values, reverse=True)
+    return ordered[0] + OTHER_SOURCES * sum(ordered[1:]) if ordered else 0.0
 
 
 def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
@@ -118,10 +128,10 @@ def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
         if ev.time is not None and (sig.onset is None or ev.time < sig.onset):
             sig.onset = ev.time
     for cid, sources in health.items():
-        signals[cid].health = sum(sources.values())
+        signals[cid].health = _combine(sources.values())
         signals[cid].sources = dict(sources)
     for cid, sources in load.items():
-        signals[cid].load = sum(sources.values())
+        signals[cid].load = _combine(sources.values())
     for sig in signals.values():
         sig.health_evidence.sort(key=lambda e: -abs(e.figures.get("z", 0.0)))
     return signals
