@@ -23,11 +23,11 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeVar
 from urllib.parse import quote, unquote
 
 import yaml
@@ -37,6 +37,7 @@ from tools.errors import BundleError
 from tools.models import Model, TimeWindow, iso, parse_time
 
 BUNDLE_VERSION = 1
+T = TypeVar("T")
 MAX_LOG_LINE_BYTES = 256 * 1024  # CloudWatch Logs caps an event at 256 KiB
 
 
@@ -207,6 +208,20 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield lineno, value
 
 
+def _load_jsonl(root: Path, name: str, parse: Callable[[dict[str, Any]], T]) -> list[T]:
+    """Parse every line of ``name`` (or ``name.gz``) under ``root``; ``[]`` when absent."""
+    path = _first_existing(root, name, name + ".gz")
+    if path is None:
+        return []
+    items = []
+    for lineno, value in _read_jsonl(path):
+        try:
+            items.append(parse(value))
+        except ValidationError as exc:
+            raise BundleError(f"{path}: line {lineno}: {_validation_message(exc)}") from exc
+    return items
+
+
 class Bundle:
     """A loaded, validated incident bundle.
 
@@ -304,37 +319,18 @@ class Bundle:
                     raise BundleError(f"{path}: line {lineno}: {msg}") from exc
         return points
 
-    # ----------------------------------------------------------- cloudtrail
+    # ------------------------------------------------- cloudtrail and alarms
     @cached_property
     def cloudtrail_records(self) -> list[CloudTrailRecord]:
         """Every CloudTrail record, sorted by ``eventTime``."""
-        path = _first_existing(self.root, "cloudtrail.jsonl", "cloudtrail.jsonl.gz")
-        if path is None:
-            return []
-        records = []
-        for lineno, value in _read_jsonl(path):
-            try:
-                records.append(CloudTrailRecord.from_raw(value))
-            except ValidationError as exc:
-                raise BundleError(f"{path}: line {lineno}: {_validation_message(exc)}") from exc
-        records.sort(key=lambda r: r.eventTime)
-        return records
+        records = _load_jsonl(self.root, "cloudtrail.jsonl", CloudTrailRecord.from_raw)
+        return sorted(records, key=lambda r: r.eventTime)
 
-    # --------------------------------------------------------------- alarms
     @cached_property
     def alarm_changes(self) -> list[AlarmStateChange]:
         """Every alarm state change, sorted by time."""
-        path = _first_existing(self.root, "alarms.jsonl", "alarms.jsonl.gz")
-        if path is None:
-            return []
-        changes = []
-        for lineno, value in _read_jsonl(path):
-            try:
-                changes.append(AlarmStateChange.model_validate(value))
-            except ValidationError as exc:
-                raise BundleError(f"{path}: line {lineno}: {_validation_message(exc)}") from exc
-        changes.sort(key=lambda c: c.timestamp)
-        return changes
+        changes = _load_jsonl(self.root, "alarms.jsonl", AlarmStateChange.model_validate)
+        return sorted(changes, key=lambda c: c.timestamp)
 
     def validate(self) -> None:
         """Read every file once so that any error surfaces now (raises :class:`BundleError`)."""
