@@ -36,6 +36,7 @@ from tools.models import Evidence
 VICTIM_FACTOR = 0.35
 SIMILAR_STRENGTH = 0.5
 OTHER_SOURCES = 0.25
+ERROR_LOG_WEIGHT = 1.5
 SAT_Z = 10.0
 PRECEDENCE_FACTOR = 1.3
 CHANGE_WEIGHT = 1.5
@@ -113,7 +114,7 @@ def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
                 sig.load_evidence.append(ev)
                 continue
             if error:
-                keep(health, ev.component, "log:error", _sat(z))
+                keep(health, ev.component, "log:error", ERROR_LOG_WEIGHT * _sat(z))
             else:
                 keep(health, ev.component, "log:other", 0.3 * _sat(z))
             sig.health_evidence.append(ev)
