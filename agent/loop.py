@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from agent.models import Hypotheses, Investigation, Step, ToolCall, ToolExecution
-from agent.providers.base import SUBMIT_TOOL, LoopState, ModelProvider
-from agent.scoring import score, to_hypotheses
+from agent.providers.base import SUBMIT_TOOL, LoopState, ModelProvider, Turn
+from agent.scoring import annotate, score, to_hypotheses
 from tools.context import ToolContext, ToolResult
 from tools.toolbox import TOOLS, run_tool
 
@@ -57,12 +57,18 @@ class InvestigationLoop:
         *,
         max_steps: int = 8,
         max_tool_calls: int = 40,
+        max_tokens: int = 200_000,
+        price_per_1k: tuple[float, float] = (0.0, 0.0),
         progress: Progress | None = None,
     ) -> None:
+        """``max_tokens``: input plus output tokens over all turns (0 = unbounded);
+        ``price_per_1k``: US dollars per 1,000 input and output tokens, for the cost estimate."""
         self.ctx = ctx
         self.provider = provider
         self.max_steps = max_steps
         self.max_tool_calls = max_tool_calls
+        self.max_tokens = max_tokens
+        self.price_per_1k = price_per_1k
         self.progress = progress or _noop
 
     def _execute(self, call: ToolCall, seen: dict[str, ToolResult]) -> ToolExecution:
@@ -82,8 +88,21 @@ class InvestigationLoop:
             result = run_tool(self.ctx, call.name, call.input)
         return ToolExecution(call=call, result=result, seconds=time.perf_counter() - started)
 
-    def run(self, question: str, investigation_id: str | None = None) -> Investigation:
-        """Investigate ``question``; returns the investigation with its answer (never None)."""
+    def run(
+        self,
+        question: str,
+        investigation_id: str | None = None,
+        *,
+        context: str = "",
+        prior: list[Step] | None = None,
+    ) -> Investigation:
+        """Investigate ``question``; returns the investigation with its answer (never None).
+
+        ``context`` and ``prior`` carry earlier turns of a session (see :mod:`agent.sessions`).
+
+        Raises:
+            RcaError: the provider failed (credentials, throttling, model access).
+        """
         started = time.perf_counter()
         inv = Investigation(
             id=investigation_id or uuid.uuid4().hex[:12],
@@ -96,8 +115,12 @@ class InvestigationLoop:
         state = LoopState(
             question=question,
             tool_specs=[t.spec() for t in TOOLS.values()] + [submit_spec()],
+            context=context,
+            prior=list(prior or []),
         )
-        seen: dict[str, ToolResult] = {}
+        seen: dict[str, ToolResult] = {
+            _key(ex.call): ex.result for step in state.prior for ex in step.executions
+        }
         calls_made = 0
         corrected = False
         for index in range(self.max_steps):
@@ -105,14 +128,15 @@ class InvestigationLoop:
             step_started = time.perf_counter()
             self.progress("thinking", {"step": index + 1})
             turn = self.provider.next_turn(state)
+            self._account(inv, turn)
             step = Step(index=index + 1, thought=turn.thought)
             self.progress("step", {"step": index + 1, "thought": turn.thought})
             submits = [c for c in turn.tool_calls if c.name == SUBMIT_TOOL]
             work = [c for c in turn.tool_calls if c.name != SUBMIT_TOOL]
             budget = max(0, self.max_tool_calls - calls_made)
             if len(work) > budget:
-                state.feedback.append(
-                    f"Tool-call budget reached: {len(work) - budget} call(s) not run."
+                step.notices.append(
+                    f"Tool-call budget reached: {len(work) - budget} call(s) not run; submit now."
                 )
                 work = work[:budget]
             for call in work:
@@ -133,33 +157,64 @@ class InvestigationLoop:
                 )
             calls_made += len(work)
             step.executions = executions
+            if not turn.tool_calls:
+                step.notices.append("No tool call: call a tool or submit_hypotheses.")
+            accepted = False
+            for call in submits[:1]:
+                answer, problem = self._check(call)
+                if answer is not None and problem is None:
+                    inv.answer = answer
+                    accepted = True
+                    break
+                verdict = "rejected"
+                if corrected:
+                    inv.notes.append(f"answer rejected again: {problem}; the scorer ranks instead")
+                else:
+                    inv.notes.append(f"answer rejected once: {problem}")
+                step.executions.append(
+                    ToolExecution(
+                        call=call,
+                        result=ToolResult(
+                            tool=SUBMIT_TOOL, status="error", error=f"{verdict}: {problem}"
+                        ),
+                        seconds=0.0,
+                    )
+                )
+                step.notices.append(f"submit_hypotheses rejected: {problem}. Fix and resubmit.")
+            for extra in submits[1:]:
+                step.notices.append(f"only one submit_hypotheses per turn; ignored {extra.id}")
             step.seconds = time.perf_counter() - step_started
             state.steps.append(step)
             inv.steps.append(step)
+            if accepted or (submits and corrected):
+                break
             if submits:
-                answer, problem = self._check(submits[0])
-                if answer is not None and problem is None:
-                    inv.answer = answer
-                    break
-                if not corrected:
-                    corrected = True
-                    state.feedback.append(
-                        f"submit_hypotheses rejected: {problem}. Fix and resubmit."
-                    )
-                    inv.notes.append(f"answer rejected once: {problem}")
-                    continue
-                inv.notes.append(f"answer rejected again: {problem}; falling back to the scorer")
+                corrected = True
+            used = inv.usage.input_tokens + inv.usage.output_tokens
+            if self.max_tokens and used >= self.max_tokens:
+                inv.notes.append(f"token budget of {self.max_tokens} reached")
                 break
         if inv.answer is None:
             inv.answer = self._fallback()
             inv.notes.append(
-                "step budget reached before a valid answer: the hypotheses are the evidence "
+                "budget reached before a valid answer: the hypotheses are the evidence "
                 "scorer's ranking of what was gathered (partial)"
             )
+        else:
+            annotate(self.ctx.architecture, inv.answer, self.ctx.ledger.all())
         inv.evidence = self.ctx.ledger.all()
         inv.seconds = time.perf_counter() - started
         self.progress("done", {"seconds": inv.seconds})
         return inv
+
+    def _account(self, inv: Investigation, turn: Turn) -> None:
+        inv.usage.input_tokens += turn.input_tokens
+        inv.usage.output_tokens += turn.output_tokens
+        price_in, price_out = self.price_per_1k
+        inv.usage.cost_usd = round(
+            inv.usage.input_tokens / 1000 * price_in + inv.usage.output_tokens / 1000 * price_out,
+            6,
+        )
 
     def _check(self, call: ToolCall) -> tuple[Hypotheses | None, str | None]:
         try:
@@ -178,10 +233,10 @@ class InvestigationLoop:
             return answer, f"evidence ids not returned by any tool: {', '.join(invented)}"
         if any(not h.supporting_evidence for h in answer.hypotheses if h.confidence > 0.05):
             return answer, "every hypothesis with confidence above 0.05 must cite evidence"
-        ordered = sorted(answer.hypotheses, key=lambda h: h.rank)
-        for rank, h in enumerate(ordered, start=1):
-            h.rank = rank
-        answer.hypotheses = ordered
+        arch = self.ctx.architecture
+        unknown = [h.component for h in answer.hypotheses if not arch.has(h.component)]
+        if unknown:
+            return answer, f"components not in the architecture: {', '.join(unknown)}"
         return answer, None
 
     def _fallback(self) -> Hypotheses:

@@ -43,6 +43,9 @@ class Hypothesis(Model):
         default_factory=list, description="component names from the root cause to the symptom"
     )
     next_checks: list[str] = Field(default_factory=list)
+    scorer_confidence: float | None = Field(
+        default=None, description="the evidence scorer's confidence, set by the loop"
+    )
 
 
 class Hypotheses(Model):
@@ -75,7 +78,16 @@ class Step(Model):
     index: int
     thought: str = ""
     executions: list[ToolExecution] = Field(default_factory=list)
+    notices: list[str] = Field(default_factory=list, description="loop notices to the model")
     seconds: float = 0.0
+
+
+class Usage(Model):
+    """Model tokens used by an investigation and the estimated cost in US dollars."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
 
 
 class Investigation(Model):
@@ -91,4 +103,6 @@ class Investigation(Model):
     evidence: list[Evidence] = Field(default_factory=list)
     answer: Hypotheses | None = None
     notes: list[str] = Field(default_factory=list, description="loop notices: budgets, rejections")
+    usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
+

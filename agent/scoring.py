@@ -29,7 +29,7 @@ from datetime import datetime
 import networkx as nx
 
 from agent.explain import category, next_checks, statement
-from agent.models import Hypothesis
+from agent.models import Hypotheses, Hypothesis
 from tools.c4 import ArchitectureModel
 from tools.models import Evidence
 
@@ -291,6 +291,24 @@ def effects(arch: ArchitectureModel, ranked: list[Candidate], cand: Candidate) -
             ).total_seconds() >= -ONSET_TOLERANCE_S:
                 found.append(ev)
     return found
+
+
+def annotate(arch: ArchitectureModel, answer: Hypotheses, evidence: list[Evidence]) -> None:
+    """Set each hypothesis' ``scorer_confidence`` and re-rank by the mean of the model's and the
+    scorer's confidence (stable: ties keep the model's order). Component names become ids."""
+    ranked = score(arch, evidence, sorted({e.component for e in evidence if e.component}))
+    scores = [c.score for c in ranked]
+    by_id = {c.component: c.score for c in ranked}
+    for h in answer.hypotheses:
+        h.component = arch.get(h.component).id
+        h.scorer_confidence = confidence(scores, by_id.get(h.component, 0.0)) if scores else 0.0
+    ordered = sorted(
+        sorted(answer.hypotheses, key=lambda h: h.rank),
+        key=lambda h: -(h.confidence + (h.scorer_confidence or 0.0)) / 2,
+    )
+    for rank, h in enumerate(ordered, start=1):
+        h.rank = rank
+    answer.hypotheses = ordered
 
 
 def ranked_signals(ranked: list[Candidate], component: str) -> list[Evidence]:

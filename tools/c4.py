@@ -299,6 +299,14 @@ class ArchitectureModel:
         results.sort(key=lambda m: (-m.score, m.element.name))
         return results[:limit]
 
+    def has(self, ref: str) -> bool:
+        """True when ``ref`` names an element (id, name or alias)."""
+        try:
+            self.get(ref)
+        except UnknownComponentError:
+            return False
+        return True
+
     def get(self, ref: str) -> Element:
         """The element with this id or (case-insensitive) name or alias.
 

@@ -19,21 +19,36 @@ SUBMIT_TOOL = "submit_hypotheses"
 
 
 class Turn(Model):
-    """A provider's decision: an optional thought and the tool calls to run (in parallel)."""
+    """A provider's decision: an optional thought and the tool calls to run (in parallel).
+
+    ``input_tokens`` / ``output_tokens``: what producing the turn cost (0 for local providers).
+    """
 
     thought: str = ""
     tool_calls: list[ToolCall]
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 @dataclass
 class LoopState:
-    """Everything a provider may read. ``feedback`` holds loop notices for the model."""
+    """Everything a provider may read.
+
+    ``context`` summarises earlier turns of the same session (untrusted: it quotes evidence);
+    ``prior`` holds those turns' steps, whose evidence can be reused without re-querying.
+    """
 
     question: str
     tool_specs: list[dict[str, Any]]
     steps: list[Step] = field(default_factory=list)
-    feedback: list[str] = field(default_factory=list)
     steps_left: int = 0
+    context: str = ""
+    prior: list[Step] = field(default_factory=list)
+
+    @property
+    def feedback(self) -> list[str]:
+        """Every loop notice so far (rejections, budgets), oldest first."""
+        return [notice for step in self.steps for notice in step.notices]
 
 
 class ModelProvider(ABC):

@@ -96,6 +96,8 @@ def test_invented_evidence_rejected_once_then_fixed(chain: Path) -> None:
     assert inv.answer is not None and inv.answer.hypotheses[0].supporting_evidence == ["E1"]
     assert any("E99" in n for n in inv.notes)
     assert "E99" in provider.seen[-1].feedback[0]
+    assert inv.answer.hypotheses[0].component == "3"  # names become ids
+    assert inv.answer.hypotheses[0].scorer_confidence is not None
     assert len(inv.steps[0].executions) == 2  # parallel calls of one turn
 
 
@@ -127,7 +129,7 @@ def test_tool_error_comes_back_as_result(chain: Path) -> None:
     assert "unknown component 'Payments'" in errors[0]
     assert "unknown tool 'delete_everything'" in errors[1]
     assert "invalid arguments" in errors[2]
-    assert inv.answer is not None and inv.answer.hypotheses[0].component == "Orders API"
+    assert inv.answer is not None and inv.answer.hypotheses[0].component == "3"
 
 
 def test_repeated_call_blocked_and_budget_gives_partial(chain: Path) -> None:
