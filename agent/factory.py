@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.loop import InvestigationLoop, Progress
 from agent.models import Investigation
+from agent.providers.base import ModelProvider
 from agent.providers.heuristic import HeuristicProvider
+from agent.sessions import SessionError, SessionRecord, SessionStore
 from tools.bundle import Bundle
 from tools.c4 import ArchitectureModel
 from tools.context import ToolContext
-from tools.errors import EmptyWindowError
+from tools.errors import EmptyWindowError, RcaError
 from tools.models import TimeWindow
 from tools.telemetry.bundle import BundleBackend
 
@@ -72,3 +75,114 @@ def investigate_bundle(
         session.context, HeuristicProvider(session.architecture), progress=progress
     )
     return loop.run(question or session.bundle.incident.description)
+
+
+def make_provider(
+    kind: str,
+    session: BundleSession,
+    *,
+    focus: list[str] | None = None,
+    model_id: str | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    max_steps: int = 8,
+) -> ModelProvider:
+    """The model provider named ``kind``: ``heuristic`` (default, offline) or ``bedrock``.
+
+    Raises:
+        UnknownComponentError: a focus component is unknown (heuristic).
+        ModelError: the Bedrock client cannot be built (no Region, bad profile).
+        RcaError: an unknown provider kind.
+    """
+    if kind == "heuristic":
+        return HeuristicProvider(session.architecture, focus)
+    if kind == "bedrock":
+        from agent.providers.bedrock import DEFAULT_MODEL, BedrockConverseProvider
+
+        return BedrockConverseProvider(
+            model_id or DEFAULT_MODEL,
+            window=session.context.window.label(),
+            baseline=session.context.baseline.label(),
+            max_steps=max_steps,
+            region=region,
+            profile=profile,
+        )
+    raise RcaError(f"unknown model provider {kind!r}; use heuristic or bedrock")
+
+
+def start_session(
+    session: BundleSession,
+    question: str,
+    provider: ModelProvider,
+    store: SessionStore,
+    *,
+    progress: Progress | None = None,
+    max_steps: int = 8,
+    price_per_1k: tuple[float, float] = (0.0, 0.0),
+) -> SessionRecord:
+    """Run a first investigation and store it as a new session."""
+    loop = InvestigationLoop(
+        session.context,
+        provider,
+        max_steps=max_steps,
+        progress=progress,
+        price_per_1k=price_per_1k,
+    )
+    inv = loop.run(question)
+    record = SessionRecord(
+        id=inv.id,
+        source={"kind": "bundle", "path": str(Path(session.bundle.root).resolve())},
+        window=session.context.window,
+        baseline=session.context.baseline,
+        turns=[inv],
+    )
+    store.save(record)
+    return record
+
+
+def reopen(record: SessionRecord) -> BundleSession:
+    """Rebuild the bundle session of a stored record, with its evidence ledger restored.
+
+    Raises:
+        SessionError: the record's telemetry source cannot be reopened here.
+    """
+    if record.source.get("kind") != "bundle":
+        raise SessionError(
+            f"session {record.id} reads from {record.source.get('kind')}; continue it where that "
+            "source is configured"
+        )
+    session = open_bundle(record.source["path"], record.window)
+    session.context.baseline = record.baseline
+    session.context.ledger.restore(record.turns[-1].evidence if record.turns else [])
+    return session
+
+
+def continue_session(
+    record: SessionRecord,
+    question: str,
+    provider_for: Callable[[BundleSession], ModelProvider],
+    store: SessionStore,
+    *,
+    progress: Progress | None = None,
+    max_steps: int = 8,
+    price_per_1k: tuple[float, float] = (0.0, 0.0),
+) -> SessionRecord:
+    """Ask a follow-up in a stored session: earlier evidence is reused, new evidence continues
+    the numbering, and the new turn is stored."""
+    session = reopen(record)
+    loop = InvestigationLoop(
+        session.context,
+        provider_for(session),
+        max_steps=max_steps,
+        progress=progress,
+        price_per_1k=price_per_1k,
+    )
+    inv = loop.run(
+        question,
+        investigation_id=f"{record.id}-{len(record.turns) + 1}",
+        context=record.context(),
+        prior=record.steps,
+    )
+    record.turns.append(inv)
+    store.save(record)
+    return record

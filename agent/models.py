@@ -105,4 +105,3 @@ class Investigation(Model):
     notes: list[str] = Field(default_factory=list, description="loop notices: budgets, rejections")
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
-

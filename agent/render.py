@@ -55,12 +55,14 @@ def _assistant(step: Step) -> dict[str, Any]:
     return {"role": "assistant", "content": content}
 
 
-def _results(step: Step, nonce: str) -> dict[str, Any]:
+def _results(step: Step, nonce: str, overrides: dict[str, str]) -> dict[str, Any]:
     content: list[dict[str, Any]] = [
         {
             "toolResult": {
                 "toolUseId": ex.call.id,
-                "content": [{"text": wrap(result_text(ex.result), nonce)}],
+                "content": [
+                    {"text": wrap(overrides.get(ex.call.id) or result_text(ex.result), nonce)}
+                ],
                 "status": "error" if ex.result.status == "error" else "success",
             }
         }
@@ -70,13 +72,17 @@ def _results(step: Step, nonce: str) -> dict[str, Any]:
     return {"role": "user", "content": content}
 
 
-def converse_messages(state: LoopState, nonce: str) -> list[dict[str, Any]]:
+def converse_messages(
+    state: LoopState, nonce: str, overrides: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """The Converse ``messages`` for the loop state.
 
     Shape: ``[{"role": "user", "content": [{"text": ...}]}, {"role": "assistant", "content":
     [{"text"}, {"toolUse": {"toolUseId", "name", "input"}}]}, {"role": "user", "content":
     [{"toolResult": {"toolUseId", "content": [{"text"}], "status"}}]}, ...]`` (Converse API,
     Bedrock Runtime). A step without tool calls is rendered as assistant text plus a notice.
+    ``overrides`` replaces the text of some tool results (toolUseId -> text), e.g. when a
+    guardrail blocked them.
     """
     opening: list[dict[str, Any]] = []
     if state.context:
@@ -88,7 +94,7 @@ def converse_messages(state: LoopState, nonce: str) -> list[dict[str, Any]]:
         if not assistant["content"]:
             assistant["content"] = [{"text": "(no output)"}]
         messages.append(assistant)
-        results = _results(step, nonce)
+        results = _results(step, nonce, overrides or {})
         if not results["content"]:
             results["content"] = [{"text": "Loop notice: call a tool or submit_hypotheses."}]
         messages.append(results)

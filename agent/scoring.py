@@ -286,9 +286,11 @@ def effects(arch: ArchitectureModel, ranked: list[Candidate], cand: Candidate) -
     found: list[Evidence] = []
     for caller in arch.graph.predecessors(cand.component):
         for ev in ranked_signals(ranked, caller)[:2]:
-            if cand.signals.onset is None or ev.time is None or (
-                ev.time - cand.signals.onset
-            ).total_seconds() >= -ONSET_TOLERANCE_S:
+            if (
+                cand.signals.onset is None
+                or ev.time is None
+                or (ev.time - cand.signals.onset).total_seconds() >= -ONSET_TOLERANCE_S
+            ):
                 found.append(ev)
     return found
 

@@ -54,6 +54,4 @@ def wrap(text: str, nonce: str) -> str:
 
 def outside_data(text: str, nonce: str) -> str:
     """The parts of ``text`` that are not inside this nonce's data blocks (for checks)."""
-    return re.sub(
-        rf"<untrusted-data-{nonce}>.*?</untrusted-data-{nonce}>", "", text, flags=re.S
-    )
+    return re.sub(rf"<untrusted-data-{nonce}>.*?</untrusted-data-{nonce}>", "", text, flags=re.S)

@@ -1,8 +1,8 @@
 """The ``rca`` command.
 
 Exit codes: 0 success; 1 a runtime error (bad bundle, unknown component, empty window, AWS
-failure), printed as one line on stderr; 2 a usage error (typer). ``--json`` prints exactly one
-JSON document on stdout; progress and messages go to stderr. ``--debug`` shows tracebacks.
+failure), printed as one line on stderr; 2 a usage error. ``--json`` prints exactly one JSON
+document on stdout; progress and messages go to stderr. ``--debug`` shows tracebacks.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from agent.factory import DEMO_BUNDLE, open_bundle
-from agent.loop import InvestigationLoop
-from agent.providers.heuristic import HeuristicProvider
-from tools.errors import RcaError
+from agent.factory import DEMO_BUNDLE, make_provider, open_bundle, start_session
+from cli import sessions as session_commands
+from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, progress
+from cli.common import session_store as _store
+from cli.common import state as _state
 from tools.models import TimeWindow
 
 app = typer.Typer(
@@ -29,27 +29,7 @@ app = typer.Typer(
 )
 bundle_app = typer.Typer(no_args_is_help=True, help="Incident bundles: validate, generate, import.")
 app.add_typer(bundle_app, name="bundle")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-_state: dict[str, bool] = {"debug": False}
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Print one error line on stderr and exit with ``code``."""
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    raise typer.Exit(code)
-
-
-def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except RcaError as exc:
-        if _state["debug"]:
-            raise
-        fail(str(exc))
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
+session_commands.register(app)
 
 
 @app.callback()
@@ -58,86 +38,119 @@ def main(debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")]
     _state["debug"] = debug
 
 
-def _progress(quiet: bool) -> Any:
-    def show(event: str, payload: dict[str, Any]) -> None:
-        if quiet:
-            return
-        if event == "step":
-            err.print(f"[bold]step {payload['step']}[/bold] {payload['thought']}", highlight=False)
-        elif event == "tool_start":
-            args = json.dumps(payload["input"], default=str)
-            err.print(f"  -> {payload['tool']} {args[:160]}", highlight=False, markup=False)
-        elif event == "tool_end":
-            status = payload["status"]
-            extra = f" ({payload['error']})" if payload.get("error") else ""
-            err.print(
-                f"  <- {payload['tool']}: {status}, {payload['evidence']} evidence, "
-                f"{payload['seconds']:.2f} s{extra}",
-                highlight=False,
-                markup=False,
-            )
-
-    return show
+def _window(start: str | None, end: str | None) -> TimeWindow | None:
+    if not (start or end):
+        return None
+    if not (start and end):
+        fail("give both --start and --end (ISO 8601 UTC)", 2)
+    try:
+        return TimeWindow.model_validate({"start": start, "end": end})
+    except ValueError as exc:
+        fail(f"invalid window: {str(exc).splitlines()[-1].strip()}", 2)
 
 
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The symptom, as you would tell a colleague.")],
     bundle: Annotated[
-        Path | None,
-        typer.Option(help="Incident bundle directory (default: the embedded demo)."),
+        Path | None, typer.Option(help="Incident bundle directory (default: the embedded demo).")
     ] = None,
     start: Annotated[str | None, typer.Option(help="Window start, ISO 8601 UTC.")] = None,
     end: Annotated[str | None, typer.Option(help="Window end, ISO 8601 UTC.")] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the investigation as JSON.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option(help="No progress on stderr.")] = False,
     component: Annotated[
         list[str] | None,
         typer.Option(help="Also examine this component (name or id); repeatable."),
     ] = None,
+    session: Annotated[
+        str | None, typer.Option(help="Continue this stored investigation with a follow-up.")
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="heuristic (offline, default) or bedrock (Converse tool use).")
+    ] = "heuristic",
+    model_id: Annotated[
+        str | None, typer.Option(help="Bedrock model id or inference profile id/ARN.")
+    ] = None,
+    runtime: Annotated[
+        str, typer.Option(help="loop (this process) or bedrock-agent (a managed Bedrock Agent).")
+    ] = "loop",
+    agent_id: Annotated[str | None, typer.Option(help="Bedrock Agent id (bedrock-agent).")] = None,
+    agent_alias_id: Annotated[str | None, typer.Option(help="Bedrock Agent alias id.")] = None,
+    profile: Profile = None,
+    region: Region = None,
     max_steps: Annotated[int, typer.Option(min=1, max=50, help="Loop turn budget.")] = 8,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
 ) -> None:
     """Investigate a symptom and print ranked root-cause hypotheses with evidence."""
     if not question.strip():
         fail("the question is empty; describe the symptom, e.g. 'checkout returns 502'", 2)
+    if model not in ("heuristic", "bedrock"):
+        fail(f"unknown --model {model!r}: use heuristic or bedrock", 2)
+    if session:
+        session_commands.follow_up(
+            session,
+            question,
+            model=model,
+            model_id=model_id,
+            profile=profile,
+            region=region,
+            max_steps=max_steps,
+            as_json=as_json,
+            quiet=quiet,
+        )
+        return
     path = bundle or DEMO_BUNDLE
-    window = None
-    if start or end:
-        if not (start and end):
-            fail("give both --start and --end (ISO 8601 UTC)", 2)
-        try:
-            window = TimeWindow.model_validate({"start": start, "end": end})
-        except ValueError as exc:
-            fail(f"invalid window: {str(exc).splitlines()[-1].strip()}", 2)
-    session = _guard(open_bundle, path, window)
+    bundle_session = guard(open_bundle, path, _window(start, end))
     if not quiet:
         err.print(
-            f"Investigating on bundle {path} (workspace {session.architecture.name!r}, "
-            f"window {session.context.window.label()})",
+            f"Investigating on bundle {path} (workspace {bundle_session.architecture.name!r}, "
+            f"window {bundle_session.context.window.label()})",
             highlight=False,
         )
-    provider = _guard(HeuristicProvider, session.architecture, component)
-    loop = InvestigationLoop(
-        session.context,
-        provider,
-        max_steps=max_steps,
-        progress=_progress(quiet),
-    )
-    inv = _guard(loop.run, question)
-    if as_json:
-        sys.stdout.write(inv.model_dump_json(indent=2) + "\n")
+    if runtime == "bedrock-agent":
+        session_commands.run_managed(
+            bundle_session,
+            question,
+            agent_id,
+            agent_alias_id,
+            profile=profile,
+            region=region,
+            as_json=as_json,
+            quiet=quiet,
+        )
         return
-    from cli.render import render_investigation
+    if runtime != "loop":
+        fail(f"unknown --runtime {runtime!r}: use loop or bedrock-agent", 2)
+    provider = guard(
+        make_provider,
+        model,
+        bundle_session,
+        focus=component,
+        model_id=model_id,
+        region=region,
+        profile=profile,
+        max_steps=max_steps,
+    )
+    price = getattr(provider, "model_id", None)
+    from agent.providers.bedrock import price_of
 
-    render_investigation(out, inv, session.architecture)
+    record = guard(
+        start_session,
+        bundle_session,
+        question,
+        provider,
+        _store(),
+        progress=progress(quiet),
+        max_steps=max_steps,
+        price_per_1k=price_of(price) if price else (0.0, 0.0),
+    )
+    session_commands.show_turn(record, bundle_session.architecture, as_json=as_json, quiet=quiet)
 
 
 @app.command("eval")
 def eval_(
     paths: Annotated[list[Path], typer.Argument(help="Bundles, or directories of bundles.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Run bundles with ground truth; print AC@1, AC@3, Avg@5 per system and fault kind."""
     from agent.evaluation import evaluate, find_bundles
@@ -148,7 +161,7 @@ def eval_(
         fail(f"no such path: {', '.join(missing)}", 2)
     if not find_bundles(paths):
         fail("no incident bundles found (a bundle is a directory with incident.yaml)")
-    results, scores = _guard(
+    results, scores = guard(
         evaluate, paths, on_case=None if as_json else (lambda r: render_case(err, r))
     )
     if as_json:
@@ -164,7 +177,7 @@ def eval_(
 @bundle_app.command("validate")
 def bundle_validate(path: Annotated[Path, typer.Argument(help="Bundle directory.")]) -> None:
     """Validate every file of a bundle; print a summary."""
-    session = _guard(open_bundle, path)
+    session = guard(open_bundle, path)
     b = session.bundle
     out.print(
         f"ok: {b.incident.id}: {len(session.architecture.elements)} elements, "
@@ -183,8 +196,7 @@ def bundle_generate(
     """Regenerate every shipped scenario bundle from its spec (deterministic)."""
     from scenarios.generator import generate_all
 
-    paths = _guard(generate_all, out_dir)
-    for path in paths:
+    for path in guard(generate_all, out_dir):
         out.print(f"wrote {path}", highlight=False)
 
 
@@ -200,7 +212,7 @@ def bundle_import_nezha(
 
     if not (source / "index.json").is_file():
         fail(f"{source}: no index.json; pass the Nezha data folder (e.g. ../shared/data/nezha)")
-    paths = _guard(import_all, source, out_dir)
+    paths = guard(import_all, source, out_dir)
     out.print(f"wrote {len(paths)} bundles to {out_dir}", highlight=False)
 
 

@@ -29,3 +29,10 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not present: {path}")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _rca_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Sessions and reviews go to a per-test folder, never to the user's home."""
+    monkeypatch.setenv("RCA_HOME", str(tmp_path / "rca-home"))
+    monkeypatch.delenv("RCA_SESSION_TABLE", raising=False)

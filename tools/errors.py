@@ -28,3 +28,11 @@ class EmptyWindowError(RcaError):
 
 class TelemetryError(RcaError):
     """A telemetry backend failed (throttled, timed out, access denied, ...)."""
+
+
+class ModelError(RcaError):
+    """A model provider failed: no credentials, no model access, throttling, context overflow."""
+
+
+class ContextOverflowError(ModelError):
+    """The conversation no longer fits the model's context window."""

@@ -10,6 +10,8 @@ Plan (each step is one loop turn, tools of a step run in parallel):
 
 from __future__ import annotations
 
+import re
+
 from agent.models import Hypotheses, Hypothesis, Step, ToolCall
 from agent.providers.base import SUBMIT_TOOL, LoopState, ModelProvider, Turn
 from agent.scoring import score, to_hypotheses
@@ -17,6 +19,18 @@ from tools.c4 import ArchitectureModel
 from tools.models import Evidence
 
 CHUNK = 30  # components per metrics/logs call (the tools' input limit)
+_REQUERY = re.compile(r"\b(again|re-?check|re-?query|refresh|re-?run|latest)\b", re.I)
+
+
+def state_window(state: LoopState, edge: str) -> str:
+    """The incident window edge (``start``/``end``) used by earlier metrics calls, ISO 8601."""
+    for step in state.prior:
+        for ex in step.executions:
+            window = ex.result.data.get("window") if ex.result.data else None
+            if isinstance(window, str) and ".." in window:
+                start, end = window.split("..")
+                return start if edge == "start" else end
+    raise ValueError("no earlier window in the session")
 
 
 def _executions(steps: list[Step], tool: str) -> list[dict]:
@@ -49,7 +63,7 @@ class HeuristicProvider(ModelProvider):
     def _affected(self, state: LoopState) -> tuple[list[str], list[str]]:
         entries: list[str] = []
         affected: list[str] = []
-        for ex in _executions(state.steps, "architecture"):
+        for ex in _executions(state.prior + state.steps, "architecture"):
             result = ex["result"]
             if result.status == "ok":
                 entries += [e["id"] for e in result.data["entries"]]
@@ -61,6 +75,8 @@ class HeuristicProvider(ModelProvider):
         return entries, with_telemetry
 
     def next_turn(self, state: LoopState) -> Turn:
+        if state.prior:
+            return self._follow_up(state)
         calls = {ex.call.name for step in state.steps for ex in step.executions}
         n = len(state.steps)
         if "architecture" not in calls:
@@ -112,7 +128,83 @@ class HeuristicProvider(ModelProvider):
 
     @staticmethod
     def _evidence(state: LoopState) -> list[Evidence]:
-        return [ev for step in state.steps for ex in step.executions for ev in ex.result.evidence]
+        steps = state.prior + state.steps
+        return [ev for step in steps for ex in step.executions for ev in ex.result.evidence]
+
+    def _mentioned(self, question: str) -> list[str]:
+        matches = self.arch.resolve(question)
+        if not matches:
+            return []
+        top = matches[0].score
+        return [
+            m.element.id
+            for m in matches[:3]
+            if m.score >= 0.5 * top and not self.arch.telemetry(m.element.id).empty
+        ]
+
+    def _follow_up(self, state: LoopState) -> Turn:
+        """A follow-up in a session: examine components the question names that have not been
+        examined yet (or again, when asked to re-check), then answer from all the evidence."""
+        n = len(state.steps)
+        mentioned = self._mentioned(state.question)
+        evidence = self._evidence(state)
+        examined = {e.component for e in evidence if e.tool in ("metrics", "logs")}
+        requery = bool(_REQUERY.search(state.question))
+        todo = [c for c in mentioned if requery or c not in examined]
+        called = {ex.call.name for step in state.steps for ex in step.executions}
+        if todo and "metrics" not in called:
+            extra: dict[str, object] = {}
+            if requery:  # an explicit window makes the call new, so it is not blocked as a repeat
+                extra["window"] = {
+                    "start": state_window(state, "start"),
+                    "end": state_window(state, "end"),
+                }
+            with_logs = [c for c in todo if self.arch.telemetry(c).log_groups]
+            calls = [ToolCall(id=f"f{n}-m", name="metrics", input={"components": todo, **extra})]
+            if with_logs:
+                calls.append(
+                    ToolCall(id=f"f{n}-l", name="logs", input={"components": with_logs, **extra})
+                )
+            names = ", ".join(self.arch.elements[c].name for c in todo)
+            return Turn(thought=f"Examine {names} as asked.", tool_calls=calls)
+        entries, affected = self._affected(state)
+        answer = self.answer(evidence, entries, list(dict.fromkeys(affected + mentioned)))
+        answer.summary = self._focus_summary(answer, mentioned, evidence) or answer.summary
+        return Turn(
+            thought="Answer the follow-up from all the evidence gathered so far.",
+            tool_calls=[
+                ToolCall(id=f"f{n}-submit", name=SUBMIT_TOOL, input=answer.model_dump(mode="json"))
+            ],
+        )
+
+    def _focus_summary(
+        self, answer: Hypotheses, mentioned: list[str], evidence: list[Evidence]
+    ) -> str:
+        parts = []
+        ranks = {h.component: h for h in answer.hypotheses}
+        for cid in mentioned:
+            name = self.arch.elements[cid].name
+            if cid in ranks:
+                h = ranks[cid]
+                parts.append(
+                    f"{name} is hypothesis #{h.rank} (confidence {h.confidence:.2f}), supported "
+                    f"by {', '.join(h.supporting_evidence[:4]) or 'no evidence'}."
+                )
+            else:
+                own = [e.id for e in evidence if e.component == cid]
+                parts.append(
+                    f"{name} shows no anomaly that makes it a candidate"
+                    + (f" (see {', '.join(own[:4])})." if own else " (no evidence about it).")
+                )
+        if not parts:
+            return ""
+        top = answer.hypotheses[0]
+        lead = (
+            self.arch.elements[top.component].name
+            if top.component in self.arch.elements
+            else top.component
+        )
+        return " ".join(parts) + f" Most likely root cause remains {lead}."
 
     def answer(
         self, evidence: list[Evidence], entries: list[str], affected: list[str]

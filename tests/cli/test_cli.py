@@ -33,7 +33,7 @@ def test_ask_json_is_one_document(chain: Path) -> None:
     )
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
-    assert doc["answer"]["hypotheses"][0]["component"] == "3"
+    assert doc["turns"][-1]["answer"]["hypotheses"][0]["component"] == "3"
 
 
 def one_line_error(result) -> str:  # type: ignore[no-untyped-def]

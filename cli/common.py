@@ -1,0 +1,78 @@
+"""What every command shares: consoles, the one-line error exit, progress display, options."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from agent.loop import Progress
+from agent.sessions import DynamoSessionStore, SessionStore, SqliteSessionStore
+from tools.errors import RcaError
+
+T = TypeVar("T")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+state: dict[str, bool] = {"debug": False}
+
+Profile = Annotated[str | None, typer.Option(help="AWS profile, as for the AWS CLI.")]
+Region = Annotated[str | None, typer.Option(help="AWS Region, as for the AWS CLI.")]
+Quiet = Annotated[bool, typer.Option(help="No progress on stderr.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one error line on stderr and exit with ``code`` (1 runtime, 2 usage)."""
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn``; a product error becomes one error line and exit code 1 (unless --debug)."""
+    try:
+        return fn(*args, **kwargs)
+    except RcaError as exc:
+        if state["debug"]:
+            raise
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+
+
+def progress(quiet: bool) -> Progress:
+    """A progress callback printing each step and tool call on stderr."""
+
+    def show(event: str, payload: dict[str, Any]) -> None:
+        if quiet:
+            return
+        if event == "step":
+            err.print(f"[bold]step {payload['step']}[/bold] {payload['thought']}", highlight=False)
+        elif event == "tool_start":
+            args = json.dumps(payload["input"], default=str)
+            err.print(f"  -> {payload['tool']} {args[:160]}", highlight=False, markup=False)
+        elif event == "tool_end":
+            extra = f" ({payload['error']})" if payload.get("error") else ""
+            err.print(
+                f"  <- {payload['tool']}: {payload['status']}, {payload['evidence']} evidence, "
+                f"{payload['seconds']:.2f} s{extra}",
+                highlight=False,
+                markup=False,
+            )
+
+    return show
+
+
+def session_store() -> SessionStore:
+    """DynamoDB when ``RCA_SESSION_TABLE`` is set (the cloud), else SQLite under ``RCA_HOME``."""
+    table = os.environ.get("RCA_SESSION_TABLE")
+    if table:
+        import boto3
+
+        return DynamoSessionStore(table, boto3.client("dynamodb"))
+    home = os.environ.get("RCA_HOME")
+    return SqliteSessionStore(Path(home) / "rca.db" if home else None)
