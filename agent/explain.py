@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from tools.c4 import ArchitectureModel
+from tools.models import Evidence
 
 if TYPE_CHECKING:
     from agent.scoring import Candidate
@@ -120,16 +121,52 @@ def category(cand: Candidate) -> str:
     return "unknown"
 
 
+_SAFE = re.compile(r"[^A-Za-z0-9_./()%:-]")
+
+
+def _safe(text: str, limit: int = 64) -> str:
+    """Identifier-like text only (API and metric names): telemetry values never reach a
+    statement verbatim, so injected text stays inside the evidence it came from."""
+    return _SAFE.sub("", text)[:limit]
+
+
+def describe(arch: ArchitectureModel, ev: Evidence) -> str:
+    """Our own short words for one evidence item, with its id (no raw telemetry text)."""
+    name = arch.elements[ev.component].name if ev.component in arch.elements else "?"
+    if ev.kind == "change":
+        minutes = abs(ev.figures.get("seconds_from_onset", 0.0)) / 60
+        side = "before" if ev.figures.get("seconds_from_onset", 0.0) <= 0 else "after"
+        where = name
+        if ev.edge and all(e in arch.elements for e in ev.edge):
+            where = f"the edge {arch.elements[ev.edge[0]].name} -> {arch.elements[ev.edge[1]].name}"
+        event = _safe(ev.labels.get("event_name", "a change"))
+        return f"{event} on {where} {minutes:.0f} min {side} the onset ({ev.id})"
+    if ev.kind == "metric_anomaly":
+        series = _safe(ev.labels.get("series", "a metric").split("[")[0])
+        verb = "rose" if ev.labels.get("direction") == "up" else "dropped"
+        pct = ev.figures.get("change_pct")
+        size = f" {abs(pct):.0f}%" if pct is not None else ""
+        return f"{series} of {name} {verb}{size} ({ev.id})"
+    if ev.kind == "log_pattern":
+        status = ev.labels.get("status", "changed")
+        kind = "error log pattern" if ev.labels.get("error") == "true" else "log pattern"
+        count = int(ev.figures.get("window_count", 0))
+        return f"{status} {kind} in {name}, {count}x in the window ({ev.id})"
+    if ev.kind == "alarm":
+        return f"alarm {_safe(ev.labels.get('alarm', ''))} of {name} fired ({ev.id})"
+    return f"{ev.kind} of {name} ({ev.id})"
+
+
 def statement(arch: ArchitectureModel, cand: Candidate, cat: str) -> str:
-    """One paragraph: the claim, then the strongest evidence in brief."""
+    """One paragraph in our own words: the claim, then the strongest evidence by id."""
     name = arch.elements[cand.component].name
     parts = [f"{name}: {_PHRASES.get(cat, 'it behaves anomalously')}."]
     changes = sorted(cand.signals.changes, key=lambda x: -x[1])
     if changes and changes[0][1] > 0.05:
-        parts.append("Change: " + changes[0][0].summary + ".")
-    signals = cand.signals.health_evidence[:2] + cand.signals.load_evidence[:1]
+        parts.append("Change: " + describe(arch, changes[0][0]) + ".")
+    signals = cand.signals.health_evidence[:3] + cand.signals.load_evidence[:1]
     if signals:
-        parts.append("Signals: " + " | ".join(e.summary for e in signals) + ".")
+        parts.append("Signals: " + "; ".join(describe(arch, e) for e in signals) + ".")
     if cand.victim_of:
         deps = ", ".join(arch.elements[c].name for c in cand.victim_of)
         parts.append(f"Caution: its dependencies {deps} are also anomalous.")
