@@ -110,6 +110,8 @@ def category(cand: Candidate) -> str:
         return "traffic_surge"
     if "saturation" in roles:
         return "resource_exhaustion"
+    if "pressure" in roles:
+        return "capacity"
     if any(e.kind == "log_pattern" for e in cand.signals.health_evidence):
         return "code_error"
     if "latency" in roles:

@@ -2,7 +2,8 @@
 
 Signals per component (from the tools' evidence):
 
-- **health**: harmful metric anomalies (errors, latency, saturation up; availability down),
+- **health**: harmful metric anomalies (errors, latency, saturation, pressure up; availability
+  down),
   new or surging log templates (non-error templates count 0.3), alarms; each saturates as
   ``1 - exp(-|z| / 10)``; the strongest item per source counts (see :func:`collect`);
 - **load**: traffic anomalies (request counts up or down) and dropped log templates;
@@ -35,6 +36,7 @@ from tools.models import Evidence
 
 VICTIM_FACTOR = 0.35
 SIMILAR_STRENGTH = 0.5
+CAUSAL_CHANGE = 0.3  # change weight from which a change counts as a cause (lead < ~1.2 h)
 OTHER_SOURCES = 0.25
 ERROR_LOG_WEIGHT = 1.5
 SAT_Z = 10.0
@@ -119,8 +121,12 @@ def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
                 keep(health, ev.component, "log:other", 0.3 * _sat(z))
             sig.health_evidence.append(ev)
         elif ev.kind == "alarm":
-            keep(health, ev.component, "alarm", 0.5)
-            sig.health_evidence.append(ev)
+            if ev.labels.get("role") == "load":  # e.g. a requests-low alarm: traffic, not health
+                keep(load, ev.component, "alarm", 0.5)
+                sig.load_evidence.append(ev)
+            else:
+                keep(health, ev.component, "alarm", 0.5)
+                sig.health_evidence.append(ev)
         elif ev.kind in ("metric_steady", "log_steady"):
             sig.steady_evidence.append(ev)
             continue
@@ -139,11 +145,16 @@ def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
 
 
 def explains(callee: ComponentSignals, caller: ComponentSignals) -> bool:
-    """Whether a dependency's health anomaly can explain its caller's.
+    """Whether a dependency's anomaly can explain its caller's.
 
-    It must be comparable in strength (at least half), and the caller's own resource saturation
-    (CPU, memory: intrinsic, it does not propagate up a call) must not exceed the dependency's.
+    Either the dependency has a change that precedes the onset (on it or on the edge into it)
+    and anomalies of its own (a broken edge: the caller's calls fail, the dependency's traffic
+    drops), or its health anomaly is comparable in strength (at least half) and the caller's
+    own resource saturation (CPU, memory: intrinsic, it does not propagate up a call) does not
+    exceed the dependency's.
     """
+    if callee.anomalous and max((w for _, w in callee.changes), default=0.0) >= CAUSAL_CHANGE:
+        return True
     if callee.health < SIMILAR_STRENGTH * caller.health:
         return False
     own = caller.sources.get("metric:saturation", 0.0)

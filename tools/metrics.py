@@ -6,8 +6,9 @@ the scaled median absolute deviation (MAD x 1.4826, Rousseeuw & Croux 1993), the
 range / 2.563 (so quantised or spiky baselines, such as latency percentiles that sit on one
 histogram bucket, do not turn their usual excursions into anomalies), 5% of the median, and
 sqrt(median + 1) for count metrics (Poisson noise).
-The onset is the first window point with |z| >= ``Z_THRESHOLD`` after which at least half of the
-remaining points are anomalous in the same direction; size is the median of all points from the
+The onset is the first window point with |z| >= ``Z_THRESHOLD`` that starts a run of two
+anomalous points (one when it is the last) and after which at least half of the remaining
+points are anomalous in the same direction; size is the median of all points from the
 onset on (a sustained level, so one excursion in a short window does not count as a shift).
 """
 
@@ -26,25 +27,27 @@ from tools.telemetry.base import MetricSelector, MetricSeries
 
 Z_THRESHOLD = 4.0
 Z_CAP = 50.0
+ONSET_RUN = 2  # consecutive anomalous points that start an anomaly (a lone spike does not)
 MIN_BASELINE_POINTS = 5
 MAX_ANOMALIES_PER_COMPONENT = 6
 
 _ROLE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("availability", re.compile(r"success|availab|healthyhost", re.I)),
+    (
+        "availability",
+        re.compile(r"(success|healthy).*(rate|ratio|percent|%)|availab|healthyhost", re.I),
+    ),
     ("errors", re.compile(r"error|fault|fail|5xx|4xx|exception|throttl|reject|denied", re.I)),
     (
         "latency",
         re.compile(r"latency|duration|responsetime|response_time|p9\d|p50|iteratorage", re.I),
     ),
-    (
-        "saturation",
-        re.compile(r"cpu|memory|mem|utiliz|connections|concurrent|queue|disk|swap|gc", re.I),
-    ),
+    ("saturation", re.compile(r"cpu|memory|mem|disk|swap|gc|heap", re.I)),
+    ("pressure", re.compile(r"connections|concurrent|queue|backlog|utiliz|inflight|pending", re.I)),
     (
         "load",
         re.compile(
             r"invocation|count|request|workload|ops|bytes|packets|consumed|throughput|"
-            r"messages|publish|span",
+            r"messages|publish|span|success",
             re.I,
         ),
     ),
@@ -52,10 +55,12 @@ _ROLE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 
 
 def metric_role(metric: str) -> str:
-    """Classify a metric name: errors, latency, saturation, availability, load (or other).
+    """Classify a metric name: availability, errors, latency, saturation, pressure, load, other.
 
-    The role tells which direction is harmful: up for errors, latency and saturation, down for
-    availability; load (traffic) anomalies matter in both directions.
+    The role tells which direction is harmful: up for errors, latency, saturation and pressure,
+    down for availability; load (traffic) anomalies matter in both directions. *Saturation*
+    (CPU, memory) is a component's own resource; *pressure* (connections, concurrency, queues)
+    builds up when a dependency slows down, so it propagates to callers.
     """
     for role, pattern in _ROLE_PATTERNS:
         if pattern.search(metric):
@@ -132,7 +137,8 @@ def detect_anomaly(
     for i in np.flatnonzero(flags):
         sign = 1 if z[i] > 0 else -1
         rest = z[i:] * sign >= Z_THRESHOLD
-        if rest.mean() >= 0.5:
+        run = min(ONSET_RUN, len(rest))
+        if rest[:run].all() and rest.mean() >= 0.5:
             after = float(np.median(win[i:]))
             shift = (after - median) / scale
             role = metric_role(series.metric)

@@ -130,3 +130,9 @@ def test_change_categories() -> None:
     assert change_category("UpdateTable") == "capacity"
     assert change_category("AuthorizeSecurityGroupIngress") == "network_config"
     assert change_category("DeleteCertificate") == "certificate"
+
+
+def test_pressure_is_not_saturation() -> None:
+    assert metric_role("ConcurrentExecutions") == "pressure"
+    assert metric_role("DatabaseConnections") == "pressure"
+    assert metric_role("MemoryUtilization") == "saturation"

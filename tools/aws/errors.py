@@ -1,0 +1,244 @@
+"""AWS errors translated into a few meaningful product errors.
+
+Every class derives from :class:`tools.errors.TelemetryError`, so a tool turns it into a readable
+``status="error"`` result instead of crashing the investigation. Messages name the service, the
+operation, the account and Region, the AWS error code, and what to try.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
+
+from tools.errors import TelemetryError
+
+POLICY_HINT = "see infra/iam/rca-tools-readonly-policy.json for the read-only permissions"
+
+_DENIED = frozenset(
+    [
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedException",
+        "AuthorizationError",
+    ]
+)
+_CREDENTIALS = frozenset(
+    [
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "InvalidSignatureException",
+        "RequestExpired",
+    ]
+)
+_THROTTLED = frozenset(
+    [
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "ServiceQuotaExceededException",
+        "RateExceeded",
+    ]
+)
+_NOT_FOUND = frozenset(["ResourceNotFoundException", "NoSuchEntity", "NotFoundException"])
+_QUERY = frozenset(
+    ["MalformedQueryException", "InvalidParameterException", "InvalidParameterValueException"]
+)
+
+
+class AwsError(TelemetryError):
+    """An AWS call failed. ``code`` is the AWS error code (or the botocore exception name)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str = "",
+        operation: str = "",
+        code: str = "",
+        account: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.service = service
+        self.operation = operation
+        self.code = code
+        self.account = account
+        self.region = region
+
+
+class AccessDeniedError(AwsError):
+    """The caller lacks a permission (IAM policy, SCP, resource policy, or role trust)."""
+
+
+class CredentialsError(AwsError):
+    """No usable credentials or Region: missing, expired, wrong profile."""
+
+
+class ThrottledError(AwsError):
+    """AWS kept throttling after botocore's retries (request rate or concurrency quota)."""
+
+
+class NotFoundError(AwsError):
+    """A named resource (log group, alarm, role) does not exist in that account and Region."""
+
+
+class QueryError(AwsError):
+    """A query was rejected or failed (malformed, unsupported for the log class, failed run)."""
+
+
+def _where(account: str | None, region: str | None) -> str:
+    if account or region:
+        return f" in {account or 'the default account'}/{region or 'the default Region'}"
+    return ""
+
+
+def translate(
+    exc: Exception,
+    *,
+    service: str,
+    operation: str,
+    account: str | None = None,
+    region: str | None = None,
+) -> AwsError:
+    """Map a botocore exception to the :class:`AwsError` subclass that says what to do.
+
+    ``service`` is a human name ("CloudWatch Logs"), ``operation`` the API name ("StartQuery").
+    Returns the error; the caller raises it ``from exc``.
+    """
+    where = _where(account, region)
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        detail = str(error.get("Message", "")).strip()
+        head = f"{service} {operation}{where} failed ({code}: {detail or 'no message'})"
+        if code in _DENIED:
+            return AccessDeniedError(
+                f"{head}; grant the caller (or the assumed read-only role) "
+                f"{_action(service, operation)}; {POLICY_HINT}",
+                code=code,
+                service=service,
+                operation=operation,
+                account=account,
+                region=region,
+            )
+        if code in _CREDENTIALS:
+            return CredentialsError(
+                f"{head}; refresh your credentials (aws sso login / a new session) or pick "
+                "another --profile",
+                code=code,
+                service=service,
+                operation=operation,
+                account=account,
+                region=region,
+            )
+        if code in _THROTTLED:
+            return ThrottledError(
+                f"{head}; AWS is throttling this account after retries; wait a minute, narrow "
+                "the window or examine fewer components",
+                code=code,
+                service=service,
+                operation=operation,
+                account=account,
+                region=region,
+            )
+        if code in _NOT_FOUND:
+            return NotFoundError(
+                f"{head}; check the names in the workspace's rca.* properties and the "
+                "rca.account / rca.region of the element",
+                code=code,
+                service=service,
+                operation=operation,
+                account=account,
+                region=region,
+            )
+        if code in _QUERY:
+            return QueryError(
+                f"{head}; the request was rejected as invalid",
+                code=code,
+                service=service,
+                operation=operation,
+                account=account,
+                region=region,
+            )
+        return AwsError(
+            head,
+            code=code,
+            service=service,
+            operation=operation,
+            account=account,
+            region=region,
+        )
+    name = type(exc).__name__
+    if isinstance(exc, ProfileNotFound):
+        return CredentialsError(
+            f"{service} {operation}: {exc}; list profiles with `aws configure list-profiles`",
+            code=name,
+            service=service,
+            operation=operation,
+            account=account,
+            region=region,
+        )
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return CredentialsError(
+            f"{service} {operation}{where}: no AWS credentials found; pass --profile, set "
+            "AWS_PROFILE or run `aws sso login`",
+            code=name,
+            service=service,
+            operation=operation,
+            account=account,
+            region=region,
+        )
+    if isinstance(exc, NoRegionError):
+        return CredentialsError(
+            f"{service} {operation}: no Region configured; pass --region or set AWS_REGION",
+            code=name,
+            service=service,
+            operation=operation,
+            account=account,
+            region=region,
+        )
+    if isinstance(exc, BotoCoreError):
+        return AwsError(
+            f"{service} {operation}{where} failed ({name}: {exc}); check the network path to "
+            "the AWS endpoint",
+            code=name,
+            service=service,
+            operation=operation,
+            account=account,
+            region=region,
+        )
+    return AwsError(
+        f"{service} {operation}{where} failed ({name}: {exc})",
+        code=name,
+        service=service,
+        operation=operation,
+        account=account,
+        region=region,
+    )
+
+
+_PREFIX = {
+    "CloudWatch Logs": "logs",
+    "CloudWatch": "cloudwatch",
+    "CloudTrail": "cloudtrail",
+    "X-Ray": "xray",
+    "STS": "sts",
+    "S3": "s3",
+}
+
+
+def _action(service: str, operation: str) -> str:
+    return f"{_PREFIX.get(service, service.lower())}:{operation}"

@@ -1,0 +1,502 @@
+"""The telemetry backend over real AWS accounts: same interface and behaviour as the bundle backend.
+
+What belongs to a component comes from the workspace element properties (``rca.logGroups``,
+``rca.metrics``, ``rca.resources``); ``rca.account`` / ``rca.region`` (inherited from the parent
+element when absent) decide which account and Region serve each log group and metric, through a
+:class:`~tools.aws.session.ClientFactory` (normally :class:`~tools.aws.session.AwsSessions`, which
+assumes a read-only role in other accounts).
+
+Cost and speed (per investigation):
+
+- logs: one ``pattern @message | diff`` Logs Insights query per component and account (at most
+  50 log groups each) scanning the window and the previous period only the mapped log groups,
+  plus one query for per-minute counts of the most changed patterns in the window; with an
+  explicit baseline that is not the previous equal period, two ``pattern`` queries instead of
+  ``diff``;
+- metrics: ListMetrics once per (namespace, dimensions) of a selector, then GetMetricData in
+  batches of up to 500 metrics; with ``prefetch_metrics`` every selector of the workspace is
+  fetched in the first call for a window (one or two calls instead of one per component);
+- changes: one CloudTrail ``ReadOnly=false`` LookupEvents sweep per account and Region of the
+  workspace (2 requests/s each), cached per window;
+- alarms: one DescribeAlarmHistory sweep per account and Region, cached per window.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tools.aws.cloudtrail import CloudTrailLookup
+from tools.aws.cloudwatch import MAX_QUERIES_PER_CALL, CloudWatchMetrics, MetricId, default_unit
+from tools.aws.errors import CredentialsError, NotFoundError
+from tools.aws.logs_insights import (
+    DIFF_QUERY,
+    MAX_LOG_GROUPS_PER_QUERY,
+    PATTERN_QUERY,
+    InsightsPattern,
+    LogsInsights,
+    PatternBins,
+    QueryResult,
+    bin_index,
+)
+from tools.aws.session import AwsSessions, ClientFactory, Location, RoleConfig
+from tools.aws.xray import XRayServiceGraph
+from tools.bundle import AlarmStateChange, CloudTrailRecord
+from tools.c4 import ArchitectureModel
+from tools.context import ToolContext
+from tools.errors import WorkspaceError
+from tools.models import TimeWindow
+from tools.telemetry.base import (
+    LogPattern,
+    LogPatternResult,
+    MetricSelector,
+    MetricSeries,
+    TelemetryBackend,
+)
+
+log = logging.getLogger(__name__)
+
+_DEFAULT = Location()
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _selector_key(selector: MetricSelector) -> str:
+    return selector.model_dump_json()
+
+
+class AwsBackend(TelemetryBackend):
+    """Serves the telemetry of the accounts a workspace maps to. Read-only; thread-safe.
+
+    ``clients(service, location)`` returns boto3 clients (or stand-ins such as
+    :class:`tools.aws.replay.ReplayClients`). ``sleep`` / ``clock`` are passed to the pollers.
+
+    Raises (from every method): :class:`~tools.errors.TelemetryError` subclasses of
+    :mod:`tools.aws.errors` (access denied, throttled, credentials, query failed).
+    """
+
+    name = "aws"
+
+    def __init__(
+        self,
+        architecture: ArchitectureModel,
+        clients: ClientFactory,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        query_timeout_s: float = 120.0,
+        poll_s: float = 0.5,
+        max_trail_pages: int = 40,
+        prefetch_metrics: bool = True,
+        anomaly_band_stddev: float | None = None,
+    ) -> None:
+        self.architecture = architecture
+        self.clients = clients
+        self.sleep = sleep
+        self.clock = clock
+        self.now = now
+        self.query_timeout_s = query_timeout_s
+        self.poll_s = poll_s
+        self.max_trail_pages = max_trail_pages
+        self.prefetch_metrics = prefetch_metrics
+        self.anomaly_band_stddev = anomaly_band_stddev
+        self.group_location: dict[str, Location] = {}
+        self.selector_location: dict[str, Location] = {}
+        self.selectors: list[MetricSelector] = []
+        self.locations: list[Location] = []
+        self._map_workspace()
+        self._lock = threading.RLock()
+        self._expanded: dict[tuple[Location, str, tuple[tuple[str, str], ...]], list[MetricId]] = {}
+        self._metric_cache: dict[tuple[Location, Any, str, TimeWindow], list[Any]] = {}
+        self._prefetched: set[TimeWindow] = set()
+        self._alarm_cache: dict[TimeWindow, list[AlarmStateChange]] = {}
+        self._trail_cache: dict[TimeWindow, list[CloudTrailRecord]] = {}
+        self.truncated_trails: list[str] = []
+
+    # ------------------------------------------------------------- mapping
+    def location_of(self, element_id: str) -> Location:
+        """``(rca.account, rca.region)`` of an element, each inherited from its ancestors."""
+        account = region = None
+        current: str | None = element_id
+        while current is not None and (account is None or region is None):
+            element = self.architecture.elements.get(current)
+            if element is None:
+                break
+            account = account or element.properties.get("rca.account") or None
+            region = region or element.properties.get("rca.region") or None
+            current = element.parent
+        return Location(account, region)
+
+    def _map_workspace(self) -> None:
+        locations: dict[Location, None] = {}
+        for element in self.architecture.elements.values():
+            try:
+                tele = self.architecture.telemetry(element.id)
+            except WorkspaceError as exc:
+                log.warning("skipping the telemetry of %s: %s", element.name, exc)
+                continue
+            where = self.location_of(element.id)
+            for group in tele.log_groups:
+                self.group_location.setdefault(group, where)
+            for selector in tele.metrics:
+                key = _selector_key(selector)
+                if key not in self.selector_location:
+                    self.selector_location[key] = where
+                    self.selectors.append(selector)
+            if not tele.empty or "rca.account" in element.properties:
+                locations.setdefault(where, None)
+        self.locations = list(locations) or [_DEFAULT]
+
+    def _insights(self, location: Location) -> LogsInsights:
+        return LogsInsights(
+            self.clients("logs", location),
+            location=location,
+            sleep=self.sleep,
+            clock=self.clock,
+            timeout_s=self.query_timeout_s,
+            poll_s=self.poll_s,
+        )
+
+    def _cloudwatch(self, location: Location) -> CloudWatchMetrics:
+        return CloudWatchMetrics(
+            self.clients("cloudwatch", location), location=location, now=self.now
+        )
+
+    # ---------------------------------------------------------------- logs
+    def log_patterns(
+        self, log_groups: list[str], window: TimeWindow, baseline: TimeWindow, bin_seconds: int
+    ) -> LogPatternResult:
+        """Logs Insights patterns of ``window`` with their counts in ``baseline``.
+
+        ``diff`` serves the default baseline (the previous equal period); any other baseline is
+        served by a second ``pattern`` query, its patterns matched to the window's by template
+        text. The most changed patterns (up to 8 per account) get per-minute counts, exact first
+        occurrence and samples from one more query over the window. Missing log groups are
+        reported in ``missing_groups``; a query stopped at the timeout makes ``partial`` true.
+        """
+        use_diff = baseline == window.previous()
+        n_bins = max(1, math.ceil(window.seconds / bin_seconds))
+        counts: dict[str, list[int]] = {}
+        results: list[QueryResult] = []
+        missing: list[str] = []
+        methods: list[str] = []
+        by_location: dict[Location, list[str]] = defaultdict(list)
+        for group in dict.fromkeys(log_groups):
+            by_location[self.group_location.get(group, _DEFAULT)].append(group)
+        binned: dict[str, PatternBins] = {}
+        for location, groups in by_location.items():
+            insights = self._insights(location)
+            for chunk in _chunks(groups, MAX_LOG_GROUPS_PER_QUERY):
+                chunk, gone, first = self._first_query(insights, chunk, window, use_diff)
+                missing += gone
+                if first is None:
+                    continue
+                local: dict[str, list[int]] = {}
+                patterns, saw_previous, result = first
+                results.append(result)
+                for p in patterns:
+                    _add(local, p.pattern, p.count, p.previous_count or 0)
+                if use_diff and (saw_previous or not patterns):
+                    method = f"`{DIFF_QUERY}` (window vs the previous equal period)"
+                else:
+                    base, _, base_result = insights.patterns(
+                        chunk, baseline.start, baseline.end, diff=False
+                    )
+                    results.append(base_result)
+                    local = {t: [c[0], 0] for t, c in local.items()}
+                    for p in base:
+                        _add(local, p.pattern, 0, p.count)
+                    method = f"`{PATTERN_QUERY}` over the window and over the baseline"
+                methods.append(f"{method} in {location.label()} on {len(chunk)} log group(s)")
+                top = _most_changed(local, window.seconds / baseline.seconds)
+                if top:
+                    bins, bin_result = insights.pattern_bins(
+                        chunk, window.start, window.end, top, _query_bin(window)
+                    )
+                    if bin_result is not None:
+                        results.append(bin_result)
+                    for template, detail in bins.items():
+                        binned[template] = _merge_bins(binned.get(template), detail)
+                for template, (in_window, in_baseline) in local.items():
+                    _add(counts, template, in_window, in_baseline)
+        patterns_out = []
+        for template, (in_window, in_baseline) in sorted(counts.items()):
+            per_bin = [0] * n_bins
+            found = binned.get(template)
+            if found is not None:
+                for when, n in found.counts.items():
+                    per_bin[bin_index(when, window.start, bin_seconds, n_bins)] += n
+            patterns_out.append(
+                LogPattern(
+                    template=template,
+                    window_count=in_window,
+                    baseline_count=in_baseline,
+                    bins=per_bin,
+                    samples=found.samples if found else [],
+                    first_seen=found.first_seen if found else None,
+                )
+            )
+        return LogPatternResult(
+            log_groups=log_groups,
+            window=window,
+            baseline=baseline,
+            query="CloudWatch Logs Insights "
+            + ("; ".join(methods) if methods else "(no query: no log group found)")
+            + "; per-minute counts of the most changed patterns (strcontains)",
+            bin_seconds=bin_seconds,
+            patterns=patterns_out,
+            window_records=sum(c[0] for c in counts.values()),
+            baseline_records=sum(c[1] for c in counts.values()),
+            records_scanned=int(sum(r.statistics.records_scanned for r in results)),
+            bytes_scanned=int(sum(r.statistics.bytes_scanned for r in results)),
+            partial=any(r.partial for r in results),
+            missing_groups=missing,
+        )
+
+    @staticmethod
+    def _first_query(
+        insights: LogsInsights, chunk: list[str], window: TimeWindow, use_diff: bool
+    ) -> tuple[list[str], list[str], tuple[list[InsightsPattern], bool, QueryResult] | None]:
+        """The window's pattern query on ``chunk``; when StartQuery names a missing log group,
+        the groups that exist are found (DescribeLogGroups) and queried instead.
+
+        Returns ``(queried groups, missing groups, (patterns, saw_previous, result) or None)``.
+        """
+        try:
+            return chunk, [], insights.patterns(chunk, window.start, window.end, diff=use_diff)
+        except NotFoundError:
+            existing = insights.existing_groups(chunk)
+            kept = [g for g in chunk if g in existing]
+            gone = [g for g in chunk if g not in existing]
+            if not kept:
+                return [], gone, None
+            return kept, gone, insights.patterns(kept, window.start, window.end, diff=use_diff)
+
+    # ------------------------------------------------------------- metrics
+    def _expand(self, location: Location, selector: MetricSelector) -> list[MetricId]:
+        dims = tuple(sorted(selector.dimensions.items()))
+        key = (location, selector.namespace, dims)
+        if key not in self._expanded:
+            self._expanded[key] = self._cloudwatch(location).list_metrics(
+                selector.namespace, dimensions=dict(dims)
+            )
+        found = [m for m in self._expanded[key] if selector.metric in (None, m.metric)]
+        if not found and selector.metric:
+            # ListMetrics only lists metrics with data in the past two weeks
+            found = [
+                MetricId(
+                    namespace=selector.namespace, metric=selector.metric, dimensions=dict(dims)
+                )
+            ]
+        return found
+
+    def _fetch(self, wanted: Iterable[tuple[Location, MetricId, str]], window: TimeWindow) -> None:
+        todo: dict[Location, list[tuple[MetricId, str]]] = defaultdict(list)
+        for location, mid, stat in wanted:
+            if (location, mid.key, stat, window) not in self._metric_cache:
+                todo[location].append((mid, stat))
+        for location, metrics in todo.items():
+            unique = list({(m.key, s): (m, s) for m, s in metrics}.values())
+            data = self._cloudwatch(location).get_metric_data(
+                unique, window.start, window.end, anomaly_band_stddev=self.anomaly_band_stddev
+            )
+            for d in data:
+                self._metric_cache[(location, d.metric.key, d.stat, window)] = [d]
+
+    def _wanted(self, selectors: Iterable[MetricSelector]) -> list[tuple[Location, MetricId, str]]:
+        out = []
+        for selector in selectors:
+            location = self.selector_location.get(_selector_key(selector), _DEFAULT)
+            out += [(location, mid, selector.stat) for mid in self._expand(location, selector)]
+        return out
+
+    def metric_series(
+        self, selectors: list[MetricSelector], window: TimeWindow
+    ) -> list[MetricSeries]:
+        """Every series matching any selector in ``window`` (ascending time).
+
+        A selector without a metric name expands to every metric ListMetrics finds with its
+        dimensions; a selector's dimensions may be a subset of the metric's (as on bundles).
+        Units are not returned by GetMetricData: Sum / SampleCount series are ``Count``.
+        """
+        with self._lock:
+            wanted = self._wanted(selectors)
+            if (
+                self.prefetch_metrics
+                and window not in self._prefetched
+                and len(self.selectors) <= MAX_QUERIES_PER_CALL
+            ):
+                self._prefetched.add(window)
+                wanted_all = self._wanted(self.selectors)
+                self._fetch(wanted_all + wanted, window)
+            else:
+                self._fetch(wanted, window)
+            series: dict[tuple[str, str, tuple[tuple[str, str], ...]], MetricSeries] = {}
+            for location, mid, stat in wanted:
+                for d in self._metric_cache.get((location, mid.key, stat, window), []):
+                    if mid.key in series or not d.timestamps:
+                        continue
+                    series[mid.key] = MetricSeries(
+                        namespace=mid.namespace,
+                        metric=mid.metric,
+                        dimensions=dict(mid.dimensions),
+                        unit=default_unit(stat),
+                        timestamps=list(d.timestamps),
+                        values=list(d.values),
+                    )
+            return [series[k] for k in sorted(series)]
+
+    # -------------------------------------------------------------- alarms
+    def alarm_history(self, window: TimeWindow) -> list[AlarmStateChange]:
+        """Alarm state changes in ``window`` in every account and Region of the workspace."""
+        with self._lock:
+            if window not in self._alarm_cache:
+                changes: list[AlarmStateChange] = []
+                for location in self.locations:
+                    changes += self._cloudwatch(location).alarm_history(window.start, window.end)
+                self._alarm_cache[window] = sorted(
+                    changes, key=lambda c: (c.timestamp, c.alarm_name)
+                )
+            return list(self._alarm_cache[window])
+
+    # ------------------------------------------------------------- changes
+    def write_events(self, window: TimeWindow) -> list[CloudTrailRecord]:
+        """CloudTrail write events in ``window`` in every account and Region of the workspace
+        (one lookup sweep each, in parallel; each sweep at 2 requests/s)."""
+        with self._lock:
+            if window not in self._trail_cache:
+
+                def sweep(location: Location) -> tuple[Location, list[CloudTrailRecord], bool]:
+                    lookup = CloudTrailLookup(
+                        self.clients("cloudtrail", location),
+                        location=location,
+                        max_pages=self.max_trail_pages,
+                    )
+                    records = lookup.write_events(window.start, window.end)
+                    return location, records, lookup.truncated
+
+                with ThreadPoolExecutor(max_workers=min(4, len(self.locations))) as pool:
+                    swept = list(pool.map(sweep, self.locations))
+                unique: dict[str, CloudTrailRecord] = {}
+                for location, records, truncated in swept:
+                    if truncated:
+                        self.truncated_trails.append(location.label())
+                    for record in records:
+                        unique.setdefault(record.eventID, record)
+                self._trail_cache[window] = sorted(
+                    unique.values(), key=lambda r: (r.eventTime, r.eventID)
+                )
+            return list(self._trail_cache[window])
+
+    def observed_edges(self, window: TimeWindow) -> list[tuple[str, str]]:
+        """X-Ray service-graph edges ``(caller, callee)`` observed in ``window``, all locations."""
+        edges: set[tuple[str, str]] = set()
+        for location in self.locations:
+            graph = XRayServiceGraph(self.clients("xray", location), location=location)
+            edges.update(graph.edges(window.start, window.end))
+        return sorted(edges)
+
+    def coverage(self) -> TimeWindow | None:
+        """None: an account's telemetry is unbounded (retention decides)."""
+        return None
+
+
+def _add(counts: dict[str, list[int]], template: str, window: int, baseline: int) -> None:
+    entry = counts.setdefault(template, [0, 0])
+    entry[0] += window
+    entry[1] += baseline
+
+
+def _most_changed(counts: dict[str, list[int]], ratio: float, limit: int = 8) -> list[str]:
+    """Templates seen in the window, most significant change first (the logs tool's z-score)."""
+    scored = []
+    for template, (k, b) in counts.items():
+        if k <= 0:
+            continue
+        expected = b * ratio
+        scored.append(((k - expected) / math.sqrt(expected + 1.0), k, template))
+    scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
+    return [t for _, _, t in scored[:limit]]
+
+
+def _merge_bins(left: PatternBins | None, right: PatternBins) -> PatternBins:
+    if left is None:
+        return right
+    counts = dict(left.counts)
+    for when, n in right.counts.items():
+        counts[when] = counts.get(when, 0) + n
+    firsts = [t for t in (left.first_seen, right.first_seen) if t is not None]
+    return PatternBins(
+        counts=counts,
+        first_seen=min(firsts) if firsts else None,
+        samples=(left.samples + [s for s in right.samples if s not in left.samples])[:3],
+    )
+
+
+def _query_bin(window: TimeWindow) -> int:
+    """Bin width in seconds for per-pattern counts: 60 s, wider for windows over 20 hours."""
+    return max(60, math.ceil(window.seconds / 1200 / 60) * 60)
+
+
+def open_aws_session(
+    workspace: Path,
+    window: TimeWindow,
+    baseline: TimeWindow | None,
+    *,
+    profile: str | None,
+    region: str | None,
+    role_arn_template: str | None = None,
+    clients: ClientFactory | None = None,
+) -> tuple[ArchitectureModel, ToolContext]:
+    """Load a Structurizr workspace and build a tool context served by real AWS accounts.
+
+    ``window`` / ``baseline`` are UTC; the baseline defaults to the previous equal period.
+    ``profile`` / ``region`` work like the AWS CLI's; ``role_arn_template`` (else
+    ``RCA_ROLE_ARN_TEMPLATE`` / ``RCA_AWS_CONFIG``) names the read-only role to assume in other
+    accounts. ``clients`` replaces the boto3 sessions (tests, replays).
+
+    Raises:
+        WorkspaceError: the workspace cannot be loaded.
+        CredentialsError: no Region anywhere, unknown profile, or invalid role configuration.
+    """
+    architecture = ArchitectureModel.load(workspace)
+    factory: ClientFactory
+    if clients is None:
+        sessions = AwsSessions(
+            profile=profile, region=region, roles=RoleConfig.resolve(role_arn_template)
+        )
+        factory = sessions
+        backend = AwsBackend(architecture, factory)
+        if sessions.default_region is None and any(loc.region is None for loc in backend.locations):
+            raise CredentialsError(
+                "no AWS Region: pass --region, set AWS_REGION, or set rca.region on the elements"
+            )
+    else:
+        factory = clients
+        backend = AwsBackend(architecture, factory)
+    context = ToolContext(
+        architecture=architecture,
+        backend=backend,
+        window=window,
+        baseline=baseline or window.previous(),
+    )
+    return architecture, context
+
+
+def window_ending(end: datetime, minutes: float) -> TimeWindow:
+    """The window of ``minutes`` ending at ``end`` (e.g. "the last hour")."""
+    return TimeWindow(start=end - timedelta(minutes=minutes), end=end)
+
+
+__all__ = ["AwsBackend", "InsightsPattern", "NotFoundError", "open_aws_session", "window_ending"]
