@@ -69,6 +69,13 @@ class ComponentSignals:
         return self.health > 0 or self.load > 0
 
     @property
+    def started(self) -> datetime | None:
+        """When trouble here began: the earlier of the onset and a causal change."""
+        times = [ev.time for ev, w in self.changes if w >= CAUSAL_CHANGE and ev.time]
+        times += [self.onset] if self.onset else []
+        return min(times) if times else None
+
+    @property
     def anomaly(self) -> float:
         return self.health + 0.5 * self.load
 
@@ -216,10 +223,11 @@ def score(
                 other = signals.get(callee)
                 if other is None or not explains(other, sig):
                     continue
+                started = other.started
                 if (
                     sig.onset is None
-                    or other.onset is None
-                    or (other.onset - sig.onset).total_seconds() <= ONSET_TOLERANCE_S
+                    or started is None
+                    or (started - sig.onset).total_seconds() <= ONSET_TOLERANCE_S
                 ):
                     cand.victim_of.append(callee)
             if cand.victim_of:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import timedelta
 
 from pydantic import Field
 
@@ -54,12 +55,33 @@ class PatternChange(Model):
     expected: float
     z: float
     first_seen: str | None = None
+    onset: str | None = Field(default=None, description="when the change started (UTC)")
     bins: list[int] = Field(default_factory=list)
     samples: list[str] = Field(default_factory=list)
 
 
-def classify(pattern: LogPattern, ratio: float) -> PatternChange:
-    """Classify a pattern; ``ratio`` = window length / baseline length."""
+def _surge_onset(
+    bins: list[int], expected: float, window: TimeWindow | None, bin_seconds: int
+) -> str | None:
+    """Start of the first time bin whose count is at least twice its share of the expected
+    count plus two (the surge's onset); None without bins."""
+    if not bins or window is None:
+        return None
+    per_bin = expected / len(bins)
+    for index, count in enumerate(bins):
+        if count >= 2 * per_bin + 2:
+            return iso(window.start + timedelta(seconds=index * bin_seconds))
+    return None
+
+
+def classify(
+    pattern: LogPattern, ratio: float, window: TimeWindow | None = None, bin_seconds: int = 60
+) -> PatternChange:
+    """Classify a pattern; ``ratio`` = window length / baseline length.
+
+    ``onset`` is the first occurrence for a new pattern, and the start of the first time bin
+    that surges for a surging one (its first occurrence may predate the surge).
+    """
     k = pattern.window_count
     expected = pattern.baseline_count * ratio
     z = (k - expected) / math.sqrt(expected + 1.0)
@@ -72,6 +94,7 @@ def classify(pattern: LogPattern, ratio: float) -> PatternChange:
     else:
         status = "steady"
     text = pattern.template + " " + " ".join(pattern.samples[:1])
+    first_seen = iso(pattern.first_seen) if pattern.first_seen else None
     return PatternChange(
         template=redact(pattern.template),
         status=status,
@@ -80,7 +103,14 @@ def classify(pattern: LogPattern, ratio: float) -> PatternChange:
         baseline_count=pattern.baseline_count,
         expected=round(expected, 2),
         z=round(z, 2),
-        first_seen=iso(pattern.first_seen) if pattern.first_seen else None,
+        first_seen=first_seen,
+        onset=(
+            first_seen
+            if status == "new"
+            else _surge_onset(pattern.bins, expected, window, bin_seconds)
+            if status == "surge"
+            else None
+        ),
         bins=pattern.bins,
         samples=[redact(s)[:500] for s in pattern.samples],
     )
@@ -117,7 +147,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
         bin_seconds = max(60, int(window.seconds // 12) // 60 * 60)
         result = ctx.backend.log_patterns(groups, window, baseline, bin_seconds)
         partial = partial or result.partial
-        changes = [classify(p, ratio) for p in result.patterns]
+        changes = [classify(p, ratio, window, bin_seconds) for p in result.patterns]
         if args.pattern:
             needle = args.pattern.lower()
             changes = [
@@ -138,7 +168,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
                 f"{element.name}: {c.status} {'error ' if c.error else ''}pattern "
                 f"'{c.template[:240]}' {c.window_count}x in window vs {c.baseline_count}x in "
                 f"baseline (expected {c.expected:g}, z {c.z:+.1f})"
-                + (f", first at {c.first_seen}" if c.first_seen and c.status != "drop" else "")
+                + (f", from {c.onset}" if c.onset else "")
             )
             lines.append(text)
             evidence.append(
@@ -149,7 +179,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
                     summary=text,
                     searched=searched,
                     window=window,
-                    time=c.first_seen if c.status in ("new", "surge") else None,
+                    time=c.onset,
                     figures={
                         "window_count": c.window_count,
                         "baseline_count": c.baseline_count,

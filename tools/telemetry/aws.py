@@ -71,6 +71,10 @@ def _chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def _wkey(window: TimeWindow) -> tuple[datetime, datetime]:
+    return (window.start, window.end)
+
+
 def _selector_key(selector: MetricSelector) -> str:
     return selector.model_dump_json()
 
@@ -118,10 +122,12 @@ class AwsBackend(TelemetryBackend):
         self._map_workspace()
         self._lock = threading.RLock()
         self._expanded: dict[tuple[Location, str, tuple[tuple[str, str], ...]], list[MetricId]] = {}
-        self._metric_cache: dict[tuple[Location, Any, str, TimeWindow], list[Any]] = {}
-        self._prefetched: set[TimeWindow] = set()
-        self._alarm_cache: dict[TimeWindow, list[AlarmStateChange]] = {}
-        self._trail_cache: dict[TimeWindow, list[CloudTrailRecord]] = {}
+        self._metric_cache: dict[
+            tuple[Location, Any, str, tuple[datetime, datetime]], list[Any]
+        ] = {}
+        self._prefetched: set[tuple[datetime, datetime]] = set()
+        self._alarm_cache: dict[tuple[datetime, datetime], list[AlarmStateChange]] = {}
+        self._trail_cache: dict[tuple[datetime, datetime], list[CloudTrailRecord]] = {}
         self.truncated_trails: list[str] = []
 
     # ------------------------------------------------------------- mapping
@@ -304,7 +310,7 @@ class AwsBackend(TelemetryBackend):
     def _fetch(self, wanted: Iterable[tuple[Location, MetricId, str]], window: TimeWindow) -> None:
         todo: dict[Location, list[tuple[MetricId, str]]] = defaultdict(list)
         for location, mid, stat in wanted:
-            if (location, mid.key, stat, window) not in self._metric_cache:
+            if (location, mid.key, stat, _wkey(window)) not in self._metric_cache:
                 todo[location].append((mid, stat))
         for location, metrics in todo.items():
             unique = list({(m.key, s): (m, s) for m, s in metrics}.values())
@@ -312,7 +318,7 @@ class AwsBackend(TelemetryBackend):
                 unique, window.start, window.end, anomaly_band_stddev=self.anomaly_band_stddev
             )
             for d in data:
-                self._metric_cache[(location, d.metric.key, d.stat, window)] = [d]
+                self._metric_cache[(location, d.metric.key, d.stat, _wkey(window))] = [d]
 
     def _wanted(self, selectors: Iterable[MetricSelector]) -> list[tuple[Location, MetricId, str]]:
         out = []
@@ -334,17 +340,17 @@ class AwsBackend(TelemetryBackend):
             wanted = self._wanted(selectors)
             if (
                 self.prefetch_metrics
-                and window not in self._prefetched
+                and _wkey(window) not in self._prefetched
                 and len(self.selectors) <= MAX_QUERIES_PER_CALL
             ):
-                self._prefetched.add(window)
+                self._prefetched.add(_wkey(window))
                 wanted_all = self._wanted(self.selectors)
                 self._fetch(wanted_all + wanted, window)
             else:
                 self._fetch(wanted, window)
             series: dict[tuple[str, str, tuple[tuple[str, str], ...]], MetricSeries] = {}
             for location, mid, stat in wanted:
-                for d in self._metric_cache.get((location, mid.key, stat, window), []):
+                for d in self._metric_cache.get((location, mid.key, stat, _wkey(window)), []):
                     if mid.key in series or not d.timestamps:
                         continue
                     series[mid.key] = MetricSeries(
@@ -361,21 +367,23 @@ class AwsBackend(TelemetryBackend):
     def alarm_history(self, window: TimeWindow) -> list[AlarmStateChange]:
         """Alarm state changes in ``window`` in every account and Region of the workspace."""
         with self._lock:
-            if window not in self._alarm_cache:
-                changes: list[AlarmStateChange] = []
+            if _wkey(window) not in self._alarm_cache:
+                unique: dict[tuple[str, datetime, str], AlarmStateChange] = {}
                 for location in self.locations:
-                    changes += self._cloudwatch(location).alarm_history(window.start, window.end)
-                self._alarm_cache[window] = sorted(
+                    for c in self._cloudwatch(location).alarm_history(window.start, window.end):
+                        unique.setdefault((c.alarm_name, c.timestamp, c.new_state), c)
+                changes = list(unique.values())
+                self._alarm_cache[_wkey(window)] = sorted(
                     changes, key=lambda c: (c.timestamp, c.alarm_name)
                 )
-            return list(self._alarm_cache[window])
+            return list(self._alarm_cache[_wkey(window)])
 
     # ------------------------------------------------------------- changes
     def write_events(self, window: TimeWindow) -> list[CloudTrailRecord]:
         """CloudTrail write events in ``window`` in every account and Region of the workspace
         (one lookup sweep each, in parallel; each sweep at 2 requests/s)."""
         with self._lock:
-            if window not in self._trail_cache:
+            if _wkey(window) not in self._trail_cache:
 
                 def sweep(location: Location) -> tuple[Location, list[CloudTrailRecord], bool]:
                     lookup = CloudTrailLookup(
@@ -394,10 +402,10 @@ class AwsBackend(TelemetryBackend):
                         self.truncated_trails.append(location.label())
                     for record in records:
                         unique.setdefault(record.eventID, record)
-                self._trail_cache[window] = sorted(
+                self._trail_cache[_wkey(window)] = sorted(
                     unique.values(), key=lambda r: (r.eventTime, r.eventID)
                 )
-            return list(self._trail_cache[window])
+            return list(self._trail_cache[_wkey(window)])
 
     def observed_edges(self, window: TimeWindow) -> list[tuple[str, str]]:
         """X-Ray service-graph edges ``(caller, callee)`` observed in ``window``, all locations."""
