@@ -159,8 +159,11 @@ def describe(arch: ArchitectureModel, ev: Evidence) -> str:
     return f"{ev.kind} of {name} ({ev.id})"
 
 
-def statement(arch: ArchitectureModel, cand: Candidate, cat: str) -> str:
-    """One paragraph in our own words: the claim, then the strongest evidence by id."""
+def statement(
+    arch: ArchitectureModel, cand: Candidate, cat: str, effects: list[Evidence] | None = None
+) -> str:
+    """One paragraph in our own words: the claim, the strongest evidence and the effects on its
+    dependents, by evidence id."""
     name = arch.elements[cand.component].name
     parts = [f"{name}: {_PHRASES.get(cat, 'it behaves anomalously')}."]
     changes = sorted(cand.signals.changes, key=lambda x: -x[1])
@@ -169,6 +172,8 @@ def statement(arch: ArchitectureModel, cand: Candidate, cat: str) -> str:
     signals = cand.signals.health_evidence[:3] + cand.signals.load_evidence[:1]
     if signals:
         parts.append("Signals: " + "; ".join(describe(arch, e) for e in signals) + ".")
+    if effects:
+        parts.append("Effects: " + "; ".join(describe(arch, e) for e in effects[:3]) + ".")
     if cand.victim_of:
         deps = ", ".join(arch.elements[c].name for c in cand.victim_of)
         parts.append(f"Caution: its dependencies {deps} are also anomalous.")

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 from agent.models import Hypotheses, Investigation, Step, ToolCall, ToolExecution
 from agent.providers.base import SUBMIT_TOOL, LoopState, ModelProvider, Turn
 from agent.scoring import annotate, score, to_hypotheses
-from tools.context import ToolContext, ToolResult
+from tools.context import EvidenceLedger, ToolContext, ToolResult
 from tools.toolbox import TOOLS, run_tool
 
 Progress = Callable[[str, dict[str, object]], None]
@@ -84,9 +85,16 @@ class InvestigationLoop:
                 + (", ".join(e.id for e in earlier.evidence) or "(none)")
                 + " or change the arguments",
             )
-        else:
-            result = run_tool(self.ctx, call.name, call.input)
+        else:  # a private ledger: ids are assigned in call order afterwards (see _commit)
+            result = run_tool(replace(self.ctx, ledger=EvidenceLedger()), call.name, call.input)
         return ToolExecution(call=call, result=result, seconds=time.perf_counter() - started)
+
+    def _commit(self, execution: ToolExecution) -> None:
+        """Give the execution's evidence its final ids, in call order, so that parallel calls
+        number their evidence deterministically."""
+        execution.result.evidence = [
+            self.ctx.ledger.add(**ev.model_dump(exclude={"id"})) for ev in execution.result.evidence
+        ]
 
     def run(
         self,
@@ -144,6 +152,7 @@ class InvestigationLoop:
             with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
                 executions = list(pool.map(lambda c: self._execute(c, seen), work))
             for ex in executions:
+                self._commit(ex)
                 seen.setdefault(_key(ex.call), ex.result)
                 self.progress(
                     "tool_end",

@@ -277,7 +277,8 @@ def to_hypotheses(
         sig = cand.signals
         supporting = [ev.id for ev, w in sorted(sig.changes, key=lambda x: -x[1]) if w > 0.05]
         supporting += [e.id for e in sig.health_evidence[:6] + sig.load_evidence[:4]]
-        supporting += [e.id for e in effects(arch, ranked, cand)]
+        downstream_effects = effects(arch, ranked, cand)
+        supporting += [e.id for e in downstream_effects]
         contradicting = [e.id for e in sig.steady_evidence]
         contradicting += [
             ev.id for callee in cand.victim_of for ev in ranked_signals(ranked, callee)[:2]
@@ -286,7 +287,7 @@ def to_hypotheses(
         hypotheses.append(
             Hypothesis(
                 rank=rank,
-                statement=statement(arch, cand, cat),
+                statement=statement(arch, cand, cat, downstream_effects),
                 component=cand.component,
                 fault_category=cat,  # type: ignore[arg-type]
                 confidence=confidence(scores, cand.score),
