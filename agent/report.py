@@ -32,7 +32,9 @@ def render_report(record: SessionRecord, arch: ArchitectureModel | None = None) 
         return component
 
     evidence = turn.evidence
-    timed = sorted((e for e in evidence if e.time is not None), key=lambda e: e.time)  # type: ignore[arg-type, return-value]
+    timed = sorted(
+        ((e.time, e) for e in evidence if e.time is not None), key=lambda pair: pair[0]
+    )
     impact = [
         f"{name(e.component)}: {_cell(e.summary, 200)}"
         for e in evidence
@@ -70,8 +72,8 @@ def render_report(record: SessionRecord, arch: ArchitectureModel | None = None) 
         summary=_cell(answer.summary if answer else "No answer.", 2000),
         impact=impact,
         timeline=[
-            {"time": iso(e.time), "component": name(e.component), "summary": _cell(e.summary, 220)}
-            for e in timed  # type: ignore[arg-type]
+            {"time": iso(when), "component": name(e.component), "summary": _cell(e.summary, 220)}
+            for when, e in timed
             if e.kind in ("metric_anomaly", "log_pattern", "change", "alarm")
         ][:40],
         hypotheses=hypotheses,

@@ -362,7 +362,7 @@ def _inbound_network_metrics(spans: pd.DataFrame, ends: pd.Series) -> list[Metri
     )
     joined = spans[spans["ParentID"] != "root"].merge(parents, on=["TraceID", "ParentID"])
     cross = joined[joined["caller"] != joined["service"]]
-    points = []
+    points: list[MetricPoint] = []
     if cross.empty:
         return points
     overhead = (cross["parent_us"].astype(float) - cross["Duration"].astype(float)) / 1000.0

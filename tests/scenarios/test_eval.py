@@ -37,7 +37,9 @@ def test_demo_answer_cites_change_timeouts_and_traffic_drop() -> None:
     assert change[0].edge is not None  # mapped to the edge BFF -> RVM API
     assert any(e.kind == "log_pattern" and "Timeout" in e.summary for e in cited)
     assert any(
-        e.kind == "metric_anomaly" and e.labels["role"] == "load" and e.labels["direction"] == "down"
+        e.kind == "metric_anomaly"
+        and e.labels["role"] == "load"
+        and e.labels["direction"] == "down"
         for e in cited
     )
     assert "RevokeSecurityGroupIngress" in top.statement

@@ -1,0 +1,204 @@
+"""``rca capture`` and ``rca aws ...``: the commands that talk to real AWS accounts.
+
+``register(app)`` adds them to the ``rca`` app (``cli/main.py`` calls it). Commands are thin:
+they parse options, build objects in one factory (:func:`_sessions`) and print; errors are one
+line on stderr (exit 1), usage errors exit 2; ``--json`` prints exactly one JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from tools.aws.session import AwsSessions, Location, RoleConfig
+from tools.errors import RcaError
+from tools.models import TimeWindow
+
+POLICY = Path(__file__).resolve().parents[1] / "infra" / "iam" / "rca-tools-readonly-policy.json"
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+Profile = Annotated[
+    str | None, typer.Option(help="AWS named profile (like the AWS CLI's --profile).")
+]
+Region = Annotated[str | None, typer.Option(help="Default AWS Region (like the AWS CLI's).")]
+RoleTemplate = Annotated[
+    str | None,
+    typer.Option(
+        help="Role to assume in other accounts, e.g. arn:aws:iam::{account}:role/rca-readonly "
+        "(default: $RCA_ROLE_ARN_TEMPLATE / $RCA_AWS_CONFIG)."
+    ),
+]
+Workspace = Annotated[
+    Path, typer.Option(help="Structurizr workspace JSON with rca.* element properties.")
+]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def _window(start: str, end: str, what: str = "window") -> TimeWindow:
+    try:
+        return TimeWindow.model_validate({"start": start, "end": end})
+    except ValueError as exc:
+        _fail(f"invalid {what}: {str(exc).splitlines()[-1].strip()}", 2)
+        raise  # unreachable: _fail exits
+
+
+def _sessions(profile: str | None, region: str | None, role_arn_template: str | None) -> Any:
+    return AwsSessions(profile=profile, region=region, roles=RoleConfig.resolve(role_arn_template))
+
+
+def capture(
+    workspace: Workspace,
+    start: Annotated[str, typer.Option(help="Incident window start, ISO 8601 UTC.")],
+    end: Annotated[str, typer.Option(help="Incident window end, ISO 8601 UTC.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Bundle directory to write.")],
+    description: Annotated[
+        str | None, typer.Option(help="The symptom, as an on-call engineer says it.")
+    ] = None,
+    incident_id: Annotated[str | None, typer.Option("--id", help="Incident id.")] = None,
+    baseline_start: Annotated[
+        str | None, typer.Option(help="Baseline start (default: the previous equal period).")
+    ] = None,
+    baseline_end: Annotated[str | None, typer.Option(help="Baseline end.")] = None,
+    max_events_per_group: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Log events kept per log group.")
+    ] = 5000,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn_template: RoleTemplate = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Capture an incident window of real AWS accounts into an incident bundle (redacted)."""
+    from tools.capture import CaptureLimits, capture_incident
+
+    window = _window(start, end)
+    baseline = None
+    if baseline_start or baseline_end:
+        if not (baseline_start and baseline_end):
+            _fail("give both --baseline-start and --baseline-end", 2)
+        baseline = _window(str(baseline_start), str(baseline_end), "baseline")
+    if not workspace.is_file():
+        _fail(f"{workspace}: workspace file not found", 2)
+    try:
+        report = capture_incident(
+            workspace,
+            window,
+            out_dir,
+            clients=_sessions(profile, region, role_arn_template),
+            baseline=baseline,
+            incident_id=incident_id,
+            description=description,
+            limits=CaptureLimits(max_events_per_group=max_events_per_group),
+        )
+    except RcaError as exc:
+        if debug:
+            raise
+        _fail(str(exc))
+        return
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+        return
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return
+    kept = sum(g.kept for g in report.log_groups.values())
+    out.print(
+        f"wrote {report.path}: {len(report.log_groups)} log groups ({kept} events), "
+        f"{report.metric_series} metric series ({report.metric_points} points), "
+        f"{report.cloudtrail_records} CloudTrail write events, {report.alarm_changes} alarm "
+        "changes",
+        highlight=False,
+    )
+    if report.missing_log_groups:
+        err.print("log groups not found: " + ", ".join(report.missing_log_groups), highlight=False)
+    out.print(f'replay it: rca ask "..." --bundle {report.path}', highlight=False)
+
+
+def policy() -> None:
+    """Print the read-only IAM policy the tools (and capture) need."""
+    sys.stdout.write(POLICY.read_text(encoding="utf-8"))
+
+
+def schema(
+    tool: Annotated[
+        list[str] | None, typer.Argument(help="Tools to include (default: all four).")
+    ] = None,
+) -> None:
+    """Print the OpenAPI schema of the Bedrock Agent action group (from the tool models)."""
+    from tools.handlers import openapi_schema
+    from tools.toolbox import TOOLS
+
+    unknown = [t for t in tool or [] if t not in TOOLS]
+    if unknown:
+        _fail(f"unknown tool {unknown[0]!r}; available: {', '.join(TOOLS)}", 2)
+    sys.stdout.write(openapi_schema(tool or None) + "\n")
+
+
+def check(
+    workspace: Workspace,
+    profile: Profile = None,
+    region: Region = None,
+    role_arn_template: RoleTemplate = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check credentials, role assumption and mapped log groups for every account of a workspace."""
+    from tools.aws.logs_insights import LogsInsights
+    from tools.c4 import ArchitectureModel
+    from tools.telemetry.aws import AwsBackend
+
+    try:
+        sessions = _sessions(profile, region, role_arn_template)
+        backend = AwsBackend(ArchitectureModel.load(workspace), sessions)
+    except RcaError as exc:
+        _fail(str(exc))
+        return
+    by_location: dict[Location, list[str]] = {}
+    for group, location in backend.group_location.items():
+        by_location.setdefault(location, []).append(group)
+    results: list[dict[str, Any]] = []
+    for location in backend.locations:
+        row: dict[str, Any] = {"account": location.account, "region": location.region}
+        try:
+            sessions.session_for(location.account)
+            insights = LogsInsights(sessions.client("logs", location), location=location)
+            groups = sorted(by_location.get(location, []))
+            found = insights.existing_groups(groups)
+            row.update(ok=True, log_groups=len(groups), missing=sorted(set(groups) - found))
+        except RcaError as exc:
+            row.update(ok=False, error=str(exc))
+        results.append(row)
+    if as_json:
+        sys.stdout.write(json.dumps({"locations": results}, indent=2) + "\n")
+    else:
+        for row in results:
+            where = f"{row['account'] or 'default account'}/{row['region'] or 'default Region'}"
+            if row["ok"]:
+                missing = f", missing: {', '.join(row['missing'])}" if row["missing"] else ""
+                out.print(f"ok   {where}: {row['log_groups']} log groups{missing}", highlight=False)
+            else:
+                out.print(f"FAIL {where}: {row['error']}", highlight=False)
+    if not all(r["ok"] for r in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``rca capture`` and ``rca aws policy|schema|check`` to ``app``."""
+    app.command("capture")(capture)
+    aws_app = typer.Typer(
+        no_args_is_help=True, help="AWS: read-only policy, action-group schema, access check."
+    )
+    aws_app.command("policy")(policy)
+    aws_app.command("schema")(schema)
+    aws_app.command("check")(check)
+    app.add_typer(aws_app, name="aws")

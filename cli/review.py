@@ -1,0 +1,485 @@
+"""``rca review``: Well-Architected review of a design document, WA Tool pre-fill, follow-up chat.
+
+Commands (added to the main app by :func:`register`):
+
+``rca review DOCUMENT.pdf [--pillar P ...] [--mode quick|deep] [--apply [--yes]]``
+    extract, assess every question (or the chosen pillars), write reports (Markdown and HTML by
+    default), print the risk summary and the dry-run plan of WA Tool calls; ``--apply`` writes
+    them after an interactive confirmation (``--yes`` skips it). ``--resume ID`` continues an
+    interrupted review (or re-applies a finished one) without redoing finished questions.
+``rca review-chat REVIEW_ID [QUESTION]``
+    answer one question, or chat interactively (empty line or EOF ends) about a stored review.
+``rca review-list``
+    the stored reviews, newest first, with state and risk counts.
+``rca review-report REVIEW_ID [--format md|html|json|csv ...]``
+    render the reports of a stored review again.
+
+Exit codes: 0 success, 1 runtime error (one line on stderr; the review record is ``failed``
+with the same reason), 2 usage error, 3 high risks found when ``--fail-on-high`` is given.
+``--json`` prints exactly one JSON document on stdout. Progress is shown only when stderr is a
+terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out
+from reviews.models import Assessment, ReviewRecord
+
+EXIT_HIGH_RISK = 3
+PILLAR_ALIASES = {
+    "ops": "operationalExcellence",
+    "operational-excellence": "operationalExcellence",
+    "operationalexcellence": "operationalExcellence",
+    "sec": "security",
+    "security": "security",
+    "rel": "reliability",
+    "reliability": "reliability",
+    "perf": "performance",
+    "performance": "performance",
+    "performance-efficiency": "performance",
+    "cost": "costOptimization",
+    "cost-optimization": "costOptimization",
+    "costoptimization": "costOptimization",
+    "sus": "sustainability",
+    "sustainability": "sustainability",
+}
+
+
+def _pillars(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out_ids: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            key = part.strip()
+            if not key:
+                continue
+            out_ids.append(PILLAR_ALIASES.get(key.lower(), key))
+    return list(dict.fromkeys(out_ids)) or None
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+class _Progress:
+    """Progress on stderr, only when stderr is a terminal (and not --quiet)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.enabled = not quiet and err.is_terminal
+        self.total = 0
+
+    def __call__(self, event: str, payload: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        if event == "extracting":
+            err.print(
+                f"extracting {payload['document']} with {payload['extractor']}", highlight=False
+            )
+        elif event == "extracted":
+            err.print(f"  {payload['pages']} pages, {payload['words']} words", highlight=False)
+        elif event == "start":
+            self.total = int(payload["total"])
+            err.print(
+                f"assessing {payload['total']} questions ({payload['done']} already done) in "
+                f"{payload['units']} {payload['mode']} requests, {payload['workers']} in parallel",
+                highlight=False,
+            )
+        elif event == "question":
+            err.print(
+                f"  [{payload['done']}/{payload['total']}] {payload['number']}: {payload['risk']}",
+                highlight=False,
+                markup=False,
+            )
+        elif event == "throttled":
+            err.print(
+                f"  throttled on {payload['unit']} (attempt {payload['attempt']}), waiting up to "
+                f"{payload['delay_s']:.1f} s",
+                highlight=False,
+            )
+        elif event == "answer":
+            err.print(f"  {payload['question_id']}: {payload['action']}", highlight=False)
+        elif event in ("workload", "milestone", "report"):
+            err.print(f"  {event}: {payload}", highlight=False, markup=False)
+
+
+def _summary(assessment: Assessment, record: ReviewRecord, paths: dict[str, Path]) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"Review {record.id}: {record.document_name} "
+        f"({assessment.mode}, {assessment.assessor})"
+    )
+    for column in ("Pillar", "Questions", "High", "Medium", "None", "N/A", "Unanswered"):
+        table.add_column(column, justify="left" if column == "Pillar" else "right")
+    for p in assessment.pillars:
+        c = p.risk_counts
+        table.add_row(
+            p.name,
+            str(p.questions),
+            str(c["HIGH"]),
+            str(c["MEDIUM"]),
+            str(c["NONE"]),
+            str(c["NOT_APPLICABLE"]),
+            str(c["UNANSWERED"]),
+        )
+    t = assessment.risk_counts()
+    table.add_row(
+        "Total",
+        str(len(assessment.questions)),
+        str(t["HIGH"]),
+        str(t["MEDIUM"]),
+        str(t["NONE"]),
+        str(t["NOT_APPLICABLE"]),
+        str(t["UNANSWERED"]),
+    )
+    out.print(table)
+    if assessment.recommendations:
+        out.print("Top improvements:", highlight=False)
+        numbers = {qa.question_id: qa.number for qa in assessment.questions}
+        for rec in assessment.recommendations[:5]:
+            out.print(
+                f"  {rec.priority}. {numbers[rec.question_id]} {rec.title} "
+                f"({rec.bp_risk or '-'}, {rec.verdict.replace('_', ' ')})",
+                highlight=False,
+                markup=False,
+            )
+    for fmt, path in paths.items():
+        out.print(f"{fmt} report: {path}", highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``review``, ``review-chat``, ``review-list`` and ``review-report`` to ``app``."""
+
+    @app.command("review")
+    def review(
+        document: Annotated[
+            Path | None, typer.Argument(help="The design document (PDF) to review.")
+        ] = None,
+        pillar: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--pillar",
+                "-p",
+                help="Pillar to assess (id or ops/sec/rel/perf/cost/sus); repeatable. "
+                "Default: all six.",
+            ),
+        ] = None,
+        mode: Annotated[
+            str, typer.Option(help="quick (one request per pillar) or deep (one per question).")
+        ] = "quick",
+        lens: Annotated[
+            str, typer.Option(help="Lens alias or custom-lens JSON path.")
+        ] = "wellarchitected",
+        assessor: Annotated[
+            str, typer.Option(help="heuristic (offline, default) or bedrock (Converse).")
+        ] = "heuristic",
+        model_id: Annotated[str | None, typer.Option(help="Bedrock model id (bedrock).")] = None,
+        extractor: Annotated[
+            str, typer.Option(help="pdfplumber (local, default) or textract (OCR, needs --bucket).")
+        ] = "pdfplumber",
+        bucket: Annotated[
+            str | None, typer.Option(envvar="RCA_REVIEW_BUCKET", help="S3 bucket for Textract.")
+        ] = None,
+        kb_id: Annotated[
+            str | None,
+            typer.Option(help="Bedrock Knowledge Base id for guidance (default: local)."),
+        ] = None,
+        concurrency: Annotated[int, typer.Option(min=1, max=16, help="Requests in parallel.")] = 4,
+        resume: Annotated[
+            str | None, typer.Option(help="Continue (or re-apply) the stored review with this id.")
+        ] = None,
+        out_dir: Annotated[Path, typer.Option("--out", help="Where to write the reports.")] = Path(
+            "."
+        ),
+        fmt: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--format", "-f", help="md, html, json, csv; repeatable (default md, html)."
+            ),
+        ] = None,
+        apply: Annotated[
+            bool, typer.Option(help="Write the answers to the AWS Well-Architected Tool.")
+        ] = False,
+        yes: Annotated[
+            bool, typer.Option("--yes", "-y", help="Do not ask before writing.")
+        ] = False,
+        workload_name: Annotated[
+            str | None, typer.Option(help="WA Tool workload (reused when it exists).")
+        ] = None,
+        environment: Annotated[
+            str, typer.Option(help="PRODUCTION or PREPRODUCTION.")
+        ] = "PREPRODUCTION",
+        fail_on_high: Annotated[
+            bool, typer.Option(help="Exit with code 3 when a question has high risk.")
+        ] = False,
+        profile: Profile = None,
+        region: Region = None,
+        quiet: Quiet = False,
+        as_json: AsJson = False,
+    ) -> None:
+        """Review a design document against the Well-Architected Framework (or chosen pillars)."""
+        from reviews.pipeline import (
+            ReviewOptions,
+            build_reviewer,
+            load_assessment,
+            workload_name_for,
+        )
+        from reviews.report import FORMATS, write_reports
+        from reviews.store import open_store
+        from reviews.watool import WaToolClient, build_plan
+
+        if mode not in ("quick", "deep"):
+            fail(f"--mode must be quick or deep, not {mode!r}", 2)
+        if assessor not in ("heuristic", "bedrock"):
+            fail(f"--assessor must be heuristic or bedrock, not {assessor!r}", 2)
+        if extractor not in ("pdfplumber", "textract"):
+            fail(f"--extractor must be pdfplumber or textract, not {extractor!r}", 2)
+        if environment not in ("PRODUCTION", "PREPRODUCTION"):
+            fail("--environment must be PRODUCTION or PREPRODUCTION", 2)
+        formats = [f.strip().lower() for value in (fmt or ["md", "html"]) for f in value.split(",")]
+        bad = [f for f in formats if f not in FORMATS]
+        if bad:
+            fail(f"unknown --format {', '.join(bad)}; use {', '.join(FORMATS)}", 2)
+        if (document is None) == (resume is None):
+            fail("give a DOCUMENT to review, or --resume REVIEW_ID (not both)", 2)
+        if document is not None and not document.is_file():
+            fail(f"{document}: no such file; give the path of a PDF design document", 2)
+
+        store = guard(open_store, region=region)
+        show = _Progress(quiet or as_json)
+        options = ReviewOptions(
+            lens=lens,
+            assessor=assessor,  # type: ignore[arg-type]
+            extractor=extractor,  # type: ignore[arg-type]
+            model_id=model_id,
+            knowledge_base_id=kb_id,
+            bucket=bucket,
+            region=region,
+            profile=profile,
+            max_workers=concurrency,
+        )
+        reviewer = guard(build_reviewer, options, store, show)
+        if resume is not None:
+            record = guard(store.get, resume)
+            if record.state != "completed" or record.questions_done < record.questions_total:
+                guard(reviewer.run, resume)
+            review_id = resume
+        else:
+            assert document is not None
+            record = guard(reviewer.submit, document, mode=mode, pillars=_pillars(pillar))
+            if not (quiet or as_json):
+                err.print(f"review {record.id} submitted", highlight=False)
+            guard(reviewer.run, record.id)
+            review_id = record.id
+        assessment = guard(load_assessment, store, review_id, reviewer.lens)
+        record = guard(store.get, review_id)
+        paths = guard(write_reports, assessment, out_dir, formats)
+
+        doc = None
+        try:
+            doc = store.load_document(review_id)
+        except Exception:  # the title is a nicety for the workload name
+            doc = None
+        name = workload_name or workload_name_for(record, doc)
+        plan = guard(
+            build_plan,
+            assessment,
+            reviewer.lens,
+            workload_name=name,
+            environment=environment,
+            aws_regions=[region] if region else None,
+        )
+        plan_path = out_dir / f"review-{review_id}.wa-plan.json"
+        plan_path.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
+        applied = None
+        if apply:
+            if not yes:
+                if not sys.stdin.isatty():
+                    fail(
+                        "--apply writes to your AWS account: confirm with --yes when not "
+                        "interactive",
+                        2,
+                    )
+                err.print(plan.render().split("\n", 2)[0] + f"\n{len(plan.writes())} write calls.")
+                if not typer.confirm("Write these answers to the Well-Architected Tool?", err=True):
+                    fail("not applied (declined)", 1)
+            from reviews.pipeline import prefill
+
+            wa = guard(WaToolClient, region=region, profile=profile)
+            applied = guard(
+                prefill,
+                store,
+                review_id,
+                plan,
+                reviewer.lens,
+                wa,
+                report_dir=out_dir,
+                progress=show,
+            )
+        if as_json:
+            _emit(
+                {
+                    "review": guard(store.get, review_id).model_dump(mode="json"),
+                    "assessment": assessment.model_dump(mode="json"),
+                    "reports": {k: str(v) for k, v in paths.items()},
+                    "wa_plan": str(plan_path),
+                    "wa_tool": applied.model_dump(mode="json") if applied else None,
+                }
+            )
+        else:
+            _summary(assessment, record, paths)
+            if applied is None:
+                out.print(
+                    f"WA Tool dry run: {len(plan.calls)} calls ({len(plan.writes())} writes) for "
+                    f"workload {plan.workload_name!r}, full plan in {plan_path}; pass --apply to "
+                    "write them",
+                    highlight=False,
+                    markup=False,
+                )
+                if not quiet:
+                    lines = [
+                        ln for ln in plan.render().splitlines()[2:] if not ln.startswith("     ")
+                    ]
+                    if len(lines) > 9:
+                        lines = [
+                            *lines[:6],
+                            f"     ... {len(lines) - 9} more calls ...",
+                            *lines[-3:],
+                        ]
+                    for line in lines:
+                        err.print(line, highlight=False, markup=False)
+            else:
+                out.print(
+                    f"WA Tool: workload {applied.workload_id} "
+                    f"({'created' if applied.workload_created else 'reused'}), "
+                    f"{len(applied.updated)} answers updated, "
+                    f"{len(applied.skipped)} already equal, "
+                    f"milestone {applied.milestone_number}; risk counts {applied.risk_counts}"
+                    + (f"; report {applied.report_path}" if applied.report_path else ""),
+                    highlight=False,
+                    markup=False,
+                )
+        if fail_on_high and assessment.risk_counts()["HIGH"]:
+            raise typer.Exit(EXIT_HIGH_RISK)
+
+    @app.command("review-chat")
+    def review_chat(
+        review_id: Annotated[str, typer.Argument(help="The review to ask about.")],
+        question: Annotated[
+            str | None, typer.Argument(help="One question; omit it to chat interactively.")
+        ] = None,
+        model: Annotated[
+            str, typer.Option(help="heuristic (retrieval, offline) or bedrock (Converse).")
+        ] = "heuristic",
+        model_id: Annotated[str | None, typer.Option(help="Bedrock model id.")] = None,
+        profile: Profile = None,
+        region: Region = None,
+        as_json: AsJson = False,
+    ) -> None:
+        """Ask follow-up questions about a review; answers cite pages, questions and guidance."""
+        from lenses.catalog import load_guidance, load_lens
+        from reviews.chat import BedrockResponder, Responder, RetrievalResponder, ReviewChat
+        from reviews.pipeline import load_assessment
+        from reviews.store import open_store
+
+        if model not in ("heuristic", "bedrock"):
+            fail("--model must be heuristic or bedrock", 2)
+        store = guard(open_store, region=region)
+        record = guard(store.get, review_id)
+        lens = guard(load_lens, record.lens_alias)
+        assessment = guard(load_assessment, store, review_id, lens)
+        doc = guard(store.load_document, review_id)
+        responder: Responder = RetrievalResponder()
+        if model == "bedrock":
+            import boto3
+
+            from reviews.assessors.bedrock import DEFAULT_MODEL
+
+            client = boto3.Session(profile_name=profile, region_name=region).client(
+                "bedrock-runtime"
+            )
+            responder = BedrockResponder(client, model_id or DEFAULT_MODEL)
+        chat = ReviewChat(
+            assessment,
+            doc,
+            guard(load_guidance, lens),
+            responder=responder,
+            history=guard(store.chat, review_id),
+            store=store,
+        )
+        questions = [question] if question else None
+        while True:
+            if questions is not None:
+                if not questions:
+                    break
+                text = questions.pop(0)
+            else:
+                try:
+                    text = typer.prompt("you", default="", show_default=False, err=True)
+                except (EOFError, typer.Abort):
+                    break
+                if not text.strip() or text.strip().lower() in ("exit", "quit"):
+                    break
+            turn = guard(chat.ask, text)
+            if as_json:
+                _emit(turn.model_dump(mode="json"))
+            else:
+                out.print(turn.text, highlight=False, markup=False)
+
+    @app.command("review-list")
+    def review_list(
+        limit: Annotated[int, typer.Option(min=1, max=1000, help="How many reviews.")] = 20,
+        region: Region = None,
+        as_json: AsJson = False,
+    ) -> None:
+        """List stored reviews, newest first."""
+        from reviews.store import open_store
+
+        store = guard(open_store, region=region)
+        records = guard(store.list_reviews, limit)
+        if as_json:
+            _emit({"reviews": [r.model_dump(mode="json") for r in records]})
+            return
+        if not records:
+            err.print("no reviews yet; run `rca review DOCUMENT.pdf`", highlight=False)
+            return
+        for r in records:
+            extra = f" ({r.error_kind}: {r.error})" if r.state == "failed" else ""
+            out.print(
+                f"{r.id}  {r.state:<11} {r.mode:<5} {r.questions_done:>2}/{r.questions_total:<2} "
+                f"{r.document_name}{extra}",
+                highlight=False,
+                markup=False,
+            )
+
+    @app.command("review-report")
+    def review_report(
+        review_id: Annotated[str, typer.Argument(help="The stored review.")],
+        out_dir: Annotated[Path, typer.Option("--out", help="Where to write.")] = Path("."),
+        fmt: Annotated[
+            list[str] | None,
+            typer.Option("--format", "-f", help="md, html, json, csv; repeatable."),
+        ] = None,
+        region: Region = None,
+    ) -> None:
+        """Render the reports of a stored review (complete or not) again."""
+        from reviews.pipeline import load_assessment
+        from reviews.report import FORMATS, write_reports
+        from reviews.store import open_store
+
+        formats = [f.strip().lower() for value in (fmt or ["md", "html"]) for f in value.split(",")]
+        bad = [f for f in formats if f not in FORMATS]
+        if bad:
+            fail(f"unknown --format {', '.join(bad)}; use {', '.join(FORMATS)}", 2)
+        store = guard(open_store, region=region)
+        assessment = guard(load_assessment, store, review_id)
+        for fmt_name, path in guard(write_reports, assessment, out_dir, formats).items():
+            out.print(f"{fmt_name} report: {path}", highlight=False, markup=False)
