@@ -221,3 +221,11 @@ def test_wrap_keeps_each_payload_inside_one_block(payload: str) -> None:
     assert wrapped.count(f"</untrusted-data-{NONCE}>") == 1
     for hidden in HIDDEN:
         assert hidden not in wrapped
+
+
+def test_oversized_tool_output_is_capped_with_advice() -> None:
+    from agent.untrusted import MAX_TOOL_TEXT
+
+    wrapped = wrap("x" * (MAX_TOOL_TEXT * 3), NONCE)
+    assert len(wrapped) < MAX_TOOL_TEXT + 400
+    assert "output truncated" in wrapped and "narrow the request" in wrapped
