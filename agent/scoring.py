@@ -122,6 +122,10 @@ def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
                 keep(load, ev.component, "log", 0.5 * _sat(z))
                 sig.load_evidence.append(ev)
                 continue
+            if status == "vanished":  # a code path stopped while the component kept logging
+                keep(health, ev.component, "log:vanished", _sat(z))
+                sig.health_evidence.append(ev)
+                continue
             if error:
                 keep(health, ev.component, "log:error", ERROR_LOG_WEIGHT * _sat(z))
             else:

@@ -4,7 +4,9 @@ The backend mines templates (Drain3 on bundles, Logs Insights ``pattern`` on AWS
 in the window and in the baseline. A template's expected window count is its baseline count scaled
 by the ratio of period lengths (lambda); its deviation is the Poisson-style score
 ``z = (k - lambda) / sqrt(lambda + 1)``. A template is *new* when absent from the baseline (k >= 3),
-*surging* when z >= 4 and k >= 2 lambda, *dropped* when lambda >= 5 and k <= lambda / 4.
+*surging* when z >= 4 and k >= 2 lambda, *dropped* when lambda >= 5 and k <= lambda / 4, and
+*vanished* when it drops even against the component's own overall log rate (see
+:func:`classify`).
 Samples are redacted before they leave the tool.
 """
 
@@ -75,9 +77,19 @@ def _surge_onset(
 
 
 def classify(
-    pattern: LogPattern, ratio: float, window: TimeWindow | None = None, bin_seconds: int = 60
+    pattern: LogPattern,
+    ratio: float,
+    window: TimeWindow | None = None,
+    bin_seconds: int = 60,
+    traffic: float = 1.0,
 ) -> PatternChange:
-    """Classify a pattern; ``ratio`` = window length / baseline length.
+    """Classify a pattern; ``ratio`` = window length / baseline length; ``traffic`` = the
+    component's overall record rate in the window relative to the baseline.
+
+    A dropped template is *vanished* when it also drops against the component's own traffic
+    (``k <= lambda * traffic / 4``, with ``lambda * traffic >= 5``): that code path stopped
+    while the component kept logging, which points at the component itself rather than at less
+    traffic reaching it.
 
     ``onset`` is the first occurrence for a new pattern, and the start of the first time bin
     that surges for a surging one (its first occurrence may predate the surge).
@@ -90,7 +102,7 @@ def classify(
     elif z >= SURGE_Z and k >= 2 * expected:
         status = "surge"
     elif expected >= 5 and k <= expected / 4:
-        status = "drop"
+        status = "vanished" if expected * traffic >= 5 and k <= expected * traffic / 4 else "drop"
     else:
         status = "steady"
     text = pattern.template + " " + " ".join(pattern.samples[:1])
@@ -147,7 +159,12 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
         bin_seconds = max(60, int(window.seconds // 12) // 60 * 60)
         result = ctx.backend.log_patterns(groups, window, baseline, bin_seconds)
         partial = partial or result.partial
-        changes = [classify(p, ratio, window, bin_seconds) for p in result.patterns]
+        traffic = (
+            result.window_records / (result.baseline_records * ratio)
+            if result.baseline_records
+            else 1.0
+        )
+        changes = [classify(p, ratio, window, bin_seconds, traffic) for p in result.patterns]
         if args.pattern:
             needle = args.pattern.lower()
             changes = [

@@ -136,3 +136,9 @@ def test_pressure_is_not_saturation() -> None:
     assert metric_role("ConcurrentExecutions") == "pressure"
     assert metric_role("DatabaseConnections") == "pressure"
     assert metric_role("MemoryUtilization") == "saturation"
+
+
+def test_vanished_pattern_against_steady_traffic() -> None:
+    gone = LogPattern(template="order stored", window_count=0, baseline_count=40)
+    assert classify(gone, 1.0, traffic=1.0).status == "vanished"  # the rest kept logging
+    assert classify(gone, 1.0, traffic=0.1).status == "drop"  # everything dropped: less traffic
