@@ -16,6 +16,7 @@ import typer
 
 from agent.factory import DEMO_BUNDLE, make_provider, open_bundle, start_session
 from cli import sessions as session_commands
+from cli.lens import lens_app
 from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, progress
 from cli.common import session_store as _store
 from cli.common import state as _state
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 bundle_app = typer.Typer(no_args_is_help=True, help="Incident bundles: validate, generate, import.")
 app.add_typer(bundle_app, name="bundle")
+app.add_typer(lens_app, name="lens")
 session_commands.register(app)
 
 
