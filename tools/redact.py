@@ -37,6 +37,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         "aws-secret-access-key",
         re.compile(r"(?i)(aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{40}"),
     ),
+    ("sql-password", re.compile(r"(?i)(\b(?:with\s+)?(?:encrypted\s+)?password\s+)'[^']*'")),
     (
         "keyword",
         re.compile(rf"(?i)([\"']?\b(?:{_KEYWORDS})\b[\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}}]{{3,}})"),

@@ -20,6 +20,8 @@ from tools.redact import redact
         ("slack xoxb-123456789012-abcdefghijkl", "xoxb-1234"),
         ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "MIIEow"),
         ("api_key: 9f8e7d6c5b4a", "9f8e7d6c5b4a"),
+        ("statement: ALTER USER \"app\" WITH PASSWORD 'n3wS3cret!'", "n3wS3cret"),
+        ("CREATE ROLE x ENCRYPTED PASSWORD 'md5abc123'", "md5abc123"),
     ],
 )
 def test_secrets_are_redacted(text: str, secret: str) -> None:
