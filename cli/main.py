@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from agent.factory import DEMO_BUNDLE, make_provider, open_bundle, start_session
+from cli import review as review_commands
 from cli import sessions as session_commands
 from cli.lens import lens_app
 from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, progress
@@ -32,6 +33,7 @@ bundle_app = typer.Typer(no_args_is_help=True, help="Incident bundles: validate,
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(lens_app, name="lens")
 session_commands.register(app)
+review_commands.register(app)
 
 
 @app.callback()

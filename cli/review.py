@@ -29,7 +29,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out
+from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, state
 from reviews.models import Assessment, ReviewRecord
 
 EXIT_HIGH_RISK = 3
@@ -108,6 +108,25 @@ class _Progress:
             err.print(f"  {payload['question_id']}: {payload['action']}", highlight=False)
         elif event in ("workload", "milestone", "report"):
             err.print(f"  {event}: {payload}", highlight=False, markup=False)
+
+
+def _run(reviewer: Any, review_id: str) -> None:
+    """Run a review; a failure is one line, with the resume command unless the input is bad."""
+    from reviews.errors import DocumentError
+    from tools.errors import RcaError
+
+    try:
+        reviewer.run(review_id)
+    except DocumentError as exc:
+        if state["debug"]:
+            raise
+        fail(str(exc))
+    except RcaError as exc:
+        if state["debug"]:
+            raise
+        fail(f"{exc} (review {review_id} is kept: `rca review --resume {review_id}` continues it)")
+    except KeyboardInterrupt:
+        fail(f"interrupted; `rca review --resume {review_id}` continues the review", 130)
 
 
 def _summary(assessment: Assessment, record: ReviewRecord, paths: dict[str, Path]) -> None:
@@ -252,6 +271,8 @@ def register(app: typer.Typer) -> None:
             fail("give a DOCUMENT to review, or --resume REVIEW_ID (not both)", 2)
         if document is not None and not document.is_file():
             fail(f"{document}: no such file; give the path of a PDF design document", 2)
+        if apply and not yes and not sys.stdin.isatty():
+            fail("--apply writes to your AWS account: confirm with --yes when not interactive", 2)
 
         store = guard(open_store, region=region)
         show = _Progress(quiet or as_json)
@@ -270,14 +291,14 @@ def register(app: typer.Typer) -> None:
         if resume is not None:
             record = guard(store.get, resume)
             if record.state != "completed" or record.questions_done < record.questions_total:
-                guard(reviewer.run, resume)
+                _run(reviewer, resume)
             review_id = resume
         else:
             assert document is not None
             record = guard(reviewer.submit, document, mode=mode, pillars=_pillars(pillar))
-            if not (quiet or as_json):
+            if show.enabled:
                 err.print(f"review {record.id} submitted", highlight=False)
-            guard(reviewer.run, record.id)
+            _run(reviewer, record.id)
             review_id = record.id
         assessment = guard(load_assessment, store, review_id, reviewer.lens)
         record = guard(store.get, review_id)
@@ -302,12 +323,6 @@ def register(app: typer.Typer) -> None:
         applied = None
         if apply:
             if not yes:
-                if not sys.stdin.isatty():
-                    fail(
-                        "--apply writes to your AWS account: confirm with --yes when not "
-                        "interactive",
-                        2,
-                    )
                 err.print(plan.render().split("\n", 2)[0] + f"\n{len(plan.writes())} write calls.")
                 if not typer.confirm("Write these answers to the Well-Architected Tool?", err=True):
                     fail("not applied (declined)", 1)

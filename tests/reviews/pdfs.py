@@ -113,7 +113,9 @@ def image_only_pdf(pages: int = 2) -> bytes:
     return _assemble(objects, root=1)
 
 
-def encrypted_pdf(lines: list[str], user_password: str = "secret", owner_password: str = "owner") -> bytes:
+def encrypted_pdf(
+    lines: list[str], user_password: str = "secret", owner_password: str = "owner"
+) -> bytes:
     """A one-page text PDF encrypted with the standard security handler (R2, 40-bit RC4)."""
     file_id = hashlib.md5(b"rca-test-encrypted").digest()
     permissions = -44  # print and copy denied, the rest allowed (PDF 1.7, table 22)
@@ -132,7 +134,9 @@ def encrypted_pdf(lines: list[str], user_password: str = "secret", owner_passwor
     u_value = _rc4(key, _PAD)
 
     def obj_key(number: int) -> bytes:
-        return hashlib.md5(key + number.to_bytes(3, "little") + (0).to_bytes(2, "little")).digest()[:10]
+        return hashlib.md5(key + number.to_bytes(3, "little") + (0).to_bytes(2, "little")).digest()[
+            :10
+        ]
 
     content = _rc4(obj_key(5), _content(lines))
     objects = [
@@ -146,7 +150,9 @@ def encrypted_pdf(lines: list[str], user_password: str = "secret", owner_passwor
         f"/P {permissions} >>".encode(),
     ]
     return _assemble(
-        objects, root=1, trailer_extra=f"/Encrypt 6 0 R /ID [<{file_id.hex()}> <{file_id.hex()}>] ".encode()
+        objects,
+        root=1,
+        trailer_extra=f"/Encrypt 6 0 R /ID [<{file_id.hex()}> <{file_id.hex()}>] ".encode(),
     )
 
 

@@ -1,0 +1,1 @@
+"""Assessors: the heuristic assessor (embedded default) and Bedrock Converse (AWS)."""

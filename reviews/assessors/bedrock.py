@@ -1,0 +1,393 @@
+"""The Bedrock assessor: Converse with structured output through a forced tool.
+
+Request (Bedrock Runtime ``Converse``): ``system`` = the rules (``assess_system.md.j2``),
+``messages`` = one user turn listing the unit's questions, their best practices, the retrieved
+guidance and the document pages; document and guidance are wrapped in nonce-delimited
+``<untrusted-data-…>`` tags after sanitising (:mod:`agent.untrusted`). ``toolConfig`` holds one
+tool, ``submit_assessment``, whose input schema is generated from :class:`SubmitAssessment`
+(``$ref`` inlined), and ``toolChoice = {"tool": {"name": "submit_assessment"}}`` forces the model
+to answer through it. ``inferenceConfig`` = ``{"maxTokens", "temperature": 0}``.
+
+Validation of the answer, in order: the tool input must parse as :class:`SubmitAssessment`;
+every question of the unit must be answered and no other; every choice id must be a best
+practice of its question. Any failure is sent back as a ``toolResult`` with ``status: error``
+and the exact problem, up to ``max_repairs`` times, then :class:`AssessmentError`. Then each
+quote is checked verbatim on its page (:func:`reviews.assess.verify_quotes`): unverifiable quotes
+are dropped with a warning, and an ``addressed`` / ``partly`` verdict left without a verified
+quote becomes ``insufficient_information``. Cited guidance ids that were not retrieved for the
+question are dropped.
+
+Errors: ``ThrottlingException``, ``ServiceUnavailableException``, ``ModelTimeoutException`` and
+``ModelNotReadyException`` raise :class:`ThrottledError` (the runner backs off and retries);
+access, validation and unknown-model errors raise :class:`AssessmentError` naming model and Region.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from pydantic import Field, ValidationError
+
+from agent.untrusted import new_nonce, sanitize
+from lenses.catalog import Lens, Question
+from reviews.assess import (
+    Assessor,
+    BestPracticeDraft,
+    QuestionDraft,
+    QuestionGuidance,
+    Unit,
+    verify_quotes,
+)
+from reviews.errors import AssessmentError, ThrottledError
+from reviews.models import ChoiceReason, DocumentText, Mode, Quote, Verdict
+from reviews.render import render_template
+from tools.models import Model
+
+TOOL_NAME = "submit_assessment"
+DEFAULT_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+MAX_DOCUMENT_CHARS = 200_000  # about 50k tokens: the document part of one request
+RETRYABLE = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "ModelTimeoutException",
+        "ModelNotReadyException",
+        "TooManyRequestsException",
+    }
+)
+
+
+class QuoteIn(Model):
+    """A quote as the model gives it: page number and verbatim text."""
+
+    page: int = Field(ge=1, description="page number from the [page N] marker")
+    quote: str = Field(min_length=1, max_length=600, description="verbatim text from that page")
+
+
+class BestPracticeAnswer(Model):
+    """The model's verdict on one best practice."""
+
+    choice_id: str = Field(description="a choice id listed for the question")
+    verdict: Verdict
+    evidence: list[QuoteIn] = Field(default_factory=list, max_length=4)
+    guidance: list[str] = Field(
+        default_factory=list, description="choice ids of the guidance notes relied on"
+    )
+    rationale: str = Field(max_length=800, description="one or two sentences: why this verdict")
+    not_applicable_reason: ChoiceReason | None = Field(
+        default=None, description="only when the document puts the practice out of scope"
+    )
+
+
+class QuestionAnswer(Model):
+    """The model's answer to one question."""
+
+    question_id: str
+    best_practices: list[BestPracticeAnswer]
+    summary: str = Field(max_length=1200, description="two or three sentences for the review notes")
+
+
+class SubmitAssessment(Model):
+    """Input of the ``submit_assessment`` tool: one answer per question of the request."""
+
+    questions: list[QuestionAnswer]
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with every local ``$ref`` replaced by its definition (no ``$defs`` left)."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                name = node["$ref"].rsplit("/", 1)[-1]
+                merged = {**walk(defs[name]), **{k: v for k, v in node.items() if k != "$ref"}}
+                return merged
+            return {k: walk(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
+def tool_config() -> dict[str, Any]:
+    """The Converse ``toolConfig``: the one tool, forced."""
+    return {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": TOOL_NAME,
+                    "description": "Submit the assessment of every listed question and best "
+                    "practice, with verbatim evidence quotes and page numbers.",
+                    "inputSchema": {"json": inline_refs(SubmitAssessment.model_json_schema())},
+                }
+            }
+        ],
+        "toolChoice": {"tool": {"name": TOOL_NAME}},
+    }
+
+
+def document_block(doc: DocumentText, nonce: str, limit: int = MAX_DOCUMENT_CHARS) -> str:
+    """The document as one untrusted block with ``[page N]`` markers, sanitised and capped."""
+    parts: list[str] = []
+    used = 0
+    for page in doc.pages:
+        text = f"[page {page.number}]\n{sanitize(page.text)}\n"
+        if used + len(text) > limit:
+            parts.append(
+                f"[document truncated after page {page.number - 1}: over {limit} characters]"
+            )
+            break
+        parts.append(text)
+        used += len(text)
+    body = "\n".join(parts)
+    return f"<untrusted-data-{nonce}>\n{body}\n</untrusted-data-{nonce}>"
+
+
+def guidance_block(guidance: QuestionGuidance, nonce: str) -> str:
+    """Retrieved guidance passages, each labelled with its choice id, as an untrusted block."""
+    items = []
+    for passage in guidance.passages:
+        meta = getattr(passage, "metadata", {}) or {}
+        items.append(
+            f"[guidance {meta.get('choice_id', '?')}]\n{sanitize(str(passage.text))[:3000]}"
+        )
+    body = "\n\n".join(items) or "(no guidance retrieved)"
+    return f"<untrusted-data-{nonce}>\n{body}\n</untrusted-data-{nonce}>"
+
+
+def check_answer(answer: SubmitAssessment, questions: list[Question]) -> list[str]:
+    """Problems of an answer against the unit's questions (empty when valid)."""
+    problems: list[str] = []
+    wanted = {q.id: q for q in questions}
+    seen = [qa.question_id for qa in answer.questions]
+    for qid in seen:
+        if qid not in wanted:
+            problems.append(f"unknown question id {qid!r}; answer only {sorted(wanted)}")
+    for qid in wanted:
+        if qid not in seen:
+            problems.append(f"question {qid!r} is missing")
+    for qa in answer.questions:
+        question = wanted.get(qa.question_id)
+        if question is None:
+            continue
+        valid = {c.id for c in question.best_practices}
+        given = [bp.choice_id for bp in qa.best_practices]
+        invalid = [c for c in given if c not in valid]
+        if invalid:
+            problems.append(
+                f"{qa.question_id}: invalid choice ids {invalid}; valid ids are {sorted(valid)}"
+            )
+        dupes = sorted({c for c in given if given.count(c) > 1})
+        if dupes:
+            problems.append(f"{qa.question_id}: choice ids answered twice: {dupes}")
+        missing = sorted(valid - set(given))
+        if missing:
+            problems.append(f"{qa.question_id}: best practices not answered: {missing}")
+    return problems
+
+
+class BedrockAssessor(Assessor):
+    """Assess with a Bedrock model through Converse (see the module docstring).
+
+    ``client`` is an injectable ``bedrock-runtime`` client; without one, a client is built from
+    ``profile`` / ``region`` with botocore's standard retries (3 attempts; the runner adds its own
+    backoff on top).
+    """
+
+    name = "bedrock"
+
+    def __init__(
+        self,
+        lens: Lens,
+        model_id: str = DEFAULT_MODEL,
+        *,
+        client: Any = None,
+        region: str | None = None,
+        profile: str | None = None,
+        max_tokens: int = 8192,
+        max_repairs: int = 2,
+        nonce: str | None = None,
+    ) -> None:
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            session = boto3.Session(profile_name=profile, region_name=region)
+            client = session.client(
+                "bedrock-runtime", config=Config(retries={"mode": "standard", "max_attempts": 3})
+            )
+        self.lens = lens
+        self.client = client
+        self.model_id = model_id
+        self.region = region or getattr(client.meta, "region_name", None)
+        self.max_tokens = max_tokens
+        self.max_repairs = max_repairs
+        self.nonce = nonce or new_nonce()
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self._lock = threading.Lock()
+
+    def _where(self) -> str:
+        return f"model {self.model_id} in {self.region or 'the default Region'}"
+
+    def converse(self, system: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """One Converse call; errors translated (see the module docstring)."""
+        try:
+            response: dict[str, Any] = self.client.converse(
+                modelId=self.model_id,
+                system=[{"text": system}],
+                messages=messages,
+                toolConfig=tool_config(),
+                inferenceConfig={"maxTokens": self.max_tokens, "temperature": 0.0},
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            message = exc.response.get("Error", {}).get("Message", "")
+            if code in RETRYABLE:
+                raise ThrottledError(f"Bedrock {code} for {self._where()}") from exc
+            if code == "AccessDeniedException":
+                raise AssessmentError(
+                    f"access denied to {self._where()}: enable model access in the Bedrock "
+                    "console and allow bedrock:InvokeModel for this identity"
+                ) from exc
+            if code == "ValidationException" and "too long" in message.lower():
+                raise AssessmentError(
+                    f"the request does not fit the context of {self._where()}: use --mode deep "
+                    "(one question per request) or a model with a larger context"
+                ) from exc
+            if code == "ResourceNotFoundException":
+                raise AssessmentError(
+                    f"{self._where()} not found: check --model-id and --region"
+                ) from exc
+            raise AssessmentError(f"Bedrock {code} for {self._where()}: {message[:200]}") from exc
+        except NoCredentialsError as exc:
+            raise AssessmentError(
+                "no AWS credentials for Bedrock: pass --profile or run `aws configure`, or use "
+                "--assessor heuristic (offline)"
+            ) from exc
+        except BotoCoreError as exc:
+            raise AssessmentError(f"Bedrock call for {self._where()} failed: {exc}") from exc
+        usage = response.get("usage") or {}
+        with self._lock:
+            self.input_tokens += int(usage.get("inputTokens", 0))
+            self.output_tokens += int(usage.get("outputTokens", 0))
+        return response
+
+    def request_text(
+        self, doc: DocumentText, unit: Unit, guidance: dict[str, QuestionGuidance], mode: Mode
+    ) -> str:
+        """The user turn of a unit (questions, guidance, document)."""
+        return render_template(
+            "assess_request.md.j2",
+            questions=unit.questions,
+            pillar_name=self.lens.pillar(unit.pillar_id).name,
+            mode=mode,
+            guidance={q.id: guidance_block(guidance[q.id], self.nonce) for q in unit.questions},
+            document=document_block(doc, self.nonce),
+        )
+
+    def assess(
+        self,
+        doc: DocumentText,
+        unit: Unit,
+        guidance: dict[str, QuestionGuidance],
+        mode: Mode,
+    ) -> list[QuestionDraft]:
+        system = render_template(
+            "assess_system.md.j2", lens_name=self.lens.name, tool_name=TOOL_NAME, nonce=self.nonce
+        )
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": [{"text": self.request_text(doc, unit, guidance, mode)}]}
+        ]
+        problems: list[str] = []
+        for _ in range(self.max_repairs + 1):
+            response = self.converse(system, messages)
+            message = response.get("output", {}).get("message", {})
+            uses = [b["toolUse"] for b in message.get("content", []) if "toolUse" in b]
+            use = next((u for u in uses if u.get("name") == TOOL_NAME), None)
+            messages.append(
+                {"role": "assistant", "content": message.get("content") or [{"text": "(empty)"}]}
+            )
+            if use is None:
+                problems = [f"no {TOOL_NAME} call (stopReason {response.get('stopReason')})"]
+                messages.append(
+                    {"role": "user", "content": [{"text": f"Answer by calling {TOOL_NAME}."}]}
+                )
+                continue
+            try:
+                answer = SubmitAssessment.model_validate(use.get("input"))
+                problems = check_answer(answer, unit.questions)
+            except ValidationError as exc:
+                answer = None
+                problems = [
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:20]
+                ]
+            if not problems and answer is not None:
+                return [self._draft(doc, qa, guidance[qa.question_id]) for qa in answer.questions]
+            messages.append(
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "toolResult": {
+                                "toolUseId": use["toolUseId"],
+                                "status": "error",
+                                "content": [
+                                    {"text": "Rejected, fix and call again: " + "; ".join(problems)}
+                                ],
+                            }
+                        }
+                    ],
+                }
+            )
+        raise AssessmentError(
+            f"{self._where()} gave no valid assessment for {unit.key} after "
+            f"{self.max_repairs + 1} attempts: {'; '.join(problems)[:400]}"
+        )
+
+    def _draft(
+        self, doc: DocumentText, qa: QuestionAnswer, guidance: QuestionGuidance
+    ) -> QuestionDraft:
+        warnings: list[str] = []
+        drafts: list[BestPracticeDraft] = []
+        for bp in qa.best_practices:
+            quotes, dropped = verify_quotes(
+                doc, [Quote(page=e.page, text=e.quote) for e in bp.evidence]
+            )
+            warnings += [f"{bp.choice_id}: {d}" for d in dropped]
+            verdict = bp.verdict
+            if verdict in ("addressed", "partly") and not quotes:
+                warnings.append(
+                    f"{bp.choice_id}: verdict {verdict} had no verifiable quote; "
+                    "recorded as insufficient_information"
+                )
+                verdict = "insufficient_information"
+            cited = [g for g in bp.guidance if g in guidance.ranked]
+            if len(cited) < len(bp.guidance):
+                warnings.append(
+                    f"{bp.choice_id}: guidance ids not retrieved for this question dropped: "
+                    f"{sorted(set(bp.guidance) - set(cited))}"
+                )
+            if bp.not_applicable_reason and not quotes:
+                warnings.append(
+                    f"{bp.choice_id}: not applicable ({bp.not_applicable_reason}) without a "
+                    "verifiable quote; kept as applicable"
+                )
+            drafts.append(
+                BestPracticeDraft(
+                    choice_id=bp.choice_id,
+                    verdict=verdict,
+                    evidence=quotes,
+                    guidance=cited,
+                    rationale=bp.rationale,
+                    not_applicable=bp.not_applicable_reason if quotes else None,
+                )
+            )
+        return QuestionDraft(
+            question_id=qa.question_id, best_practices=drafts, summary=qa.summary, warnings=warnings
+        )

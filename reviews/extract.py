@@ -1,0 +1,231 @@
+"""Document extraction: PDF -> :class:`~reviews.models.DocumentText` (text, tables, page numbers).
+
+The embedded default reads the PDF locally with pdfplumber; the AWS world uses Amazon Textract
+(:mod:`reviews.textract`). Both share :func:`inspect_pdf`, which turns every kind of bad input
+into a one-line :class:`~reviews.errors.DocumentError` before any work starts:
+
+===================  ====================================================================
+input                error
+===================  ====================================================================
+not a PDF            :class:`NotAPdfError` (no ``%PDF-`` header in the first 1024 bytes)
+over the size limit  :class:`DocumentTooLargeError` (bytes or pages over the extractor limit)
+password protected   :class:`EncryptedPdfError`
+damaged              :class:`CorruptPdfError`
+no pages             :class:`EmptyPdfError`
+no text (scanned)    :class:`NoTextError` (suggests ``--extractor textract`` or OCR)
+===================  ====================================================================
+
+Limits: the local extractor stops at :data:`LOCAL_MAX_BYTES` (100 MiB) and
+:data:`LOCAL_MAX_PAGES` (1,000 pages), our own bounds on memory and time. Textract's asynchronous
+limits (500 MB and 3,000 pages per PDF, no password protection) are in :mod:`reviews.textract`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import pdfplumber
+from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+from pdfplumber.utils.exceptions import PdfminerException
+
+from reviews.errors import (
+    CorruptPdfError,
+    DocumentTooLargeError,
+    EmptyPdfError,
+    EncryptedPdfError,
+    NotAPdfError,
+    NoTextError,
+)
+from reviews.models import DocumentText, ExtractorName, PageText
+from tools.models import Model
+
+LOCAL_MAX_BYTES = 100 * 1024 * 1024
+LOCAL_MAX_PAGES = 1_000
+HEADER_WINDOW = 1024  # readers accept the %PDF- header anywhere in the first 1024 bytes
+
+#: fewer non-space characters than this over the whole document counts as "no text"
+MIN_TEXT_CHARS = 20
+
+
+class PdfInfo(Model):
+    """What :func:`inspect_pdf` learned: size in bytes, page count, encryption, SHA-256."""
+
+    path: str
+    size_bytes: int
+    pages: int
+    encrypted: bool
+    sha256: str
+    title: str | None = None
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _human(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
+
+
+def inspect_pdf(
+    path: Path,
+    *,
+    max_bytes: int = LOCAL_MAX_BYTES,
+    max_pages: int = LOCAL_MAX_PAGES,
+    password: str | None = None,
+    allow_encrypted: bool = True,
+) -> PdfInfo:
+    """Check that ``path`` is a readable PDF within the limits; return its basic facts.
+
+    ``allow_encrypted`` accepts PDFs that are encrypted with an empty user password (readable
+    without a password, e.g. "no copy" permissions); Textract refuses every encrypted PDF.
+
+    Raises:
+        DocumentError: one subclass per problem (see the module table), message says what to do.
+    """
+    name = path.name
+    if not path.is_file():
+        raise NotAPdfError(f"{path}: no such file; give the path of a PDF design document")
+    size = path.stat().st_size
+    if size == 0:
+        raise NotAPdfError(f"{name}: the file is empty (0 bytes); export the document as PDF")
+    if size > max_bytes:
+        raise DocumentTooLargeError(
+            f"{name}: {_human(size)} is over the {_human(max_bytes)} limit of this extractor; "
+            "split the document or compress its images"
+        )
+    with path.open("rb") as handle:
+        head = handle.read(HEADER_WINDOW)
+    if b"%PDF-" not in head:
+        raise NotAPdfError(
+            f"{name}: not a PDF (no %PDF- header); export the design document as PDF first"
+        )
+    try:
+        with pdfplumber.open(path, password=password or "") as pdf:
+            encrypted = getattr(pdf.doc, "encryption", None) is not None
+            pages = len(pdf.pages)
+            title = pdf.metadata.get("Title") if isinstance(pdf.metadata, dict) else None
+    except PdfminerException as exc:
+        cause = exc.args[0] if exc.args else exc
+        if isinstance(cause, PDFPasswordIncorrect | PDFEncryptionError):
+            raise EncryptedPdfError(
+                f"{name}: the PDF is password protected; save an unprotected copy "
+                "(print to PDF without a password) and review that"
+            ) from exc
+        raise CorruptPdfError(
+            f"{name}: the PDF is damaged and cannot be parsed ({type(cause).__name__}: "
+            f"{str(cause)[:120] or 'no detail'}); re-export it from the source document"
+        ) from exc
+    except Exception as exc:  # pdfminer raises plain errors on some damage
+        raise CorruptPdfError(
+            f"{name}: the PDF is damaged and cannot be parsed ({type(exc).__name__}); "
+            "re-export it from the source document"
+        ) from exc
+    if encrypted and not allow_encrypted:
+        raise EncryptedPdfError(
+            f"{name}: the PDF is encrypted and Amazon Textract does not accept encrypted PDFs; "
+            "save an unencrypted copy"
+        )
+    if pages == 0:
+        raise EmptyPdfError(f"{name}: the PDF has no pages; check the export")
+    if pages > max_pages:
+        raise DocumentTooLargeError(
+            f"{name}: {pages} pages is over the {max_pages}-page limit of this extractor; "
+            "review the relevant chapters as a separate PDF"
+        )
+    return PdfInfo(
+        path=str(path),
+        size_bytes=size,
+        pages=pages,
+        encrypted=encrypted,
+        sha256=file_sha256(path),
+        title=title if isinstance(title, str) else None,
+    )
+
+
+def require_text(doc: DocumentText) -> DocumentText:
+    """Raise :class:`NoTextError` when a document has (almost) no extractable text."""
+    letters = sum(len("".join(p.text.split())) for p in doc.pages)
+    if letters < MIN_TEXT_CHARS:
+        raise NoTextError(
+            f"{Path(doc.source).name}: no extractable text in {len(doc.pages)} page(s); it looks "
+            "scanned. Use --extractor textract (OCR with Amazon Textract) or OCR it first"
+        )
+    return doc
+
+
+class Extractor(ABC):
+    """Turns a document file into :class:`DocumentText`."""
+
+    name: ExtractorName
+
+    @abstractmethod
+    def extract(self, path: Path) -> DocumentText:
+        """Extract every page's text and tables.
+
+        Raises:
+            DocumentError: bad input (see :func:`inspect_pdf`), or no text at all.
+            ExtractionError: the extraction service failed.
+        """
+
+
+def _clean_table(table: list[list[str | None]]) -> list[list[str]]:
+    return [[(cell or "").strip() for cell in row] for row in table if any(c for c in row)]
+
+
+class PdfPlumberExtractor(Extractor):
+    """Local extraction with pdfplumber: ``extract_text`` per page, ``extract_tables`` for tables.
+
+    Page text keeps pdfplumber's line breaks; table cells are stripped and ``None`` cells become
+    empty strings. Tables also appear as text lines in the page text (as in the PDF).
+    """
+
+    name: ExtractorName = "pdfplumber"
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int = LOCAL_MAX_BYTES,
+        max_pages: int = LOCAL_MAX_PAGES,
+        password: str | None = None,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_pages = max_pages
+        self.password = password
+
+    def extract(self, path: Path) -> DocumentText:
+        info = inspect_pdf(
+            path, max_bytes=self.max_bytes, max_pages=self.max_pages, password=self.password
+        )
+        pages: list[PageText] = []
+        try:
+            with pdfplumber.open(path, password=self.password or "") as pdf:
+                for page in pdf.pages:
+                    text = page.extract_text() or ""
+                    tables = [_clean_table(t) for t in page.extract_tables()]
+                    pages.append(
+                        PageText(
+                            number=page.page_number, text=text, tables=[t for t in tables if t]
+                        )
+                    )
+                    page.close()
+        except PdfminerException as exc:
+            raise CorruptPdfError(
+                f"{path.name}: a page cannot be read ({exc}); re-export the document"
+            ) from exc
+        warnings = ["the PDF is encrypted with an empty user password"] if info.encrypted else []
+        doc = DocumentText(
+            source=str(path),
+            sha256=info.sha256,
+            extractor="pdfplumber",
+            pages=pages,
+            title=info.title,
+            warnings=warnings,
+        )
+        return require_text(doc)

@@ -1,0 +1,199 @@
+"""Reports of an assessment: Markdown, a self-contained HTML page, JSON and CSV.
+
+- Markdown (``report.md.j2``) and HTML (``report.html.j2``): risk by pillar, the prioritised
+  improvement plan, then every question with its verdicts, quotes (page numbers) and guidance.
+  The HTML page has inline CSS and an inline SVG bar chart (:func:`risk_chart_svg`) and loads
+  nothing from elsewhere; all document text in it is HTML-escaped.
+- JSON: the :class:`~reviews.models.Assessment` model as is.
+- CSV: one row per best practice (:data:`CSV_COLUMNS`), quotes joined as ``p. N: "..."``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from html import escape
+from pathlib import Path
+
+from jinja2 import Environment
+from markupsafe import Markup
+
+from reviews.models import RISKS, Assessment
+from reviews.render import environment
+
+FORMATS = ("md", "html", "json", "csv")
+PLAN_SIZE = 25
+RISK_COLOURS = {
+    "HIGH": "#d13212",
+    "MEDIUM": "#f89256",
+    "NONE": "#1d8102",
+    "NOT_APPLICABLE": "#879596",
+    "UNANSWERED": "#d5dbdb",
+}
+CSV_COLUMNS = [
+    "review_id",
+    "pillar_id",
+    "question_id",
+    "question_number",
+    "question_title",
+    "question_risk",
+    "choice_id",
+    "bp_id",
+    "best_practice",
+    "bp_risk",
+    "verdict",
+    "status",
+    "not_applicable_reason",
+    "evidence",
+    "guidance",
+    "rationale",
+]
+
+
+def _squash(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell (one line, pipes escaped)."""
+    return _squash(text).replace("|", "\\|")
+
+
+def risk_chart_svg(assessment: Assessment, width: int = 720) -> str:
+    """An inline SVG: one horizontal stacked bar per pillar, questions per risk value."""
+    label_w, bar_w, row_h = 190, width - 190 - 40, 28
+    rows = assessment.pillars
+    height = row_h * len(rows) + 40
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="Risk by pillar">'
+    ]
+    most = max((p.questions for p in rows), default=1) or 1
+    for i, pillar in enumerate(rows):
+        y = 8 + i * row_h
+        parts.append(f'<text x="0" y="{y + 16}">{escape(pillar.name)}</text>')
+        x = float(label_w)
+        for risk in RISKS:
+            count = pillar.risk_counts.get(risk, 0)
+            if not count:
+                continue
+            w = bar_w * count / most
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 8}" '
+                f'fill="{RISK_COLOURS[risk]}">'
+                f"<title>{escape(pillar.name)}: {count} {risk}</title></rect>"
+            )
+            if w >= 16:
+                colour = "#16191f" if risk == "UNANSWERED" else "#ffffff"
+                parts.append(
+                    f'<text x="{x + w / 2:.1f}" y="{y + 15}" text-anchor="middle" '
+                    f'fill="{colour}">{count}</text>'
+                )
+            x += w
+    legend_y = 8 + len(rows) * row_h + 12
+    x = float(label_w)
+    for risk in RISKS:
+        parts.append(
+            f'<rect x="{x:.0f}" y="{legend_y - 10}" width="12" height="12" '
+            f'fill="{RISK_COLOURS[risk]}"/>'
+        )
+        parts.append(
+            f'<text x="{x + 16:.0f}" y="{legend_y}">{risk.replace("_", " ").lower()}</text>'
+        )
+        x += 100
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _context(assessment: Assessment) -> dict[str, object]:
+    by_pillar: dict[str, list[object]] = {}
+    for qa in assessment.questions:
+        by_pillar.setdefault(qa.pillar_id, []).append(qa)
+    return {
+        "a": assessment,
+        "totals": assessment.risk_counts(),
+        "plan": assessment.recommendations[:PLAN_SIZE],
+        "numbers": {qa.question_id: qa.number for qa in assessment.questions},
+        "by_pillar": by_pillar,
+    }
+
+
+def _env() -> Environment:
+    env = environment()
+    env.filters.setdefault("basename", lambda p: Path(str(p)).name)
+    env.filters.setdefault("cell", _cell)
+    env.filters.setdefault("squash", _squash)
+    env.filters.setdefault("verdict", lambda v: str(v).replace("_", " "))
+    return env
+
+
+def render_markdown(assessment: Assessment) -> str:
+    """The Markdown report."""
+    return str(_env().get_template("report.md.j2").render(**_context(assessment)))
+
+
+def render_html(assessment: Assessment) -> str:
+    """The self-contained HTML report (inline CSS and SVG, no external asset)."""
+    context = _context(assessment)
+    context["chart"] = Markup(risk_chart_svg(assessment))  # built from escaped parts
+    return str(_env().get_template("report.html.j2").render(**context))
+
+
+def render_csv(assessment: Assessment) -> str:
+    """One CSV row per best practice (columns: :data:`CSV_COLUMNS`)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for qa in assessment.questions:
+        for bp in qa.best_practices:
+            writer.writerow(
+                {
+                    "review_id": assessment.review_id,
+                    "pillar_id": qa.pillar_id,
+                    "question_id": qa.question_id,
+                    "question_number": qa.number,
+                    "question_title": qa.title,
+                    "question_risk": qa.risk,
+                    "choice_id": bp.choice_id,
+                    "bp_id": bp.bp_id or "",
+                    "best_practice": bp.title,
+                    "bp_risk": bp.bp_risk or "",
+                    "verdict": bp.verdict,
+                    "status": bp.status,
+                    "not_applicable_reason": bp.reason or "",
+                    "evidence": " | ".join(
+                        f'p. {e.page}: "{_squash(e.text)}"' for e in bp.evidence
+                    ),
+                    "guidance": " ".join(bp.guidance),
+                    "rationale": bp.rationale,
+                }
+            )
+    return buffer.getvalue()
+
+
+def render(assessment: Assessment, fmt: str) -> str:
+    """The report in one of :data:`FORMATS`.
+
+    Raises:
+        ValueError: unknown format.
+    """
+    if fmt == "md":
+        return render_markdown(assessment)
+    if fmt == "html":
+        return render_html(assessment)
+    if fmt == "json":
+        return assessment.model_dump_json(indent=2) + "\n"
+    if fmt == "csv":
+        return render_csv(assessment)
+    raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def write_reports(assessment: Assessment, out_dir: Path, formats: list[str]) -> dict[str, Path]:
+    """Write ``review-<id>.<fmt>`` for each format into ``out_dir``; return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for fmt in formats:
+        path = out_dir / f"review-{assessment.review_id}.{fmt}"
+        path.write_text(render(assessment, fmt), encoding="utf-8")
+        paths[fmt] = path
+    return paths
