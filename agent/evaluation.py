@@ -75,7 +75,7 @@ def evaluate_case(path: Path) -> CaseResult:
     """
     started = time.perf_counter()
     session = open_bundle(path)
-    incident = session.bundle.incident
+    incident = session.require_bundle().incident
     if incident.ground_truth is None:
         raise BundleError(f"{path}: incident.yaml has no ground_truth; cannot evaluate")
     arch = session.architecture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.loop import InvestigationLoop, Progress
 from agent.models import Investigation
@@ -14,7 +15,7 @@ from agent.sessions import SessionError, SessionRecord, SessionStore
 from tools.bundle import Bundle
 from tools.c4 import ArchitectureModel
 from tools.context import ToolContext
-from tools.errors import EmptyWindowError, RcaError
+from tools.errors import BundleError, EmptyWindowError, RcaError
 from tools.models import TimeWindow
 from tools.telemetry.bundle import BundleBackend
 
@@ -22,15 +23,26 @@ DEMO_BUNDLE = Path(__file__).resolve().parents[1] / "scenarios" / "bundles" / "c
 
 
 @dataclass
-class BundleSession:
-    """A loaded bundle with its architecture and tool context."""
+class InvestigationSetup:
+    """What an investigation runs on: the architecture, the tool context, and where the
+    telemetry comes from (``source``: ``{"kind": "bundle", "path"}`` or ``{"kind": "aws",
+    "workspace", "profile", "region", "role_arn_template"}``); ``bundle`` for bundles."""
 
-    bundle: Bundle
     architecture: ArchitectureModel
     context: ToolContext
+    source: dict[str, Any]
+    bundle: Bundle | None = None
+
+    def require_bundle(self) -> Bundle:
+        """The incident bundle (raises BundleError when the telemetry is not a bundle)."""
+        if self.bundle is None:
+            raise BundleError(
+                f"this investigation reads from {self.source.get('kind')}, not a bundle"
+            )
+        return self.bundle
 
 
-def open_bundle(path: Path | str, window: TimeWindow | None = None) -> BundleSession:
+def open_bundle(path: Path | str, window: TimeWindow | None = None) -> InvestigationSetup:
     """Load and validate a bundle and build the tool context for it.
 
     Raises:
@@ -59,7 +71,12 @@ def open_bundle(path: Path | str, window: TimeWindow | None = None) -> BundleSes
         window=window,
         baseline=baseline or window.previous(),
     )
-    return BundleSession(bundle=bundle, architecture=arch, context=ctx)
+    return InvestigationSetup(
+        architecture=arch,
+        context=ctx,
+        source={"kind": "bundle", "path": str(Path(bundle.root).resolve())},
+        bundle=bundle,
+    )
 
 
 def investigate_bundle(
@@ -74,12 +91,12 @@ def investigate_bundle(
     loop = InvestigationLoop(
         session.context, HeuristicProvider(session.architecture), progress=progress
     )
-    return loop.run(question or session.bundle.incident.description)
+    return loop.run(question or session.require_bundle().incident.description)
 
 
 def make_provider(
     kind: str,
-    session: BundleSession,
+    session: InvestigationSetup,
     *,
     focus: list[str] | None = None,
     model_id: str | None = None,
@@ -111,7 +128,7 @@ def make_provider(
 
 
 def start_session(
-    session: BundleSession,
+    session: InvestigationSetup,
     question: str,
     provider: ModelProvider,
     store: SessionStore,
@@ -131,7 +148,7 @@ def start_session(
     inv = loop.run(question)
     record = SessionRecord(
         id=inv.id,
-        source={"kind": "bundle", "path": str(Path(session.bundle.root).resolve())},
+        source=session.source,
         window=session.context.window,
         baseline=session.context.baseline,
         turns=[inv],
@@ -140,18 +157,31 @@ def start_session(
     return record
 
 
-def reopen(record: SessionRecord) -> BundleSession:
+def reopen(record: SessionRecord) -> InvestigationSetup:
     """Rebuild the bundle session of a stored record, with its evidence ledger restored.
 
     Raises:
         SessionError: the record's telemetry source cannot be reopened here.
     """
-    if record.source.get("kind") != "bundle":
-        raise SessionError(
-            f"session {record.id} reads from {record.source.get('kind')}; continue it where that "
-            "source is configured"
+    kind = record.source.get("kind")
+    if kind == "aws":
+        from tools.telemetry.aws import open_aws_session
+
+        arch, ctx = open_aws_session(
+            Path(record.source["workspace"]),
+            record.window,
+            record.baseline,
+            profile=record.source.get("profile"),
+            region=record.source.get("region"),
+            role_arn_template=record.source.get("role_arn_template"),
         )
-    session = open_bundle(record.source["path"], record.window)
+        session = InvestigationSetup(architecture=arch, context=ctx, source=record.source)
+    elif kind == "bundle":
+        session = open_bundle(record.source["path"], record.window)
+    else:
+        raise SessionError(
+            f"session {record.id} ran on {kind}; it cannot be continued with the local loop"
+        )
     session.context.baseline = record.baseline
     session.context.ledger.restore(record.turns[-1].evidence if record.turns else [])
     return session
@@ -160,7 +190,7 @@ def reopen(record: SessionRecord) -> BundleSession:
 def continue_session(
     record: SessionRecord,
     question: str,
-    provider_for: Callable[[BundleSession], ModelProvider],
+    provider_for: Callable[[InvestigationSetup], ModelProvider],
     store: SessionStore,
     *,
     progress: Progress | None = None,

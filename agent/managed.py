@@ -25,7 +25,7 @@ from agent.models import Hypotheses, Investigation, Step
 from agent.providers.bedrock import translate
 from tools.context import ToolResult
 from tools.errors import ModelError
-from tools.models import Evidence, TimeWindow
+from tools.models import Evidence, TimeWindow, iso
 
 _ERROR_EVENTS = (
     "internalServerException",
@@ -108,7 +108,12 @@ class ManagedAgentRuntime:
                 inputText=question,
                 enableTrace=True,
                 sessionState={
-                    "sessionAttributes": {"window": window.label(), "baseline": baseline.label()}
+                    "sessionAttributes": {  # read by tools/handlers.py
+                        "rcaWindowStart": iso(window.start),
+                        "rcaWindowEnd": iso(window.end),
+                        "rcaBaselineStart": iso(baseline.start),
+                        "rcaBaselineEnd": iso(baseline.end),
+                    }
                 },
             )
             events = list(reply["completion"])

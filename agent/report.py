@@ -32,9 +32,7 @@ def render_report(record: SessionRecord, arch: ArchitectureModel | None = None) 
         return component
 
     evidence = turn.evidence
-    timed = sorted(
-        ((e.time, e) for e in evidence if e.time is not None), key=lambda pair: pair[0]
-    )
+    timed = sorted(((e.time, e) for e in evidence if e.time is not None), key=lambda pair: pair[0])
     impact = [
         f"{name(e.component)}: {_cell(e.summary, 200)}"
         for e in evidence

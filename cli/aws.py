@@ -127,6 +127,8 @@ def capture(
 
 def policy() -> None:
     """Print the read-only IAM policy the tools (and capture) need."""
+    if not POLICY.is_file():
+        _fail(f"{POLICY} not found; run from a source checkout (infra/iam/)")
     sys.stdout.write(POLICY.read_text(encoding="utf-8"))
 
 

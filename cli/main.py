@@ -14,13 +14,14 @@ from typing import Annotated
 
 import typer
 
-from agent.factory import DEMO_BUNDLE, make_provider, open_bundle, start_session
+from agent.factory import DEMO_BUNDLE, InvestigationSetup, make_provider, open_bundle, start_session
 from cli import review as review_commands
 from cli import sessions as session_commands
-from cli.lens import lens_app
+from cli.aws import register as register_aws
 from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, progress
 from cli.common import session_store as _store
 from cli.common import state as _state
+from cli.lens import lens_app
 from tools.models import TimeWindow
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.add_typer(bundle_app, name="bundle")
 app.add_typer(lens_app, name="lens")
 session_commands.register(app)
 review_commands.register(app)
+register_aws(app)
 
 
 @app.callback()
@@ -51,6 +53,42 @@ def _window(start: str | None, end: str | None) -> TimeWindow | None:
         return TimeWindow.model_validate({"start": start, "end": end})
     except ValueError as exc:
         fail(f"invalid window: {str(exc).splitlines()[-1].strip()}", 2)
+
+
+def _aws_session(
+    workspace: Path,
+    start: str | None,
+    end: str | None,
+    profile: str | None,
+    region: str | None,
+    role_arn_template: str | None,
+) -> InvestigationSetup:
+    """A session whose telemetry comes from AWS: the window defaults to the last hour."""
+    from datetime import UTC, datetime, timedelta
+
+    from tools.telemetry.aws import open_aws_session
+
+    window = _window(start, end)
+    if window is None:
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        window = TimeWindow(start=now - timedelta(hours=1), end=now)
+    arch, ctx = guard(
+        open_aws_session,
+        workspace,
+        window,
+        None,
+        profile=profile,
+        region=region,
+        role_arn_template=role_arn_template,
+    )
+    source = {
+        "kind": "aws",
+        "workspace": str(workspace.resolve()),
+        "profile": profile,
+        "region": region,
+        "role_arn_template": role_arn_template,
+    }
+    return InvestigationSetup(architecture=arch, context=ctx, source=source)
 
 
 @app.command()
@@ -79,6 +117,18 @@ def ask(
     ] = "loop",
     agent_id: Annotated[str | None, typer.Option(help="Bedrock Agent id (bedrock-agent).")] = None,
     agent_alias_id: Annotated[str | None, typer.Option(help="Bedrock Agent alias id.")] = None,
+    aws: Annotated[
+        bool, typer.Option("--aws", help="Read telemetry from AWS instead of a bundle.")
+    ] = False,
+    workspace: Annotated[
+        Path | None, typer.Option(help="Structurizr workspace with rca.* properties (--aws).")
+    ] = None,
+    role_arn_template: Annotated[
+        str | None,
+        typer.Option(
+            help="Read-only role per account, e.g. arn:aws:iam::{account}:role/rca (--aws)."
+        ),
+    ] = None,
     profile: Profile = None,
     region: Region = None,
     max_steps: Annotated[int, typer.Option(min=1, max=50, help="Loop turn budget.")] = 8,
@@ -103,8 +153,14 @@ def ask(
             quiet=quiet,
         )
         return
-    path = bundle or DEMO_BUNDLE
-    bundle_session = guard(open_bundle, path, _window(start, end))
+    if aws:
+        if workspace is None:
+            fail("--aws needs --workspace (a Structurizr workspace with rca.* properties)", 2)
+        bundle_session = _aws_session(workspace, start, end, profile, region, role_arn_template)
+        path = workspace
+    else:
+        path = bundle or DEMO_BUNDLE
+        bundle_session = guard(open_bundle, path, _window(start, end))
     if not quiet:
         err.print(
             f"Investigating on bundle {path} (workspace {bundle_session.architecture.name!r}, "
@@ -182,7 +238,7 @@ def eval_(
 def bundle_validate(path: Annotated[Path, typer.Argument(help="Bundle directory.")]) -> None:
     """Validate every file of a bundle; print a summary."""
     session = guard(open_bundle, path)
-    b = session.bundle
+    b = session.require_bundle()
     out.print(
         f"ok: {b.incident.id}: {len(session.architecture.elements)} elements, "
         f"{len(b.log_files)} log groups, {len(b.metric_points)} metric points, "

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from agent.factory import BundleSession, continue_session, make_provider
+from agent.factory import InvestigationSetup, continue_session, make_provider
 from agent.providers.base import ModelProvider
 from agent.sessions import SessionRecord, dump_json
 from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, progress
@@ -52,7 +52,7 @@ def follow_up(
     store = _store()
     record = guard(store.load, session_id)
 
-    def provider_for(session: BundleSession) -> ModelProvider:
+    def provider_for(session: InvestigationSetup) -> ModelProvider:
         return make_provider(
             model,
             session,
@@ -76,12 +76,18 @@ def follow_up(
 
 
 def _architecture(record: SessionRecord) -> ArchitectureModel | None:
-    path = Path(record.source.get("path", "")) / "workspace.json"
+    """The workspace of the session's source, when it is still on disk."""
+    source = record.source
+    path = (
+        Path(source["workspace"])
+        if source.get("kind") == "aws"
+        else Path(source.get("path", "")) / "workspace.json"
+    )
     return ArchitectureModel.load(path) if path.is_file() else None
 
 
 def run_managed(
-    session: BundleSession,
+    session: InvestigationSetup,
     question: str,
     agent_id: str | None,
     agent_alias_id: str | None,

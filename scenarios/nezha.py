@@ -420,9 +420,7 @@ def _read_logs(paths: Iterable[Path]) -> list[tuple[str, LogRecord]]:
     return out
 
 
-def _baseline_window(
-    records: Iterable[LogRecord], spans: pd.DataFrame
-) -> TimeWindow | None:
+def _baseline_window(records: Iterable[LogRecord], spans: pd.DataFrame) -> TimeWindow | None:
     """The reference minute as a window: the 2nd..98th percentile of the baseline log record
     times, to the second, widened to the time the baseline trace metrics are stamped with (or,
     without logs, the minute before that time). The 2023-01-29 log file has 3 % stragglers up to a

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,47 +21,25 @@ from pydantic import Field, ValidationError
 from tools.errors import UnknownComponentError, WorkspaceError
 from tools.models import Model
 from tools.telemetry.base import ComponentTelemetry, MetricSelector
+from tools.text import STOPWORDS, words
 
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
+_STOP = STOPWORDS | frozenset(
     [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
         "can",
-        "cannot",
         "can't",
+        "cannot",
+        "customer",
+        "customers",
         "do",
         "does",
-        "for",
-        "from",
-        "has",
-        "have",
-        "in",
-        "is",
-        "it",
-        "of",
-        "on",
-        "or",
-        "the",
-        "to",
-        "too",
-        "with",
-        "our",
-        "users",
-        "user",
-        "customers",
-        "customer",
-        "not",
         "no",
+        "not",
+        "since",
+        "too",
+        "user",
+        "users",
         "when",
         "while",
-        "since",
     ]
 )
 
@@ -76,7 +53,7 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Lower-cased, stop-word-free, lightly stemmed word tokens of ``text``."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return [_stem(w) for w in words(text) if w not in _STOP]
 
 
 class Element(Model):

@@ -133,10 +133,7 @@ class Runtime:
         baseline = _window(
             attributes.get(SESSION_BASELINE_START), attributes.get(SESSION_BASELINE_END)
         )
-        try:
-            offset = int(attributes.get(SESSION_EVIDENCE, "0"))
-        except ValueError:
-            offset = 0
+        offset = _count(attributes.get(SESSION_EVIDENCE))
         return ToolContext(
             architecture=self.architecture,
             backend=self.backend,
@@ -144,6 +141,13 @@ class Runtime:
             baseline=baseline or window.previous(),
             ledger=SessionLedger(offset),
         )
+
+
+def _count(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
 
 
 def _window(start: str | None, end: str | None) -> TimeWindow | None:
@@ -250,19 +254,19 @@ def fit(result: ToolResult, max_bytes: int) -> dict[str, Any]:
 
 def _route(app: BedrockAgentResolver, tool: Tool) -> Callable[..., BedrockResponse[Any]]:
     def route(body: Any) -> BedrockResponse[Any]:
-        runtime = get_runtime()
         attributes = dict(app.current_event.session_attributes or {})
+        limit, offset = DEFAULT_MAX_RESPONSE_BYTES, _count(attributes.get(SESSION_EVIDENCE))
         try:
+            runtime = get_runtime()
+            limit = runtime.max_response_bytes
             ctx = runtime.context(attributes)
+            if isinstance(ctx.ledger, SessionLedger):
+                offset = ctx.ledger.offset
             result = run_tool(ctx, tool.name, body.model_dump(mode="json", exclude_none=True))
-        except RcaError as exc:
+        except (RcaError, ValueError) as exc:  # configuration: workspace, roles, window
             result = ToolResult(tool=tool.name, status="error", error=str(exc))
-            ctx = None
-        offset = ctx.ledger.offset if ctx and isinstance(ctx.ledger, SessionLedger) else 0
         attributes[SESSION_EVIDENCE] = str(offset + len(result.evidence))
-        return BedrockResponse(
-            body=fit(result, runtime.max_response_bytes), session_attributes=attributes
-        )
+        return BedrockResponse(body=fit(result, limit), session_attributes=attributes)
 
     route.__name__ = tool.name
     route.__doc__ = tool.description

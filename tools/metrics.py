@@ -184,8 +184,10 @@ def _merge(first: list[MetricSeries], second: list[MetricSeries]) -> list[Metric
             continue
         target = merged[s.label]
         points = sorted(
-            {**dict(zip(target.timestamps, target.values, strict=True)),
-             **dict(zip(s.timestamps, s.values, strict=True))}.items()
+            {
+                **dict(zip(target.timestamps, target.values, strict=True)),
+                **dict(zip(s.timestamps, s.values, strict=True)),
+            }.items()
         )
         target.timestamps = [t for t, _ in points]
         target.values = [v for _, v in points]

@@ -10,7 +10,6 @@ still sees that a secret was there.
 from __future__ import annotations
 
 import functools
-import functools
 import re
 
 _KEYWORDS = (

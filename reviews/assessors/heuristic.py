@@ -42,6 +42,7 @@ from lenses.catalog import GuidanceNote, Question
 from reviews.assess import Assessor, BestPracticeDraft, QuestionDraft, QuestionGuidance, Unit
 from reviews.evidence import DocumentIndex, Segment, term_tokens
 from reviews.models import DocumentText, Mode, Quote, Verdict
+from tools.text import STOPWORDS as BASE_STOPWORDS
 
 EXACT = 1.0
 LOOSE = 0.5
@@ -50,49 +51,18 @@ ADDRESSED = 2.0
 PARTLY = 1.0
 MAX_QUOTES: dict[str, int] = {"quick": 1, "deep": 3}
 
-STOPWORDS = frozenset(
+STOPWORDS = BASE_STOPWORDS | frozenset(
     [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "their",
-        "this",
-        "to",
-        "was",
-        "were",
-        "will",
-        "with",
-        "your",
-        "you",
-        "our",
-        "we",
+        "each",
+        "per",
         "use",
         "used",
         "using",
-        "per",
         "via",
-        "all",
-        "any",
-        "each",
+        "we",
+        "were",
+        "you",
+        "your",
     ]
 )
 

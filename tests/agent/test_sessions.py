@@ -264,6 +264,13 @@ def test_managed_runtime_renders_trace_and_answer(chain: Path) -> None:
         progress=lambda e, p: events.append(e),
     )
     assert client.requests[0]["sessionId"] == "s-1" and client.requests[0]["enableTrace"]
+    attributes = client.requests[0]["sessionState"]["sessionAttributes"]
+    assert set(attributes) == {
+        "rcaWindowStart",
+        "rcaWindowEnd",
+        "rcaBaselineStart",
+        "rcaBaselineEnd",
+    }
     assert events[:3] == ["step", "tool_start", "tool_end"]
     assert inv.answer is not None and inv.answer.hypotheses[0].supporting_evidence == ["E1"]
     assert any("E7" in n for n in inv.notes)

@@ -87,8 +87,9 @@ def test_log_pattern_classification() -> None:
         LogPattern(template="WARN retry <*>", window_count=60, baseline_count=10), ratio
     )
     assert surge.status == "surge" and not surge.error
-    drop = classify(LogPattern(template="order stored", window_count=2, baseline_count=100), ratio,
-                    traffic=0.05)
+    drop = classify(
+        LogPattern(template="order stored", window_count=2, baseline_count=100), ratio, traffic=0.05
+    )
     assert drop.status == "drop"
     steady = classify(
         LogPattern(template="GET <*> 200", window_count=105, baseline_count=100), ratio

@@ -198,10 +198,10 @@ def parse_patterns(rows: Sequence[dict[str, str]]) -> tuple[list[InsightsPattern
 def literal_of(template: str) -> str | None:
     """The longest fixed text of a pattern (between dynamic tokens), usable in ``strcontains``.
 
-    Quotes and backslashes are cut out (no escaping needed); None when nothing of at least
-    :data:`MIN_LITERAL` characters remains.
+    Quotes, backslashes and line breaks are cut out (no escaping needed); None when nothing of
+    at least :data:`MIN_LITERAL` characters remains.
     """
-    parts = [p for seg in _TOKEN.split(template) for p in re.split(r"[\"\\]", seg)]
+    parts = [p for seg in _TOKEN.split(template) for p in re.split(r"[\"\\\r\n\t]", seg)]
     best = max((p.strip() for p in parts), key=len, default="")
     return best if len(best) >= MIN_LITERAL else None
 

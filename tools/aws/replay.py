@@ -22,7 +22,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -213,6 +213,17 @@ class ReplayLogs(_Base):
                     (current if r.timestamp >= start else before)[cluster] += 1
             total = sum(current.values()) or 1
             rows = []
+            for group in groups:  # simulated groups: one steady pattern with their volume
+                extra = self.owner.extra_groups.get(group)
+                if extra is not None:
+                    per_period = round(extra.events_per_minute * (end - start).total_seconds() / 60)
+                    synthetic: dict[str, Any] = {
+                        "@pattern": f"{group} request <*> done",
+                        "@sampleCount": per_period,
+                    }
+                    if diff and self.owner.diff_previous_field:
+                        synthetic[self.owner.diff_previous_field] = per_period
+                    rows.append(synthetic)
             for cluster in sorted(set(current) | set(before)):
                 row: dict[str, Any] = {
                     "@pattern": miner.template(cluster),
@@ -456,7 +467,7 @@ class ReplayClients:
     FilterLogEvents pages.
     """
 
-    _CLASSES: dict[str, type[_Base]] = {
+    _CLASSES: ClassVar[dict[str, type[_Base]]] = {
         "logs": ReplayLogs,
         "cloudwatch": ReplayCloudWatch,
         "cloudtrail": ReplayCloudTrail,

@@ -213,7 +213,7 @@ class AwsBackend(TelemetryBackend):
                 results.append(result)
                 for p in patterns:
                     _add(local, p.pattern, p.count, p.previous_count or 0)
-                if use_diff and (saw_previous or not patterns):
+                if use_diff and saw_previous:
                     method = f"`{DIFF_QUERY}` (window vs the previous equal period)"
                 else:
                     base, _, base_result = insights.patterns(

@@ -1,0 +1,80 @@
+"""The rca capture / rca aws commands (registered on a bare typer app)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from cli import aws as aws_cli
+from tools.aws.replay import ReplayClients
+from tools.bundle import Bundle
+
+
+@pytest.fixture()
+def app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """rca"""
+
+    aws_cli.register(app)
+    return app
+
+
+def test_capture_command_writes_a_bundle(app, chain_bundle: Path, tmp_path: Path, monkeypatch):
+    source = Bundle(chain_bundle)
+    monkeypatch.setattr(aws_cli, "_sessions", lambda *a: ReplayClients(source))
+    w = source.incident.window
+    out = tmp_path / "cap"
+    result = CliRunner().invoke(
+        app,
+        [
+            "capture",
+            "--workspace",
+            str(source.workspace_path),
+            "--start",
+            w.start.isoformat(),
+            "--end",
+            w.end.isoformat(),
+            "--out",
+            str(out),
+            "--id",
+            "cli-capture",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["metric_points"] > 0 and Bundle(out).incident.id == "cli-capture"
+
+
+def test_usage_errors_exit_2(app, tmp_path: Path):
+    result = CliRunner().invoke(
+        app,
+        [
+            "capture",
+            "--workspace",
+            str(tmp_path / "none.json"),
+            "--start",
+            "2026-01-01T01:00:00Z",
+            "--end",
+            "2026-01-01T00:00:00Z",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 2 and "invalid window" in result.output
+
+
+def test_policy_and_schema(app):
+    runner = CliRunner()
+    policy = json.loads(runner.invoke(app, ["aws", "policy"]).stdout)
+    assert any("logs:StartQuery" in s["Action"] for s in policy["Statement"])
+    schema = json.loads(runner.invoke(app, ["aws", "schema", "logs"]).stdout)
+    assert list(schema["paths"]) == ["/logs"]
+    assert runner.invoke(app, ["aws", "schema", "nope"]).exit_code == 2
