@@ -23,10 +23,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from tools.aws.errors import translate
+from tools.aws.errors import aws_call
 from tools.aws.session import Location
 from tools.bundle import CloudTrailRecord
 from tools.models import to_utc
@@ -125,18 +124,15 @@ class CloudTrailLookup:
         for page_no in range(self.max_pages):
             self.limiter.acquire()
             self.calls += 1
-            try:
-                page = self.client.lookup_events(
-                    **request, **({"NextToken": token} if token else {})
-                )
-            except (ClientError, BotoCoreError) as exc:
-                raise translate(
-                    exc,
-                    service=SERVICE,
-                    operation="LookupEvents",
-                    account=self.location.account,
-                    region=self.location.region,
-                ) from exc
+            page = aws_call(
+                self.client.lookup_events,
+                service=SERVICE,
+                operation="LookupEvents",
+                account=self.location.account,
+                region=self.location.region,
+                **request,
+                **({"NextToken": token} if token else {}),
+            )
             for event in page.get("Events", []):
                 record = _record(event)
                 if record is not None and to_utc(start) <= record.eventTime < to_utc(end):

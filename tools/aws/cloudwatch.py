@@ -27,10 +27,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, ValidationError
 
-from tools.aws.errors import translate
+from tools.aws.errors import aws_call
 from tools.aws.session import Location
 from tools.bundle import AlarmStateChange
 from tools.models import Model, to_utc
@@ -112,16 +111,14 @@ class CloudWatchMetrics:
         self.now = now
 
     def _call(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> Any:
-        try:
-            return method(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(
-                exc,
-                service=SERVICE,
-                operation=operation,
-                account=self.location.account,
-                region=self.location.region,
-            ) from exc
+        return aws_call(
+            method,
+            service=SERVICE,
+            operation=operation,
+            account=self.location.account,
+            region=self.location.region,
+            **kwargs,
+        )
 
     def _pages(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> list[Any]:
         pages = []

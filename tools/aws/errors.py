@@ -7,6 +7,9 @@ operation, the account and Region, the AWS error code, and what to try.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -242,3 +245,22 @@ _PREFIX = {
 
 def _action(service: str, operation: str) -> str:
     return f"{_PREFIX.get(service, service.lower())}:{operation}"
+
+
+def aws_call(
+    method: Callable[..., Any],
+    *,
+    service: str,
+    operation: str,
+    account: str | None = None,
+    region: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Call one boto3 client method; a botocore failure becomes the matching :class:`AwsError`
+    (raised ``from`` the original), naming the service, operation, account and Region."""
+    try:
+        return method(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(
+            exc, service=service, operation=operation, account=account, region=region
+        ) from exc

@@ -17,10 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
-from tools.aws.errors import translate
+from tools.aws.errors import aws_call
 from tools.aws.session import Location
 from tools.bundle import LogRecord
 from tools.models import Model
@@ -57,16 +56,14 @@ class LogEvents:
         self.location = location or Location()
 
     def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
-        try:
-            return method(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(
-                exc,
-                service=SERVICE,
-                operation="FilterLogEvents",
-                account=self.location.account,
-                region=self.location.region,
-            ) from exc
+        return aws_call(
+            method,
+            service=SERVICE,
+            operation="FilterLogEvents",
+            account=self.location.account,
+            region=self.location.region,
+            **kwargs,
+        )
 
     def events(
         self, log_group: str, start: datetime, end: datetime, limit: int

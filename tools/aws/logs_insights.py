@@ -56,7 +56,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
-from tools.aws.errors import QueryError, translate
+from tools.aws.errors import QueryError, aws_call
 from tools.aws.session import Location
 from tools.models import Model
 
@@ -259,16 +259,14 @@ class LogsInsights:
         self.slots = slots or query_slots(self.location)
 
     def _call(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> Any:
-        try:
-            return method(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(
-                exc,
-                service=SERVICE,
-                operation=operation,
-                account=self.location.account,
-                region=self.location.region,
-            ) from exc
+        return aws_call(
+            method,
+            service=SERVICE,
+            operation=operation,
+            account=self.location.account,
+            region=self.location.region,
+            **kwargs,
+        )
 
     # ------------------------------------------------------------------ core
     def run(

@@ -11,9 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from tools.aws.errors import translate
+from tools.aws.errors import aws_call
 from tools.aws.session import Location
 from tools.models import to_utc
 
@@ -32,16 +30,14 @@ class XRayServiceGraph:
         self.location = location or Location()
 
     def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
-        try:
-            return method(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(
-                exc,
-                service=SERVICE,
-                operation="GetServiceGraph",
-                account=self.location.account,
-                region=self.location.region,
-            ) from exc
+        return aws_call(
+            method,
+            service=SERVICE,
+            operation="GetServiceGraph",
+            account=self.location.account,
+            region=self.location.region,
+            **kwargs,
+        )
 
     def edges(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
         """Observed calls as sorted, unique ``(caller service name, callee service name)``."""
