@@ -73,11 +73,17 @@ def _is_count(series: MetricSeries) -> bool:
 
 
 def harmful(role: str, direction: int) -> bool:
-    """True when a move in ``direction`` (+1 up, -1 down) of a metric with ``role`` is bad."""
+    """True when a move in ``direction`` (+1 up, -1 down) of a metric with ``role`` is bad.
+
+    A metric of unknown role ("other", e.g. syscall counts) is reported but never called
+    harmful: without knowing what it measures, its move is no evidence of a fault.
+    """
     if role == "availability":
         return direction < 0
     if role == "load":
         return True
+    if role == "other":
+        return False
     return direction > 0
 
 

@@ -15,8 +15,8 @@ def test_nezha_development_cases(tmp_path: Path) -> None:
     results, scores = evaluate(bundles)
     assert not [r.error for r in results if r.error]
     by_group = {s.group: s for s in scores}
-    # floors a little below the measured figures (0.588 / 0.676 / 0.671 overall), so a
+    # floors a little below the measured figures (0.588 / 0.706 / 0.676 overall), so a
     # regression of the method fails here
     assert by_group["all"].ac1 >= 0.55
-    assert by_group["all"].ac3 >= 0.64
+    assert by_group["all"].ac3 >= 0.67
     assert by_group["onlineboutique"].ac1 >= 0.7
