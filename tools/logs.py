@@ -87,9 +87,8 @@ def classify(
     component's overall record rate in the window relative to the baseline.
 
     A dropped template is *vanished* when it also drops against the component's own traffic
-    (``k <= lambda * traffic / 4``, with ``lambda * traffic >= 5``): that code path stopped
-    while the component kept logging, which points at the component itself rather than at less
-    traffic reaching it.
+    (``k <= lambda * traffic / 4``, with ``lambda * traffic >= 5``): that code path stopped, or
+    that kind of request stopped arriving, while the component kept logging otherwise.
 
     ``onset`` is the first occurrence for a new pattern, and the start of the first time bin
     that surges for a surging one (its first occurrence may predate the surge).
