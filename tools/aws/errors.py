@@ -122,115 +122,67 @@ def translate(
     Returns the error; the caller raises it ``from exc``.
     """
     where = _where(account, region)
+
+    def make(cls: type[AwsError], message: str, code: str) -> AwsError:
+        return cls(
+            message, code=code, service=service, operation=operation, account=account, region=region
+        )
+
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
         detail = str(error.get("Message", "")).strip()
         head = f"{service} {operation}{where} failed ({code}: {detail or 'no message'})"
-        if code in _DENIED:
-            return AccessDeniedError(
-                f"{head}; grant the caller (or the assumed read-only role) "
-                f"{_action(service, operation)}; {POLICY_HINT}",
-                code=code,
-                service=service,
-                operation=operation,
-                account=account,
-                region=region,
-            )
-        if code in _CREDENTIALS:
-            return CredentialsError(
-                f"{head}; refresh your credentials (aws sso login / a new session) or pick "
-                "another --profile",
-                code=code,
-                service=service,
-                operation=operation,
-                account=account,
-                region=region,
-            )
-        if code in _THROTTLED:
-            return ThrottledError(
-                f"{head}; AWS is throttling this account after retries; wait a minute, narrow "
-                "the window or examine fewer components",
-                code=code,
-                service=service,
-                operation=operation,
-                account=account,
-                region=region,
-            )
-        if code in _NOT_FOUND:
-            return NotFoundError(
-                f"{head}; check the names in the workspace's rca.* properties and the "
-                "rca.account / rca.region of the element",
-                code=code,
-                service=service,
-                operation=operation,
-                account=account,
-                region=region,
-            )
-        if code in _QUERY:
-            return QueryError(
-                f"{head}; the request was rejected as invalid",
-                code=code,
-                service=service,
-                operation=operation,
-                account=account,
-                region=region,
-            )
-        return AwsError(
-            head,
-            code=code,
-            service=service,
-            operation=operation,
-            account=account,
-            region=region,
-        )
+        for codes, cls, advice in _CLIENT_ERRORS:
+            if code in codes:
+                text = advice.format(action=_action(service, operation), policy=POLICY_HINT)
+                return make(cls, f"{head}; {text}", code)
+        return make(AwsError, head, code)
     name = type(exc).__name__
     if isinstance(exc, ProfileNotFound):
-        return CredentialsError(
-            f"{service} {operation}: {exc}; list profiles with `aws configure list-profiles`",
-            code=name,
-            service=service,
-            operation=operation,
-            account=account,
-            region=region,
-        )
+        message = f"{service} {operation}: {exc}; list profiles with `aws configure list-profiles`"
+        return make(CredentialsError, message, name)
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return CredentialsError(
+        message = (
             f"{service} {operation}{where}: no AWS credentials found; pass --profile, set "
-            "AWS_PROFILE or run `aws sso login`",
-            code=name,
-            service=service,
-            operation=operation,
-            account=account,
-            region=region,
+            "AWS_PROFILE or run `aws sso login`"
         )
+        return make(CredentialsError, message, name)
     if isinstance(exc, NoRegionError):
-        return CredentialsError(
-            f"{service} {operation}: no Region configured; pass --region or set AWS_REGION",
-            code=name,
-            service=service,
-            operation=operation,
-            account=account,
-            region=region,
-        )
-    if isinstance(exc, BotoCoreError):
-        return AwsError(
-            f"{service} {operation}{where} failed ({name}: {exc}); check the network path to "
-            "the AWS endpoint",
-            code=name,
-            service=service,
-            operation=operation,
-            account=account,
-            region=region,
-        )
-    return AwsError(
-        f"{service} {operation}{where} failed ({name}: {exc})",
-        code=name,
-        service=service,
-        operation=operation,
-        account=account,
-        region=region,
+        message = f"{service} {operation}: no Region configured; pass --region or set AWS_REGION"
+        return make(CredentialsError, message, name)
+    advice = (
+        "; check the network path to the AWS endpoint" if isinstance(exc, BotoCoreError) else ""
     )
+    return make(AwsError, f"{service} {operation}{where} failed ({name}: {exc}){advice}", name)
+
+
+# AWS error codes -> (error class, what to do); ``{action}`` is the IAM action of the call.
+_CLIENT_ERRORS: list[tuple[frozenset[str], type[AwsError], str]] = [
+    (
+        _DENIED,
+        AccessDeniedError,
+        "grant the caller (or the assumed read-only role) {action}; {policy}",
+    ),
+    (
+        _CREDENTIALS,
+        CredentialsError,
+        "refresh your credentials (aws sso login / a new session) or pick another --profile",
+    ),
+    (
+        _THROTTLED,
+        ThrottledError,
+        "AWS is throttling this account after retries; wait a minute, narrow the window or "
+        "examine fewer components",
+    ),
+    (
+        _NOT_FOUND,
+        NotFoundError,
+        "check the names in the workspace's rca.* properties and the rca.account / rca.region "
+        "of the element",
+    ),
+    (_QUERY, QueryError, "the request was rejected as invalid"),
+]
 
 
 _PREFIX = {
