@@ -174,6 +174,7 @@ def reopen(record: SessionRecord) -> InvestigationSetup:
             profile=record.source.get("profile"),
             region=record.source.get("region"),
             role_arn_template=record.source.get("role_arn_template"),
+            xray=bool(record.source.get("xray")),
         )
         session = InvestigationSetup(architecture=arch, context=ctx, source=record.source)
     elif kind == "bundle":

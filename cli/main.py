@@ -62,6 +62,7 @@ def _aws_session(
     profile: str | None,
     region: str | None,
     role_arn_template: str | None,
+    xray: bool = False,
 ) -> InvestigationSetup:
     """A session whose telemetry comes from AWS: the window defaults to the last hour."""
     from datetime import UTC, datetime, timedelta
@@ -80,6 +81,7 @@ def _aws_session(
         profile=profile,
         region=region,
         role_arn_template=role_arn_template,
+        xray=xray,
     )
     source = {
         "kind": "aws",
@@ -87,6 +89,7 @@ def _aws_session(
         "profile": profile,
         "region": region,
         "role_arn_template": role_arn_template,
+        "xray": xray,
     }
     return InvestigationSetup(architecture=arch, context=ctx, source=source)
 
@@ -129,6 +132,9 @@ def ask(
             help="Read-only role per account, e.g. arn:aws:iam::{account}:role/rca (--aws)."
         ),
     ] = None,
+    xray: Annotated[
+        bool, typer.Option("--xray", help="Add call edges observed by X-Ray (--aws).")
+    ] = False,
     profile: Profile = None,
     region: Region = None,
     max_steps: Annotated[int, typer.Option(min=1, max=50, help="Loop turn budget.")] = 8,
@@ -156,7 +162,9 @@ def ask(
     if aws:
         if workspace is None:
             fail("--aws needs --workspace (a Structurizr workspace with rca.* properties)", 2)
-        bundle_session = _aws_session(workspace, start, end, profile, region, role_arn_template)
+        bundle_session = _aws_session(
+            workspace, start, end, profile, region, role_arn_template, xray
+        )
         path = workspace
     else:
         path = bundle or DEMO_BUNDLE

@@ -345,6 +345,32 @@ class ArchitectureModel:
         data = self.graph.get_edge_data(source, destination)
         return data["relationship"] if data else None
 
+    def add_observed(self, edges: Iterable[tuple[str, str]], source: str) -> list[Relationship]:
+        """Add observed call edges ``(caller, callee)`` (names, aliases or ids) that the workspace
+        does not declare; names that match no element are skipped. Returns what was added.
+
+        ``source`` names the observation (e.g. ``"AWS X-Ray service graph"``); it becomes the
+        relationship's technology, and ``rca.observed`` = ``true`` marks it.
+        """
+        added = []
+        for caller, callee in edges:
+            if not (self.has(caller) and self.has(callee)):
+                continue
+            a, b = self.get(caller).id, self.get(callee).id
+            if a == b or self.graph.has_edge(a, b):
+                continue
+            rel = Relationship(
+                source=a,
+                destination=b,
+                description="Calls (observed)",
+                technology=source,
+                properties={"rca.observed": "true"},
+            )
+            self.relationships.append(rel)
+            self.graph.add_edge(a, b, relationship=rel)
+            added.append(rel)
+        return added
+
     # -------------------------------------------------------------- telemetry
     def telemetry(self, ref: str) -> ComponentTelemetry:
         """The telemetry mapping of one element from its ``rca.*`` properties.

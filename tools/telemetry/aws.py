@@ -466,13 +466,16 @@ def open_aws_session(
     region: str | None,
     role_arn_template: str | None = None,
     clients: ClientFactory | None = None,
+    xray: bool = False,
 ) -> tuple[ArchitectureModel, ToolContext]:
     """Load a Structurizr workspace and build a tool context served by real AWS accounts.
 
     ``window`` / ``baseline`` are UTC; the baseline defaults to the previous equal period.
     ``profile`` / ``region`` work like the AWS CLI's; ``role_arn_template`` (else
     ``RCA_ROLE_ARN_TEMPLATE`` / ``RCA_AWS_CONFIG``) names the read-only role to assume in other
-    accounts. ``clients`` replaces the boto3 sessions (tests, replays).
+    accounts. ``clients`` replaces the boto3 sessions (tests, replays). ``xray`` adds the call
+    edges the X-Ray service graph observed in the window and the baseline to the declared C4
+    graph (X-Ray service names are matched to element names and ``rca.aliases``).
 
     Raises:
         WorkspaceError: the workspace cannot be loaded.
@@ -499,6 +502,13 @@ def open_aws_session(
         window=window,
         baseline=baseline or window.previous(),
     )
+    if xray:
+        span = TimeWindow(
+            start=min(context.baseline.start, window.start),
+            end=max(context.baseline.end, window.end),
+        )
+        observed = backend.observed_edges(span)
+        architecture.add_observed(observed, "AWS X-Ray service graph")
     return architecture, context
 
 
