@@ -516,21 +516,7 @@ def _load_notes(lens: Lens, guidance: Path) -> list[GuidanceNote]:
             if choice.id not in entries:
                 continue
             entry = entries[choice.id][0]
-            notes.append(
-                GuidanceNote(
-                    lens=lens.alias,
-                    pillar_id=question.pillar_id,
-                    question_id=question.id,
-                    choice_id=choice.id,
-                    title=choice.title,
-                    risk=choice.risk,
-                    good=entry.good,
-                    signals=entry.signals,
-                    gaps=entry.gaps,
-                    question_title=question.title,
-                    bp_id=choice.bp_id,
-                )
-            )
+            notes.append(_note(lens, question, choice, entry.good, entry.signals, entry.gaps))
     missing = sorted(expected - set(entries))
     unknown = sorted(set(entries) - expected)
     if missing or unknown:
@@ -573,6 +559,13 @@ def _synthesized(lens: Lens, question: Question, choice: Choice) -> GuidanceNote
     signals = list(dict.fromkeys(w.lower() for w in words))[:5] or [choice.title]
     good = choice.description or f"The design follows the practice: {choice.title}."
     gap = choice.improvement_plan or f"The design does not show that it follows: {choice.title}."
+    return _note(lens, question, choice, good, signals, [gap])
+
+
+def _note(
+    lens: Lens, question: Question, choice: Choice, good: str, signals: list[str], gaps: list[str]
+) -> GuidanceNote:
+    """The note of one best practice: identity from the lens, text from the arguments."""
     return GuidanceNote(
         lens=lens.alias,
         pillar_id=question.pillar_id,
@@ -582,7 +575,7 @@ def _synthesized(lens: Lens, question: Question, choice: Choice) -> GuidanceNote
         risk=choice.risk,
         good=good,
         signals=signals,
-        gaps=[gap],
+        gaps=gaps,
         question_title=question.title,
         bp_id=choice.bp_id,
     )

@@ -33,7 +33,7 @@ import base64
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -371,35 +371,35 @@ class WaToolClient:
                 raise WaToolError(f"Well-Architected {operation} failed: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def find_workload(self, name: str) -> dict[str, Any] | None:
-        """The summary of the workload named exactly ``name``, if any (all pages read)."""
+    def _summaries(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Every item under ``key`` of every page of a NextToken-paginated List call."""
         token = None
         while True:
-            params: dict[str, Any] = {"WorkloadNamePrefix": name, "MaxResults": PAGE_SIZE}
-            if token:
-                params["NextToken"] = token
-            page = self.call("ListWorkloads", **params)
-            for summary in page.get("WorkloadSummaries", []):
-                if summary.get("WorkloadName") == name:
-                    return summary
+            page = self.call(
+                operation, **params, MaxResults=PAGE_SIZE, **({"NextToken": token} if token else {})
+            )
+            yield from page.get(key, [])
             token = page.get("NextToken")
             if not token:
-                return None
+                return
+
+    def find_workload(self, name: str) -> dict[str, Any] | None:
+        """The summary of the workload named exactly ``name``, if any (all pages read)."""
+        for summary in self._summaries(
+            "ListWorkloads", "WorkloadSummaries", WorkloadNamePrefix=name
+        ):
+            if summary.get("WorkloadName") == name:
+                return summary
+        return None
 
     def find_milestone(self, workload_id: str, name: str) -> int | None:
         """The number of the milestone named ``name``, if any."""
-        token = None
-        while True:
-            params: dict[str, Any] = {"WorkloadId": workload_id, "MaxResults": PAGE_SIZE}
-            if token:
-                params["NextToken"] = token
-            page = self.call("ListMilestones", **params)
-            for summary in page.get("MilestoneSummaries", []):
-                if summary.get("MilestoneName") == name:
-                    return int(summary["MilestoneNumber"])
-            token = page.get("NextToken")
-            if not token:
-                return None
+        for summary in self._summaries(
+            "ListMilestones", "MilestoneSummaries", WorkloadId=workload_id
+        ):
+            if summary.get("MilestoneName") == name:
+                return int(summary["MilestoneNumber"])
+        return None
 
 
 def _snake(operation: str) -> str:
