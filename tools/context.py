@@ -28,11 +28,6 @@ class EvidenceLedger:
             self._items.append(evidence)
             return evidence
 
-    def get(self, evidence_id: str) -> Evidence | None:
-        """The evidence with this id, or None."""
-        with self._lock:
-            return next((e for e in self._items if e.id == evidence_id), None)
-
     def all(self) -> list[Evidence]:
         """Every evidence item so far, in id order."""
         with self._lock:

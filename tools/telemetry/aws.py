@@ -30,7 +30,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -512,9 +512,4 @@ def open_aws_session(
     return architecture, context
 
 
-def window_ending(end: datetime, minutes: float) -> TimeWindow:
-    """The window of ``minutes`` ending at ``end`` (e.g. "the last hour")."""
-    return TimeWindow(start=end - timedelta(minutes=minutes), end=end)
-
-
-__all__ = ["AwsBackend", "InsightsPattern", "NotFoundError", "open_aws_session", "window_ending"]
+__all__ = ["AwsBackend", "InsightsPattern", "NotFoundError", "open_aws_session"]
