@@ -1,10 +1,24 @@
-"""Redaction of secrets in evidence before it reaches a model, a report or Slack.
+"""Redaction of secrets before text reaches a model, a report, a store, Slack or the WA Tool.
 
-The patterns follow the rule sets of gitleaks and Yelp's detect-secrets for the secret kinds that
-show up in application logs and CloudTrail records: AWS access key ids and secret keys, bearer
-tokens and JWTs, private key blocks, passwords in ``key=value`` / JSON pairs, credentials in URLs,
-Slack tokens and generic API keys. A redacted value becomes ``[REDACTED:<kind>]`` so a reader
-still sees that a secret was there.
+The patterns follow the rule sets of gitleaks (``config/gitleaks.toml``) and Yelp's
+detect-secrets for the secret kinds that show up in application logs, CloudTrail records,
+workspace descriptions and design documents:
+
+- AWS access key ids (``AKIA``/``ASIA``/... + 16 characters) and secret access keys (40
+  characters after ``aws_secret_access_key``, ``secretAccessKey``, ``SecretAccessKey``);
+- JWTs, ``Bearer`` and ``Basic`` authorization values, ``x-api-key`` style headers;
+- private key blocks (PEM);
+- credentials in URLs (``postgres://user:pass@host``) and in connection strings
+  (``Password=...;``);
+- passwords and tokens in ``key=value`` / JSON / YAML pairs, whatever the key's prefix or case
+  (``DB_PASSWORD=``, ``masterUserPassword``, ``"clientSecret":``);
+- Slack tokens (``xoxb-``, ``xoxp-``, ``xapp-``) and incoming-webhook URLs;
+- GitHub tokens (``ghp_``, ``gho_``, ``ghs_``, ``ghu_``, ``ghr_``, ``github_pat_``);
+- Stripe-style live keys (``sk_live_``, ``rk_live_``);
+- SQL ``PASSWORD '...'`` literals.
+
+A redacted value becomes ``[REDACTED:<kind>]`` so a reader still sees that a secret was there.
+Apply :func:`redact` to raw text, before template mining masks digits or a quote is cut.
 """
 
 from __future__ import annotations
@@ -12,10 +26,16 @@ from __future__ import annotations
 import functools
 import re
 
+# Key names that mark the value after ``=``/``:`` as a credential. They may carry any prefix
+# (``DB_PASSWORD``, ``masterUserPassword``, ``x-api-key``): the match is on the key's tail.
 _KEYWORDS = (
-    r"password|passwd|pwd|secret|secret_?key|api_?key|apikey|access_?token|auth_?token|token|"
-    r"client_?secret|private_?key|credentials?|session_?token"
+    r"password|passwd|passphrase|pwd|secret|secret[_-]?key|api[_-]?key|apikey|access[_-]?token|"
+    r"auth[_-]?token|refresh[_-]?token|token|client[_-]?secret|private[_-]?key|credentials?|"
+    r"session[_-]?token|signing[_-]?key|webhook[_-]?url"
 )
+_KEY = rf"[\"']?[A-Za-z0-9_.-]*?(?:{_KEYWORDS})[\"']?"
+# A value is a quoted string or a run of characters up to a delimiter.
+_VALUE = r"(?:\"[^\"\n]{3,}\"|'[^'\n]{3,}'|[^\s\"',;&}<>]{3,})"
 
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -26,29 +46,36 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "aws-access-key-id",
-        re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b"),
+        re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[0-9A-Z]{16}\b"),
     ),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("slack-webhook", re.compile(r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]+")),
+    ("slack-token", re.compile(r"\bx(?:ox[abposre]|app)-[A-Za-z0-9-]{10,}")),
+    ("github-token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})")),
+    ("stripe-key", re.compile(r"\b[sr]k_live_[A-Za-z0-9]{16,}")),
     ("bearer", re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{12,}")),
+    ("basic-auth", re.compile(r"(?i)(\bbasic\s+)[A-Za-z0-9+/]{8,}={0,2}")),
     ("url-credentials", re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(@)")),
     (
         "aws-secret-access-key",
-        re.compile(r"(?i)(aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{40}"),
+        re.compile(
+            r"(?i)(aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?|secret_?access_?key[\"']?\s*[:=]"
+            r"\s*[\"']?)[A-Za-z0-9/+=]{40}"
+        ),
     ),
     ("sql-password", re.compile(r"(?i)(\b(?:with\s+)?(?:encrypted\s+)?password\s+)'[^']*'")),
-    (
-        "keyword",
-        re.compile(rf"(?i)([\"']?\b(?:{_KEYWORDS})\b[\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}}]{{3,}})"),
-    ),
+    ("keyword", re.compile(rf"(?i)(\b{_KEY}\s*(?::|=|=>)\s*)({_VALUE})")),
 ]
 
 
 def redact(text: str) -> str:
     """Return ``text`` with every secret replaced by ``[REDACTED:<kind>]``.
 
-    Prefixes that name the secret (``password=``, ``Bearer ``, ``https://user:``) are kept.
+    Prefixes that name the secret (``password=``, ``Bearer ``, ``https://user:``) are kept; a
+    quoted value keeps its quotes. Idempotent: redacting twice gives the same text.
     """
+    if not text:
+        return text
     for kind, pattern in _RULES:
         text = pattern.sub(functools.partial(_replace, kind), text)
     return text
@@ -60,6 +87,10 @@ def _replace(kind: str, match: re.Match[str]) -> str:
         return marker
     if kind == "url-credentials":
         return match.group(1) + marker + match.group(2)
-    if kind == "keyword" and match.group(2).startswith("[REDACTED"):
-        return match.group(0)  # already redacted by a more specific rule
+    if kind == "keyword":
+        value = match.group(2)
+        if "[REDACTED" in value:
+            return match.group(0)  # already redacted by a more specific rule
+        if value[0] in "\"'":
+            return match.group(1) + value[0] + marker + value[0]
     return match.group(1) + marker

@@ -33,3 +33,46 @@ def test_secrets_are_redacted(text: str, secret: str) -> None:
 def test_plain_text_unchanged() -> None:
     text = "GET /v1/vehicles/WBA123/unlock 504 in 3012 ms; tokens=5 sg-0a1b2c3d"
     assert redact(text) == text
+
+
+# The 16 secret kinds of the robustness issue, in the spellings real systems use.
+SECRETS_16 = [
+    ("AKIAIOSFODNN7EXAMPLE", "access key AKIAIOSFODNN7EXAMPLE"),
+    ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", '{"secretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}'),
+    ("SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV", "jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV"),
+    ("pa55word", "DATABASE_URL=postgresql://admin:pa55word@db.example.com:5432/app"),
+    ("Zx9!kLm2", "Server=tcp:db.example.com;Database=app;User Id=sa;Password=Zx9!kLm2;"),
+    ("hunter22", "DB_PASSWORD=hunter22 starting"),
+    ("Mast3rPw!", '{"masterUserPassword": "Mast3rPw!", "engine": "aurora"}'),
+    ("MIIEowIBAAKCAQEA", "-----BEGIN PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END PRIVATE KEY-----"),
+    ("xoxb-1234567890-0987654321-AbCdEfGhIjKl", "token xoxb-1234567890-0987654321-AbCdEfGhIjKl"),
+    ("T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", "posting to https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"),
+    ("ghp_16C7e42F292c6912E7710c838347Ae178B4a", "git clone with ghp_16C7e42F292c6912E7710c838347Ae178B4a"),
+    ("github_pat_11ABCDEFG0abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ", "GH github_pat_11ABCDEFG0abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ"),
+    ("dXNlcjpzM2NyZXQ=", "Authorization: Basic dXNlcjpzM2NyZXQ="),
+    ("a1b2c3d4e5f6g7h8", "x-api-key: a1b2c3d4e5f6g7h8"),
+    ("4eC39HqLyjWDarjtT1zdp7dc", "charge with sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+    ("s3cr3t value", 'clientSecret: "s3cr3t value"'),
+]
+
+
+@pytest.mark.parametrize(("secret", "text"), SECRETS_16)
+def test_sixteen_kinds_redacted(secret: str, text: str) -> None:
+    out = redact(text)
+    assert secret not in out, out
+    assert "[REDACTED:" in out
+    assert redact(out) == out  # idempotent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Timeout after 3000 ms calling remote-vehicle-api",
+        "RevokeSecurityGroupIngress on sg-0123456789abcdef0 by arn:aws:iam::111122223333:role/ops",
+        "the passwords policy requires rotation every 90 days",
+        "MFA: Required for all DR execution operations",
+        "token bucket refill rate=50/s",
+    ],
+)
+def test_ordinary_text_unchanged(text: str) -> None:
+    assert redact(text) == text
