@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 
+from tools.markup import INVISIBLE
 from tools.redact import redact
 
 MAX_TOOL_TEXT = 12_000  # characters of one tool result shown to a model
 
-_HIDDEN = re.compile(
-    "[\U000e0000-\U000e007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]"
-)
 _TAG_LIKE = re.compile(r"</?\s*untrusted-data[^>]*>", re.I)
 
 
@@ -30,8 +29,11 @@ def new_nonce() -> str:
 
 
 def sanitize(text: str) -> str:
-    """Redact secrets, drop hidden Unicode and defuse anything that looks like our data tags."""
-    text = _HIDDEN.sub("", text)
+    """Redact secrets, drop hidden Unicode and defuse anything that looks like our data tags.
+
+    Text is NFKC-normalised first, so fullwidth or compatibility variants of the tag characters
+    (``＜untrusted-data＞``) cannot pass as a tag to a model that reads them as ``<``/``>``."""
+    text = INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
     text = _TAG_LIKE.sub("[tag removed]", text)
     return redact(text)
 
