@@ -1,9 +1,9 @@
 """``rca report``: an investigation session rendered as a Markdown incident report.
 
 Sections: summary, impact (the anomalous entry-path components), timeline (timed evidence),
-hypotheses, evidence with what produced it (the query, groups and window), next steps. Evidence
-text is already redacted by the tools; table cells are escaped so log text cannot break the
-Markdown structure.
+hypotheses, evidence with what produced it (the query, groups and window), next steps. Every
+untrusted string (names, statements, evidence, notes) is redacted and escaped with
+:func:`tools.markup.markdown_inline`, so log text cannot add HTML, links, headings or columns.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 from agent.render import render_prompt
 from agent.sessions import SessionRecord
 from tools.c4 import ArchitectureModel
+from tools.markup import markdown_inline
 from tools.models import iso
+from tools.redact import redact
 
 
 def _cell(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())[:limit]
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return markdown_inline(redact(text), limit)
 
 
 def render_report(record: SessionRecord, arch: ArchitectureModel | None = None) -> str:
@@ -28,8 +29,8 @@ def render_report(record: SessionRecord, arch: ArchitectureModel | None = None) 
         if component is None:
             return ""
         if arch is not None and component in arch.elements:
-            return arch.elements[component].name
-        return component
+            return _cell(arch.elements[component].name, 200)
+        return _cell(component, 200)
 
     evidence = turn.evidence
     timed = sorted(((e.time, e) for e in evidence if e.time is not None), key=lambda pair: pair[0])
@@ -47,13 +48,15 @@ def render_report(record: SessionRecord, arch: ArchitectureModel | None = None) 
                 "fault_category": h.fault_category,
                 "confidence": h.confidence,
                 "statement": _cell(h.statement, 1500),
-                "propagation_path": h.propagation_path,
+                "propagation_path": [name(c) for c in h.propagation_path],
                 "supporting_evidence": h.supporting_evidence,
                 "contradicting_evidence": h.contradicting_evidence,
             }
         )
     next_steps = list(
-        dict.fromkeys(c for h in (answer.hypotheses if answer else [])[:3] for c in h.next_checks)
+        dict.fromkeys(
+            _cell(c, 500) for h in (answer.hypotheses if answer else [])[:3] for c in h.next_checks
+        )
     )
     return render_prompt(
         "report.md.j2",
@@ -86,5 +89,5 @@ def render_report(record: SessionRecord, arch: ArchitectureModel | None = None) 
             for e in evidence
         ],
         next_steps=next_steps,
-        notes=turn.notes,
+        notes=[_cell(n, 500) for n in turn.notes],
     )

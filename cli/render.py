@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from agent.evaluation import CaseResult, Scores
 from agent.models import Investigation
 from tools.c4 import ArchitectureModel
+from tools.markup import terminal as escape
 
 
 def _name(arch: ArchitectureModel | None, component: str) -> str:

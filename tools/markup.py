@@ -36,7 +36,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 INVISIBLE = re.compile(
     "[\U000e0000-\U000e007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]"
 )
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~>])")
+_MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+[.)])")  # list items, setext underlines
 _URL = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*:|www\.)//?\S")
 _NAME_FORBIDDEN = re.compile(r"[<>`*_\[\]{}|\\\n\r\t]|\]\(|javascript:", re.I)
 
@@ -62,8 +63,8 @@ def markdown_inline(text: str, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     text = " ".join(text.split())
-    text = _html.escape(text, quote=False)
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", _html.escape(text, quote=False))
+    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
 def markdown_link(label: str, url: str) -> str:

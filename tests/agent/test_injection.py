@@ -241,3 +241,41 @@ def test_fullwidth_and_invisible_tag_variants_defused() -> None:
     ):
         out = sanitize(variant)
         assert "untrusted-data" not in out
+
+
+MARKDOWN_PAYLOADS = [
+    "<script>alert(1)</script>",
+    "[click](javascript:alert(1))",
+    "![x](https://evil.example/p.png)",
+    "a | b | c | d",
+    "x\n## Injected section\n",
+    "<img src=x onerror=alert(1)>",
+]
+
+
+def test_report_renders_markup_payloads_inert(injected: Path) -> None:
+    import re
+
+    session = open_bundle(injected)
+    inv = InvestigationLoop(session.context, HeuristicProvider(session.architecture)).run("x")
+    evidence = [
+        e.model_copy(update={"summary": f"{e.summary} {MARKDOWN_PAYLOADS[i % 6]}"})
+        for i, e in enumerate(inv.evidence)
+    ]
+    inv = inv.model_copy(
+        update={"evidence": evidence, "notes": [*inv.notes, "## note section <b>x</b>"]}
+    )
+    record = SessionRecord(
+        id="r1",
+        source={"kind": "bundle", "path": str(injected)},
+        window=inv.window,
+        baseline=inv.baseline,
+        turns=[inv],
+    )
+    report = render_report(record, session.architecture)
+    assert "<script" not in report and "<img" not in report and "<b>" not in report
+    assert "](javascript:" not in report and "![x](" not in report
+    assert "## Injected section" not in report and "## note section" not in report
+    rows = report.split("## Evidence")[1].split("## Next steps")[0].strip().splitlines()
+    for row in rows:
+        assert len(re.findall(r"(?<!\\)\|", row)) == 6, row  # five columns, none injected
