@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from cli.common import fail
 from tools.aws.session import AwsSessions, Location, RoleConfig
 from tools.errors import RcaError
 from tools.models import TimeWindow
@@ -41,8 +42,7 @@ Workspace = Annotated[
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    raise typer.Exit(code)
+    fail(message, code)
 
 
 def _window(start: str, end: str, what: str = "window") -> TimeWindow:

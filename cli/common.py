@@ -13,6 +13,7 @@ from rich.console import Console
 from agent.loop import Progress
 from agent.sessions import DynamoSessionStore, SessionStore, SqliteSessionStore
 from tools.errors import RcaError
+from tools.markup import strip_controls, terminal
 
 T = TypeVar("T")
 
@@ -28,7 +29,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one error line on stderr and exit with ``code`` (1 runtime, 2 usage)."""
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    err.print(f"[red]error:[/red] {terminal(message)}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -51,12 +52,16 @@ def progress(quiet: bool) -> Progress:
         if quiet:
             return
         if event == "step":
-            err.print(f"[bold]step {payload['step']}[/bold] {payload['thought']}", highlight=False)
+            err.print(
+                f"[bold]step {payload['step']}[/bold] {terminal(str(payload['thought']))}",
+                highlight=False,
+            )
         elif event == "tool_start":
             args = json.dumps(payload["input"], default=str)
-            err.print(f"  -> {payload['tool']} {args[:160]}", highlight=False, markup=False)
+            line = f"  -> {payload['tool']} {strip_controls(args[:160])}"
+            err.print(line, highlight=False, markup=False)
         elif event == "tool_end":
-            extra = f" ({payload['error']})" if payload.get("error") else ""
+            extra = f" ({strip_controls(str(payload['error']))})" if payload.get("error") else ""
             err.print(
                 f"  <- {payload['tool']}: {payload['status']}, {payload['evidence']} evidence, "
                 f"{payload['seconds']:.2f} s{extra}",

@@ -88,3 +88,21 @@ def test_eval_reports_metrics(chain: Path) -> None:
 
 def test_eval_without_bundles(tmp_path: Path) -> None:
     one_line_error(runner.invoke(app, ["eval", str(tmp_path)]))
+
+
+def test_error_line_cannot_steer_the_terminal(tmp_path) -> None:
+    """An error that quotes hostile input prints it inert: no escape sequence, no Rich markup."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "\x1b[2Jbundle[bold]x"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.main", "ask", "x", "--bundle", str(bad)],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "", "TERM": "xterm", "FORCE_COLOR": "1"},
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "\x1b[2J" not in proc.stderr
+    assert "error:" in proc.stderr and "[bold]" in proc.stderr
