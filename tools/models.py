@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tools.redact import redact
+
 
 def to_utc(value: datetime) -> datetime:
     """Return ``value`` as an aware UTC datetime; naive values are read as UTC."""
@@ -126,3 +128,20 @@ class Evidence(Model):
     )
     samples: list[str] = Field(default_factory=list, description="redacted raw examples")
     partial: bool = Field(default=False, description="true when the source returned partial data")
+
+    @field_validator("summary", "searched")
+    @classmethod
+    def _redact_text(cls, value: str) -> str:
+        # The evidence boundary: whatever a tool quotes (log templates, CloudTrail actors and
+        # parameters, alarm reasons, descriptions) is redacted before any model, store or report.
+        return redact(value)
+
+    @field_validator("samples")
+    @classmethod
+    def _redact_samples(cls, value: list[str]) -> list[str]:
+        return [redact(v) for v in value]
+
+    @field_validator("labels")
+    @classmethod
+    def _redact_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return {k: redact(v) for k, v in value.items()}

@@ -76,3 +76,20 @@ def test_sixteen_kinds_redacted(secret: str, text: str) -> None:
 )
 def test_ordinary_text_unchanged(text: str) -> None:
     assert redact(text) == text
+
+
+def test_evidence_boundary_redacts_every_quoted_field() -> None:
+    from tools.models import Evidence
+
+    ev = Evidence(
+        id="E1",
+        tool="changes",
+        kind="change",
+        summary="AuthorizeSecurityGroupIngress by AKIAIOSFODNN7EXAMPLE",
+        searched="lookup with x-api-key: a1b2c3d4e5f6g7h8",
+        samples=["DB_PASSWORD=hunter22"],
+        labels={"actor": "arn:aws:sts::1:assumed-role/x token=abcdef123456"},
+    )
+    dumped = ev.model_dump_json()
+    for secret in ("AKIAIOSFODNN7EXAMPLE", "a1b2c3d4e5f6g7h8", "hunter22", "abcdef123456"):
+        assert secret not in dumped
