@@ -1,0 +1,141 @@
+"""Review accuracy: the assessment of each labelled design document against its truth files.
+
+Usage::
+
+    .venv/bin/python benchmarks/review_accuracy.py                  # run the heuristic review
+    .venv/bin/python benchmarks/review_accuracy.py --mode deep
+    .venv/bin/python benchmarks/review_accuracy.py --json out.json  # score `rca review --json`
+
+Truth (``../shared/data/design-docs/truth/``, see its README): ``<doc>.json`` maps WA choice id ->
+``{"addressed": bool, ...}``; ``<doc>.questions.json`` maps question number -> ``{"question_id",
+"risk": HIGH_RISK | MEDIUM_RISK | NO_RISK}``.
+
+Printed per document:
+
+- precision / recall / F1 of "addressed", **strict**: a practice counts as predicted addressed
+  only when its WA Tool choice status is ``SELECTED`` (``partly`` never counts);
+- question-risk agreement (questions whose risk equals the reviewer's, of 57);
+- baselines: every practice addressed (precision = base rate, recall 1) and every question HIGH.
+
+Nothing here is fitted; an assessor with fitted parameters must be reported leave-one-document-out
+(fit on one document, score on the other), which this script states in its output header.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+DATA = REPO.parent / "shared" / "data" / "design-docs"
+TRUTH = DATA / "truth"
+_RISK = {"HIGH_RISK": "HIGH", "MEDIUM_RISK": "MEDIUM", "NO_RISK": "NONE"}
+
+
+def documents() -> list[str]:
+    """Stems of the labelled documents (those with a ``<stem>.questions.json`` truth file)."""
+    return sorted(p.name.removesuffix(".questions.json") for p in TRUTH.glob("*.questions.json"))
+
+
+def prf(predicted: set[str], actual: set[str]) -> tuple[float, float, float]:
+    """Precision, recall and F1 of a predicted set against the true set (0 when undefined)."""
+    tp = len(predicted & actual)
+    p = tp / len(predicted) if predicted else 0.0
+    r = tp / len(actual) if actual else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def score(assessment: dict[str, Any], stem: str) -> dict[str, Any]:
+    """Scores of one assessment (``Assessment.model_dump(mode="json")``) against truth ``stem``."""
+    truth = json.loads((TRUTH / f"{stem}.json").read_text(encoding="utf-8"))
+    qtruth = json.loads((TRUTH / f"{stem}.questions.json").read_text(encoding="utf-8"))
+    actual = {cid for cid, v in truth.items() if v["addressed"]}
+    selected = {
+        bp["choice_id"]
+        for q in assessment["questions"]
+        for bp in q["best_practices"]
+        if bp["status"] == "SELECTED"
+    }
+    p, r, f = prf(selected, actual)
+    bp_, br, bf = prf(set(truth), actual)
+    risk_of = {q["question_id"]: q["risk"] for q in assessment["questions"]}
+    agree = sum(risk_of.get(v["question_id"]) == _RISK[v["risk"]] for v in qtruth.values())
+    all_high = sum(_RISK[v["risk"]] == "HIGH" for v in qtruth.values())
+    return {
+        "document": stem,
+        "practices": len(truth),
+        "addressed_true": len(actual),
+        "selected": len(selected),
+        "precision": p,
+        "recall": r,
+        "f1": f,
+        "baseline_all_addressed": {"precision": bp_, "recall": br, "f1": bf},
+        "risk_agreement": agree,
+        "questions": len(qtruth),
+        "baseline_all_high": all_high,
+    }
+
+
+def run_review(stem: str, mode: str) -> dict[str, Any]:
+    """Review ``<stem>.pdf`` with the offline pipeline; the assessment as JSON data."""
+    from reviews.pipeline import ReviewOptions, build_reviewer
+    from reviews.store import SqliteReviewStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteReviewStore(Path(tmp) / "reviews.db")
+        reviewer = build_reviewer(ReviewOptions(), store)
+        assessment = reviewer.review(DATA / f"{stem}.pdf", mode=mode)  # type: ignore[arg-type]
+        return assessment.model_dump(mode="json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the accuracy table; exit 0 (2 when the truth data is absent)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", default="quick", choices=["quick", "deep"])
+    parser.add_argument(
+        "--json", action="append", default=[], help="`rca review --json` output (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    stems = documents()
+    if not stems:
+        print(f"no truth files in {TRUTH}", file=sys.stderr)
+        return 2
+    rows = []
+    if args.json:
+        for path in args.json:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            assessment = data.get("assessment", data)
+            name = Path(assessment["document"]).name.removesuffix(".pdf")
+            if name not in stems:
+                print(f"{path}: {name} has no truth file", file=sys.stderr)
+                return 2
+            rows.append(score(assessment, name))
+    else:
+        rows = [score(run_review(stem, args.mode), stem) for stem in stems]
+    print(f"review accuracy ({'--json input' if args.json else 'heuristic, ' + args.mode} mode; "
+          "nothing fitted on these documents)")
+    for row in rows:
+        b = row["baseline_all_addressed"]
+        print(
+            f"{row['document']}\n"
+            f"  addressed (strict, SELECTED): P {row['precision']:.3f} R {row['recall']:.3f} "
+            f"F1 {row['f1']:.3f}  selected {row['selected']} / true {row['addressed_true']} "
+            f"of {row['practices']}\n"
+            f"    baseline all-addressed:     P {b['precision']:.3f} R {b['recall']:.3f} "
+            f"F1 {b['f1']:.3f}\n"
+            f"  question risk agreement: {row['risk_agreement']}/{row['questions']}  "
+            f"(baseline all-HIGH {row['baseline_all_high']}/{row['questions']})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
