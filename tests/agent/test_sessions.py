@@ -315,7 +315,7 @@ def _service_record(chain: Path, tmp_path: Path) -> tuple[Any, Any]:
 def test_service_start_emits_typed_events_and_stores_under_the_callers_key(
     chain: Path, tmp_path: Path
 ) -> None:
-    service, (record, events) = _service_record(chain, tmp_path)
+    service, (_record, events) = _service_record(chain, tmp_path)
     kinds = [e.kind for e in events]
     assert kinds[0] == "planning" and "tool_call_started" in kinds
     assert kinds[-1] == "hypotheses"
