@@ -42,6 +42,7 @@ class SessionRecord(Model):
     window: TimeWindow
     baseline: TimeWindow
     turns: list[Investigation] = Field(default_factory=list)
+    version: int = Field(default=0, description="bumped on every versioned save")
 
     @property
     def steps(self) -> list[Step]:
@@ -72,8 +73,17 @@ def default_home() -> Path:
     return Path(os.environ.get("RCA_HOME") or Path.home() / ".local" / "share" / "rca")
 
 
+class VersionConflict(SessionError):
+    """Another writer saved the record first (the stored version is not the expected one)."""
+
+
 class SessionStore(ABC):
     """Saves and loads session records."""
+
+    @abstractmethod
+    def save_versioned(self, record: SessionRecord, expected: int) -> None:
+        """Store ``record`` only if the stored version is ``expected`` (0: absent), then set
+        ``record.version = expected + 1``. Raises VersionConflict when another writer won."""
 
     @abstractmethod
     def save(self, record: SessionRecord) -> None:
@@ -119,6 +129,30 @@ class SqliteSessionStore(SessionStore):
                 "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)",
                 (record.id, record.created_at.isoformat(), question, _encode(record)),
             )
+
+    def save_versioned(self, record: SessionRecord, expected: int) -> None:
+        question = record.turns[0].question if record.turns else ""
+        with self._lock:
+            db = self._connect()
+            try:
+                db.execute("BEGIN IMMEDIATE")  # a write lock across processes
+                row = db.execute(
+                    "SELECT body FROM sessions WHERE id = ?", (record.id,)
+                ).fetchone()
+                stored = _decode(row[0]).version if row else 0
+                if stored != expected:
+                    db.rollback()
+                    raise VersionConflict(
+                        f"session {record.id} is at version {stored}, expected {expected}"
+                    )
+                record.version = expected + 1
+                db.execute(
+                    "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)",
+                    (record.id, record.created_at.isoformat(), question, _encode(record)),
+                )
+                db.commit()
+            finally:
+                db.close()
 
     def load(self, session_id: str) -> SessionRecord:
         with self._connect() as db:
@@ -166,6 +200,44 @@ class DynamoSessionStore(SessionStore):
             raise SessionError(
                 f"cannot store session in DynamoDB table {self.table}: {exc}"
             ) from exc
+
+    def save_versioned(self, record: SessionRecord, expected: int) -> None:
+        """PutItem with ``attribute_not_exists(id) OR version = :expected`` (DynamoDB
+        condition expressions); ConditionalCheckFailedException becomes VersionConflict."""
+        new = record.model_copy(update={"version": expected + 1})
+        body = _encode(new)
+        if len(body) > DYNAMODB_ITEM_LIMIT - 1024:
+            raise SessionError(
+                f"session {record.id} is {len(body)} bytes compressed, over the DynamoDB item "
+                "limit of 400 KB; start a new session for further questions"
+            )
+        item = {
+            "id": {"S": record.id},
+            "created_at": {"S": record.created_at.isoformat()},
+            "question": {"S": record.turns[0].question if record.turns else ""},
+            "body": {"B": body},
+            "version": {"N": str(expected + 1)},
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(id) OR version = :expected",
+                ExpressionAttributeValues={":expected": {"N": str(expected)}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise VersionConflict(
+                    f"session {record.id} changed since version {expected}"
+                ) from exc
+            raise SessionError(
+                f"cannot store session in DynamoDB table {self.table}: {exc}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise SessionError(
+                f"cannot store session in DynamoDB table {self.table}: {exc}"
+            ) from exc
+        record.version = expected + 1
 
     def load(self, session_id: str) -> SessionRecord:
         try:

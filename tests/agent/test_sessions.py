@@ -296,3 +296,86 @@ def test_make_provider_rejects_unknown(chain: Path) -> None:
 
     with pytest.raises(RcaError, match="unknown model provider"):
         make_provider("gpt", open_bundle(chain))
+
+
+def _service_record(chain: Path, tmp_path: Path) -> tuple[Any, Any]:
+    from agent.service import BundleSource, InvestigationService
+
+    service = InvestigationService(SqliteSessionStore(tmp_path / "svc.db"))
+    events: list[Any] = []
+    record = service.start(
+        "T1/C1/1700000000.0001",
+        "checkout fails",
+        BundleSource(path=str(chain)),
+        listener=events.append,
+    )
+    return service, (record, events)
+
+
+def test_service_start_emits_typed_events_and_stores_under_the_callers_key(
+    chain: Path, tmp_path: Path
+) -> None:
+    service, (_record, events) = _service_record(chain, tmp_path)
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "planning" and "tool_call_started" in kinds
+    assert kinds[-1] == "hypotheses"
+    finished = [e for e in events if e.kind == "tool_call_finished"]
+    assert finished and all(e.tool and e.status for e in finished)
+    stored = service.get("T1/C1/1700000000.0001")
+    assert stored.version == 1 and stored.turns[0].answer is not None
+
+
+def test_two_concurrent_follow_ups_both_land(chain: Path, tmp_path: Path) -> None:
+    import threading
+
+    service, _ = _service_record(chain, tmp_path)
+    key = "T1/C1/1700000000.0001"
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def ask(question: str) -> None:
+        barrier.wait()
+        try:
+            service.follow_up(key, question)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=ask, args=(q,))
+        for q in ("is the Orders DB involved?", "check the Orders API again")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    record = service.get(key)
+    questions = [t.question for t in record.turns]
+    assert sorted(questions[1:]) == ["check the Orders API again", "is the Orders DB involved?"]
+    assert record.version == 3
+    assert [t.id for t in record.turns] == [key, f"{key}-2", f"{key}-3"]
+
+
+def test_stale_version_write_is_refused_sqlite_and_dynamodb(chain: Path, tmp_path: Path) -> None:
+    from agent.sessions import VersionConflict
+
+    _, (record, _) = _service_record(chain, tmp_path)
+    sqlite_store = SqliteSessionStore(tmp_path / "svc.db")
+    with pytest.raises(VersionConflict):
+        sqlite_store.save_versioned(record.model_copy(), 0)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        client.create_table(
+            TableName="s",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        store = DynamoSessionStore("s", client)
+        fresh = record.model_copy(update={"version": 0})
+        store.save_versioned(fresh, 0)
+        assert fresh.version == 1
+        with pytest.raises(VersionConflict):
+            store.save_versioned(record.model_copy(), 0)
+        store.save_versioned(fresh, 1)
+        assert store.load(record.id).version == 2
