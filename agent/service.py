@@ -199,18 +199,7 @@ class InvestigationService:
             raise RcaError("the question is empty; describe the symptom, e.g. 'checkout fails'")
         model = model or ModelChoice()
         setup = self.open(source or BundleSource(), window)
-        provider = make_provider(
-            model.provider,
-            setup,
-            focus=focus,
-            model_id=model.model_id,
-            region=model.region,
-            profile=model.profile,
-            max_steps=model.max_steps,
-        )
-        loop = InvestigationLoop(
-            setup.context, provider, max_steps=model.max_steps, progress=_translate(listener)
-        )
+        loop = _loop(setup, model, listener, focus)
         inv = loop.run(question, investigation_id=key)
         record = SessionRecord(
             id=key,
@@ -247,17 +236,7 @@ class InvestigationService:
         model = model or ModelChoice()
         record = self.store.load(key)
         setup = reopen(record)
-        provider = make_provider(
-            model.provider,
-            setup,
-            model_id=model.model_id,
-            region=model.region,
-            profile=model.profile,
-            max_steps=model.max_steps,
-        )
-        loop = InvestigationLoop(
-            setup.context, provider, max_steps=model.max_steps, progress=_translate(listener)
-        )
+        loop = _loop(setup, model, listener)
         inv = loop.run(
             question,
             investigation_id=f"{key}-{len(record.turns) + 1}",
@@ -275,6 +254,27 @@ class InvestigationService:
             _emit_outcome(record, listener)
             return record
         raise SessionError(f"session {key}: {MAX_SAVE_ATTEMPTS} conflicting writes; try again")
+
+
+def _loop(
+    setup: InvestigationSetup,
+    model: ModelChoice,
+    listener: Listener | None,
+    focus: list[str] | None = None,
+) -> InvestigationLoop:
+    """The investigation loop for ``setup`` with the chosen model's provider."""
+    provider = make_provider(
+        model.provider,
+        setup,
+        focus=focus,
+        model_id=model.model_id,
+        region=model.region,
+        profile=model.profile,
+        max_steps=model.max_steps,
+    )
+    return InvestigationLoop(
+        setup.context, provider, max_steps=model.max_steps, progress=_translate(listener)
+    )
 
 
 def source_from(value: dict[str, Any]) -> TelemetrySource:

@@ -181,21 +181,24 @@ class DynamoSessionStore(SessionStore):
         self.table = table
         self.client = client
 
-    def save(self, record: SessionRecord) -> None:
+    def _item(self, record: SessionRecord) -> dict[str, Any]:
         body = _encode(record)
         if len(body) > DYNAMODB_ITEM_LIMIT - 1024:
             raise SessionError(
                 f"session {record.id} is {len(body)} bytes compressed, over the DynamoDB item "
                 "limit of 400 KB; start a new session for further questions"
             )
-        item = {
+        return {
             "id": {"S": record.id},
             "created_at": {"S": record.created_at.isoformat()},
             "question": {"S": record.turns[0].question if record.turns else ""},
             "body": {"B": body},
+            "version": {"N": str(record.version)},
         }
+
+    def save(self, record: SessionRecord) -> None:
         try:
-            self.client.put_item(TableName=self.table, Item=item)
+            self.client.put_item(TableName=self.table, Item=self._item(record))
         except (ClientError, BotoCoreError) as exc:
             raise SessionError(
                 f"cannot store session in DynamoDB table {self.table}: {exc}"
@@ -204,20 +207,7 @@ class DynamoSessionStore(SessionStore):
     def save_versioned(self, record: SessionRecord, expected: int) -> None:
         """PutItem with ``attribute_not_exists(id) OR version = :expected`` (DynamoDB
         condition expressions); ConditionalCheckFailedException becomes VersionConflict."""
-        new = record.model_copy(update={"version": expected + 1})
-        body = _encode(new)
-        if len(body) > DYNAMODB_ITEM_LIMIT - 1024:
-            raise SessionError(
-                f"session {record.id} is {len(body)} bytes compressed, over the DynamoDB item "
-                "limit of 400 KB; start a new session for further questions"
-            )
-        item = {
-            "id": {"S": record.id},
-            "created_at": {"S": record.created_at.isoformat()},
-            "question": {"S": record.turns[0].question if record.turns else ""},
-            "body": {"B": body},
-            "version": {"N": str(expected + 1)},
-        }
+        item = self._item(record.model_copy(update={"version": expected + 1}))
         try:
             self.client.put_item(
                 TableName=self.table,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,16 +185,20 @@ def test_injections_do_not_steer_the_investigation(injected: Path) -> None:
         assert eid in {e.id for e in inv.evidence}
 
 
-def test_report_quotes_payloads_only_as_evidence(injected: Path) -> None:
-    session = open_bundle(injected)
-    inv = InvestigationLoop(session.context, HeuristicProvider(session.architecture)).run("x")
-    record = SessionRecord(
+def _record(inv: Any, bundle: Path) -> SessionRecord:
+    return SessionRecord(
         id="r1",
-        source={"kind": "bundle", "path": str(injected)},
+        source={"kind": "bundle", "path": str(bundle)},
         window=inv.window,
         baseline=inv.baseline,
         turns=[inv],
     )
+
+
+def test_report_quotes_payloads_only_as_evidence(injected: Path) -> None:
+    session = open_bundle(injected)
+    inv = InvestigationLoop(session.context, HeuristicProvider(session.architecture)).run("x")
+    record = _record(inv, injected)
     report = render_report(record, session.architecture)
     head = report.split("## Timeline")[0]
     hypotheses = report.split("## Hypotheses")[1].split("## Evidence")[0]
@@ -265,13 +270,7 @@ def test_report_renders_markup_payloads_inert(injected: Path) -> None:
     inv = inv.model_copy(
         update={"evidence": evidence, "notes": [*inv.notes, "## note section <b>x</b>"]}
     )
-    record = SessionRecord(
-        id="r1",
-        source={"kind": "bundle", "path": str(injected)},
-        window=inv.window,
-        baseline=inv.baseline,
-        turns=[inv],
-    )
+    record = _record(inv, injected)
     report = render_report(record, session.architecture)
     assert "<script" not in report and "<img" not in report and "<b>" not in report
     assert "](javascript:" not in report and "![x](" not in report
