@@ -16,13 +16,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from agent.loop import Progress, _noop
 from agent.models import Hypotheses, Investigation, Step
 from agent.providers.bedrock import translate
+from tools.aws.session import make_client
 from tools.context import ToolResult
 from tools.errors import ModelError
 from tools.models import Evidence, TimeWindow, iso
@@ -76,8 +76,9 @@ class ManagedAgentRuntime:
         self.agent_alias_id = agent_alias_id
         self.region = region
         if client is None:
-            client = boto3.Session(profile_name=profile, region_name=region).client(
-                "bedrock-agent-runtime"
+            # No automatic retry: a retried InvokeAgent re-runs the agent; 900 s read timeout.
+            client = make_client(
+                "bedrock-agent-runtime", profile=profile, region=region, retries=False
             )
         self.client = client
 

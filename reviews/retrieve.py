@@ -334,14 +334,9 @@ class BedrockKbRetriever(Retriever):
     ) -> None:
         self.knowledge_base_id = knowledge_base_id
         if client is None:
-            import boto3
-            from botocore.config import Config
+            from tools.aws.session import make_client
 
-            client = boto3.client(
-                "bedrock-agent-runtime",
-                region_name=region,
-                config=Config(retries={"mode": "standard", "max_attempts": 5}),
-            )
+            client = make_client("bedrock-agent-runtime", region=region, read_timeout_s=30)
         self.client = client
         self.region = region or getattr(getattr(client, "meta", None), "region_name", None)
 

@@ -172,12 +172,10 @@ class TextractExtractor(Extractor):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if textract is None or s3 is None:
-            import boto3
-            from botocore.config import Config
+            from tools.aws.session import make_client
 
-            config = Config(retries={"mode": "standard", "max_attempts": 8})
-            textract = textract or boto3.client("textract", region_name=region, config=config)
-            s3 = s3 or boto3.client("s3", region_name=region, config=config)
+            textract = textract or make_client("textract", region=region)
+            s3 = s3 or make_client("s3", region=region)
         self.textract = textract
         self.s3 = s3
         self.bucket = bucket

@@ -329,13 +329,9 @@ class WaToolClient:
         rng: random.Random | None = None,
     ) -> None:
         if client is None:
-            import boto3
-            from botocore.config import Config
+            from tools.aws.session import make_client
 
-            session = boto3.Session(profile_name=profile, region_name=region)
-            client = session.client(
-                "wellarchitected", config=Config(retries={"mode": "standard", "max_attempts": 3})
-            )
+            client = make_client("wellarchitected", profile=profile, region=region)
         self.client = client
         self.max_attempts = max_attempts
         self.base_delay_s = base_delay_s

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -27,6 +25,8 @@ from agent.models import ToolCall
 from agent.providers.base import LoopState, ModelProvider, Turn
 from agent.render import converse_messages, render_prompt, result_text, tool_config
 from agent.untrusted import new_nonce
+from tools.aws.errors import AwsError
+from tools.aws.session import make_client
 from tools.errors import ContextOverflowError, ModelError
 
 DEFAULT_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -124,13 +124,9 @@ class BedrockConverseProvider(ModelProvider):
         )
         if client is None:
             try:
-                session = boto3.Session(profile_name=profile, region_name=region)
-                client = session.client(
-                    "bedrock-runtime",
-                    config=Config(retries={"mode": "adaptive", "max_attempts": 6}),
-                )
-            except BotoCoreError as exc:
-                raise translate(exc, model_id, region) from exc
+                client = make_client("bedrock-runtime", profile=profile, region=region)
+            except AwsError as exc:
+                raise ModelError(f"cannot build the Bedrock client: {exc}") from exc
         self.client = client
         self._checked: dict[str, str] = {}
         self.region = region or getattr(client.meta, "region_name", None)

@@ -214,13 +214,9 @@ class BedrockAssessor(Assessor):
         nonce: str | None = None,
     ) -> None:
         if client is None:
-            import boto3
-            from botocore.config import Config
+            from tools.aws.session import make_client
 
-            session = boto3.Session(profile_name=profile, region_name=region)
-            client = session.client(
-                "bedrock-runtime", config=Config(retries={"mode": "standard", "max_attempts": 3})
-            )
+            client = make_client("bedrock-runtime", profile=profile, region=region)
         self.lens = lens
         self.client = client
         self.model_id = model_id

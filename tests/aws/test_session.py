@@ -47,7 +47,7 @@ def test_clients_use_adaptive_retries_and_are_cached():
     assert logs is sessions.client("logs", Location(None, "eu-central-1"))
     assert logs.meta.config.retries["mode"] == "adaptive"
     assert sessions.client("logs", Location(None, "us-east-1")).meta.region_name == "us-east-1"
-    assert client_config("standard").retries == {"mode": "standard", "max_attempts": 8}
+    assert client_config("standard").retries == {"mode": "standard", "total_max_attempts": 8}
 
 
 def test_no_region_is_a_credentials_error(monkeypatch):
@@ -81,3 +81,22 @@ def test_without_roles_every_account_uses_the_default_credentials(caplog):
     sessions = AwsSessions(session=boto3.Session(region_name="eu-central-1"), roles=RoleConfig())
     assert sessions.session_for("739102846375") is sessions.base
     assert "no role configured for account 739102846375" in caplog.text
+
+
+def test_make_client_sizes_timeouts_and_disables_invoke_agent_retries():
+    import boto3
+
+    from tools.aws.session import USER_AGENT, make_client
+
+    session = boto3.Session(
+        aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1"
+    )
+    agent = make_client("bedrock-agent-runtime", session=session, retries=False)
+    assert agent.meta.config.read_timeout == 900
+    assert agent.meta.config.retries["total_max_attempts"] == 1
+    runtime = make_client("bedrock-runtime", session=session)
+    assert runtime.meta.config.read_timeout == 600
+    assert runtime.meta.config.retries["mode"] == "adaptive"
+    logs = make_client("logs", session=session)
+    assert logs.meta.config.read_timeout == 30
+    assert USER_AGENT in logs.meta.config.user_agent_extra

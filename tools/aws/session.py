@@ -49,14 +49,56 @@ DEFAULT_SESSION_NAME = "rca-tools"
 ROLE_DURATION_S = 3600  # STS AssumeRole default and the role-chaining maximum (1 hour)
 
 
-def client_config(mode: str = RETRY_MODE, max_attempts: int = MAX_ATTEMPTS) -> Config:
-    """botocore client configuration: retry ``mode`` (adaptive|standard), timeouts in seconds."""
+USER_AGENT = "rca-ops-assistant"
+DEFAULT_READ_TIMEOUT_S = 30
+# Read timeouts sized per call, in seconds: a large Converse assessment and a long InvokeAgent
+# stream run for minutes (botocore's default of 60 s cuts them off).
+READ_TIMEOUT_S = {"bedrock-runtime": 600, "bedrock-agent-runtime": 900}
+
+
+def client_config(
+    mode: str = RETRY_MODE,
+    max_attempts: int = MAX_ATTEMPTS,
+    *,
+    read_timeout_s: int = DEFAULT_READ_TIMEOUT_S,
+) -> Config:
+    """botocore client configuration: retry ``mode`` (adaptive|standard), timeouts in seconds.
+
+    ``max_attempts=1`` disables retries (used for InvokeAgent, whose retry would re-run the
+    agent). Every retry happens here, in botocore: callers add no retry layer of their own.
+    """
     return Config(
-        retries={"mode": mode, "max_attempts": max_attempts},
+        retries={"mode": mode, "total_max_attempts": max_attempts},
         connect_timeout=5,
-        read_timeout=30,
-        user_agent_extra="rca-tools",
+        read_timeout=read_timeout_s,
+        user_agent_extra=USER_AGENT,
     )
+
+
+def make_client(
+    service: str,
+    *,
+    session: Any | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+    retries: bool = True,
+    read_timeout_s: int | None = None,
+) -> Any:
+    """The one way the project builds a boto3 client: adaptive retries, sized timeouts, agent.
+
+    ``session`` (a ``boto3.Session``) is used when given, else one is built from ``profile`` /
+    ``region``. ``read_timeout_s`` defaults to :data:`READ_TIMEOUT_S` for the service (else 30 s).
+
+    Raises:
+        CredentialsError: the profile does not exist (other botocore errors are translated).
+    """
+    timeout = read_timeout_s or READ_TIMEOUT_S.get(service, DEFAULT_READ_TIMEOUT_S)
+    config = client_config(max_attempts=MAX_ATTEMPTS if retries else 1, read_timeout_s=timeout)
+    try:
+        base = session or boto3.Session(profile_name=profile, region_name=region)
+        return base.client(service, region_name=region, config=config)
+    except BotoCoreError as exc:
+        raise translate(exc, service=service, operation="client") from exc
 
 
 class Location(NamedTuple):
