@@ -36,7 +36,23 @@ from pydantic import Field, ValidationError, field_validator
 from tools.errors import BundleError
 from tools.models import Model, TimeWindow, iso, parse_time
 
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_id",
+    "service",
+    "instance",
+    "operation",
+    "kind",
+    "start_ns",
+    "duration_ns",
+    "status_code",
+)
+"""Columns of ``spans.csv`` (v2): ids as strings, ``parent_id`` empty for a root span,
+``start_ns`` epoch nanoseconds UTC, ``duration_ns`` nanoseconds, ``kind`` and ``status_code``
+empty when the source lacks them."""
 T = TypeVar("T")
 MAX_LOG_LINE_BYTES = 256 * 1024  # CloudWatch Logs caps an event at 256 KiB
 
@@ -56,7 +72,7 @@ class IncidentSpec(Model):
     tools compare against; when omitted it is the period of equal length before ``window``.
     """
 
-    bundle_version: Literal[1] = 1
+    bundle_version: Literal[1, 2] = 1
     id: str = Field(min_length=1, max_length=200)
     title: str | None = None
     description: str = Field(min_length=1, description="the symptom as an on-call engineer says it")
@@ -244,10 +260,10 @@ class Bundle:
         if not isinstance(raw, dict):
             raise BundleError(f"{spec_path}: expected a mapping at the top level")
         version = raw.get("bundle_version", BUNDLE_VERSION)
-        if version != BUNDLE_VERSION:
+        if version not in READABLE_VERSIONS:
             raise BundleError(
                 f"{spec_path}: bundle_version {version!r} is not supported "
-                f"(this version reads {BUNDLE_VERSION})"
+                f"(this version reads {', '.join(map(str, READABLE_VERSIONS))})"
             )
         try:
             self.incident = IncidentSpec.model_validate(raw)
@@ -332,6 +348,27 @@ class Bundle:
         changes = _load_jsonl(self.root, "alarms.jsonl", AlarmStateChange.model_validate)
         return sorted(changes, key=lambda c: c.timestamp)
 
+    @cached_property
+    def spans(self) -> Any:
+        """The ``spans.csv`` table (v2) as a pandas DataFrame with :data:`SPAN_COLUMNS`; an
+        empty frame when the bundle has no spans (every v1 bundle).
+
+        Raises:
+            BundleError: the file lacks a required column.
+        """
+        import pandas as pd
+
+        path = _first_existing(self.root, "spans.csv", "spans.csv.gz")
+        if path is None:
+            return pd.DataFrame(columns=list(SPAN_COLUMNS))
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        missing = [c for c in SPAN_COLUMNS if c not in frame.columns]
+        if missing:
+            raise BundleError(f"{path}: missing column(s) {', '.join(missing)}")
+        for column in ("start_ns", "duration_ns"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
+        return frame
+
     def validate(self) -> None:
         """Read every file once so that any error surfaces now (raises :class:`BundleError`)."""
         for group in self.log_files:
@@ -353,6 +390,7 @@ class BundleWriter:
         self._metrics: list[MetricPoint] = []
         self._trail: list[dict[str, Any]] = []
         self._alarms: list[AlarmStateChange] = []
+        self._spans: list[Any] = []
 
     def add_log(self, group: str, record: LogRecord) -> None:
         self._logs.setdefault(group, []).append(record)
@@ -369,6 +407,17 @@ class BundleWriter:
     def add_cloudtrail(self, record: dict[str, Any]) -> None:
         CloudTrailRecord.from_raw(record)  # validate early
         self._trail.append(record)
+
+    def add_spans(self, frame: Any) -> None:
+        """Queue spans (a DataFrame with :data:`SPAN_COLUMNS`) for ``spans.csv``.
+
+        Raises:
+            BundleError: a required column is missing.
+        """
+        missing = [c for c in SPAN_COLUMNS if c not in frame.columns]
+        if missing:
+            raise BundleError(f"spans: missing column(s) {', '.join(missing)}")
+        self._spans.append(frame[list(SPAN_COLUMNS)])
 
     def add_alarm(self, change: AlarmStateChange) -> None:
         self._alarms.append(change)
@@ -428,6 +477,11 @@ class BundleWriter:
             self._write(
                 "cloudtrail.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in trail)
             )
+        if self._spans:
+            import pandas as pd
+
+            table = pd.concat(self._spans, ignore_index=True).sort_values(["start_ns", "span_id"])
+            self._write("spans.csv", table.to_csv(index=False))
         if self._alarms:
             alarms = sorted(self._alarms, key=lambda a: a.timestamp)
             self._write(

@@ -108,3 +108,45 @@ def test_malformed_data_files_name_file_and_line(chain: Path, tmp_path: Path) ->
 def test_not_a_directory(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="not a directory"):
         Bundle(tmp_path / "nope")
+
+
+def test_spans_table_round_trips_and_v1_has_none(tmp_path):
+    import pandas as pd
+
+    from tools.bundle import SPAN_COLUMNS, Bundle, BundleWriter, IncidentSpec
+
+    spec = IncidentSpec.model_validate(
+        {
+            "bundle_version": 2,
+            "id": "spans",
+            "description": "slow checkout",
+            "window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:05:00Z"},
+        }
+    )
+    rows = [
+        ["t1", "a", "", "front", "front-1", "GET /", "server", 2_000, 900, ""],
+        ["t1", "b", "a", "cart", "cart-1", "GetCart", "server", 1_000, 500, "500"],
+    ]
+    writer = BundleWriter(tmp_path / "b")
+    writer.add_spans(pd.DataFrame(rows, columns=list(SPAN_COLUMNS)))
+    bundle = Bundle(writer.write(spec, {"model": {}}))
+    spans = bundle.spans
+    assert list(spans["span_id"]) == ["b", "a"]  # sorted by start time
+    assert int(spans["duration_ns"].iloc[0]) == 500
+    assert spans["parent_id"].iloc[1] == ""
+    assert spans["status_code"].iloc[0] == "500"
+
+    v1 = BundleWriter(tmp_path / "v1")
+    spec1 = spec.model_copy(update={"bundle_version": 1})
+    assert Bundle(v1.write(spec1, {"model": {}})).spans.empty
+
+
+def test_spans_missing_column_is_a_clear_error(tmp_path):
+    import pandas as pd
+    import pytest
+
+    from tools.bundle import BundleWriter
+    from tools.errors import BundleError
+
+    with pytest.raises(BundleError, match="missing column"):
+        BundleWriter(tmp_path).add_spans(pd.DataFrame({"trace_id": ["t"]}))
