@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,33 @@ def start_session(
     return record
 
 
+def open_aws(
+    source: dict[str, Any], window: TimeWindow | None, baseline: TimeWindow | None = None
+) -> InvestigationSetup:
+    """A setup whose telemetry comes from AWS, described by its stored ``source`` dict
+    (``workspace``, ``profile``, ``region``, ``role_arn_template``, ``xray``). The window
+    defaults to the last hour (UTC, whole minutes).
+
+    Raises:
+        RcaError: the workspace cannot be read or AWS cannot be reached.
+    """
+    from tools.telemetry.aws import open_aws_session
+
+    if window is None:
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        window = TimeWindow(start=now - timedelta(hours=1), end=now)
+    arch, ctx = open_aws_session(
+        Path(source["workspace"]),
+        window,
+        baseline,
+        profile=source.get("profile"),
+        region=source.get("region"),
+        role_arn_template=source.get("role_arn_template"),
+        xray=bool(source.get("xray")),
+    )
+    return InvestigationSetup(architecture=arch, context=ctx, source=source)
+
+
 def reopen(record: SessionRecord) -> InvestigationSetup:
     """Rebuild the bundle session of a stored record, with its evidence ledger restored.
 
@@ -165,18 +193,7 @@ def reopen(record: SessionRecord) -> InvestigationSetup:
     """
     kind = record.source.get("kind")
     if kind == "aws":
-        from tools.telemetry.aws import open_aws_session
-
-        arch, ctx = open_aws_session(
-            Path(record.source["workspace"]),
-            record.window,
-            record.baseline,
-            profile=record.source.get("profile"),
-            region=record.source.get("region"),
-            role_arn_template=record.source.get("role_arn_template"),
-            xray=bool(record.source.get("xray")),
-        )
-        session = InvestigationSetup(architecture=arch, context=ctx, source=record.source)
+        session = open_aws(record.source, record.window, record.baseline)
     elif kind == "bundle":
         session = open_bundle(record.source["path"], record.window)
     else:

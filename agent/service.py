@@ -11,7 +11,6 @@ at once, the loser reloads the record and appends its turn again, so no turn is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -20,6 +19,7 @@ from agent.factory import (
     DEMO_BUNDLE,
     InvestigationSetup,
     make_provider,
+    open_aws,
     open_bundle,
     reopen,
 )
@@ -86,12 +86,12 @@ class ProgressEvent(Model):
 Listener = Callable[[ProgressEvent], None]
 
 
-def _translate(listener: Listener | None) -> Callable[[str, dict[str, object]], None]:
-    """Adapts the loop's untyped progress callback to typed events."""
+def _translate(listener: Listener | None) -> Callable[[str, dict[str, object]], None] | None:
+    """Adapts the loop's untyped progress callback to typed events (None: no listener)."""
+    if listener is None:
+        return None
 
     def emit(event: str, payload: dict[str, object]) -> None:
-        if listener is None:
-            return
         if event == "step":
             listener(
                 ProgressEvent(
@@ -151,22 +151,6 @@ class InvestigationService:
         """
         if isinstance(source, BundleSource):
             return open_bundle(source.path, window)
-        from datetime import UTC, datetime, timedelta
-
-        from tools.telemetry.aws import open_aws_session
-
-        if window is None:
-            now = datetime.now(UTC).replace(second=0, microsecond=0)
-            window = TimeWindow(start=now - timedelta(hours=1), end=now)
-        arch, ctx = open_aws_session(
-            Path(source.workspace),
-            window,
-            None,
-            profile=source.profile,
-            region=source.regions[0] if source.regions else None,
-            role_arn_template=source.role_arn_template,
-            xray=source.xray,
-        )
         stored = {
             "kind": "aws",
             "workspace": source.workspace,
@@ -177,7 +161,7 @@ class InvestigationService:
             "role_arn_template": source.role_arn_template,
             "xray": source.xray,
         }
-        return InvestigationSetup(architecture=arch, context=ctx, source=stored)
+        return open_aws(stored, window)
 
     def start(
         self,

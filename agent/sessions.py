@@ -122,16 +122,18 @@ class SqliteSessionStore(SessionStore):
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10)
 
-    def save(self, record: SessionRecord) -> None:
+    _UPSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)"
+
+    @staticmethod
+    def _row(record: SessionRecord) -> tuple[str, str, str, bytes]:
         question = record.turns[0].question if record.turns else ""
+        return (record.id, record.created_at.isoformat(), question, _encode(record))
+
+    def save(self, record: SessionRecord) -> None:
         with self._lock, self._connect() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)",
-                (record.id, record.created_at.isoformat(), question, _encode(record)),
-            )
+            db.execute(self._UPSERT, self._row(record))
 
     def save_versioned(self, record: SessionRecord, expected: int) -> None:
-        question = record.turns[0].question if record.turns else ""
         with self._lock:
             db = self._connect()
             try:
@@ -146,10 +148,7 @@ class SqliteSessionStore(SessionStore):
                         f"session {record.id} is at version {stored}, expected {expected}"
                     )
                 record.version = expected + 1
-                db.execute(
-                    "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)",
-                    (record.id, record.created_at.isoformat(), question, _encode(record)),
-                )
+                db.execute(self._UPSERT, self._row(record))
                 db.commit()
             finally:
                 db.close()
@@ -215,15 +214,12 @@ class DynamoSessionStore(SessionStore):
                 ConditionExpression="attribute_not_exists(id) OR version = :expected",
                 ExpressionAttributeValues={":expected": {"N": str(expected)}},
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        except (ClientError, BotoCoreError) as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
                 raise VersionConflict(
                     f"session {record.id} changed since version {expected}"
                 ) from exc
-            raise SessionError(
-                f"cannot store session in DynamoDB table {self.table}: {exc}"
-            ) from exc
-        except BotoCoreError as exc:
             raise SessionError(
                 f"cannot store session in DynamoDB table {self.table}: {exc}"
             ) from exc

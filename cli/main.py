@@ -14,7 +14,14 @@ from typing import Annotated
 
 import typer
 
-from agent.factory import DEMO_BUNDLE, InvestigationSetup, make_provider, open_bundle, start_session
+from agent.factory import (
+    DEMO_BUNDLE,
+    InvestigationSetup,
+    make_provider,
+    open_aws,
+    open_bundle,
+    start_session,
+)
 from cli import review as review_commands
 from cli import sessions as session_commands
 from cli.aws import register as register_aws
@@ -65,24 +72,6 @@ def _aws_session(
     xray: bool = False,
 ) -> InvestigationSetup:
     """A session whose telemetry comes from AWS: the window defaults to the last hour."""
-    from datetime import UTC, datetime, timedelta
-
-    from tools.telemetry.aws import open_aws_session
-
-    window = _window(start, end)
-    if window is None:
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
-        window = TimeWindow(start=now - timedelta(hours=1), end=now)
-    arch, ctx = guard(
-        open_aws_session,
-        workspace,
-        window,
-        None,
-        profile=profile,
-        region=region,
-        role_arn_template=role_arn_template,
-        xray=xray,
-    )
     source = {
         "kind": "aws",
         "workspace": str(workspace.resolve()),
@@ -91,7 +80,7 @@ def _aws_session(
         "role_arn_template": role_arn_template,
         "xray": xray,
     }
-    return InvestigationSetup(architecture=arch, context=ctx, source=source)
+    return guard(open_aws, source, _window(start, end))
 
 
 @app.command()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +39,14 @@ def _rca_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Sessions and reviews go to a per-test folder, never to the user's home."""
     monkeypatch.setenv("RCA_HOME", str(tmp_path / "rca-home"))
     monkeypatch.delenv("RCA_SESSION_TABLE", raising=False)
+
+
+def load_benchmark(name: str) -> Any:
+    """Import ``benchmarks/<name>.py`` as a module (benchmarks are scripts, not a package)."""
+    path = REPO / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

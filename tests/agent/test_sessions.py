@@ -113,15 +113,21 @@ def test_missing_session(tmp_path: Path) -> None:
         SqliteSessionStore(tmp_path / "s.db").load("nope")
 
 
-@mock_aws
-def test_dynamodb_store_round_trip(chain: Path) -> None:
-    client = boto3.client("dynamodb", region_name="eu-central-1")
+def _sessions_table(name: str, region: str) -> Any:
+    """A DynamoDB client (under moto) with a sessions table: partition key ``id`` (S)."""
+    client = boto3.client("dynamodb", region_name=region)
     client.create_table(
-        TableName="rca-sessions",
+        TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    return client
+
+
+@mock_aws
+def test_dynamodb_store_round_trip(chain: Path) -> None:
+    client = _sessions_table("rca-sessions", "eu-central-1")
     store = DynamoSessionStore("rca-sessions", client)
     session = open_bundle(chain)
     record = start_session(
@@ -364,13 +370,7 @@ def test_stale_version_write_is_refused_sqlite_and_dynamodb(chain: Path, tmp_pat
     with pytest.raises(VersionConflict):
         sqlite_store.save_versioned(record.model_copy(), 0)
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName="s",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        client = _sessions_table("s", "eu-west-1")
         store = DynamoSessionStore("s", client)
         fresh = record.model_copy(update={"version": 0})
         store.save_versioned(fresh, 0)

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import load_benchmark
 
 
 def _load():  # type: ignore[no-untyped-def]
-    path = REPO / "benchmarks" / "review_parallel.py"
-    spec = importlib.util.spec_from_file_location("review_parallel", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["review_parallel"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("review_parallel")
 
 
 def test_benchmark_prints_sequential_and_parallel(

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
-from tests.conftest import REPO, shared
+from tests.conftest import load_benchmark, shared
 
 
 def _load():  # type: ignore[no-untyped-def]
-    path = REPO / "benchmarks" / "review_accuracy.py"
-    spec = importlib.util.spec_from_file_location("review_accuracy", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["review_accuracy"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("review_accuracy")
 
 
 def test_prf_counts_true_positives() -> None:

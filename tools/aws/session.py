@@ -65,7 +65,7 @@ def client_config(
     """botocore client configuration: retry ``mode`` (adaptive|standard), timeouts in seconds.
 
     ``max_attempts=1`` disables retries (used for InvokeAgent, whose retry would re-run the
-    agent). Every retry happens here, in botocore: callers add no retry layer of their own.
+    agent).
     """
     return Config(
         retries={"mode": mode, "total_max_attempts": max_attempts},
