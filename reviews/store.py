@@ -590,7 +590,9 @@ class DynamoReviewStore(ReviewStore):
                 ExpressionAttributeValues={":v": {"N": str(expected)}},
             )
         except ClientError as exc:  # ConditionalCheckFailedException
-            self.get(record.id)  # ReviewNotFoundError when the review is gone
+            key = {"pk": {"S": f"REVIEW#{record.id}"}, "sk": {"S": "META"}}
+            if not self._call("get_item", Key=key, ConsistentRead=True).get("Item"):
+                raise ReviewNotFoundError(f"no review {record.id!r} in table {self.table}") from exc
             raise ReviewConflictError(
                 f"review {record.id} changed since version {expected}"
             ) from exc
