@@ -102,7 +102,9 @@ def test_parallel_assess_question_in_processes_keeps_every_question(
     # the same assessment as one sequential run of the same document
     pdf = tmp_path / "order-service.pdf"
     one = ReviewService(SqliteReviewStore(tmp_path / "sequential.db"))
-    rid = one.submit(pdf, options=ReviewOptions(pillars=["reliability", "operationalExcellence"])).id
+    rid = one.submit(
+        pdf, options=ReviewOptions(pillars=["reliability", "operationalExcellence"])
+    ).id
     one.run(rid)
     exclude = {"review_id", "created_at"}
     assert service.assessment(review_id).model_dump(exclude=exclude) == one.assessment(
