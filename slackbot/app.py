@@ -110,11 +110,22 @@ class ThreadProgress:
     """A progress listener that keeps one message in the thread up to date (``chat.update``
     at most once per :data:`PROGRESS_UPDATE_S`), showing tool calls and what each found."""
 
-    def __init__(self, client: WebClient, channel: str, thread_ts: str) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        channel: str,
+        thread_ts: str,
+        render: Callable[[Any], str] | None = None,
+        opening: str = ":mag: Investigating…",
+    ) -> None:
+        """``render`` turns one event into an escaped line ("" to skip; default: the
+        investigation's :class:`ProgressEvent` lines)."""
         self.client, self.channel = client, channel
-        self.lines: list[str] = [":mag: Investigating…"]
+        self.render = render or _progress_line
+        self.lines: list[str] = [opening]
+        self._lock = threading.Lock()  # review events arrive from the assessment's workers
         reply = client.chat_postMessage(
-            channel=channel, thread_ts=thread_ts, text="Investigating…", blocks=self._blocks()
+            channel=channel, thread_ts=thread_ts, text="Progress", blocks=self._blocks()
         )
         self.ts = str(reply["ts"])
         self.last = time.monotonic()
@@ -122,22 +133,24 @@ class ThreadProgress:
     def _blocks(self) -> list[dict[str, Any]]:
         return [blocks.section(blocks.progress_text(self.lines))]
 
-    def __call__(self, event: ProgressEvent) -> None:
-        line = _progress_line(event)
+    def __call__(self, event: Any) -> None:
+        line = self.render(event)
         if not line:
             return
-        self.lines.append(line)
-        if time.monotonic() - self.last >= PROGRESS_UPDATE_S:
+        with self._lock:
+            self.lines.append(line)
+            due = time.monotonic() - self.last >= PROGRESS_UPDATE_S
+        if due:
             self.flush()
 
     def flush(self, done: str | None = None) -> None:
         """Update the message now (``done``: a closing line)."""
-        if done:
-            self.lines.append(done)
-        self.client.chat_update(
-            channel=self.channel, ts=self.ts, text="Investigation progress", blocks=self._blocks()
-        )
-        self.last = time.monotonic()
+        with self._lock:
+            if done:
+                self.lines.append(done)
+            self.last = time.monotonic()
+            shown = self._blocks()
+        self.client.chat_update(channel=self.channel, ts=self.ts, text="Progress", blocks=shown)
 
 
 def _progress_line(event: ProgressEvent) -> str:
@@ -175,11 +188,13 @@ class SlackBot:
     # ---- safety -------------------------------------------------------------------------
 
     def allowed(self, client: WebClient, team: str | None, channel: str | None, user: str | None) -> bool:
-        """True when the workspace, channel and user pass the allowlist (empty = any)."""
+        """True when the workspace, channel and user pass the allowlist (empty = any; direct
+        messages are not subject to the channel list, the user-group list still applies)."""
         allow = self.config.allow
         if allow.teams and team not in allow.teams:
             return False
-        if allow.channels and channel is not None and channel not in allow.channels:
+        direct = channel is not None and channel.startswith("D")  # a DM: the user decides
+        if allow.channels and channel is not None and not direct and channel not in allow.channels:
             return False
         if allow.user_groups:
             return user is not None and any(
@@ -560,6 +575,17 @@ def build_app(
     return app
 
 
+def review_handlers(config: SlackConfig) -> Any:
+    """The review listeners over a :class:`reviews.service.ReviewService` configured from the
+    environment (embedded default: SQLite, pdfplumber, the offline heuristic assessor)."""
+    from reviews.service import ReviewService, ReviewSettings
+    from slackbot.reviews import ReviewHandlers
+
+    return ReviewHandlers(
+        ReviewService(settings=ReviewSettings.from_env()), max_pdf_bytes=config.max_pdf_bytes
+    )
+
+
 def serve_socket_mode(config_path: Path | str | None = None) -> None:
     """Run the app in Socket Mode until interrupted (embedded default without a config).
 
@@ -583,5 +609,6 @@ def serve_socket_mode(config_path: Path | str | None = None) -> None:
         open_claims(),
         client=WebClient(token=secrets.bot_token.get_secret_value()),
         signing_secret=None,
+        reviews=review_handlers(config),
     )
     SocketModeHandler(app, secrets.app_token.get_secret_value()).start()

@@ -23,7 +23,7 @@ def _build() -> Any:
 
     from agent.service import InvestigationService
     from agent.sessions import open_store
-    from slackbot.app import build_app
+    from slackbot.app import build_app, review_handlers
     from slackbot.config import load_config
     from slackbot.dedupe import open_claims
     from slackbot.secrets import load_secrets
@@ -32,13 +32,15 @@ def _build() -> Any:
     secrets = load_secrets()
     secrets.require("bot_token", "signing_secret")
     assert secrets.bot_token is not None and secrets.signing_secret is not None
+    config = load_config()
     app = build_app(
-        load_config(),
+        config,
         InvestigationService(open_store()),
         open_claims(),
         client=WebClient(token=secrets.bot_token.get_secret_value()),
         signing_secret=secrets.signing_secret.get_secret_value(),
         process_before_response=True,
+        reviews=review_handlers(config),
     )
     handler = SlackRequestHandler(app)
     # the lazy invocations go through the project's one client factory

@@ -86,6 +86,8 @@ class FakeSlack:
 
     def _download(self, h: BaseHTTPRequestHandler) -> None:
         path = urlparse(h.path).path
+        with self._lock:
+            self.calls.append(("download", {"path": path}))
         if h.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             self._reply(h, 403, b"<html>login</html>", "text/html")
             return

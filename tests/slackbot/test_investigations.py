@@ -99,7 +99,7 @@ def test_retried_event_never_starts_a_second_investigation(
     fake.wait_for(lambda: len(answers(fake)) == 1)
     time.sleep(0.5)  # a second investigation, had it started, would post its progress by now
     assert len(answers(fake)) == 1
-    progress_posts = [p for p in fake.of("chat.postMessage") if p.get("text") == "Investigating…"]
+    progress_posts = [p for p in fake.of("chat.postMessage") if p.get("text") == "Progress"]
     assert len(progress_posts) == 1
     assert [sid for sid, _c, _q in store.list()] == ["T1/C1/1700000500.000001"]
 
