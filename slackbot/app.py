@@ -30,10 +30,12 @@ import shlex
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.lazy_listener.thread_runner import ThreadLazyListenerRunner
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -53,7 +55,9 @@ USAGE = (
     "e.g. `/rca checkout returns 502 --component \"Orders API\"`"
 )
 PROGRESS_UPDATE_S = 1.0  # at most one chat.update of the progress message per second
-GROUP_CACHE_S = 300.0  # user group members are re-read after 5 minutes
+GROUP_CACHE_S = 300.0
+ACK_WORKERS = 8  # threads running ack functions (each takes milliseconds)
+WORK_WORKERS = 4  # investigations and reviews at once in this process; more wait in line  # user group members are re-read after 5 minutes
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
 
 
@@ -558,6 +562,14 @@ def build_app(
         signing_secret=signing_secret,
         process_before_response=process_before_response,
         request_verification_enabled=signing_secret is not None,
+        listener_executor=ThreadPoolExecutor(max_workers=ACK_WORKERS, thread_name_prefix="ack"),
+    )
+    # Bolt runs ack functions and lazy listeners on one executor by default (5 threads), so five
+    # running investigations would starve every later ack past Slack's 3 s. Work gets its own
+    # bounded pool: further investigations queue there while acks keep flowing.
+    app.listener_runner.lazy_listener_runner = ThreadLazyListenerRunner(
+        logger=app.logger,
+        executor=ThreadPoolExecutor(max_workers=WORK_WORKERS, thread_name_prefix="work"),
     )
     app.middleware(bot.guard_middleware)
     app.command("/rca")(ack=bot.rca_ack, lazy=[bot.rca_run])
