@@ -141,7 +141,7 @@ def test_block_kit_limits_hold_with_a_visible_truncation_note() -> None:
     view.notes = view.notes * 30
     rendered = blocks.answer_blocks(view, "T1/C1/1.1")
     assert len(rendered) <= blocks.MAX_BLOCKS
-    assert len(json.dumps(rendered)) <= blocks.MAX_MESSAGE_CHARS
+    assert len(json.dumps(rendered, ensure_ascii=False)) <= blocks.MAX_MESSAGE_CHARS
     assert blocks.TRUNCATED in json.dumps(rendered, ensure_ascii=False)
     assert rendered[-1]["block_id"] == "answer"  # the report and feedback buttons survive
     for block in rendered:
