@@ -22,15 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from slack_sdk import WebClient  # noqa: E402
+from slack_sdk import WebClient
 
-from agent.service import InvestigationService  # noqa: E402
-from agent.sessions import SqliteSessionStore  # noqa: E402
-from slackbot.app import build_app  # noqa: E402
-from slackbot.config import embedded_default  # noqa: E402
-from slackbot.dedupe import SqliteEventClaims  # noqa: E402
-from tests.slackbot.conftest import SECRET, answers, command  # noqa: E402
-from tests.slackbot.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
+from agent.service import InvestigationService
+from agent.sessions import SqliteSessionStore
+from slackbot.app import build_app
+from slackbot.config import embedded_default
+from slackbot.dedupe import SqliteEventClaims
+from tests.slackbot.conftest import SECRET, answers, command
+from tests.slackbot.fake_slack import BOT_TOKEN, FakeSlack
 
 QUESTION = "Users of the iOS app cannot unlock car doors remotely"
 
@@ -69,10 +69,14 @@ def main() -> None:
         total = time.perf_counter() - started
     fake.stop()
     print(f"/rca ack latency over {args.n} dispatches (investigations running lazily):")
-    print(f"  p50 {percentile(acks, 50):.1f} ms  p99 {percentile(acks, 99):.1f} ms  "
-          f"max {max(acks):.1f} ms  mean {statistics.mean(acks):.1f} ms")
-    print(f"  all {args.n} answers posted after {total:.1f} s "
-          f"({total / args.n:.2f} s per investigation on this machine)")
+    print(
+        f"  p50 {percentile(acks, 50):.1f} ms  p99 {percentile(acks, 99):.1f} ms  "
+        f"max {max(acks):.1f} ms  mean {statistics.mean(acks):.1f} ms"
+    )
+    print(
+        f"  all {args.n} answers posted after {total:.1f} s "
+        f"({total / args.n:.2f} s per investigation on this machine)"
+    )
     print(f"  goal p99 < 1000 ms: {'met' if percentile(acks, 99) < 1000 else 'NOT met'}")
 
 

@@ -62,4 +62,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _handler
     if _handler is None:
         _handler = _build()
-    return _handler.handle(event, context)  # type: ignore[no-any-return]
+    return _handler.handle(event, context)

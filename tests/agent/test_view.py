@@ -29,18 +29,36 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _ev(n: int, kind: str, component: str, edge: tuple[str, str] | None = None) -> Evidence:
-    return Evidence(id=f"E{n}", tool="logs", kind=kind, component=component, edge=edge, summary=f"finding {n}", searched="x", window=TimeWindow(start=T, end=T.replace(minute=30)))
+    return Evidence(
+        id=f"E{n}",
+        tool="logs",
+        kind=kind,
+        component=component,
+        edge=edge,
+        summary=f"finding {n}",
+        searched="x",
+        window=TimeWindow(start=T, end=T.replace(minute=30)),
+    )
 
 
 def test_deciding_rule_prefers_changes_and_the_root_and_shows_what_argues_against() -> None:
-    evidence = {e.id: e for e in (
-        _ev(1, "metric_anomaly", "web"),  # a victim's symptom: 1
-        _ev(2, "log_pattern", "orders"),  # at the root, anomaly: 3
-        _ev(3, "topology", "orders"),  # at the root, not an anomaly: 2
-        _ev(4, "change", "orders"),  # a change at the root: 4
-        _ev(5, "log_pattern", "db"),
-    )}
-    h = Hypothesis(rank=1, statement="s", component="orders", confidence=0.5, supporting_evidence=["E1", "E2", "E3", "E4"])
+    evidence = {
+        e.id: e
+        for e in (
+            _ev(1, "metric_anomaly", "web"),  # a victim's symptom: 1
+            _ev(2, "log_pattern", "orders"),  # at the root, anomaly: 3
+            _ev(3, "topology", "orders"),  # at the root, not an anomaly: 2
+            _ev(4, "change", "orders"),  # a change at the root: 4
+            _ev(5, "log_pattern", "db"),
+        )
+    }
+    h = Hypothesis(
+        rank=1,
+        statement="s",
+        component="orders",
+        confidence=0.5,
+        supporting_evidence=["E1", "E2", "E3", "E4"],
+    )
     assert deciding(h, evidence) == ["E4", "E2", "E3"]
     h.contradicting_evidence = ["E5"]
     assert deciding(h, evidence) == ["E4", "E2", "E5"]
@@ -49,10 +67,14 @@ def test_deciding_rule_prefers_changes_and_the_root_and_shows_what_argues_agains
     assert deciding(h, evidence) == ["E1"]
 
 
-def test_service_events_include_observations_and_the_view_renders_everywhere(chain: Path, tmp_path: Path) -> None:
+def test_service_events_include_observations_and_the_view_renders_everywhere(
+    chain: Path, tmp_path: Path
+) -> None:
     service = InvestigationService(SqliteSessionStore(tmp_path / "s.db"))
     events: list[ProgressEvent] = []
-    record = service.start("k1", "checkout fails in the web app", BundleSource(path=str(chain)), listener=events.append)
+    record = service.start(
+        "k1", "checkout fails in the web app", BundleSource(path=str(chain)), listener=events.append
+    )
     kinds = [e.kind for e in events]
     assert kinds[0] == "planning" and "Investigating on bundle" in events[0].text
     assert {"tool_call_started", "tool_call_finished", "observation", "hypotheses"} <= set(kinds)
@@ -67,13 +89,21 @@ def test_service_events_include_observations_and_the_view_renders_everywhere(cha
 
 
 def test_terminal_answer_is_compact_by_default_and_verbose_on_request(chain: Path) -> None:
-    compact = runner.invoke(app, ["ask", "checkout fails in the web app", "--bundle", str(chain), "--quiet"])
+    compact = runner.invoke(
+        app, ["ask", "checkout fails in the web app", "--bundle", str(chain), "--quiet"]
+    )
     assert compact.exit_code == 0, compact.output
-    verbose = runner.invoke(app, ["ask", "checkout fails in the web app", "--bundle", str(chain), "--quiet", "--verbose"])
+    verbose = runner.invoke(
+        app,
+        ["ask", "checkout fails in the web app", "--bundle", str(chain), "--quiet", "--verbose"],
+    )
     assert verbose.exit_code == 0, verbose.output
     assert "more evidence lines (--verbose)" in compact.stdout
     assert "more evidence lines" not in verbose.stdout
-    count = lambda out: sum(1 for line in out.splitlines() if line.strip().startswith("E") and ("supports:" in line or "contradicts:" in line))  # noqa: E731
+
+    def count(out: str) -> int:
+        return sum(1 for line in out.splitlines() if "supports:" in line or "contradicts:" in line)
+
     assert count(verbose.stdout) > count(compact.stdout)
 
 
@@ -93,4 +123,6 @@ def test_feedback_export_command(chain: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["feedback", "export", "--out", str(tmp_path / "cases")])
     assert result.exit_code == 0, result.output
     assert "wrote 1 cases" in result.stdout
-    assert json.loads((tmp_path / "cases" / "cases.jsonl").read_text())["truth_name"] == "Orders API"
+    assert (
+        json.loads((tmp_path / "cases" / "cases.jsonl").read_text())["truth_name"] == "Orders API"
+    )

@@ -43,7 +43,11 @@ def test_lambda_acks_first_and_runs_the_investigation_in_a_second_invocation(
     client = boto3.client("lambda", region_name="eu-central-1")
     stub = Stubber(client)
     invocations: list[dict[str, Any]] = []
-    stub.add_response("invoke", {"StatusCode": 202}, {"FunctionName": ARN, "InvocationType": "Event", "Payload": ANY})
+    stub.add_response(
+        "invoke",
+        {"StatusCode": 202},
+        {"FunctionName": ARN, "InvocationType": "Event", "Payload": ANY},
+    )
     handler = wire(app, client)
     original = client.invoke
 
@@ -54,7 +58,9 @@ def test_lambda_acks_first_and_runs_the_investigation_in_a_second_invocation(
     client.invoke = record  # type: ignore[method-assign]
     with stub:
         started = time.perf_counter()
-        response = handler.handle(_api_gateway_event(command("checkout fails in the web app")), Context())
+        response = handler.handle(
+            _api_gateway_event(command("checkout fails in the web app")), Context()
+        )
         ack_s = time.perf_counter() - started
     assert response["statusCode"] == 200 and "Starting an investigation" in response["body"]
     assert ack_s < 3.0
