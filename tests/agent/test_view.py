@@ -84,7 +84,7 @@ def test_service_events_include_observations_and_the_view_renders_everywhere(
     assert view.hypotheses[0].component == "Orders API"
     assert 1 <= len(view.hypotheses[0].deciding) <= 3
     report = render_view(view)
-    assert "## Gaps" in report and "Deciding: E" in report
+    assert "## Gaps" in report and "- Deciding evidence: E" in report
     assert answer_view(record).question == "checkout fails in the web app"
 
 
