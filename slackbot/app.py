@@ -602,7 +602,6 @@ def build_app(
     app.view("rca_wrong_modal")(bot.wrong_submit)
     if reviews is not None:
         reviews.register(app)
-    app.bot = bot  # type: ignore[attr-defined]
     return app
 
 
