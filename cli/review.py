@@ -281,9 +281,7 @@ def register(app: typer.Typer) -> None:
         )
         service: ReviewService = guard(ReviewService, settings=settings)
         if resume is not None:
-            record = guard(service.status, resume)
-            if record.state != "completed" or record.questions_done < record.questions_total:
-                _run(service, resume, show)
+            _run(service, resume, show)  # a completed review is returned unchanged
             review_id = resume
         else:
             assert document is not None

@@ -239,10 +239,12 @@ class ReviewService:
     Every part is injectable: ``store`` (a :class:`~reviews.store.ReviewStore`), ``lens`` and
     ``notes``, ``retriever``, ``assessor``, ``extractor``, ``responder`` (chat), ``s3`` (a boto3
     S3 client, for ``s3://`` documents and reports), ``wa`` (a
-    :class:`~reviews.watool.WaToolClient`), ``session`` (a ``boto3.Session`` for every client
-    the service builds). What is not injected comes from ``settings`` (default: the embedded
-    world). ``runner_options`` are passed to :class:`~reviews.runner.ReviewRunner` (backoff,
-    ``sleep``, ``max_rps``); ``listener`` receives the events of every call that gets none.
+    :class:`~reviews.watool.WaToolClient`), ``clients`` (boto3 clients by service name, e.g.
+    ``{"textract": ..., "bedrock-runtime": ...}``; the rest are built by ``make_client``),
+    ``session`` (a ``boto3.Session`` for every client the service builds). What is not injected
+    comes from ``settings`` (default: the embedded world). ``runner_options`` are passed to
+    :class:`~reviews.runner.ReviewRunner` (backoff, ``sleep``, ``max_rps``); ``listener``
+    receives the events of every call that gets none.
 
     Raises (constructor): LensError (unknown lens), StoreError (store cannot be opened),
     ReviewError (an AWS part without its option, e.g. Textract without a bucket).
@@ -261,13 +263,14 @@ class ReviewService:
         responder: Any = None,
         s3: Any = None,
         wa: Any = None,
+        clients: Mapping[str, Any] | None = None,
         session: Any = None,
         runner_options: dict[str, Any] | None = None,
         listener: Listener | None = None,
     ) -> None:
         self.settings = settings or ReviewSettings()
         self.session = session
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, Any] = dict(clients or {})
         if s3 is not None:
             self._clients["s3"] = s3
         self._store = store
@@ -759,13 +762,17 @@ class ReviewService:
 
     def run(self, review_id: str, *, listener: Listener | None = None) -> ReviewRecord:
         """Extract (unless stored), assess every question not yet checkpointed on a bounded
-        thread pool, finalize. A second call resumes from the checkpoints.
+        thread pool, finalize. A second call resumes from the checkpoints; a completed review is
+        returned unchanged.
 
         Raises:
             DocumentError: bad input; the record is ``failed`` with the reason.
             ReviewError: assessment failed; finished questions stay checkpointed (resume).
             KeyboardInterrupt: the record is ``failed`` ("interrupted"), checkpoints kept.
         """
+        record = self.store.get(review_id)
+        if record.state == "completed" and record.questions_done >= record.questions_total:
+            return record  # nothing to do (a finished review is not re-finalized)
         record = self.extract(review_id, listener=listener)
         self._check_lens(record)
         if record.state != "assessing":
