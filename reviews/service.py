@@ -91,8 +91,9 @@ EventKind = Literal[
 class ReviewEvent(Model):
     """One typed review event; every renderer (terminal, Slack) consumes these.
 
-    ``kind``: submitted; state_changed (``state``); extracting / extracted (``text`` names the
-    document and extractor, ``data`` has ``pages`` and ``words``); assessment_started (``done``
+    ``kind``: submitted; state_changed (``state``); extracting (``text``: document and
+    extractor) / extracted (``text``: the document name, ``data``: ``pages``, ``words``, ``ref``
+    where the text is stored); assessment_started (``done``
     of ``total`` questions already checkpointed, ``data``: ``units``, ``mode``, ``workers``);
     question_assessed (``question_id``, ``number``, ``risk``, ``done`` of ``total``);
     throttled (``data``: ``unit``, ``attempt``, ``delay_s`` seconds); unit_failed (``text``);
@@ -651,7 +652,11 @@ class ReviewService:
                 listener,
             )
             raise
-        emit("extracted", text=ref, data={"pages": len(doc.pages), "words": doc.words})
+        emit(
+            "extracted",
+            text=record.document_name,
+            data={"pages": len(doc.pages), "words": doc.words, "ref": ref},
+        )
         return self._state(
             review_id, "assessing", listener, text_ref=ref, pages=len(doc.pages), sha256=doc.sha256
         )

@@ -98,7 +98,13 @@ def _unpack(data: bytes) -> DocumentText:
 
 
 class ReviewStore(ABC):
-    """Persistence of reviews. Every method raises :class:`StoreError` on backend failure."""
+    """Persistence of reviews. Every method raises :class:`StoreError` on backend failure.
+
+    ``retries`` counts the writes this instance had to retry after losing a race (a figure for
+    benchmarks; approximate when several threads share the instance).
+    """
+
+    retries: int = 0
 
     @abstractmethod
     def create(self, record: ReviewRecord) -> ReviewRecord:
@@ -209,6 +215,7 @@ class ReviewStore(ABC):
             except ReviewConflictError:
                 if attempt == MAX_WRITE_ATTEMPTS:
                     raise
+                self.retries += 1
                 _backoff(attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -439,6 +446,7 @@ class SqliteReviewStore(ReviewStore):
             except ReviewConflictError:
                 if attempt == MAX_WRITE_ATTEMPTS:
                     raise
+                self.retries += 1
                 _backoff(attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -723,6 +731,7 @@ class DynamoReviewStore(ReviewStore):
                     raise ReviewConflictError(
                         f"review {review_id}: chat turn {last + 1} kept being taken"
                     ) from exc
+                self.retries += 1
                 _backoff(attempt)
             except BotoCoreError as exc:
                 raise StoreError(f"DynamoDB TransactWriteItems on {self.table}: {exc}") from exc
