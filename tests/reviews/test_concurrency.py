@@ -210,4 +210,3 @@ def test_a_database_without_versions_is_upgraded(tmp_path: Path) -> None:
     store = SqliteReviewStore(db)
     assert store.get("rev-2001").version == 0
     assert store.update("rev-2001", pages=2).version == 1
-
