@@ -700,6 +700,11 @@ class ReviewService:
         as stored (idempotent: a retried task does no work). Safe in parallel processes: each
         question is its own row/item and the record's counter is a version-checked write.
 
+        One question is one assessor request here, whatever the review's mode (the mode still
+        sets how the heuristic assessor matches evidence); for the heuristic assessor the result
+        equals :meth:`run`'s, for a model assessor in quick mode it is a per-question request
+        instead of a per-pillar one.
+
         Raises:
             ReviewError: the text is not extracted yet (call ``extract``), the question is not
                 part of this review, or the review uses another lens.

@@ -544,6 +544,8 @@ class DynamoReviewStore(ReviewStore):
                 ":pk": {"S": f"REVIEW#{review_id}"},
                 ":sk": {"S": prefix},
             },
+            # strongly consistent: a task must see the checkpoints other tasks just wrote
+            "ConsistentRead": True,
         }
         while True:
             page = self._call("query", **kwargs)
@@ -669,7 +671,9 @@ class DynamoReviewStore(ReviewStore):
 
     def load_document(self, review_id: str) -> DocumentText:
         item = self._call(
-            "get_item", Key={"pk": {"S": f"REVIEW#{review_id}"}, "sk": {"S": "DOC"}}
+            "get_item",
+            Key={"pk": {"S": f"REVIEW#{review_id}"}, "sk": {"S": "DOC"}},
+            ConsistentRead=True,
         ).get("Item")
         if not item:
             raise StoreError(f"review {review_id} has no extracted text")
