@@ -546,6 +546,27 @@ class ReviewService:
 
             raise translate(exc, service="S3", operation=operation) from exc
 
+    def new_record(
+        self, document: str, name: str, options: ReviewOptions, review_id: str
+    ) -> ReviewRecord:
+        """The record of a new review of ``document`` with this service's lens and parts (not
+        stored).
+
+        Raises:
+            LensError: an unknown pillar id.
+        """
+        return ReviewRecord(
+            id=review_id,
+            document=document,
+            document_name=name,
+            lens_alias=self.lens.alias,
+            pillars=list(options.pillars),
+            mode=options.mode,
+            assessor=self.assessor.name,
+            extractor=self.extractor.name,
+            questions_total=len(self.lens.questions(options.pillars or None)),
+        )
+
     def submit(
         self,
         document: str | Path,
@@ -566,8 +587,7 @@ class ReviewService:
             StoreError: the store failed.
         """
         options = options or ReviewOptions()
-        pillars = list(options.pillars)
-        total = len(self.lens.questions(pillars or None))  # validates the pillar ids
+        self.lens.questions(options.pillars or None)  # validates the pillar ids first
         if key is not None:
             found = self.find(key)
             if found is not None:
@@ -578,17 +598,7 @@ class ReviewService:
             rid = self.store.bind_key(key, rid)
             with contextlib.suppress(ReviewNotFoundError):
                 return self.store.get(rid)  # another submission with this key won
-        record = ReviewRecord(
-            id=rid,
-            document=where,
-            document_name=name,
-            lens_alias=self.lens.alias,
-            pillars=pillars,
-            mode=options.mode,
-            assessor=self.assessor.name,
-            extractor=self.extractor.name,
-            questions_total=total,
-        )
+        record = self.new_record(where, name, options, rid)
         try:
             record = self.store.create(record)
         except StoreError:
