@@ -29,7 +29,7 @@ first 1024 bytes) and the size (the extractor's limit) are checked before anythi
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -301,13 +301,19 @@ class ReviewService:
             self._emitter(review_id, listener)("state_changed", state=record.state)
         return record
 
-    def _fail(
-        self, review_id: str, exc: BaseException, step: str, listener: Listener | None
-    ) -> None:
-        kind = exc.kind if isinstance(exc, DocumentError) else step
-        message = str(exc) or type(exc).__name__
-        with contextlib.suppress(RcaError):  # the original error matters more than bookkeeping
-            self._state(review_id, "failed", listener, error=message, error_kind=kind)
+    @contextlib.contextmanager
+    def _failing(self, review_id: str, step: str, listener: Listener | None) -> Iterator[None]:
+        """Mark the review ``failed`` (reason; kind = the document problem or ``step``) when the
+        block raises a product error or is interrupted, then re-raise."""
+        try:
+            yield
+        except (RcaError, KeyboardInterrupt) as exc:
+            error = exc if isinstance(exc, RcaError) else ReviewError("interrupted")
+            kind = error.kind if isinstance(error, DocumentError) else step
+            message = str(error) or type(error).__name__
+            with contextlib.suppress(RcaError):  # the original error matters more
+                self._state(review_id, "failed", listener, error=message, error_kind=kind)
+            raise
 
     # submit -------------------------------------------------------------------------------
 
@@ -413,7 +419,7 @@ class ReviewService:
         emit = self._emitter(review_id, listener)
         self._state(review_id, "extracting", listener)
         emit("extracting", text=f"{record.document_name} with {self.extractor.name}")
-        try:
+        with self._failing(review_id, "extracting", listener):
             with local_copy(
                 record.document,
                 limit=self._max_bytes(),
@@ -424,14 +430,6 @@ class ReviewService:
             if record.document.startswith("s3://") and self.extractor.name == "pdfplumber":
                 doc = doc.model_copy(update={"source": record.document})
             ref = self.store.save_document(review_id, doc)
-        except (RcaError, KeyboardInterrupt) as exc:
-            self._fail(
-                review_id,
-                exc if isinstance(exc, RcaError) else ReviewError("interrupted"),
-                "extracting",
-                listener,
-            )
-            raise
         emit(
             "extracted",
             text=record.document_name,
@@ -508,11 +506,8 @@ class ReviewService:
             self._state(review_id, "assessing", listener)
         question = self.lens.question(question_id)
         unit = Unit(key=question.id, pillar_id=question.pillar_id, questions=[question])
-        try:
+        with self._failing(review_id, "assessing", listener):
             (qa,) = self._runner(listener, review_id).assess_unit(review_id, doc, unit, record.mode)
-        except RcaError as exc:
-            self._fail(review_id, exc, "assessing", listener)
-            raise
         updated = self.store.mutate(review_id, lambda r: self._count_done(review_id, r))
         self._emitter(review_id, listener)(
             "question_assessed",
@@ -568,18 +563,10 @@ class ReviewService:
         if record.state != "assessing":
             self._state(review_id, "assessing", listener)
         doc = self.store.load_document(review_id)
-        try:
+        with self._failing(review_id, "assessing", listener):
             self._runner(listener, review_id).run(
                 review_id, doc, record.mode, record.pillars or None
             )
-        except (RcaError, KeyboardInterrupt) as exc:
-            self._fail(
-                review_id,
-                exc if isinstance(exc, RcaError) else ReviewError("interrupted"),
-                "assessing",
-                listener,
-            )
-            raise
         return self.finalize(review_id, listener=listener)
 
     # after a review ----------------------------------------------------------------------
