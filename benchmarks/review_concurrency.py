@@ -34,23 +34,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-PAGES = [
-    [
-        "Order service design",
-        "The order service runs on Amazon ECS across three Availability Zones.",
-        "The PostgreSQL database is Amazon RDS Multi-AZ with automated backups every day.",
-        "AWS Backup copies snapshots to a second Region; restores are tested every quarter.",
-    ],
-    [
-        "Operations",
-        "CloudWatch alarms page the on-call engineer; runbooks describe each recovery step.",
-        "Deployments are automated with CodePipeline and roll back on failed health checks.",
-    ],
-]
 PILLARS = ["reliability", "operationalExcellence"]
 
 
-def _naive_chat(db: str, review_id: str, chats: int, n: int, barrier: Any, queue: Any) -> None:
+def _chat(db: str, review_id: str, opts: dict[str, Any], n: int, barrier: Any, queue: Any) -> None:
     from reviews.models import ChatTurn
     from reviews.service import ReviewService
     from reviews.store import SqliteReviewStore
@@ -70,39 +57,26 @@ def _naive_chat(db: str, review_id: str, chats: int, n: int, barrier: Any, queue
                     )
             return 0
 
-    service = ReviewService(NaiveStore(Path(db)))
+    service = ReviewService((NaiveStore if opts["naive"] else SqliteReviewStore)(Path(db)))
     failed = 0
     barrier.wait(timeout=120)
-    for i in range(chats):
+    for i in range(opts["chats"]):
         try:
             service.chat(review_id, f"How is the database backed up? (worker {n}, chat {i})")
         except Exception:  # the unique constraint of the issue report
             failed += 1
-    queue.put((failed, 0))
-
-
-def _chat(db: str, review_id: str, chats: int, n: int, barrier: Any, queue: Any) -> None:
-    from reviews.service import ReviewService
-    from reviews.store import SqliteReviewStore
-
-    service = ReviewService(SqliteReviewStore(Path(db)))
-    failed = 0
-    barrier.wait(timeout=120)
-    for i in range(chats):
-        try:
-            service.chat(review_id, f"How is the database backed up? (worker {n}, chat {i})")
-        except Exception:
-            failed += 1
     queue.put((failed, service.store.retries))
 
 
-def _assess(db: str, review_id: str, chats: int, n: int, barrier: Any, queue: Any) -> None:
+def _assess(
+    db: str, review_id: str, opts: dict[str, Any], n: int, barrier: Any, queue: Any
+) -> None:
     from reviews.service import ReviewService
     from reviews.store import SqliteReviewStore
 
     service = ReviewService(SqliteReviewStore(Path(db)))
     ids = service.questions(review_id)
-    workers = int(chats)  # the process count, passed in the ``chats`` slot
+    workers = int(opts["workers"])
     start = n * len(ids) // workers
     failed = 0
     barrier.wait(timeout=120)
@@ -144,21 +118,22 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         pdf = Path(tmp) / "order-service.pdf"
-        pdf.write_bytes(pdfs.text_pdf(PAGES))
-        for name, target in (("chat, before the fix", _naive_chat), ("chat, versioned", _chat)):
+        pdf.write_bytes(pdfs.text_pdf(pdfs.DESIGN_PAGES))
+        for name, naive in (("chat, before the fix", True), ("chat, versioned", False)):
             db = Path(tmp) / f"{len(rows)}.db"
             service = ReviewService(SqliteReviewStore(db))
             rid = service.submit(pdf, options=ReviewOptions(pillars=PILLARS)).id
             service.run(rid)
-            seconds, failed, retries = _processes(target, p, str(db), rid, c)
+            opts = {"naive": naive, "chats": c}
+            seconds, failed, retries = _processes(_chat, p, str(db), rid, opts)
             stored = len(service.history(rid))
             rows.append((name, f"{stored}/{2 * p * c} turns", failed, retries, seconds))
-            ok = ok and (target is _naive_chat or stored == 2 * p * c)
+            ok = ok and (naive or stored == 2 * p * c)
         db = Path(tmp) / "assess.db"
         service = ReviewService(SqliteReviewStore(db))
         rid = service.submit(pdf, options=ReviewOptions(pillars=PILLARS)).id
         service.extract(rid)
-        seconds, failed, retries = _processes(_assess, p, str(db), rid, p)
+        seconds, failed, retries = _processes(_assess, p, str(db), rid, {"workers": p})
         total = len(service.questions(rid))
         stored = len(service.store.questions(rid))
         counted = service.status(rid).questions_done

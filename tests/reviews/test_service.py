@@ -22,20 +22,7 @@ from reviews.store import SqliteReviewStore
 from tests.reviews import pdfs
 
 REGION = "eu-central-1"
-PAGES = [
-    [
-        "Order service design",
-        "The order service runs on Amazon ECS across three Availability Zones.",
-        "The PostgreSQL database is Amazon RDS Multi-AZ with automated backups every day.",
-        "AWS Backup copies snapshots to a second Region; restores are tested every quarter.",
-    ],
-    [
-        "Operations",
-        "CloudWatch alarms page the on-call engineer; runbooks describe each recovery step.",
-        "Deployments are automated with CodePipeline and roll back on failed health checks.",
-        "Quotas for ECS tasks and RDS connections are monitored and raised before launches.",
-    ],
-]
+PAGES = pdfs.DESIGN_PAGES
 RELIABILITY = ReviewOptions(mode="quick", pillars=["reliability"])
 
 
