@@ -12,9 +12,10 @@ from reviews.service import ReviewOptions, ReviewService
 from reviews.store import SqliteReviewStore
 from slackbot.reviews import ReviewHandlers
 from tests.reviews import pdfs
-from tests.reviews.test_service import PAGES
 from tests.slackbot.conftest import chain_config, event, make_app
 from tests.slackbot.fake_slack import FakeSlack
+
+PAGES = pdfs.DESIGN_PAGES
 
 
 def _app(
@@ -103,3 +104,33 @@ def test_shared_file_type_and_size_are_checked_before_download(
         )
     )
     assert fake.of("download") == []  # nothing was fetched
+
+
+def test_wafr_with_an_s3_document_reviews_it_in_a_thread(
+    fake: FakeSlack, store: SqliteSessionStore, chain: Path, tmp_path: Path
+) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from tests.slackbot.conftest import command
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-central-1")
+        s3.create_bucket(
+            Bucket="designs", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+        )
+        s3.put_object(Bucket="designs", Key="order-service.pdf", Body=pdfs.text_pdf(PAGES))
+        service = ReviewService(SqliteReviewStore(tmp_path / "reviews.db"), s3=s3)
+        handlers = ReviewHandlers(
+            service, max_pdf_bytes=5_000_000, options=ReviewOptions(pillars=["reliability"])
+        )
+        app = make_app(fake, store, chain_config(chain), tmp_path, reviews=handlers)
+        usage = app.dispatch(command("", name="/wafr"))
+        assert "direct message" in usage.body
+        ack = app.dispatch(command("s3://designs/order-service.pdf", name="/wafr"))
+        assert "Starting a Well-Architected review" in ack.body
+        fake.wait_for(lambda: fake.of("files.completeUploadExternal"), timeout=120)
+    root = fake.of("chat.postMessage")[0]
+    assert root["channel"] == "C1" and "s3://designs/order-service.pdf" in root["text"]
+    record = service.find(f"T1/C1/{fake.of('files.completeUploadExternal')[0]['thread_ts']}")
+    assert record is not None and record.state == "completed"
