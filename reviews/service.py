@@ -29,6 +29,7 @@ first 1024 bytes) and the size (the extractor's limit) are checked before anythi
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -71,6 +72,7 @@ __all__ = [
 ]
 
 DEFAULT_FORMATS = ("md", "html", "json", "csv")
+log = logging.getLogger(__name__)
 
 
 class ReviewService:
@@ -84,7 +86,8 @@ class ReviewService:
     ``session`` (a ``boto3.Session`` for every client the service builds). What is not injected
     comes from ``settings`` (default: the embedded world). ``runner_options`` are passed to
     :class:`~reviews.runner.ReviewRunner` (backoff, ``sleep``, ``max_rps``); ``listener``
-    receives the events of every call that gets none.
+    receives the events of every call that gets none. A listener that raises is logged and
+    ignored: rendering never fails a review.
 
     Raises (constructor): LensError (unknown lens), StoreError (store cannot be opened),
     ReviewError (an AWS part without its option, e.g. Textract without a bucket).
@@ -255,8 +258,13 @@ class ReviewService:
         target = listener or self.listener
 
         def emit(kind: EventKind, **fields: Any) -> None:
-            if target is not None:
-                target(ReviewEvent(kind=kind, review_id=review_id, **fields))
+            if target is None:
+                return
+            event = ReviewEvent(kind=kind, review_id=review_id, **fields)
+            try:
+                target(event)
+            except Exception:  # a renderer's failure (e.g. a Slack post) never fails a review
+                log.warning("review %s: the listener failed on %s", review_id, kind, exc_info=True)
 
         return emit
 
