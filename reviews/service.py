@@ -38,7 +38,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lenses.catalog import GuidanceNote, Lens, load_guidance, load_lens
 from reviews.assess import Assessor, Unit
-from reviews.errors import DocumentError, ReviewError, ReviewNotFoundError, StoreError
+from reviews.errors import (
+    DocumentError,
+    ReviewConflictError,
+    ReviewError,
+    ReviewNotFoundError,
+    StoreError,
+)
 from reviews.extract import LOCAL_MAX_BYTES, Extractor, PdfPlumberExtractor
 from reviews.models import Assessment, ChatTurn, QuestionAssessment, ReviewRecord, ReviewState
 from reviews.pipeline import load_assessment, new_review_id, prefill, workload_name_for
@@ -516,7 +522,11 @@ class ReviewService:
         unit = Unit(key=question.id, pillar_id=question.pillar_id, questions=[question])
         with self._failing(review_id, "assessing", listener):
             (qa,) = self._runner(listener, review_id).assess_unit(review_id, doc, unit, record.mode)
-        updated = self.store.mutate(review_id, lambda r: self._count_done(review_id, r))
+        try:  # the progress counter; finalize sets it anyway, so losing it fails nothing
+            updated = self.store.mutate(review_id, lambda r: self._count_done(review_id, r))
+        except ReviewConflictError:
+            log.warning("review %s: progress counter not updated (busy); continuing", review_id)
+            updated = self.store.get(review_id)
         self._emitter(review_id, listener)(
             "question_assessed",
             question_id=qa.question_id,
