@@ -104,7 +104,11 @@ def _legacy(progress: Progress | None) -> Any:
     """The service's typed events as the runner's ``(event, payload)`` callback."""
     if progress is None:
         return None
-    names = {"assessment_started": "start", "question_assessed": "question"}
+    names = {
+        "assessment_started": "start",
+        "question_assessed": "question",
+        "assessment_finished": "end",
+    }
 
     def listener(event: Any) -> None:
         payload = event.model_dump(exclude_none=True)
