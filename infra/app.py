@@ -1,0 +1,84 @@
+"""The CDK app: ``python infra/app.py`` (or ``cdk synth`` with a pinned 2.x CLI) synthesizes
+every stack into ``infra/cdk.out``, offline, with cdk-nag's AwsSolutions checks.
+
+Configuration: ``-c config=PATH`` (CDK context) > ``RCA_INFRA_CONFIG`` > ``infra/config.yaml``
+> ``infra/config.example.yaml``. Context ``aws:cdk:bundling-stacks=[]`` skips installing the
+functions' dependencies (what the tests do).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:  # run as a script: make the project importable
+    sys.path.insert(0, str(HERE.parent))
+
+from aws_cdk import App, Environment, Stack, Tags, Validations  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from infra.config import EXAMPLE, ConfigError, InfraConfig, load_config  # noqa: E402
+from infra.packaging import stage  # noqa: E402
+from infra.stacks.tools_stack import ToolsStack  # noqa: E402
+
+
+@dataclass
+class Deployment:
+    """The app and its stacks by concern."""
+
+    app: App
+    stacks: dict[str, Stack] = field(default_factory=dict)
+
+
+def config_path(app: App | None = None) -> Path:
+    """Where the configuration is read from (see the module docstring)."""
+    given = app.node.try_get_context("config") if app is not None else None
+    if given:
+        return Path(given)
+    if os.environ.get("RCA_INFRA_CONFIG"):
+        return Path(os.environ["RCA_INFRA_CONFIG"])
+    local = HERE / "config.yaml"
+    return local if local.exists() else EXAMPLE
+
+
+def build(
+    config: InfraConfig, base: Path, *, app: App | None = None, nag: bool = True
+) -> Deployment:
+    """Every stack of ``config`` in ``app`` (a new one by default), cdk-nag attached."""
+    app = app or App(outdir=str(HERE / "cdk.out"))
+    env = Environment(account=config.account, region=config.region)
+    extra: dict[str, Path] = {}
+    if not config.workspace.startswith("s3://"):
+        workspace = (base / config.workspace).resolve()
+        if not workspace.is_file():
+            raise ConfigError(f"workspace file {workspace} does not exist")
+        extra["tools/workspace.json"] = workspace
+    deployment = Deployment(app)
+    p = config.prefix
+    tools = ToolsStack(app, f"{p}-tools", config=config, source=stage("tools", extra), env=env)
+    deployment.stacks["tools"] = tools
+    for stack in deployment.stacks.values():
+        Tags.of(stack).add("project", "aws-ops-assistant")
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return deployment
+
+
+def main() -> int:
+    app = App(outdir=str(HERE / "cdk.out"))
+    try:
+        config, base = load_config(config_path(app))
+        build(config, base, app=app)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

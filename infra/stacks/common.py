@@ -1,0 +1,128 @@
+"""Shared construct helpers: Python Lambda functions with Powertools, roles, acknowledgements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct, IConstruct
+
+from infra.config import InfraConfig
+from infra.packaging import bundling
+
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_14
+LAMBDA_PYTHON = "3.14"
+ACKS: list[tuple[str, str, str]] = []
+"""Every acknowledgement made, as (construct path, rule id, reason), for the report."""
+
+
+def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
+    """Acknowledge one cdk-nag finding on ``scope`` with its reason (and record it)."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+    ACKS.append((scope.node.path, rule, reason))
+
+
+def log_group(scope: Construct, id: str, config: InfraConfig) -> logs.LogGroup:
+    """A log group with the configured retention, deleted with the stack."""
+    return logs.LogGroup(
+        scope,
+        id,
+        retention=logs.RetentionDays(_retention(config.log_retention_days)),
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+
+
+def _retention(days: int) -> str:
+    allowed = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653]
+    chosen = min((d for d in allowed if d >= days), default=3653)
+    names = {
+        1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
+        30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
+        150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
+        545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS",
+        3653: "TEN_YEARS",
+    }  # fmt: skip
+    return str(getattr(logs.RetentionDays, names[chosen]).value)
+
+
+def lambda_role(scope: Construct, id: str, name: str, log: logs.LogGroup) -> iam.Role:
+    """A Lambda execution role that may write only to its own log group (no managed policy)."""
+    role = iam.Role(
+        scope,
+        id,
+        role_name=name,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"execution role of {name}",
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="OwnLogGroup",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log.log_group_arn],  # the Arn attribute ends in :* (its streams)
+        )
+    )
+    return role
+
+
+def python_function(
+    scope: Construct,
+    id: str,
+    *,
+    config: InfraConfig,
+    handler: str,
+    source: Path,
+    role: iam.Role,
+    log: logs.LogGroup,
+    service: str,
+    environment: Mapping[str, str] | None = None,
+    timeout_s: int = 60,
+    memory_mb: int = 512,
+    function_name: str | None = None,
+) -> lambda_.Function:
+    """A Python Lambda on arm64 with X-Ray tracing and Powertools configured by environment.
+
+    ``source`` is a staged package (:func:`infra.packaging.stage`); its dependencies are
+    installed by local bundling at synth time.
+    """
+    fn = lambda_.Function(
+        scope,
+        id,
+        function_name=function_name,
+        runtime=LAMBDA_RUNTIME,
+        architecture=lambda_.Architecture.ARM_64,
+        handler=handler,
+        code=lambda_.Code.from_asset(str(source), bundling=bundling(source, LAMBDA_PYTHON)),
+        role=role,
+        log_group=log,
+        timeout=Duration.seconds(timeout_s),
+        memory_size=memory_mb,
+        tracing=lambda_.Tracing.ACTIVE,
+        environment={
+            "POWERTOOLS_SERVICE_NAME": service,
+            "POWERTOOLS_METRICS_NAMESPACE": f"{config.prefix}-assistant",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **(environment or {}),
+        },
+    )
+    # X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.
+    acknowledge(
+        role.node.find_child("DefaultPolicy"),
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray trace writes, CloudWatch metrics and the read-only telemetry APIs listed in the "
+        "statement have no resource-level permissions (service authorization reference)",
+    )
+    return fn
+
+
+def statement(sid: str, actions: Sequence[str], resources: Sequence[str]) -> iam.PolicyStatement:
+    """An Allow statement (a tiny helper so policies read as data)."""
+    return iam.PolicyStatement(sid=sid, actions=list(actions), resources=list(resources))
+
+
+def arn(stack: Stack, service: str, resource: str, region: str | None = None) -> str:
+    """``arn:<partition>:<service>:<region>:<account>:<resource>`` of this stack."""
+    return f"arn:{stack.partition}:{service}:{region or stack.region}:{stack.account}:{resource}"
