@@ -127,12 +127,24 @@ def ask(
     profile: Profile = None,
     region: Region = None,
     max_steps: Annotated[int, typer.Option(min=1, max=50, help="Loop turn budget.")] = 8,
+    cloud: Annotated[
+        bool,
+        typer.Option("--cloud", help="Run on the deployed AgentCore runtime (see README Deploy)."),
+    ] = False,
+    runtime_arn: Annotated[
+        str | None,
+        typer.Option(envvar="RCA_AGENT_RUNTIME_ARN", help="AgentCore runtime ARN (--cloud)."),
+    ] = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
 ) -> None:
     """Investigate a symptom and print ranked root-cause hypotheses with evidence."""
     if not question.strip():
         fail("the question is empty; describe the symptom, e.g. 'checkout returns 502'", 2)
+    if cloud:
+        _ask_cloud(question, runtime_arn, session, start, end, component, max_steps,
+                   profile=profile, region=region, as_json=as_json, quiet=quiet)  # fmt: skip
+        return
     if model not in ("heuristic", "bedrock"):
         fail(f"unknown --model {model!r}: use heuristic or bedrock", 2)
     if session:
@@ -202,6 +214,41 @@ def ask(
         price_per_1k=price_of(price) if price else (0.0, 0.0),
     )
     session_commands.show_turn(record, bundle_session.architecture, as_json=as_json, quiet=quiet)
+
+
+def _ask_cloud(
+    question: str,
+    runtime_arn: str | None,
+    session: str | None,
+    start: str | None,
+    end: str | None,
+    component: list[str] | None,
+    max_steps: int,
+    *,
+    profile: str | None,
+    region: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """``rca ask --cloud``: one InvokeAgentRuntime call; renders like a local investigation."""
+    from agent.cloud import CloudRuntime
+    from agent.runtime import RuntimeRequest
+
+    if not runtime_arn:
+        fail("--cloud needs --runtime-arn or RCA_AGENT_RUNTIME_ARN (the agent stack output)", 2)
+    request = RuntimeRequest(
+        action="follow_up" if session else "start",
+        question=question,
+        session=session,
+        window=_window(start, end),
+        focus=component or [],
+        max_steps=max_steps,
+    )
+    runtime = guard(CloudRuntime, runtime_arn, region=region, profile=profile)
+    if not quiet:
+        err.print(f"Investigating on the cloud runtime {runtime_arn}", highlight=False)
+    reply = guard(runtime.invoke, request)
+    session_commands.show_turn(reply.record, None, as_json=as_json, quiet=quiet)
 
 
 @app.command("eval")

@@ -23,6 +23,7 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from infra.config import EXAMPLE, ConfigError, InfraConfig, load_config  # noqa: E402
 from infra.packaging import stage  # noqa: E402
+from infra.stacks.agent_stack import AgentStack  # noqa: E402
 from infra.stacks.tools_stack import ToolsStack  # noqa: E402
 
 
@@ -61,6 +62,10 @@ def build(
     p = config.prefix
     tools = ToolsStack(app, f"{p}-tools", config=config, source=stage("tools", extra), env=env)
     deployment.stacks["tools"] = tools
+    agent_source = stage("agent", {**extra, "main.py": HERE / "runtime_main.py"})
+    deployment.stacks["agent"] = AgentStack(
+        app, f"{p}-agent", config=config, source=agent_source, env=env
+    )
     for stack in deployment.stacks.values():
         Tags.of(stack).add("project", "aws-ops-assistant")
     if nag:

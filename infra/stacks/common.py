@@ -126,3 +126,39 @@ def statement(sid: str, actions: Sequence[str], resources: Sequence[str]) -> iam
 def arn(stack: Stack, service: str, resource: str, region: str | None = None) -> str:
     """``arn:<partition>:<service>:<region>:<account>:<resource>`` of this stack."""
     return f"arn:{stack.partition}:{service}:{region or stack.region}:{stack.account}:{resource}"
+
+
+def model_statement(stack: Stack, config: InfraConfig, sid: str = "InvokeModel") -> iam.PolicyStatement:
+    """InvokeModel (what Converse needs) on the configured model: an inference profile and the
+    foundation model it routes to in any Region of the profile's geography, or one model.
+
+    Source: Bedrock user guide, "Prerequisites for inference profiles" (a profile needs
+    InvokeModel on the profile and on the foundation model in every destination Region).
+    """
+    model = config.model
+    p = stack.partition
+    if model.id.startswith("arn:"):
+        resources = [model.id]
+    elif model.is_profile:
+        resources = [arn(stack, "bedrock", f"inference-profile/{model.id}")]
+    else:
+        resources = []
+    region = "*" if model.is_profile else stack.region
+    resources.append(f"arn:{p}:bedrock:{region}::foundation-model/{model.base_model}")
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+        resources=resources,
+    )
+
+
+def acknowledge_model_regions(scope: IConstruct, config: InfraConfig) -> None:
+    """The cross-Region inference profile's foundation model ARN has a Region wildcard."""
+    if config.model.is_profile:
+        acknowledge(
+            scope,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/"
+            f"{config.model.base_model}]",
+            "a cross-Region inference profile routes each request to the foundation model in "
+            "any Region of its geography; InvokeModel must be allowed there (Bedrock user guide)",
+        )

@@ -1,0 +1,183 @@
+"""The investigation service on Amazon Bedrock AgentCore Runtime (code deployment).
+
+The ``bedrock-agentcore`` SDK's :class:`BedrockAgentCoreApp` serves ``POST /invocations`` and
+``GET /ping`` on port 8080, the contract AgentCore Runtime calls. Each invocation payload is a
+:class:`RuntimeRequest` (JSON); the answer is a :class:`RuntimeReply` with the whole session
+record, so every caller renders it like a local investigation. The surface is thin: it builds
+the :class:`~agent.service.InvestigationService` once per process from the environment the CDK
+stack sets and calls ``start`` / ``follow_up`` / ``get``.
+
+Environment (set by ``infra/stacks/agent_stack.py``):
+
+- ``RCA_SESSIONS_TABLE``: DynamoDB sessions table (partition key ``id``);
+- ``RCA_WORKSPACE``: the Structurizr workspace (``s3://`` URI or a path in the package);
+- ``RCA_ACCOUNTS`` / ``RCA_REGIONS``: comma-separated accounts and Regions to investigate;
+- ``RCA_ROLE_ARN_TEMPLATE``: the workload accounts' read-only role (``{account}``);
+- ``RCA_MODEL_ID``: the Bedrock model or inference profile id; ``AWS_REGION``.
+
+Run locally: ``python -m agent.runtime`` (port 8080).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from agent.service import AwsSource, InvestigationService, ModelChoice, ProgressEvent
+from agent.sessions import DynamoSessionStore, SessionRecord
+from tools.aws.session import make_client
+from tools.errors import RcaError
+from tools.models import Model, TimeWindow
+
+
+class RuntimeRequest(Model):
+    """One invocation: start an investigation, ask a follow-up, or read a session.
+
+    ``session`` is the caller's session key (default: the AgentCore runtime session id);
+    ``window`` (UTC) defaults to the last hour ending now.
+    """
+
+    action: Literal["start", "follow_up", "get"] = "start"
+    question: str = Field(default="", max_length=4000)
+    session: str | None = Field(default=None, max_length=256)
+    window: TimeWindow | None = None
+    focus: list[str] = Field(default_factory=list, max_length=20)
+    max_steps: int = Field(default=8, ge=1, le=50)
+
+
+class RuntimeReply(Model):
+    """The result: ``ok`` with the session record and the progress events, or ``error`` with
+    one line saying what failed and what to do."""
+
+    status: Literal["ok", "error"]
+    session: str | None = None
+    record: SessionRecord | None = None
+    events: list[ProgressEvent] = Field(default_factory=list)
+    error: str | None = None
+
+
+def _list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+class RuntimeSettings(Model):
+    """What the runtime reads from its environment (see the module docstring)."""
+
+    table: str
+    workspace: str
+    accounts: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    role_arn_template: str | None = None
+    model_id: str
+    region: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
+        """Raises RcaError naming the missing variable."""
+        env = os.environ if env is None else env
+        try:
+            return cls(
+                table=env["RCA_SESSIONS_TABLE"],
+                workspace=env["RCA_WORKSPACE"],
+                accounts=_list(env.get("RCA_ACCOUNTS")),
+                regions=_list(env.get("RCA_REGIONS")),
+                role_arn_template=env.get("RCA_ROLE_ARN_TEMPLATE") or None,
+                model_id=env["RCA_MODEL_ID"],
+                region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+            )
+        except KeyError as exc:
+            raise RcaError(f"the runtime is not configured: {exc.args[0]} is not set") from exc
+
+    def source(self) -> AwsSource:
+        return AwsSource(
+            workspace=self.workspace,
+            accounts=self.accounts,
+            regions=self.regions or ([self.region] if self.region else []),
+            role_arn_template=self.role_arn_template,
+        )
+
+    def model(self, max_steps: int) -> ModelChoice:
+        return ModelChoice(
+            provider="bedrock", model_id=self.model_id, region=self.region, max_steps=max_steps
+        )
+
+
+def handle(
+    payload: Any,
+    runtime_session: str | None,
+    *,
+    service: InvestigationService,
+    settings: RuntimeSettings,
+) -> dict[str, Any]:
+    """Serve one invocation; never raises for bad input or product errors (they come back as
+    ``status="error"`` replies)."""
+    try:
+        request = RuntimeRequest.model_validate(payload or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        return RuntimeReply(status="error", error=f"bad request: {where}: {first['msg']}").model_dump(
+            mode="json"
+        )
+    key = request.session or runtime_session
+    if not key:
+        return RuntimeReply(status="error", error="no session key: pass 'session'").model_dump(
+            mode="json"
+        )
+    events: list[ProgressEvent] = []
+    try:
+        if request.action == "get":
+            record = service.get(key)
+        elif request.action == "follow_up":
+            record = service.follow_up(
+                key, request.question, model=settings.model(request.max_steps), listener=events.append
+            )
+        else:
+            record = service.start(
+                key,
+                request.question,
+                settings.source(),
+                model=settings.model(request.max_steps),
+                window=request.window,
+                focus=request.focus or None,
+                listener=events.append,
+            )
+    except RcaError as exc:
+        return RuntimeReply(status="error", session=key, error=str(exc)).model_dump(mode="json")
+    return RuntimeReply(status="ok", session=key, record=record, events=events).model_dump(
+        mode="json"
+    )
+
+
+def build_service(settings: RuntimeSettings) -> InvestigationService:
+    """The service over the DynamoDB sessions table of ``settings``."""
+    client = make_client("dynamodb", region=settings.region)
+    return InvestigationService(DynamoSessionStore(settings.table, client))
+
+
+def create_app(
+    service: InvestigationService | None = None, settings: RuntimeSettings | None = None
+) -> Any:
+    """The AgentCore app; ``service``/``settings`` default to the environment's (first call)."""
+    from bedrock_agentcore.runtime import BedrockAgentCoreApp
+
+    app = BedrockAgentCoreApp()
+    state: dict[str, Any] = {"service": service, "settings": settings}
+
+    @app.entrypoint
+    def invoke(payload: Any, context: Any = None) -> dict[str, Any]:
+        if state["settings"] is None:
+            state["settings"] = RuntimeSettings.from_env()
+        if state["service"] is None:
+            state["service"] = build_service(state["settings"])
+        session = getattr(context, "session_id", None)
+        return handle(payload, session, service=state["service"], settings=state["settings"])
+
+    return app
+
+
+if __name__ == "__main__":  # pragma: no cover - the AgentCore Runtime entry point
+    create_app().run()

@@ -1,0 +1,150 @@
+"""The investigation agent: the project's loop on AgentCore Runtime, sessions in DynamoDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_bedrockagentcore as agentcore
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.config import InfraConfig
+from infra.packaging import bundling
+from infra.stacks.common import acknowledge, acknowledge_model_regions, model_statement
+from infra.stacks.tools_stack import readonly_actions
+
+AGENT_PYTHON = "3.13"
+SESSION_TTL_ATTRIBUTE = "expires_at"
+
+
+def sessions_table(scope: Construct, id: str, config: InfraConfig) -> dynamodb.Table:
+    """The sessions table: partition key ``id`` (S), on demand, PITR, TTL on ``expires_at``."""
+    return dynamodb.Table(
+        scope,
+        id,
+        table_name=f"{config.prefix}-sessions",
+        partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        time_to_live_attribute=SESSION_TTL_ATTRIBUTE,
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+
+
+class AgentStack(Stack):
+    """AgentCore Runtime (Python code deployment, entry point ``main.py`` ->
+    :mod:`agent.runtime`), IAM-authorized, with a role that may call the model, read and write
+    the sessions table, read telemetry (the same read actions as the tools) and assume the
+    workload accounts' read-only role."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, config: InfraConfig, source: Path, **kwargs: object
+    ) -> None:
+        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        self.table = sessions_table(self, "sessions", config)
+        workspace = (
+            config.workspace
+            if config.workspace.startswith("s3://")
+            else "/var/task/tools/workspace.json"
+        )
+        role = iam.Role(
+            self,
+            "runtime-role",
+            role_name=f"{config.prefix}-agent-runtime",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock-agentcore.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            ),
+            description="AgentCore Runtime execution role of the investigation agent",
+        )
+        self.runtime = agentcore.Runtime(
+            self,
+            "runtime",
+            runtime_name=f"{config.prefix.replace('-', '_')}_investigator",
+            description="Incident RCA investigations (agent/service.py on Bedrock Converse)",
+            agent_runtime_artifact=agentcore.AgentRuntimeArtifact.from_code_asset(
+                path=str(source),
+                runtime=agentcore.AgentCoreRuntime.PYTHON_3_13,
+                entrypoint=["main.py"],
+                bundling=bundling(source, AGENT_PYTHON),
+            ),
+            execution_role=role,
+            authorizer_configuration=agentcore.RuntimeAuthorizerConfiguration.using_iam(),
+            environment_variables={
+                "RCA_SESSIONS_TABLE": self.table.table_name,
+                "RCA_SESSION_TTL_DAYS": str(config.session_ttl_days),
+                "RCA_WORKSPACE": workspace,
+                "RCA_ACCOUNTS": ",".join(config.accounts),
+                "RCA_REGIONS": ",".join(config.regions),
+                "RCA_ROLE_ARN_TEMPLATE": config.role_arn_template,
+                "RCA_MODEL_ID": config.model.id,
+                **({"RCA_ROLE_EXTERNAL_ID": config.external_id} if config.external_id else {}),
+            },
+        )
+        role.add_to_policy(model_statement(self, config))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="Sessions",
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
+                resources=[self.table.table_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(sid="ReadTelemetry", actions=readonly_actions(), resources=["*"])
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AssumeWorkloadReadOnly",
+                actions=["sts:AssumeRole"],
+                resources=[
+                    f"arn:{self.partition}:iam::{a}:role/{config.readonly_role_name}"
+                    for a in config.accounts
+                ],
+            )
+        )
+        if config.workspace.startswith("s3://"):
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadWorkspace",
+                    actions=["s3:GetObject"],
+                    resources=[f"arn:{self.partition}:s3:::{config.workspace[5:]}"],
+                )
+            )
+        policy = role.node.find_child("DefaultPolicy")
+        acknowledge_model_regions(policy, config)
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "the read-only telemetry APIs the in-process tools call (Logs Insights queries, "
+            "GetMetricData, DescribeAlarms, LookupEvents, X-Ray reads) and the runtime's own "
+            "log and trace delivery have no resource-level permissions",
+        )
+        account = config.account or "<AWS::AccountId>"
+        region = config.region
+        for rule, reason in (
+            ("Resource::arn:<AWS::Partition>:logs:{r}:{a}:log-group:/aws/bedrock-agentcore/"
+             "runtimes/*", "the runtime writes its own log groups, named by AgentCore per "
+             "runtime id (grant of the CDK Runtime construct)"),
+            ("Resource::arn:<AWS::Partition>:logs:{r}:{a}:log-group:/aws/bedrock-agentcore/"
+             "runtimes/*:log-stream:*", "log streams of the runtime's own log groups"),
+            ("Resource::arn:<AWS::Partition>:logs:{r}:{a}:log-group:*",
+             "DescribeLogGroups is authorized on the account's log-group list only"),
+            ("Resource::arn:<AWS::Partition>:bedrock-agentcore:{r}:{a}:workload-identity-"
+             "directory/default/workload-identity/*", "the runtime's workload identity, whose "
+             "id AgentCore assigns at creation (grant of the CDK Runtime construct)"),
+            ("Action::s3:GetObject*", "reading the runtime's code package from the CDK asset "
+             "bucket (grant of the CDK code asset)"),
+            ("Action::s3:GetBucket*", "the same asset-bucket read grant (bucket metadata)"),
+            ("Action::s3:List*", "the same asset-bucket read grant (listing the package)"),
+            ("Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-{a}-{r}/*",
+             "objects of the CDK bootstrap asset bucket, where the code package is uploaded"),
+        ):
+            acknowledge(policy, f"AwsSolutions-IAM5[{rule.format(r=region, a=account)}]", reason)
+        self.runtime_arn = self.runtime.agent_runtime_arn
+        CfnOutput(self, "RuntimeArn", value=self.runtime.agent_runtime_arn)
+        CfnOutput(self, "SessionsTable", value=self.table.table_name)
