@@ -24,6 +24,7 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from infra.config import EXAMPLE, ConfigError, InfraConfig, load_config  # noqa: E402
 from infra.packaging import stage  # noqa: E402
 from infra.stacks.agent_stack import AgentStack  # noqa: E402
+from infra.stacks.reviews_stack import ReviewsStack  # noqa: E402
 from infra.stacks.tools_stack import ToolsStack  # noqa: E402
 
 
@@ -66,6 +67,10 @@ def build(
     deployment.stacks["agent"] = AgentStack(
         app, f"{p}-agent", config=config, source=agent_source, env=env
     )
+    if config.reviews.enabled:
+        deployment.stacks["reviews"] = ReviewsStack(
+            app, f"{p}-reviews", config=config, source=stage("reviews"), env=env
+        )
     for stack in deployment.stacks.values():
         Tags.of(stack).add("project", "aws-ops-assistant")
     if nag:
