@@ -22,8 +22,9 @@ from aws_cdk import App, Environment, Stack, Tags, Validations  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from infra.config import EXAMPLE, ConfigError, InfraConfig, load_config  # noqa: E402
-from infra.packaging import stage  # noqa: E402
+from infra.packaging import STAGING, stage  # noqa: E402
 from infra.stacks.agent_stack import AgentStack  # noqa: E402
+from infra.stacks.knowledge_stack import KnowledgeStack  # noqa: E402
 from infra.stacks.reviews_stack import ReviewsStack  # noqa: E402
 from infra.stacks.tools_stack import ToolsStack  # noqa: E402
 
@@ -47,6 +48,20 @@ def config_path(app: App | None = None) -> Path:
     return local if local.exists() else EXAMPLE
 
 
+def export_guidance(config: InfraConfig) -> Path:
+    """``rca lens export-kb`` of the configured lens into the staging area (documents plus
+    ``.metadata.json`` sidecars), the source of the guidance bucket deployment."""
+    import shutil
+
+    from reviews.kb_export import export_kb
+
+    out = STAGING / "guidance" / config.reviews.lens
+    if out.exists():
+        shutil.rmtree(out)
+    export_kb(out, config.reviews.lens)
+    return out.parent
+
+
 def build(
     config: InfraConfig, base: Path, *, app: App | None = None, nag: bool = True
 ) -> Deployment:
@@ -67,9 +82,20 @@ def build(
     deployment.stacks["agent"] = AgentStack(
         app, f"{p}-agent", config=config, source=agent_source, env=env
     )
+    kb: KnowledgeStack | None = None
+    if config.knowledge_base.enabled:
+        kb = KnowledgeStack(app, f"{p}-knowledge", config=config, guidance=export_guidance(config),
+                            env=env)  # fmt: skip
+        deployment.stacks["knowledge"] = kb
     if config.reviews.enabled:
         deployment.stacks["reviews"] = ReviewsStack(
-            app, f"{p}-reviews", config=config, source=stage("reviews"), env=env
+            app,
+            f"{p}-reviews",
+            config=config,
+            source=stage("reviews"),
+            knowledge_base_arn=kb.knowledge_base_arn if kb else None,
+            knowledge_base_id=kb.knowledge_base_id if kb else None,
+            env=env,
         )
     for stack in deployment.stacks.values():
         Tags.of(stack).add("project", "aws-ops-assistant")
