@@ -30,9 +30,15 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, state
-from reviews.models import Assessment, ChatTurn, ReviewRecord
-from reviews.service import ReviewEvent, ReviewOptions, ReviewService, ReviewSettings
-from tools.markup import terminal
+from reviews.models import ChatTurn, ReviewRecord
+from reviews.service import (
+    ReviewEvent,
+    ReviewOptions,
+    ReviewService,
+    ReviewSettings,
+    ReviewSummary,
+)
+from tools.markup import strip_controls, terminal
 
 EXIT_HIGH_RISK = 3
 PILLAR_ALIASES = {
@@ -103,7 +109,7 @@ class _Progress:
             line = f"  {event.kind.removeprefix('wa_')}: {data}"
         else:
             return
-        err.print(terminal(line), highlight=False, markup=False)
+        err.print(strip_controls(line), highlight=False, markup=False)
 
 
 def _run(service: ReviewService, review_id: str, show: _Progress) -> None:
@@ -135,49 +141,37 @@ def _formats(fmt: list[str] | None) -> list[str]:
     return formats
 
 
-def _summary(assessment: Assessment, record: ReviewRecord, paths: dict[str, Path]) -> None:
+def _summary(summary: ReviewSummary, record: ReviewRecord, paths: dict[str, Path]) -> None:
+    """The risk table per pillar, the top improvements and the report paths (the same view
+    model the Slack app renders)."""
     from rich.table import Table
 
     table = Table(
-        title=f"Review {record.id}: {record.document_name} "
-        f"({assessment.mode}, {assessment.assessor})"
+        title=terminal(
+            f"Review {record.id}: {record.document_name} ({summary.mode}, {summary.assessor})"
+        )
     )
+    risks = ("HIGH", "MEDIUM", "NONE", "NOT_APPLICABLE", "UNANSWERED")
     for column in ("Pillar", "Questions", "High", "Medium", "None", "N/A", "Unanswered"):
         table.add_column(column, justify="left" if column == "Pillar" else "right")
-    for p in assessment.pillars:
-        c = p.risk_counts
-        table.add_row(
-            p.name,
-            str(p.questions),
-            str(c["HIGH"]),
-            str(c["MEDIUM"]),
-            str(c["NONE"]),
-            str(c["NOT_APPLICABLE"]),
-            str(c["UNANSWERED"]),
-        )
-    t = assessment.risk_counts()
-    table.add_row(
-        "Total",
-        str(len(assessment.questions)),
-        str(t["HIGH"]),
-        str(t["MEDIUM"]),
-        str(t["NONE"]),
-        str(t["NOT_APPLICABLE"]),
-        str(t["UNANSWERED"]),
-    )
+    for p in summary.pillars:
+        table.add_row(p.name, str(p.questions), *(str(p.risk_counts[r]) for r in risks))
+    t = summary.risk_counts
+    table.add_row("Total", str(summary.questions), *(str(t[r]) for r in risks))
     out.print(table)
-    if assessment.recommendations:
+    if summary.improvements:
         out.print("Top improvements:", highlight=False)
-        numbers = {qa.question_id: qa.number for qa in assessment.questions}
-        for rec in assessment.recommendations[:5]:
+        for i in summary.improvements:
             out.print(
-                f"  {rec.priority}. {numbers[rec.question_id]} {rec.title} "
-                f"({rec.bp_risk or '-'}, {rec.verdict.replace('_', ' ')})",
+                strip_controls(
+                    f"  {i.priority}. {i.number} {i.title} "
+                    f"({i.bp_risk or '-'}, {i.verdict.replace('_', ' ')})"
+                ),
                 highlight=False,
                 markup=False,
             )
     for fmt, path in paths.items():
-        out.print(f"{fmt} report: {path}", highlight=False, markup=False)
+        out.print(strip_controls(f"{fmt} report: {path}"), highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -325,12 +319,14 @@ def register(app: typer.Typer) -> None:
                 }
             )
         else:
-            _summary(assessment, record, paths)
+            _summary(guard(service.summary, review_id), record, paths)
             if applied is None:
                 out.print(
-                    f"WA Tool dry run: {len(plan.calls)} calls ({len(plan.writes())} writes) for "
-                    f"workload {plan.workload_name!r}, full plan in {plan_path}; pass --apply to "
-                    "write them",
+                    strip_controls(
+                        f"WA Tool dry run: {len(plan.calls)} calls ({len(plan.writes())} writes) "
+                        f"for workload {plan.workload_name!r}, full plan in {plan_path}; pass "
+                        "--apply to write them"
+                    ),
                     highlight=False,
                     markup=False,
                 )
@@ -345,7 +341,7 @@ def register(app: typer.Typer) -> None:
                             *lines[-3:],
                         ]
                     for line in lines:
-                        err.print(line, highlight=False, markup=False)
+                        err.print(strip_controls(line), highlight=False, markup=False)
             else:
                 out.print(
                     f"WA Tool: workload {applied.workload_id} "
@@ -409,7 +405,7 @@ def register(app: typer.Typer) -> None:
                 )
                 _emit(turn.model_dump(mode="json"))
             else:
-                out.print(answer.text, highlight=False, markup=False)
+                out.print(strip_controls(answer.text), highlight=False, markup=False)
 
     @app.command("review-list")
     def review_list(
@@ -429,8 +425,10 @@ def register(app: typer.Typer) -> None:
         for r in records:
             extra = f" ({r.error_kind}: {r.error})" if r.state == "failed" else ""
             out.print(
-                f"{r.id}  {r.state:<11} {r.mode:<5} {r.questions_done:>2}/{r.questions_total:<2} "
-                f"{r.document_name}{extra}",
+                strip_controls(
+                    f"{r.id}  {r.state:<11} {r.mode:<5} {r.questions_done:>2}/"
+                    f"{r.questions_total:<2} {r.document_name}{extra}"
+                ),
                 highlight=False,
                 markup=False,
             )

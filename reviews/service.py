@@ -354,11 +354,11 @@ class ReviewService:
 
     def _default_assessor(self) -> Assessor:
         if self.settings.assessor == "bedrock":
-            from reviews.assessors.bedrock import DEFAULT_MODEL, BedrockAssessor
+            from reviews.assessors.bedrock import BedrockAssessor
 
             return BedrockAssessor(
                 self.lens,
-                self.settings.model_id or DEFAULT_MODEL,
+                self.bedrock_model(),
                 client=self.client("bedrock-runtime"),
                 region=self.settings.region,
             )
@@ -366,15 +366,20 @@ class ReviewService:
 
         return HeuristicAssessor()
 
+    def bedrock_model(self) -> str:
+        """The Bedrock model id of the assessor and the chat: ``settings.model_id``, else the
+        assessor's default (the one place the service chooses a model)."""
+        from reviews.assessors.bedrock import DEFAULT_MODEL
+
+        return self.settings.model_id or DEFAULT_MODEL
+
     def _chat_responder(self) -> Any:
         if self._responder is None:
             from reviews.chat import BedrockResponder, RetrievalResponder
 
             if self.settings.chat == "bedrock":
-                from reviews.assessors.bedrock import DEFAULT_MODEL
-
                 self._responder = BedrockResponder(
-                    self.client("bedrock-runtime"), self.settings.model_id or DEFAULT_MODEL
+                    self.client("bedrock-runtime"), self.bedrock_model()
                 )
             else:
                 self._responder = RetrievalResponder()

@@ -218,3 +218,63 @@ def test_s3_document_is_checked_downloaded_and_reviewed(tmp_path: Path, pdf: Pat
         service.submit("s3://designs/team/missing.pdf")
     with pytest.raises(ReviewError, match="s3://bucket/key"):
         service.submit("s3://designs")
+
+
+@mock_aws
+def test_the_aws_world_dynamodb_store_and_s3_document(pdf: Path) -> None:
+    from reviews.store import DynamoReviewStore
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    DynamoReviewStore.create_table(dynamodb, "reviews")
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="designs", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket="designs", Key="order-service.pdf", Body=pdf.read_bytes())
+    store = DynamoReviewStore("reviews", dynamodb, s3=s3, bucket="designs")
+    service = ReviewService(store, s3=s3)
+    key = "T0001/C0002/1733450000.000100"
+    record = service.submit("s3://designs/order-service.pdf", options=RELIABILITY, key=key)
+    service.extract(record.id)
+    for qid in service.questions(record.id):
+        service.assess_question(record.id, qid)
+    assert service.finalize(record.id).state == "completed"
+    found = service.find(key)
+    assert found is not None and found.id == record.id and found.questions_done == 13
+    first = service.chat(record.id, "How is the database backed up?")
+    second = service.chat(record.id, "And the restores?")
+    assert (first.turn, second.turn) == (1, 3) and first.answered
+    assert [t.role for t in service.history(record.id)] == ["user", "assistant"] * 2
+    assert service.recent()[0].id == record.id  # key items are not reviews
+
+
+def test_aws_settings_build_the_aws_parts_through_make_client(tmp_path: Path) -> None:
+    from reviews.assessors.bedrock import BedrockAssessor
+    from reviews.retrieve import BedrockKbRetriever
+    from reviews.textract import TextractExtractor
+    from tools.aws.session import USER_AGENT
+
+    settings = ReviewSettings.from_env(
+        {
+            "RCA_REVIEW_ASSESSOR": "bedrock",
+            "RCA_REVIEW_EXTRACTOR": "textract",
+            "RCA_REVIEW_BUCKET": "review-docs",
+            "RCA_REVIEW_KB_ID": "KB12345678",
+            "RCA_MODEL_ID": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "AWS_REGION": REGION,
+        },
+        max_workers=2,
+    )
+    assert settings.assessor == "bedrock" and settings.max_workers == 2
+    service = ReviewService(SqliteReviewStore(tmp_path / "r.db"), settings=settings)
+    assert isinstance(service.extractor, TextractExtractor)
+    assert isinstance(service.assessor, BedrockAssessor)
+    assert isinstance(service.retriever, BedrockKbRetriever)
+    assert service.bedrock_model() == "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    for name in ("textract", "s3", "bedrock-runtime", "bedrock-agent-runtime"):
+        client = service.client(name)
+        config = client.meta.config
+        assert client.meta.region_name == REGION
+        assert config.retries["mode"] == "adaptive" and USER_AGENT in config.user_agent_extra
+    with pytest.raises(ReviewError, match="needs --bucket"):
+        ReviewService(
+            SqliteReviewStore(tmp_path / "r.db"), settings=ReviewSettings(extractor="textract")
+        )
