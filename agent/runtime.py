@@ -9,7 +9,7 @@ stack sets and calls ``start`` / ``follow_up`` / ``get``.
 
 Environment (set by ``infra/stacks/agent_stack.py``):
 
-- ``RCA_SESSIONS_TABLE``: DynamoDB sessions table (partition key ``id``);
+- ``RCA_SESSION_TABLE``: DynamoDB sessions table (partition key ``id``);
 - ``RCA_WORKSPACE``: the Structurizr workspace (``s3://`` URI or a path in the package);
 - ``RCA_ACCOUNTS`` / ``RCA_REGIONS``: comma-separated accounts and Regions to investigate;
 - ``RCA_ROLE_ARN_TEMPLATE``: the workload accounts' read-only role (``{account}``);
@@ -80,7 +80,7 @@ class RuntimeSettings(Model):
         env = os.environ if env is None else env
         try:
             return cls(
-                table=env["RCA_SESSIONS_TABLE"],
+                table=env["RCA_SESSION_TABLE"],
                 workspace=env["RCA_WORKSPACE"],
                 accounts=_list(env.get("RCA_ACCOUNTS")),
                 regions=_list(env.get("RCA_REGIONS")),

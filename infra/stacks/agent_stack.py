@@ -16,11 +16,11 @@ from infra.stacks.common import acknowledge, acknowledge_model_regions, model_st
 from infra.stacks.tools_stack import readonly_actions
 
 AGENT_PYTHON = "3.13"
-SESSION_TTL_ATTRIBUTE = "expires_at"
+SESSION_TTL_ATTRIBUTE = "ttl"  # the attribute slackbot.dedupe claims carry
 
 
 def sessions_table(scope: Construct, id: str, config: InfraConfig) -> dynamodb.Table:
-    """The sessions table: partition key ``id`` (S), on demand, PITR, TTL on ``expires_at``."""
+    """The sessions table: partition key ``id`` (S), on demand, PITR, TTL on ``ttl``."""
     return dynamodb.Table(
         scope,
         id,
@@ -76,7 +76,7 @@ class AgentStack(Stack):
             execution_role=role,
             authorizer_configuration=agentcore.RuntimeAuthorizerConfiguration.using_iam(),
             environment_variables={
-                "RCA_SESSIONS_TABLE": self.table.table_name,
+                "RCA_SESSION_TABLE": self.table.table_name,
                 "RCA_SESSION_TTL_DAYS": str(config.session_ttl_days),
                 "RCA_WORKSPACE": workspace,
                 "RCA_ACCOUNTS": ",".join(config.accounts),
