@@ -23,7 +23,9 @@ from tools.aws.errors import translate
 from tools.aws.session import make_client
 from tools.errors import RcaError
 
-RUNTIME_ARN = re.compile(r"^arn:aws[a-z-]*:bedrock-agentcore:[a-z0-9-]+:\d{12}:runtime/[A-Za-z0-9_-]+$")
+RUNTIME_ARN = re.compile(
+    r"^arn:aws[a-z-]*:bedrock-agentcore:[a-z0-9-]+:\d{12}:runtime/[A-Za-z0-9_-]+$"
+)
 MIN_SESSION_ID = 33
 INVOKE_TIMEOUT_S = 900
 
@@ -84,11 +86,15 @@ class CloudRuntime:
             )
             body = reply["response"].read()
         except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, service="bedrock-agentcore", operation="InvokeAgentRuntime") from exc
+            raise translate(
+                exc, service="bedrock-agentcore", operation="InvokeAgentRuntime"
+            ) from exc
         try:
             result = RuntimeReply.model_validate_json(body)
         except ValueError as exc:
-            raise RcaError(f"the runtime answered something else than a reply: {body[:200]!r}") from exc
+            raise RcaError(
+                f"the runtime answered something else than a reply: {body[:200]!r}"
+            ) from exc
         if result.status == "error":
             raise RcaError(f"the cloud runtime could not answer: {result.error}")
         return result

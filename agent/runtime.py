@@ -9,11 +9,14 @@ stack sets and calls ``start`` / ``follow_up`` / ``get``.
 
 Environment (set by ``infra/stacks/agent_stack.py``):
 
-- ``RCA_SESSION_TABLE``: DynamoDB sessions table (partition key ``id``);
+- ``RCA_SESSION_TABLE``: DynamoDB sessions table (partition key ``id``; TTL attribute ``ttl``,
+  ``RCA_SESSION_TTL_DAYS`` after the last write);
 - ``RCA_WORKSPACE``: the Structurizr workspace (``s3://`` URI or a path in the package);
 - ``RCA_ACCOUNTS`` / ``RCA_REGIONS``: comma-separated accounts and Regions to investigate;
 - ``RCA_ROLE_ARN_TEMPLATE``: the workload accounts' read-only role (``{account}``);
-- ``RCA_MODEL_ID``: the Bedrock model or inference profile id; ``AWS_REGION``.
+- ``RCA_MODEL_ID``: the Bedrock model or inference profile id; ``AWS_REGION``;
+- ``RCA_BUNDLE`` / ``RCA_MODEL_PROVIDER=heuristic``: serve an incident bundle with the offline
+  investigator instead (trials without AWS; the tests).
 
 Run locally: ``python -m agent.runtime`` (port 8080).
 """
@@ -22,13 +25,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from agent.service import AwsSource, InvestigationService, ModelChoice, ProgressEvent
-from agent.sessions import DynamoSessionStore, SessionRecord
-from tools.aws.session import make_client
+from agent.service import (
+    AwsSource,
+    BundleSource,
+    InvestigationService,
+    ModelChoice,
+    ProgressEvent,
+    TelemetrySource,
+)
+from agent.sessions import SessionRecord, open_store
+from tools.c4 import ArchitectureModel
 from tools.errors import RcaError
 from tools.models import Model, TimeWindow
 
@@ -66,34 +77,43 @@ def _list(value: str | None) -> list[str]:
 class RuntimeSettings(Model):
     """What the runtime reads from its environment (see the module docstring)."""
 
-    table: str
-    workspace: str
+    table: str | None = None
+    workspace: str | None = None
+    bundle: str | None = None
     accounts: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
     role_arn_template: str | None = None
-    model_id: str
+    model_id: str | None = None
+    provider: Literal["bedrock", "heuristic"] = "bedrock"
     region: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
         """Raises RcaError naming the missing variable."""
         env = os.environ if env is None else env
-        try:
-            return cls(
-                table=env["RCA_SESSION_TABLE"],
-                workspace=env["RCA_WORKSPACE"],
-                accounts=_list(env.get("RCA_ACCOUNTS")),
-                regions=_list(env.get("RCA_REGIONS")),
-                role_arn_template=env.get("RCA_ROLE_ARN_TEMPLATE") or None,
-                model_id=env["RCA_MODEL_ID"],
-                region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
-            )
-        except KeyError as exc:
-            raise RcaError(f"the runtime is not configured: {exc.args[0]} is not set") from exc
+        settings = cls(
+            table=env.get("RCA_SESSION_TABLE") or None,
+            workspace=env.get("RCA_WORKSPACE") or None,
+            bundle=env.get("RCA_BUNDLE") or None,
+            accounts=_list(env.get("RCA_ACCOUNTS")),
+            regions=_list(env.get("RCA_REGIONS")),
+            role_arn_template=env.get("RCA_ROLE_ARN_TEMPLATE") or None,
+            model_id=env.get("RCA_MODEL_ID") or None,
+            provider="heuristic" if env.get("RCA_MODEL_PROVIDER") == "heuristic" else "bedrock",
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+        )
+        if not (settings.workspace or settings.bundle):
+            raise RcaError("not configured: set RCA_WORKSPACE (or RCA_BUNDLE for a trial)")
+        if settings.provider == "bedrock" and not settings.model_id:
+            raise RcaError("not configured: set RCA_MODEL_ID (a Bedrock inference profile id)")
+        return settings
 
-    def source(self) -> AwsSource:
+    def source(self) -> TelemetrySource:
+        """The telemetry source: the bundle when set, else AWS with the workspace."""
+        if self.bundle:
+            return BundleSource(path=self.bundle)
         return AwsSource(
-            workspace=self.workspace,
+            workspace=str(self.workspace),
             accounts=self.accounts,
             regions=self.regions or ([self.region] if self.region else []),
             role_arn_template=self.role_arn_template,
@@ -101,8 +121,20 @@ class RuntimeSettings(Model):
 
     def model(self, max_steps: int) -> ModelChoice:
         return ModelChoice(
-            provider="bedrock", model_id=self.model_id, region=self.region, max_steps=max_steps
+            provider=self.provider, model_id=self.model_id, region=self.region, max_steps=max_steps
         )
+
+    def architecture(self) -> ArchitectureModel:
+        """The workspace (of the bundle, or ``RCA_WORKSPACE``: a path or ``s3://`` URI).
+
+        Raises:
+            WorkspaceError: it cannot be read.
+        """
+        from tools.handlers import load_workspace
+
+        if self.bundle:
+            return ArchitectureModel.load(Path(self.bundle) / "workspace.json")
+        return load_workspace(str(self.workspace))
 
 
 def handle(
@@ -119,9 +151,9 @@ def handle(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
-        return RuntimeReply(status="error", error=f"bad request: {where}: {first['msg']}").model_dump(
-            mode="json"
-        )
+        return RuntimeReply(
+            status="error", error=f"bad request: {where}: {first['msg']}"
+        ).model_dump(mode="json")
     key = request.session or runtime_session
     if not key:
         return RuntimeReply(status="error", error="no session key: pass 'session'").model_dump(
@@ -133,7 +165,10 @@ def handle(
             record = service.get(key)
         elif request.action == "follow_up":
             record = service.follow_up(
-                key, request.question, model=settings.model(request.max_steps), listener=events.append
+                key,
+                request.question,
+                model=settings.model(request.max_steps),
+                listener=events.append,
             )
         else:
             record = service.start(
@@ -152,10 +187,9 @@ def handle(
     )
 
 
-def build_service(settings: RuntimeSettings) -> InvestigationService:
-    """The service over the DynamoDB sessions table of ``settings``."""
-    client = make_client("dynamodb", region=settings.region)
-    return InvestigationService(DynamoSessionStore(settings.table, client))
+def build_service() -> InvestigationService:
+    """The service over the sessions store (DynamoDB ``RCA_SESSION_TABLE`` in the cloud)."""
+    return InvestigationService(open_store())
 
 
 def create_app(
@@ -172,7 +206,7 @@ def create_app(
         if state["settings"] is None:
             state["settings"] = RuntimeSettings.from_env()
         if state["service"] is None:
-            state["service"] = build_service(state["settings"])
+            state["service"] = build_service()
         session = getattr(context, "session_id", None)
         return handle(payload, session, service=state["service"], settings=state["settings"])
 

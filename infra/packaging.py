@@ -2,8 +2,8 @@
 
 A package is the project's own Python packages (copied into a staging directory, tests and
 scenarios left out) plus its third-party dependencies, installed at synth time by ``pip`` for
-the target platform (``manylinux2014_aarch64``, the function's CPython version, wheels only: Lambda on Graviton
-and AgentCore Runtime both run arm64 Linux). The install is CDK *local bundling*
+the target platform (``manylinux2014_aarch64``, the function's CPython version, wheels only:
+Lambda on Graviton and AgentCore Runtime both run arm64 Linux). The install is CDK *local bundling*
 (:class:`PipBundling`), so ``cdk synth`` needs pip and network access to PyPI, never Docker.
 Tests and CI synthesize with the context ``aws:cdk:bundling-stacks=[]``, which makes CDK skip
 bundling (the staged source is still hashed and checked).
@@ -97,7 +97,9 @@ class PipBundling:
         self.python = python
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
-        subprocess.run(pip_command(self.source / "requirements.txt", output_dir, self.python), check=True)
+        subprocess.run(
+            pip_command(self.source / "requirements.txt", output_dir, self.python), check=True
+        )
         shutil.copytree(self.source, output_dir, dirs_exist_ok=True, ignore=_IGNORE)
         return True
 

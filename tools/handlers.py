@@ -1,4 +1,4 @@
-"""Lambda handlers of the RCA tools: AgentCore Gateway Lambda targets and Bedrock Agent action groups.
+"""Lambda handlers of the RCA tools: AgentCore Gateway targets and Bedrock Agent action groups.
 
 Each handler serves both event shapes: an AgentCore Gateway invocation (the event is the tool's
 arguments; the tool name is in the client context, see :mod:`tools.gateway`) returns the tool

@@ -127,22 +127,38 @@ class AgentStack(Stack):
         account = config.account or "<AWS::AccountId>"
         region = config.region
         for rule, reason in (
-            ("Resource::arn:<AWS::Partition>:logs:{r}:{a}:log-group:/aws/bedrock-agentcore/"
-             "runtimes/*", "the runtime writes its own log groups, named by AgentCore per "
-             "runtime id (grant of the CDK Runtime construct)"),
-            ("Resource::arn:<AWS::Partition>:logs:{r}:{a}:log-group:/aws/bedrock-agentcore/"
-             "runtimes/*:log-stream:*", "log streams of the runtime's own log groups"),
-            ("Resource::arn:<AWS::Partition>:logs:{r}:{a}:log-group:*",
-             "DescribeLogGroups is authorized on the account's log-group list only"),
-            ("Resource::arn:<AWS::Partition>:bedrock-agentcore:{r}:{a}:workload-identity-"
-             "directory/default/workload-identity/*", "the runtime's workload identity, whose "
-             "id AgentCore assigns at creation (grant of the CDK Runtime construct)"),
-            ("Action::s3:GetObject*", "reading the runtime's code package from the CDK asset "
-             "bucket (grant of the CDK code asset)"),
+            (
+                "Resource::arn:<AWS::Partition>:logs:{r}:{a}:log-group:/aws/bedrock-agentcore/"
+                "runtimes/*",
+                "the runtime writes its own log groups, named by AgentCore per "
+                "runtime id (grant of the CDK Runtime construct)",
+            ),
+            (
+                "Resource::arn:<AWS::Partition>:logs:{r}:{a}:log-group:/aws/bedrock-agentcore/"
+                "runtimes/*:log-stream:*",
+                "log streams of the runtime's own log groups",
+            ),
+            (
+                "Resource::arn:<AWS::Partition>:logs:{r}:{a}:log-group:*",
+                "DescribeLogGroups is authorized on the account's log-group list only",
+            ),
+            (
+                "Resource::arn:<AWS::Partition>:bedrock-agentcore:{r}:{a}:workload-identity-"
+                "directory/default/workload-identity/*",
+                "the runtime's workload identity, whose "
+                "id AgentCore assigns at creation (grant of the CDK Runtime construct)",
+            ),
+            (
+                "Action::s3:GetObject*",
+                "reading the runtime's code package from the CDK asset "
+                "bucket (grant of the CDK code asset)",
+            ),
             ("Action::s3:GetBucket*", "the same asset-bucket read grant (bucket metadata)"),
             ("Action::s3:List*", "the same asset-bucket read grant (listing the package)"),
-            ("Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-{a}-{r}/*",
-             "objects of the CDK bootstrap asset bucket, where the code package is uploaded"),
+            (
+                "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-{a}-{r}/*",
+                "objects of the CDK bootstrap asset bucket, where the code package is uploaded",
+            ),
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[{rule.format(r=region, a=account)}]", reason)
         self.runtime_arn = self.runtime.agent_runtime_arn

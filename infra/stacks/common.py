@@ -128,7 +128,9 @@ def arn(stack: Stack, service: str, resource: str, region: str | None = None) ->
     return f"arn:{stack.partition}:{service}:{region or stack.region}:{stack.account}:{resource}"
 
 
-def model_statement(stack: Stack, config: InfraConfig, sid: str = "InvokeModel") -> iam.PolicyStatement:
+def model_statement(
+    stack: Stack, config: InfraConfig, sid: str = "InvokeModel"
+) -> iam.PolicyStatement:
     """InvokeModel (what Converse needs) on the configured model: an inference profile and the
     foundation model it routes to in any Region of the profile's geography, or one model.
 

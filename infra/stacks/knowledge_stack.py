@@ -58,14 +58,24 @@ class KnowledgeStack(Stack):
             retain_on_delete=False,
         )
         handler = self.node.find_child(
-            next(c.node.id for c in self.node.children if c.node.id.startswith("Custom::CDKBucketDeployment"))
+            next(
+                c.node.id
+                for c in self.node.children
+                if c.node.id.startswith("Custom::CDKBucketDeployment")
+            )
         )
         for rule, reason in (
-            ("AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-             "AWSLambdaBasicExecutionRole]", "the CDK BucketDeployment handler (a CDK-managed "
-             "singleton) only writes its own logs with the basic execution policy"),
-            ("AwsSolutions-L1", "the CDK BucketDeployment handler's runtime is pinned by "
-             "aws-cdk-lib; it runs only during deployments"),
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]",
+                "the CDK BucketDeployment handler (a CDK-managed "
+                "singleton) only writes its own logs with the basic execution policy",
+            ),
+            (
+                "AwsSolutions-L1",
+                "the CDK BucketDeployment handler's runtime is pinned by "
+                "aws-cdk-lib; it runs only during deployments",
+            ),
         ):
             acknowledge(handler, rule, reason)
         handler_policy = handler.node.find_child("ServiceRole").node.find_child("DefaultPolicy")
@@ -75,14 +85,21 @@ class KnowledgeStack(Stack):
             ("Action::s3:List*", "the same asset read grant (listing the asset)"),
             ("Action::s3:DeleteObject*", "the handler replaces the guidance objects it deployed"),
             ("Action::s3:Abort*", "the handler aborts its own failed multipart uploads"),
-            ("Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-"
-             f"{config.region}/*", "objects of the CDK bootstrap asset bucket (the staged asset)"),
-            (f"Resource::<{self.get_logical_id(self.bucket.node.default_child)}.Arn>/*",  # type: ignore[arg-type]
-             "objects of the guidance bucket this stack owns"),
+            (
+                "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-"
+                f"{config.region}/*",
+                "objects of the CDK bootstrap asset bucket (the staged asset)",
+            ),
+            (
+                f"Resource::<{self.get_logical_id(self.bucket.node.default_child)}.Arn>/*",  # type: ignore[arg-type]
+                "objects of the guidance bucket this stack owns",
+            ),
         ):
             acknowledge(handler_policy, f"AwsSolutions-IAM5[{rule}]", reason)
 
-        vectors = s3vectors.CfnVectorBucket(self, "vectors", vector_bucket_name=f"{p}-guidance-vectors")
+        vectors = s3vectors.CfnVectorBucket(
+            self, "vectors", vector_bucket_name=f"{p}-guidance-vectors"
+        )
         index = s3vectors.CfnIndex(
             self,
             "index",
@@ -96,7 +113,9 @@ class KnowledgeStack(Stack):
             ),
         )
         index.add_dependency(vectors)
-        embedding = f"arn:{self.partition}:bedrock:{self.region}::foundation-model/{kb.embedding_model}"
+        embedding = (
+            f"arn:{self.partition}:bedrock:{self.region}::foundation-model/{kb.embedding_model}"
+        )
         role = iam.Role(
             self,
             "kb-role",
@@ -109,8 +128,9 @@ class KnowledgeStack(Stack):
         role.add_to_policy(iam.PolicyStatement(sid="Embed", actions=["bedrock:InvokeModel"],
                                                resources=[embedding]))  # fmt: skip
         role.add_to_policy(
-            iam.PolicyStatement(sid="ListGuidance", actions=["s3:ListBucket"],
-                                resources=[self.bucket.bucket_arn])  # fmt: skip
+            iam.PolicyStatement(
+                sid="ListGuidance", actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn]
+            )
         )
         role.add_to_policy(
             iam.PolicyStatement(
@@ -122,8 +142,13 @@ class KnowledgeStack(Stack):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="Vectors",
-                actions=["s3vectors:PutVectors", "s3vectors:GetVectors", "s3vectors:DeleteVectors",
-                         "s3vectors:QueryVectors", "s3vectors:GetIndex"],  # fmt: skip
+                actions=[
+                    "s3vectors:PutVectors",
+                    "s3vectors:GetVectors",
+                    "s3vectors:DeleteVectors",
+                    "s3vectors:QueryVectors",
+                    "s3vectors:GetIndex",
+                ],
                 resources=[index.attr_index_arn],
             )
         )

@@ -210,8 +210,13 @@ class ReviewsStack(Stack):
         )
         write_table = iam.PolicyStatement(
             sid="WriteReviews",
-            actions=["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
-                     "dynamodb:DeleteItem", "dynamodb:TransactWriteItems"],  # fmt: skip
+            actions=[
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:TransactWriteItems",
+            ],
             resources=[table],
         )
         kms_use = iam.PolicyStatement(
@@ -248,7 +253,9 @@ class ReviewsStack(Stack):
         out = statements[task]
         if task == "assess" and kb_arn:
             out.append(
-                iam.PolicyStatement(sid="Retrieve", actions=["bedrock:Retrieve"], resources=[kb_arn])
+                iam.PolicyStatement(
+                    sid="Retrieve", actions=["bedrock:Retrieve"], resources=[kb_arn]
+                )
             )
         if task == "notify" and slack_secret_arn:
             out.append(
