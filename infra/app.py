@@ -26,7 +26,9 @@ from infra.packaging import STAGING, stage  # noqa: E402
 from infra.stacks.agent_stack import AgentStack  # noqa: E402
 from infra.stacks.knowledge_stack import KnowledgeStack  # noqa: E402
 from infra.stacks.reviews_stack import ReviewsStack  # noqa: E402
+from infra.stacks.slack_stack import AlarmsStack, SlackStack, slack_app_config  # noqa: E402
 from infra.stacks.tools_stack import ToolsStack  # noqa: E402
+from infra.stacks.workload_role import ReadonlyRoleStack  # noqa: E402
 
 
 @dataclass
@@ -79,9 +81,8 @@ def build(
     tools = ToolsStack(app, f"{p}-tools", config=config, source=stage("tools", extra), env=env)
     deployment.stacks["tools"] = tools
     agent_source = stage("agent", {**extra, "main.py": HERE / "runtime_main.py"})
-    deployment.stacks["agent"] = AgentStack(
-        app, f"{p}-agent", config=config, source=agent_source, env=env
-    )
+    agent = AgentStack(app, f"{p}-agent", config=config, source=agent_source, env=env)
+    deployment.stacks["agent"] = agent
     kb: KnowledgeStack | None = None
     if config.knowledge_base.enabled:
         kb = KnowledgeStack(app, f"{p}-knowledge", config=config, guidance=export_guidance(config),
@@ -97,6 +98,28 @@ def build(
             knowledge_base_id=kb.knowledge_base_id if kb else None,
             env=env,
         )
+    if config.slack.enabled:
+        slack_config = STAGING / "slack.json"
+        slack_config.parent.mkdir(parents=True, exist_ok=True)
+        slack_config.write_text(slack_app_config(config))
+        slack_source = stage("slack", {**extra, "slack.json": slack_config})
+        slack = SlackStack(
+            app, f"{p}-slack", config=config, source=slack_source, table=agent.table, env=env
+        )
+        deployment.stacks["slack"] = slack
+        if config.alarms.enabled:
+            deployment.stacks["alarms"] = AlarmsStack(
+                app,
+                f"{p}-alarms",
+                config=config,
+                source=slack_source,
+                table=agent.table,
+                secret_arn=slack.secret.secret_arn,
+                env=env,
+            )
+    deployment.stacks["workload-role"] = ReadonlyRoleStack(
+        app, f"{p}-workload-readonly-role", config=config
+    )
     for stack in deployment.stacks.values():
         Tags.of(stack).add("project", "aws-ops-assistant")
     if nag:

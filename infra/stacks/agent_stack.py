@@ -12,8 +12,12 @@ from constructs import Construct
 
 from infra.config import InfraConfig
 from infra.packaging import bundling
-from infra.stacks.common import acknowledge, acknowledge_model_regions, model_statement
-from infra.stacks.tools_stack import readonly_actions
+from infra.stacks.common import (
+    acknowledge,
+    acknowledge_model_regions,
+    investigator_environment,
+    investigator_statements,
+)
 
 AGENT_PYTHON = "3.13"
 SESSION_TTL_ATTRIBUTE = "ttl"  # the attribute slackbot.dedupe claims carry
@@ -47,11 +51,6 @@ class AgentStack(Stack):
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         self.table = sessions_table(self, "sessions", config)
-        workspace = (
-            config.workspace
-            if config.workspace.startswith("s3://")
-            else "/var/task/tools/workspace.json"
-        )
         role = iam.Role(
             self,
             "runtime-role",
@@ -75,46 +74,10 @@ class AgentStack(Stack):
             ),
             execution_role=role,
             authorizer_configuration=agentcore.RuntimeAuthorizerConfiguration.using_iam(),
-            environment_variables={
-                "RCA_SESSION_TABLE": self.table.table_name,
-                "RCA_SESSION_TTL_DAYS": str(config.session_ttl_days),
-                "RCA_WORKSPACE": workspace,
-                "RCA_ACCOUNTS": ",".join(config.accounts),
-                "RCA_REGIONS": ",".join(config.regions),
-                "RCA_ROLE_ARN_TEMPLATE": config.role_arn_template,
-                "RCA_MODEL_ID": config.model.id,
-                **({"RCA_ROLE_EXTERNAL_ID": config.external_id} if config.external_id else {}),
-            },
+            environment_variables=investigator_environment(config, self.table.table_name),
         )
-        role.add_to_policy(model_statement(self, config))
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="Sessions",
-                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
-                resources=[self.table.table_arn],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(sid="ReadTelemetry", actions=readonly_actions(), resources=["*"])
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="AssumeWorkloadReadOnly",
-                actions=["sts:AssumeRole"],
-                resources=[
-                    f"arn:{self.partition}:iam::{a}:role/{config.readonly_role_name}"
-                    for a in config.accounts
-                ],
-            )
-        )
-        if config.workspace.startswith("s3://"):
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="ReadWorkspace",
-                    actions=["s3:GetObject"],
-                    resources=[f"arn:{self.partition}:s3:::{config.workspace[5:]}"],
-                )
-            )
+        for statement in investigator_statements(self, config, self.table.table_arn):
+            role.add_to_policy(statement)
         policy = role.node.find_child("DefaultPolicy")
         acknowledge_model_regions(policy, config)
         acknowledge(

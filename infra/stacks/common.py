@@ -164,3 +164,60 @@ def acknowledge_model_regions(scope: IConstruct, config: InfraConfig) -> None:
             "a cross-Region inference profile routes each request to the foundation model in "
             "any Region of its geography; InvokeModel must be allowed there (Bedrock user guide)",
         )
+
+
+def investigator_statements(
+    stack: Stack, config: InfraConfig, table_arn: str
+) -> list[iam.PolicyStatement]:
+    """What a process running :class:`agent.service.InvestigationService` in the cloud needs:
+    the model, the sessions table, the read-only telemetry actions, the workload accounts'
+    read-only role, and the workspace object when it is in S3."""
+    from infra.stacks.tools_stack import readonly_actions
+
+    out = [
+        model_statement(stack, config),
+        iam.PolicyStatement(
+            sid="Sessions",
+            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
+            resources=[table_arn],
+        ),
+        iam.PolicyStatement(sid="ReadTelemetry", actions=readonly_actions(), resources=["*"]),
+        iam.PolicyStatement(
+            sid="AssumeWorkloadReadOnly",
+            actions=["sts:AssumeRole"],
+            resources=[
+                f"arn:{stack.partition}:iam::{a}:role/{config.readonly_role_name}"
+                for a in config.accounts
+            ],
+        ),
+    ]
+    if config.workspace.startswith("s3://"):
+        out.append(
+            iam.PolicyStatement(
+                sid="ReadWorkspace",
+                actions=["s3:GetObject"],
+                resources=[f"arn:{stack.partition}:s3:::{config.workspace[5:]}"],
+            )
+        )
+    return out
+
+
+def investigator_environment(config: InfraConfig, table_name: str) -> dict[str, str]:
+    """The environment :class:`agent.runtime.RuntimeSettings` and ``open_store`` read."""
+    from infra.stacks.tools_stack import session_policy
+
+    env = {
+        "RCA_SESSION_TABLE": table_name,
+        "RCA_SESSION_TTL_DAYS": str(config.session_ttl_days),
+        "RCA_WORKSPACE": config.workspace
+        if config.workspace.startswith("s3://")
+        else "/var/task/tools/workspace.json",
+        "RCA_ACCOUNTS": ",".join(config.accounts),
+        "RCA_REGIONS": ",".join(config.regions),
+        "RCA_ROLE_ARN_TEMPLATE": config.role_arn_template,
+        "RCA_ROLE_SESSION_POLICY": session_policy(),
+        "RCA_MODEL_ID": config.model.id,
+    }
+    if config.external_id:
+        env["RCA_ROLE_EXTERNAL_ID"] = config.external_id
+    return env

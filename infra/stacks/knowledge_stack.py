@@ -112,7 +112,7 @@ class KnowledgeStack(Stack):
                 non_filterable_metadata_keys=NON_FILTERABLE
             ),
         )
-        index.add_dependency(vectors)
+        index.node.add_dependency(vectors)
         embedding = (
             f"arn:{self.partition}:bedrock:{self.region}::foundation-model/{kb.embedding_model}"
         )

@@ -65,6 +65,7 @@ class ToolsStack(Stack):
             if config.workspace.startswith("s3://")
             else "/var/task/tools/workspace.json",
             "RCA_ROLE_ARN_TEMPLATE": config.role_arn_template,
+            "RCA_ROLE_SESSION_POLICY": session_policy(),
         }
         if config.external_id:
             env["RCA_ROLE_EXTERNAL_ID"] = config.external_id
@@ -161,4 +162,18 @@ def _schema(spec: dict[str, object]) -> agentcore.SchemaDefinition:
         properties={k: _schema(v) for k, v in props.items()} if isinstance(props, dict) else None,
         items=_schema(items) if isinstance(items, dict) else None,
         required=spec.get("required"),  # type: ignore[arg-type]
+    )
+
+
+def session_policy() -> str:
+    """The AssumeRole session policy every caller passes (``RCA_ROLE_SESSION_POLICY``): the
+    read-only actions and nothing else, as compact JSON (under the 2,048-character limit)."""
+    import json
+
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": readonly_actions(), "Resource": "*"}],
+        },
+        separators=(",", ":"),
     )
