@@ -1,9 +1,11 @@
-"""The CDK app: ``python infra/app.py`` (or ``cdk synth`` with a pinned 2.x CLI) synthesizes
-every stack into ``infra/cdk.out``, offline, with cdk-nag's AwsSolutions checks.
+"""The CDK app: ``python infra/app.py`` synthesizes every stack into ``infra/cdk.out`` with
+cdk-nag's AwsSolutions checks, offline (no AWS credentials, no Docker, no network): the
+functions' third-party dependencies are not installed, so that assembly is for checking only.
+``python infra/app.py --bundle`` (what ``cdk deploy`` runs, see ``cdk.json``) also installs them
+with pip for arm64 Linux (needs PyPI). ``--outdir DIR`` writes the assembly elsewhere.
 
 Configuration: ``-c config=PATH`` (CDK context) > ``RCA_INFRA_CONFIG`` > ``infra/config.yaml``
-> ``infra/config.example.yaml``. Context ``aws:cdk:bundling-stacks=[]`` skips installing the
-functions' dependencies (what the tests do).
+> ``infra/config.example.yaml``. Exit status 2 with one error line for a bad config.
 """
 
 from __future__ import annotations
@@ -127,15 +129,25 @@ def build(
     return deployment
 
 
-def main() -> int:
-    app = App(outdir=str(HERE / "cdk.out"))
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    outdir = args[args.index("--outdir") + 1] if "--outdir" in args else str(HERE / "cdk.out")
+    # The CDK CLI passes its own output directory in CDK_OUTDIR.
+    outdir = os.environ.get("CDK_OUTDIR", outdir)
+    context = {} if "--bundle" in args else {"aws:cdk:bundling-stacks": []}
+    app = App(outdir=outdir, context=context)
     try:
         config, base = load_config(config_path(app))
         build(config, base, app=app)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    app.synth()
+    assembly = app.synth()
+    for stack in assembly.stacks:
+        count = len(stack.template.get("Resources", {}))
+        print(f"{stack.stack_name}: {count} resources", file=sys.stderr)
+    if "--bundle" not in args:
+        print("(dependencies not bundled: checking only; `cdk deploy` bundles)", file=sys.stderr)
     return 0
 
 

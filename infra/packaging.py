@@ -25,7 +25,12 @@ from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
 
 REPO = Path(__file__).resolve().parent.parent
 STAGING = REPO / "infra" / "cdk.out" / ".staging-src"
-PLATFORM = "manylinux2014_aarch64"
+# Lambda's python3.13/3.14 and AgentCore Runtime run Amazon Linux 2023 (glibc 2.34) on arm64:
+# manylinux_2_28 wheels run there, and newer releases (numpy for CPython 3.14) ship only those.
+PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
+# Pure-Python packages published only as source distributions: built once into a local
+# wheelhouse (a py3-none-any wheel), since a cross-platform install accepts wheels only.
+PURE_SDISTS = ("drain3",)
 
 # Third-party requirements per package kind (versions as pyproject.toml).
 BASE = [
@@ -39,12 +44,28 @@ BASE = [
 ]
 REQUIREMENTS: dict[str, list[str]] = {
     "tools": BASE,
-    "agent": [*BASE, "drain3>=0.9.11", "jinja2>=3.1", "boto3>=1.40", "bedrock-agentcore>=1.0"],
-    "reviews": [*BASE, "drain3>=0.9.11", "jinja2>=3.1", "pdfplumber>=0.11", "boto3>=1.40"],
+    # rich: tools.markup's terminal escaping is imported by the agent and review modules
+    "agent": [
+        *BASE,
+        "drain3>=0.9.11",
+        "jinja2>=3.1",
+        "rich>=13",
+        "boto3>=1.40",
+        "bedrock-agentcore>=1.0",
+    ],
+    "reviews": [
+        *BASE,
+        "drain3>=0.9.11",
+        "jinja2>=3.1",
+        "rich>=13",
+        "pdfplumber>=0.11",
+        "boto3>=1.40",
+    ],
     "slack": [
         *BASE,
         "drain3>=0.9.11",
         "jinja2>=3.1",
+        "rich>=13",
         "boto3>=1.40",
         "slack-bolt>=1.30",
         "slack-sdk>=3.47",
@@ -77,14 +98,28 @@ def stage(kind: str, extra: dict[str, Path] | None = None) -> Path:
     return out
 
 
-def pip_command(requirements: Path, target: str, python: str) -> list[str]:
+def wheel_command(requirements: Path, wheelhouse: str) -> list[str] | None:
+    """``pip wheel`` of the pure-Python sdists the requirements name (None when there are none)."""
+    wanted = [
+        r for r in requirements.read_text().split() if r.split(">")[0].split("=")[0] in PURE_SDISTS
+    ]
+    if not wanted:
+        return None
+    return [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", wheelhouse,
+            *wanted]  # fmt: skip
+
+
+def pip_command(
+    requirements: Path, target: str, python: str, wheelhouse: str | None = None
+) -> list[str]:
     """The pip install that fetches arm64 Linux CPython ``python`` (``3.14``) wheels into
-    ``target``."""
+    ``target`` (``wheelhouse``: extra local wheels, see :func:`wheel_command`)."""
+    platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
+    links = ["--find-links", wheelhouse] if wheelhouse else []
     return [
-        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-        "--platform", PLATFORM, "--implementation", "cp",
-        "--python-version", python, "--only-binary=:all:",
-        "--target", target, "-r", str(requirements),
+        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", *platforms,
+        "--implementation", "cp", "--python-version", python, "--only-binary=:all:",
+        *links, "--target", target, "-r", str(requirements),
     ]  # fmt: skip
 
 
@@ -97,8 +132,14 @@ class PipBundling:
         self.python = python
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
+        requirements = self.source / "requirements.txt"
+        wheelhouse = str(self.source.parent / ".wheelhouse")
+        build = wheel_command(requirements, wheelhouse)
+        if build:
+            subprocess.run(build, check=True)
         subprocess.run(
-            pip_command(self.source / "requirements.txt", output_dir, self.python), check=True
+            pip_command(requirements, output_dir, self.python, wheelhouse if build else None),
+            check=True,
         )
         shutil.copytree(self.source, output_dir, dirs_exist_ok=True, ignore=_IGNORE)
         return True

@@ -15,26 +15,27 @@ from infra.stacks.common import acknowledge, arn, lambda_role, log_group, python
 from tools.gateway import tool_definition
 from tools.toolbox import TOOLS
 
-# Read-only API actions per tool (IAM service authorization reference). Shared with the
-# workload-account role so the two never drift.
-TOOL_ACTIONS: dict[str, list[str]] = {
-    "architecture": ["xray:GetServiceGraph"],
-    "logs": [
-        "logs:StartQuery",
-        "logs:GetQueryResults",
-        "logs:StopQuery",
-        "logs:DescribeLogGroups",
-        "logs:FilterLogEvents",
-    ],
-    "metrics": [
-        "cloudwatch:GetMetricData",
-        "cloudwatch:ListMetrics",
-        "cloudwatch:DescribeAlarms",
-        "cloudwatch:DescribeAlarmHistory",
-    ],
-    "changes": ["cloudtrail:LookupEvents"],
-    "traces": ["xray:GetTraceSummaries", "xray:BatchGetTraces", "xray:GetServiceGraph"],
-}
+POLICY_FILE = Path(__file__).resolve().parents[1] / "iam" / "rca-tools-readonly-policy.json"
+
+
+def _tool_actions() -> dict[str, list[str]]:
+    """Read-only API actions per tool, from ``infra/iam/rca-tools-readonly-policy.json`` (the
+    one place they are written; ``tests/aws/test_iam.py`` checks every call is in it): a
+    statement whose Sid starts with ``<Tool>Tool`` belongs to that tool."""
+    import json
+
+    out: dict[str, list[str]] = {}
+    for st in json.loads(POLICY_FILE.read_text())["Statement"]:
+        sid = st.get("Sid", "")
+        if "Tool" not in sid:
+            continue
+        tool = sid.split("Tool", 1)[0].lower()
+        actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+        out.setdefault(tool, []).extend(actions)
+    return out
+
+
+TOOL_ACTIONS: dict[str, list[str]] = _tool_actions()
 WRITE_VERBS = ("Put", "Create", "Delete", "Update", "Start", "Stop", "Tag", "Untag", "Set")
 """Action verbs that write; ``logs:StartQuery`` / ``StopQuery`` only run a read-only query."""
 
