@@ -15,6 +15,8 @@ Environment (set by ``infra/stacks/agent_stack.py``):
 - ``RCA_ACCOUNTS`` / ``RCA_REGIONS``: comma-separated accounts and Regions to investigate;
 - ``RCA_ROLE_ARN_TEMPLATE``: the workload accounts' read-only role (``{account}``);
 - ``RCA_MODEL_ID``: the Bedrock model or inference profile id; ``AWS_REGION``;
+- ``RCA_GUARDRAIL_ID`` / ``RCA_GUARDRAIL_VERSION``: an optional Bedrock Guardrail applied to
+  tool output before the model reads it;
 - ``RCA_BUNDLE`` / ``RCA_MODEL_PROVIDER=heuristic``: serve an incident bundle with the offline
   investigator instead (trials without AWS; the tests).
 
@@ -86,6 +88,8 @@ class RuntimeSettings(Model):
     model_id: str | None = None
     provider: Literal["bedrock", "heuristic"] = "bedrock"
     region: str | None = None
+    guardrail_id: str | None = None
+    guardrail_version: str = "DRAFT"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -101,6 +105,8 @@ class RuntimeSettings(Model):
             model_id=env.get("RCA_MODEL_ID") or None,
             provider="heuristic" if env.get("RCA_MODEL_PROVIDER") == "heuristic" else "bedrock",
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+            guardrail_id=env.get("RCA_GUARDRAIL_ID") or None,
+            guardrail_version=env.get("RCA_GUARDRAIL_VERSION") or "DRAFT",
         )
         if not (settings.workspace or settings.bundle):
             raise RcaError("not configured: set RCA_WORKSPACE (or RCA_BUNDLE for a trial)")
@@ -121,7 +127,12 @@ class RuntimeSettings(Model):
 
     def model(self, max_steps: int) -> ModelChoice:
         return ModelChoice(
-            provider=self.provider, model_id=self.model_id, region=self.region, max_steps=max_steps
+            provider=self.provider,
+            model_id=self.model_id,
+            region=self.region,
+            max_steps=max_steps,
+            guardrail_id=self.guardrail_id,
+            guardrail_version=self.guardrail_version,
         )
 
     def architecture(self) -> ArchitectureModel:

@@ -83,7 +83,14 @@ def build(
     tools = ToolsStack(app, f"{p}-tools", config=config, source=stage("tools", extra), env=env)
     deployment.stacks["tools"] = tools
     agent_source = stage("agent", {**extra, "main.py": HERE / "runtime_main.py"})
-    agent = AgentStack(app, f"{p}-agent", config=config, source=agent_source, env=env)
+    agent = AgentStack(
+        app,
+        f"{p}-agent",
+        config=config,
+        source=agent_source,
+        tool_functions={n: f.function_arn for n, f in tools.functions.items()},
+        env=env,
+    )
     deployment.stacks["agent"] = agent
     kb: KnowledgeStack | None = None
     if config.knowledge_base.enabled:
@@ -118,6 +125,8 @@ def build(
                 table=agent.table,
                 secret_arn=slack.secret.secret_arn,
                 env=env,
+                guardrail=agent.guardrail,
+                guardrail_arn=agent.guardrail_arn,
             )
     deployment.stacks["workload-role"] = ReadonlyRoleStack(
         app, f"{p}-workload-readonly-role", config=config

@@ -167,7 +167,7 @@ def acknowledge_model_regions(scope: IConstruct, config: InfraConfig) -> None:
 
 
 def investigator_statements(
-    stack: Stack, config: InfraConfig, table_arn: str
+    stack: Stack, config: InfraConfig, table_arn: str, guardrail_arn: str | None = None
 ) -> list[iam.PolicyStatement]:
     """What a process running :class:`agent.service.InvestigationService` in the cloud needs:
     the model, the sessions table, the read-only telemetry actions, the workload accounts'
@@ -191,6 +191,12 @@ def investigator_statements(
             ],
         ),
     ]
+    if guardrail_arn:
+        out.append(
+            iam.PolicyStatement(
+                sid="ApplyGuardrail", actions=["bedrock:ApplyGuardrail"], resources=[guardrail_arn]
+            )
+        )
     if config.workspace.startswith("s3://"):
         out.append(
             iam.PolicyStatement(
@@ -202,7 +208,9 @@ def investigator_statements(
     return out
 
 
-def investigator_environment(config: InfraConfig, table_name: str) -> dict[str, str]:
+def investigator_environment(
+    config: InfraConfig, table_name: str, guardrail: tuple[str, str] | None = None
+) -> dict[str, str]:
     """The environment :class:`agent.runtime.RuntimeSettings` and ``open_store`` read."""
     from infra.stacks.tools_stack import session_policy
 
@@ -220,4 +228,16 @@ def investigator_environment(config: InfraConfig, table_name: str) -> dict[str, 
     }
     if config.external_id:
         env["RCA_ROLE_EXTERNAL_ID"] = config.external_id
+    if guardrail:
+        env["RCA_GUARDRAIL_ID"], env["RCA_GUARDRAIL_VERSION"] = guardrail
     return env
+
+
+def where(stack: Stack) -> tuple[str, str]:
+    """The stack's Region and account as cdk-nag prints them in finding ids: the literal
+    value, or ``<AWS::Region>`` / ``<AWS::AccountId>`` when the stack is environment-agnostic."""
+    from aws_cdk import Token
+
+    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+    return region, account

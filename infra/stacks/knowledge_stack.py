@@ -14,7 +14,7 @@ from aws_cdk import aws_s3vectors as s3vectors
 from constructs import Construct
 
 from infra.config import InfraConfig
-from infra.stacks.common import acknowledge
+from infra.stacks.common import acknowledge, where
 
 GUIDANCE_PREFIX = "guidance/"
 # Bedrock stores the chunk text and its metadata under these keys; S3 Vectors limits filterable
@@ -86,8 +86,9 @@ class KnowledgeStack(Stack):
             ("Action::s3:DeleteObject*", "the handler replaces the guidance objects it deployed"),
             ("Action::s3:Abort*", "the handler aborts its own failed multipart uploads"),
             (
-                "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-"
-                f"{config.region}/*",
+                "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-{1}-{0}/*".format(
+                    *where(self)
+                ),
                 "objects of the CDK bootstrap asset bucket (the staged asset)",
             ),
             (

@@ -24,6 +24,7 @@ from infra.stacks.common import (
     lambda_role,
     log_group,
     python_function,
+    where,
 )
 
 ALARM_EVENT_TYPE = "CloudWatch Alarm State Change"
@@ -134,6 +135,8 @@ class AlarmsStack(Stack):
         source: Path,
         table: dynamodb.ITable,
         secret_arn: str,
+        guardrail: tuple[str, str] | None = None,
+        guardrail_arn: str | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
@@ -141,7 +144,7 @@ class AlarmsStack(Stack):
         name = f"{p}-alarms"
         log = log_group(self, "alarms-logs", config)
         role = lambda_role(self, "alarms-role", name, log)
-        for statement in investigator_statements(self, config, table.table_arn):
+        for statement in investigator_statements(self, config, table.table_arn, guardrail_arn):
             role.add_to_policy(statement)
         role.add_to_policy(
             iam.PolicyStatement(
@@ -158,12 +161,13 @@ class AlarmsStack(Stack):
             )
             acknowledge(
                 role.node.find_child("DefaultPolicy"),
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:{config.region}:"
-                f"{config.account or '<AWS::AccountId>'}:alarm:*]",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:{}:{}:alarm:*]".format(
+                    *where(self)
+                ),
                 "the tag filter reads the tags of whichever alarm fired (read-only)",
             )
         env = {
-            **investigator_environment(config, table.table_name),
+            **investigator_environment(config, table.table_name, guardrail),
             "RCA_SLACK_SECRET_ID": secret_arn,
             "RCA_SLACK_CHANNEL": config.slack.channel,
             "RCA_ALARM_CHANNELS": json.dumps(config.slack.component_channels),

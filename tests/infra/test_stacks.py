@@ -288,3 +288,44 @@ def test_workload_role_trusts_only_the_investigating_roles_under_a_read_only_cei
     granted = {a for st in boundary["Properties"]["PolicyDocument"]["Statement"]
                for a in actions_of(st)}  # fmt: skip
     assert granted == set(readonly_actions())
+
+
+def test_guardrail_and_classic_action_groups_when_enabled(tmp_path: Any) -> None:
+    """The optional parts, synthesized with cdk-nag on the tools and agent stacks only."""
+    from aws_cdk import App, Validations
+    from cdk_nag import AwsSolutionsChecks
+
+    from infra.config import EXAMPLE, load_config
+    from infra.packaging import stage
+    from infra.stacks.agent_stack import AgentStack
+    from infra.stacks.tools_stack import ToolsStack
+
+    config, base = load_config(EXAMPLE)
+    config = config.model_copy(
+        update={"guardrail": config.guardrail.model_copy(update={"enabled": True}),
+                "classic_action_groups": True}
+    )  # fmt: skip
+    app = App(outdir=str(tmp_path / "out"), context={"aws:cdk:bundling-stacks": []})
+    workspace = {"tools/workspace.json": (base / config.workspace).resolve()}
+    tools = ToolsStack(app, "t", config=config, source=stage("tools", workspace))
+    agent = AgentStack(app, "a", config=config, source=stage("agent", workspace),
+                       tool_functions={n: f.function_arn for n, f in tools.functions.items()})  # fmt: skip
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()
+    t = Template.from_stack(agent)
+    t.has_resource_properties(
+        "AWS::Bedrock::Guardrail",
+        {"ContentPolicyConfig": {"FiltersConfig": [
+            {"Type": "PROMPT_ATTACK", "InputStrength": "HIGH", "OutputStrength": "NONE"}]}},
+    )  # fmt: skip
+    runtime = next(iter(t.find_resources("AWS::BedrockAgentCore::Runtime").values()))
+    assert "RCA_GUARDRAIL_ID" in runtime["Properties"]["EnvironmentVariables"]
+    (classic,) = t.find_resources("AWS::Bedrock::Agent").values()
+    groups = classic["Properties"]["ActionGroups"]
+    assert sorted(g["ActionGroupName"] for g in groups) == sorted(TOOLS)
+    for g in groups:
+        schema = json.loads(g["ApiSchema"]["Payload"])
+        assert list(schema["paths"]) == [f"/{g['ActionGroupName']}"]
+    t.resource_count_is("AWS::Lambda::Permission", len(TOOLS))
+    applies = [s for _, s in statements(t.to_json()) if s.get("Sid") == "ApplyGuardrail"]
+    assert applies
