@@ -42,7 +42,8 @@ def render_view(view: AnswerView) -> str:
             "propagation_path": [_cell(c, 200) for c in h.propagation_path],
             "supporting_evidence": [e.id for e in h.supporting],
             "contradicting_evidence": [e.id for e in h.contradicting],
-            "deciding": [f"{e.id}: {_cell(e.summary, 220)}" for e in h.deciding],
+            # ids only: telemetry text is quoted in the Evidence section, never among hypotheses
+            "deciding": [e.id for e in h.deciding],
         }
         for h in view.hypotheses
     ]

@@ -22,7 +22,15 @@ from cli.aws import register as register_aws
 from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, listener, out, service
 from cli.common import state as _state
 from cli.lens import lens_app
-from cli.sessions import Verbose, follow_up, model_choice, show_turn
+from cli.sessions import (
+    MaxSteps,
+    ModelId,
+    ModelName,
+    Verbose,
+    follow_up,
+    model_choice,
+    show_turn,
+)
 from cli.slack import register as register_slack
 from tools.models import TimeWindow
 
@@ -73,12 +81,8 @@ def ask(
     session: Annotated[
         str | None, typer.Option(help="Continue this stored investigation with a follow-up.")
     ] = None,
-    model: Annotated[
-        str, typer.Option(help="heuristic (offline, default) or bedrock (Converse tool use).")
-    ] = "heuristic",
-    model_id: Annotated[
-        str | None, typer.Option(help="Bedrock model id or inference profile id/ARN.")
-    ] = None,
+    model: ModelName = "heuristic",
+    model_id: ModelId = None,
     runtime: Annotated[
         str, typer.Option(help="loop (this process) or bedrock-agent (a managed Bedrock Agent).")
     ] = "loop",
@@ -101,7 +105,7 @@ def ask(
     ] = False,
     profile: Profile = None,
     region: Region = None,
-    max_steps: Annotated[int, typer.Option(min=1, max=50, help="Loop turn budget.")] = 8,
+    max_steps: MaxSteps = 8,
     cloud: Annotated[
         bool,
         typer.Option("--cloud", help="Run on the deployed AgentCore runtime (see README Deploy)."),
@@ -200,15 +204,11 @@ def _ask_cloud(
 @app.command("eval")
 def eval_(
     paths: Annotated[list[Path], typer.Argument(help="Bundles, or directories of bundles.")],
-    model: Annotated[
-        str, typer.Option(help="heuristic (offline, default) or bedrock (Converse tool use).")
-    ] = "heuristic",
-    model_id: Annotated[
-        str | None, typer.Option(help="Bedrock model id or inference profile id/ARN.")
-    ] = None,
+    model: ModelName = "heuristic",
+    model_id: ModelId = None,
     profile: Profile = None,
     region: Region = None,
-    max_steps: Annotated[int, typer.Option(min=1, max=50, help="Loop turn budget.")] = 8,
+    max_steps: MaxSteps = 8,
     as_json: AsJson = False,
 ) -> None:
     """Run bundles with ground truth; print AC@1, AC@3, Avg@5 per system and fault kind."""

@@ -3,10 +3,11 @@
 Commands (added to the main app by :func:`register`):
 
 ``rca review DOCUMENT.pdf [--pillar P ...] [--mode quick|deep] [--apply [--yes]]``
-    extract, assess every question (or the chosen pillars), write reports (Markdown and HTML by
-    default), print the risk summary and the dry-run plan of WA Tool calls; ``--apply`` writes
-    them after an interactive confirmation (``--yes`` skips it). ``--resume ID`` continues an
-    interrupted review (or re-applies a finished one) without redoing finished questions.
+    (DOCUMENT: a local path or ``s3://bucket/key.pdf``) extract, assess every question (or
+    the chosen pillars), write reports (Markdown and HTML by default), print the risk summary
+    and the dry-run plan of WA Tool calls; ``--apply`` writes them after an interactive
+    confirmation (``--yes`` skips it). ``--resume ID`` continues an interrupted review (or
+    re-applies a finished one) without redoing finished questions.
 ``rca review-chat REVIEW_ID [QUESTION]``
     answer one question, or chat interactively (empty line or EOF ends) about a stored review.
 ``rca review-list``
@@ -180,7 +181,8 @@ def register(app: typer.Typer) -> None:
     @app.command("review")
     def review(
         document: Annotated[
-            Path | None, typer.Argument(help="The design document (PDF) to review.")
+            str | None,
+            typer.Argument(help="The design document (PDF) to review: a path or s3://bucket/key."),
         ] = None,
         pillar: Annotated[
             list[str] | None,
@@ -256,7 +258,11 @@ def register(app: typer.Typer) -> None:
         formats = _formats(fmt)
         if (document is None) == (resume is None):
             fail("give a DOCUMENT to review, or --resume REVIEW_ID (not both)", 2)
-        if document is not None and not document.is_file():
+        if (
+            document is not None
+            and not document.startswith("s3://")
+            and not Path(document).is_file()
+        ):
             fail(f"{document}: no such file; give the path of a PDF design document", 2)
         if apply and not yes and not sys.stdin.isatty():
             fail("--apply writes to your AWS account: confirm with --yes when not interactive", 2)
@@ -275,9 +281,7 @@ def register(app: typer.Typer) -> None:
         )
         service: ReviewService = guard(ReviewService, settings=settings)
         if resume is not None:
-            record = guard(service.status, resume)
-            if record.state != "completed" or record.questions_done < record.questions_total:
-                _run(service, resume, show)
+            _run(service, resume, show)  # a completed review is returned unchanged
             review_id = resume
         else:
             assert document is not None

@@ -19,6 +19,12 @@ Verbose = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show every evidence line, not just the deciding.")
 ]
 
+ModelName = Annotated[
+    str, typer.Option(help="heuristic (offline, default) or bedrock (Converse tool use).")
+]
+ModelId = Annotated[str | None, typer.Option(help="Bedrock model id or inference profile id/ARN.")]
+MaxSteps = Annotated[int, typer.Option(min=1, max=50, help="Loop turn budget.")]
+
 
 def model_choice(
     model: str,
@@ -85,8 +91,8 @@ def register(app: typer.Typer) -> None:
         question: Annotated[
             str | None, typer.Argument(help="One follow-up; without it, read lines from stdin.")
         ] = None,
-        model: Annotated[str, typer.Option(help="heuristic or bedrock.")] = "heuristic",
-        model_id: Annotated[str | None, typer.Option(help="Bedrock model id.")] = None,
+        model: ModelName = "heuristic",
+        model_id: ModelId = None,
         profile: Profile = None,
         region: Region = None,
         quiet: Quiet = False,

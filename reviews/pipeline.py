@@ -75,17 +75,11 @@ class Reviewer:
         Raises:
             LensError: an unknown pillar id.
         """
-        self.lens.questions(pillars)
-        record = ReviewRecord(
-            id=review_id or new_review_id(),
-            document=str(document),
-            document_name=document.name,
-            lens_alias=self.lens.alias,
-            pillars=list(pillars or []),
-            mode=mode,
-            assessor=self.service.assessor.name,
-            extractor=self.service.extractor.name,
-            questions_total=len(self.lens.questions(pillars)),
+        from reviews.service import ReviewOptions
+
+        options = ReviewOptions(mode=mode, pillars=list(pillars or []))
+        record = self.service.new_record(
+            str(document), document.name, options, review_id or new_review_id()
         )
         return self.store.create(record)
 

@@ -22,215 +22,55 @@ part is injectable.
 
 Documents are a local path or an ``s3://bucket/key`` URI; the type (``%PDF-`` header in the
 first 1024 bytes) and the size (the extractor's limit) are checked before anything is read
-(S3: HeadObject and a ranged GetObject of the first 1024 bytes).
+(:mod:`reviews.sources`). The typed values (events, settings, options, view models) are in
+:mod:`reviews.service_models` and re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import Field
 
 from lenses.catalog import GuidanceNote, Lens, load_guidance, load_lens
 from reviews.assess import Assessor, Unit
-from reviews.errors import (
-    DocumentError,
-    DocumentTooLargeError,
-    NotAPdfError,
-    ReviewError,
-    ReviewNotFoundError,
-    StoreError,
-)
-from reviews.extract import HEADER_WINDOW, LOCAL_MAX_BYTES, Extractor, PdfPlumberExtractor
-from reviews.models import (
-    Assessment,
-    ChatTurn,
-    Citation,
-    Mode,
-    PillarSummary,
-    QuestionAssessment,
-    ReviewRecord,
-    ReviewState,
-    Risk,
-)
+from reviews.errors import DocumentError, ReviewError, ReviewNotFoundError, StoreError
+from reviews.extract import LOCAL_MAX_BYTES, Extractor, PdfPlumberExtractor
+from reviews.models import Assessment, ChatTurn, QuestionAssessment, ReviewRecord, ReviewState
 from reviews.pipeline import load_assessment, new_review_id, prefill, workload_name_for
 from reviews.runner import ReviewRunner
+from reviews.service_models import (
+    TOP_IMPROVEMENTS,
+    ChatAnswer,
+    ConfirmationRequired,
+    EventKind,
+    Improvement,
+    Listener,
+    ReviewEvent,
+    ReviewOptions,
+    ReviewSettings,
+    ReviewSummary,
+)
+from reviews.sources import check_document, local_copy, parse_s3_uri
 from reviews.store import ReviewStore, open_store
 from tools.errors import RcaError
-from tools.models import Model
 
-DEFAULT_FORMATS = ("md", "html", "json", "csv")
-TOP_IMPROVEMENTS = 5
-_CHUNK = 1 << 20
-
-EventKind = Literal[
-    "submitted",
-    "state_changed",
-    "extracting",
-    "extracted",
-    "assessment_started",
-    "question_assessed",
-    "throttled",
-    "unit_failed",
-    "assessment_finished",
-    "report_written",
-    "wa_workload",
-    "wa_answer",
-    "wa_milestone",
-    "wa_report",
+__all__ = [
+    "ChatAnswer",
+    "ConfirmationRequired",
+    "Improvement",
+    "ReviewEvent",
+    "ReviewOptions",
+    "ReviewService",
+    "ReviewSettings",
+    "ReviewSummary",
+    "parse_s3_uri",
 ]
 
-
-class ReviewEvent(Model):
-    """One typed review event; every renderer (terminal, Slack) consumes these.
-
-    ``kind``: submitted; state_changed (``state``); extracting / extracted (``text`` names the
-    document and extractor, ``data`` has ``pages`` and ``words``); assessment_started (``done``
-    of ``total`` questions already checkpointed, ``data``: ``units``, ``mode``, ``workers``);
-    question_assessed (``question_id``, ``number``, ``risk``, ``done`` of ``total``);
-    throttled (``data``: ``unit``, ``attempt``, ``delay_s`` seconds); unit_failed (``text``);
-    assessment_finished (``data``: ``seconds``, ``requests``); report_written (``text``: the
-    path or URI, ``data``: ``format``); wa_workload / wa_answer / wa_milestone / wa_report:
-    WA Tool apply progress (``data`` as the WA Tool client reports it).
-    """
-
-    kind: EventKind
-    review_id: str
-    state: ReviewState | None = None
-    question_id: str | None = None
-    number: str | None = None
-    risk: Risk | None = None
-    done: int | None = None
-    total: int | None = None
-    text: str = ""
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-Listener = Callable[[ReviewEvent], None]
-
-
-class ReviewSettings(Model):
-    """Which world the service runs in (the embedded default, or AWS parts), and its limits.
-
-    ``table``: a DynamoDB table (else ``RCA_REVIEW_TABLE``, else SQLite at ``db_path`` or the
-    default path); ``bucket``: S3 bucket for Textract input and large extracted texts;
-    ``knowledge_base_id``: Bedrock KB for guidance (else local BM25); ``chat``: the chat
-    responder; ``reports_uri``: where :meth:`ReviewService.finalize` writes the reports (a
-    directory or ``s3://bucket/prefix/``; None = nowhere); ``max_workers``: assessment requests
-    in parallel (1-16).
-    """
-
-    lens: str = "wellarchitected"
-    assessor: Literal["heuristic", "bedrock"] = "heuristic"
-    extractor: Literal["pdfplumber", "textract"] = "pdfplumber"
-    chat: Literal["heuristic", "bedrock"] = "heuristic"
-    model_id: str | None = None
-    knowledge_base_id: str | None = None
-    bucket: str | None = None
-    table: str | None = None
-    db_path: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    max_workers: int = Field(default=4, ge=1, le=16)
-    reports_uri: str | None = None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ReviewSettings:
-        """Settings from ``RCA_REVIEW_TABLE``, ``RCA_REVIEW_BUCKET``, ``RCA_REVIEW_KB_ID``,
-        ``RCA_REVIEW_ASSESSOR``, ``RCA_REVIEW_EXTRACTOR``, ``RCA_MODEL_ID``,
-        ``RCA_REVIEW_REPORTS`` and ``AWS_REGION`` (a Lambda task's configuration); explicit
-        ``overrides`` win."""
-        env = os.environ if environ is None else environ
-        names = {
-            "table": "RCA_REVIEW_TABLE",
-            "bucket": "RCA_REVIEW_BUCKET",
-            "knowledge_base_id": "RCA_REVIEW_KB_ID",
-            "assessor": "RCA_REVIEW_ASSESSOR",
-            "extractor": "RCA_REVIEW_EXTRACTOR",
-            "model_id": "RCA_MODEL_ID",
-            "reports_uri": "RCA_REVIEW_REPORTS",
-            "region": "AWS_REGION",
-        }
-        data: dict[str, Any] = {k: env[v] for k, v in names.items() if env.get(v)}
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(data)
-
-
-class ReviewOptions(Model):
-    """Per-review options of :meth:`ReviewService.submit`: ``mode`` (quick: one request per
-    pillar; deep: one per question) and ``pillars`` (pillar ids; empty = every pillar)."""
-
-    mode: Mode = "quick"
-    pillars: list[str] = Field(default_factory=list)
-
-
-class ChatAnswer(Model):
-    """The service's answer to one chat question: ``text`` with its ``citations`` (pages,
-    questions, best practices, guidance notes), ``answered`` False when the review cannot
-    answer it, and ``turn`` the 1-based number of the stored question turn (the answer is
-    ``turn + 1``)."""
-
-    review_id: str
-    question: str
-    text: str
-    citations: list[Citation] = Field(default_factory=list)
-    answered: bool = True
-    turn: int
-    at: datetime = Field(description="when the answer was made (UTC)")
-
-
-class Improvement(Model):
-    """One entry of the improvement plan as :meth:`ReviewService.summary` shows it."""
-
-    priority: int
-    question_id: str
-    number: str
-    title: str
-    bp_risk: str | None = None
-    verdict: str
-
-
-class ReviewSummary(Model):
-    """What a chat surface shows when a review finishes: risk per pillar, totals and the top
-    improvements (at most :data:`TOP_IMPROVEMENTS`)."""
-
-    review_id: str
-    document_name: str
-    state: ReviewState
-    mode: Mode
-    assessor: str
-    complete: bool
-    questions: int
-    risk_counts: dict[Risk, int]
-    pillars: list[PillarSummary]
-    improvements: list[Improvement]
-
-
-class ConfirmationRequired(ReviewError):
-    """:meth:`ReviewService.apply` was called without ``confirm=True``: nothing was written."""
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> ``(bucket, key)``.
-
-    Raises:
-        DocumentError: no bucket or no key.
-    """
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not bucket or not key or key.endswith("/"):
-        raise DocumentError(f"{uri}: give an S3 object as s3://bucket/key/of/document.pdf")
-    return bucket, key
-
-
-def _human(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
+DEFAULT_FORMATS = ("md", "html", "json", "csv")
 
 
 class ReviewService:
@@ -239,10 +79,12 @@ class ReviewService:
     Every part is injectable: ``store`` (a :class:`~reviews.store.ReviewStore`), ``lens`` and
     ``notes``, ``retriever``, ``assessor``, ``extractor``, ``responder`` (chat), ``s3`` (a boto3
     S3 client, for ``s3://`` documents and reports), ``wa`` (a
-    :class:`~reviews.watool.WaToolClient`), ``session`` (a ``boto3.Session`` for every client
-    the service builds). What is not injected comes from ``settings`` (default: the embedded
-    world). ``runner_options`` are passed to :class:`~reviews.runner.ReviewRunner` (backoff,
-    ``sleep``, ``max_rps``); ``listener`` receives the events of every call that gets none.
+    :class:`~reviews.watool.WaToolClient`), ``clients`` (boto3 clients by service name, e.g.
+    ``{"textract": ..., "bedrock-runtime": ...}``; the rest are built by ``make_client``),
+    ``session`` (a ``boto3.Session`` for every client the service builds). What is not injected
+    comes from ``settings`` (default: the embedded world). ``runner_options`` are passed to
+    :class:`~reviews.runner.ReviewRunner` (backoff, ``sleep``, ``max_rps``); ``listener``
+    receives the events of every call that gets none.
 
     Raises (constructor): LensError (unknown lens), StoreError (store cannot be opened),
     ReviewError (an AWS part without its option, e.g. Textract without a bucket).
@@ -261,13 +103,14 @@ class ReviewService:
         responder: Any = None,
         s3: Any = None,
         wa: Any = None,
+        clients: Mapping[str, Any] | None = None,
         session: Any = None,
         runner_options: dict[str, Any] | None = None,
         listener: Listener | None = None,
     ) -> None:
         self.settings = settings or ReviewSettings()
         self.session = session
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, Any] = dict(clients or {})
         if s3 is not None:
             self._clients["s3"] = s3
         self._store = store
@@ -458,13 +301,19 @@ class ReviewService:
             self._emitter(review_id, listener)("state_changed", state=record.state)
         return record
 
-    def _fail(
-        self, review_id: str, exc: BaseException, step: str, listener: Listener | None
-    ) -> None:
-        kind = exc.kind if isinstance(exc, DocumentError) else step
-        message = str(exc) or type(exc).__name__
-        with contextlib.suppress(RcaError):  # the original error matters more than bookkeeping
-            self._state(review_id, "failed", listener, error=message, error_kind=kind)
+    @contextlib.contextmanager
+    def _failing(self, review_id: str, step: str, listener: Listener | None) -> Iterator[None]:
+        """Mark the review ``failed`` (reason; kind = the document problem or ``step``) when the
+        block raises a product error or is interrupted, then re-raise."""
+        try:
+            yield
+        except (RcaError, KeyboardInterrupt) as exc:
+            error = exc if isinstance(exc, RcaError) else ReviewError("interrupted")
+            kind = error.kind if isinstance(error, DocumentError) else step
+            message = str(error) or type(error).__name__
+            with contextlib.suppress(RcaError):  # the original error matters more
+                self._state(review_id, "failed", listener, error=message, error_kind=kind)
+            raise
 
     # submit -------------------------------------------------------------------------------
 
@@ -479,68 +328,39 @@ class ReviewService:
         return LOCAL_MAX_BYTES
 
     def check_document(self, document: str | Path) -> tuple[str, str]:
-        """Check type and size before reading; return ``(uri or absolute path, file name)``.
+        """Check type and size before reading (:func:`reviews.sources.check_document` with
+        the extractor's limit); return ``(s3 URI or absolute path, file name)``.
 
         Raises:
-            NotAPdfError: missing, empty, or no ``%PDF-`` header in the first 1024 bytes.
-            DocumentTooLargeError: over the extractor's size limit.
-            DocumentError / AwsError: the S3 object cannot be read (message says why).
+            NotAPdfError, DocumentTooLargeError, DocumentError / AwsError (S3).
         """
-        text = str(document)
-        limit = self._max_bytes()
-        if text.startswith("s3://"):
-            bucket, key = parse_s3_uri(text)
-            name = key.rsplit("/", 1)[-1]
-            head = self._s3_call("HeadObject", text, Bucket=bucket, Key=key)
-            size = int(head.get("ContentLength", 0))
-            if size > 0 and size <= limit:
-                body = self._s3_call(
-                    "GetObject", text, Bucket=bucket, Key=key, Range=f"bytes=0-{HEADER_WINDOW - 1}"
-                )["Body"].read(HEADER_WINDOW)
-            else:
-                body = b""
-            where = text
-        else:
-            path = Path(document).expanduser()
-            name = path.name
-            if not path.is_file():
-                raise NotAPdfError(f"{path}: no such file; give the path of a PDF design document")
-            size = path.stat().st_size
-            body = b""
-            if 0 < size <= limit:
-                with path.open("rb") as handle:
-                    body = handle.read(HEADER_WINDOW)
-            where = str(path.resolve())
-        if size == 0:
-            raise NotAPdfError(f"{name}: the file is empty (0 bytes); export the document as PDF")
-        if size > limit:
-            raise DocumentTooLargeError(
-                f"{name}: {_human(size)} is over the {_human(limit)} limit of the "
-                f"{self.extractor.name} extractor; split the document or compress its images"
-            )
-        if b"%PDF-" not in body:
-            raise NotAPdfError(
-                f"{name}: not a PDF (no %PDF- header); export the design document as PDF first"
-            )
-        return where, name
-
-    def _s3_call(self, operation: str, uri: str, **params: Any) -> Any:
-        method = getattr(
-            self.client("s3"), "head_object" if operation == "HeadObject" else "get_object"
+        return check_document(
+            document,
+            limit=self._max_bytes(),
+            extractor=self.extractor.name,
+            s3=lambda: self.client("s3"),
         )
-        try:
-            return method(**params)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
-                raise NotAPdfError(f"{uri}: no such S3 object; check the bucket and key") from exc
-            from tools.aws.errors import translate
 
-            raise translate(exc, service="S3", operation=operation) from exc
-        except BotoCoreError as exc:
-            from tools.aws.errors import translate
+    def new_record(
+        self, document: str, name: str, options: ReviewOptions, review_id: str
+    ) -> ReviewRecord:
+        """The record of a new review of ``document`` with this service's lens and parts (not
+        stored).
 
-            raise translate(exc, service="S3", operation=operation) from exc
+        Raises:
+            LensError: an unknown pillar id.
+        """
+        return ReviewRecord(
+            id=review_id,
+            document=document,
+            document_name=name,
+            lens_alias=self.lens.alias,
+            pillars=list(options.pillars),
+            mode=options.mode,
+            assessor=self.assessor.name,
+            extractor=self.extractor.name,
+            questions_total=len(self.lens.questions(options.pillars or None)),
+        )
 
     def submit(
         self,
@@ -562,8 +382,7 @@ class ReviewService:
             StoreError: the store failed.
         """
         options = options or ReviewOptions()
-        pillars = list(options.pillars)
-        total = len(self.lens.questions(pillars or None))  # validates the pillar ids
+        self.lens.questions(options.pillars or None)  # validates the pillar ids first
         if key is not None:
             found = self.find(key)
             if found is not None:
@@ -574,17 +393,7 @@ class ReviewService:
             rid = self.store.bind_key(key, rid)
             with contextlib.suppress(ReviewNotFoundError):
                 return self.store.get(rid)  # another submission with this key won
-        record = ReviewRecord(
-            id=rid,
-            document=where,
-            document_name=name,
-            lens_alias=self.lens.alias,
-            pillars=pillars,
-            mode=options.mode,
-            assessor=self.assessor.name,
-            extractor=self.extractor.name,
-            questions_total=total,
-        )
+        record = self.new_record(where, name, options, rid)
         try:
             record = self.store.create(record)
         except StoreError:
@@ -595,30 +404,6 @@ class ReviewService:
         return record
 
     # the steps ----------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _local_copy(self, document: str) -> Iterator[Path]:
-        """The document as a local file: itself, or an S3 object downloaded (bounded) to a
-        temporary directory that is removed afterwards."""
-        if not document.startswith("s3://"):
-            yield Path(document)
-            return
-        bucket, key = parse_s3_uri(document)
-        limit = self._max_bytes()
-        with tempfile.TemporaryDirectory(prefix="rca-review-") as tmp:
-            path = Path(tmp) / (key.rsplit("/", 1)[-1] or "document.pdf")
-            body = self._s3_call("GetObject", document, Bucket=bucket, Key=key)["Body"]
-            written = 0
-            with path.open("wb") as handle:
-                for chunk in iter(lambda: body.read(_CHUNK), b""):
-                    written += len(chunk)
-                    if written > limit:
-                        raise DocumentTooLargeError(
-                            f"{document}: over the {_human(limit)} limit of the "
-                            f"{self.extractor.name} extractor"
-                        )
-                    handle.write(chunk)
-            yield path
 
     def extract(self, review_id: str, *, listener: Listener | None = None) -> ReviewRecord:
         """Extract the document's text (unless stored) and store it; the review moves to
@@ -634,21 +419,22 @@ class ReviewService:
         emit = self._emitter(review_id, listener)
         self._state(review_id, "extracting", listener)
         emit("extracting", text=f"{record.document_name} with {self.extractor.name}")
-        try:
-            with self._local_copy(record.document) as path:
+        with self._failing(review_id, "extracting", listener):
+            with local_copy(
+                record.document,
+                limit=self._max_bytes(),
+                extractor=self.extractor.name,
+                s3=lambda: self.client("s3"),
+            ) as path:
                 doc = self.extractor.extract(path)
             if record.document.startswith("s3://") and self.extractor.name == "pdfplumber":
                 doc = doc.model_copy(update={"source": record.document})
             ref = self.store.save_document(review_id, doc)
-        except (RcaError, KeyboardInterrupt) as exc:
-            self._fail(
-                review_id,
-                exc if isinstance(exc, RcaError) else ReviewError("interrupted"),
-                "extracting",
-                listener,
-            )
-            raise
-        emit("extracted", text=ref, data={"pages": len(doc.pages), "words": doc.words})
+        emit(
+            "extracted",
+            text=record.document_name,
+            data={"pages": len(doc.pages), "words": doc.words, "ref": ref},
+        )
         return self._state(
             review_id, "assessing", listener, text_ref=ref, pages=len(doc.pages), sha256=doc.sha256
         )
@@ -692,6 +478,11 @@ class ReviewService:
         as stored (idempotent: a retried task does no work). Safe in parallel processes: each
         question is its own row/item and the record's counter is a version-checked write.
 
+        One question is one assessor request here, whatever the review's mode (the mode still
+        sets how the heuristic assessor matches evidence); for the heuristic assessor the result
+        equals :meth:`run`'s, for a model assessor in quick mode it is a per-question request
+        instead of a per-pillar one.
+
         Raises:
             ReviewError: the text is not extracted yet (call ``extract``), the question is not
                 part of this review, or the review uses another lens.
@@ -715,11 +506,8 @@ class ReviewService:
             self._state(review_id, "assessing", listener)
         question = self.lens.question(question_id)
         unit = Unit(key=question.id, pillar_id=question.pillar_id, questions=[question])
-        try:
+        with self._failing(review_id, "assessing", listener):
             (qa,) = self._runner(listener, review_id).assess_unit(review_id, doc, unit, record.mode)
-        except RcaError as exc:
-            self._fail(review_id, exc, "assessing", listener)
-            raise
         updated = self.store.mutate(review_id, lambda r: self._count_done(review_id, r))
         self._emitter(review_id, listener)(
             "question_assessed",
@@ -759,30 +547,26 @@ class ReviewService:
 
     def run(self, review_id: str, *, listener: Listener | None = None) -> ReviewRecord:
         """Extract (unless stored), assess every question not yet checkpointed on a bounded
-        thread pool, finalize. A second call resumes from the checkpoints.
+        thread pool, finalize. A second call resumes from the checkpoints; a completed review is
+        returned unchanged.
 
         Raises:
             DocumentError: bad input; the record is ``failed`` with the reason.
             ReviewError: assessment failed; finished questions stay checkpointed (resume).
             KeyboardInterrupt: the record is ``failed`` ("interrupted"), checkpoints kept.
         """
+        record = self.store.get(review_id)
+        if record.state == "completed" and record.questions_done >= record.questions_total:
+            return record  # nothing to do (a finished review is not re-finalized)
         record = self.extract(review_id, listener=listener)
         self._check_lens(record)
         if record.state != "assessing":
             self._state(review_id, "assessing", listener)
         doc = self.store.load_document(review_id)
-        try:
+        with self._failing(review_id, "assessing", listener):
             self._runner(listener, review_id).run(
                 review_id, doc, record.mode, record.pillars or None
             )
-        except (RcaError, KeyboardInterrupt) as exc:
-            self._fail(
-                review_id,
-                exc if isinstance(exc, RcaError) else ReviewError("interrupted"),
-                "assessing",
-                listener,
-            )
-            raise
         return self.finalize(review_id, listener=listener)
 
     # after a review ----------------------------------------------------------------------

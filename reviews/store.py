@@ -41,7 +41,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -62,6 +62,7 @@ MAX_WRITE_ATTEMPTS = 12
 MAX_KEY_CHARS = 512
 
 Change = Callable[[ReviewRecord], dict[str, Any] | None]
+T = TypeVar("T")
 
 
 def _backoff(attempt: int) -> None:
@@ -98,7 +99,13 @@ def _unpack(data: bytes) -> DocumentText:
 
 
 class ReviewStore(ABC):
-    """Persistence of reviews. Every method raises :class:`StoreError` on backend failure."""
+    """Persistence of reviews. Every method raises :class:`StoreError` on backend failure.
+
+    ``retries`` counts the writes this instance had to retry after losing a race (a figure for
+    benchmarks; approximate when several threads share the instance).
+    """
+
+    retries: int = 0
 
     @abstractmethod
     def create(self, record: ReviewRecord) -> ReviewRecord:
@@ -193,7 +200,8 @@ class ReviewStore(ABC):
             ReviewConflictError: still losing after :data:`MAX_WRITE_ATTEMPTS` attempts.
             ReviewNotFoundError: no such review.
         """
-        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+
+        def attempt() -> ReviewRecord:
             record = self.get(review_id)
             changes = change(record)
             if changes is None:
@@ -203,13 +211,22 @@ class ReviewStore(ABC):
             data["updated_at"] = utcnow()
             data["version"] = record.version + 1
             new = ReviewRecord.model_validate(data)
+            self._put(new, record.version)
+            return new
+
+        return self._retrying(attempt)
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        """Call ``attempt`` until it does not raise :class:`ReviewConflictError` (at most
+        :data:`MAX_WRITE_ATTEMPTS` times, jittered backoff between attempts)."""
+        for n in range(1, MAX_WRITE_ATTEMPTS + 1):
             try:
-                self._put(new, record.version)
-                return new
+                return attempt()
             except ReviewConflictError:
-                if attempt == MAX_WRITE_ATTEMPTS:
+                if n == MAX_WRITE_ATTEMPTS:
                     raise
-                _backoff(attempt)
+                self.retries += 1
+                _backoff(n)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def update(self, review_id: str, **changes: Any) -> ReviewRecord:
@@ -416,31 +433,27 @@ class SqliteReviewStore(ReviewStore):
         return _unpack(data)
 
     def append_turns(self, review_id: str, turns: list[ChatTurn]) -> int:
-        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            try:
-                with self._conn() as db:
-                    (last,) = db.execute(
-                        "SELECT COALESCE(MAX(n), 0) FROM review_chat WHERE review_id=?",
-                        (review_id,),
-                    ).fetchone()
-                    try:  # the primary key (review_id, n) is the version check
-                        db.executemany(
-                            "INSERT INTO review_chat (review_id, n, data) VALUES (?, ?, ?)",
-                            [
-                                (review_id, last + i, t.model_dump_json())
-                                for i, t in enumerate(turns, start=1)
-                            ],
-                        )
-                    except sqlite3.IntegrityError as exc:  # rolled back by the transaction
-                        raise ReviewConflictError(
-                            f"review {review_id}: chat turn {last + 1} was taken"
-                        ) from exc
-                return int(last) + 1
-            except ReviewConflictError:
-                if attempt == MAX_WRITE_ATTEMPTS:
-                    raise
-                _backoff(attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+        def attempt() -> int:
+            with self._conn() as db:
+                (last,) = db.execute(
+                    "SELECT COALESCE(MAX(n), 0) FROM review_chat WHERE review_id=?",
+                    (review_id,),
+                ).fetchone()
+                try:  # the primary key (review_id, n) is the version check
+                    db.executemany(
+                        "INSERT INTO review_chat (review_id, n, data) VALUES (?, ?, ?)",
+                        [
+                            (review_id, last + i, t.model_dump_json())
+                            for i, t in enumerate(turns, start=1)
+                        ],
+                    )
+                except sqlite3.IntegrityError as exc:  # rolled back by the transaction
+                    raise ReviewConflictError(
+                        f"review {review_id}: chat turn {last + 1} was taken"
+                    ) from exc
+            return int(last) + 1
+
+        return self._retrying(attempt)
 
     def bind_key(self, key: str, review_id: str) -> str:
         check_key(key)
@@ -536,6 +549,8 @@ class DynamoReviewStore(ReviewStore):
                 ":pk": {"S": f"REVIEW#{review_id}"},
                 ":sk": {"S": prefix},
             },
+            # strongly consistent: a task must see the checkpoints other tasks just wrote
+            "ConsistentRead": True,
         }
         while True:
             page = self._call("query", **kwargs)
@@ -661,7 +676,9 @@ class DynamoReviewStore(ReviewStore):
 
     def load_document(self, review_id: str) -> DocumentText:
         item = self._call(
-            "get_item", Key={"pk": {"S": f"REVIEW#{review_id}"}, "sk": {"S": "DOC"}}
+            "get_item",
+            Key={"pk": {"S": f"REVIEW#{review_id}"}, "sk": {"S": "DOC"}},
+            ConsistentRead=True,
         ).get("Item")
         if not item:
             raise StoreError(f"review {review_id} has no extracted text")
@@ -693,7 +710,7 @@ class DynamoReviewStore(ReviewStore):
         return int(items[0]["sk"]["S"].removeprefix("CHAT#")) if items else 0
 
     def append_turns(self, review_id: str, turns: list[ChatTurn]) -> int:
-        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+        def attempt() -> int:
             last = self._last_turn(review_id)
             puts = [
                 {
@@ -712,21 +729,20 @@ class DynamoReviewStore(ReviewStore):
             ]
             try:
                 self.client.transact_write_items(TransactItems=puts)
-                return last + 1
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
-                if code not in ("TransactionCanceledException", "TransactionConflictException"):
-                    raise StoreError(
-                        f"DynamoDB TransactWriteItems on {self.table} failed: {code}"
-                    ) from exc
-                if attempt == MAX_WRITE_ATTEMPTS:
+                if code in ("TransactionCanceledException", "TransactionConflictException"):
                     raise ReviewConflictError(
-                        f"review {review_id}: chat turn {last + 1} kept being taken"
+                        f"review {review_id}: chat turn {last + 1} was taken"
                     ) from exc
-                _backoff(attempt)
+                raise StoreError(
+                    f"DynamoDB TransactWriteItems on {self.table} failed: {code}"
+                ) from exc
             except BotoCoreError as exc:
                 raise StoreError(f"DynamoDB TransactWriteItems on {self.table}: {exc}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+            return last + 1
+
+        return self._retrying(attempt)
 
     def bind_key(self, key: str, review_id: str) -> str:
         check_key(key)

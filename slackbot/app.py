@@ -30,10 +30,12 @@ import shlex
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.lazy_listener.thread_runner import ThreadLazyListenerRunner
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -50,10 +52,12 @@ log = logging.getLogger("rca.slack")
 
 USAGE = (
     "Usage: `/rca <symptom> [--component NAME]... [--start ISO --end ISO] [--source NAME]`, "
-    "e.g. `/rca checkout returns 502 --component \"Orders API\"`"
+    'e.g. `/rca checkout returns 502 --component "Orders API"`'
 )
 PROGRESS_UPDATE_S = 1.0  # at most one chat.update of the progress message per second
 GROUP_CACHE_S = 300.0  # user group members are re-read after 5 minutes
+ACK_WORKERS = 8  # threads running ack functions (each takes milliseconds)
+WORK_WORKERS = 4  # investigations and reviews at once in this process; more wait in line
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
 
 
@@ -160,7 +164,8 @@ def _progress_line(event: ProgressEvent) -> str:
     if event.kind == "tool_call_started":
         return f"→ {tool}"
     if event.kind == "tool_call_finished":
-        return f"← {tool}: {safe(event.status, 20)}, {event.evidence} evidence, {event.seconds or 0:.2f} s"
+        status = safe(event.status, 20)
+        return f"← {tool}: {status}, {event.evidence} evidence, {event.seconds or 0:.2f} s"
     if event.kind == "observation":
         return f"    • {code(event.text, 300)}"
     if event.kind == "gap":
@@ -187,7 +192,9 @@ class SlackBot:
 
     # ---- safety -------------------------------------------------------------------------
 
-    def allowed(self, client: WebClient, team: str | None, channel: str | None, user: str | None) -> bool:
+    def allowed(
+        self, client: WebClient, team: str | None, channel: str | None, user: str | None
+    ) -> bool:
         """True when the workspace, channel and user pass the allowlist (empty = any; direct
         messages are not subject to the channel list, the user-group list still applies)."""
         allow = self.config.allow
@@ -224,18 +231,26 @@ class SlackBot:
         )
 
     def guard_middleware(
-        self, request: BoltRequest, body: dict[str, Any], context: Any, client: WebClient, next: Callable[[], None]
+        self,
+        request: BoltRequest,
+        body: dict[str, Any],
+        context: Any,
+        client: WebClient,
+        next: Callable[[], None],
     ) -> BoltResponse | None:
         """Global middleware: drop retried events and refuse requests outside the allowlist."""
         if request.lazy_only:  # a lazy listener's own invocation (Lambda): already checked
             next()
             return None
         event_id = body.get("event_id")
-        if body.get("type") == "event_callback" and event_id:
-            if not self.claims.claim(str(event_id)):
-                retry = request.headers.get("x-slack-retry-num", ["0"])[0]
-                log.info("event %s delivered again (retry %s): ignored", event_id, retry)
-                return BoltResponse(status=200, body="")
+        if (
+            body.get("type") == "event_callback"
+            and event_id
+            and not self.claims.claim(str(event_id))
+        ):
+            retry = request.headers.get("x-slack-retry-num", ["0"])[0]
+            log.info("event %s delivered again (retry %s): ignored", event_id, retry)
+            return BoltResponse(status=200, body="")
         event = body.get("event") or {}
         if event.get("bot_id") or event.get("subtype") in ("bot_message", "message_changed"):
             next()
@@ -373,7 +388,9 @@ class SlackBot:
         source = self.config.source_for(channel)
         if source is None:
             client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=safe(self.config.unconfigured(channel), 2000)
+                channel=channel,
+                thread_ts=thread_ts,
+                text=safe(self.config.unconfigured(channel), 2000),
             )
             return
         parent = ""
@@ -410,7 +427,9 @@ class SlackBot:
             ),
         )
 
-    def message_run(self, event: dict[str, Any], body: dict[str, Any], client: WebClient, context: Any) -> None:
+    def message_run(
+        self, event: dict[str, Any], body: dict[str, Any], client: WebClient, context: Any
+    ) -> None:
         """A thread reply: a follow-up when the thread holds an investigation (mentions of
         the bot are left to ``app_mention``; bot messages and edits are ignored)."""
         if event.get("subtype") or event.get("bot_id") or not event.get("thread_ts"):
@@ -481,9 +500,11 @@ class SlackBot:
     def helpful_run(self, body: dict[str, Any], client: WebClient) -> None:
         """Store a ``helpful`` verdict on the turn the message shows."""
         value = self._value(body)
-        channel, thread_ts = self._where(body)
+        channel, _ = self._where(body)
         user = body.get("user", {}).get("id", "")
-        self.service.add_feedback(value["k"], Feedback(verdict="helpful", turn=value["t"], user=user))
+        self.service.add_feedback(
+            value["k"], Feedback(verdict="helpful", turn=value["t"], user=user)
+        )
         client.chat_postEphemeral(channel=channel, user=user, text="Thanks: stored as helpful.")
 
     def wrong_ack(self, ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
@@ -517,7 +538,9 @@ class SlackBot:
             },
         )
 
-    def wrong_submit(self, ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]) -> None:
+    def wrong_submit(
+        self, ack: Callable[..., None], body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
         """The modal's submission: store ``wrong`` with the real root cause."""
         ack()
         meta = json.loads(view["private_metadata"])
@@ -558,6 +581,14 @@ def build_app(
         signing_secret=signing_secret,
         process_before_response=process_before_response,
         request_verification_enabled=signing_secret is not None,
+        listener_executor=ThreadPoolExecutor(max_workers=ACK_WORKERS, thread_name_prefix="ack"),
+    )
+    # Bolt runs ack functions and lazy listeners on one executor by default (5 threads), so five
+    # running investigations would starve every later ack past Slack's 3 s. Work gets its own
+    # bounded pool: further investigations queue there while acks keep flowing.
+    app.listener_runner.lazy_listener_runner = ThreadLazyListenerRunner(
+        logger=app.logger,
+        executor=ThreadPoolExecutor(max_workers=WORK_WORKERS, thread_name_prefix="work"),
     )
     app.middleware(bot.guard_middleware)
     app.command("/rca")(ack=bot.rca_ack, lazy=[bot.rca_run])
@@ -571,7 +602,6 @@ def build_app(
     app.view("rca_wrong_modal")(bot.wrong_submit)
     if reviews is not None:
         reviews.register(app)
-    app.bot = bot  # type: ignore[attr-defined]
     return app
 
 

@@ -93,7 +93,7 @@ def _evidence_line(ev: EvidenceLine, label: str) -> str:
 
 def _hypothesis(h: HypothesisView, key: str) -> list[Block]:
     head = (
-        f"*#{h.rank} {safe(h.component, 200)}* · {safe(h.fault_category, 40)} · "
+        f"*#{h.rank} {safe(h.component, 200)}* · {code(h.fault_category, 40)} · "
         f"confidence {h.confidence:.2f}"
     )
     lines = [head, safe(h.statement, 1800)]
@@ -125,17 +125,22 @@ def _hypothesis(h: HypothesisView, key: str) -> list[Block]:
     return blocks
 
 
+def _size(value: object) -> int:
+    """Characters of ``value`` as JSON (non-ASCII counted as one character each)."""
+    return len(json.dumps(value, ensure_ascii=False))
+
+
 def fit(blocks: list[Block], tail: list[Block] | None = None) -> list[Block]:
     """``blocks`` cut to Slack's limits (50 blocks, :data:`MAX_MESSAGE_CHARS` characters) with
     ``tail`` (e.g. the action buttons) always kept at the end; when anything was dropped a
     "truncated, see the report" context line precedes the tail."""
     tail = tail or []
     budget_blocks = MAX_BLOCKS - len(tail) - 1
-    budget_chars = MAX_MESSAGE_CHARS - len(json.dumps(tail)) - 200
+    budget_chars = MAX_MESSAGE_CHARS - _size(tail) - 200
     kept: list[Block] = []
     used = 0
     for block in blocks:
-        size = len(json.dumps(block))
+        size = _size(block)
         if len(kept) >= budget_blocks or used + size > budget_chars:
             return [*kept, context(TRUNCATED), *tail]
         kept.append(block)

@@ -17,8 +17,6 @@ _handler: Any = None
 
 
 def _build() -> Any:
-    from slack_bolt.adapter.aws_lambda import SlackRequestHandler
-    from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
     from slack_sdk import WebClient
 
     from agent.service import InvestigationService
@@ -42,10 +40,19 @@ def _build() -> Any:
         process_before_response=True,
         reviews=review_handlers(config),
     )
+    return wire(app, make_client("lambda", retries=False))
+
+
+def wire(app: Any, lambda_client: Any) -> Any:
+    """The Lambda adapter for ``app``; lazy listeners start as asynchronous self-invocations
+    (``Invoke`` with ``InvocationType="Event"``) through ``lambda_client`` (built by the
+    project's client factory, without retries so a listener never runs twice)."""
+    from slack_bolt.adapter.aws_lambda import SlackRequestHandler
+    from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListenerRunner
+
     handler = SlackRequestHandler(app)
-    # the lazy invocations go through the project's one client factory
     app.listener_runner.lazy_listener_runner = LambdaLazyListenerRunner(
-        handler.logger, lambda_client=make_client("lambda", retries=False)
+        handler.logger, lambda_client=lambda_client
     )
     return handler
 
@@ -55,4 +62,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _handler
     if _handler is None:
         _handler = _build()
-    return _handler.handle(event, context)  # type: ignore[no-any-return]
+    return _handler.handle(event, context)

@@ -16,6 +16,7 @@ is already bound returns the existing review (the service's own guarantee).
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import urllib.request
 from collections.abc import Callable
@@ -111,7 +112,10 @@ def download_pdf(
     name = str(info.get("name") or "document.pdf")
     kind, mime = str(info.get("filetype", "")), str(info.get("mimetype", ""))
     if kind not in PDF_TYPES and mime not in PDF_MIMES:
-        raise FileRefused(f"{name} is not a PDF ({kind or mime or 'unknown type'}); share the design document as a PDF")
+        raise FileRefused(
+            f"{name} is not a PDF ({kind or mime or 'unknown type'}); "
+            "share the design document as a PDF"
+        )
     size = int(info.get("size") or 0)
     if size <= 0 or size > max_bytes:
         raise FileRefused(f"{name} is {size} bytes; the limit is {max_bytes} bytes")
@@ -122,9 +126,13 @@ def download_pdf(
     if parsed.scheme == "http" and parsed.hostname not in ("127.0.0.1", "localhost"):
         raise FileRefused(f"{name}: refusing a plain-HTTP download")
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {client.token}"})
-    handle = tempfile.NamedTemporaryFile(prefix="rca-slack-", suffix=".pdf", delete=False)
+    fd, temp = tempfile.mkstemp(prefix="rca-slack-", suffix=".pdf")
+    target = Path(temp)
     try:
-        with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as reply, handle:  # noqa: S310
+        with (
+            os.fdopen(fd, "wb") as handle,
+            urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as reply,
+        ):
             got = 0
             while chunk := reply.read(1 << 16):
                 got += len(chunk)
@@ -132,12 +140,12 @@ def download_pdf(
                     raise FileRefused(f"{name}: the download is larger than {max_bytes} bytes")
                 handle.write(chunk)
     except OSError as exc:
-        Path(handle.name).unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
         raise FileRefused(f"{name}: download failed ({type(exc).__name__})") from None
     except FileRefused:
-        Path(handle.name).unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
         raise
-    return Path(handle.name), name
+    return target, name
 
 
 class ReviewHandlers:
@@ -179,7 +187,8 @@ class ReviewHandlers:
             return
         channel = command["channel_id"]
         root = client.chat_postMessage(
-            channel=channel, text=f"Reviewing {safe(uri, 500)}",
+            channel=channel,
+            text=f"Reviewing {safe(uri, 500)}",
             blocks=[blocks.section(f":page_facing_up: *Reviewing* {safe(uri, 1000)}")],
         )
         self._review(client, command.get("team_id"), channel, str(root["ts"]), uri)
@@ -190,22 +199,29 @@ class ReviewHandlers:
         if not channel.startswith("D"):
             return  # only files shared with the app directly are reviewed
         try:
-            path, name = download_pdf(client, str(event["file_id"]), self.max_pdf_bytes, self.file_hosts)
+            path, name = download_pdf(
+                client, str(event["file_id"]), self.max_pdf_bytes, self.file_hosts
+            )
         except FileRefused as exc:
             client.chat_postMessage(channel=channel, text=f":x: {safe(str(exc), 1500)}")
             return
         try:
             root = client.chat_postMessage(
-                channel=channel, text=f"Reviewing {safe(name, 300)}",
+                channel=channel,
+                text=f"Reviewing {safe(name, 300)}",
                 blocks=[blocks.section(f":page_facing_up: *Reviewing* {safe(name, 300)}")],
             )
             self._review(client, body.get("team_id"), channel, str(root["ts"]), str(path))
         finally:
             path.unlink(missing_ok=True)
 
-    def _review(self, client: WebClient, team: str | None, channel: str, thread_ts: str, document: str) -> None:
+    def _review(
+        self, client: WebClient, team: str | None, channel: str, thread_ts: str, document: str
+    ) -> None:
         key = session_key(team, channel, thread_ts)
-        progress = ThreadProgress(client, channel, thread_ts, _review_line, ":hourglass_flowing_sand: Reviewing…")
+        progress = ThreadProgress(
+            client, channel, thread_ts, _review_line, ":hourglass_flowing_sand: Reviewing…"
+        )
         try:
             record = self.service.submit(document, options=self.options, key=key, listener=progress)
             record = self.service.run(record.id, listener=progress)
@@ -248,6 +264,8 @@ class ReviewHandlers:
             )
             reply = safe(answer.text, 2500) + (f"\n_Sources: {cites}_" if cites else "")
         client.chat_postMessage(
-            channel=event["channel"], thread_ts=thread_ts, text=reply[:3000],
+            channel=event["channel"],
+            thread_ts=thread_ts,
+            text=reply[:3000],
             blocks=[blocks.section(reply)],
         )

@@ -33,7 +33,9 @@ class SlackSecrets(Model):
         """Raises RcaError naming the missing variables (never their values)."""
         missing = [n for n in names if getattr(self, n) is None]
         if missing:
-            env = ", ".join(KEYS[("bot_token", "signing_secret", "app_token").index(n)] for n in missing)
+            env = ", ".join(
+                KEYS[("bot_token", "signing_secret", "app_token").index(n)] for n in missing
+            )
             raise RcaError(
                 f"missing Slack credentials: set {env} in the environment, or put them in a "
                 "Secrets Manager secret named by RCA_SLACK_SECRET_ID"

@@ -22,20 +22,7 @@ from reviews.store import SqliteReviewStore
 from tests.reviews import pdfs
 
 REGION = "eu-central-1"
-PAGES = [
-    [
-        "Order service design",
-        "The order service runs on Amazon ECS across three Availability Zones.",
-        "The PostgreSQL database is Amazon RDS Multi-AZ with automated backups every day.",
-        "AWS Backup copies snapshots to a second Region; restores are tested every quarter.",
-    ],
-    [
-        "Operations",
-        "CloudWatch alarms page the on-call engineer; runbooks describe each recovery step.",
-        "Deployments are automated with CodePipeline and roll back on failed health checks.",
-        "Quotas for ECS tasks and RDS connections are monitored and raised before launches.",
-    ],
-]
+PAGES = pdfs.DESIGN_PAGES
 RELIABILITY = ReviewOptions(mode="quick", pillars=["reliability"])
 
 
@@ -87,15 +74,22 @@ def test_submit_run_status_reports_summary_and_chat(service: ReviewService, pdf:
     assert turns[0].text == "How is the database backed up?" and turns[1].text == answer.text
 
 
-def test_run_again_resumes_without_redoing_anything(service: ReviewService, pdf: Path) -> None:
+def test_run_resumes_from_checkpoints_and_leaves_a_completed_review(
+    service: ReviewService, pdf: Path
+) -> None:
     record = service.submit(pdf, options=RELIABILITY)
-    first = service.run(record.id)
+    service.extract(record.id)
+    for qid in service.questions(record.id)[:5]:
+        service.assess_question(record.id, qid)
     events: list[ReviewEvent] = []
-    again = service.run(record.id, listener=events.append)
-    assert not [e for e in events if e.kind == "question_assessed"]
+    first = service.run(record.id, listener=events.append)
     started = next(e for e in events if e.kind == "assessment_started")
-    assert started.done == 13 and started.data["units"] == 0
-    assert again.questions_done == first.questions_done == 13
+    assert started.done == 5 and started.total == 13
+    assert len([e for e in events if e.kind == "question_assessed"]) == 8
+    assert first.state == "completed" and first.questions_done == 13
+    events.clear()
+    assert service.run(record.id, listener=events.append) == first  # unchanged, no events
+    assert events == []
 
 
 def test_unit_steps_give_the_same_assessment_as_run(tmp_path: Path, pdf: Path) -> None:

@@ -78,7 +78,9 @@ def signed(
     ts = str(timestamp if timestamp is not None else int(time.time()))
     all_headers = {
         "content-type": [content_type],
-        "x-slack-signature": [SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)],
+        "x-slack-signature": [
+            SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+        ],
         "x-slack-request-timestamp": [ts],
     }
     for k, v in (headers or {}).items():
@@ -86,7 +88,15 @@ def signed(
     return BoltRequest(body=body, headers=all_headers)
 
 
-def command(text: str, *, channel: str = "C1", user: str = "U1", team: str = "T1", name: str = "/rca", **kw: Any) -> BoltRequest:
+def command(
+    text: str,
+    *,
+    channel: str = "C1",
+    user: str = "U1",
+    team: str = "T1",
+    name: str = "/rca",
+    **kw: Any,
+) -> BoltRequest:
     body = urlencode(
         {
             "token": "legacy",

@@ -139,7 +139,10 @@ class FakeSlack:
             fid = f"F{next(self._ts):06d}"
             return {"ok": True, "upload_url": self.url(f"/upload/{fid}"), "file_id": fid}
         if method == "files.completeUploadExternal":
-            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in p["files"]]}
+            return {
+                "ok": True,
+                "files": [{"id": f["id"], "title": f.get("title")} for f in p["files"]],
+            }
         if method == "files.info":
             info = self.file_info.get(str(p.get("file")))
             return {"ok": True, "file": info} if info else {"ok": False, "error": "file_not_found"}

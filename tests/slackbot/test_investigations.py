@@ -53,11 +53,21 @@ def test_thread_reply_reaches_the_same_session(
 ) -> None:
     app, _ = _start(fake, store, chain, tmp_path)
     ts = "1700000000.000001"
-    reply = {"type": "message", "channel": "C1", "user": "U1", "text": "is the Orders DB involved?", "ts": "1700000100.000001", "thread_ts": ts}
+    reply = {
+        "type": "message",
+        "channel": "C1",
+        "user": "U1",
+        "text": "is the Orders DB involved?",
+        "ts": "1700000100.000001",
+        "thread_ts": ts,
+    }
     assert app.dispatch(event(reply, "Ev-reply-1")).status == 200
     fake.wait_for(lambda: len(answers(fake)) == 2)
     record = store.load(f"T1/C1/{ts}")
-    assert [t.question for t in record.turns] == ["checkout fails in the web app", "is the Orders DB involved?"]
+    assert [t.question for t in record.turns] == [
+        "checkout fails in the web app",
+        "is the Orders DB involved?",
+    ]
     assert answers(fake)[1]["thread_ts"] == ts
 
 
@@ -69,7 +79,14 @@ def test_two_concurrent_replies_are_both_kept(
     barrier = threading.Barrier(2)
 
     def reply(n: int) -> None:
-        evt = {"type": "message", "channel": "C1", "user": "U1", "text": f"question {n}: what changed?", "ts": f"17000001{n}.000001", "thread_ts": ts}
+        evt = {
+            "type": "message",
+            "channel": "C1",
+            "user": "U1",
+            "text": f"question {n}: what changed?",
+            "ts": f"17000001{n}.000001",
+            "thread_ts": ts,
+        }
         barrier.wait()
         assert app.dispatch(event(evt, f"Ev-concurrent-{n}")).status == 200
 
@@ -91,10 +108,22 @@ def test_retried_event_never_starts_a_second_investigation(
     fake: FakeSlack, store: SqliteSessionStore, chain: Path, tmp_path: Path
 ) -> None:
     app = make_app(fake, store, chain_config(chain), tmp_path)
-    mention = {"type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT0001> checkout fails in the web app", "ts": "1700000500.000001"}
+    mention = {
+        "type": "app_mention",
+        "channel": "C1",
+        "user": "U1",
+        "text": "<@UBOT0001> checkout fails in the web app",
+        "ts": "1700000500.000001",
+    }
     assert app.dispatch(event(mention, "Ev-mention-1")).status == 200
     started = time.perf_counter()
-    retry = app.dispatch(event(mention, "Ev-mention-1", headers={"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"}))
+    retry = app.dispatch(
+        event(
+            mention,
+            "Ev-mention-1",
+            headers={"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"},
+        )
+    )
     assert retry.status == 200 and time.perf_counter() - started < 1.0
     fake.wait_for(lambda: len(answers(fake)) == 1)
     time.sleep(0.5)  # a second investigation, had it started, would post its progress by now
@@ -121,8 +150,17 @@ def test_mention_in_an_alert_thread_uses_the_parent_as_context(
     fake: FakeSlack, store: SqliteSessionStore, chain: Path, tmp_path: Path
 ) -> None:
     app = make_app(fake, store, chain_config(chain), tmp_path)
-    fake.thread_parents["1700000600.000001"] = "ALARM: Orders API Errors > 10 in eu-central-1\nState changed OK -> ALARM"
-    mention = {"type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT0001>", "ts": "1700000601.000001", "thread_ts": "1700000600.000001"}
+    fake.thread_parents["1700000600.000001"] = (
+        "ALARM: Orders API Errors > 10 in eu-central-1\nState changed OK -> ALARM"
+    )
+    mention = {
+        "type": "app_mention",
+        "channel": "C1",
+        "user": "U1",
+        "text": "<@UBOT0001>",
+        "ts": "1700000601.000001",
+        "thread_ts": "1700000600.000001",
+    }
     app.dispatch(event(mention, "Ev-alert-1"))
     fake.wait_for(lambda: len(answers(fake)) == 1)
     assert fake.of("conversations.replies")[0]["ts"] == "1700000600.000001"
@@ -144,7 +182,9 @@ def test_buttons_report_evidence_and_feedback(
     assert done["channel_id"] == "C1" and done["thread_ts"] == ts
     assert fake.uploads and fake.uploads[0].startswith(b"# Incident report")
     app.dispatch(action("rca_evidence", {"k": key, "r": 1}, message_ts=answer_ts, thread_ts=ts))
-    fake.wait_for(lambda: any("Evidence for" in str(p.get("text")) for p in fake.of("chat.postMessage")))
+    fake.wait_for(
+        lambda: any("Evidence for" in str(p.get("text")) for p in fake.of("chat.postMessage"))
+    )
     app.dispatch(action("rca_helpful", {"k": key, "t": 1}, message_ts=answer_ts, thread_ts=ts))
     fake.wait_for(lambda: store.load(key).feedback)
     assert store.load(key).feedback[0].verdict == "helpful"
@@ -162,14 +202,25 @@ def test_buttons_report_evidence_and_feedback(
             "type": "modal",
             "callback_id": "rca_wrong_modal",
             "private_metadata": opened["view"]["private_metadata"],
-            "state": {"values": {"cause": {"text": {"type": "plain_text_input", "value": "the Orders DB password=hunter2 was rotated"}}}},
+            "state": {
+                "values": {
+                    "cause": {
+                        "text": {
+                            "type": "plain_text_input",
+                            "value": "the Orders DB password=hunter2 was rotated",
+                        }
+                    }
+                }
+            },
         },
     }
     from urllib.parse import quote
 
     from tests.slackbot.conftest import signed
 
-    resp = app.dispatch(signed("payload=" + quote(json.dumps(submission)), "application/x-www-form-urlencoded"))
+    resp = app.dispatch(
+        signed("payload=" + quote(json.dumps(submission)), "application/x-www-form-urlencoded")
+    )
     assert resp.status == 200
     fake.wait_for(lambda: len(store.load(key).feedback) == 2)
     wrong = store.load(key).feedback[1]
@@ -177,7 +228,9 @@ def test_buttons_report_evidence_and_feedback(
     # dig deeper: a follow-up turn naming the hypothesis
     app.dispatch(action("rca_dig", {"k": key, "r": 1}, message_ts=answer_ts, thread_ts=ts))
     fake.wait_for(lambda: len(answers(fake)) == 2)
-    assert store.load(key).turns[-1].question.startswith("Dig deeper into hypothesis #1: Orders API")
+    assert (
+        store.load(key).turns[-1].question.startswith("Dig deeper into hypothesis #1: Orders API")
+    )
 
 
 def test_feedback_export_turns_confirmed_answers_into_cases(
@@ -192,14 +245,16 @@ def test_feedback_export_turns_confirmed_answers_into_cases(
     service.start("k-helpful", "checkout fails in the web app", _bundle(chain))
     service.add_feedback("k-helpful", Feedback(verdict="helpful", turn=1))
     service.start("k-wrong", "checkout fails", _bundle(chain))
-    service.add_feedback("k-wrong", Feedback(verdict="wrong", turn=1, real_root_cause="it was the orders db"))
+    service.add_feedback(
+        "k-wrong", Feedback(verdict="wrong", turn=1, real_root_cause="it was the orders db")
+    )
     service.start("k-none", "checkout fails", _bundle(chain))
     cases = export_cases(service, tmp_path / "cases")
     by = {c.session: c for c in cases}
     assert set(by) == {"k-helpful", "k-wrong"}
     assert by["k-helpful"].truth_name == "Orders API" and by["k-helpful"].bundle
     assert by["k-wrong"].truth_name == "Orders DB"
-    results, scores = evaluate([tmp_path / "cases"])
+    results, _scores = evaluate([tmp_path / "cases"])
     assert len(results) == 2 and {r.truth for r in results} == {"Orders API", "Orders DB"}
     assert (tmp_path / "cases" / "cases.jsonl").read_text().count("\n") == 2
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from agent.service import ProgressEvent
 from agent.sessions import SqliteSessionStore
 from agent.view import AnswerView, EvidenceLine, Gap, HypothesisView
 from slackbot import blocks
 from slackbot.app import _progress_line
 from slackbot.config import SlackConfig
-from agent.service import ProgressEvent
 from tests.slackbot.conftest import all_text, answers, chain_config, command, event, make_app
 from tests.slackbot.fake_slack import FakeSlack
 
@@ -45,7 +45,15 @@ LIVE = re.compile(r"<[!@#]|<https?:|<mailto:|<[A-Za-z]")
 
 
 def _hostile_view(payload: str) -> AnswerView:
-    line = EvidenceLine(id="E1", tool="logs", kind="log_pattern", component=payload, summary=payload, searched=payload, time=datetime(2026, 1, 1, tzinfo=UTC))
+    line = EvidenceLine(
+        id="E1",
+        tool="logs",
+        kind="log_pattern",
+        component=payload,
+        summary=payload,
+        searched=payload,
+        time=datetime(2026, 1, 1, tzinfo=UTC),
+    )
     return AnswerView(
         session_id="T1/C1/1.1",
         question=payload,
@@ -59,7 +67,19 @@ def _hostile_view(payload: str) -> AnswerView:
         partial=False,
         answered=True,
         hypotheses=[
-            HypothesisView(rank=1, component=payload, component_id="1", fault_category="unknown", confidence=0.5, statement=payload, propagation_path=[payload, "B"], supporting=[line], contradicting=[line], deciding=[line], next_checks=[payload])
+            HypothesisView(
+                rank=1,
+                component=payload,
+                component_id="1",
+                fault_category="unknown",
+                confidence=0.5,
+                statement=payload,
+                propagation_path=[payload, "B"],
+                supporting=[line],
+                contradicting=[line],
+                deciding=[line],
+                next_checks=[payload],
+            )
         ],
         gaps=[Gap(tool="metrics", reason=payload)],
         notes=[payload],
@@ -72,7 +92,10 @@ def test_mrkdwn_and_mention_payloads_are_inert(payload: str) -> None:
     rendered = blocks.answer_blocks(_hostile_view(payload), "T1/C1/1.1")
     rendered += blocks.evidence_blocks(_hostile_view(payload), 1)
     texts = all_text({"blocks": rendered})
-    texts += [_progress_line(ProgressEvent(kind=k, tool="logs", text=payload, step=1)) for k in ("planning", "observation", "gap")]
+    texts += [
+        _progress_line(ProgressEvent(kind=k, tool="logs", text=payload, step=1))
+        for k in ("planning", "observation", "gap")
+    ]
     for text in texts:
         assert not LIVE.search(text), text
         assert ">" not in text.replace("&gt;", ""), text  # no quote block, no closing markup
@@ -111,7 +134,13 @@ def test_user_outside_the_allowlist_is_refused(
         assert resp.status == 200
         body = json.loads(resp.body)
         assert body["response_type"] == "ephemeral" and "#sre-platform" in body["text"]
-    mention = {"type": "app_mention", "channel": "C1", "user": "U2", "text": "<@UBOT0001> checkout fails", "ts": "1700000700.000001"}
+    mention = {
+        "type": "app_mention",
+        "channel": "C1",
+        "user": "U2",
+        "text": "<@UBOT0001> checkout fails",
+        "ts": "1700000700.000001",
+    }
     app.dispatch(event(mention, "Ev-refused-1"))
     refusal = fake.of("chat.postEphemeral")[0]
     assert refusal["user"] == "U2" and "#sre-platform" in refusal["text"]
@@ -124,7 +153,9 @@ def test_user_outside_the_allowlist_is_refused(
 def test_unconfigured_channel_gets_a_clear_message(
     fake: FakeSlack, store: SqliteSessionStore, chain: Path, tmp_path: Path
 ) -> None:
-    config = SlackConfig.model_validate({"channels": {"C1": {"bundle": str(chain)}}, "allow": {"contact": "#sre-platform"}})
+    config = SlackConfig.model_validate(
+        {"channels": {"C1": {"bundle": str(chain)}}, "allow": {"contact": "#sre-platform"}}
+    )
     app = make_app(fake, store, config, tmp_path)
     resp = app.dispatch(command("checkout fails", channel="C7"))
     assert "no telemetry configured" in resp.body and "#sre-platform" in resp.body
@@ -135,13 +166,15 @@ def test_unconfigured_channel_gets_a_clear_message(
 def test_block_kit_limits_hold_with_a_visible_truncation_note() -> None:
     view = _hostile_view("x" * 5000)
     view.hypotheses = [
-        h.model_copy(update={"rank": n, "deciding": h.deciding * 12}) for n in range(1, 11) for h in view.hypotheses[:1]
+        h.model_copy(update={"rank": n, "deciding": h.deciding * 12})
+        for n in range(1, 11)
+        for h in view.hypotheses[:1]
     ]
     view.gaps = view.gaps * 30
     view.notes = view.notes * 30
     rendered = blocks.answer_blocks(view, "T1/C1/1.1")
     assert len(rendered) <= blocks.MAX_BLOCKS
-    assert len(json.dumps(rendered)) <= blocks.MAX_MESSAGE_CHARS
+    assert len(json.dumps(rendered, ensure_ascii=False)) <= blocks.MAX_MESSAGE_CHARS
     assert blocks.TRUNCATED in json.dumps(rendered, ensure_ascii=False)
     assert rendered[-1]["block_id"] == "answer"  # the report and feedback buttons survive
     for block in rendered:
@@ -160,10 +193,21 @@ def test_tokens_come_from_secrets_manager_and_never_show(monkeypatch: pytest.Mon
 
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="eu-central-1")
-        client.create_secret(Name="rca/slack", SecretString=json.dumps({"SLACK_BOT_TOKEN": "xoxb-secret-value-1", "SLACK_SIGNING_SECRET": "sig-secret-value"}))
+        client.create_secret(
+            Name="rca/slack",
+            SecretString=json.dumps(
+                {
+                    "SLACK_BOT_TOKEN": "xoxb-secret-value-1",
+                    "SLACK_SIGNING_SECRET": "sig-secret-value",
+                }
+            ),
+        )
         monkeypatch.setenv("RCA_SLACK_SECRET_ID", "rca/slack")
         secrets = load_secrets(client)
-    assert secrets.bot_token is not None and secrets.bot_token.get_secret_value() == "xoxb-secret-value-1"
+    assert (
+        secrets.bot_token is not None
+        and secrets.bot_token.get_secret_value() == "xoxb-secret-value-1"
+    )
     assert "xoxb-secret-value-1" not in repr(secrets) and "sig-secret-value" not in str(secrets)
     with pytest.raises(Exception) as missing:
         secrets.require("app_token")
