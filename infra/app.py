@@ -97,16 +97,7 @@ def build(
         kb = KnowledgeStack(app, f"{p}-knowledge", config=config, guidance=export_guidance(config),
                             env=env)  # fmt: skip
         deployment.stacks["knowledge"] = kb
-    if config.reviews.enabled:
-        deployment.stacks["reviews"] = ReviewsStack(
-            app,
-            f"{p}-reviews",
-            config=config,
-            source=stage("reviews"),
-            knowledge_base_arn=kb.knowledge_base_arn if kb else None,
-            knowledge_base_id=kb.knowledge_base_id if kb else None,
-            env=env,
-        )
+    slack: SlackStack | None = None
     if config.slack.enabled:
         slack_config = STAGING / "slack.json"
         slack_config.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +119,17 @@ def build(
                 guardrail=agent.guardrail,
                 guardrail_arn=agent.guardrail_arn,
             )
+    if config.reviews.enabled:
+        deployment.stacks["reviews"] = ReviewsStack(
+            app,
+            f"{p}-reviews",
+            config=config,
+            source=stage("reviews"),
+            knowledge_base_arn=kb.knowledge_base_arn if kb else None,
+            knowledge_base_id=kb.knowledge_base_id if kb else None,
+            slack_secret_arn=slack.secret.secret_arn if slack else None,
+            env=env,
+        )
     deployment.stacks["workload-role"] = ReadonlyRoleStack(
         app, f"{p}-workload-readonly-role", config=config
     )

@@ -55,6 +55,7 @@ REQUIREMENTS: dict[str, list[str]] = {
     ],
     "reviews": [
         *BASE,
+        "slack-sdk>=3.47",
         "drain3>=0.9.11",
         "jinja2>=3.1",
         "rich>=13",
@@ -75,7 +76,7 @@ REQUIREMENTS: dict[str, list[str]] = {
 PACKAGES: dict[str, list[str]] = {
     "tools": ["tools", "agent", "lenses"],
     "agent": ["agent", "tools", "lenses", "reviews"],
-    "reviews": ["reviews", "lenses", "tools", "agent"],
+    "reviews": ["reviews", "lenses", "tools", "agent", "slackbot"],
     "slack": ["slackbot", "agent", "tools", "lenses", "reviews"],
 }
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")

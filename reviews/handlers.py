@@ -21,12 +21,11 @@ pre-fill), ``rca-slack-channel`` and ``rca-slack-thread`` (where to notify).
 Configuration: :meth:`reviews.service.ReviewSettings.from_env` (``RCA_REVIEW_TABLE``,
 ``RCA_REVIEW_BUCKET``, ``RCA_REVIEW_KB_ID``, ``RCA_REVIEW_ASSESSOR``, ``RCA_REVIEW_EXTRACTOR``,
 ``RCA_MODEL_ID``, ``RCA_REVIEW_REPORTS``), plus ``RCA_WATOOL_WRITES`` (``true`` allows apply)
-and ``RCA_SLACK_SECRET_ARN`` (bot token for notify).
+and ``RCA_SLACK_SECRET_ID`` (the Slack credentials secret, :mod:`slackbot.secrets`, for notify).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from typing import Any
@@ -37,7 +36,6 @@ from pydantic import Field
 
 from reviews.models import QuestionAssessment
 from reviews.service import ReviewOptions, ReviewService, ReviewSettings
-from tools.aws.session import make_client
 from tools.errors import RcaError
 from tools.markup import mrkdwn
 from tools.models import Model
@@ -232,11 +230,12 @@ def summary_text(service: ReviewService, review_id: str) -> str:
 def _slack_client() -> Any:
     from slack_sdk import WebClient
 
-    secret = make_client("secretsmanager").get_secret_value(
-        SecretId=os.environ["RCA_SLACK_SECRET_ARN"]
-    )
-    token = json.loads(secret["SecretString"])["SLACK_BOT_TOKEN"]
-    return WebClient(token=token, base_url=os.environ.get("RCA_SLACK_API_URL") or None)
+    from slackbot.secrets import load_secrets
+
+    secrets = load_secrets()
+    secrets.require("bot_token")
+    assert secrets.bot_token is not None
+    return WebClient(token=secrets.bot_token.get_secret_value())
 
 
 @tracer.capture_lambda_handler
@@ -244,7 +243,7 @@ def notify(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Post the outcome to the submitter's Slack thread (or the default channel)."""
     state = ReviewState.model_validate(event)
     channel = state.notify.channel or os.environ.get("RCA_SLACK_CHANNEL")
-    if not channel or not os.environ.get("RCA_SLACK_SECRET_ARN"):
+    if not channel or not os.environ.get("RCA_SLACK_SECRET_ID"):
         return state.model_dump(mode="json")
     text = summary_text(get_service(), state.review_id)
     _slack_client().chat_postMessage(

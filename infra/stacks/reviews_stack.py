@@ -143,7 +143,7 @@ class ReviewsStack(Stack):
         if knowledge_base_id:
             env["RCA_REVIEW_KB_ID"] = knowledge_base_id
         if slack_secret_arn and config.slack.enabled:
-            env["RCA_SLACK_SECRET_ARN"] = slack_secret_arn
+            env["RCA_SLACK_SECRET_ID"] = slack_secret_arn
         self.functions: dict[str, lambda_.Function] = {}
         for task in TASKS:
             if task == "apply" and not config.watool_writes:
