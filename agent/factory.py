@@ -104,8 +104,10 @@ def make_provider(
     region: str | None = None,
     profile: str | None = None,
     max_steps: int = 8,
+    guardrail: tuple[str, str] | None = None,
 ) -> ModelProvider:
-    """The model provider named ``kind``: ``heuristic`` (default, offline) or ``bedrock``.
+    """The model provider named ``kind``: ``heuristic`` (default, offline) or ``bedrock``
+    (``guardrail``: a Bedrock Guardrail id and version applied to tool output).
 
     Raises:
         UnknownComponentError: a focus component is unknown (heuristic).
@@ -124,6 +126,7 @@ def make_provider(
             max_steps=max_steps,
             region=region,
             profile=profile,
+            guardrail=guardrail,
         )
     raise RcaError(f"unknown model provider {kind!r}; use heuristic or bedrock")
 

@@ -106,6 +106,14 @@ def ask(
     profile: Profile = None,
     region: Region = None,
     max_steps: MaxSteps = 8,
+    cloud: Annotated[
+        bool,
+        typer.Option("--cloud", help="Run on the deployed AgentCore runtime (see README Deploy)."),
+    ] = False,
+    runtime_arn: Annotated[
+        str | None,
+        typer.Option(envvar="RCA_AGENT_RUNTIME_ARN", help="AgentCore runtime ARN (--cloud)."),
+    ] = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -113,6 +121,11 @@ def ask(
     """Investigate a symptom and print ranked root-cause hypotheses with evidence."""
     if not question.strip():
         fail("the question is empty; describe the symptom, e.g. 'checkout returns 502'", 2)
+    if cloud:
+        _ask_cloud(question, runtime_arn, session, start, end, component, max_steps,
+                   profile=profile, region=region, as_json=as_json, quiet=quiet,
+                   verbose=verbose)  # fmt: skip
+        return
     choice = model_choice(
         model,
         model_id,
@@ -150,6 +163,42 @@ def ask(
         listener=listener(quiet),
     )
     show_turn(record, as_json=as_json, quiet=quiet, verbose=verbose)
+
+
+def _ask_cloud(
+    question: str,
+    runtime_arn: str | None,
+    session: str | None,
+    start: str | None,
+    end: str | None,
+    component: list[str] | None,
+    max_steps: int,
+    *,
+    profile: str | None,
+    region: str | None,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool = False,
+) -> None:
+    """``rca ask --cloud``: one InvokeAgentRuntime call; renders like a local investigation."""
+    from agent.cloud import CloudRuntime
+    from agent.runtime import RuntimeRequest
+
+    if not runtime_arn:
+        fail("--cloud needs --runtime-arn or RCA_AGENT_RUNTIME_ARN (the agent stack output)", 2)
+    request = RuntimeRequest(
+        action="follow_up" if session else "start",
+        question=question,
+        session=session,
+        window=_window(start, end),
+        focus=component or [],
+        max_steps=max_steps,
+    )
+    runtime = guard(CloudRuntime, runtime_arn, region=region, profile=profile)
+    if not quiet:
+        err.print(f"Investigating on the cloud runtime {runtime_arn}", highlight=False)
+    reply = guard(runtime.invoke, request)
+    show_turn(reply.record, as_json=as_json, quiet=quiet, verbose=verbose)
 
 
 @app.command("eval")

@@ -1,4 +1,11 @@
-"""Lambda handlers of the four RCA tools, as Amazon Bedrock Agent action groups.
+"""Lambda handlers of the RCA tools: AgentCore Gateway targets and Bedrock Agent action groups.
+
+Each handler serves both event shapes: an AgentCore Gateway invocation (the event is the tool's
+arguments; the tool name is in the client context, see :mod:`tools.gateway`) returns the tool
+result JSON; a Bedrock Agents (Classic) action-group event is served as below. Powertools
+logs (structured, with the Lambda context), traces (X-Ray, active tracing) and one
+``ToolCalls`` metric per call (dimension ``tool``, plus ``ToolErrors`` on error results) wrap
+every handler.
 
 One handler per tool, named like the tool (``tools.handlers.logs`` serves ``POST /logs``), plus
 ``tools.handlers.handler`` serving all four from one function (an action group holds up to 11
@@ -32,6 +39,7 @@ Session attributes (set by whoever opens the agent session, updated by the handl
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
@@ -44,6 +52,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import BedrockAgentResolver
 from aws_lambda_powertools.event_handler.api_gateway import BedrockResponse
 from aws_lambda_powertools.event_handler.openapi.params import Body
@@ -55,6 +64,7 @@ from tools.aws.session import AwsSessions, ClientFactory, RoleConfig
 from tools.c4 import ArchitectureModel
 from tools.context import EvidenceLedger, ToolContext, ToolResult
 from tools.errors import RcaError, WorkspaceError
+from tools.gateway import is_gateway_event, tool_name
 from tools.models import Evidence, TimeWindow
 from tools.telemetry.aws import AwsBackend
 from tools.telemetry.base import TelemetryBackend
@@ -310,34 +320,85 @@ def openapi_schema(names: Sequence[str] | None = None, title: str = "rca-tools")
 _resolvers = {name: build_resolver([name]) for name in TOOLS}
 _all = build_resolver()
 
+logger = Logger(service="rca-tools")
+tracer = Tracer(service="rca-tools")
+tool_metrics = Metrics(namespace="rca-assistant", service="rca-tools")
 
-def _serve(app: BedrockAgentResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(normalize_event(event), context)
+
+def serve_gateway(event: dict[str, Any], name: str) -> dict[str, Any]:
+    """One AgentCore Gateway tool call: ``event`` is the arguments object; the window comes from
+    the arguments or the last ``RCA_WINDOW_MINUTES``. Returns the fitted ToolResult JSON (an
+    ``error`` status for unknown tools, bad arguments or configuration problems)."""
+    limit = DEFAULT_MAX_RESPONSE_BYTES
+    try:
+        runtime = get_runtime()
+        limit = runtime.max_response_bytes
+        result = run_tool(runtime.context({}), name, dict(event or {}))
+    except (RcaError, ValueError) as exc:
+        result = ToolResult(tool=name, status="error", error=str(exc))
+    return fit(result, limit)
 
 
+def _serve(
+    app: BedrockAgentResolver, event: dict[str, Any], context: Any, name: str | None = None
+) -> dict[str, Any]:
+    if is_gateway_event(event):
+        tool = tool_name(context, name) or ""
+        reply = serve_gateway(event, tool)
+        status = reply.get("status", "error")
+    else:
+        tool = str(event.get("apiPath", "")).strip("/")
+        reply = app.resolve(normalize_event(event), context)
+        status = "ok" if reply.get("response", {}).get("httpStatusCode", 200) < 400 else "error"
+    tool_metrics.add_dimension(name="tool", value=tool or "unknown")
+    tool_metrics.add_metric(name="ToolCalls", unit="Count", value=1)
+    if status == "error":
+        tool_metrics.add_metric(name="ToolErrors", unit="Count", value=1)
+    logger.info("tool call", extra={"tool": tool, "status": status})
+    return reply
+
+
+def _instrument(fn: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Any:
+    """Powertools logging (with the Lambda context when there is one), tracing and metrics
+    around a handler."""
+    traced = tracer.capture_lambda_handler(tool_metrics.log_metrics(fn))
+    logged = logger.inject_lambda_context(traced)
+
+    @functools.wraps(fn)
+    def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return logged(event, context) if context is not None else traced(event, context)
+
+    return run
+
+
+@_instrument
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """All four tools in one function (dispatch on ``apiPath``)."""
+    """All tools in one function (dispatch on ``apiPath`` or the Gateway tool name)."""
     return _serve(_all, event, context)
 
 
+@_instrument
 def architecture(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The ``architecture`` tool (``POST /architecture``)."""
-    return _serve(_resolvers["architecture"], event, context)
+    return _serve(_resolvers["architecture"], event, context, "architecture")
 
 
+@_instrument
 def logs(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The ``logs`` tool (``POST /logs``)."""
-    return _serve(_resolvers["logs"], event, context)
+    return _serve(_resolvers["logs"], event, context, "logs")
 
 
+@_instrument
 def metrics(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The ``metrics`` tool (``POST /metrics``)."""
-    return _serve(_resolvers["metrics"], event, context)
+    return _serve(_resolvers["metrics"], event, context, "metrics")
 
 
+@_instrument
 def changes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The ``changes`` tool (``POST /changes``)."""
-    return _serve(_resolvers["changes"], event, context)
+    return _serve(_resolvers["changes"], event, context, "changes")
 
 
 if __name__ == "__main__":  # pragma: no cover

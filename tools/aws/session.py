@@ -11,7 +11,10 @@ Role configuration (:class:`RoleConfig`), explicit argument > environment > conf
 - ``RCA_ROLE_ARN_TEMPLATE``, e.g. ``arn:aws:iam::{account}:role/rca-readonly``;
 - ``RCA_AWS_CONFIG``: a YAML file ``{role_arn_template: ..., roles: {"<account>": "<arn>"},
   external_id: ..., session_name: ...}``; ``roles`` entries beat the template;
-- ``RCA_ROLE_EXTERNAL_ID``: the ExternalId the roles' trust policies require, if any.
+- ``RCA_ROLE_EXTERNAL_ID``: the ExternalId the roles' trust policies require, if any;
+- ``RCA_ROLE_SESSION_POLICY``: an IAM policy (JSON text) passed as the AssumeRole session
+  policy: the session can do at most what both it and the role allow (the read-only ceiling
+  the cloud deployment sets; IAM user guide, "Session policies").
 
 Without a role for an account the base credentials are used (with a warning): this is right when
 the base credentials already are that account's, or for CloudWatch cross-account observability.
@@ -125,6 +128,7 @@ class RoleConfig(Model):
     external_id: str | None = None
     session_name: str = DEFAULT_SESSION_NAME
     duration_s: int = Field(default=ROLE_DURATION_S, ge=900, le=43200)
+    session_policy: str | None = Field(default=None, max_length=2048)
 
     def role_for(self, account: str) -> str | None:
         """The role ARN to assume in ``account``, or None when none is configured."""
@@ -168,6 +172,8 @@ class RoleConfig(Model):
             base["role_arn_template"] = template
         if env.get("RCA_ROLE_EXTERNAL_ID") and "external_id" not in base:
             base["external_id"] = env["RCA_ROLE_EXTERNAL_ID"]
+        if env.get("RCA_ROLE_SESSION_POLICY") and "session_policy" not in base:
+            base["session_policy"] = env["RCA_ROLE_SESSION_POLICY"]
         try:
             config = cls.model_validate(base)
         except ValidationError as exc:
@@ -280,6 +286,8 @@ class AwsSessions:
         }
         if self.roles.external_id:
             request["ExternalId"] = self.roles.external_id
+        if self.roles.session_policy:
+            request["Policy"] = self.roles.session_policy
 
         def fetch() -> dict[str, str]:
             try:
