@@ -204,7 +204,7 @@ def test_guardrail_blocks_a_tool_result(chain: Path) -> None:
         "provide-client-params.bedrock-runtime.Converse",
         lambda params, **_: captured.append(params),
     )
-    p, session = provider(c, chain, guardrail=("gr-123", "1"))
+    p, session = provider(c, chain, guardrail=("gr7x2k9q1abc", "1"))
     with Stubber(c) as stub:
         stub.add_response("converse", reply([tool_use("t1", "logs", {"components": ["Web App"]})]))
         stub.add_response(
@@ -216,7 +216,7 @@ def test_guardrail_blocks_a_tool_result(chain: Path) -> None:
                 "assessments": [],
             },
             {
-                "guardrailIdentifier": "gr-123",
+                "guardrailIdentifier": "gr7x2k9q1abc",
                 "guardrailVersion": "1",
                 "source": "INPUT",
                 "content": ANY,
