@@ -194,6 +194,55 @@ def check(
         raise typer.Exit(1)
 
 
+def models(
+    family: Annotated[
+        str | None,
+        typer.Option(help="Model id prefix (default: $RCA_MODEL_FAMILY, config, anthropic.claude-sonnet)."),
+    ] = None,
+    all_families: Annotated[bool, typer.Option("--all", help="Every text model family.")] = False,
+    legacy: Annotated[bool, typer.Option(help="Include LEGACY models.")] = False,
+    profile: Profile = None,
+    region: Region = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the models as JSON.")] = False,
+) -> None:
+    """List the Bedrock text models this account can invoke here, newest first, with the id to
+    pass as --model-id (a cross-Region inference profile when one exists)."""
+    from tools.aws.errors import AwsError
+    from tools.aws.models import ModelCatalog, configured_family, configured_model
+    from tools.aws.session import make_client
+
+    chosen_family = None if all_families else configured_family(family)
+    try:
+        catalog = ModelCatalog(make_client("bedrock", profile=profile, region=region))
+        found = catalog.usable(chosen_family, include_legacy=legacy)
+        pinned = configured_model()
+    except (RcaError, AwsError) as exc:
+        _fail(str(exc))
+        return
+    default = next((m.invoke_id for m in found if m.status == "ACTIVE"), None)
+    if as_json:
+        payload = {
+            "family": chosen_family,
+            "configured_model_id": pinned,
+            "default": None if pinned else default,
+            "models": [m.model_dump(mode="json") for m in found],
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    if not found:
+        _fail(f"no usable Bedrock text model of family {chosen_family!r} here; try --all")
+    for m in found:
+        mark = "*" if m.invoke_id == (pinned or default) else " "
+        how = "inference profile" if m.via_profile else "on demand"
+        out.print(
+            f"{mark} {m.invoke_id:<55} {m.status:<7} {how:<17} max output {m.output_limit}",
+            highlight=False,
+            markup=False,
+        )
+    source = "RCA_MODEL_ID / --model-id / config" if pinned else "newest ACTIVE of the family"
+    err.print(f"* = the model rca uses ({source})", highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``rca capture`` and ``rca aws policy|schema|check`` to ``app``."""
     app.command("capture")(capture)
@@ -203,4 +252,5 @@ def register(app: typer.Typer) -> None:
     aws_app.command("policy")(policy)
     aws_app.command("schema")(schema)
     aws_app.command("check")(check)
+    aws_app.command("models")(models)
     app.add_typer(aws_app, name="aws")

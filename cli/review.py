@@ -414,14 +414,12 @@ def register(app: typer.Typer) -> None:
         doc = guard(store.load_document, review_id)
         responder: Responder = RetrievalResponder()
         if model == "bedrock":
-            import boto3
+            from tools.aws.models import resolve_model
+            from tools.aws.session import make_client
 
-            from reviews.assessors.bedrock import DEFAULT_MODEL
-
-            client = boto3.Session(profile_name=profile, region_name=region).client(
-                "bedrock-runtime"
-            )
-            responder = BedrockResponder(client, model_id or DEFAULT_MODEL)
+            client = guard(make_client, "bedrock-runtime", profile=profile, region=region)
+            chosen = guard(resolve_model, model_id, profile=profile, region=region)
+            responder = BedrockResponder(client, chosen)
         chat = ReviewChat(
             assessment,
             doc,

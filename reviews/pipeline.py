@@ -245,14 +245,18 @@ def build_reviewer(
         extractor = PdfPlumberExtractor()
     assessor: Assessor
     if options.assessor == "bedrock":
-        from reviews.assessors.bedrock import DEFAULT_MODEL, BedrockAssessor
+        from reviews.assessors.bedrock import BedrockAssessor
+        from tools.aws.session import make_client
 
         assert session is not None
         assessor = BedrockAssessor(
             lens,
-            options.model_id or DEFAULT_MODEL,
+            options.model_id,
             client=session.client("bedrock-runtime", config=config),
             region=options.region,
+            catalog_client=None
+            if options.model_id
+            else make_client("bedrock", session=session, region=options.region),
         )
     else:
         from reviews.assessors.heuristic import HeuristicAssessor

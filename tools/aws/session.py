@@ -49,6 +49,8 @@ DEFAULT_SESSION_NAME = "rca-tools"
 ROLE_DURATION_S = 3600  # STS AssumeRole default and the role-chaining maximum (1 hour)
 
 
+# Keys of the same config file read elsewhere (tools.aws.models).
+OTHER_KEYS = frozenset({"model_id", "model_family"})
 USER_AGENT = "rca-ops-assistant"
 DEFAULT_READ_TIMEOUT_S = 30
 # Read timeouts sized per call, in seconds: a large Converse assessment and a long InvokeAgent
@@ -161,7 +163,7 @@ class RoleConfig(Model):
                 raise CredentialsError(f"{file}: cannot read the AWS role config ({exc})") from exc
             if not isinstance(raw, dict):
                 raise CredentialsError(f"{file}: expected a mapping with role_arn_template/roles")
-            base = {k: v for k, v in raw.items() if v is not None}
+            base = {k: v for k, v in raw.items() if v is not None and k not in OTHER_KEYS}
             base["roles"] = {str(k): str(v) for k, v in (base.get("roles") or {}).items()}
         template = role_arn_template or env.get("RCA_ROLE_ARN_TEMPLATE")
         if template:
