@@ -21,7 +21,14 @@ from botocore.exceptions import (
 
 from tools.errors import ContextOverflowError, ModelError, TelemetryError
 
-POLICY_HINT = "see infra/iam/rca-tools-readonly-policy.json for the read-only permissions"
+POLICY_HINT = "print the read-only policy with `rca aws policy --role tools`"
+# Which role's policy grants a service's calls (``rca aws policy --role ...``).
+ROLE_OF_SERVICE = {
+    "Well-Architected": "review",
+    "Textract": "review",
+    "Bedrock": "agent",
+    "Bedrock Agent": "review",
+}
 
 _DENIED = frozenset(
     [
@@ -135,7 +142,9 @@ def translate(
         head = f"{service} {operation}{where} failed ({code}: {detail or 'no message'})"
         for codes, cls, advice in _CLIENT_ERRORS:
             if code in codes:
-                text = advice.format(action=_action(service, operation), policy=POLICY_HINT)
+                role = ROLE_OF_SERVICE.get(service)
+                policy = f"print it with `rca aws policy --role {role}`" if role else POLICY_HINT
+                text = advice.format(action=_action(service, operation), policy=policy)
                 return make(cls, f"{head}; {text}", code)
         return make(AwsError, head, code)
     name = type(exc).__name__
