@@ -172,7 +172,9 @@ def _documented(service: str, operation: str, params: dict[str, Any], report: Re
         given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if k in params]
         report.checks += 1
         if len(given) != 1 and "SOURCE" not in str(params.get("queryString", "")):
-            report.violations.append(f"StartQuery: exactly one of the log group members, got {given}")
+            report.violations.append(
+                f"StartQuery: exactly one of the log group members, got {given}"
+            )
         for ident in params.get("logGroupIdentifiers") or []:
             if str(ident).endswith("*"):
                 report.violations.append(f"StartQuery.logGroupIdentifiers: {ident!r} ends with *")

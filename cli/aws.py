@@ -197,7 +197,9 @@ def check(
 def models(
     family: Annotated[
         str | None,
-        typer.Option(help="Model id prefix (default: $RCA_MODEL_FAMILY, config, anthropic.claude-sonnet)."),
+        typer.Option(
+            help="Model id prefix (default: $RCA_MODEL_FAMILY, config, anthropic.claude-sonnet)."
+        ),
     ] = None,
     all_families: Annotated[bool, typer.Option("--all", help="Every text model family.")] = False,
     legacy: Annotated[bool, typer.Option(help="Include LEGACY models.")] = False,

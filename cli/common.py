@@ -76,8 +76,8 @@ def session_store() -> SessionStore:
     """DynamoDB when ``RCA_SESSION_TABLE`` is set (the cloud), else SQLite under ``RCA_HOME``."""
     table = os.environ.get("RCA_SESSION_TABLE")
     if table:
-        import boto3
+        from tools.aws.session import make_client
 
-        return DynamoSessionStore(table, boto3.client("dynamodb"))
+        return DynamoSessionStore(table, make_client("dynamodb"))
     home = os.environ.get("RCA_HOME")
     return SqliteSessionStore(Path(home) / "rca.db" if home else None)

@@ -128,7 +128,9 @@ def test_bin_is_written_in_minutes_for_long_windows():
 def _backend(root: Path, clients: Any, **kw: Any) -> AwsBackend:
     bundle = Bundle(root)
     arch = ArchitectureModel.load(bundle.workspace_path)
-    return AwsBackend(arch, clients, sleep=lambda _: None, now=lambda: bundle.incident.window.end, **kw)
+    return AwsBackend(
+        arch, clients, sleep=lambda _: None, now=lambda: bundle.incident.window.end, **kw
+    )
 
 
 def test_a_failing_bins_query_degrades_only_that_part(chain_bundle: Path, monkeypatch):
@@ -154,9 +156,16 @@ def test_linked_source_account_log_groups_are_queried_by_arn():
     stub.add_response(
         "start_query",
         {"queryId": "q-x"},
-        {"logGroupIdentifiers": [arn], "startTime": ANY, "endTime": ANY, "queryString": "pattern @message"},
+        {
+            "logGroupIdentifiers": [arn],
+            "startTime": ANY,
+            "endTime": ANY,
+            "queryString": "pattern @message",
+        },
     )
-    stub.add_response("get_query_results", {"status": "Complete", "results": []}, {"queryId": "q-x"})
+    stub.add_response(
+        "get_query_results", {"status": "Complete", "results": []}, {"queryId": "q-x"}
+    )
     with stub:
         insights(logs).run("pattern @message", [arn], START, END)
         stub.assert_no_pending_responses()
@@ -173,24 +182,38 @@ def test_linked_account_metrics_carry_account_id_and_owning_account():
         "list_metrics",
         {
             "Metrics": [
-                {"Namespace": "AWS/Lambda", "MetricName": "Errors",
-                 "Dimensions": [{"Name": "FunctionName", "Value": "orders"}]}
+                {
+                    "Namespace": "AWS/Lambda",
+                    "MetricName": "Errors",
+                    "Dimensions": [{"Name": "FunctionName", "Value": "orders"}],
+                }
             ],
             "OwningAccounts": [SOURCE],
         },
-        {"Namespace": "AWS/Lambda", "Dimensions": [{"Name": "FunctionName", "Value": "orders"}],
-         "IncludeLinkedAccounts": True, "OwningAccount": SOURCE},
+        {
+            "Namespace": "AWS/Lambda",
+            "Dimensions": [{"Name": "FunctionName", "Value": "orders"}],
+            "IncludeLinkedAccounts": True,
+            "OwningAccount": SOURCE,
+        },
     )
     stub.add_response(
         "get_metric_data",
-        {"MetricDataResults": [{"Id": "m0", "Timestamps": [START], "Values": [3.0], "StatusCode": "Complete"}]},
+        {
+            "MetricDataResults": [
+                {"Id": "m0", "Timestamps": [START], "Values": [3.0], "StatusCode": "Complete"}
+            ]
+        },
         {
             "MetricDataQueries": [
                 {
                     "Id": "m0",
                     "MetricStat": {
-                        "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors",
-                                   "Dimensions": [{"Name": "FunctionName", "Value": "orders"}]},
+                        "Metric": {
+                            "Namespace": "AWS/Lambda",
+                            "MetricName": "Errors",
+                            "Dimensions": [{"Name": "FunctionName", "Value": "orders"}],
+                        },
                         "Period": 60,
                         "Stat": "Sum",
                     },
@@ -240,6 +263,8 @@ def test_observability_mode_reads_source_accounts_through_the_monitoring_account
     got = aws.log_patterns(["/aws/lambda/orders"], WINDOW, WINDOW.previous(), 300)
     assert got.window_records > 0
     arn = f"arn:aws:logs::{SOURCE}:log-group:/aws/lambda/orders"  # Region from the client
-    assert sent and all(kw["logGroupIdentifiers"] == [arn] and "logGroupNames" not in kw for kw in sent)
+    assert sent and all(
+        kw["logGroupIdentifiers"] == [arn] and "logGroupNames" not in kw for kw in sent
+    )
     assert {loc for _, loc in asked} == {Location(None, None)}  # the monitoring account only
     assert aws.write_events(WINDOW) == [] and aws.skipped_trails == [Location(SOURCE, None).label()]

@@ -48,7 +48,9 @@ def profile(prefix: str, model: str) -> dict[str, Any]:
         "inferenceProfileName": f"{prefix} {model}",
         "inferenceProfileArn": f"arn:aws:bedrock:eu-central-1:123456789012:inference-profile/{prefix}.{model}",
         "inferenceProfileId": f"{prefix}.{model}",
-        "models": [{"modelArn": ARN.format(region=r, model=model)} for r in ("eu-central-1", "eu-west-1")],
+        "models": [
+            {"modelArn": ARN.format(region=r, model=model)} for r in ("eu-central-1", "eu-west-1")
+        ],
         "status": "ACTIVE",
         "type": "SYSTEM_DEFINED",
     }
@@ -74,7 +76,10 @@ def catalog_client(stubs: int = 1) -> tuple[Any, Stubber]:
         stub.add_response(
             "list_inference_profiles",
             {
-                "inferenceProfileSummaries": [profile("global", SONNET_45), profile("us", SONNET_4)],
+                "inferenceProfileSummaries": [
+                    profile("global", SONNET_45),
+                    profile("us", SONNET_4),
+                ],
                 "nextToken": "page2",
             },
             {"typeEquals": "SYSTEM_DEFINED", "maxResults": 1000},
@@ -113,7 +118,10 @@ def test_explicit_then_env_then_config_file_before_any_call(tmp_path):
     unused = object()  # a catalog call would fail on it
     assert resolve_model("from-flag", catalog_client=unused, environ=env) == "from-flag"
     assert resolve_model(None, catalog_client=unused, environ=env) == "from-env"
-    assert resolve_model(None, catalog_client=unused, environ={"RCA_AWS_CONFIG": str(config)}) == "from-file"
+    assert (
+        resolve_model(None, catalog_client=unused, environ={"RCA_AWS_CONFIG": str(config)})
+        == "from-file"
+    )
     # the role config of the same file still loads (model keys are not role settings)
     from tools.aws.session import RoleConfig
 
@@ -123,7 +131,9 @@ def test_explicit_then_env_then_config_file_before_any_call(tmp_path):
 def test_no_usable_model_is_one_line():
     client = boto3.client("bedrock", region_name="eu-central-1")
     with Stubber(client) as stub:
-        stub.add_response("list_foundation_models", {"modelSummaries": []}, {"byOutputModality": "TEXT"})
+        stub.add_response(
+            "list_foundation_models", {"modelSummaries": []}, {"byOutputModality": "TEXT"}
+        )
         stub.add_response(
             "list_inference_profiles",
             {"inferenceProfileSummaries": []},
@@ -136,7 +146,11 @@ def test_no_usable_model_is_one_line():
 @pytest.mark.parametrize(
     ("code", "message", "says"),
     [
-        ("ValidationException", "The provided model identifier is invalid.", "not a valid model identifier"),
+        (
+            "ValidationException",
+            "The provided model identifier is invalid.",
+            "not a valid model identifier",
+        ),
         (
             "ValidationException",
             "Invocation of model ID anthropic.claude-sonnet-4-20250514-v1:0 with on-demand "
@@ -144,7 +158,11 @@ def test_no_usable_model_is_one_line():
             "inference profile that contains this model.",
             "--model-id us.",
         ),
-        ("ResourceNotFoundException", "This model version has reached the end of its life.", "legacy / end of life"),
+        (
+            "ResourceNotFoundException",
+            "This model version has reached the end of its life.",
+            "legacy / end of life",
+        ),
         (
             "ResourceNotFoundException",
             "Access denied. This Model is marked by provider as Legacy and you have not been "
@@ -165,7 +183,9 @@ def test_family_capabilities_and_output_limits():
     assert output_limit(f"eu.{SONNET_45}") == 64000
     assert output_limit("arn:aws:bedrock:eu-central-1::foundation-model/" + SONNET_35) == 4096
     assert output_limit("cohere.command-r-v1:0") == 4096
-    assert supports_tool_status(f"global.{SONNET_45}") and supports_forced_tool("amazon.nova-pro-v1:0")
+    assert supports_tool_status(f"global.{SONNET_45}") and supports_forced_tool(
+        "amazon.nova-pro-v1:0"
+    )
     assert not supports_tool_status("meta.llama3-3-70b-instruct-v1:0")
     assert not supports_forced_tool("mistral.mistral-large-2407-v1:0")
 
@@ -184,12 +204,29 @@ def test_rca_aws_models_lists_and_marks_the_default(monkeypatch):
 
 def test_released_date_orders_before_id_stamp():
     client = boto3.client("bedrock", region_name="eu-central-1")
-    older = {**summary("amazon.nova-pro-v1:0", types=["ON_DEMAND"]),
-             "modelLifecycle": {"status": "ACTIVE", "startOfLifeTime": datetime(2024, 12, 3, tzinfo=UTC)}}
-    newer = {**summary("amazon.nova-premier-v1:0", types=["ON_DEMAND"]),
-             "modelLifecycle": {"status": "ACTIVE", "startOfLifeTime": datetime(2025, 4, 30, tzinfo=UTC)}}
+    older = {
+        **summary("amazon.nova-pro-v1:0", types=["ON_DEMAND"]),
+        "modelLifecycle": {
+            "status": "ACTIVE",
+            "startOfLifeTime": datetime(2024, 12, 3, tzinfo=UTC),
+        },
+    }
+    newer = {
+        **summary("amazon.nova-premier-v1:0", types=["ON_DEMAND"]),
+        "modelLifecycle": {
+            "status": "ACTIVE",
+            "startOfLifeTime": datetime(2025, 4, 30, tzinfo=UTC),
+        },
+    }
     with Stubber(client) as stub:
-        stub.add_response("list_foundation_models", {"modelSummaries": [older, newer]}, {"byOutputModality": "TEXT"})
-        stub.add_response("list_inference_profiles", {"inferenceProfileSummaries": []},
-                          {"typeEquals": "SYSTEM_DEFINED", "maxResults": 1000})
+        stub.add_response(
+            "list_foundation_models",
+            {"modelSummaries": [older, newer]},
+            {"byOutputModality": "TEXT"},
+        )
+        stub.add_response(
+            "list_inference_profiles",
+            {"inferenceProfileSummaries": []},
+            {"typeEquals": "SYSTEM_DEFINED", "maxResults": 1000},
+        )
         assert ModelCatalog(client).newest("amazon.nova").invoke_id == "amazon.nova-premier-v1:0"

@@ -48,7 +48,10 @@ def test_validator_catches_what_botocore_skips():
     assert any("does not match pattern" in v for v in bad_arn)
     # numeric maximum: Converse maxTokens has min 1 and no max, but GetQueryResults... use
     # ListWorkloads.MaxResults (1-50)
-    assert any("value 51 > max 50" in v for v in _one("wellarchitected", "ListWorkloads", {"MaxResults": 51}))
+    assert any(
+        "value 51 > max 50" in v
+        for v in _one("wellarchitected", "ListWorkloads", {"MaxResults": 51})
+    )
     assert _one("wellarchitected", "ListWorkloads", {"MaxResults": 50}) == []
 
 

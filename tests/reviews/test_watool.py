@@ -182,7 +182,7 @@ def test_apply_creates_workload_updates_answers_and_saves_the_report(
             },
             create,
         )
-        for i, params in enumerate(updates):
+        for params in updates:
             stub.add_response(
                 "get_answer",
                 {
@@ -302,7 +302,7 @@ def test_errors_are_translated(small: Assessment, lens) -> None:  # type: ignore
     wa = WaToolClient(client, sts=object())
     with Stubber(client) as stub:
         stub.add_client_error("list_workloads", "ThrottlingException", "slow down")
-        with pytest.raises(WaToolError, match="throttling this account after retries"):
+        with pytest.raises(WaToolError, match="kept throttling after retries"):
             apply_plan(plan, lens, wa)
     client, wa, _ = _wa()
     with Stubber(client) as stub:

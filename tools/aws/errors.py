@@ -171,7 +171,7 @@ _CLIENT_ERRORS: list[tuple[frozenset[str], type[AwsError], str]] = [
     (
         _DENIED,
         AccessDeniedError,
-        "grant the caller (or the assumed read-only role) {action}; {policy}",
+        "grant the caller {action} (the assumed role, for reads in other accounts); {policy}",
     ),
     (
         _CREDENTIALS,
@@ -181,14 +181,14 @@ _CLIENT_ERRORS: list[tuple[frozenset[str], type[AwsError], str]] = [
     (
         _THROTTLED,
         ThrottledError,
-        "AWS is throttling this account after retries; wait a minute, narrow the window or "
-        "examine fewer components",
+        "AWS kept throttling after retries; wait a minute and retry, or lower the request rate "
+        "(a narrower window, fewer components, questions or parallel requests)",
     ),
     (
         _NOT_FOUND,
         NotFoundError,
-        "check the names in the workspace's rca.* properties and the rca.account / rca.region "
-        "of the element",
+        "check the name or id, and the account and Region it lives in (for telemetry: the "
+        "workspace's rca.* properties and the element's rca.account / rca.region)",
     ),
     (_QUERY, QueryError, "the request was rejected as invalid"),
 ]
@@ -204,6 +204,7 @@ _PREFIX = {
     "Well-Architected": "wellarchitected",
     "Textract": "textract",
     "Bedrock": "bedrock",
+    "Bedrock Agent": "bedrock",
 }
 
 

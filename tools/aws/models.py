@@ -70,8 +70,13 @@ OUTPUT_LIMITS: dict[str, int] = {
 # Inference profile id prefixes: geographic (data stays in the geography) and global.
 GEO_PREFIXES = ("us-gov", "us", "eu", "apac", "jp", "au", "ca")
 PROFILE_PREFIX = re.compile(r"^(?:global|us-gov|us|eu|apac|jp|au|ca)\.")
-_STATUS_FAMILIES = ("anthropic.claude-3", "anthropic.claude-sonnet-4", "anthropic.claude-opus-4",
-                    "anthropic.claude-haiku-4", "amazon.nova")
+_STATUS_FAMILIES = (
+    "anthropic.claude-3",
+    "anthropic.claude-sonnet-4",
+    "anthropic.claude-opus-4",
+    "anthropic.claude-haiku-4",
+    "amazon.nova",
+)
 _FORCED_TOOL_FAMILIES = _STATUS_FAMILIES
 
 
@@ -164,7 +169,9 @@ class ModelCatalog:
             if not token:
                 return out
 
-    def usable(self, family: str | None = None, *, include_legacy: bool = False) -> list[UsableModel]:
+    def usable(
+        self, family: str | None = None, *, include_legacy: bool = False
+    ) -> list[UsableModel]:
         """Text models (of ``family``, an id prefix such as ``anthropic.claude-sonnet``), newest
         first, each with the id to invoke: the preferred inference profile, else the model id
         when it supports on-demand throughput; models with neither are left out."""
@@ -189,8 +196,10 @@ class ModelCatalog:
                 continue
             profiles = sorted(
                 by_model.get(model_id, []),
-                key=lambda p: (0 if geo and p.startswith(geo + ".") else
-                               1 if p.startswith("global.") else 2, p),
+                key=lambda p: (
+                    0 if geo and p.startswith(geo + ".") else 1 if p.startswith("global.") else 2,
+                    p,
+                ),
             )
             types = summary.get("inferenceTypesSupported") or []
             if profiles:
@@ -255,9 +264,7 @@ def configured_model(
     return str(value) if value else None
 
 
-def configured_family(
-    explicit: str | None = None, environ: Mapping[str, str] | None = None
-) -> str:
+def configured_family(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
     """``--model-family`` > ``RCA_MODEL_FAMILY`` > ``model_family`` in the config > default."""
     env = os.environ if environ is None else environ
     value = explicit or env.get("RCA_MODEL_FAMILY") or _config_file(env).get("model_family")

@@ -193,7 +193,8 @@ class AwsSessions:
     """Sessions and clients per :class:`Location`; thread-safe; one instance per investigation.
 
     ``client(service, location)`` is a :class:`ClientFactory`. Clients are cached per service,
-    account and Region and built by :func:`make_client` (retries, timeouts sized per service). ``session`` (a ``boto3.Session``) may be injected, else one is built from
+    account and Region and built by :func:`make_client` (retries, timeouts sized per service).
+    ``session`` (a ``boto3.Session``) may be injected, else one is built from
     ``profile`` / ``region``.
 
     Raises (from ``client``):
