@@ -180,9 +180,13 @@ def _documented(service: str, operation: str, params: dict[str, Any], report: Re
                 report.violations.append(f"StartQuery.logGroupIdentifiers: {ident!r} ends with *")
 
 
-def validate(records: list[dict[str, Any]]) -> Report:
-    """Validate captured requests (dicts with ``service``, ``operation``, ``params``)."""
+def validate(records: list[dict[str, Any]], data_path: Path | None = None) -> Report:
+    """Validate captured requests (dicts with ``service``, ``operation``, ``params``) against
+    the installed botocore models, or those under ``data_path`` (an older botocore's
+    ``botocore/data``: checks that the pinned minimum knows every operation and member)."""
     session = botocore.session.get_session()
+    if data_path is not None:
+        session.get_component("data_loader").search_paths.insert(0, str(data_path))
     models: dict[str, Any] = {}
     report = Report()
     for record in records:
@@ -228,6 +232,10 @@ def load(path: Path) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--capture", type=Path, help="validate this capture file (no test run)")
+    parser.add_argument("--keep", type=Path, help="also write the capture to this file")
+    parser.add_argument(
+        "--botocore-data", type=Path, help="validate against another botocore's botocore/data"
+    )
     args = parser.parse_args(argv)
     if args.capture:
         records = load(args.capture)
@@ -240,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: the AWS-facing tests failed (pytest exit {code})", file=sys.stderr)
                 return 1
             records = load(target) if target.exists() else []
-    report = validate(records)
+            if args.keep:
+                args.keep.write_text(target.read_text(encoding="utf-8"), encoding="utf-8")
+    report = validate(records, args.botocore_data)
     print(f"requests validated: {report.requests}")
     print(f"operations: {len(report.operations)} ({', '.join(sorted(report.operations))})")
     print(f"constraint checks: {report.checks}")

@@ -20,8 +20,6 @@ from tools.aws.session import AwsSessions, Location, RoleConfig
 from tools.errors import RcaError
 from tools.models import TimeWindow
 
-POLICY = Path(__file__).resolve().parents[1] / "infra" / "iam" / "rca-tools-readonly-policy.json"
-
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -125,11 +123,37 @@ def capture(
     out.print(f'replay it: rca ask "..." --bundle {report.path}', highlight=False)
 
 
-def policy() -> None:
-    """Print the read-only IAM policy the tools (and capture) need."""
-    if not POLICY.is_file():
-        _fail(f"{POLICY} not found; run from a source checkout (infra/iam/)")
-    sys.stdout.write(POLICY.read_text(encoding="utf-8"))
+def policy(
+    role: Annotated[
+        str, typer.Option(help="tools (read-only telemetry), agent, review or slack.")
+    ] = "tools",
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Name=value for a placeholder, e.g. CrossAccountRoleName=rca-readonly, "
+            "WorkspaceBucket=my-bucket, WorkspacePrefix=rca/, SessionsTable=rca-sessions.",
+        ),
+    ] = None,
+) -> None:
+    """Print the IAM policy a role needs, with its names filled in (see infra/iam/)."""
+    from tools.aws.iam import DEFAULTS, placeholders, render_policy
+
+    values: dict[str, str] = {}
+    for item in setting or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            _fail(f"--set {item!r}: expected Name=value", 2)
+        values[name.strip()] = value.strip()
+    try:
+        document = render_policy(role, values)
+        names = placeholders(role)
+    except RcaError as exc:
+        _fail(str(exc), 2)
+        return
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    used = ", ".join(f"{n}={values.get(n, DEFAULTS[n])!r}" for n in names)
+    err.print(f"{role} policy settings (change with --set Name=value): {used}", markup=False)
 
 
 def schema(
