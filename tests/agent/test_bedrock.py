@@ -222,28 +222,7 @@ def test_guardrail_blocks_a_tool_result(chain: Path) -> None:
                 "content": ANY,
             },
         )
-        stub.add_response(
-            "converse",
-            reply(
-                [
-                    tool_use(
-                        "t2",
-                        "submit_hypotheses",
-                        {
-                            "hypotheses": [
-                                {
-                                    "rank": 1,
-                                    "statement": "s",
-                                    "component": "Web App",
-                                    "confidence": 0.5,
-                                    "supporting_evidence": ["E1"],
-                                }
-                            ]
-                        },
-                    )
-                ]
-            ),
-        )
+        stub.add_response("converse", reply([_submit("t2")]))
         InvestigationLoop(session.context, p).run("x")
     text = captured[1]["messages"][2]["content"][0]["toolResult"]["content"][0]["text"]
     assert "blocked by the configured Bedrock guardrail" in text
