@@ -230,3 +230,16 @@ def test_released_date_orders_before_id_stamp():
             {"typeEquals": "SYSTEM_DEFINED", "maxResults": 1000},
         )
         assert ModelCatalog(client).newest("amazon.nova").invoke_id == "amazon.nova-premier-v1:0"
+
+
+def test_a_built_client_resolves_once_per_process(monkeypatch):
+    import tools.aws.models as models
+
+    client, stub = catalog_client()  # one set of responses: a second lookup would fail
+    monkeypatch.setattr(models, "_RESOLVED", {})
+    monkeypatch.setattr("tools.aws.session.make_client", lambda *a, **k: client)
+    with stub:
+        first = resolve_model(region="eu-central-1", environ={})
+        again = resolve_model(region="eu-central-1", environ={})
+        stub.assert_no_pending_responses()
+    assert first == again == f"eu.{SONNET_45}"

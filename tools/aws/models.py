@@ -271,6 +271,11 @@ def configured_family(explicit: str | None = None, environ: Mapping[str, str] | 
     return str(value) if value else DEFAULT_FAMILY
 
 
+# Resolutions made with a client built here, per (profile, Region, family), for this process:
+# a long-running service resolves once, not on every investigation.
+_RESOLVED: dict[tuple[str | None, str | None, str], str] = {}
+
+
 def resolve_model(
     explicit: str | None = None,
     *,
@@ -283,7 +288,8 @@ def resolve_model(
     """The ``modelId`` to send (see the module docstring for the order).
 
     ``catalog_client`` is a ``bedrock`` (control-plane) client, built through
-    :func:`tools.aws.session.make_client` from ``profile`` / ``region`` when needed.
+    :func:`tools.aws.session.make_client` from ``profile`` / ``region`` when needed; such a
+    resolution is remembered for the process (an injected client always asks again).
 
     Raises:
         ModelError: nothing configured and no usable model of the family.
@@ -291,6 +297,11 @@ def resolve_model(
     chosen = configured_model(explicit, environ)
     if chosen:
         return chosen
+    chosen_family = configured_family(family, environ)
+    key = (profile, region, chosen_family)
+    if catalog_client is None and key in _RESOLVED:
+        return _RESOLVED[key]
+    built = catalog_client is None
     if catalog_client is None:
         from tools.aws.errors import AwsError
         from tools.aws.session import make_client
@@ -299,4 +310,7 @@ def resolve_model(
             catalog_client = make_client("bedrock", profile=profile, region=region)
         except AwsError as exc:
             raise ModelError(f"cannot list Bedrock models: {exc}") from exc
-    return ModelCatalog(catalog_client).newest(configured_family(family, environ)).invoke_id
+    invoke_id = ModelCatalog(catalog_client).newest(chosen_family).invoke_id
+    if built:
+        _RESOLVED[key] = invoke_id
+    return invoke_id
