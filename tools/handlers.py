@@ -23,8 +23,9 @@ Configuration (environment, read per cold start):
   (:mod:`tools.aws.session`); ``AWS_REGION`` is set by Lambda;
 - ``RCA_WINDOW_MINUTES``: the incident window when the session names none (default 60, ending
   now); ``RCA_MAX_RESPONSE_BYTES``: the budget of the whole Lambda response (default 25,000
-  bytes, the Bedrock Agents action-group Lambda response quota of 25 KB), measured on the
-  serialised envelope with the escaped body, not on the body alone.
+  bytes, the commonly cited 25 KB action-group Lambda response quota; the page stating it was
+  not found in the documentation searched, so it is configurable), measured on the serialised
+  envelope with the escaped body, not on the body alone.
 
 Tool output reaches the agent's model like it reaches the loop's: every string is sanitised
 (:func:`agent.untrusted.sanitize`) and the JSON body is wrapped in an ``<untrusted-data-NONCE>``
