@@ -179,13 +179,14 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ) -> None:
     """Check credentials, role assumption and mapped log groups for every account of a workspace."""
-    from tools.aws.logs_insights import LogsInsights
+    from tools.aws.logs_insights import LogsInsights, log_group_arn
     from tools.c4 import ArchitectureModel
     from tools.telemetry.aws import AwsBackend
 
     try:
         sessions = _sessions(profile, region, role_arn_template)
-        backend = AwsBackend(ArchitectureModel.load(workspace), sessions)
+        observed = sessions.roles.cross_account == "observability" and not sessions.roles.configured
+        backend = AwsBackend(ArchitectureModel.load(workspace), sessions, observability=observed)
     except RcaError as exc:
         _fail(str(exc))
         return
@@ -196,10 +197,19 @@ def check(
     for location in backend.locations:
         row: dict[str, Any] = {"account": location.account, "region": location.region}
         try:
-            sessions.session_for(location.account)
-            insights = LogsInsights(sessions.client("logs", location), location=location)
+            via = backend.serving_location(location)  # the monitoring account with observability
+            sessions.session_for(via.account)
+            client = sessions.client("logs", via)
+            insights = LogsInsights(client, location=location)
             groups = sorted(by_location.get(location, []))
-            found = insights.existing_groups(groups)
+            linked = backend.linked_account(location)
+            names = {
+                log_group_arn(g, linked, location.region or client.meta.region_name)
+                if linked
+                else g: g
+                for g in groups
+            }
+            found = {names[g] for g in insights.existing_groups(list(names))}
             row.update(ok=True, log_groups=len(groups), missing=sorted(set(groups) - found))
         except RcaError as exc:
             row.update(ok=False, error=str(exc))

@@ -268,3 +268,18 @@ def test_observability_mode_reads_source_accounts_through_the_monitoring_account
     )
     assert {loc for _, loc in asked} == {Location(None, None)}  # the monitoring account only
     assert aws.write_events(WINDOW) == [] and aws.skipped_trails == [Location(SOURCE, None).label()]
+
+
+def test_existing_linked_log_groups_are_looked_up_by_identifier():
+    logs = client("logs")
+    here = f"arn:aws:logs:eu-central-1:{SOURCE}:log-group:/aws/lambda/orders"
+    gone = f"arn:aws:logs:eu-central-1:{SOURCE}:log-group:/aws/lambda/gone"
+    stub = Stubber(logs)
+    stub.add_response(
+        "describe_log_groups",
+        {"logGroups": [{"logGroupName": "/aws/lambda/orders", "logGroupArn": here + ":*"}]},
+        {"logGroupIdentifiers": [here, gone]},
+    )
+    with stub:
+        assert insights(logs).existing_groups([here, gone]) == {here}
+        stub.assert_no_pending_responses()

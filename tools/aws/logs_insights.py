@@ -504,9 +504,12 @@ class LogsInsights:
         return out, total
 
     def existing_groups(self, log_groups: Sequence[str]) -> set[str]:
-        """Which of ``log_groups`` exist (DescribeLogGroups by name prefix, one call each)."""
+        """Which of ``log_groups`` exist: names by DescribeLogGroups ``logGroupNamePrefix`` (one
+        call each); ARNs of linked source accounts by ``logGroupIdentifiers`` (50 per call),
+        matched on ``logGroupArn`` without its ``:*`` suffix."""
         found: set[str] = set()
-        for group in log_groups:
+        arns = [g for g in log_groups if g.startswith("arn:")]
+        for group in (g for g in log_groups if not g.startswith("arn:")):
             response = self._call(
                 "DescribeLogGroups",
                 self.client.describe_log_groups,
@@ -515,6 +518,18 @@ class LogsInsights:
             )
             if any(g.get("logGroupName") == group for g in response.get("logGroups", [])):
                 found.add(group)
+        for start in range(0, len(arns), MAX_LOG_GROUPS_PER_QUERY):
+            batch = arns[start : start + MAX_LOG_GROUPS_PER_QUERY]
+            response = self._call(
+                "DescribeLogGroups",
+                self.client.describe_log_groups,
+                logGroupIdentifiers=batch,
+            )
+            listed = {
+                str(g.get("logGroupArn", "")).removesuffix(":*")
+                for g in response.get("logGroups", [])
+            }
+            found |= {arn for arn in batch if arn in listed}
         return found
 
 

@@ -168,20 +168,20 @@ class AwsBackend(TelemetryBackend):
                 locations.setdefault(where, None)
         self.locations = list(locations) or [_DEFAULT]
 
-    def _via(self, location: Location) -> Location:
+    def serving_location(self, location: Location) -> Location:
         """The location whose client serves ``location``: with cross-account observability,
         the monitoring account (the caller's) in the same Region; else ``location`` itself."""
         if self.observability and location.account:
             return Location(None, location.region)
         return location
 
-    def _linked(self, location: Location) -> str | None:
+    def linked_account(self, location: Location) -> str | None:
         """The source account read through the monitoring account, if any."""
         return location.account if self.observability and location.account else None
 
     def _insights(self, location: Location) -> LogsInsights:
         return LogsInsights(
-            self.clients("logs", self._via(location)),
+            self.clients("logs", self.serving_location(location)),
             location=location,
             sleep=self.sleep,
             clock=self.clock,
@@ -191,10 +191,10 @@ class AwsBackend(TelemetryBackend):
 
     def _cloudwatch(self, location: Location) -> CloudWatchMetrics:
         return CloudWatchMetrics(
-            self.clients("cloudwatch", self._via(location)),
+            self.clients("cloudwatch", self.serving_location(location)),
             location=location,
             now=self.now,
-            linked_account=self._linked(location),
+            linked_account=self.linked_account(location),
         )
 
     # ---------------------------------------------------------------- logs
@@ -222,7 +222,7 @@ class AwsBackend(TelemetryBackend):
         degraded: list[str] = []
         for location, groups in by_location.items():
             insights = self._insights(location)
-            linked = self._linked(location)
+            linked = self.linked_account(location)
             if linked:  # a source account's log groups, queried by ARN from the monitoring one
                 meta = getattr(insights.client, "meta", None)
                 region = location.region or getattr(meta, "region_name", None) or ""
@@ -428,7 +428,7 @@ class AwsBackend(TelemetryBackend):
 
                 readable = []
                 for location in self.locations:
-                    if self._linked(location):  # no cross-account observability for CloudTrail
+                    if self.linked_account(location):  # CloudTrail is not covered by observability
                         self.skipped_trails.append(location.label())
                         log.warning(
                             "CloudTrail of %s skipped: cross-account observability does not "
@@ -463,7 +463,7 @@ class AwsBackend(TelemetryBackend):
     def observed_edges(self, window: TimeWindow) -> list[tuple[str, str]]:
         """X-Ray service-graph edges ``(caller, callee)`` observed in ``window``, all locations."""
         edges: set[tuple[str, str]] = set()
-        for location in dict.fromkeys(self._via(loc) for loc in self.locations):
+        for location in dict.fromkeys(self.serving_location(loc) for loc in self.locations):
             graph = XRayServiceGraph(self.clients("xray", location), location=location)
             edges.update(graph.edges(window.start, window.end))
         return sorted(edges)
