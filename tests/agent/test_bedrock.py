@@ -42,6 +42,16 @@ def client() -> Any:
     )
 
 
+def converse_requests(c: Any) -> list[dict[str, Any]]:
+    """The parameters of every Converse call ``c`` makes, in order."""
+    captured: list[dict[str, Any]] = []
+    c.meta.events.register(
+        "provide-client-params.bedrock-runtime.Converse",
+        lambda params, **_: captured.append(params),
+    )
+    return captured
+
+
 def reply(content: list[dict[str, Any]], stop: str = "tool_use") -> dict[str, Any]:
     return {
         "output": {"message": {"role": "assistant", "content": content}},
@@ -70,11 +80,7 @@ def provider(c: Any, chain: Path, **kw: Any) -> tuple[BedrockConverseProvider, A
 
 def test_converse_loop_requests_and_answer(chain: Path) -> None:
     c = client()
-    captured: list[dict[str, Any]] = []
-    c.meta.events.register(
-        "provide-client-params.bedrock-runtime.Converse",
-        lambda params, **_: captured.append(params),
-    )
+    captured = converse_requests(c)
     p, session = provider(c, chain)
     question = "Shoppers get errors when they check out"
     first = {
@@ -199,11 +205,7 @@ def test_errors_are_translated(
 
 def test_guardrail_blocks_a_tool_result(chain: Path) -> None:
     c = client()
-    captured: list[dict[str, Any]] = []
-    c.meta.events.register(
-        "provide-client-params.bedrock-runtime.Converse",
-        lambda params, **_: captured.append(params),
-    )
+    captured = converse_requests(c)
     p, session = provider(c, chain, guardrail=("gr7x2k9q1abc", "1"))
     with Stubber(c) as stub:
         stub.add_response("converse", reply([tool_use("t1", "logs", {"components": ["Web App"]})]))
@@ -294,11 +296,7 @@ def test_max_tokens_stop_drops_the_cut_call_and_moves_on(chain: Path) -> None:
     """stopReason max_tokens: the complete calls run, the cut one is dropped, and the next
     request is a different one (never the same request re-sent)."""
     c = client()
-    captured: list[dict[str, Any]] = []
-    c.meta.events.register(
-        "provide-client-params.bedrock-runtime.Converse",
-        lambda params, **_: captured.append(params),
-    )
+    captured = converse_requests(c)
     p, session = provider(c, chain)
     with Stubber(c) as stub:
         stub.add_response(
@@ -335,11 +333,7 @@ def test_blocked_stop_reasons_are_reported(chain: Path, stop: str, text: str) ->
 
 def test_tool_result_status_only_for_families_that_accept_it(chain: Path) -> None:
     c = client()
-    captured: list[dict[str, Any]] = []
-    c.meta.events.register(
-        "provide-client-params.bedrock-runtime.Converse",
-        lambda params, **_: captured.append(params),
-    )
+    captured = converse_requests(c)
     session = open_bundle(chain)
     llama = "us.meta.llama3-3-70b-instruct-v1:0"
     p = BedrockConverseProvider(
