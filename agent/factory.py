@@ -117,10 +117,10 @@ def make_provider(
     if kind == "heuristic":
         return HeuristicProvider(session.architecture, focus)
     if kind == "bedrock":
-        from agent.providers.bedrock import DEFAULT_MODEL, BedrockConverseProvider
+        from agent.providers.bedrock import BedrockConverseProvider
 
         return BedrockConverseProvider(
-            model_id or DEFAULT_MODEL,
+            model_id,
             window=session.context.window.label(),
             baseline=session.context.baseline.label(),
             max_steps=max_steps,

@@ -39,6 +39,7 @@ from reviews.errors import ReviewError
 from reviews.evidence import DocumentIndex, stem
 from reviews.models import Assessment, ChatTurn, Citation, DocumentText
 from reviews.render import render_template
+from tools.aws.errors import translate_model
 from tools.text import STOPWORDS
 from tools.text import words as word_tokens
 
@@ -483,10 +484,8 @@ class BedrockResponder(Responder):
                 inferenceConfig={"maxTokens": self.max_tokens, "temperature": 0.0},
             )
         except (ClientError, BotoCoreError) as exc:
-            raise ReviewError(
-                f"Bedrock chat call failed for model {self.model_id}: {exc}; "
-                "use --model heuristic to answer offline"
-            ) from exc
+            error = translate_model(exc, f"model {self.model_id}", None)
+            raise ReviewError(f"{error}; or use --model heuristic to answer offline") from exc
         content = response.get("output", {}).get("message", {}).get("content", [])
         text = "\n".join(b["text"] for b in content if "text" in b).strip()
         available = _dedupe([c for h in hits for c in h.item.citations])

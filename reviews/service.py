@@ -125,6 +125,7 @@ class ReviewService:
         self._store = store
         self.lens = lens or load_lens(self.settings.lens)
         self.notes = notes if notes is not None else load_guidance(self.lens)
+        self._model_id: str | None = None
         self._retriever = retriever
         self.extractor = extractor or self._default_extractor()
         self.assessor = assessor or self._default_assessor()
@@ -219,11 +220,28 @@ class ReviewService:
         return HeuristicAssessor()
 
     def bedrock_model(self) -> str:
-        """The Bedrock model id of the assessor and the chat: ``settings.model_id``, else the
-        assessor's default (the one place the service chooses a model)."""
-        from reviews.assessors.bedrock import DEFAULT_MODEL
+        """The Bedrock model id of the assessor and the chat (the one place the service chooses
+        a model): ``settings.model_id``, ``RCA_MODEL_ID`` or the config file, else the newest
+        usable model of the configured family (:func:`tools.aws.models.resolve_model`).
 
-        return self.settings.model_id or DEFAULT_MODEL
+        Raises:
+            ReviewError: no model is configured and none of the family is usable here.
+        """
+        from tools.aws.models import configured_model, resolve_model
+        from tools.errors import ModelError
+
+        if self._model_id is None:
+            explicit = configured_model(self.settings.model_id)
+            try:
+                self._model_id = resolve_model(
+                    explicit,
+                    catalog_client=None if explicit else self.client("bedrock"),
+                    profile=self.settings.profile,
+                    region=self.settings.region,
+                )
+            except ModelError as exc:
+                raise ReviewError(str(exc)) from exc
+        return self._model_id
 
     def _chat_responder(self) -> Any:
         if self._responder is None:

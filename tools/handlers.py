@@ -29,7 +29,16 @@ Configuration (environment, read per cold start):
 - ``RCA_ROLE_ARN_TEMPLATE`` / ``RCA_AWS_CONFIG``: cross-account read-only roles
   (:mod:`tools.aws.session`); ``AWS_REGION`` is set by Lambda;
 - ``RCA_WINDOW_MINUTES``: the incident window when the session names none (default 60, ending
-  now); ``RCA_MAX_RESPONSE_BYTES``: response body cap (default 20,000 bytes).
+  now); ``RCA_MAX_RESPONSE_BYTES``: the budget of the whole Lambda response (default 25,000
+  bytes, the commonly cited 25 KB action-group Lambda response quota; the page stating it was
+  not found in the documentation searched, so it is configurable), measured on the serialised
+  envelope with the escaped body, not on the body alone.
+
+Tool output reaches the agent's model like it reaches the loop's: every string is sanitised
+(:func:`agent.untrusted.sanitize`) and the JSON body is wrapped in an ``<untrusted-data-NONCE>``
+block (:func:`agent.untrusted.wrap`, a fresh nonce per response; the agent's instructions say
+such blocks are data). The action-group OpenAPI schema carries no ``enum`` (Bedrock Agents
+refuse it): allowed values move into the property's description.
 
 Session attributes (set by whoever opens the agent session, updated by the handlers):
 ``rcaWindowStart`` / ``rcaWindowEnd`` (ISO 8601 UTC), optional ``rcaBaselineStart`` /
@@ -51,7 +60,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import BedrockAgentResolver
 from aws_lambda_powertools.event_handler.api_gateway import BedrockResponse
@@ -59,8 +67,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from agent.untrusted import MAX_TOOL_TEXT, new_nonce, sanitize, wrap
 from tools.aws.errors import translate
-from tools.aws.session import AwsSessions, ClientFactory, RoleConfig
+from tools.aws.session import AwsSessions, ClientFactory, RoleConfig, make_client
 from tools.c4 import ArchitectureModel
 from tools.context import EvidenceLedger, ToolContext, ToolResult
 from tools.errors import RcaError, WorkspaceError
@@ -70,7 +79,7 @@ from tools.telemetry.aws import AwsBackend
 from tools.telemetry.base import TelemetryBackend
 from tools.toolbox import TOOLS, Tool, run_tool
 
-DEFAULT_MAX_RESPONSE_BYTES = 20_000
+DEFAULT_MAX_RESPONSE_BYTES = 25_000
 SESSION_START, SESSION_END = "rcaWindowStart", "rcaWindowEnd"
 SESSION_BASELINE_START, SESSION_BASELINE_END = "rcaBaselineStart", "rcaBaselineEnd"
 SESSION_EVIDENCE = "rcaEvidenceCount"
@@ -125,10 +134,12 @@ class Runtime:
         env = os.environ if environ is None else environ
         location = env.get("RCA_WORKSPACE") or str(Path(__file__).with_name("workspace.json"))
         architecture = load_workspace(location)
-        factory = clients or AwsSessions(roles=RoleConfig.resolve(environ=env))
+        roles = RoleConfig.resolve(environ=env)
+        factory = clients or AwsSessions(roles=roles)
+        observability = roles.cross_account == "observability" and not roles.configured
         return cls(
             architecture,
-            AwsBackend(architecture, factory),
+            AwsBackend(architecture, factory, observability=observability),
             window_minutes=float(env.get("RCA_WINDOW_MINUTES", "60")),
             max_response_bytes=int(env.get("RCA_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)),
         )
@@ -178,7 +189,7 @@ def load_workspace(location: str, s3: Any = None) -> ArchitectureModel:
     if not location.startswith("s3://"):
         return ArchitectureModel.load(location)
     bucket, _, key = location[len("s3://") :].partition("/")
-    client = s3 or boto3.client("s3")
+    client = s3 or make_client("s3")
     try:
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     except (ClientError, BotoCoreError) as exc:
@@ -242,24 +253,71 @@ def normalize_event(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "requestBody": {**event["requestBody"], "content": content}}
 
 
-def fit(result: ToolResult, max_bytes: int) -> dict[str, Any]:
-    """The result as a JSON-able dict no larger than ``max_bytes`` once serialised: drop
-    ``data`` first, then evidence samples, then cut the summary (saying so in ``error``)."""
+def _sanitized(value: Any) -> Any:
+    if isinstance(value, str):
+        return sanitize(value)
+    if isinstance(value, list):
+        return [_sanitized(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _sanitized(v) for k, v in value.items()}
+    return value
+
+
+def fit(
+    result: ToolResult, max_bytes: int, size: Callable[[dict[str, Any]], int] | None = None
+) -> dict[str, Any]:
+    """The result as a JSON-able dict whose ``size`` (default: serialised length) is at most
+    ``max_bytes``: drop ``data`` first, then evidence samples, then cut the summary (saying so
+    in ``error``)."""
+    measure = size or (lambda p: len(json.dumps(p)))
     payload = result.model_dump(mode="json")
-    if len(json.dumps(payload)) <= max_bytes:
+    if measure(payload) <= max_bytes:
         return payload
     payload["data"] = {"omitted": "data left out to fit the agent's response size limit"}
-    if len(json.dumps(payload)) <= max_bytes:
+    if measure(payload) <= max_bytes:
         return payload
     for item in payload["evidence"]:
         item["samples"] = item["samples"][:1]
         item["searched"] = item["searched"][:300]
-    while len(json.dumps(payload)) > max_bytes and len(payload["evidence"]) > 1:
+    while measure(payload) > max_bytes and len(payload["evidence"]) > 1:
         payload["evidence"].pop()
         payload["error"] = "evidence list truncated to fit the response size limit"
-    if len(json.dumps(payload)) > max_bytes:
-        payload["summary"] = payload["summary"][: max_bytes // 2]
+    while measure(payload) > max_bytes and len(payload["summary"]) > 20:
+        payload["summary"] = payload["summary"][: len(payload["summary"]) // 2]
     return payload
+
+
+def envelope_bytes(event: Any, attributes: Mapping[str, str]) -> int:
+    """Bytes of the Lambda response around an empty body (what Powertools sends back)."""
+    envelope = {
+        "messageVersion": "1.0",
+        "response": {
+            "actionGroup": event.action_group,
+            "apiPath": event.api_path,
+            "httpMethod": event.http_method,
+            "httpStatusCode": 200,
+            "responseBody": {"application/json": {"body": ""}},
+        },
+        "sessionAttributes": dict(attributes),
+        "promptSessionAttributes": dict(event.prompt_session_attributes or {}),
+    }
+    return len(json.dumps(envelope).encode("utf-8"))
+
+
+def response_body(result: ToolResult, budget: int, nonce: str) -> str:
+    """The body text: sanitised JSON in an untrusted-data block, whose JSON-escaped size is at
+    most ``budget`` bytes and whose JSON fits the model-side cap (:data:`MAX_TOOL_TEXT`)."""
+
+    def render(payload: dict[str, Any]) -> str:
+        return wrap(json.dumps(_sanitized(payload)), nonce)
+
+    def size(payload: dict[str, Any]) -> int:
+        text = json.dumps(_sanitized(payload))
+        if len(text) > MAX_TOOL_TEXT:  # wrap() would cut it and break the JSON
+            return budget + 1
+        return len(json.dumps(render(payload)).encode("utf-8")) - 2
+
+    return render(fit(result, budget, size))
 
 
 def _route(app: BedrockAgentResolver, tool: Tool) -> Callable[..., BedrockResponse[Any]]:
@@ -276,7 +334,9 @@ def _route(app: BedrockAgentResolver, tool: Tool) -> Callable[..., BedrockRespon
         except (RcaError, ValueError) as exc:  # configuration: workspace, roles, window
             result = ToolResult(tool=tool.name, status="error", error=str(exc))
         attributes[SESSION_EVIDENCE] = str(offset + len(result.evidence))
-        return BedrockResponse(body=fit(result, limit), session_attributes=attributes)
+        budget = limit - envelope_bytes(app.current_event, attributes)
+        body = response_body(result, budget, new_nonce())
+        return BedrockResponse(body=body, session_attributes=attributes)
 
     route.__name__ = tool.name
     route.__doc__ = tool.description
@@ -308,13 +368,28 @@ def build_resolver(names: Sequence[str] | None = None) -> BedrockAgentResolver:
     return app
 
 
+def without_enums(node: Any) -> Any:
+    """A JSON schema with every ``enum`` moved into its description ("Allowed values: ...")."""
+    if isinstance(node, list):
+        return [without_enums(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: without_enums(v) for k, v in node.items() if k != "enum"}
+    if "enum" in node:
+        allowed = "Allowed values: " + ", ".join(str(v) for v in node["enum"]) + "."
+        out["description"] = f"{node.get('description', '').rstrip()} {allowed}".strip()
+    return out
+
+
 def openapi_schema(names: Sequence[str] | None = None, title: str = "rca-tools") -> str:
-    """The OpenAPI 3.0 JSON of the action group (what Bedrock's ``apiSchema`` takes)."""
-    return build_resolver(names).get_openapi_json_schema(
+    """The OpenAPI 3.0 JSON of the action group (what Bedrock's ``apiSchema`` takes), with no
+    ``enum`` (see the module docstring)."""
+    text = build_resolver(names).get_openapi_json_schema(
         title=title,
         version="1.0.0",
         description="Read-only incident RCA tools over an AWS account's telemetry.",
     )
+    return json.dumps(without_enums(json.loads(text)), indent=2)
 
 
 _resolvers = {name: build_resolver([name]) for name in TOOLS}
