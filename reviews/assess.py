@@ -15,9 +15,9 @@ assessors:
 - choice status: ``SELECTED`` for ``addressed``; ``NOT_APPLICABLE`` (with a reason) when the
   assessor says so; else ``UNSELECTED``;
 - question risk (:func:`question_risk`): ``NOT_APPLICABLE`` when every best practice is;
-  ``UNANSWERED`` when the document says nothing about any of them (all
-  ``insufficient_information``); otherwise the lens's risk rules evaluated on the selected
-  choices, not-applicable choices counting as satisfied (``HIGH_RISK`` -> ``HIGH``,
+  ``UNANSWERED`` only when no best practice was assessed at all; otherwise the lens's risk
+  rules evaluated on the selected choices, not-applicable choices counting as satisfied, and
+  the question's "None of these" choice when nothing is (``HIGH_RISK`` -> ``HIGH``,
   ``MEDIUM_RISK`` -> ``MEDIUM``, ``NO_RISK`` -> ``NONE``);
 - recommendations: every best practice not addressed, highest lens risk first, then
   ``not_addressed`` before ``partly`` before ``insufficient_information``.
@@ -44,6 +44,7 @@ from reviews.models import (
     Verdict,
 )
 
+NOT_ASSESSED = "not assessed"
 _RULE_RISK: dict[str, Risk] = {"HIGH_RISK": "HIGH", "MEDIUM_RISK": "MEDIUM", "NO_RISK": "NONE"}
 _RISK_ORDER: dict[str | None, int] = {"HIGH": 0, "MEDIUM": 1, "LOW": 2, "NONE": 3, None: 4}
 _VERDICT_ORDER: dict[Verdict, int] = {
@@ -194,9 +195,11 @@ def question_risk(question: Question, bps: list[BestPracticeAssessment]) -> Risk
     if practices and all(bp.status == "NOT_APPLICABLE" for bp in practices):
         return "NOT_APPLICABLE"
     applicable = [bp for bp in practices if bp.status != "NOT_APPLICABLE"]
-    if not applicable or all(bp.verdict == "insufficient_information" for bp in applicable):
+    if not applicable or all(bp.rationale == NOT_ASSESSED for bp in applicable):
         return "UNANSWERED"
     satisfied = {bp.choice_id for bp in bps if bp.status in ("SELECTED", "NOT_APPLICABLE")}
+    if not satisfied and question.none_choice is not None:
+        satisfied = {question.none_choice.id}  # "None of these": the lens rules give HIGH
     return _RULE_RISK[question.risk(satisfied)]
 
 
@@ -232,7 +235,7 @@ def finish_question(
         d = by_id.get(choice.id) or BestPracticeDraft(
             choice_id=choice.id,
             verdict="insufficient_information",
-            rationale="not assessed",
+            rationale=NOT_ASSESSED,
         )
         if d.not_applicable is not None:
             status: Any = "NOT_APPLICABLE"

@@ -257,7 +257,7 @@ def build_reviewer(
     else:
         from reviews.assessors.heuristic import HeuristicAssessor
 
-        assessor = HeuristicAssessor()
+        assessor = HeuristicAssessor(notes)
     return Reviewer(
         store,
         extractor,
