@@ -236,7 +236,7 @@ def understand(doc: DocumentText) -> DocumentModel:
             text = _row_text(header, cells)
             if glossary_table:
                 evidence = False
-        if seg.page == 1 and display in title_lines and len(doc.pages) > 1:
+        if seg.page == 1 and display in title_lines and _metadata_line(display):
             evidence = False  # the title page: document metadata, not design
         if _TOC_LINE.search(display) and seg.kind != "row":
             evidence = False
@@ -269,6 +269,11 @@ def _statement(
         evidence=evidence,
         tokens=term_tokens(text),
     )
+
+
+def _metadata_line(line: str) -> bool:
+    """A short title-page line (title, version, author, date), not a sentence."""
+    return len(line.split()) <= 8 and not line.rstrip().endswith(".")
 
 
 def _is_heading(seg: Segment) -> bool:
