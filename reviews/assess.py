@@ -33,7 +33,6 @@ from lenses.catalog import GuidanceNote, Lens, Question
 from reviews.evidence import locate_quote
 from reviews.models import (
     BestPracticeAssessment,
-    BpRisk,
     ChoiceReason,
     DocumentText,
     Mode,
@@ -43,6 +42,7 @@ from reviews.models import (
     Risk,
     Verdict,
 )
+from reviews.plan import effort_of, gap_sentence
 
 NOT_ASSESSED = "not assessed"
 _RULE_RISK: dict[str, Risk] = {"HIGH_RISK": "HIGH", "MEDIUM_RISK": "MEDIUM", "NO_RISK": "NONE"}
@@ -203,18 +203,19 @@ def question_risk(question: Question, bps: list[BestPracticeAssessment]) -> Risk
     return _RULE_RISK[question.risk(satisfied)]
 
 
-def _recommendation_text(note: GuidanceNote | None, verdict: Verdict, title: str) -> str:
-    if note is None:
-        return f"Follow the practice: {title}."
-    gap = note.gaps[0] if note.gaps else ""
-    lead = {
-        "not_addressed": "The design does not show this practice.",
-        "partly": "The design shows this practice only in part.",
-        "insufficient_information": "The document says nothing about this practice.",
-        "addressed": "",
-    }[verdict]
-    tail = f" Common gap: {gap}." if gap else ""
-    return f"{lead} Target: {note.good}{tail}".strip()
+def _recommendation_text(
+    bp: BestPracticeAssessment, note: GuidanceNote | None, bps: list[BestPracticeAssessment]
+) -> str:
+    quote = (bp.evidence[0].page, bp.evidence[0].text) if bp.evidence else None
+    context = next(
+        (
+            (o.evidence[0].page, o.evidence[0].text)
+            for o in bps
+            if o.status == "SELECTED" and o.evidence
+        ),
+        None,
+    )
+    return gap_sentence(bp.title, note, bp.verdict, quote, context)
 
 
 def finish_question(
@@ -263,6 +264,7 @@ def finish_question(
     todo = [bp for bp in bps if bp.status == "UNSELECTED"]
     todo.sort(key=lambda bp: (_RISK_ORDER.get(bp.bp_risk, 4), _VERDICT_ORDER[bp.verdict]))
     for n, bp in enumerate(todo, start=1):
+        note = guidance.notes.get(bp.choice_id)
         recs.append(
             Recommendation(
                 question_id=question.id,
@@ -272,7 +274,11 @@ def finish_question(
                 bp_risk=bp.bp_risk,
                 verdict=bp.verdict,
                 priority=n,
-                text=_recommendation_text(guidance.notes.get(bp.choice_id), bp.verdict, bp.title),
+                text=_recommendation_text(bp, note, bps),
+                url=question_choice_url(question, bp.choice_id),
+                effort=effort_of(note, bp.title),  # type: ignore[arg-type]
+                pillar_id=question.pillar_id,
+                number=question.number,
             )
         )
     warnings = list(draft.warnings)
@@ -296,9 +302,9 @@ def finish_question(
     )
 
 
-def plan_priority(risk: BpRisk | None, verdict: Verdict) -> tuple[int, int]:
-    """Sort key of a recommendation across questions: lens risk, then verdict."""
-    return (_RISK_ORDER.get(risk, 4), _VERDICT_ORDER[verdict])
+def question_choice_url(question: Question, choice_id: str) -> str | None:
+    """The AWS best-practice page of a choice (the lens's helpful-resource URL), if any."""
+    return next((c.url for c in question.choices if c.id == choice_id), None)
 
 
 class Assessor(ABC):

@@ -7,7 +7,8 @@
   ``quote`` (a substring of its page's text). A table row is read as ``"column: value; ..."``
   statements from the table's header row (``text``), while its quote stays the row's own line.
 - **never evidence** (``evidence = False``): headings, table header rows, glossary and
-  table-of-contents lines, reference lists, the title page's metadata lines.
+  table-of-contents lines, reference lists, the title page's metadata lines, and lead-in
+  sentences that only announce a list ("... the following components:").
 - **qualifiers** (:data:`QUALIFIERS`): ``future`` ("(future)", "planned", "phase 2", "roadmap"),
   ``optional``, ``conditional`` ("if required", "as needed"), ``out_of_scope`` (items under an
   out-of-scope label, or lines that hand the topic to another document), ``negated`` ("not
@@ -75,6 +76,7 @@ _NOT_EVIDENCE_HEADING = re.compile(
     re.I,
 )
 _TOC_LINE = re.compile(r"(?:\.{3,}|…+)\s*\d+\s*$|^\s*\d+(?:\.\d+)*\s+\S.*\s\d+\s*$")
+_LEAD_IN = re.compile(r":\s*$|\bthe following\b", re.I)
 _GLOSSARY_HEADER = {
     ("term", "definition"),
     ("acronym", "definition"),
@@ -240,6 +242,8 @@ def understand(doc: DocumentText) -> DocumentModel:
             evidence = False  # the title page: document metadata, not design
         if _TOC_LINE.search(display) and seg.kind != "row":
             evidence = False
+        if row is None and _LEAD_IN.search(display):
+            evidence = False  # "The following components ...:" announces, decides nothing
         if seg.out_of_scope:
             quals.add("out_of_scope")
         if current_state:

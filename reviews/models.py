@@ -139,7 +139,10 @@ class BestPracticeAssessment(Model):
 
 
 class Recommendation(Model):
-    """One improvement: a best practice that is not (fully) addressed, by priority (1 = first)."""
+    """One improvement: a best practice that is not addressed, by priority (1 = first).
+
+    See :mod:`reviews.plan` for the order, the effort classes and the sentence in ``text``.
+    """
 
     question_id: str
     choice_id: str
@@ -148,7 +151,11 @@ class Recommendation(Model):
     bp_risk: BpRisk | None = None
     verdict: Verdict
     priority: int = Field(ge=1)
-    text: str
+    text: str = Field(description="one sentence: what this document shows and what it lacks")
+    url: str | None = Field(default=None, description="the AWS best-practice page")
+    effort: Literal["quick win", "major initiative"] | None = None
+    pillar_id: str | None = None
+    number: str | None = Field(default=None, description="question number, e.g. REL 9")
 
 
 class QuestionAssessment(Model):
