@@ -299,12 +299,10 @@ _DURATION = (
     r"(?:<\s*)?\d+(?:\.\d+)?[- ]?(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|s|m|h)\b"
 )
 _FACT_PATTERNS: dict[str, re.Pattern[str]] = {
-    "rto": re.compile(
-        rf"\bRTO\b[^.;\n]{{0,40}}?({_DURATION})|({_DURATION})[^.;\n]{{0,12}}\bRTO\b", re.I
-    ),
-    "rpo": re.compile(
-        rf"\bRPO\b[^.;\n]{{0,40}}?({_DURATION})|({_DURATION})[^.;\n]{{0,12}}\bRPO\b", re.I
-    ),
+    "rto": re.compile(rf"\bRTO\b[^.;\n]{{0,40}}?({_DURATION})", re.I),
+    "rto_before": re.compile(rf"({_DURATION})[^.;\n]{{0,12}}\bRTO\b", re.I),
+    "rpo": re.compile(rf"\bRPO\b[^.;\n]{{0,40}}?({_DURATION})", re.I),
+    "rpo_before": re.compile(rf"({_DURATION})[^.;\n]{{0,12}}\bRPO\b", re.I),
     "regions": re.compile(r"\b((?:us|eu|ap|sa|ca|me|af|il|mx)-(?:[a-z]+-){1,2}\d)\b"),
     "availability_zones": re.compile(
         r"\b(multi[- ]AZ|(?:two|three|2|3|multiple) (?:Availability Zones|AZs))\b", re.I
@@ -335,9 +333,14 @@ def extract_facts(model: DocumentModel) -> list[Fact]:
     facts: list[Fact] = []
     seen: set[tuple[str, str]] = set()
     for stmt in model.statements:
-        if not stmt.evidence or stmt.qualifiers & {"future", "optional", "negated"}:
+        if not stmt.present:
             continue
-        for name, pattern in _FACT_PATTERNS.items():
+        for key, pattern in _FACT_PATTERNS.items():
+            name = key.removesuffix("_before")
+            if key.endswith("_before") and any(
+                f.page == stmt.page and f.name == name and f.quote == stmt.display for f in facts
+            ):
+                continue  # "RPO: 5 minutes" read already; do not take the RTO's duration
             for match in pattern.finditer(stmt.text):
                 value = next((g for g in match.groups() if g), match.group(0)) or ""
                 value = " ".join(value.split())

@@ -57,7 +57,8 @@ def effort_of(note: GuidanceNote | None, title: str) -> str:
 
 def _lower_first(text: str) -> str:
     text = text.strip().rstrip(".")
-    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+    acronym = len(text) > 1 and text[1].isupper()
+    return text if acronym else text[:1].lower() + text[1:]
 
 
 def _short(text: str, limit: int = 90) -> str:
