@@ -217,9 +217,10 @@ def test_practice_the_document_says_does_not_apply_is_not_applicable(
     fi = _verdict(a, "rel_testing_resiliency_failure_injection_resiliency")
     assert fi.status == "NOT_APPLICABLE" and fi.reason == "OUT_OF_SCOPE"
     assert fi.evidence and fi.evidence[0].text in doc.page(1).text
-    assert "rel_testing_resiliency_failure_injection_resiliency" in a.question(
-        "testing-resiliency"
-    ).not_applicable_choices
+    assert (
+        "rel_testing_resiliency_failure_injection_resiliency"
+        in a.question("testing-resiliency").not_applicable_choices
+    )
 
 
 def test_units_per_mode(lens: Lens) -> None:
