@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from reviews.evidence import Segment, looks_heading, segments, term_tokens
-from reviews.models import DocumentText
+from reviews.models import DesignFact, DocumentText
 
 QUALIFIERS = ("future", "optional", "conditional", "out_of_scope", "negated", "current_state")
 
@@ -350,6 +351,34 @@ def extract_facts(model: DocumentModel) -> list[Fact]:
                 seen.add(key)
                 facts.append(Fact(name=name, value=value, page=stmt.page, quote=stmt.display))
     return facts
+
+
+def summary(model: DocumentModel) -> tuple[str, list[dict[str, object]]]:
+    """The workload sentence (first present sentence of the document) and the facts as dicts
+    (``name``, ``label``, ``value``, ``page``, ``quote``) for :class:`reviews.models.DesignFact`."""
+    first = next(
+        (s.display for s in model.statements if s.present and s.kind in ("paragraph", "sentence")),
+        "",
+    )
+    facts = [
+        {
+            "name": f.name,
+            "label": FACT_LABELS[f.name],
+            "value": f.value,
+            "page": f.page,
+            "quote": f.quote[:400],
+        }
+        for f in model.facts
+    ]
+    return first[:400], facts
+
+
+def with_summary(assessment: Any, doc: DocumentText) -> Any:
+    """``assessment`` (an :class:`~reviews.models.Assessment`) with workload and facts filled."""
+    workload, facts = summary(understand(doc))
+    return assessment.model_copy(
+        update={"workload": workload, "facts": [DesignFact(**f) for f in facts]}
+    )
 
 
 FACT_LABELS = {

@@ -238,8 +238,22 @@ class PillarSummary(Model):
     risk_counts: dict[Risk, int]
 
 
+class DesignFact(Model):
+    """A key design fact read from the document (``name`` e.g. ``rpo``), with page and sentence."""
+
+    name: str
+    label: str
+    value: str
+    page: int = Field(ge=1)
+    quote: str
+
+
 class Assessment(Model):
-    """A finished (or partial) assessment of a document against a lens."""
+    """A finished (or partial) assessment of a document against a lens.
+
+    ``workload`` is the document's own first sentence about the workload and ``facts`` its key
+    design facts (:mod:`reviews.document`), for the executive summary and the chat.
+    """
 
     review_id: str
     lens_alias: str
@@ -253,6 +267,8 @@ class Assessment(Model):
     recommendations: list[Recommendation] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     complete: bool = True
+    workload: str = ""
+    facts: list[DesignFact] = Field(default_factory=list)
 
     def risk_counts(self) -> dict[Risk, int]:
         """Questions per risk value over every pillar."""

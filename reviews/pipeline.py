@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from lenses.catalog import GuidanceNote, Lens, load_guidance, load_lens
 from reviews.assess import Assessor
+from reviews.document import with_summary
 from reviews.errors import DocumentError, ReviewError
 from reviews.extract import Extractor, PdfPlumberExtractor
 from reviews.models import Assessment, DocumentText, Mode, ReviewRecord
@@ -139,7 +140,7 @@ class Reviewer:
             )
             raise
         self.store.set_state(review_id, "completed", questions_done=len(assessment.questions))
-        return assessment
+        return with_summary(assessment, doc)
 
     def review(
         self, document: Path, *, mode: Mode = "quick", pillars: list[str] | None = None
@@ -167,7 +168,7 @@ def load_assessment(store: ReviewStore, review_id: str, lens: Lens | None = None
             + f"); run `rca review --resume {review_id}`"
         )
     assessor = questions[0].assessor
-    return assemble(
+    assessment = assemble(
         review_id,
         lens,
         questions,
@@ -176,6 +177,10 @@ def load_assessment(store: ReviewStore, review_id: str, lens: Lens | None = None
         assessor=assessor,
         pillars=record.pillars or None,
     )
+    if record.text_ref:
+        with contextlib.suppress(RcaError):  # the summary is optional; the verdicts are not
+            assessment = with_summary(assessment, store.load_document(review_id))
+    return assessment
 
 
 @dataclass
