@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         lines = [
             f"# Quote sample: {stem} ({args.mode} mode, seed {args.seed})",
             "",
-            f"{len(rows)} random selected practices; the truth file marks {agree} of them addressed.",
+            f"{len(rows)} random selected practices; the truth file marks {agree} of them "
+            "addressed.",
             "",
             "| # | question | practice | p. | quote | supports? |",
             "|---|---|---|---|---|---|",

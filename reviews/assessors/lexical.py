@@ -288,3 +288,26 @@ def _matches(
             w in view.tokens for w in form
         )
     return False
+
+
+def relevant_statements(
+    model: DocumentModel, notes: list[GuidanceNote], corpus: Corpus, k: int = 12
+) -> list[tuple[Statement, float]]:
+    """The document's statements most relevant to a question's practices, best first.
+
+    Every evidence statement (present or qualified: a model must see "(future)" lines to judge
+    them) is scored by its best concept matches plus similarity over the practices' notes; the
+    top ``k`` with a positive score are returned in document order with their score.
+    """
+    everyone = DocumentViews(
+        views=[StatementView(s, content_of(s.text)) for s in model.evidence()],
+        share=document_views(model, deep=False).share,
+        deep=False,
+    )
+    best: dict[int, tuple[Statement, float]] = {}
+    for note in notes:
+        for stmt, score, _ in practice_evidence(note, everyone, corpus).ranked[:k]:
+            if score > best.get(stmt.index, (stmt, 0.0))[1]:
+                best[stmt.index] = (stmt, score)
+    top = sorted(best.values(), key=lambda r: -r[1])[:k]
+    return sorted(top, key=lambda r: r[0].index)
