@@ -7,8 +7,9 @@
   ``quote`` (a substring of its page's text). A table row is read as ``"column: value; ..."``
   statements from the table's header row (``text``), while its quote stays the row's own line.
 - **never evidence** (``evidence = False``): headings, table header rows, glossary and
-  table-of-contents lines, reference lists, the title page's metadata lines, and lead-in
-  sentences that only announce a list ("... the following components:").
+  table-of-contents lines, reference lists, the title page's metadata lines. Lead-in sentences
+  that announce a list ("... the following components") or speak about the document itself
+  are matched but quoted only when nothing better is (:attr:`Statement.lead_in`).
 - **qualifiers** (:data:`QUALIFIERS`): ``future`` ("(future)", "planned", "phase 2", "roadmap"),
   ``optional``, ``conditional`` ("if required", "as needed"), ``out_of_scope`` (items under an
   out-of-scope label, or lines that hand the topic to another document), ``negated`` ("not
@@ -77,7 +78,10 @@ _NOT_EVIDENCE_HEADING = re.compile(
     re.I,
 )
 _TOC_LINE = re.compile(r"(?:\.{3,}|…+)\s*\d+\s*$|^\s*\d+(?:\.\d+)*\s+\S.*\s\d+\s*$")
-_LEAD_IN = re.compile(r":\s*$|\bthe following\b", re.I)
+_LEAD_IN = re.compile(
+    r"\bthe following\b|\bas follows\b|\bbelow:\s*$|^\W*(?:this|the) (?:document|section)\b",
+    re.I,
+)
 _GLOSSARY_HEADER = {
     ("term", "definition"),
     ("acronym", "definition"),
@@ -108,6 +112,12 @@ class Statement:
     qualifiers: frozenset[str] = frozenset()
     evidence: bool = True
     tokens: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def lead_in(self) -> bool:
+        """A sentence that announces a list ("... the following components") or speaks about
+        the document itself: matched like any statement, quoted only when nothing better is."""
+        return self.kind != "row" and bool(_LEAD_IN.search(self.display))
 
     @property
     def present(self) -> bool:
@@ -243,8 +253,6 @@ def understand(doc: DocumentText) -> DocumentModel:
             evidence = False  # the title page: document metadata, not design
         if _TOC_LINE.search(display) and seg.kind != "row":
             evidence = False
-        if row is None and _LEAD_IN.search(display):
-            evidence = False  # "The following components ...:" announces, decides nothing
         if seg.out_of_scope:
             quals.add("out_of_scope")
         if current_state:

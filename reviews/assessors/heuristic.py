@@ -212,7 +212,7 @@ def _quote(stmt: Statement) -> Quote:
 
 def _best(ev: PracticeEvidence, limit: int, named_only: bool = False) -> list[Quote]:
     """Best statements: those naming a concept first, then by similarity."""
-    ranked = sorted(ev.ranked, key=lambda r: (-len(r[2]), -r[1], r[0].index))
+    ranked = sorted(ev.ranked, key=lambda r: (r[0].lead_in, -len(r[2]), -r[1], r[0].index))
     quotes: list[Quote] = []
     for stmt, _, hits in ranked:
         if named_only and not hits:
