@@ -107,6 +107,20 @@ def run_review(stem: str, mode: str, calibration: Any = None) -> dict[str, Any]:
         return assessment.model_dump(mode="json")
 
 
+def compare_modes(quick: dict[str, Any], deep: dict[str, Any]) -> tuple[int, int]:
+    """How many best practices get another verdict, and another WA Tool status, in deep mode."""
+
+    def flat(a: dict[str, Any]) -> dict[str, tuple[str, str]]:
+        return {
+            bp["choice_id"]: (bp["verdict"], bp["status"])
+            for q in a["questions"]
+            for bp in q["best_practices"]
+        }
+
+    q, d = flat(quick), flat(deep)
+    return sum(q[c][0] != d[c][0] for c in q), sum(q[c][1] != d[c][1] for c in q)
+
+
 def training_data(stem: str, mode: str) -> tuple[list[list[float]], list[bool]]:
     """Feature vectors and truth labels of every labelled practice of one document."""
     from lenses.catalog import load_guidance, load_lens
@@ -137,11 +151,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--lodo", action="store_true", help="fit on one document, score the other")
     parser.add_argument("--fit", action="store_true", help="print weights fitted on all documents")
+    parser.add_argument(
+        "--compare-modes", action="store_true", help="verdicts deep mode changes vs quick mode"
+    )
     args = parser.parse_args(argv)
     stems = documents()
     if not stems:
         print(f"no truth files in {TRUTH}", file=sys.stderr)
         return 2
+    if args.compare_modes:
+        for stem in stems:
+            quick, deep = run_review(stem, "quick"), run_review(stem, "deep")
+            changed, selected = compare_modes(quick, deep)
+            f_quick, f_deep = score(quick, stem)["f1"], score(deep, stem)["f1"]
+            print(
+                f"{stem}: deep changes {changed} of 308 verdicts and {selected} WA Tool "
+                f"selections; F1 quick {f_quick:.3f} deep {f_deep:.3f} (shipped weights)"
+            )
+        return 0
     rows = []
     header = f"heuristic, {args.mode} mode, shipped weights (fitted on both documents: in-sample)"
     if args.fit or args.lodo:
