@@ -191,11 +191,7 @@ def _draft(
         verdict = "not_addressed"
     else:
         verdict = "insufficient_information"
-    quotes: list[Quote] = []
-    if verdict == "addressed":
-        quotes = _best(ev, MAX_QUOTES[mode])
-    elif verdict == "partly":  # only a statement naming the practice's concept is shown
-        quotes = _best(ev, MAX_QUOTES[mode], named_only=True)
+    quotes = _best(ev, MAX_QUOTES[mode]) if verdict in ("addressed", "partly") else []
     return BestPracticeDraft(
         choice_id=note.choice_id,
         verdict=verdict,
@@ -210,13 +206,11 @@ def _quote(stmt: Statement) -> Quote:
     return Quote(page=stmt.page, text=stmt.quote[:1200])
 
 
-def _best(ev: PracticeEvidence, limit: int, named_only: bool = False) -> list[Quote]:
-    """Best statements: those naming a concept first, then by similarity."""
+def _best(ev: PracticeEvidence, limit: int) -> list[Quote]:
+    """Best statements: not lead-ins, naming a concept first, then by similarity."""
     ranked = sorted(ev.ranked, key=lambda r: (r[0].lead_in, -len(r[2]), -r[1], r[0].index))
     quotes: list[Quote] = []
-    for stmt, _, hits in ranked:
-        if named_only and not hits:
-            break
+    for stmt, _, _ in ranked:
         if len(quotes) >= limit:
             break
         quote = _quote(stmt)
