@@ -207,17 +207,9 @@ def test_bedrock_chat_gets_the_same_grounding(review_of, notes) -> None:  # type
     stub = Stubber(client)
     seen: dict[str, Any] = {}
 
-    def reply(text: str) -> dict[str, Any]:
-        return {
-            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-            "stopReason": "end_turn",
-            "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
-            "metrics": {"latencyMs": 1},
-        }
-
     stub.add_response(
         "converse",
-        reply("The RPO is 60 minutes [p. 3]."),
+        _converse_response("The RPO is 60 minutes [p. 3]."),
         {
             "modelId": "m",
             "system": ANY,
