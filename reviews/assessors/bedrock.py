@@ -33,7 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from pydantic import Field, ValidationError
 
 from agent.untrusted import new_nonce, sanitize
-from lenses.catalog import GuidanceNote, Lens, Question, load_guidance
+from lenses.catalog import GuidanceNote, Lens, LensError, Question, load_guidance
 from reviews.assess import (
     Assessor,
     BestPracticeDraft,
@@ -42,18 +42,21 @@ from reviews.assess import (
     Unit,
     verify_quotes,
 )
-from reviews.assessors.lexical import Corpus, build_corpus, relevant_statements
+from reviews.assessors.lexical import (
+    RELEVANT_STATEMENTS,
+    Corpus,
+    build_corpus,
+    relevant_statements,
+)
 from reviews.document import Statement, understand
 from reviews.errors import AssessmentError, ThrottledError
 from reviews.models import ChoiceReason, DocumentText, Mode, Quote, Verdict
 from reviews.render import render_template
-from tools.errors import RcaError
 from tools.models import Model
 
 TOOL_NAME = "submit_assessment"
 DEFAULT_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 MAX_DOCUMENT_CHARS = 200_000  # about 50k tokens: the document part of one request
-RELEVANT = 12  # relevant statements listed per question
 RETRYABLE = frozenset(
     {
         "ThrottlingException",
@@ -303,7 +306,7 @@ class BedrockAssessor(Assessor):
                     model,
                     list(guidance[q.id].notes.values()),
                     self._corpus([n for g in guidance.values() for n in g.notes.values()]),
-                    RELEVANT,
+                    RELEVANT_STATEMENTS,
                 ),
                 self.nonce,
             )
@@ -325,7 +328,7 @@ class BedrockAssessor(Assessor):
             if self._lexical is None:
                 try:
                     notes = load_guidance(self.lens)
-                except (RcaError, OSError):  # a partial or custom lens without its notes
+                except (LensError, OSError):  # a partial or custom lens without its notes
                     notes = fallback
                 self._lexical = build_corpus(notes)
             return self._lexical

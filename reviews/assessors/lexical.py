@@ -39,6 +39,7 @@ from tools.text import STOPWORDS as BASE_STOPWORDS
 SPECIFIC_NOTES = 15
 SPECIFIC_SHARE = 0.08
 CONTEXT_WEIGHT = 0.5
+RELEVANT_STATEMENTS = 12  # statements a model assessor is shown per question
 TITLE_WEIGHT = 3.0
 STOPWORDS = BASE_STOPWORDS | frozenset(
     ["each", "per", "use", "used", "using", "via", "we", "were", "you", "your", "e", "g", "eg"]
