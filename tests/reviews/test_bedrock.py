@@ -277,4 +277,3 @@ def test_runner_backs_off_on_bedrock_throttling(
     assert [qa.question_id for qa in a.questions] == [QID] and a.complete
     assert a.questions[0].assessor == "bedrock"
     assert a.questions[0].risk == "HIGH"  # REL09-BP02 (HIGH) was downgraded: not selected
-
