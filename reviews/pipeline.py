@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 from lenses.catalog import GuidanceNote, Lens, load_guidance, load_lens
 from reviews.assess import Assessor
-from reviews.document import with_summary
 from reviews.errors import DocumentError, ReviewError
 from reviews.extract import Extractor, PdfPlumberExtractor
 from reviews.models import Assessment, DocumentText, Mode, ReviewRecord
@@ -140,7 +139,7 @@ class Reviewer:
             )
             raise
         self.store.set_state(review_id, "completed", questions_done=len(assessment.questions))
-        return with_summary(assessment, doc)
+        return assessment
 
     def review(
         self, document: Path, *, mode: Mode = "quick", pillars: list[str] | None = None
@@ -168,7 +167,7 @@ def load_assessment(store: ReviewStore, review_id: str, lens: Lens | None = None
             + f"); run `rca review --resume {review_id}`"
         )
     assessor = questions[0].assessor
-    assessment = assemble(
+    return assemble(
         review_id,
         lens,
         questions,
@@ -177,10 +176,6 @@ def load_assessment(store: ReviewStore, review_id: str, lens: Lens | None = None
         assessor=assessor,
         pillars=record.pillars or None,
     )
-    if record.text_ref:
-        with contextlib.suppress(RcaError):  # the summary is optional; the verdicts are not
-            assessment = with_summary(assessment, store.load_document(review_id))
-    return assessment
 
 
 @dataclass
@@ -262,7 +257,7 @@ def build_reviewer(
     else:
         from reviews.assessors.heuristic import HeuristicAssessor
 
-        assessor = HeuristicAssessor(notes)
+        assessor = HeuristicAssessor()
     return Reviewer(
         store,
         extractor,

@@ -20,10 +20,9 @@ from pathlib import Path
 from jinja2 import Environment
 from markupsafe import Markup
 
-from lenses.catalog import load_guidance, load_lens
+from lenses.catalog import LensError, load_guidance, load_lens
 from reviews.models import RISKS, Assessment
 from reviews.render import environment
-from tools.errors import RcaError
 
 FORMATS = ("md", "html", "json", "csv")
 PLAN_SIZE = 10
@@ -117,7 +116,7 @@ def _guidance(assessment: Assessment) -> dict[str, str]:
     """Choice id -> what good looks like (the lens's guidance notes; empty if unavailable)."""
     try:
         return {n.choice_id: n.good for n in load_guidance(load_lens(assessment.lens_alias))}
-    except (RcaError, OSError):
+    except (LensError, OSError):
         return {}
 
 

@@ -33,6 +33,7 @@ from reviews.assess import (
     make_units,
     retrieve_guidance,
 )
+from reviews.document import with_summary
 from reviews.errors import AssessmentError, ThrottledError
 from reviews.models import (
     RISKS,
@@ -272,7 +273,7 @@ class ReviewRunner:
                 raise first
             raise AssessmentError(f"assessment failed: {type(first).__name__}: {first}") from first
         record = self.store.get(review_id)
-        return assemble(
+        assessment = assemble(
             review_id,
             self.lens,
             [results[q.id] for q in self.lens.questions(pillars) if q.id in results],
@@ -281,6 +282,7 @@ class ReviewRunner:
             assessor=self.assessor.name,
             pillars=pillars,
         )
+        return with_summary(assessment, doc)  # the workload and key facts, for the summary
 
 
 def assemble(
