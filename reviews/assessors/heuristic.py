@@ -13,9 +13,10 @@ For each best practice:
    signals; ``deep`` mode reads every statement with its section headings and neighbouring rows
    or items;
 3. a calibrated logistic decision (:mod:`reviews.assessors.calibration`) turns the figures into
-   ``P(addressed)``: ``addressed`` at the calibration's threshold; ``partly`` at half of it or
-   when a concept matched; otherwise ``not_addressed`` when the question's topic is covered by
-   another practice, else ``insufficient_information``.
+   ``P(addressed)``: ``addressed`` at the calibration's threshold; below it ``partly`` when a
+   concept of the practice is named in a present statement (that statement is quoted);
+   otherwise ``not_addressed`` when the question's topic is covered by another practice, else
+   ``insufficient_information``.
 
 ``NOT_APPLICABLE`` is given only when a present statement that names the practice's concept says
 it does not apply ("not applicable", "does not apply", "not relevant"); an out-of-scope list
@@ -144,7 +145,7 @@ class HeuristicAssessor(Assessor):
             if note is not None:
                 ev = practice_evidence(note, views, corpus)
                 found[choice.id] = (note, ev, cal.probability(ev.vector()))
-        covered = any(p >= cal.threshold / 2 or ev.concepts for _, ev, p in found.values())
+        covered = any(p >= cal.threshold or ev.concepts for _, ev, p in found.values())
         drafts: list[BestPracticeDraft] = []
         for choice in question.best_practices:
             if choice.id not in found:
@@ -185,13 +186,21 @@ def _draft(
     verdict: Verdict
     if p >= cal.threshold:
         verdict = "addressed"
-    elif p >= cal.threshold / 2 or ev.concepts:
+    elif ev.concepts:  # a concept of the practice is named, not decided
         verdict = "partly"
     elif covered:
         verdict = "not_addressed"
     else:
         verdict = "insufficient_information"
-    quotes = _best(ev, MAX_QUOTES[mode]) if verdict in ("addressed", "partly") else []
+    quotes = (
+        _best(ev, MAX_QUOTES[mode], named=verdict == "partly")
+        if verdict
+        in (
+            "addressed",
+            "partly",
+        )
+        else []
+    )
     return BestPracticeDraft(
         choice_id=note.choice_id,
         verdict=verdict,
@@ -206,11 +215,14 @@ def _quote(stmt: Statement) -> Quote:
     return Quote(page=stmt.page, text=stmt.quote[:1200])
 
 
-def _best(ev: PracticeEvidence, limit: int) -> list[Quote]:
-    """Best statements: not lead-ins, naming a concept first, then by similarity."""
+def _best(ev: PracticeEvidence, limit: int, named: bool = False) -> list[Quote]:
+    """Best statements: not lead-ins, naming a concept first, then by similarity (``named``:
+    only statements naming a concept)."""
     ranked = sorted(ev.ranked, key=lambda r: (r[0].lead_in, -len(r[2]), -r[1], r[0].index))
     quotes: list[Quote] = []
-    for stmt, _, _ in ranked:
+    for stmt, _, hits in ranked:
+        if named and not hits:
+            continue
         if len(quotes) >= limit:
             break
         quote = _quote(stmt)
