@@ -269,7 +269,7 @@ def _spof(a: Assessment, model: DocumentModel | None) -> Grounding:
     lines: list[str] = []
     cites: list[Citation] = []
     if model is not None:
-        singles = [s for s in model.evidence() if _ONE_OF.search(s.text)][:6]
+        singles = [s for s in model.evidence() if s.present and _ONE_OF.search(s.text)][:6]
         if singles:
             lines.append(
                 "Statements that name a single component (candidate single points of failure):"
