@@ -2,7 +2,9 @@
 
 Request (Bedrock Runtime ``Converse``): ``system`` = the rules (``assess_system.md.j2``),
 ``messages`` = one user turn listing the unit's questions, their best practices, the retrieved
-guidance and the document pages; document and guidance are wrapped in nonce-delimited
+guidance, the document's statements most relevant to each question (section path and qualifiers
+such as ``future`` or ``optional`` shown, :func:`reviews.assessors.lexical.relevant_statements`)
+and the document pages; document and guidance are wrapped in nonce-delimited
 ``<untrusted-data-…>`` tags after sanitising (:mod:`agent.untrusted`). ``toolConfig`` holds one
 tool, ``submit_assessment``, whose input schema is generated from :class:`SubmitAssessment`
 (``$ref`` inlined), and ``toolChoice = {"tool": {"name": "submit_assessment"}}`` forces the model
@@ -40,7 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, ValidationError
 
 from agent.untrusted import new_nonce, sanitize
-from lenses.catalog import Lens, Question
+from lenses.catalog import GuidanceNote, Lens, LensError, Question, load_guidance
 from reviews.assess import (
     Assessor,
     BestPracticeDraft,
@@ -49,6 +51,13 @@ from reviews.assess import (
     Unit,
     verify_quotes,
 )
+from reviews.assessors.lexical import (
+    RELEVANT_STATEMENTS,
+    Corpus,
+    build_corpus,
+    relevant_statements,
+)
+from reviews.document import Statement, understand
 from reviews.errors import AssessmentError, ThrottledError
 from reviews.models import ChoiceReason, DocumentText, Mode, Quote, Verdict
 from reviews.render import render_template
@@ -154,6 +163,17 @@ def document_block(doc: DocumentText, nonce: str, limit: int = MAX_DOCUMENT_CHAR
     return f"<untrusted-data-{nonce}>\n{body}\n</untrusted-data-{nonce}>"
 
 
+def statements_block(statements: list[tuple[Statement, float]], nonce: str) -> str:
+    """The relevant statements as one untrusted block: ``[p. N] (section) text {qualifiers}``."""
+    lines = []
+    for stmt, _ in statements:
+        section = f" ({' > '.join(stmt.section)})" if stmt.section else ""
+        quals = f" {{{', '.join(sorted(stmt.qualifiers))}}}" if stmt.qualifiers else ""
+        lines.append(f"[p. {stmt.page}]{sanitize(section)} {sanitize(stmt.display)}{quals}")
+    body = "\n".join(lines) or "(no statement of the document matches this question's guidance)"
+    return f"<untrusted-data-{nonce}>\n{body}\n</untrusted-data-{nonce}>"
+
+
 def guidance_block(guidance: QuestionGuidance, nonce: str) -> str:
     """Retrieved guidance passages, each labelled with its choice id, as an untrusted block."""
     items = []
@@ -244,6 +264,7 @@ class BedrockAssessor(Assessor):
         self.input_tokens = 0
         self.output_tokens = 0
         self._lock = threading.Lock()
+        self._lexical: Corpus | None = None
 
     def _where(self) -> str:
         return f"model {self.model_id} in {self.region or 'the default Region'}"
@@ -272,15 +293,40 @@ class BedrockAssessor(Assessor):
     def request_text(
         self, doc: DocumentText, unit: Unit, guidance: dict[str, QuestionGuidance], mode: Mode
     ) -> str:
-        """The user turn of a unit (questions, guidance, document)."""
+        """The user turn of a unit (questions, guidance, relevant statements, document)."""
+        model = understand(doc)
+        relevant = {
+            q.id: statements_block(
+                relevant_statements(
+                    model,
+                    list(guidance[q.id].notes.values()),
+                    self._corpus([n for g in guidance.values() for n in g.notes.values()]),
+                    RELEVANT_STATEMENTS,
+                ),
+                self.nonce,
+            )
+            for q in unit.questions
+        }
         return render_template(
             "assess_request.md.j2",
             questions=unit.questions,
             pillar_name=self.lens.pillar(unit.pillar_id).name,
             mode=mode,
             guidance={q.id: guidance_block(guidance[q.id], self.nonce) for q in unit.questions},
+            relevant=relevant,
             document=document_block(doc, self.nonce),
         )
+
+    def _corpus(self, fallback: list[GuidanceNote]) -> Corpus:
+        """Word statistics of the lens's whole guidance (else of the notes at hand)."""
+        with self._lock:
+            if self._lexical is None:
+                try:
+                    notes = load_guidance(self.lens)
+                except (LensError, OSError):  # a partial or custom lens without its notes
+                    notes = fallback
+                self._lexical = build_corpus(notes)
+            return self._lexical
 
     def assess(
         self,

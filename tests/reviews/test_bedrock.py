@@ -223,6 +223,29 @@ def test_document_text_only_appears_inside_the_nonce_tags(setup) -> None:  # typ
     assert "Backup: Aurora automated backups" in text
 
 
+def test_request_lists_the_question_s_relevant_statements_with_qualifiers(setup) -> None:  # type: ignore[no-untyped-def]
+    doc, unit, guidance, _, assessor = setup
+    text = assessor.request_text(doc, unit, guidance, "deep")
+    start = text.index("most relevant to this question")
+    block = text[start : text.index("The design document, page by page")]
+    assert f"<untrusted-data-{NONCE}>" in block
+    assert "[p. 10]" in block and "Aurora automated backups with 7-day retention" in block
+    assert "Glossary" not in block and "Term:" not in block  # never evidence
+    future = doc.model_copy(
+        update={
+            "pages": [
+                *doc.pages[:-1],
+                PageText(
+                    number=doc.pages[-1].number,
+                    text=doc.pages[-1].text + "\nBackup restore tests with AWS Backup (future)",
+                ),
+            ]
+        }
+    )
+    marked = assessor.request_text(future, unit, guidance, "deep")
+    assert "Backup restore tests with AWS Backup (future) {future}" in marked
+
+
 def test_runner_backs_off_on_bedrock_throttling(
     setup, lens, notes, retriever, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
