@@ -217,7 +217,7 @@ class ReviewService:
             )
         from reviews.assessors.heuristic import HeuristicAssessor
 
-        return HeuristicAssessor()
+        return HeuristicAssessor(self.notes)
 
     def bedrock_model(self) -> str:
         """The Bedrock model id of the assessor and the chat (the one place the service chooses
