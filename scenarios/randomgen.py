@@ -64,6 +64,7 @@ from scenarios.propagation import (
     expected_call_latency,
     expected_error,
     expected_latency,
+    pick_weighted,
     stable_line,
 )
 from scenarios.rand import HEX, chars, rng_for, uuid4
@@ -419,7 +420,9 @@ class _Instances:
 
     def pick(self, name: str, rng: np.random.Generator) -> str:
         ids = self.ids[name]
-        return ids[0] if len(ids) == 1 else ids[int(rng.choice(len(ids), p=self.share[name]))]
+        if len(ids) == 1:
+            return ids[0]
+        return ids[pick_weighted(self.share[name].tolist(), rng.random())]
 
 
 def _traffic(topo: Topology, plan: Plan, times: list[datetime]) -> dict[str, np.ndarray]:
@@ -439,7 +442,7 @@ def _traffic(topo: Topology, plan: Plan, times: list[datetime]) -> dict[str, np.
 def _point(
     t: datetime, ns: str, metric: str, dims: dict[str, str], value: float, unit: str
 ) -> MetricPoint:
-    return MetricPoint(
+    return MetricPoint.model_construct(
         timestamp=t,
         namespace=ns,
         metric=metric,
@@ -753,7 +756,7 @@ def _log_records(
         node = topo.nodes[line.component]
         when = datetime.fromtimestamp(line.at_ms / 1000, tz=UTC)
         out.setdefault(group_of(line.component), []).append(
-            LogRecord(
+            LogRecord.model_construct(
                 timestamp=when,
                 message=_format(
                     node.runtime, node.logger, line.level, when, line.text, line.span_id
@@ -797,7 +800,7 @@ def _log_records(
                     ids = inst.ids[name]
                     instance = ids[int(rng.integers(len(ids)))]
                     out.setdefault(group_of(name), []).append(
-                        LogRecord(
+                        LogRecord.model_construct(
                             timestamp=when,
                             message=_format(node.runtime, node.logger, level, when, text, rid),
                             stream=stream_of(name, instance),
