@@ -132,16 +132,12 @@ class Topology:
         """Nodes from the overlay's components, edges from the workspace relationships between
         them (the overlay's ``edges`` override probability and propagation)."""
         names = {c.element for c in overlay.components}
+        shared = {"runtime", "slug", "self_ms", "rpm", "fanout", "instances"}
         nodes = [
             Node(
                 name=c.element,
-                runtime=c.runtime,
-                slug=c.slug,
-                self_ms=c.self_ms,
-                rpm=c.rpm,
-                fanout=c.fanout,
-                instances=c.instances,
                 logger=c.logger or (c.slug.replace("-", "_") + ".handler"),
+                **c.model_dump(include=shared),
             )
             for c in overlay.components
         ]
@@ -420,6 +416,25 @@ class LogLine:
 Instances = Callable[[str, np.random.Generator], str]
 
 
+@dataclass
+class _Request:
+    """One request in flight: its trace id, the effects in force, and what it has produced."""
+
+    trace: str
+    effects: Mapping[str, Effect]
+    spans: list[SpanRow] = field(default_factory=list)
+    logs: list[LogLine] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The span a log statement runs in: component, instance and span id."""
+
+    name: str
+    instance: str
+    span: str
+
+
 class RequestSimulator:
     """Draws one request at a time through the topology under given effects.
 
@@ -447,65 +462,38 @@ class RequestSimulator:
         self, entry: str, start_ms: float, effects: Mapping[str, Effect]
     ) -> tuple[list[SpanRow], list[LogLine], bool]:
         """Spans and log lines of one request originated by ``entry``; True when it succeeded."""
-        trace = self._id(16)
-        spans: list[SpanRow] = []
-        logs: list[LogLine] = []
-        ok, _end, _status = self._serve(entry, trace, "", start_ms, effects, spans, logs)
-        return spans, logs, ok
+        req = _Request(self._id(16), effects)
+        ok, _end, _status = self._serve(req, entry, "", start_ms)
+        return req.spans, req.logs, ok
 
     def _lognormal(self, median: float, sigma: float) -> float:
         return float(median * math.exp(sigma * self.rng.standard_normal()))
 
     def _serve(
-        self,
-        name: str,
-        trace: str,
-        parent: str,
-        start: float,
-        effects: Mapping[str, Effect],
-        spans: list[SpanRow],
-        logs: list[LogLine],
+        self, req: _Request, name: str, parent: str, start: float
     ) -> tuple[bool, float, int]:
         """Serve one request at ``name``; returns (succeeded as the caller sees it, end ms,
         status the server reports)."""
-        node, eff, rng = self.topo.nodes[name], effects.get(name, NONE), self.rng
+        node, eff, rng = self.topo.nodes[name], req.effects.get(name, NONE), self.rng
         own_ms = self._lognormal(node.self_ms * eff.self_factor, 0.3)
         if not node.instrumented:  # managed service / third party: only the caller's span
             if rng.random() < eff.throttle_rate:
                 return False, start + min(own_ms, 5.0), 429
-            failed = rng.random() < eff.error_rate
-            return (
-                not failed,
-                start + own_ms,
-                (200 if not eff.error_logged else 500) if failed else 200,
-            )
-        span_id = self._id(8)
-        instance = self.instance_of(name, rng)
+            if rng.random() < eff.error_rate:
+                return False, start + own_ms, 500 if eff.error_logged else 200
+            return True, start + own_ms, 200
+        here = _Where(name, self.instance_of(name, rng), self._id(8))
         op = f"{'GET' if node.runtime == 'client' else 'POST'} /{node.slug}"
-        kind = "client" if node.runtime == "client" else "server"
         cursor = start + own_ms / 2
         failing = rng.random() < eff.error_rate
         fail_after = int(rng.integers(0, len(self.topo.calls(name)) + 1)) if failing else -1
         status, ok = 200, True
-        if node.instrumented and node.runtime != "client" and rng.random() < 0.6:
-            self._log(
-                logs,
-                name,
-                instance,
-                start + 0.2,
-                "INFO",
-                "received",
-                f"Handling {op}",
-                trace,
-                span_id,
-            )
-        calls = self._choose_calls(name)
-        for i, edge in enumerate(calls):
+        if node.runtime != "client" and rng.random() < 0.6:
+            self._log(req, here, start + 0.2, "INFO", "received", f"Handling {op}")
+        for i, edge in enumerate(self._choose_calls(name)):
             if i == fail_after:
                 break
-            cursor, call_ok, call_status = self._call(
-                edge, trace, span_id, instance, cursor, effects, spans, logs
-            )
+            cursor, call_ok, call_status = self._call(req, edge, here, cursor)
             if call_ok:
                 continue
             callee = self.topo.nodes[edge.callee].name
@@ -516,83 +504,37 @@ class RequestSimulator:
                     if call_status == 200
                     else f"Call to {callee} failed with status {call_status}"
                 )
-                self._log(
-                    logs,
-                    name,
-                    instance,
-                    cursor,
-                    "ERROR",
-                    f"call-failed:{edge.callee}",
-                    text,
-                    trace,
-                    span_id,
-                )
+                self._log(req, here, cursor, "ERROR", f"call-failed:{edge.callee}", text)
                 break
-            self._log(
-                logs,
-                name,
-                instance,
-                cursor,
-                "WARN",
-                f"fallback:{edge.callee}",
-                f"{callee} unavailable (status {call_status}); continuing with cached data",
-                trace,
-                span_id,
-            )
+            text = f"{callee} unavailable (status {call_status}); continuing with cached data"
+            self._log(req, here, cursor, "WARN", f"fallback:{edge.callee}", text)
         if failing and ok:
+            ok = False
             if eff.error_logged:
-                status, ok = 500, False
-                self._log(
-                    logs,
-                    name,
-                    instance,
-                    cursor,
-                    "ERROR",
-                    "unhandled",
-                    f"Unhandled exception in {op}: {eff.error_class}",
-                    trace,
-                    span_id,
-                )
-            else:  # silent wrong result: early return, status stays 200, no log
-                ok = False
+                status = 500
+                text = f"Unhandled exception in {op}: {eff.error_class}"
+                self._log(req, here, cursor, "ERROR", "unhandled", text)
+            # else a silent wrong result: early return, status stays 200, nothing logged
         end = cursor + own_ms / 2
         if ok:
             took = end - start
             if took > 6 * self.nominal[name] + 200:
-                self._log(
-                    logs,
-                    name,
-                    instance,
-                    end,
-                    "WARN",
-                    "slow",
-                    f"Slow request {op} took {took:.0f} ms",
-                    trace,
-                    span_id,
-                )
-            self._log(
-                logs,
-                name,
-                instance,
-                end,
-                "INFO",
-                "completed",
-                f"Completed {op} status={status} in {took:.0f} ms",
-                trace,
-                span_id,
-            )
-        spans.append(
+                self._log(req, here, end, "WARN", "slow", f"Slow request {op} took {took:.0f} ms")
+            text = f"Completed {op} status={status} in {took:.0f} ms"
+            self._log(req, here, end, "INFO", "completed", text)
+        kind = "client" if node.runtime == "client" else "server"
+        req.spans.append(
             SpanRow(
-                trace_id=trace,
-                span_id=span_id,
-                parent_id=parent,
-                service=name,
-                instance=instance,
-                operation=op,
-                kind=kind,
-                start_ms=start,
-                duration_ms=end - start,
-                status_code=status,
+                req.trace,
+                here.span,
+                parent,
+                name,
+                here.instance,
+                op,
+                kind,
+                start,
+                end - start,
+                status,
             )
         )
         return ok, end, status
@@ -606,81 +548,55 @@ class RequestSimulator:
         return [e for e in edges if self.rng.random() < e.probability]
 
     def _call(
-        self,
-        edge: Edge,
-        trace: str,
-        parent: str,
-        instance: str,
-        start: float,
-        effects: Mapping[str, Effect],
-        spans: list[SpanRow],
-        logs: list[LogLine],
+        self, req: _Request, edge: Edge, caller: _Where, start: float
     ) -> tuple[float, bool, int]:
-        """One call along ``edge`` (client span, retried once on 429); returns (end, ok, status)."""
-        caller = self.topo.nodes[edge.caller]
-        callee_eff = effects.get(edge.callee, NONE)
+        """One call along ``edge`` from the span ``caller`` (a client span, retried once on 429);
+        returns (end ms, ok, status). A client node's calls are its own root span."""
+        from_client = self.topo.nodes[edge.caller].runtime == "client"
+        callee = self.topo.nodes[edge.callee]
+        callee_eff = req.effects.get(edge.callee, NONE)
         cursor = start
         for attempt in range(2):
-            span_id = self._id(8) if caller.runtime != "client" else parent
+            span_id = caller.span if from_client else self._id(8)
             one_way = self._lognormal(edge.net_ms / 2, 0.25) + callee_eff.inbound_delay_ms / 2
-            if (
-                self.rng.random() < callee_eff.throttle_rate
-                and self.topo.nodes[edge.callee].instrumented
-            ):
+            if callee.instrumented and self.rng.random() < callee_eff.throttle_rate:
                 ok, server_end, status = False, cursor + one_way + 2.0, 429
             else:
-                ok, server_end, status = self._serve(
-                    edge.callee, trace, span_id, cursor + one_way, effects, spans, logs
-                )
+                ok, server_end, status = self._serve(req, edge.callee, span_id, cursor + one_way)
             end = server_end + one_way
-            if caller.runtime != "client":
-                spans.append(
+            if not from_client:
+                req.spans.append(
                     SpanRow(
-                        trace_id=trace,
-                        span_id=span_id,
-                        parent_id=parent,
-                        service=edge.caller,
-                        instance=instance,
-                        operation=f"call {self.topo.nodes[edge.callee].slug}",
-                        kind="client",
-                        start_ms=cursor,
-                        duration_ms=end - cursor,
-                        status_code=status,
+                        req.trace,
+                        span_id,
+                        caller.span,
+                        edge.caller,
+                        caller.instance,
+                        f"call {callee.slug}",
+                        "client",
+                        cursor,
+                        end - cursor,
+                        status,
                     )
                 )
             cursor = end
             if status != 429 or attempt == 1:
-                return cursor, ok, status
+                break
             backoff = self._lognormal(RETRY_BACKOFF_MS, 0.2)
-            self._log(
-                logs,
-                edge.caller,
-                instance,
-                cursor,
-                "WARN",
-                f"throttled:{edge.callee}",
-                f"{self.topo.nodes[edge.callee].name} throttled the request (429); retrying in "
-                f"{backoff:.0f} ms",
-                trace,
-                parent,
-            )
+            text = f"{callee.name} throttled the request (429); retrying in {backoff:.0f} ms"
+            self._log(req, caller, cursor, "WARN", f"throttled:{edge.callee}", text)
             cursor += backoff
-        return cursor, False, 429  # pragma: no cover - the loop returns
+        return cursor, ok, status
 
     def _log(
-        self,
-        logs: list[LogLine],
-        name: str,
-        instance: str,
-        at: float,
-        level: str,
-        statement: str,
-        text: str,
-        trace: str,
-        span: str,
+        self, req: _Request, where: _Where, at: float, level: str, statement: str, text: str
     ) -> None:
-        if self.topo.nodes[name].runtime in ("ecs", "lambda"):
-            logs.append(LogLine(name, instance, at, level, statement, text, trace, span))
+        if self.topo.nodes[where.name].runtime in ("ecs", "lambda"):
+            req.logs.append(
+                LogLine(
+                    where.name, where.instance, at, level, statement, text, req.trace, where.span
+                )
+            )
 
 
 def pick_weighted(weights: list[float], u: float) -> int:

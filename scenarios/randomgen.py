@@ -453,217 +453,115 @@ def _point(
 
 
 def _metrics(topo: Topology, overlay: Overlay, plan: Plan, inst: _Instances) -> list[MetricPoint]:
+    """Every series of every component, one datapoint per minute (noise on the model's values)."""
     start = plan.metrics_start
-    n = METRICS_LEAD_MIN + plan.window_min
-    times = [start + timedelta(minutes=i) for i in range(n)]
+    times = [start + timedelta(minutes=i) for i in range(METRICS_LEAD_MIN + plan.window_min)]
     entry_rpm = _traffic(topo, plan, times)
     nominal_rates = topo.rates()
     rng = rng_for(plan.seed, "metrics")
     ns = overlay.namespace
     points: list[MetricPoint] = []
+
+    def jitter(sigma: float) -> float:
+        return math.exp(rng.normal(0, sigma))
+
     for i, t in enumerate(times):
         effects = effects_at(plan.faults, t + timedelta(seconds=30))
         rates = topo.rates({k: v[i] for k, v in entry_rpm.items()})
+
+        def add(space: str, metric: str, dims: dict[str, str], value: float, unit: str) -> None:
+            points.append(_point(t, space, metric, dims, value, unit))  # noqa: B023 - used now
+
         for name in sorted(topo.nodes):
             node, eff = topo.nodes[name], effects.get(name, Effect())
             slug, rpm = node.slug, rates[name]
             load = rpm / (nominal_rates[name] or 1.0)
             lat = expected_latency(topo, effects, name)
-            err = expected_error(topo, effects, name)
+            err = min(1.0, expected_error(topo, effects, name))
             own_ms = node.self_ms * eff.self_factor
+            reqs = int(rng.poisson(rpm))
+            errs = int(rng.binomial(reqs, err)) if reqs else 0
             if node.instrumented:
                 dims = {"Service": slug}
-                reqs = int(rng.poisson(rpm))
-                errs = int(rng.binomial(reqs, min(1.0, err))) if reqs else 0
-                points += [
-                    _point(t, ns, "Requests", dims, reqs, "Count"),
-                    _point(t, ns, "Errors", dims, errs, "Count"),
-                    _point(
-                        t,
-                        ns,
-                        "LatencyP50",
-                        dims,
-                        lat * 0.85 * math.exp(rng.normal(0, 0.05)),
-                        "Milliseconds",
-                    ),
-                    _point(
-                        t,
-                        ns,
-                        "LatencyP99",
-                        dims,
-                        lat * 2.4 * math.exp(rng.normal(0, 0.12)),
-                        "Milliseconds",
-                    ),
-                ]
-                label = f"{ns}/SuccessRate[Service={slug}]"
-                rate = (
-                    0.0 if label in plan.broken else (100.0 * (1 - errs / reqs) if reqs else 100.0)
-                )
-                points.append(_point(t, ns, "SuccessRate", dims, rate, "Percent"))
+                add(ns, "Requests", dims, reqs, "Count")
+                add(ns, "Errors", dims, errs, "Count")
+                add(ns, "LatencyP50", dims, lat * 0.85 * jitter(0.05), "Milliseconds")
+                add(ns, "LatencyP99", dims, lat * 2.4 * jitter(0.12), "Milliseconds")
+                broken = f"{ns}/SuccessRate[Service={slug}]" in plan.broken
+                rate = 0.0 if broken else (100.0 * (1 - errs / reqs) if reqs else 100.0)
+                add(ns, "SuccessRate", dims, rate, "Percent")
             if node.runtime == "ecs":
                 for iid, share in zip(inst.ids[name], inst.share[name], strict=True):
-                    dims_i = {"Service": slug, "Instance": iid}
                     k = int(rng.poisson(rpm * share))
                     if k == 0:
                         continue  # no requests on this task this minute: no datapoint
-                    sigma = 0.12 if share > 0.1 else 0.9
-                    p99 = lat * 2.4 * math.exp(rng.normal(0, sigma)) * (1 + 2 / math.sqrt(k))
+                    p99 = lat * 2.4 * jitter(0.12 if share > 0.1 else 0.9) * (1 + 2 / math.sqrt(k))
                     if share < 0.1 and rng.random() < 0.04:
                         p99 *= _log_uniform(rng, 30, 300)  # percentile artefact of a near-idle task
-                    points += [
-                        _point(t, ns, "Requests", dims_i, k, "Count"),
-                        _point(t, ns, "LatencyP99", dims_i, p99, "Milliseconds"),
-                    ]
-                dims_e = {"ClusterName": overlay.cluster, "ServiceName": slug}
+                    add(ns, "Requests", {"Service": slug, "Instance": iid}, k, "Count")
+                    add(ns, "LatencyP99", {"Service": slug, "Instance": iid}, p99, "Milliseconds")
+                dims = {"ClusterName": overlay.cluster, "ServiceName": slug}
                 cpu = plan.base_cpu[name] * (0.7 + 0.3 * load) + rng.normal(0, 1.5) + eff.cpu_points
                 mem = plan.base_mem[name] + rng.normal(0, 0.8) + eff.memory_points
-                points += [
-                    _point(
-                        t,
-                        "AWS/ECS",
-                        "CPUUtilization",
-                        dims_e,
-                        float(np.clip(cpu, 0, 100)),
-                        "Percent",
-                    ),
-                    _point(
-                        t,
-                        "AWS/ECS",
-                        "MemoryUtilization",
-                        dims_e,
-                        float(np.clip(mem, 0, 100)),
-                        "Percent",
-                    ),
-                ]
+                add("AWS/ECS", "CPUUtilization", dims, float(np.clip(cpu, 0, 100)), "Percent")
+                add("AWS/ECS", "MemoryUtilization", dims, float(np.clip(mem, 0, 100)), "Percent")
             elif node.runtime == "lambda":
-                dims_l = {"FunctionName": slug}
-                reqs = int(rng.poisson(rpm))
+                dims = {"FunctionName": slug}
+                conc = rpm / 60 * lat / 1000 * jitter(0.1)
+                add("AWS/Lambda", "Invocations", dims, reqs, "Count")
+                add("AWS/Lambda", "Errors", dims, errs, "Count")
+                add("AWS/Lambda", "Duration", dims, lat * jitter(0.06), "Milliseconds")
                 throttles = int(rng.poisson(rpm * eff.throttle_rate))
-                conc = rpm / 60 * lat / 1000 * math.exp(rng.normal(0, 0.1))
-                points += [
-                    _point(t, "AWS/Lambda", "Invocations", dims_l, reqs, "Count"),
-                    _point(
-                        t,
-                        "AWS/Lambda",
-                        "Errors",
-                        dims_l,
-                        int(rng.binomial(reqs, min(1.0, err))) if reqs else 0,
-                        "Count",
-                    ),
-                    _point(
-                        t,
-                        "AWS/Lambda",
-                        "Duration",
-                        dims_l,
-                        lat * math.exp(rng.normal(0, 0.06)),
-                        "Milliseconds",
-                    ),
-                    _point(t, "AWS/Lambda", "Throttles", dims_l, throttles, "Count"),
-                    _point(
-                        t, "AWS/Lambda", "ConcurrentExecutions", dims_l, round(conc, 2), "Count"
-                    ),
-                ]
+                add("AWS/Lambda", "Throttles", dims, throttles, "Count")
+                add("AWS/Lambda", "ConcurrentExecutions", dims, round(conc, 2), "Count")
             elif node.runtime == "rds":
-                dims_r = {"DBInstanceIdentifier": slug}
+                dims = {"DBInstanceIdentifier": slug}
                 cpu = plan.base_cpu[name] * (0.6 + 0.4 * load) + rng.normal(0, 1.5) + eff.cpu_points
-                points += [
-                    _point(
-                        t,
-                        "AWS/RDS",
-                        "CPUUtilization",
-                        dims_r,
-                        float(np.clip(cpu, 0, 100)),
-                        "Percent",
-                    ),
-                    _point(
-                        t,
-                        "AWS/RDS",
-                        "ReadLatency",
-                        dims_r,
-                        own_ms / 1000 * math.exp(rng.normal(0, 0.1)),
-                        "Seconds",
-                    ),
-                    _point(
-                        t,
-                        "AWS/RDS",
-                        "DatabaseConnections",
-                        dims_r,
-                        round(24 + rng.normal(0, 1.5)),
-                        "Count",
-                    ),
-                    _point(
-                        t,
-                        "AWS/RDS",
-                        "FreeableMemory",
-                        dims_r,
-                        (100 - plan.base_mem[name]) * 1.6e8 * math.exp(rng.normal(0, 0.01)),
-                        "Bytes",
-                    ),
-                ]
+                free = (100 - plan.base_mem[name]) * 1.6e8 * jitter(0.01)
+                add("AWS/RDS", "CPUUtilization", dims, float(np.clip(cpu, 0, 100)), "Percent")
+                add("AWS/RDS", "ReadLatency", dims, own_ms / 1000 * jitter(0.1), "Seconds")
+                add("AWS/RDS", "DatabaseConnections", dims, round(24 + rng.normal(0, 1.5)), "Count")
+                add("AWS/RDS", "FreeableMemory", dims, free, "Bytes")
             elif node.runtime == "dynamodb":
-                dims_d = {"TableName": slug}
-                points += [
-                    _point(
-                        t,
-                        "AWS/DynamoDB",
-                        "SuccessfulRequestLatency",
-                        dims_d,
-                        own_ms * math.exp(rng.normal(0, 0.08)),
-                        "Milliseconds",
-                    ),
-                    _point(
-                        t,
-                        "AWS/DynamoDB",
-                        "ThrottledRequests",
-                        dims_d,
-                        int(rng.poisson(rpm * eff.throttle_rate)),
-                        "Count",
-                    ),
-                    _point(
-                        t,
-                        "AWS/DynamoDB",
-                        "ConsumedReadCapacityUnits",
-                        dims_d,
-                        int(rng.poisson(rpm * 2)),
-                        "Count",
-                    ),
-                ]
+                dims = {"TableName": slug}
+                throttled = int(rng.poisson(rpm * eff.throttle_rate))
+                add(
+                    "AWS/DynamoDB",
+                    "SuccessfulRequestLatency",
+                    dims,
+                    own_ms * jitter(0.08),
+                    "Milliseconds",
+                )
+                add("AWS/DynamoDB", "ThrottledRequests", dims, throttled, "Count")
+                add(
+                    "AWS/DynamoDB",
+                    "ConsumedReadCapacityUnits",
+                    dims,
+                    int(rng.poisson(rpm * 2)),
+                    "Count",
+                )
             elif node.runtime == "queue":
-                dims_q = {"QueueName": slug}
-                points += [
-                    _point(
-                        t, "AWS/SQS", "NumberOfMessagesSent", dims_q, int(rng.poisson(rpm)), "Count"
-                    ),
-                    _point(
-                        t,
-                        "AWS/SQS",
-                        "ApproximateAgeOfOldestMessage",
-                        dims_q,
-                        abs(rng.normal(4, 1.5)),
-                        "Seconds",
-                    ),
-                ]
+                dims = {"QueueName": slug}
+                add("AWS/SQS", "NumberOfMessagesSent", dims, reqs, "Count")
+                add(
+                    "AWS/SQS",
+                    "ApproximateAgeOfOldestMessage",
+                    dims,
+                    abs(rng.normal(4, 1.5)),
+                    "Seconds",
+                )
             elif node.runtime == "external":
-                dims_c = {"CanaryName": slug}
+                dims = {"CanaryName": slug}
                 fail = rng.random() < 1 - (1 - eff.error_rate) * (1 - eff.throttle_rate**2)
-                points += [
-                    _point(
-                        t,
-                        "CloudWatchSynthetics",
-                        "SuccessPercent",
-                        dims_c,
-                        0.0 if fail else 100.0,
-                        "Percent",
-                    ),
-                    _point(
-                        t,
-                        "CloudWatchSynthetics",
-                        "Duration",
-                        dims_c,
-                        (own_ms + eff.inbound_delay_ms + 30) * math.exp(rng.normal(0, 0.1)),
-                        "Milliseconds",
-                    ),
-                ]
+                took = (own_ms + eff.inbound_delay_ms + 30) * jitter(0.1)
+                add(
+                    "CloudWatchSynthetics",
+                    "SuccessPercent",
+                    dims,
+                    0.0 if fail else 100.0,
+                    "Percent",
+                )
+                add("CloudWatchSynthetics", "Duration", dims, took, "Milliseconds")
     return points
 
 
