@@ -366,7 +366,9 @@ def plan_incident(topo: Topology, overlay: Overlay, seed: int) -> Plan:
 
     instrumented = [n for n in names if topo.nodes[n].runtime in ("ecs", "lambda")]
     n_broken = int(rng.integers(0, 3))
-    picks = rng.permutation(len(instrumented))[:n_broken] if instrumented else []
+    picks: list[int] = (
+        rng.permutation(len(instrumented))[:n_broken].tolist() if instrumented else []
+    )
     broken = [
         f"{overlay.namespace}/SuccessRate[Service={topo.nodes[instrumented[int(i)]].slug}]"
         for i in picks
@@ -828,10 +830,10 @@ def _generate(
     writer.add_metrics(_metrics(topo, overlay, plan, inst))
     spans, lines, sampling = _simulate_requests(topo, plan, inst)
     writer.add_spans(_span_frame(spans, plan.status_codes))
-    for group, records in sorted(_log_records(topo, plan, lines, inst).items()):
-        writer.add_logs(group, records)
-    records, causal_id = _trail(topo, overlay, plan)
-    for record in records:
+    for group, log_records in sorted(_log_records(topo, plan, lines, inst).items()):
+        writer.add_logs(group, log_records)
+    trail, causal_id = _trail(topo, overlay, plan)
+    for record in trail:
         writer.add_cloudtrail(record)
     source: dict[str, Any] = {
         "generator": GENERATOR,
