@@ -374,6 +374,17 @@ def expected_error(topo: Topology, effects: Mapping[str, Effect], name: str) -> 
     return _error(topo, effects, name, {})
 
 
+def reported_error(topo: Topology, effects: Mapping[str, Effect], name: str) -> float:
+    """Share (0..1) of requests ``name`` itself reports as failed (its Errors metric, its span
+    status): :func:`expected_error` without its own silent wrong results, which it returned
+    with status 200 (only its callers count those)."""
+    total = _error(topo, effects, name, {})
+    eff = effects.get(name, NONE)
+    if eff.error_logged or eff.error_rate <= 0:
+        return total
+    return 1 - (1 - total) / max(1e-9, 1 - eff.error_rate)
+
+
 # ------------------------------------------------------------------- request simulation
 
 

@@ -65,6 +65,7 @@ from scenarios.propagation import (
     expected_error,
     expected_latency,
     pick_weighted,
+    reported_error,
     stable_line,
 )
 from scenarios.rand import HEX, chars, rng_for, uuid4
@@ -479,7 +480,7 @@ def _metrics(topo: Topology, overlay: Overlay, plan: Plan, inst: _Instances) -> 
             slug, rpm = node.slug, rates[name]
             load = rpm / (nominal_rates[name] or 1.0)
             lat = expected_latency(topo, effects, name)
-            err = min(1.0, expected_error(topo, effects, name))
+            err = min(1.0, reported_error(topo, effects, name))
             own_ms = node.self_ms * eff.self_factor
             reqs = int(rng.poisson(rpm))
             errs = int(rng.binomial(reqs, err)) if reqs else 0

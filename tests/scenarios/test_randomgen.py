@@ -26,6 +26,7 @@ from scenarios.propagation import (
     effects_at,
     expected_error,
     expected_latency,
+    reported_error,
 )
 from scenarios.randomgen import (
     GUARD_MIN,
@@ -98,6 +99,11 @@ def test_errors_propagate_upward_with_probability() -> None:
     assert err["api"] == pytest.approx(0.5 * 0.5 * 0.2)  # half the requests, 20% propagate
     assert err["client"] == pytest.approx(err["api"])
     assert err["svc"] == 0 and err["db"] == 0  # never downward or sideways
+    # a silent wrong result is not counted by the component that returned it, only by callers
+    silent = {"mailer": Effect(error_rate=0.4, error_logged=False)}
+    assert reported_error(topo, silent, "mailer") == pytest.approx(0)
+    assert expected_error(topo, silent, "mailer") == pytest.approx(0.4)
+    assert reported_error(topo, silent, "api") == pytest.approx(0.5 * 0.4 * 0.2)
     # the simulation draws the same shares
     rng = np.random.default_rng(1)
     sim = RequestSimulator(topo, rng, lambda name, r: name)
