@@ -21,8 +21,9 @@ AR(1) noise.
 The bundle holds (times UTC): metrics per minute from 6 h before the window; logs and spans for
 the default baseline (one window length before the window), the window, and one historical
 reference window; CloudTrail from 6.5 h before the window. ``incident.yaml`` gives the alert time
-(first two-minute breach of the entry's error or latency by the noise-free model, plus the
-alarm's evaluation delay), a window 20-35 min before to 10-20 min after the alert, an
+(first two-minute breach of an endpoint alarm on the noise-free model: error share up 2 points
+or mean latency up 50%, plus one to three minutes of evaluation delay; a customer ticket 8-20 min
+after the onset when no alarm breaches), a window 20-35 min before to 10-20 min after the alert, an
 ``adjacent`` reference window ending a 10-minute guard before the alert and a ``historical`` one
 in the lookback that avoids the neighbouring incident, the ground truth (component, fault kind),
 and in ``source`` the seed, onset and sampling rate. Nothing about the truth is written where
