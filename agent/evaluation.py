@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from agent.factory import open_bundle
+from agent.factory import InvestigationSetup, open_bundle
 from agent.loop import InvestigationLoop
 from agent.providers.heuristic import HeuristicProvider
 from tools.errors import BundleError, RcaError, UnknownComponentError
@@ -67,8 +67,17 @@ def scores(group: str, results: list[CaseResult]) -> Scores:
     )
 
 
-def evaluate_case(path: Path) -> CaseResult:
-    """Investigate one bundle with ground truth and rank its true root cause.
+LoopFor = Callable[[InvestigationSetup], InvestigationLoop]
+
+
+def heuristic_loop(setup: InvestigationSetup) -> InvestigationLoop:
+    """The default evaluation loop: the heuristic investigator on ``setup``."""
+    return InvestigationLoop(setup.context, HeuristicProvider(setup.architecture))
+
+
+def evaluate_case(path: Path, loop_for: LoopFor = heuristic_loop) -> CaseResult:
+    """Investigate one bundle with ground truth (with the loop ``loop_for`` builds, default the
+    heuristic investigator) and rank its true root cause.
 
     Raises:
         BundleError: the bundle has no ground truth or is malformed.
@@ -87,8 +96,7 @@ def evaluate_case(path: Path) -> CaseResult:
         raise BundleError(
             f"{path}: ground truth component {truth.component!r} is not in the workspace"
         ) from exc
-    loop = InvestigationLoop(session.context, HeuristicProvider(arch))
-    inv = loop.run(incident.description, investigation_id=incident.id)
+    inv = loop_for(session).run(incident.description, investigation_id=incident.id)
     ranking: list[str] = []
     for h in inv.answer.hypotheses if inv.answer else []:
         cid = h.component if h.component in arch.elements else arch.get(h.component).id
@@ -118,7 +126,10 @@ def find_bundles(paths: Iterable[Path]) -> list[Path]:
 
 
 def evaluate(
-    paths: Iterable[Path], on_case: Callable[[CaseResult], None] | None = None
+    paths: Iterable[Path],
+    on_case: Callable[[CaseResult], None] | None = None,
+    *,
+    loop_for: LoopFor = heuristic_loop,
 ) -> tuple[list[CaseResult], list[Scores]]:
     """Evaluate every bundle; returns per-case results and scores overall, per system, per
     system and fault kind. A case that fails is recorded with its error and counts as a miss."""
@@ -126,7 +137,7 @@ def evaluate(
     for path in find_bundles(paths):
         started = time.perf_counter()
         try:
-            result = evaluate_case(path)
+            result = evaluate_case(path, loop_for)
         except RcaError as exc:
             result = CaseResult(
                 case=path.name,

@@ -27,6 +27,7 @@ from tools.toolbox import TOOLS, run_tool
 
 Progress = Callable[[str, dict[str, object]], None]
 
+MAX_FINDINGS = 5  # observation events per tool call (the rest stay in the evidence list)
 MAX_PARALLEL = 4
 
 
@@ -162,6 +163,9 @@ class InvestigationLoop:
                         "seconds": ex.seconds,
                         "evidence": len(ex.result.evidence),
                         "error": ex.result.error,
+                        "findings": [
+                            ev.summary for ev in ex.result.evidence if ev.kind != "no_data"
+                        ][:MAX_FINDINGS],
                     },
                 )
             calls_made += len(work)

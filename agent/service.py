@@ -10,8 +10,11 @@ at once, the loser reloads the record and appends its turn again, so no turn is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -24,9 +27,14 @@ from agent.factory import (
     reopen,
 )
 from agent.loop import InvestigationLoop
-from agent.sessions import SessionError, SessionRecord, SessionStore, VersionConflict
+from agent.sessions import Feedback, SessionError, SessionRecord, SessionStore, VersionConflict
+from agent.view import AnswerView, answer_view
+from tools.c4 import ArchitectureModel
 from tools.errors import RcaError
 from tools.models import Model, TimeWindow
+
+if TYPE_CHECKING:
+    from agent.evaluation import CaseResult, Scores
 
 MAX_SAVE_ATTEMPTS = 8
 
@@ -59,20 +67,27 @@ TelemetrySource = BundleSource | AwsSource
 
 
 class ModelChoice(Model):
-    """Which reasoning to use: ``heuristic`` (offline) or ``bedrock`` (Converse tool use)."""
+    """Which reasoning to use: ``heuristic`` (offline) or ``bedrock`` (Converse tool use), run
+    by this process's loop (``runtime="loop"``) or by a managed Bedrock Agent
+    (``runtime="bedrock-agent"`` with ``agent_id`` and ``agent_alias_id``)."""
 
     provider: Literal["heuristic", "bedrock"] = "heuristic"
     model_id: str | None = None
     region: str | None = None
     profile: str | None = None
     max_steps: int = Field(default=8, ge=1, le=50)
+    runtime: Literal["loop", "bedrock-agent"] = "loop"
+    agent_id: str | None = None
+    agent_alias_id: str | None = None
 
 
 class ProgressEvent(Model):
-    """One typed progress event. ``kind``: planning (a loop step begins; ``text`` its thought),
-    tool_call_started / tool_call_finished (``tool``, and when finished ``status``,
-    ``evidence`` count, ``seconds``), observation, hypotheses (the answer arrived), gap (what
-    could not be checked and why, in ``text``)."""
+    """One typed progress event. ``kind``: planning (the source was opened, step 0, or a loop
+    step begins; ``text`` its thought), tool_call_started (``tool``, ``text`` its input as
+    JSON), tool_call_finished (``tool``, ``status``, ``evidence`` count, ``seconds``),
+    observation (one thing a finished tool found: ``tool`` and the finding in ``text``),
+    hypotheses (the answer arrived; ``text`` its summary), gap (what could not be checked and
+    why, in ``text``)."""
 
     kind: EventKind
     step: int | None = None
@@ -101,7 +116,13 @@ def _translate(listener: Listener | None) -> Callable[[str, dict[str, object]], 
                 )
             )
         elif event == "tool_start":
-            listener(ProgressEvent(kind="tool_call_started", tool=str(payload.get("tool"))))
+            listener(
+                ProgressEvent(
+                    kind="tool_call_started",
+                    tool=str(payload.get("tool")),
+                    text=json.dumps(payload.get("input") or {}, default=str)[:300],
+                )
+            )
         elif event == "tool_end":
             status = str(payload.get("status"))
             listener(
@@ -114,6 +135,10 @@ def _translate(listener: Listener | None) -> Callable[[str, dict[str, object]], 
                     text=str(payload.get("error") or ""),
                 )
             )
+            for finding in payload.get("findings") or []:  # type: ignore[attr-defined]
+                listener(
+                    ProgressEvent(kind="observation", tool=str(payload.get("tool")), text=finding)
+                )
             if status == "error":
                 listener(
                     ProgressEvent(
@@ -135,6 +160,19 @@ def _emit_outcome(record: SessionRecord, listener: Listener | None) -> None:
             listener(ProgressEvent(kind="gap", tool=ev.tool, text=ev.summary))
     if turn.answer is not None:
         listener(ProgressEvent(kind="hypotheses", text=turn.answer.summary))
+
+
+def new_key() -> str:
+    """A fresh session key for callers without one of their own (12 hex characters)."""
+    return uuid.uuid4().hex[:12]
+
+
+def _describe(setup: InvestigationSetup) -> str:
+    where = setup.source.get("path") or setup.source.get("workspace") or setup.source.get("kind")
+    return (
+        f"Investigating on {setup.source.get('kind')} {where} (workspace "
+        f"{setup.architecture.name!r}, window {setup.context.window.label()})"
+    )
 
 
 class InvestigationService:
@@ -165,29 +203,45 @@ class InvestigationService:
 
     def start(
         self,
-        key: str,
+        key: str | None,
         question: str,
         source: TelemetrySource | None = None,
         *,
         model: ModelChoice | None = None,
         window: TimeWindow | None = None,
         focus: list[str] | None = None,
+        context: str = "",
         listener: Listener | None = None,
     ) -> SessionRecord:
-        """Run a first investigation and store it under ``key``.
+        """Run a first investigation and store it under ``key`` (None: a new key).
+
+        ``context`` is untrusted text around the question (e.g. the alarm message a Slack
+        thread started from); the loop hands it to the model wrapped as data.
 
         Raises:
-            RcaError: bad question, source or model; VersionConflict when ``key`` exists.
+            RcaError: bad question, source or model; VersionConflict when ``key`` exists (so a
+            retried request never runs a second investigation under the same key).
         """
         if not question.strip():
             raise RcaError("the question is empty; describe the symptom, e.g. 'checkout fails'")
+        key = key or new_key()
         model = model or ModelChoice()
         setup = self.open(source or BundleSource(), window)
-        loop = _loop(setup, model, listener, focus)
-        inv = loop.run(question, investigation_id=key)
+        if listener is not None:
+            listener(ProgressEvent(kind="planning", step=0, text=_describe(setup)))
+        if model.runtime == "bedrock-agent":
+            inv = _run_managed(setup, question, model, listener, key)
+            source_dict: dict[str, Any] = {
+                "kind": "bedrock-agent",
+                "agent": f"{model.agent_id}/{model.agent_alias_id}",
+            }
+        else:
+            loop = _loop(setup, model, listener, focus)
+            inv = loop.run(question, investigation_id=key, context=context)
+            source_dict = setup.source
         record = SessionRecord(
             id=key,
-            source=setup.source,
+            source=source_dict,
             window=setup.context.window,
             baseline=setup.context.baseline,
             turns=[inv],
@@ -199,6 +253,31 @@ class InvestigationService:
     def get(self, key: str) -> SessionRecord:
         """The stored session (raises SessionError when absent)."""
         return self.store.load(key)
+
+    def sessions(self) -> list[tuple[str, Any, str]]:
+        """``(key, created_at UTC, first question)`` of every stored session, newest first."""
+        return self.store.list()
+
+    def architecture(self, record: SessionRecord) -> ArchitectureModel | None:
+        """The workspace of the session's source when it is still readable here, else None."""
+        source = record.source
+        if source.get("kind") == "aws":
+            path = Path(str(source.get("workspace", "")))
+        elif source.get("kind") == "bundle":
+            path = Path(str(source.get("path", ""))) / "workspace.json"
+        else:
+            return None
+        return ArchitectureModel.load(path) if path.is_file() else None
+
+    def view(self, record: SessionRecord) -> AnswerView:
+        """The view model of the session's last turn (display names from its workspace)."""
+        return answer_view(record, self.architecture(record))
+
+    def report(self, key: str) -> str:
+        """The Markdown incident report of session ``key`` (raises SessionError)."""
+        from agent.report import render_view
+
+        return render_view(self.view(self.get(key)))
 
     def follow_up(
         self,
@@ -227,17 +306,74 @@ class InvestigationService:
             context=record.context(),
             prior=record.steps,
         )
+
+        def append(current: SessionRecord) -> None:
+            inv.id = f"{key}-{len(current.turns) + 1}"
+            current.turns.append(inv)
+
+        record = self._update(key, record, append)
+        _emit_outcome(record, listener)
+        return record
+
+    def add_feedback(self, key: str, feedback: Feedback) -> SessionRecord:
+        """Store ``feedback`` with session ``key`` (version-checked, like a turn).
+
+        Raises:
+            SessionError: no such session, or the writes kept conflicting.
+        """
+        return self._update(key, self.store.load(key), lambda r: r.feedback.append(feedback))
+
+    def _update(
+        self, key: str, record: SessionRecord, change: Callable[[SessionRecord], None]
+    ) -> SessionRecord:
         for _ in range(MAX_SAVE_ATTEMPTS):
-            inv.id = f"{key}-{len(record.turns) + 1}"
-            record.turns.append(inv)
+            change(record)
             try:
                 self.store.save_versioned(record, record.version)
             except VersionConflict:
                 record = self.store.load(key)
                 continue
-            _emit_outcome(record, listener)
             return record
         raise SessionError(f"session {key}: {MAX_SAVE_ATTEMPTS} conflicting writes; try again")
+
+    def evaluate(
+        self,
+        paths: Iterable[Path],
+        model: ModelChoice | None = None,
+        on_case: Callable[[CaseResult], None] | None = None,
+    ) -> tuple[list[CaseResult], list[Scores]]:
+        """Investigate every bundle with ground truth under ``paths`` with ``model`` and score
+        AC@1, AC@3, Avg@5 (see :mod:`agent.evaluation`). Nothing is stored."""
+        from agent.evaluation import evaluate
+
+        choice = model or ModelChoice()
+        return evaluate(paths, on_case, loop_for=lambda setup: _loop(setup, choice, None))
+
+
+def _run_managed(
+    setup: InvestigationSetup,
+    question: str,
+    model: ModelChoice,
+    listener: Listener | None,
+    key: str,
+) -> Any:
+    """InvokeAgent on a managed Bedrock Agent; its trace becomes progress events."""
+    from agent.managed import ManagedAgentRuntime
+
+    if not (model.agent_id and model.agent_alias_id):
+        raise RcaError("--runtime bedrock-agent needs --agent-id and --agent-alias-id")
+    runtime = ManagedAgentRuntime(
+        model.agent_id, model.agent_alias_id, profile=model.profile, region=model.region
+    )
+    inv = runtime.run(
+        question,
+        setup.context.window,
+        setup.context.baseline,
+        session_id=key,
+        progress=_translate(listener),
+    )
+    inv.id = key
+    return inv
 
 
 def _loop(
@@ -246,7 +382,8 @@ def _loop(
     listener: Listener | None,
     focus: list[str] | None = None,
 ) -> InvestigationLoop:
-    """The investigation loop for ``setup`` with the chosen model's provider."""
+    """The investigation loop for ``setup`` with the chosen model's provider (the Bedrock
+    price per 1,000 tokens from ``agent.providers.bedrock.price_of`` for the cost estimate)."""
     provider = make_provider(
         model.provider,
         setup,
@@ -256,8 +393,17 @@ def _loop(
         profile=model.profile,
         max_steps=model.max_steps,
     )
+    price = (0.0, 0.0)
+    if model.provider == "bedrock":
+        from agent.providers.bedrock import price_of
+
+        price = price_of(str(getattr(provider, "model_id", "")))
     return InvestigationLoop(
-        setup.context, provider, max_steps=model.max_steps, progress=_translate(listener)
+        setup.context,
+        provider,
+        max_steps=model.max_steps,
+        progress=_translate(listener),
+        price_per_1k=price,
     )
 
 

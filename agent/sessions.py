@@ -17,20 +17,37 @@ import threading
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from agent.models import Investigation, Step
 from tools.errors import RcaError
 from tools.models import Model, TimeWindow
+from tools.redact import redact
 
 DYNAMODB_ITEM_LIMIT = 400 * 1024  # bytes; DynamoDB item size limit (Developer Guide, quotas)
 
 
 class SessionError(RcaError):
     """A session cannot be found, stored or continued."""
+
+
+class Feedback(Model):
+    """A person's verdict on an answer: ``helpful`` or ``wrong``, with an optional statement of
+    the real root cause (free text, untrusted: redacted before storing) and who gave it when."""
+
+    verdict: Literal["helpful", "wrong"]
+    turn: int = Field(ge=1, description="1-based turn the verdict is about")
+    real_root_cause: str | None = Field(default=None, max_length=2000)
+    user: str = Field(default="", description="who gave it, e.g. a Slack user id")
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("real_root_cause")
+    @classmethod
+    def _redact(cls, value: str | None) -> str | None:
+        return redact(value) if value else value
 
 
 class SessionRecord(Model):
@@ -43,6 +60,7 @@ class SessionRecord(Model):
     baseline: TimeWindow
     turns: list[Investigation] = Field(default_factory=list)
     version: int = Field(default=0, description="bumped on every versioned save")
+    feedback: list[Feedback] = Field(default_factory=list)
 
     @property
     def steps(self) -> list[Step]:
@@ -138,9 +156,7 @@ class SqliteSessionStore(SessionStore):
             db = self._connect()
             try:
                 db.execute("BEGIN IMMEDIATE")  # a write lock across processes
-                row = db.execute(
-                    "SELECT body FROM sessions WHERE id = ?", (record.id,)
-                ).fetchone()
+                row = db.execute("SELECT body FROM sessions WHERE id = ?", (record.id,)).fetchone()
                 stored = _decode(row[0]).version if row else 0
                 if stored != expected:
                     db.rollback()
@@ -250,6 +266,17 @@ class DynamoSessionStore(SessionStore):
                 break
             kwargs["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
         return sorted(rows, key=lambda r: r[1], reverse=True)
+
+
+def open_store() -> SessionStore:
+    """DynamoDB when ``RCA_SESSION_TABLE`` is set (the cloud), else SQLite under ``RCA_HOME``."""
+    table = os.environ.get("RCA_SESSION_TABLE")
+    if table:
+        from tools.aws.session import make_client
+
+        return DynamoSessionStore(table, make_client("dynamodb"))
+    home = os.environ.get("RCA_HOME")
+    return SqliteSessionStore(Path(home) / "rca.db" if home else None)
 
 
 def dump_json(record: SessionRecord) -> str:

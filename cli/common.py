@@ -1,17 +1,15 @@
-"""What every command shares: consoles, the one-line error exit, progress display, options."""
+"""What every command shares: consoles, the one-line error exit, progress display, options,
+and the investigation service over the session store."""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
-from agent.loop import Progress
-from agent.sessions import DynamoSessionStore, SessionStore, SqliteSessionStore
+from agent.service import InvestigationService, Listener, ProgressEvent
+from agent.sessions import open_store as session_store
 from tools.errors import RcaError
 from tools.markup import strip_controls, terminal
 
@@ -45,39 +43,32 @@ def guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
         fail("interrupted", 130)
 
 
-def progress(quiet: bool) -> Progress:
-    """A progress callback printing each step and tool call on stderr."""
+def listener(quiet: bool) -> Listener | None:
+    """A progress listener printing each typed event on stderr (None when ``quiet``)."""
+    if quiet:
+        return None
 
-    def show(event: str, payload: dict[str, Any]) -> None:
-        if quiet:
-            return
-        if event == "step":
-            err.print(
-                f"[bold]step {payload['step']}[/bold] {terminal(str(payload['thought']))}",
-                highlight=False,
-            )
-        elif event == "tool_start":
-            args = json.dumps(payload["input"], default=str)
-            line = f"  -> {payload['tool']} {strip_controls(args[:160])}"
+    def show(event: ProgressEvent) -> None:
+        if event.kind == "planning":
+            head = f"[bold]step {event.step}[/bold] " if event.step else ""
+            err.print(f"{head}{terminal(event.text)}", highlight=False)
+        elif event.kind == "tool_call_started":
+            line = f"  -> {event.tool} {strip_controls(event.text[:160])}"
             err.print(line, highlight=False, markup=False)
-        elif event == "tool_end":
-            extra = f" ({strip_controls(str(payload['error']))})" if payload.get("error") else ""
+        elif event.kind == "tool_call_finished":
+            extra = f" ({strip_controls(event.text)})" if event.text else ""
             err.print(
-                f"  <- {payload['tool']}: {payload['status']}, {payload['evidence']} evidence, "
-                f"{payload['seconds']:.2f} s{extra}",
+                f"  <- {event.tool}: {event.status}, {event.evidence} evidence, "
+                f"{event.seconds or 0.0:.2f} s{extra}",
                 highlight=False,
                 markup=False,
             )
+        elif event.kind == "observation":
+            err.print(f"     {strip_controls(event.text[:200])}", highlight=False, markup=False)
 
     return show
 
 
-def session_store() -> SessionStore:
-    """DynamoDB when ``RCA_SESSION_TABLE`` is set (the cloud), else SQLite under ``RCA_HOME``."""
-    table = os.environ.get("RCA_SESSION_TABLE")
-    if table:
-        import boto3
-
-        return DynamoSessionStore(table, boto3.client("dynamodb"))
-    home = os.environ.get("RCA_HOME")
-    return SqliteSessionStore(Path(home) / "rca.db" if home else None)
+def service() -> InvestigationService:
+    """The investigation service over this machine's session store."""
+    return InvestigationService(session_store())

@@ -23,7 +23,6 @@ import typer
 from cli.common import AsJson, Profile, Region, err, guard, out
 from lenses.catalog import load_guidance, load_lens
 from reviews.kb_export import export_kb
-from reviews.retrieve import BedrockKbRetriever, LocalRetriever, Retriever, metadata_filter
 
 lens_app = typer.Typer(
     no_args_is_help=True,
@@ -107,14 +106,13 @@ def search_command(
     as_json: AsJson = False,
 ) -> None:
     """Retrieve guidance passages for a query, filtered by pillar and question."""
-    loaded = guard(load_lens, lens)
-    retriever: Retriever
-    if kb_id:
-        retriever = BedrockKbRetriever(kb_id, client=_kb_client(profile, region), region=region)
-    else:
-        retriever = LocalRetriever(guard(load_guidance, loaded))
-    flt = metadata_filter(lens=loaded.alias, pillars=pillar or None, question_ids=question or None)
-    passages = guard(retriever.retrieve, query, flt, k)
+    from reviews.service import ReviewService, ReviewSettings
+
+    settings = ReviewSettings(lens=lens, knowledge_base_id=kb_id, region=region, profile=profile)
+    service = guard(ReviewService, settings=settings)
+    passages = guard(
+        service.search_guidance, query, pillars=pillar or None, question_ids=question or None, k=k
+    )
     if as_json:
         _emit([p.model_dump(mode="json") for p in passages])
         return
@@ -128,16 +126,6 @@ def search_command(
             highlight=False,
             markup=False,
         )
-
-
-def _kb_client(profile: str | None, region: str | None) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    session = boto3.Session(profile_name=profile, region_name=region)
-    return session.client(
-        "bedrock-agent-runtime", config=Config(retries={"mode": "standard", "max_attempts": 5})
-    )
 
 
 def _emit(data: Any) -> None:

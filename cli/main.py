@@ -14,21 +14,24 @@ from typing import Annotated
 
 import typer
 
-from agent.factory import (
-    DEMO_BUNDLE,
-    InvestigationSetup,
-    make_provider,
-    open_aws,
-    open_bundle,
-    start_session,
-)
+from agent.factory import DEMO_BUNDLE, open_bundle
+from agent.service import AwsSource, BundleSource, TelemetrySource
 from cli import review as review_commands
 from cli import sessions as session_commands
 from cli.aws import register as register_aws
-from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, progress
-from cli.common import session_store as _store
+from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, listener, out, service
 from cli.common import state as _state
 from cli.lens import lens_app
+from cli.sessions import (
+    MaxSteps,
+    ModelId,
+    ModelName,
+    Verbose,
+    follow_up,
+    model_choice,
+    show_turn,
+)
+from cli.slack import register as register_slack
 from tools.models import TimeWindow
 
 app = typer.Typer(
@@ -41,6 +44,7 @@ bundle_app = typer.Typer(no_args_is_help=True, help="Incident bundles: validate,
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(lens_app, name="lens")
 session_commands.register(app)
+register_slack(app)
 review_commands.register(app)
 register_aws(app)
 
@@ -62,27 +66,6 @@ def _window(start: str | None, end: str | None) -> TimeWindow | None:
         fail(f"invalid window: {str(exc).splitlines()[-1].strip()}", 2)
 
 
-def _aws_session(
-    workspace: Path,
-    start: str | None,
-    end: str | None,
-    profile: str | None,
-    region: str | None,
-    role_arn_template: str | None,
-    xray: bool = False,
-) -> InvestigationSetup:
-    """A session whose telemetry comes from AWS: the window defaults to the last hour."""
-    source = {
-        "kind": "aws",
-        "workspace": str(workspace.resolve()),
-        "profile": profile,
-        "region": region,
-        "role_arn_template": role_arn_template,
-        "xray": xray,
-    }
-    return guard(open_aws, source, _window(start, end))
-
-
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The symptom, as you would tell a colleague.")],
@@ -98,12 +81,8 @@ def ask(
     session: Annotated[
         str | None, typer.Option(help="Continue this stored investigation with a follow-up.")
     ] = None,
-    model: Annotated[
-        str, typer.Option(help="heuristic (offline, default) or bedrock (Converse tool use).")
-    ] = "heuristic",
-    model_id: Annotated[
-        str | None, typer.Option(help="Bedrock model id or inference profile id/ARN.")
-    ] = None,
+    model: ModelName = "heuristic",
+    model_id: ModelId = None,
     runtime: Annotated[
         str, typer.Option(help="loop (this process) or bedrock-agent (a managed Bedrock Agent).")
     ] = "loop",
@@ -126,100 +105,78 @@ def ask(
     ] = False,
     profile: Profile = None,
     region: Region = None,
-    max_steps: Annotated[int, typer.Option(min=1, max=50, help="Loop turn budget.")] = 8,
+    max_steps: MaxSteps = 8,
     as_json: AsJson = False,
     quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Investigate a symptom and print ranked root-cause hypotheses with evidence."""
     if not question.strip():
         fail("the question is empty; describe the symptom, e.g. 'checkout returns 502'", 2)
-    if model not in ("heuristic", "bedrock"):
-        fail(f"unknown --model {model!r}: use heuristic or bedrock", 2)
+    choice = model_choice(
+        model,
+        model_id,
+        profile,
+        region,
+        max_steps,
+        runtime=runtime,
+        agent_id=agent_id,
+        agent_alias_id=agent_alias_id,
+    )
     if session:
-        session_commands.follow_up(
-            session,
-            question,
-            model=model,
-            model_id=model_id,
-            profile=profile,
-            region=region,
-            max_steps=max_steps,
-            as_json=as_json,
-            quiet=quiet,
-        )
+        follow_up(session, question, choice, as_json=as_json, quiet=quiet, verbose=verbose)
         return
+    source: TelemetrySource
     if aws:
         if workspace is None:
             fail("--aws needs --workspace (a Structurizr workspace with rca.* properties)", 2)
-        bundle_session = _aws_session(
-            workspace, start, end, profile, region, role_arn_template, xray
-        )
-        path = workspace
-    else:
-        path = bundle or DEMO_BUNDLE
-        bundle_session = guard(open_bundle, path, _window(start, end))
-    if not quiet:
-        err.print(
-            f"Investigating on bundle {path} (workspace {bundle_session.architecture.name!r}, "
-            f"window {bundle_session.context.window.label()})",
-            highlight=False,
-        )
-    if runtime == "bedrock-agent":
-        session_commands.run_managed(
-            bundle_session,
-            question,
-            agent_id,
-            agent_alias_id,
+        source = AwsSource(
+            workspace=str(workspace.resolve()),
+            regions=[region] if region else [],
             profile=profile,
-            region=region,
-            as_json=as_json,
-            quiet=quiet,
+            role_arn_template=role_arn_template,
+            xray=xray,
         )
-        return
-    if runtime != "loop":
-        fail(f"unknown --runtime {runtime!r}: use loop or bedrock-agent", 2)
-    provider = guard(
-        make_provider,
-        model,
-        bundle_session,
-        focus=component,
-        model_id=model_id,
-        region=region,
-        profile=profile,
-        max_steps=max_steps,
-    )
-    price = getattr(provider, "model_id", None)
-    from agent.providers.bedrock import price_of
-
+    else:
+        source = BundleSource(path=str(bundle or DEMO_BUNDLE))
     record = guard(
-        start_session,
-        bundle_session,
+        service().start,
+        None,
         question,
-        provider,
-        _store(),
-        progress=progress(quiet),
-        max_steps=max_steps,
-        price_per_1k=price_of(price) if price else (0.0, 0.0),
+        source,
+        model=choice,
+        window=_window(start, end),
+        focus=component,
+        listener=listener(quiet),
     )
-    session_commands.show_turn(record, bundle_session.architecture, as_json=as_json, quiet=quiet)
+    show_turn(record, as_json=as_json, quiet=quiet, verbose=verbose)
 
 
 @app.command("eval")
 def eval_(
     paths: Annotated[list[Path], typer.Argument(help="Bundles, or directories of bundles.")],
+    model: ModelName = "heuristic",
+    model_id: ModelId = None,
+    profile: Profile = None,
+    region: Region = None,
+    max_steps: MaxSteps = 8,
     as_json: AsJson = False,
 ) -> None:
     """Run bundles with ground truth; print AC@1, AC@3, Avg@5 per system and fault kind."""
-    from agent.evaluation import evaluate, find_bundles
+    from agent.evaluation import find_bundles
     from cli.render import render_case, render_scores
 
+    choice = model_choice(model, model_id, profile, region, max_steps)
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such path: {', '.join(missing)}", 2)
     if not find_bundles(paths):
         fail("no incident bundles found (a bundle is a directory with incident.yaml)")
     results, scores = guard(
-        evaluate, paths, on_case=None if as_json else (lambda r: render_case(err, r))
+        service().evaluate,
+        paths,
+        choice,
+        on_case=None if as_json else (lambda r: render_case(err, r)),
     )
     if as_json:
         payload = {

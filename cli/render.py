@@ -6,57 +6,59 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.evaluation import CaseResult, Scores
-from agent.models import Investigation
-from tools.c4 import ArchitectureModel
+from agent.view import AnswerView
 from tools.markup import terminal as escape
 
-
-def _name(arch: ArchitectureModel | None, component: str) -> str:
-    if arch and component in arch.elements:
-        return arch.elements[component].name
-    return component
+COMPACT_GAPS = 3  # gaps shown without --verbose
 
 
-def render_investigation(
-    console: Console, inv: Investigation, arch: ArchitectureModel | None = None
-) -> None:
-    """Print the ranked hypotheses, each with its cited evidence, then the notes."""
-    answer = inv.answer
-    evidence = {e.id: e for e in inv.evidence}
-    console.print(f"[bold]Question:[/bold] {escape(inv.question)}")
+def render_investigation(console: Console, view: AnswerView, *, verbose: bool = False) -> None:
+    """Print the ranked hypotheses of an :class:`AnswerView`, then gaps and notes.
+
+    Compact (default): each hypothesis with its deciding evidence lines (``agent.view.deciding``);
+    ``verbose``: every supporting and contradicting line."""
+    console.print(f"[bold]Question:[/bold] {escape(view.question)}")
     console.print(
-        f"[bold]Window:[/bold] {inv.window.label()}  [bold]baseline:[/bold] {inv.baseline.label()}"
-        f"  [dim]({inv.provider}, {len(inv.steps)} steps, {len(inv.evidence)} evidence, "
-        f"{inv.seconds:.1f} s)[/dim]"
+        f"[bold]Window:[/bold] {view.window}  [bold]baseline:[/bold] {view.baseline}"
+        f"  [dim]({escape(view.provider)}, {view.steps} steps, {view.evidence_count} evidence, "
+        f"{view.seconds:.1f} s)[/dim]"
     )
-    if answer is None:
+    if not view.answered:
         console.print("[red]No answer.[/red]")
         return
-    if answer.partial:
+    if view.partial:
         console.print("[yellow]Partial answer: the investigation did not finish.[/yellow]")
-    console.print(f"\n[bold]{escape(answer.summary)}[/bold]\n")
-    for h in answer.hypotheses:
+    console.print(f"\n[bold]{escape(view.summary)}[/bold]\n")
+    for h in view.hypotheses:
         console.print(
-            f"[bold cyan]#{h.rank}[/bold cyan] [bold]{escape(_name(arch, h.component))}[/bold]"
+            f"[bold cyan]#{h.rank}[/bold cyan] [bold]{escape(h.component)}[/bold]"
             f"  {h.fault_category}  confidence {h.confidence:.2f}"
         )
         console.print(f"   {escape(h.statement)}", soft_wrap=True)
         if h.propagation_path:
             console.print("   path: " + escape(" -> ".join(h.propagation_path)))
-        for label, ids in (
-            ("supports", h.supporting_evidence),
-            ("contradicts", h.contradicting_evidence),
-        ):
-            for eid in ids:
-                ev = evidence.get(eid)
-                if ev:
-                    console.print(
-                        f"   [green]{eid}[/green] {label}: {escape(ev.summary)}", soft_wrap=True
-                    )
+        against = {e.id for e in h.contradicting}
+        if verbose:
+            lines = [("supports", e) for e in h.supporting]
+            lines += [("contradicts", e) for e in h.contradicting]
+        else:
+            lines = [("contradicts" if e.id in against else "supports", e) for e in h.deciding]
+        for label, ev in lines:
+            console.print(
+                f"   [green]{ev.id}[/green] {label}: {escape(ev.summary)}", soft_wrap=True
+            )
+        hidden = len(h.supporting) + len(h.contradicting) - len(lines)
+        if hidden > 0:
+            console.print(f"   [dim]+{hidden} more evidence lines (--verbose)[/dim]")
         for check in h.next_checks:
             console.print(f"   next: {escape(check)}", soft_wrap=True)
         console.print()
-    for note in inv.notes:
+    shown = view.gaps if verbose else view.gaps[:COMPACT_GAPS]
+    for gap in shown:
+        console.print(f"[yellow]gap:[/yellow] {escape(gap.tool)}: {escape(gap.reason)}")
+    if len(view.gaps) > len(shown):
+        console.print(f"[dim]+{len(view.gaps) - len(shown)} more gaps (--verbose)[/dim]")
+    for note in view.notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
 
 

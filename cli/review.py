@@ -3,10 +3,11 @@
 Commands (added to the main app by :func:`register`):
 
 ``rca review DOCUMENT.pdf [--pillar P ...] [--mode quick|deep] [--apply [--yes]]``
-    extract, assess every question (or the chosen pillars), write reports (Markdown and HTML by
-    default), print the risk summary and the dry-run plan of WA Tool calls; ``--apply`` writes
-    them after an interactive confirmation (``--yes`` skips it). ``--resume ID`` continues an
-    interrupted review (or re-applies a finished one) without redoing finished questions.
+    (DOCUMENT: a local path or ``s3://bucket/key.pdf``) extract, assess every question (or
+    the chosen pillars), write reports (Markdown and HTML by default), print the risk summary
+    and the dry-run plan of WA Tool calls; ``--apply`` writes them after an interactive
+    confirmation (``--yes`` skips it). ``--resume ID`` continues an interrupted review (or
+    re-applies a finished one) without redoing finished questions.
 ``rca review-chat REVIEW_ID [QUESTION]``
     answer one question, or chat interactively (empty line or EOF ends) about a stored review.
 ``rca review-list``
@@ -30,7 +31,15 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, state
-from reviews.models import Assessment, ReviewRecord
+from reviews.models import ChatTurn, ReviewRecord
+from reviews.service import (
+    ReviewEvent,
+    ReviewOptions,
+    ReviewService,
+    ReviewSettings,
+    ReviewSummary,
+)
+from tools.markup import strip_controls, terminal
 
 EXIT_HIGH_RISK = 3
 PILLAR_ALIASES = {
@@ -70,53 +79,47 @@ def _emit(payload: dict[str, Any]) -> None:
 
 
 class _Progress:
-    """Progress on stderr, only when stderr is a terminal (and not --quiet)."""
+    """Review events on stderr, only when stderr is a terminal (and not --quiet)."""
 
     def __init__(self, quiet: bool) -> None:
         self.enabled = not quiet and err.is_terminal
-        self.total = 0
 
-    def __call__(self, event: str, payload: dict[str, Any]) -> None:
+    def __call__(self, event: ReviewEvent) -> None:
         if not self.enabled:
             return
-        if event == "extracting":
-            err.print(
-                f"extracting {payload['document']} with {payload['extractor']}", highlight=False
+        data = event.data
+        if event.kind == "extracting":
+            line = f"extracting {event.text}"
+        elif event.kind == "extracted":
+            line = f"  {data['pages']} pages, {data['words']} words"
+        elif event.kind == "assessment_started":
+            line = (
+                f"assessing {event.total} questions ({event.done} already done) in "
+                f"{data['units']} {data['mode']} requests, {data['workers']} in parallel"
             )
-        elif event == "extracted":
-            err.print(f"  {payload['pages']} pages, {payload['words']} words", highlight=False)
-        elif event == "start":
-            self.total = int(payload["total"])
-            err.print(
-                f"assessing {payload['total']} questions ({payload['done']} already done) in "
-                f"{payload['units']} {payload['mode']} requests, {payload['workers']} in parallel",
-                highlight=False,
+        elif event.kind == "question_assessed":
+            line = f"  [{event.done}/{event.total}] {event.number}: {event.risk}"
+        elif event.kind == "throttled":
+            line = (
+                f"  throttled on {data['unit']} (attempt {data['attempt']}), waiting up to "
+                f"{data['delay_s']:.1f} s"
             )
-        elif event == "question":
-            err.print(
-                f"  [{payload['done']}/{payload['total']}] {payload['number']}: {payload['risk']}",
-                highlight=False,
-                markup=False,
-            )
-        elif event == "throttled":
-            err.print(
-                f"  throttled on {payload['unit']} (attempt {payload['attempt']}), waiting up to "
-                f"{payload['delay_s']:.1f} s",
-                highlight=False,
-            )
-        elif event == "answer":
-            err.print(f"  {payload['question_id']}: {payload['action']}", highlight=False)
-        elif event in ("workload", "milestone", "report"):
-            err.print(f"  {event}: {payload}", highlight=False, markup=False)
+        elif event.kind == "wa_answer":
+            line = f"  {data['question_id']}: {data['action']}"
+        elif event.kind in ("wa_workload", "wa_milestone", "wa_report"):
+            line = f"  {event.kind.removeprefix('wa_')}: {data}"
+        else:
+            return
+        err.print(strip_controls(line), highlight=False, markup=False)
 
 
-def _run(reviewer: Any, review_id: str) -> None:
+def _run(service: ReviewService, review_id: str, show: _Progress) -> None:
     """Run a review; a failure is one line, with the resume command unless the input is bad."""
     from reviews.errors import DocumentError
     from tools.errors import RcaError
 
     try:
-        reviewer.run(review_id)
+        service.run(review_id, listener=show)
     except DocumentError as exc:
         if state["debug"]:
             raise
@@ -129,49 +132,47 @@ def _run(reviewer: Any, review_id: str) -> None:
         fail(f"interrupted; `rca review --resume {review_id}` continues the review", 130)
 
 
-def _summary(assessment: Assessment, record: ReviewRecord, paths: dict[str, Path]) -> None:
+def _formats(fmt: list[str] | None) -> list[str]:
+    from reviews.report import FORMATS
+
+    formats = [f.strip().lower() for value in (fmt or ["md", "html"]) for f in value.split(",")]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        fail(f"unknown --format {', '.join(bad)}; use {', '.join(FORMATS)}", 2)
+    return formats
+
+
+def _summary(summary: ReviewSummary, record: ReviewRecord, paths: dict[str, Path]) -> None:
+    """The risk table per pillar, the top improvements and the report paths (the same view
+    model the Slack app renders)."""
     from rich.table import Table
 
     table = Table(
-        title=f"Review {record.id}: {record.document_name} "
-        f"({assessment.mode}, {assessment.assessor})"
+        title=terminal(
+            f"Review {record.id}: {record.document_name} ({summary.mode}, {summary.assessor})"
+        )
     )
+    risks = ("HIGH", "MEDIUM", "NONE", "NOT_APPLICABLE", "UNANSWERED")
     for column in ("Pillar", "Questions", "High", "Medium", "None", "N/A", "Unanswered"):
         table.add_column(column, justify="left" if column == "Pillar" else "right")
-    for p in assessment.pillars:
-        c = p.risk_counts
-        table.add_row(
-            p.name,
-            str(p.questions),
-            str(c["HIGH"]),
-            str(c["MEDIUM"]),
-            str(c["NONE"]),
-            str(c["NOT_APPLICABLE"]),
-            str(c["UNANSWERED"]),
-        )
-    t = assessment.risk_counts()
-    table.add_row(
-        "Total",
-        str(len(assessment.questions)),
-        str(t["HIGH"]),
-        str(t["MEDIUM"]),
-        str(t["NONE"]),
-        str(t["NOT_APPLICABLE"]),
-        str(t["UNANSWERED"]),
-    )
+    for p in summary.pillars:
+        table.add_row(p.name, str(p.questions), *(str(p.risk_counts[r]) for r in risks))
+    t = summary.risk_counts
+    table.add_row("Total", str(summary.questions), *(str(t[r]) for r in risks))
     out.print(table)
-    if assessment.recommendations:
+    if summary.improvements:
         out.print("Top improvements:", highlight=False)
-        numbers = {qa.question_id: qa.number for qa in assessment.questions}
-        for rec in assessment.recommendations[:5]:
+        for i in summary.improvements:
             out.print(
-                f"  {rec.priority}. {numbers[rec.question_id]} {rec.title} "
-                f"({rec.bp_risk or '-'}, {rec.verdict.replace('_', ' ')})",
+                strip_controls(
+                    f"  {i.priority}. {i.number} {i.title} "
+                    f"({i.bp_risk or '-'}, {i.verdict.replace('_', ' ')})"
+                ),
                 highlight=False,
                 markup=False,
             )
     for fmt, path in paths.items():
-        out.print(f"{fmt} report: {path}", highlight=False, markup=False)
+        out.print(strip_controls(f"{fmt} report: {path}"), highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -180,7 +181,8 @@ def register(app: typer.Typer) -> None:
     @app.command("review")
     def review(
         document: Annotated[
-            Path | None, typer.Argument(help="The design document (PDF) to review.")
+            str | None,
+            typer.Argument(help="The design document (PDF) to review: a path or s3://bucket/key."),
         ] = None,
         pillar: Annotated[
             list[str] | None,
@@ -245,16 +247,6 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False,
     ) -> None:
         """Review a design document against the Well-Architected Framework (or chosen pillars)."""
-        from reviews.pipeline import (
-            ReviewOptions,
-            build_reviewer,
-            load_assessment,
-            workload_name_for,
-        )
-        from reviews.report import FORMATS, write_reports
-        from reviews.store import open_store
-        from reviews.watool import WaToolClient, build_plan
-
         if mode not in ("quick", "deep"):
             fail(f"--mode must be quick or deep, not {mode!r}", 2)
         if assessor not in ("heuristic", "bedrock"):
@@ -263,20 +255,20 @@ def register(app: typer.Typer) -> None:
             fail(f"--extractor must be pdfplumber or textract, not {extractor!r}", 2)
         if environment not in ("PRODUCTION", "PREPRODUCTION"):
             fail("--environment must be PRODUCTION or PREPRODUCTION", 2)
-        formats = [f.strip().lower() for value in (fmt or ["md", "html"]) for f in value.split(",")]
-        bad = [f for f in formats if f not in FORMATS]
-        if bad:
-            fail(f"unknown --format {', '.join(bad)}; use {', '.join(FORMATS)}", 2)
+        formats = _formats(fmt)
         if (document is None) == (resume is None):
             fail("give a DOCUMENT to review, or --resume REVIEW_ID (not both)", 2)
-        if document is not None and not document.is_file():
+        if (
+            document is not None
+            and not document.startswith("s3://")
+            and not Path(document).is_file()
+        ):
             fail(f"{document}: no such file; give the path of a PDF design document", 2)
         if apply and not yes and not sys.stdin.isatty():
             fail("--apply writes to your AWS account: confirm with --yes when not interactive", 2)
 
-        store = guard(open_store, region=region)
         show = _Progress(quiet or as_json)
-        options = ReviewOptions(
+        settings = ReviewSettings(
             lens=lens,
             assessor=assessor,  # type: ignore[arg-type]
             extractor=extractor,  # type: ignore[arg-type]
@@ -287,34 +279,25 @@ def register(app: typer.Typer) -> None:
             profile=profile,
             max_workers=concurrency,
         )
-        reviewer = guard(build_reviewer, options, store, show)
+        service: ReviewService = guard(ReviewService, settings=settings)
         if resume is not None:
-            record = guard(store.get, resume)
-            if record.state != "completed" or record.questions_done < record.questions_total:
-                _run(reviewer, resume)
+            _run(service, resume, show)  # a completed review is returned unchanged
             review_id = resume
         else:
             assert document is not None
-            record = guard(reviewer.submit, document, mode=mode, pillars=_pillars(pillar))
+            options = ReviewOptions(mode=mode, pillars=_pillars(pillar) or [])  # type: ignore[arg-type]
+            record = guard(service.submit, document, options=options)
             if show.enabled:
                 err.print(f"review {record.id} submitted", highlight=False)
-            _run(reviewer, record.id)
+            _run(service, record.id, show)
             review_id = record.id
-        assessment = guard(load_assessment, store, review_id, reviewer.lens)
-        record = guard(store.get, review_id)
-        paths = guard(write_reports, assessment, out_dir, formats)
-
-        doc = None
-        try:
-            doc = store.load_document(review_id)
-        except Exception:  # the title is a nicety for the workload name
-            doc = None
-        name = workload_name or workload_name_for(record, doc)
+        assessment = guard(service.assessment, review_id)
+        record = guard(service.status, review_id)
+        paths = guard(service.write_reports, review_id, out_dir, formats)
         plan = guard(
-            build_plan,
-            assessment,
-            reviewer.lens,
-            workload_name=name,
+            service.plan,
+            review_id,
+            workload_name=workload_name,
             environment=environment,
             aws_regions=[region] if region else None,
         )
@@ -326,23 +309,13 @@ def register(app: typer.Typer) -> None:
                 err.print(plan.render().split("\n", 2)[0] + f"\n{len(plan.writes())} write calls.")
                 if not typer.confirm("Write these answers to the Well-Architected Tool?", err=True):
                     fail("not applied (declined)", 1)
-            from reviews.pipeline import prefill
-
-            wa = guard(WaToolClient, region=region, profile=profile)
             applied = guard(
-                prefill,
-                store,
-                review_id,
-                plan,
-                reviewer.lens,
-                wa,
-                report_dir=out_dir,
-                progress=show,
+                service.apply, review_id, confirm=True, plan=plan, report_dir=out_dir, listener=show
             )
         if as_json:
             _emit(
                 {
-                    "review": guard(store.get, review_id).model_dump(mode="json"),
+                    "review": guard(service.status, review_id).model_dump(mode="json"),
                     "assessment": assessment.model_dump(mode="json"),
                     "reports": {k: str(v) for k, v in paths.items()},
                     "wa_plan": str(plan_path),
@@ -350,12 +323,14 @@ def register(app: typer.Typer) -> None:
                 }
             )
         else:
-            _summary(assessment, record, paths)
+            _summary(guard(service.summary, review_id), record, paths)
             if applied is None:
                 out.print(
-                    f"WA Tool dry run: {len(plan.calls)} calls ({len(plan.writes())} writes) for "
-                    f"workload {plan.workload_name!r}, full plan in {plan_path}; pass --apply to "
-                    "write them",
+                    strip_controls(
+                        f"WA Tool dry run: {len(plan.calls)} calls ({len(plan.writes())} writes) "
+                        f"for workload {plan.workload_name!r}, full plan in {plan_path}; pass "
+                        "--apply to write them"
+                    ),
                     highlight=False,
                     markup=False,
                 )
@@ -370,7 +345,7 @@ def register(app: typer.Typer) -> None:
                             *lines[-3:],
                         ]
                     for line in lines:
-                        err.print(line, highlight=False, markup=False)
+                        err.print(strip_controls(line), highlight=False, markup=False)
             else:
                 out.print(
                     f"WA Tool: workload {applied.workload_id} "
@@ -400,36 +375,16 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False,
     ) -> None:
         """Ask follow-up questions about a review; answers cite pages, questions and guidance."""
-        from lenses.catalog import load_guidance, load_lens
-        from reviews.chat import BedrockResponder, Responder, RetrievalResponder, ReviewChat
-        from reviews.pipeline import load_assessment
-        from reviews.store import open_store
-
         if model not in ("heuristic", "bedrock"):
             fail("--model must be heuristic or bedrock", 2)
-        store = guard(open_store, region=region)
-        record = guard(store.get, review_id)
-        lens = guard(load_lens, record.lens_alias)
-        assessment = guard(load_assessment, store, review_id, lens)
-        doc = guard(store.load_document, review_id)
-        responder: Responder = RetrievalResponder()
-        if model == "bedrock":
-            import boto3
-
-            from reviews.assessors.bedrock import DEFAULT_MODEL
-
-            client = boto3.Session(profile_name=profile, region_name=region).client(
-                "bedrock-runtime"
-            )
-            responder = BedrockResponder(client, model_id or DEFAULT_MODEL)
-        chat = ReviewChat(
-            assessment,
-            doc,
-            guard(load_guidance, lens),
-            responder=responder,
-            history=guard(store.chat, review_id),
-            store=store,
+        settings = ReviewSettings(
+            chat=model,  # type: ignore[arg-type]
+            model_id=model_id,
+            region=region,
+            profile=profile,
         )
+        service: ReviewService = guard(ReviewService, settings=settings)
+        guard(service.assessment, review_id)  # a missing review fails before any prompt
         questions = [question] if question else None
         while True:
             if questions is not None:
@@ -443,11 +398,18 @@ def register(app: typer.Typer) -> None:
                     break
                 if not text.strip() or text.strip().lower() in ("exit", "quit"):
                     break
-            turn = guard(chat.ask, text)
+            answer = guard(service.chat, review_id, text)
             if as_json:
+                turn = ChatTurn(
+                    role="assistant",
+                    text=answer.text,
+                    citations=answer.citations,
+                    answered=answer.answered,
+                    at=answer.at,
+                )
                 _emit(turn.model_dump(mode="json"))
             else:
-                out.print(turn.text, highlight=False, markup=False)
+                out.print(strip_controls(answer.text), highlight=False, markup=False)
 
     @app.command("review-list")
     def review_list(
@@ -456,10 +418,8 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False,
     ) -> None:
         """List stored reviews, newest first."""
-        from reviews.store import open_store
-
-        store = guard(open_store, region=region)
-        records = guard(store.list_reviews, limit)
+        service: ReviewService = guard(ReviewService, settings=ReviewSettings(region=region))
+        records = guard(service.recent, limit)
         if as_json:
             _emit({"reviews": [r.model_dump(mode="json") for r in records]})
             return
@@ -469,8 +429,10 @@ def register(app: typer.Typer) -> None:
         for r in records:
             extra = f" ({r.error_kind}: {r.error})" if r.state == "failed" else ""
             out.print(
-                f"{r.id}  {r.state:<11} {r.mode:<5} {r.questions_done:>2}/{r.questions_total:<2} "
-                f"{r.document_name}{extra}",
+                strip_controls(
+                    f"{r.id}  {r.state:<11} {r.mode:<5} {r.questions_done:>2}/"
+                    f"{r.questions_total:<2} {r.document_name}{extra}"
+                ),
                 highlight=False,
                 markup=False,
             )
@@ -486,15 +448,7 @@ def register(app: typer.Typer) -> None:
         region: Region = None,
     ) -> None:
         """Render the reports of a stored review (complete or not) again."""
-        from reviews.pipeline import load_assessment
-        from reviews.report import FORMATS, write_reports
-        from reviews.store import open_store
-
-        formats = [f.strip().lower() for value in (fmt or ["md", "html"]) for f in value.split(",")]
-        bad = [f for f in formats if f not in FORMATS]
-        if bad:
-            fail(f"unknown --format {', '.join(bad)}; use {', '.join(FORMATS)}", 2)
-        store = guard(open_store, region=region)
-        assessment = guard(load_assessment, store, review_id)
-        for fmt_name, path in guard(write_reports, assessment, out_dir, formats).items():
+        formats = _formats(fmt)
+        service: ReviewService = guard(ReviewService, settings=ReviewSettings(region=region))
+        for fmt_name, path in guard(service.write_reports, review_id, out_dir, formats).items():
             out.print(f"{fmt_name} report: {path}", highlight=False, markup=False)

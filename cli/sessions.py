@@ -1,5 +1,6 @@
 """Session commands: follow-ups (``rca ask --session``, ``rca chat``), ``rca report``,
-``rca sessions``, and the managed Bedrock Agent runtime."""
+``rca sessions`` and ``rca feedback export``; each parses options, calls
+:class:`agent.service.InvestigationService` and renders."""
 
 from __future__ import annotations
 
@@ -10,24 +11,54 @@ from typing import Annotated
 
 import typer
 
-from agent.factory import InvestigationSetup, continue_session, make_provider
-from agent.providers.base import ModelProvider
+from agent.service import ModelChoice
 from agent.sessions import SessionRecord, dump_json
-from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, progress
-from cli.common import session_store as _store
-from tools.c4 import ArchitectureModel
+from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, listener, out, service
+
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show every evidence line, not just the deciding.")
+]
+
+ModelName = Annotated[
+    str, typer.Option(help="heuristic (offline, default) or bedrock (Converse tool use).")
+]
+ModelId = Annotated[str | None, typer.Option(help="Bedrock model id or inference profile id/ARN.")]
+MaxSteps = Annotated[int, typer.Option(min=1, max=50, help="Loop turn budget.")]
 
 
-def show_turn(
-    record: SessionRecord, arch: ArchitectureModel | None, *, as_json: bool, quiet: bool
-) -> None:
+def model_choice(
+    model: str,
+    model_id: str | None,
+    profile: str | None,
+    region: str | None,
+    max_steps: int = 8,
+    **runtime: str | None,
+) -> ModelChoice:
+    """The validated model choice (a usage error exits 2)."""
+    if model not in ("heuristic", "bedrock"):
+        fail(f"unknown --model {model!r}: use heuristic or bedrock", 2)
+    if runtime.get("runtime") not in (None, "loop", "bedrock-agent"):
+        fail(f"unknown --runtime {runtime['runtime']!r}: use loop or bedrock-agent", 2)
+    return ModelChoice.model_validate(
+        {
+            "provider": model,
+            "model_id": model_id,
+            "profile": profile,
+            "region": region,
+            "max_steps": max_steps,
+            **{k: v for k, v in runtime.items() if v is not None},
+        }
+    )
+
+
+def show_turn(record: SessionRecord, *, as_json: bool, quiet: bool, verbose: bool = False) -> None:
     """Print the last turn of a session (or the whole record as JSON)."""
     if as_json:
         sys.stdout.write(dump_json(record) + "\n")
         return
     from cli.render import render_investigation
 
-    render_investigation(out, record.turns[-1], arch)
+    render_investigation(out, service().view(record), verbose=verbose)
     if not quiet:
         err.print(
             f'session {record.id}: follow up with `rca ask --session {record.id} "..."` '
@@ -39,90 +70,20 @@ def show_turn(
 def follow_up(
     session_id: str,
     question: str,
+    model: ModelChoice,
     *,
-    model: str = "heuristic",
-    model_id: str | None = None,
-    profile: str | None = None,
-    region: str | None = None,
-    max_steps: int = 8,
     as_json: bool = False,
     quiet: bool = False,
+    verbose: bool = False,
 ) -> SessionRecord:
     """Ask one follow-up in a stored session and print the answer."""
-    store = _store()
-    record = guard(store.load, session_id)
-
-    def provider_for(session: InvestigationSetup) -> ModelProvider:
-        return make_provider(
-            model,
-            session,
-            model_id=model_id,
-            region=region,
-            profile=profile,
-            max_steps=max_steps,
-        )
-
-    record = guard(
-        continue_session,
-        record,
-        question,
-        provider_for,
-        store,
-        progress=progress(quiet),
-        max_steps=max_steps,
-    )
-    show_turn(record, _architecture(record), as_json=as_json, quiet=True)
+    record = guard(service().follow_up, session_id, question, model=model, listener=listener(quiet))
+    show_turn(record, as_json=as_json, quiet=True, verbose=verbose)
     return record
 
 
-def _architecture(record: SessionRecord) -> ArchitectureModel | None:
-    """The workspace of the session's source, when it is still on disk."""
-    source = record.source
-    path = (
-        Path(source["workspace"])
-        if source.get("kind") == "aws"
-        else Path(source.get("path", "")) / "workspace.json"
-    )
-    return ArchitectureModel.load(path) if path.is_file() else None
-
-
-def run_managed(
-    session: InvestigationSetup,
-    question: str,
-    agent_id: str | None,
-    agent_alias_id: str | None,
-    *,
-    profile: str | None,
-    region: str | None,
-    as_json: bool,
-    quiet: bool,
-) -> None:
-    """``--runtime bedrock-agent``: InvokeAgent, trace as progress, same rendering."""
-    from agent.managed import ManagedAgentRuntime
-
-    if not (agent_id and agent_alias_id):
-        fail("--runtime bedrock-agent needs --agent-id and --agent-alias-id", 2)
-    runtime = ManagedAgentRuntime(agent_id, agent_alias_id, profile=profile, region=region)
-    inv = guard(
-        runtime.run,
-        question,
-        session.context.window,
-        session.context.baseline,
-        progress=progress(quiet),
-    )
-    record = SessionRecord(
-        id=inv.id,
-        source={"kind": "bedrock-agent", "agent": f"{agent_id}/{agent_alias_id}"},
-        window=inv.window,
-        baseline=inv.baseline,
-        turns=[inv],
-    )
-    guard(_store().save, record)
-    show_turn(record, session.architecture, as_json=as_json, quiet=quiet)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``chat``, ``report`` and ``sessions`` to the ``rca`` app."""
+    """Add ``chat``, ``report``, ``sessions`` and ``feedback`` to the ``rca`` app."""
 
     @app.command()
     def chat(
@@ -130,38 +91,24 @@ def register(app: typer.Typer) -> None:
         question: Annotated[
             str | None, typer.Argument(help="One follow-up; without it, read lines from stdin.")
         ] = None,
-        model: Annotated[str, typer.Option(help="heuristic or bedrock.")] = "heuristic",
-        model_id: Annotated[str | None, typer.Option(help="Bedrock model id.")] = None,
+        model: ModelName = "heuristic",
+        model_id: ModelId = None,
         profile: Profile = None,
         region: Region = None,
         quiet: Quiet = False,
+        verbose: Verbose = False,
     ) -> None:
         """Continue an investigation with follow-up questions (empty line or EOF ends)."""
+        choice = model_choice(model, model_id, profile, region)
         if question:
-            follow_up(
-                session_id,
-                question,
-                model=model,
-                model_id=model_id,
-                profile=profile,
-                region=region,
-                quiet=quiet,
-            )
+            follow_up(session_id, question, choice, quiet=quiet, verbose=verbose)
             return
-        guard(_store().load, session_id)
+        guard(service().get, session_id)
         err.print("Ask a follow-up (empty line to end).", highlight=False)
         for line in sys.stdin:
             if not line.strip():
                 break
-            follow_up(
-                session_id,
-                line.strip(),
-                model=model,
-                model_id=model_id,
-                profile=profile,
-                region=region,
-                quiet=quiet,
-            )
+            follow_up(session_id, line.strip(), choice, quiet=quiet, verbose=verbose)
 
     @app.command()
     def report(
@@ -171,10 +118,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Render an investigation as a Markdown incident report."""
-        from agent.report import render_report
-
-        record = guard(_store().load, session_id)
-        text = render_report(record, _architecture(record))
+        text = guard(service().report, session_id)
         if output is None:
             sys.stdout.write(text)
             return
@@ -184,10 +128,36 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def sessions(as_json: AsJson = False) -> None:
         """List stored investigations, newest first."""
-        rows = guard(_store().list)
+        rows = guard(service().sessions)
         if as_json:
             payload = [{"id": i, "created_at": c.isoformat(), "question": q} for i, c, q in rows]
             sys.stdout.write(json.dumps(payload, indent=2) + "\n")
             return
         for sid, created, question in rows:
             out.print(f"{sid}  {created:%Y-%m-%d %H:%M}  {question[:80]}", highlight=False)
+
+    feedback_app = typer.Typer(no_args_is_help=True, help="Feedback given on answers (Slack).")
+    app.add_typer(feedback_app, name="feedback")
+
+    @feedback_app.command("export")
+    def feedback_export(
+        output: Annotated[
+            Path, typer.Option("--out", help="Directory for the evaluation cases.")
+        ] = Path("feedback-cases"),
+        as_json: AsJson = False,
+    ) -> None:
+        """Turn confirmed answers into evaluation cases (bundles with ground truth, for
+        `rca eval`; a cases.jsonl lists every case, AWS sessions included)."""
+        from agent.feedback import export_cases
+
+        cases = guard(export_cases, service(), output)
+        if as_json:
+            sys.stdout.write(json.dumps([c.model_dump(mode="json") for c in cases], indent=2))
+            sys.stdout.write("\n")
+            return
+        bundles = sum(1 for c in cases if c.bundle)
+        out.print(
+            f"wrote {len(cases)} cases to {output / 'cases.jsonl'} ({bundles} as bundles for "
+            f"`rca eval {output}`)",
+            highlight=False,
+        )

@@ -81,3 +81,9 @@ class StoreError(ReviewError):
 
 class ReviewNotFoundError(StoreError):
     """No review with the given id exists in the store."""
+
+
+class ReviewConflictError(StoreError):
+    """A versioned write lost a race (another writer changed the record or took the chat turn
+    number first); the store re-reads and retries, so callers see it only after every attempt
+    failed."""

@@ -292,6 +292,7 @@ class ReviewRecord(Model):
     questions_done: int = 0
     workload_id: str | None = None
     milestone_number: int | None = None
+    version: int = Field(default=0, ge=0, description="bumped by every write (version check)")
 
 
 class Citation(Model):

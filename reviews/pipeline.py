@@ -1,30 +1,25 @@
-"""The review pipeline: submit -> extract -> assess -> (pre-fill) -> completed, with a record.
+"""Pieces of the review pipeline the service composes: review ids, the assessment of a stored
+review, the WA Tool pre-fill with its state changes, the default workload name.
 
-:class:`Reviewer` drives one review through its states in the store
-(``submitted`` -> ``extracting`` -> ``assessing`` -> ``completed``; ``pre-filling`` while the WA
-Tool is written; ``failed`` with the error on any :class:`~tools.errors.RcaError`). A resumed
-review reuses the stored extracted text and every checkpointed question.
-
-:func:`build_reviewer` is the one factory the CLI uses: it picks the extractor (pdfplumber or
-Textract), the assessor (heuristic or Bedrock), the retriever (local BM25 or a Bedrock
-Knowledge Base) and the store (SQLite or DynamoDB) from explicit options.
+A review moves ``submitted`` -> ``extracting`` -> ``assessing`` -> ``completed``
+(``pre-filling`` while the WA Tool is written; ``failed`` with the error on any
+:class:`~tools.errors.RcaError`). The orchestration lives in :mod:`reviews.service`;
+:class:`Reviewer` and :func:`build_reviewer` are the earlier interface, now thin adapters.
 """
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from lenses.catalog import GuidanceNote, Lens, load_guidance, load_lens
+from lenses.catalog import GuidanceNote, Lens, load_lens
 from reviews.assess import Assessor
-from reviews.errors import DocumentError, ReviewError
-from reviews.extract import Extractor, PdfPlumberExtractor
+from reviews.errors import ReviewError
+from reviews.extract import Extractor
 from reviews.models import Assessment, DocumentText, Mode, ReviewRecord
-from reviews.runner import Progress, ReviewRunner, assemble
+from reviews.runner import Progress, assemble
 from reviews.store import ReviewStore
 from tools.errors import RcaError
 
@@ -35,7 +30,8 @@ def new_review_id() -> str:
 
 
 class Reviewer:
-    """Runs reviews end to end over one store (see the module docstring)."""
+    """The earlier whole-review interface, kept for scripts: a thin adapter over
+    :class:`reviews.service.ReviewService` (which holds the orchestration)."""
 
     def __init__(
         self,
@@ -50,15 +46,20 @@ class Reviewer:
         progress: Progress | None = None,
         runner_options: dict[str, Any] | None = None,
     ) -> None:
-        self.store = store
-        self.extractor = extractor
-        self.assessor = assessor
-        self.retriever = retriever
-        self.lens = lens
-        self.notes = notes
-        self.max_workers = max_workers
-        self.progress = progress or (lambda event, payload: None)
-        self.runner_options = runner_options or {}
+        from reviews.service import ReviewService, ReviewSettings
+
+        self.progress = progress
+        self.service = ReviewService(
+            store,
+            settings=ReviewSettings(lens=lens.alias, max_workers=max_workers),
+            lens=lens,
+            notes=notes,
+            retriever=retriever,
+            assessor=assessor,
+            extractor=extractor,
+            runner_options=runner_options,
+        )
+        self.store, self.lens = store, lens
 
     def submit(
         self,
@@ -68,86 +69,52 @@ class Reviewer:
         pillars: list[str] | None = None,
         review_id: str | None = None,
     ) -> ReviewRecord:
-        """Create the review record (state ``submitted``).
+        """Create the review record (state ``submitted``); the document is checked when the
+        review runs (so a bad file ends as a ``failed`` record).
 
         Raises:
             LensError: an unknown pillar id.
         """
-        self.lens.questions(pillars)  # validates pillar ids before anything is stored
-        record = ReviewRecord(
-            id=review_id or new_review_id(),
-            document=str(document),
-            document_name=document.name,
-            lens_alias=self.lens.alias,
-            pillars=list(pillars or []),
-            mode=mode,
-            assessor=self.assessor.name,
-            extractor=self.extractor.name,
-            questions_total=len(self.lens.questions(pillars)),
+        from reviews.service import ReviewOptions
+
+        options = ReviewOptions(mode=mode, pillars=list(pillars or []))
+        record = self.service.new_record(
+            str(document), document.name, options, review_id or new_review_id()
         )
         return self.store.create(record)
 
-    def _fail(self, review_id: str, exc: BaseException, step: str) -> None:
-        kind = exc.kind if isinstance(exc, DocumentError) else step
-        message = str(exc) or type(exc).__name__
-        with contextlib.suppress(RcaError):  # the original error matters more than bookkeeping
-            self.store.set_state(review_id, "failed", error=message, error_kind=kind)
-
-    def document(self, record: ReviewRecord) -> DocumentText:
-        """The extracted text: the stored one, else extract now (state ``extracting``)."""
-        if record.text_ref:
-            return self.store.load_document(record.id)
-        self.store.set_state(record.id, "extracting")
-        self.progress("extracting", {"document": record.document, "extractor": self.extractor.name})
-        try:
-            doc = self.extractor.extract(Path(record.document))
-            ref = self.store.save_document(record.id, doc)
-        except RcaError as exc:
-            self._fail(record.id, exc, "extracting")
-            raise
-        self.store.update(record.id, text_ref=ref, pages=len(doc.pages), sha256=doc.sha256)
-        self.progress("extracted", {"pages": len(doc.pages), "words": doc.words, "ref": ref})
-        return doc
-
     def run(self, review_id: str) -> Assessment:
-        """Extract (unless stored) and assess (unless checkpointed); mark ``completed``.
+        """Extract (unless stored), assess (unless checkpointed), finalize; the assessment.
 
         Raises:
             DocumentError: bad input; the record is ``failed`` with the reason.
             ReviewError: assessment failed; finished questions stay checkpointed (resume).
         """
-        record = self.store.get(review_id)
-        doc = self.document(record)
-        self.store.set_state(review_id, "assessing")
-        runner = ReviewRunner(
-            self.assessor,
-            self.lens,
-            self.retriever,
-            self.notes,
-            self.store,
-            max_workers=self.max_workers,
-            progress=self.progress,
-            **self.runner_options,
-        )
-        try:
-            assessment = runner.run(review_id, doc, record.mode, record.pillars or None)
-        except (RcaError, KeyboardInterrupt) as exc:
-            self._fail(
-                review_id,
-                exc if isinstance(exc, RcaError) else ReviewError("interrupted"),
-                "assessing",
-            )
-            raise
-        self.store.set_state(review_id, "completed", questions_done=len(assessment.questions))
-        return assessment
+        self.service.run(review_id, listener=_legacy(self.progress))
+        return self.service.assessment(review_id)
 
     def review(
         self, document: Path, *, mode: Mode = "quick", pillars: list[str] | None = None
     ) -> Assessment:
         """Submit and run a new review."""
-        record = self.submit(document, mode=mode, pillars=pillars)
-        self.progress("submitted", {"review_id": record.id})
-        return self.run(record.id)
+        return self.run(self.submit(document, mode=mode, pillars=pillars).id)
+
+
+def _legacy(progress: Progress | None) -> Any:
+    """The service's typed events as the runner's ``(event, payload)`` callback."""
+    if progress is None:
+        return None
+    names = {
+        "assessment_started": "start",
+        "question_assessed": "question",
+        "assessment_finished": "end",
+    }
+
+    def listener(event: Any) -> None:
+        payload = event.model_dump(exclude_none=True)
+        progress(names.get(event.kind, event.kind), {**payload.pop("data", {}), **payload})
+
+    return listener
 
 
 def load_assessment(store: ReviewStore, review_id: str, lens: Lens | None = None) -> Assessment:
@@ -178,93 +145,32 @@ def load_assessment(store: ReviewStore, review_id: str, lens: Lens | None = None
     )
 
 
-@dataclass
-class ReviewOptions:
-    """Explicit options of :func:`build_reviewer` (the CLI fills them from flags)."""
+def __getattr__(name: str) -> Any:
+    """``ReviewOptions``: the earlier name of :class:`reviews.service.ReviewSettings`."""
+    if name == "ReviewOptions":
+        from reviews.service import ReviewSettings
 
-    lens: str = "wellarchitected"
-    assessor: Literal["heuristic", "bedrock"] = "heuristic"
-    extractor: Literal["pdfplumber", "textract"] = "pdfplumber"
-    model_id: str | None = None
-    knowledge_base_id: str | None = None
-    bucket: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    max_workers: int = 4
+        return ReviewSettings
+    raise AttributeError(name)
 
 
-def build_reviewer(
-    options: ReviewOptions, store: ReviewStore, progress: Progress | None = None
-) -> Reviewer:
-    """The one factory: lens, guidance, retriever, extractor, assessor and runner settings.
+def build_reviewer(options: Any, store: ReviewStore, progress: Progress | None = None) -> Reviewer:
+    """A :class:`Reviewer` for ``options`` (a :class:`reviews.service.ReviewSettings`): the
+    parts come from :class:`reviews.service.ReviewService` (clients by ``make_client``).
 
     Raises:
         LensError: unknown lens; ReviewError: a missing AWS option (bucket, ...).
     """
-    lens = load_lens(options.lens)
-    notes = load_guidance(lens)
-    session = None
-    config = None
-    if (
-        options.assessor == "bedrock"
-        or options.extractor == "textract"
-        or options.knowledge_base_id
-    ):
-        import boto3
-        from botocore.config import Config
+    from reviews.service import ReviewService
 
-        session = boto3.Session(profile_name=options.profile, region_name=options.region)
-        config = Config(retries={"mode": "standard", "max_attempts": 3})
-    retriever: Any
-    if options.knowledge_base_id:
-        from reviews.retrieve import BedrockKbRetriever
-
-        retriever = BedrockKbRetriever(
-            options.knowledge_base_id,
-            client=session.client("bedrock-agent-runtime") if session else None,
-            region=options.region,
-        )
-    else:
-        from reviews.retrieve import LocalRetriever
-
-        retriever = LocalRetriever(notes)
-    extractor: Extractor
-    if options.extractor == "textract":
-        if not options.bucket:
-            raise ReviewError(
-                "--extractor textract needs --bucket (an S3 bucket Textract can read) or "
-                "RCA_REVIEW_BUCKET"
-            )
-        from reviews.textract import TextractExtractor
-
-        assert session is not None
-        extractor = TextractExtractor(
-            options.bucket, textract=session.client("textract"), s3=session.client("s3")
-        )
-    else:
-        extractor = PdfPlumberExtractor()
-    assessor: Assessor
-    if options.assessor == "bedrock":
-        from reviews.assessors.bedrock import DEFAULT_MODEL, BedrockAssessor
-
-        assert session is not None
-        assessor = BedrockAssessor(
-            lens,
-            options.model_id or DEFAULT_MODEL,
-            client=session.client("bedrock-runtime", config=config),
-            region=options.region,
-        )
-    else:
-        from reviews.assessors.heuristic import HeuristicAssessor
-
-        assessor = HeuristicAssessor()
+    service = ReviewService(store, settings=options)
     return Reviewer(
         store,
-        extractor,
-        assessor,
-        retriever,
-        lens,
-        notes,
+        service.extractor,
+        service.assessor,
+        service.retriever,
+        service.lens,
+        service.notes,
         max_workers=options.max_workers,
         progress=progress,
     )

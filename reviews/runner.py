@@ -199,6 +199,17 @@ class ReviewRunner:
             results.append(qa)
         return results
 
+    def assess_unit(
+        self, review_id: str, doc: DocumentText, unit: Unit, mode: Mode
+    ) -> list[QuestionAssessment]:
+        """Assess one unit now (throttling retried as in :meth:`run`), checkpoint each of its
+        questions, return them (the service's "assess one question" step).
+
+        Raises:
+            AssessmentError: the assessor failed for good on this unit.
+        """
+        return self._unit(review_id, doc, unit, mode)
+
     def run(
         self,
         review_id: str,

@@ -14,24 +14,38 @@ One interface, two backends:
   "Constraints in Amazon DynamoDB", section Items), so ``inline_limit`` defaults to 256 KiB of
   compressed bytes, leaving room for keys and attribute names.
 
-Writes are safe from several threads (the parallel runner checkpoints concurrently).
+Concurrent writers (threads, processes, Lambda tasks) never lose each other's writes:
+
+- a review record carries a ``version``; every change is a read-modify-write that succeeds only
+  when the stored version is still the one read (SQLite ``UPDATE ... WHERE version = ?``,
+  DynamoDB conditional ``PutItem``), else it re-reads and retries (:meth:`ReviewStore.mutate`,
+  up to :data:`MAX_WRITE_ATTEMPTS` attempts with jittered backoff);
+- chat turns are numbered; a turn is written only when its number is free (the SQLite primary
+  key, a DynamoDB ``attribute_not_exists`` condition in one ``TransactWriteItems`` for a question
+  and its answer), else the next free number is taken and the write retried;
+- question checkpoints are one row or item per question, so parallel "assess one question"
+  tasks write disjoint keys;
+- a caller's key (e.g. a Slack thread) is bound to a review id once (insert-if-absent), so a
+  retried submission finds the first review instead of starting a second one.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import random
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from reviews.errors import ReviewNotFoundError, StoreError
+from reviews.errors import ReviewConflictError, ReviewNotFoundError, StoreError
 from reviews.models import (
     TRANSITIONS,
     ChatTurn,
@@ -44,6 +58,29 @@ from reviews.models import (
 
 SQLITE_INLINE_LIMIT = 256 * 1024
 DYNAMO_INLINE_LIMIT = 256 * 1024
+MAX_WRITE_ATTEMPTS = 12
+MAX_KEY_CHARS = 512
+
+Change = Callable[[ReviewRecord], dict[str, Any] | None]
+T = TypeVar("T")
+
+
+def _backoff(attempt: int) -> None:
+    """Sleep a jittered 0..min(0.2, 0.005 * 2**attempt) seconds before retrying a lost race."""
+    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+
+
+def check_key(key: str) -> str:
+    """A caller's key: 1-512 characters, no control characters.
+
+    Raises:
+        StoreError: the key is empty, too long or has control characters.
+    """
+    if not key or len(key) > MAX_KEY_CHARS or any(ord(c) < 32 for c in key):
+        raise StoreError(
+            f"invalid review key {key[:40]!r}: use 1-{MAX_KEY_CHARS} printable characters"
+        )
+    return key
 
 
 def default_db_path() -> Path:
@@ -62,7 +99,13 @@ def _unpack(data: bytes) -> DocumentText:
 
 
 class ReviewStore(ABC):
-    """Persistence of reviews. Every method raises :class:`StoreError` on backend failure."""
+    """Persistence of reviews. Every method raises :class:`StoreError` on backend failure.
+
+    ``retries`` counts the writes this instance had to retry after losing a race (a figure for
+    benchmarks; approximate when several threads share the instance).
+    """
+
+    retries: int = 0
 
     @abstractmethod
     def create(self, record: ReviewRecord) -> ReviewRecord:
@@ -81,8 +124,13 @@ class ReviewStore(ABC):
         """
 
     @abstractmethod
-    def _put(self, record: ReviewRecord) -> None:
-        """Overwrite a record (backend primitive)."""
+    def _put(self, record: ReviewRecord, expected: int) -> None:
+        """Overwrite a record if its stored version is still ``expected`` (backend primitive).
+
+        Raises:
+            ReviewConflictError: the stored version differs (another writer was first).
+            ReviewNotFoundError: no such review.
+        """
 
     @abstractmethod
     def list_reviews(self, limit: int = 50) -> list[ReviewRecord]:
@@ -113,8 +161,27 @@ class ReviewStore(ABC):
         """
 
     @abstractmethod
+    def append_turns(self, review_id: str, turns: list[ChatTurn]) -> int:
+        """Append chat turns as one block (a question and its answer stay adjacent) under the
+        next free turn numbers; retried on a lost race. Returns the number of the first turn
+        (1-based).
+
+        Raises:
+            ReviewConflictError: still losing after :data:`MAX_WRITE_ATTEMPTS` attempts.
+        """
+
+    @abstractmethod
+    def bind_key(self, key: str, review_id: str) -> str:
+        """Bind a caller's key to ``review_id`` unless it is bound already; return the review id
+        the key is bound to (the first binding wins)."""
+
+    @abstractmethod
+    def find_key(self, key: str) -> str | None:
+        """The review id bound to ``key``, or None."""
+
     def append_chat(self, review_id: str, turn: ChatTurn) -> None:
-        """Append a chat turn."""
+        """Append one chat turn (see :meth:`append_turns`)."""
+        self.append_turns(review_id, [turn])
 
     @abstractmethod
     def chat(self, review_id: str) -> list[ChatTurn]:
@@ -122,15 +189,49 @@ class ReviewStore(ABC):
 
     # shared logic -------------------------------------------------------------------------
 
+    def mutate(self, review_id: str, change: Change) -> ReviewRecord:
+        """Apply ``change(record) -> {field: value}`` (None = no change) with a version check.
+
+        ``change`` is called again on the freshly read record after every lost race, so it must
+        compute its changes from the record it is given (and may raise to refuse them). The
+        written record has ``version`` + 1 and a new ``updated_at``.
+
+        Raises:
+            ReviewConflictError: still losing after :data:`MAX_WRITE_ATTEMPTS` attempts.
+            ReviewNotFoundError: no such review.
+        """
+
+        def attempt() -> ReviewRecord:
+            record = self.get(review_id)
+            changes = change(record)
+            if changes is None:
+                return record
+            data = record.model_dump()
+            data.update(changes)
+            data["updated_at"] = utcnow()
+            data["version"] = record.version + 1
+            new = ReviewRecord.model_validate(data)
+            self._put(new, record.version)
+            return new
+
+        return self._retrying(attempt)
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        """Call ``attempt`` until it does not raise :class:`ReviewConflictError` (at most
+        :data:`MAX_WRITE_ATTEMPTS` times, jittered backoff between attempts)."""
+        for n in range(1, MAX_WRITE_ATTEMPTS + 1):
+            try:
+                return attempt()
+            except ReviewConflictError:
+                if n == MAX_WRITE_ATTEMPTS:
+                    raise
+                self.retries += 1
+                _backoff(n)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def update(self, review_id: str, **changes: Any) -> ReviewRecord:
-        """Change fields of a record (validated), bump ``updated_at``, return the new record."""
-        record = self.get(review_id)
-        data = record.model_dump()
-        data.update(changes)
-        data["updated_at"] = utcnow()
-        new = ReviewRecord.model_validate(data)
-        self._put(new)
-        return new
+        """Change fields of a record (validated, version-checked), return the new record."""
+        return self.mutate(review_id, lambda record: dict(changes))
 
     def set_state(
         self,
@@ -146,12 +247,15 @@ class ReviewStore(ABC):
         Raises:
             StoreError: the transition is not allowed (e.g. ``submitted`` -> ``completed``).
         """
-        record = self.get(review_id)
-        if state != record.state and state not in TRANSITIONS[record.state]:
-            raise StoreError(f"review {review_id}: cannot go from {record.state} to {state}")
         if state != "failed":
             error, error_kind = None, None
-        return self.update(review_id, state=state, error=error, error_kind=error_kind, **changes)
+
+        def change(record: ReviewRecord) -> dict[str, Any]:
+            if state != record.state and state not in TRANSITIONS[record.state]:
+                raise StoreError(f"review {review_id}: cannot go from {record.state} to {state}")
+            return {"state": state, "error": error, "error_kind": error_kind, **changes}
+
+        return self.mutate(review_id, change)
 
 
 class SqliteReviewStore(ReviewStore):
@@ -179,8 +283,20 @@ class SqliteReviewStore(ReviewStore):
                     CREATE TABLE IF NOT EXISTS review_chat (
                         review_id TEXT NOT NULL, n INTEGER NOT NULL, data TEXT NOT NULL,
                         PRIMARY KEY (review_id, n));
+                    CREATE TABLE IF NOT EXISTS review_keys (
+                        key TEXT PRIMARY KEY, review_id TEXT NOT NULL);
                     """
                 )
+                columns = {row[1] for row in db.execute("PRAGMA table_info(reviews)")}
+            if "version" not in columns:  # a database from before versioned records
+                try:
+                    with self._conn() as db:
+                        db.execute(
+                            "ALTER TABLE reviews ADD COLUMN version INTEGER NOT NULL DEFAULT 0"
+                        )
+                except StoreError as exc:
+                    if "duplicate column" not in str(exc):  # another process was first
+                        raise
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(
                 f"cannot open the review store {self.path}: {exc}; set RCA_HOME to a writable "
@@ -219,8 +335,13 @@ class SqliteReviewStore(ReviewStore):
             if db.execute("SELECT 1 FROM reviews WHERE id=?", (record.id,)).fetchone():
                 raise StoreError(f"review {record.id} already exists")
             db.execute(
-                "INSERT INTO reviews (id, created_at, record) VALUES (?, ?, ?)",
-                (record.id, record.created_at.isoformat(), record.model_dump_json()),
+                "INSERT INTO reviews (id, created_at, record, version) VALUES (?, ?, ?, ?)",
+                (
+                    record.id,
+                    record.created_at.isoformat(),
+                    record.model_dump_json(),
+                    record.version,
+                ),
             )
         return record
 
@@ -233,11 +354,18 @@ class SqliteReviewStore(ReviewStore):
             )
         return ReviewRecord.model_validate_json(row[0])
 
-    def _put(self, record: ReviewRecord) -> None:
+    def _put(self, record: ReviewRecord, expected: int) -> None:
         with self._conn() as db:
-            db.execute(
-                "UPDATE reviews SET record=? WHERE id=?", (record.model_dump_json(), record.id)
+            cursor = db.execute(
+                "UPDATE reviews SET record=?, version=? WHERE id=? AND version=?",
+                (record.model_dump_json(), record.version, record.id, expected),
             )
+            if cursor.rowcount == 1:
+                return
+            exists = db.execute("SELECT 1 FROM reviews WHERE id=?", (record.id,)).fetchone()
+        if not exists:
+            raise ReviewNotFoundError(f"no review {record.id!r} in {self.path}")
+        raise ReviewConflictError(f"review {record.id} changed since version {expected}")
 
     def list_reviews(self, limit: int = 50) -> list[ReviewRecord]:
         with self._conn() as db:
@@ -304,15 +432,44 @@ class SqliteReviewStore(ReviewStore):
                 ) from exc
         return _unpack(data)
 
-    def append_chat(self, review_id: str, turn: ChatTurn) -> None:
+    def append_turns(self, review_id: str, turns: list[ChatTurn]) -> int:
+        def attempt() -> int:
+            with self._conn() as db:
+                (last,) = db.execute(
+                    "SELECT COALESCE(MAX(n), 0) FROM review_chat WHERE review_id=?",
+                    (review_id,),
+                ).fetchone()
+                try:  # the primary key (review_id, n) is the version check
+                    db.executemany(
+                        "INSERT INTO review_chat (review_id, n, data) VALUES (?, ?, ?)",
+                        [
+                            (review_id, last + i, t.model_dump_json())
+                            for i, t in enumerate(turns, start=1)
+                        ],
+                    )
+                except sqlite3.IntegrityError as exc:  # rolled back by the transaction
+                    raise ReviewConflictError(
+                        f"review {review_id}: chat turn {last + 1} was taken"
+                    ) from exc
+            return int(last) + 1
+
+        return self._retrying(attempt)
+
+    def bind_key(self, key: str, review_id: str) -> str:
+        check_key(key)
         with self._conn() as db:
-            (count,) = db.execute(
-                "SELECT COUNT(*) FROM review_chat WHERE review_id=?", (review_id,)
-            ).fetchone()
             db.execute(
-                "INSERT INTO review_chat (review_id, n, data) VALUES (?, ?, ?)",
-                (review_id, count + 1, turn.model_dump_json()),
+                "INSERT OR IGNORE INTO review_keys (key, review_id) VALUES (?, ?)", (key, review_id)
             )
+            (bound,) = db.execute(
+                "SELECT review_id FROM review_keys WHERE key=?", (key,)
+            ).fetchone()
+        return str(bound)
+
+    def find_key(self, key: str) -> str | None:
+        with self._conn() as db:
+            row = db.execute("SELECT review_id FROM review_keys WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else None
 
     def chat(self, review_id: str) -> list[ChatTurn]:
         with self._conn() as db:
@@ -341,9 +498,9 @@ class DynamoReviewStore(ReviewStore):
         region: str | None = None,
     ) -> None:
         if client is None:
-            import boto3
+            from tools.aws.session import make_client
 
-            client = boto3.client("dynamodb", region_name=region)
+            client = make_client("dynamodb", region=region)
         self.table = table
         self.client = client
         self.s3 = s3
@@ -392,6 +549,8 @@ class DynamoReviewStore(ReviewStore):
                 ":pk": {"S": f"REVIEW#{review_id}"},
                 ":sk": {"S": prefix},
             },
+            # strongly consistent: a task must see the checkpoints other tasks just wrote
+            "ConsistentRead": True,
         }
         while True:
             page = self._call("query", **kwargs)
@@ -408,6 +567,7 @@ class DynamoReviewStore(ReviewStore):
             "state": {"S": record.state},
             "created_at": {"S": record.created_at.isoformat()},
             "record": {"S": record.model_dump_json()},
+            "version": {"N": str(record.version)},
         }
 
     def create(self, record: ReviewRecord) -> ReviewRecord:
@@ -431,8 +591,26 @@ class DynamoReviewStore(ReviewStore):
             raise ReviewNotFoundError(f"no review {review_id!r} in table {self.table}")
         return ReviewRecord.model_validate_json(item["record"]["S"])
 
-    def _put(self, record: ReviewRecord) -> None:
-        self._call("put_item", Item=self._meta_item(record))
+    def _put(self, record: ReviewRecord, expected: int) -> None:
+        # items written before versioning have no version attribute: they count as version 0
+        condition = "attribute_exists(pk) AND #v = :v"
+        if expected == 0:
+            condition = "attribute_exists(pk) AND (attribute_not_exists(#v) OR #v = :v)"
+        try:
+            self._call(
+                "put_item",
+                Item=self._meta_item(record),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#v": "version"},
+                ExpressionAttributeValues={":v": {"N": str(expected)}},
+            )
+        except ClientError as exc:  # ConditionalCheckFailedException
+            key = {"pk": {"S": f"REVIEW#{record.id}"}, "sk": {"S": "META"}}
+            if not self._call("get_item", Key=key, ConsistentRead=True).get("Item"):
+                raise ReviewNotFoundError(f"no review {record.id!r} in table {self.table}") from exc
+            raise ReviewConflictError(
+                f"review {record.id} changed since version {expected}"
+            ) from exc
 
     def list_reviews(self, limit: int = 50) -> list[ReviewRecord]:
         records: list[ReviewRecord] = []
@@ -498,7 +676,9 @@ class DynamoReviewStore(ReviewStore):
 
     def load_document(self, review_id: str) -> DocumentText:
         item = self._call(
-            "get_item", Key={"pk": {"S": f"REVIEW#{review_id}"}, "sk": {"S": "DOC"}}
+            "get_item",
+            Key={"pk": {"S": f"REVIEW#{review_id}"}, "sk": {"S": "DOC"}},
+            ConsistentRead=True,
         ).get("Item")
         if not item:
             raise StoreError(f"review {review_id} has no extracted text")
@@ -514,16 +694,80 @@ class DynamoReviewStore(ReviewStore):
             raise StoreError(f"cannot read {ref}: {exc}") from exc
         return _unpack(body)
 
-    def append_chat(self, review_id: str, turn: ChatTurn) -> None:
-        count = len(self._query(review_id, "CHAT#"))
-        self._call(
-            "put_item",
-            Item={
-                "pk": {"S": f"REVIEW#{review_id}"},
-                "sk": {"S": f"CHAT#{count + 1:06d}"},
-                "data": {"S": turn.model_dump_json()},
+    def _last_turn(self, review_id: str) -> int:
+        page = self._call(
+            "query",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"REVIEW#{review_id}"},
+                ":sk": {"S": "CHAT#"},
             },
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
         )
+        items = page.get("Items") or []
+        return int(items[0]["sk"]["S"].removeprefix("CHAT#")) if items else 0
+
+    def append_turns(self, review_id: str, turns: list[ChatTurn]) -> int:
+        def attempt() -> int:
+            last = self._last_turn(review_id)
+            puts = [
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            "pk": {"S": f"REVIEW#{review_id}"},
+                            "sk": {"S": f"CHAT#{last + i:06d}"},
+                            "data": {"S": turn.model_dump_json()},
+                        },
+                        # the turn number is the version check: never overwrite a turn
+                        "ConditionExpression": "attribute_not_exists(sk)",
+                    }
+                }
+                for i, turn in enumerate(turns, start=1)
+            ]
+            try:
+                self.client.transact_write_items(TransactItems=puts)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code in ("TransactionCanceledException", "TransactionConflictException"):
+                    raise ReviewConflictError(
+                        f"review {review_id}: chat turn {last + 1} was taken"
+                    ) from exc
+                raise StoreError(
+                    f"DynamoDB TransactWriteItems on {self.table} failed: {code}"
+                ) from exc
+            except BotoCoreError as exc:
+                raise StoreError(f"DynamoDB TransactWriteItems on {self.table}: {exc}") from exc
+            return last + 1
+
+        return self._retrying(attempt)
+
+    def bind_key(self, key: str, review_id: str) -> str:
+        check_key(key)
+        try:
+            self._call(
+                "put_item",
+                Item={
+                    "pk": {"S": f"KEY#{key}"},
+                    "sk": {"S": "KEY"},
+                    "review_id": {"S": review_id},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return review_id
+        except ClientError:  # ConditionalCheckFailedException: bound already
+            bound = self.find_key(key)
+            if bound is None:  # pragma: no cover - a key is never unbound
+                raise StoreError(f"review key {key!r} could not be bound") from None
+            return bound
+
+    def find_key(self, key: str) -> str | None:
+        item = self._call(
+            "get_item", Key={"pk": {"S": f"KEY#{key}"}, "sk": {"S": "KEY"}}, ConsistentRead=True
+        ).get("Item")
+        return item["review_id"]["S"] if item else None
 
     def chat(self, review_id: str) -> list[ChatTurn]:
         items = sorted(self._query(review_id, "CHAT#"), key=lambda i: i["sk"]["S"])
@@ -536,20 +780,25 @@ def open_store(
     table: str | None = None,
     bucket: str | None = None,
     region: str | None = None,
+    profile: str | None = None,
     session: Any = None,
 ) -> ReviewStore:
     """The store to use: explicit ``table`` > ``RCA_REVIEW_TABLE`` (DynamoDB, with
-    ``RCA_REVIEW_BUCKET`` for large texts) > SQLite at ``path`` or the default path."""
+    ``RCA_REVIEW_BUCKET`` for large texts) > SQLite at ``path`` or the default path.
+
+    AWS clients come from :func:`tools.aws.session.make_client` (``session`` or ``profile`` /
+    ``region``)."""
     table = table or os.environ.get("RCA_REVIEW_TABLE")
     if table:
-        import boto3
+        from tools.aws.session import make_client
 
-        session = session or boto3.Session(region_name=region)
         bucket = bucket or os.environ.get("RCA_REVIEW_BUCKET")
         return DynamoReviewStore(
             table,
-            session.client("dynamodb"),
-            s3=session.client("s3") if bucket else None,
+            make_client("dynamodb", session=session, profile=profile, region=region),
+            s3=make_client("s3", session=session, profile=profile, region=region)
+            if bucket
+            else None,
             bucket=bucket,
         )
     return SqliteReviewStore(path)

@@ -160,3 +160,21 @@ def corrupt_pdf() -> bytes:
     """A PDF header followed by garbage and a truncated body (no xref, no trailer)."""
     good = text_pdf([["This file is cut short."]])
     return good[: len(good) // 3] + b"\x00\xff garbage \x13\x37"
+
+
+#: Two pages of a small design document (ECS, RDS Multi-AZ, backups, alarms, deployments): enough
+#: text for the heuristic assessor to find evidence in reliability and operations questions.
+DESIGN_PAGES = [
+    [
+        "Order service design",
+        "The order service runs on Amazon ECS across three Availability Zones.",
+        "The PostgreSQL database is Amazon RDS Multi-AZ with automated backups every day.",
+        "AWS Backup copies snapshots to a second Region; restores are tested every quarter.",
+    ],
+    [
+        "Operations",
+        "CloudWatch alarms page the on-call engineer; runbooks describe each recovery step.",
+        "Deployments are automated with CodePipeline and roll back on failed health checks.",
+        "Quotas for ECS tasks and RDS connections are monitored and raised before launches.",
+    ],
+]

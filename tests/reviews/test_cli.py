@@ -140,3 +140,30 @@ def test_review_chat_answers_and_refuses(tmp_path: Path) -> None:
     assert turn["role"] == "assistant" and any(c["kind"] == "question" for c in turn["citations"])
     missing = runner.invoke(app, ["review-chat", "nope-1234", "hello"])
     assert missing.exit_code == 1 and "no review 'nope-1234'" in missing.stderr
+
+
+def test_review_of_an_s3_document_and_a_refused_upload(tmp_path: Path) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from tests.reviews.test_service import PAGES
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-central-1")
+        s3.create_bucket(
+            Bucket="designs", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+        )
+        s3.put_object(Bucket="designs", Key="a/order.pdf", Body=pdfs.text_pdf(PAGES))
+        s3.put_object(Bucket="designs", Key="a/notes.pdf", Body=b"not a pdf at all")
+        args = ["--region", "eu-central-1", "--out", str(tmp_path)]
+        doc = _json(
+            runner.invoke(app, ["review", "s3://designs/a/order.pdf", "-p", "rel", "--json", *args])
+        )
+        assert doc["review"]["document"] == "s3://designs/a/order.pdf"
+        assert doc["review"]["state"] == "completed" and len(doc["assessment"]["questions"]) == 13
+        bad = runner.invoke(app, ["review", "s3://designs/a/notes.pdf", *args])
+    assert bad.exit_code == 1 and bad.stderr.strip() == (
+        "error: notes.pdf: not a PDF (no %PDF- header); export the design document as PDF first"
+    )
+    (record,) = _json(runner.invoke(app, ["review-list", "--json"]))["reviews"]
+    assert record["id"] == doc["review"]["id"]  # the refused upload left no record
