@@ -263,6 +263,28 @@ def bundle_generate(
         out.print(f"wrote {path}", highlight=False)
 
 
+@bundle_app.command("generate-random")
+def bundle_generate_random(
+    workspace: Annotated[Path, typer.Option(help="Structurizr workspace JSON file.")],
+    overlay: Annotated[
+        Path | None,
+        typer.Option(help="Overlay YAML (default: scenarios/overlays/<workspace name>.yaml)."),
+    ] = None,
+    seed_start: Annotated[int, typer.Option(help="First seed.")] = 0,
+    count: Annotated[int, typer.Option(help="Number of incidents (seeds in a row).")] = 10,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the bundles.")] = Path(
+        ".cache/generated"
+    ),
+) -> None:
+    """Generate random incidents on a workspace (fault kind, place, timing from each seed)."""
+    from scenarios.overlay import OVERLAYS_DIR
+    from scenarios.randomgen import generate_set
+
+    overlay = overlay or OVERLAYS_DIR / f"{workspace.stem}.yaml"
+    paths = guard(generate_set, workspace, overlay, seed_start, count, out_dir)
+    out.print(f"wrote {len(paths)} bundles to {out_dir}", highlight=False)
+
+
 @bundle_app.command("import-nezha")
 def bundle_import_nezha(
     source: Annotated[Path, typer.Argument(help="The Nezha data folder (with index.json).")],
