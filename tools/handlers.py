@@ -1,7 +1,7 @@
-"""Lambda handlers of the four RCA tools, as Amazon Bedrock Agent action groups.
+"""Lambda handlers of the five RCA tools, as Amazon Bedrock Agent action groups.
 
 One handler per tool, named like the tool (``tools.handlers.logs`` serves ``POST /logs``), plus
-``tools.handlers.handler`` serving all four from one function (an action group holds up to 11
+``tools.handlers.handler`` serving all five from one function (an action group holds up to 11
 API operations). Routing, request validation and the OpenAPI schema of the action group come from
 Powertools' ``BedrockAgentResolver``, built from the same pydantic input models the Converse tool
 specs use (:data:`tools.toolbox.TOOLS`); every handler calls the same
@@ -284,7 +284,7 @@ def _route(app: BedrockAgentResolver, tool: Tool) -> Callable[..., BedrockRespon
 
 
 def build_resolver(names: Sequence[str] | None = None) -> BedrockAgentResolver:
-    """A resolver with ``POST /<tool>`` for each named tool (default: all four); the operation
+    """A resolver with ``POST /<tool>`` for each named tool (default: all five); the operation
     id and description are the tool's name and description, the request body its input model."""
     app = BedrockAgentResolver()
     for name in names or list(TOOLS):
@@ -316,7 +316,7 @@ def _serve(app: BedrockAgentResolver, event: dict[str, Any], context: Any) -> di
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """All four tools in one function (dispatch on ``apiPath``)."""
+    """All five tools in one function (dispatch on ``apiPath``)."""
     return _serve(_all, event, context)
 
 
@@ -338,6 +338,11 @@ def metrics(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def changes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The ``changes`` tool (``POST /changes``)."""
     return _serve(_resolvers["changes"], event, context)
+
+
+def traces(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The ``traces`` tool (``POST /traces``)."""
+    return _serve(_resolvers["traces"], event, context)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -94,6 +95,9 @@ class LogPattern(Model):
     bins: list[int] = Field(default_factory=list)
     samples: list[str] = Field(default_factory=list, description="raw lines, not yet redacted")
     first_seen: datetime | None = Field(default=None, description="first occurrence in the window")
+    span_links: list[str] = Field(
+        default_factory=list, description="``trace_id/span_id`` of window samples, when linked"
+    )
 
 
 class LogPatternResult(Model):
@@ -141,6 +145,20 @@ class TelemetryBackend(ABC):
     @abstractmethod
     def write_events(self, window: TimeWindow) -> list[CloudTrailRecord]:
         """CloudTrail control-plane write events (``readOnly`` false) in ``window``."""
+
+    def spans(self, window: TimeWindow) -> Any:
+        """Spans starting in ``window`` as a pandas DataFrame with
+        :data:`tools.bundle.SPAN_COLUMNS`, or None when this backend has no span source (the
+        traces tool then reports the gap)."""
+        return None
+
+    def span_logs(self, window: TimeWindow, references: list[TimeWindow]) -> Any:
+        """Span-linked log statements in ``window`` and ``references``: a DataFrame with
+        ``trace_id``, ``span_id``, ``event_key``, ``level``, ``t_ns`` (epoch ns); empty when the
+        source has none."""
+        import pandas as pd
+
+        return pd.DataFrame(columns=["trace_id", "span_id", "event_key", "level", "t_ns"])
 
     @abstractmethod
     def coverage(self) -> TimeWindow | None:

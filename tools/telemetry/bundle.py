@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from tools.bundle import AlarmStateChange, Bundle, CloudTrailRecord, MetricPoint
 from tools.logmining import LogTemplateMiner
@@ -38,11 +39,12 @@ class BundleBackend(TelemetryBackend):
         """Drain3 templates of the window's records, counted in window and baseline."""
         miner = LogTemplateMiner()
         n_bins = max(1, int(-(-window.seconds // bin_seconds)))
-        window_counts: dict[int, int] = defaultdict(int)
-        baseline_counts: dict[int, int] = defaultdict(int)
-        bins: dict[int, list[int]] = defaultdict(lambda: [0] * n_bins)
-        samples: dict[int, list[str]] = defaultdict(list)
-        first_seen: dict[int, datetime] = {}
+        window_counts: dict[int | str, int] = defaultdict(int)
+        baseline_counts: dict[int | str, int] = defaultdict(int)
+        bins: dict[int | str, list[int]] = defaultdict(lambda: [0] * n_bins)
+        samples: dict[int | str, list[str]] = defaultdict(list)
+        links: dict[int | str, list[str]] = defaultdict(list)
+        first_seen: dict[int | str, datetime] = {}
         scanned = scanned_bytes = n_window = n_baseline = 0
         missing = [g for g in log_groups if g not in self.bundle.log_files]
         for group in log_groups:
@@ -52,7 +54,12 @@ class BundleBackend(TelemetryBackend):
                     continue
                 scanned += 1
                 scanned_bytes += len(record.message.encode("utf-8"))
-                cluster = miner.add(record.message)
+                # a stable source location is its own template, never masked (bundle v2)
+                cluster = (
+                    f"{record.message.split(' ', 1)[0]} {record.event_key}"
+                    if record.event_key
+                    else miner.add(record.message)
+                )
                 if in_window:
                     n_window += 1
                     window_counts[cluster] += 1
@@ -64,19 +71,22 @@ class BundleBackend(TelemetryBackend):
                         and record.message not in samples[cluster]
                     ):
                         samples[cluster].append(record.message)
+                        if record.span_id:
+                            links[cluster].append(f"{record.trace_id or ''}/{record.span_id}")
                 else:
                     n_baseline += 1
                     baseline_counts[cluster] += 1
         patterns = [
             LogPattern(
-                template=miner.template(cluster),
+                template=cluster if isinstance(cluster, str) else miner.template(cluster),
                 window_count=window_counts.get(cluster, 0),
                 baseline_count=baseline_counts.get(cluster, 0),
                 bins=bins[cluster] if cluster in bins else [0] * n_bins,
                 samples=samples.get(cluster, []),
                 first_seen=first_seen.get(cluster),
+                span_links=links.get(cluster, []),
             )
-            for cluster in sorted(set(window_counts) | set(baseline_counts))
+            for cluster in sorted(set(window_counts) | set(baseline_counts), key=str)
         ]
         return LogPatternResult(
             log_groups=log_groups,
@@ -126,6 +136,38 @@ class BundleBackend(TelemetryBackend):
                 )
             )
         return series
+
+    def spans(self, window: TimeWindow) -> Any:
+        """The bundle's spans starting in ``window``; None when the bundle has no spans."""
+        table = self.bundle.spans
+        if table.empty:
+            return None
+        lo, hi = int(window.start.timestamp() * 1e9), int(window.end.timestamp() * 1e9)
+        starts = table["start_ns"]
+        return table[(starts >= lo) & (starts < hi)]
+
+    def span_logs(self, window: TimeWindow, references: list[TimeWindow]) -> Any:
+        """Log records with a span link and an event key in any of the windows (every log
+        group of the bundle); the level is the message's first word."""
+        import pandas as pd
+
+        periods = [window, *references]
+        rows: list[tuple[str, str, str, str, int]] = []
+        for group in self.bundle.log_files:
+            for r in self.bundle.log_records(group):
+                if r.span_id is None or r.event_key is None:
+                    continue
+                if any(p.contains(r.timestamp) for p in periods):
+                    rows.append(
+                        (
+                            r.trace_id or "",
+                            r.span_id,
+                            r.event_key,
+                            r.message.split(" ", 1)[0],
+                            int(r.timestamp.timestamp() * 1e9),
+                        )
+                    )
+        return pd.DataFrame(rows, columns=["trace_id", "span_id", "event_key", "level", "t_ns"])
 
     def alarm_history(self, window: TimeWindow) -> list[AlarmStateChange]:
         return [a for a in self.bundle.alarm_changes if window.contains(a.timestamp)]
