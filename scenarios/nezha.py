@@ -395,6 +395,9 @@ def _inbound_network_metrics(spans: pd.DataFrame, ends: pd.Series) -> list[Metri
 
 MAX_SPANS = 300_000
 """Bound on ``spans.csv`` rows per bundle; above it whole traces are sampled (see :func:`_bounded`)."""
+ADJACENT_MAX_S = 180.0
+"""The adjacent reference window starts at most this long before the injection (the first
+per-minute file holds about the minute before it)."""
 GUARD_S = 2.0
 """The adjacent reference window ends this many seconds before the alert time."""
 
@@ -525,10 +528,16 @@ def _reference_windows(
     about a minute before it), ending :data:`GUARD_S` before the alert; historical: the day's
     fault-free reference minute and those of the system's other days."""
     refs: list[ReferenceWindow] = []
-    firsts = [r.timestamp for _s, r in case_logs]
-    if not case_spans.empty:
-        firsts.append(_to_datetime(case_spans["StartTimeUnixNano"].min()))
     end = case.inject - timedelta(seconds=GUARD_S)
+    earliest = case.inject - timedelta(seconds=ADJACENT_MAX_S)
+    # a few source records carry corrupt clocks (e.g. year 1754): only plausible times count
+    firsts = [r.timestamp for _s, r in case_logs if earliest <= r.timestamp < end]
+    if not case_spans.empty:
+        starts = pd.to_numeric(case_spans["StartTimeUnixNano"], errors="coerce").dropna()
+        lo, hi = earliest.timestamp() * 1e9, end.timestamp() * 1e9
+        starts = starts[(starts >= lo) & (starts < hi)]
+        if len(starts):
+            firsts.append(_to_datetime(starts.min()))
     if firsts and min(firsts) < end:
         refs.append(
             ReferenceWindow(

@@ -161,7 +161,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
     """
     window = args.window or ctx.window
     baseline = ctx.baseline if args.window is None else window.previous()
-    ratio = window.seconds / baseline.seconds
+    references = ctx.reference_windows() if args.window is None else [baseline]
     evidence: list[Evidence] = []
     per_component: dict[str, dict[str, object]] = {}
     unmapped: list[str] = []
@@ -174,7 +174,8 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
             unmapped.append(element.name)
             continue
         bin_seconds = max(60, int(window.seconds // 12) // 60 * 60)
-        result = ctx.backend.log_patterns(groups, window, baseline, bin_seconds)
+        result = ctx.backend.reference_log_patterns(groups, window, references, bin_seconds)
+        ratio = window.seconds / (result.baseline_seconds or baseline.seconds)
         partial = partial or result.partial
         traffic = (
             result.window_records / (result.baseline_records * ratio)
@@ -191,8 +192,8 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
             ]
         changes.sort(key=_rank)
         searched = (
-            f"log groups {', '.join(groups)}; window {window.label()} vs baseline "
-            f"{baseline.label()}; {result.query}"
+            f"log groups {', '.join(groups)}; window {window.label()} vs reference "
+            f"{', '.join(r.label() for r in references)}; {result.query}"
             + (f"; filter {args.pattern!r}" if args.pattern else "")
             + f"; {result.records_scanned} records, {result.bytes_scanned} bytes scanned"
         )

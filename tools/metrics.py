@@ -6,8 +6,8 @@ the scaled median absolute deviation (MAD x 1.4826, Rousseeuw & Croux 1993), the
 range / 2.563 (so quantised or spiky baselines, such as latency percentiles that sit on one
 histogram bucket, do not turn their usual excursions into anomalies), 5% of the median, and
 sqrt(median + 1) for count metrics (Poisson noise).
-A percent metric's scale is at least :data:`PERCENT_FLOOR` percentage point (a natural-unit
-floor: an idle pod's CPU moving 0.1% -> 0.3% is not a shift). The evidence of an anomaly is
+A percent metric's scale is at least :data:`PERCENT_FLOOR` percentage point and a millicore
+metric's 10 m (natural-unit floors, :func:`natural_floor`). The evidence of an anomaly is
 ``-log10 p`` of the one-sided normal tail of its robust z, Bonferroni-corrected over the
 component's series (:mod:`tools.significance`); saturation (CPU, memory) is a component's *own*
 evidence, every other role a *symptom* that can propagate along calls (``labels["scope"]``).
@@ -96,6 +96,18 @@ def harmful(role: str, direction: int) -> bool:
     return direction > 0
 
 
+def natural_floor(series: MetricSeries) -> float:
+    """The smallest scale a series' shifts are measured in, in its natural units: one
+    percentage point for a percent metric, 10 millicores (1% of a core) for a Kubernetes
+    millicore metric (name ending in ``(m)``); 0 otherwise. An idle pod's CPU moving 0.1% ->
+    0.3% is not a shift, however steady it was before."""
+    if series.unit == "Percent" or series.metric.endswith("(%)"):
+        return PERCENT_FLOOR
+    if series.metric.endswith("(m)"):
+        return 10.0 * PERCENT_FLOOR
+    return 0.0
+
+
 class Anomaly(Model):
     """A sustained deviation of one series in the window from its baseline."""
 
@@ -149,8 +161,7 @@ def detect_anomaly(
     scale = max(mad_scale, spread_scale, (0.25 if sparse else 0.05) * abs(median), 1e-9)
     if _is_count(series):
         scale = max(scale, float(np.sqrt(abs(median) + 1.0)))
-    if series.unit == "Percent" or series.metric.endswith("(%)"):
-        scale = max(scale, PERCENT_FLOOR)
+    scale = max(scale, natural_floor(series))
     z = (win - median) / scale
     flags = np.abs(z) >= Z_THRESHOLD
     for i in np.flatnonzero(flags):
@@ -258,6 +269,7 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
     unmapped: list[str] = []
     lines: list[str] = []
     gaps: list[str] = []
+    broken: dict[str, list[str]] = {}
     for ref in args.components:
         element = arch.get(ref)
         tele = arch.telemetry(element.id)
@@ -267,13 +279,10 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
         series = ctx.backend.metric_series(tele.metrics, history)
         if args.window is None and not history.contains(ctx.baseline.start):
             series = _merge(series, ctx.backend.metric_series(tele.metrics, ctx.baseline))
-        skipped = [s.label for s in series if s.label in ctx.broken_series]
+        skipped = [s for s in series if s.label in ctx.broken_series]
         series = [s for s in series if s.label not in ctx.broken_series]
-        if skipped:
-            gaps.append(
-                f"{element.name}: {len(skipped)} series known to be broken at the source not "
-                "checked (" + ", ".join(skipped[:3]) + ")"
-            )
+        for s in skipped:
+            broken.setdefault(s.metric, []).append(element.name)
         reference = ctx.baseline if args.window is None else None
         found = [
             a for s in series if (a := detect_anomaly(s, window, ctx.metric_lookback_s, reference))
@@ -364,6 +373,12 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
         }
     if unmapped:
         lines.append("No metrics mapped (rca.metrics) for: " + ", ".join(unmapped))
+    for metric, names in sorted(broken.items()):
+        gaps.append(
+            f"{metric} not checked on {len(names)} component(s) ({', '.join(names[:4])}"
+            + (", ..." if len(names) > 4 else "")
+            + "): known to be broken at the source"
+        )
     has_signal = any(e.kind in ("metric_anomaly", "alarm") for e in evidence)
     return ToolResult(
         tool="metrics",
@@ -375,6 +390,6 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
             "components": per_component,
             "unmapped": unmapped,
             "window": window.label(),
-            "gaps": gaps + [f"{name}: no metrics mapped" for name in unmapped],
+            "gaps": gaps + ([f"no metrics mapped for {', '.join(unmapped)}"] if unmapped else []),
         },
     )

@@ -10,7 +10,8 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    reference calls; null model Binomial(n, p0) with ``p0`` the reference exceedance rate
    (add-one smoothed, at least 1%). Attribution is direction-aware: a slow edge credits the
    callee by the share of its inbound edges that are slow and the caller by the share of all its
-   edges (in and out) that are slow (a delayed pod delays everything in and out of it; a
+   edges (in and out) that are slow (edges with too few window calls to ever reach significance
+   are left out of the shares) (a delayed pod delays everything in and out of it; a
    CPU-starved caller slows everything it calls; only the delayed end has every edge slow).
 2. **Span behaviour.** Per span kind ``(service, operation, parent operation)`` the signature of a
    span is the set of its child calls (``call <service> <operation>``) and log statements written
@@ -206,11 +207,16 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     edges = edges.merge(table[["p_service", "service", "median"]], how="left")
     edges["evidence"] = [significance.bonferroni(e, len(edges)) for e in edges["raw"]]
     edges["slow_edge"] = edges["evidence"] >= significance.SIGNIFICANT
+    # an edge with too few window calls to ever reach significance tells nothing either way:
+    # it is left out of the shares (all n calls slow would give n * -log10 p0)
+    reachable = edges["n"] * -np.log10(edges["p0"]) - math.log10(max(1, len(edges)))
+    edges["testable"] = reachable >= significance.SIGNIFICANT
     found.edges = edges.sort_values("evidence", ascending=False).reset_index(drop=True)
     credits: list[Credit] = []
     slow = edges[edges["slow_edge"]]
     if slow.empty:
         return credits
+    edges = edges[edges["testable"]]
     services = set(edges["p_service"]) | set(edges["service"])
     for svc in sorted(services):
         inbound = edges[edges["service"] == svc]

@@ -115,6 +115,9 @@ class LogPatternResult(Model):
     bytes_scanned: int = 0
     partial: bool = False
     missing_groups: list[str] = Field(default_factory=list)
+    baseline_seconds: float | None = Field(
+        default=None, description="total length of the reference periods, when several"
+    )
 
 
 class TelemetryBackend(ABC):
@@ -145,6 +148,22 @@ class TelemetryBackend(ABC):
     @abstractmethod
     def write_events(self, window: TimeWindow) -> list[CloudTrailRecord]:
         """CloudTrail control-plane write events (``readOnly`` false) in ``window``."""
+
+    def reference_log_patterns(
+        self,
+        log_groups: list[str],
+        window: TimeWindow,
+        references: list[TimeWindow],
+        bin_seconds: int,
+    ) -> LogPatternResult:
+        """Like :meth:`log_patterns`, with the baseline counts taken over every window of
+        ``references`` (``baseline_seconds`` set to their total length). The default uses the
+        first reference only; backends that can count over several override it.
+
+        Raises:
+            TelemetryError: when the source fails.
+        """
+        return self.log_patterns(log_groups, window, references[0], bin_seconds)
 
     def spans(self, window: TimeWindow) -> Any:
         """Spans starting in ``window`` as a pandas DataFrame with

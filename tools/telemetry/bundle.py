@@ -7,8 +7,11 @@ of the requested log groups; metrics, alarms and CloudTrail records are read fro
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pandas as pd
 
 from tools.bundle import AlarmStateChange, Bundle, CloudTrailRecord, MetricPoint
 from tools.logmining import LogTemplateMiner
@@ -31,12 +34,24 @@ class BundleBackend(TelemetryBackend):
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
-        self._by_namespace: dict[str, list[MetricPoint]] | None = None
+        self._by_namespace: dict[str, list[Any]] | None = None
 
     def log_patterns(
         self, log_groups: list[str], window: TimeWindow, baseline: TimeWindow, bin_seconds: int
     ) -> LogPatternResult:
         """Drain3 templates of the window's records, counted in window and baseline."""
+        return self.reference_log_patterns(log_groups, window, [baseline], bin_seconds)
+
+    def reference_log_patterns(
+        self,
+        log_groups: list[str],
+        window: TimeWindow,
+        references: list[TimeWindow],
+        bin_seconds: int,
+    ) -> LogPatternResult:
+        """Templates (Drain3, or the record's event key when it has one) of the window's
+        records, counted in the window and over every reference window."""
+        baseline = references[0]
         miner = LogTemplateMiner()
         n_bins = max(1, int(-(-window.seconds // bin_seconds)))
         window_counts: dict[int | str, int] = defaultdict(int)
@@ -50,7 +65,7 @@ class BundleBackend(TelemetryBackend):
         for group in log_groups:
             for record in self.bundle.log_records(group):
                 in_window = window.contains(record.timestamp)
-                if not in_window and not baseline.contains(record.timestamp):
+                if not in_window and not any(r.contains(record.timestamp) for r in references):
                     continue
                 scanned += 1
                 scanned_bytes += len(record.message.encode("utf-8"))
@@ -100,42 +115,88 @@ class BundleBackend(TelemetryBackend):
             records_scanned=scanned,
             bytes_scanned=scanned_bytes,
             missing_groups=missing,
+            baseline_seconds=sum(r.seconds for r in references),
         )
+
+    def _index(self) -> dict[str, list[tuple[str, dict[str, str], str, Any, Any]]]:
+        """Series per namespace, built once from the bundle's metric table: (metric,
+        dimensions, unit, epoch-seconds array, values array), time-ordered, one point per
+        timestamp (the last one read)."""
+        if self._by_namespace is None:
+            index: dict[str, list[Any]] = defaultdict(list)
+            frame = self.bundle.metric_frame
+            if frame is None:
+                points = self.bundle.metric_points
+                frame = pd.DataFrame(
+                    {
+                        "timestamp": pd.to_datetime([p.timestamp for p in points], utc=True),
+                        "namespace": [p.namespace for p in points],
+                        "metric": [p.metric for p in points],
+                        "dimensions": [json.dumps(p.dimensions, sort_keys=True) for p in points],
+                        "dims": [p.dimensions for p in points],
+                        "value": [p.value for p in points],
+                        "unit": [p.unit for p in points],
+                    }
+                )
+            if len(frame):
+                start = pd.Timestamp(0, tz="UTC")
+                frame = frame.assign(epoch=(frame["timestamp"] - start).dt.total_seconds())
+                frame = frame.sort_values("epoch", kind="stable")
+                frame = frame.drop_duplicates(
+                    ["namespace", "metric", "dimensions", "epoch"], keep="last"
+                )
+                for (namespace, metric, _dims), group in frame.groupby(
+                    ["namespace", "metric", "dimensions"], sort=True
+                ):
+                    index[str(namespace)].append(
+                        (
+                            str(metric),
+                            dict(group["dims"].iloc[0]),
+                            str(group["unit"].iloc[0]),
+                            group["epoch"].to_numpy(),
+                            group["value"].to_numpy(dtype=float),
+                        )
+                    )
+            self._by_namespace = dict(index)
+        return self._by_namespace
 
     def metric_series(
         self, selectors: list[MetricSelector], window: TimeWindow
     ) -> list[MetricSeries]:
-        """Series of every datapoint matching any selector, within ``window``."""
-        if self._by_namespace is None:
-            index: dict[str, list[MetricPoint]] = defaultdict(list)
-            for point in self.bundle.metric_points:
-                index[point.namespace].append(point)
-            self._by_namespace = dict(index)
-        grouped: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[MetricPoint]] = (
-            defaultdict(list)
-        )
+        """Series of every datapoint matching any selector, within ``window`` (each series
+        once, even when several selectors match it)."""
+        import numpy as np
+
+        index = self._index()
+        lo, hi = window.start.timestamp(), window.end.timestamp()
+        found: dict[tuple[str, str, tuple[tuple[str, str], ...]], MetricSeries] = {}
         for selector in selectors:
-            for point in self._by_namespace.get(selector.namespace, []):
-                if window.contains(point.timestamp) and selector.matches(
-                    point.namespace, point.metric, point.dimensions
-                ):
-                    key = (point.namespace, point.metric, tuple(sorted(point.dimensions.items())))
-                    grouped[key].append(point)
-        series = []
-        for (namespace, metric, dims), points in sorted(grouped.items()):
-            unique = {p.timestamp: p for p in points}  # overlapping selectors: keep one point
-            ordered = [unique[t] for t in sorted(unique)]
-            series.append(
-                MetricSeries(
-                    namespace=namespace,
+            for metric, dims, unit, times, values in index.get(selector.namespace, []):
+                key = (selector.namespace, metric, tuple(sorted(dims.items())))
+                if key in found or not selector.matches(selector.namespace, metric, dims):
+                    continue
+                first, last = np.searchsorted(times, [lo, hi], side="left")
+                if first >= last:
+                    continue
+                found[key] = MetricSeries(
+                    namespace=selector.namespace,
                     metric=metric,
-                    dimensions=dict(dims),
-                    unit=ordered[0].unit,
-                    timestamps=[p.timestamp for p in ordered],
-                    values=[p.value for p in ordered],
+                    dimensions=dims,
+                    unit=unit,
+                    timestamps=[
+                        datetime.fromtimestamp(float(t), tz=UTC) for t in times[first:last]
+                    ],
+                    values=[float(v) for v in values[first:last]],
                 )
-            )
-        return series
+        return [found[k] for k in sorted(found)]
+
+    def alarm_history(self, window: TimeWindow) -> list[AlarmStateChange]:
+        return [a for a in self.bundle.alarm_changes if window.contains(a.timestamp)]
+
+    def write_events(self, window: TimeWindow) -> list[CloudTrailRecord]:
+        return [
+            r for r in self.bundle.cloudtrail_records if r.is_write and window.contains(r.eventTime)
+        ]
 
     def spans(self, window: TimeWindow) -> Any:
         """The bundle's spans starting in ``window``; None when the bundle has no spans."""
@@ -169,14 +230,6 @@ class BundleBackend(TelemetryBackend):
                     )
         return pd.DataFrame(rows, columns=["trace_id", "span_id", "event_key", "level", "t_ns"])
 
-    def alarm_history(self, window: TimeWindow) -> list[AlarmStateChange]:
-        return [a for a in self.bundle.alarm_changes if window.contains(a.timestamp)]
-
-    def write_events(self, window: TimeWindow) -> list[CloudTrailRecord]:
-        return [
-            r for r in self.bundle.cloudtrail_records if r.is_write and window.contains(r.eventTime)
-        ]
-
     def coverage(self) -> TimeWindow | None:
         """From the earliest to the latest timestamp of any telemetry in the bundle."""
         times: list[datetime] = []
@@ -184,9 +237,11 @@ class BundleBackend(TelemetryBackend):
             records = self.bundle.log_records(group)
             if records:
                 times += [records[0].timestamp, records[-1].timestamp]
-        points = self.bundle.metric_points
-        if points:
-            stamps = [p.timestamp for p in points]
+        frame = self.bundle.metric_frame
+        if frame is not None and len(frame):
+            times += [frame["timestamp"].min().to_pydatetime(), frame["timestamp"].max().to_pydatetime()]
+        elif frame is None and self.bundle.metric_points:
+            stamps = [p.timestamp for p in self.bundle.metric_points]
             times += [min(stamps), max(stamps)]
         trail = self.bundle.cloudtrail_records
         if trail:
