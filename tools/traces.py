@@ -270,13 +270,24 @@ def _items(joined: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
     """(trace_id, span_id, item, t_ns, callee) rows: the child calls and log statements of a
     span (``callee`` is the child's service for calls, empty for logs)."""
     children = joined[joined["parent_id"].astype(str) != ""]
+    # the service a child call reaches: its own service, or for a client span (same service as
+    # its parent) the service of its cross-service child
+    cross = children[children["p_service"] != children["service"]]
+    remote = cross.groupby(["trace_id", "parent_id"])["service"].first()
+    reached = remote.reindex(
+        pd.MultiIndex.from_frame(children[["trace_id", "span_id"]].set_axis(
+            ["trace_id", "parent_id"], axis=1
+        ))
+    ).to_numpy()
+    callee = np.where(pd.isna(reached), children["service"].to_numpy(), reached)
     calls = pd.DataFrame(
         {
             "trace_id": children["trace_id"],
             "span_id": children["parent_id"].astype(str),
             "item": "call " + children["service"] + " " + children["operation"],
             "t_ns": children["start_ns"],
-            "callee": children["service"],
+            "callee": callee,
+            "child": children["span_id"].astype(str),
             "level": "",
         }
     )
@@ -290,6 +301,7 @@ def _items(joined: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
             "item": "log " + linked["event_key"].astype(str),
             "t_ns": linked["t_ns"],
             "callee": "",
+            "child": "",
             "level": linked["level"].astype(str),
         }
     )
@@ -376,17 +388,19 @@ def _behaviour(
     return credits, stops
 
 
-def _last_calls(items: pd.DataFrame, kinds: pd.DataFrame) -> pd.Series:
+def _last_calls(items: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFrame:
+    """Per span (trace_id, span_id): the service its last child call reached and that child's
+    span id."""
     calls = items[items["callee"] != ""].sort_values("t_ns")
-    last = calls.groupby(["trace_id", "span_id"])["callee"].last()
-    return last
+    return calls.groupby(["trace_id", "span_id"])[["callee", "child"]].last()
 
 
 def _stopped_after(
     row: Any, kinds: pd.DataFrame, present: pd.DataFrame, last_call: pd.Series
 ) -> str | None:
-    """The service the changed spans of ``row``'s kind last called, when at least half of
-    them did so (they stopped right after that call); else None."""
+    """The service the changed spans of ``row``'s kind last called (following internal spans
+    of the same service down to a remote call), when most of the changed spans that made a call
+    did so (they stopped right after that call); else None."""
     win = kinds[(kinds["kind"] == row.kind) & (kinds["period"] == "window")]
     having = present[(present["kind"] == row.kind) & (present["item"] == row.item)]
     having = having[having["period"] == "window"][["trace_id", "span_id"]]
@@ -394,12 +408,23 @@ def _stopped_after(
     lacking = lacking[lacking["_merge"] == "left_only"]
     if lacking.empty:
         return None
-    index = pd.MultiIndex.from_frame(lacking[["trace_id", "span_id"]])
-    callees = last_call.reindex(index).dropna()
-    if callees.empty:
+    own = str(row.service)
+    reached: list[str] = []
+    for trace, span in zip(lacking["trace_id"], lacking["span_id"], strict=True):
+        key, callee = (trace, span), None
+        for _ in range(16):  # follow internal spans of the same service down to a remote call
+            if key not in last_call.index:
+                break
+            callee, child = last_call.loc[key, "callee"], last_call.loc[key, "child"]
+            if callee != own:
+                break
+            key = (trace, child)
+        if callee is not None:
+            reached.append(str(callee))
+    if len(reached) < MIN_WINDOW_SPANS:
         return None
-    top = callees.value_counts()
-    return str(top.index[0]) if top.iloc[0] >= 0.5 * len(lacking) else None
+    top = pd.Series(reached).value_counts()
+    return str(top.index[0]) if top.iloc[0] > 0.5 * len(reached) else None
 
 
 def _attribute_stops(stops: list[dict[str, Any]], with_own: set[str]) -> list[Credit]:
