@@ -181,7 +181,13 @@ def score(
         if cid not in arch.elements:
             continue
         deps = [d for d in arch.graph.successors(cid) if d in signals]
-        sick = [d for d in deps if signals[d].unhealthy]
+        # a dependency explains symptoms when it or anything it depends on is unhealthy
+        sick = [
+            d
+            for d in deps
+            if signals[d].unhealthy
+            or any(signals[x].unhealthy for x in nx.descendants(arch.graph, d) if x in signals)
+        ]
         share = 1.0 - len(sick) / len(deps) if deps else 1.0
         # traffic propagates the other way: a caller's traffic drives its callees'
         callers = [c for c in arch.graph.predecessors(cid) if c in signals]
