@@ -72,7 +72,9 @@ def open_bundle(path: Path | str, window: TimeWindow | None = None) -> Investiga
         window=window,
         baseline=baseline or window.previous(),
         references=[
-            r.window for r in incident.reference_windows if r.end <= window.start or r.start >= window.end
+            r.window
+            for r in incident.reference_windows
+            if r.end <= window.start or r.start >= window.end
         ]
         if window == incident.window
         else [],

@@ -39,7 +39,7 @@ TEMPERATURES = [0.5, 1, 2, 4, 8, 16, 32, 64]
 
 
 def run_case(path: Path) -> dict:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     session = open_bundle(path)
     bundle = session.require_bundle()
     incident, arch = bundle.incident, session.architecture
@@ -47,6 +47,7 @@ def run_case(path: Path) -> dict:
         incident.description, investigation_id=incident.id
     )
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu  # every thread of the process
     ranked = score(arch, inv.evidence, list(arch.elements))
     names = [arch.elements[c.component].name for c in ranked]
     truth = incident.ground_truth.component
@@ -59,23 +60,34 @@ def run_case(path: Path) -> dict:
         "scores": [c.score for c in ranked],
         "rank": names.index(truth) + 1 if truth in names else None,
         "seconds": seconds,
-        "traces": not bundle.spans.empty
-        and bool((bundle.spans["start_ns"] >= int(incident.window.start.timestamp() * 1e9)).any()),
+        "cpu_seconds": cpu_seconds,
+        "traces": _has_window_spans(bundle),
         "services": [e.name for e in arch.elements.values() if e.kind == "container"],
     }
+
+
+def _has_window_spans(bundle) -> bool:
+    spans, window = bundle.spans, bundle.incident.window
+    if spans.empty:
+        return False
+    lo, hi = int(window.start.timestamp() * 1e9), int(window.end.timestamp() * 1e9)
+    return bool(((spans["start_ns"] >= lo) & (spans["start_ns"] < hi)).any())
 
 
 def ac(ranks: list[int | None], k: int) -> float:
     return sum(r is not None and r <= k for r in ranks) / len(ranks) if ranks else 0.0
 
 
-def line(group: str, ranks: list[int | None], base: list[int | None], secs: list[float]) -> str:
+def line(
+    group: str, ranks: list[int | None], base: list[int | None], secs: list[float], cpu: list[float]
+) -> str:
     avg5 = sum(ac(ranks, k) for k in range(1, 6)) / 5
     b_avg5 = sum(ac(base, k) for k in range(1, 6)) / 5
     return (
         f"| {group} | {len(ranks)} | {ac(ranks, 1):.3f} | {ac(ranks, 3):.3f} | {avg5:.3f} | "
         f"{ac(base, 1):.3f} | {ac(base, 3):.3f} | {b_avg5:.3f} | "
-        f"{statistics.median(secs) if secs else 0:.2f} |"
+        f"{statistics.median(secs) if secs else 0:.2f} | "
+        f"{statistics.median(cpu) if cpu else 0:.2f} |"
     )
 
 
@@ -116,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         import_all(args.data, args.bundles)
     cases = [run_case(p) for p in find_bundles([args.bundles])]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"{len(cases)} cases; 1-minute load average at the end {load:.1f} on "
+        f"{os.cpu_count()} CPUs (seconds are wall-clock, single process)\n"
+    )
     for c in cases:
         c["base"] = constant_rank(c, cases)
     groups: dict[str, list[dict]] = defaultdict(list)
@@ -127,13 +144,22 @@ def main(argv: list[str] | None = None) -> int:
             groups[f"onlineboutique / {'with' if c['traces'] else 'without'} traces"].append(c)
     print("Nothing in the ranking is fitted; constant baseline: services by root-cause frequency")
     print("in the other cases of the system (leave-one-case-out).\n")
-    print("| group | cases | AC@1 | AC@3 | Avg@5 | const AC@1 | const AC@3 | const Avg@5 | "
-          "median s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| group | cases | AC@1 | AC@3 | Avg@5 | const AC@1 | const AC@3 | const Avg@5 | "
+        "median s | median CPU s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in sorted(groups, key=lambda g: (g != "all", g)):
         members = groups[name]
-        print(line(name, [c["rank"] for c in members], [c["base"] for c in members],
-                   [c["seconds"] for c in members]))
+        print(
+            line(
+                name,
+                [c["rank"] for c in members],
+                [c["base"] for c in members],
+                [c["seconds"] for c in members],
+                [c["cpu_seconds"] for c in members],
+            )
+        )
     print("\nReliability of the top-1 confidence, temperature fitted on the other system:")
     print("| bin | cases | mean confidence | accuracy |\n|---|---|---|---|")
     rows: list[tuple[float, bool]] = []
@@ -141,17 +167,23 @@ def main(argv: list[str] | None = None) -> int:
         train = [c for c in cases if c["system"] != system]
         t = fit_temperature(train) if train else 4.0
         print(f"<!-- {system}: temperature {t} fitted on {len(train)} other-system cases -->")
-        rows += [(top_confidence(c["scores"], t), c["rank"] == 1) for c in cases
-                 if c["system"] == system]
+        rows += [
+            (top_confidence(c["scores"], t), c["rank"] == 1) for c in cases if c["system"] == system
+        ]
     for lo, hi in ((0.0, 0.5), (0.5, 0.8), (0.8, 0.95), (0.95, 1.01)):
         inside = [(p, ok) for p, ok in rows if lo <= p < hi]
         if inside:
-            print(f"| {lo:.2f}-{min(hi, 1):.2f} | {len(inside)} | "
-                  f"{statistics.mean(p for p, _ in inside):.3f} | "
-                  f"{sum(ok for _, ok in inside) / len(inside):.3f} |")
+            print(
+                f"| {lo:.2f}-{min(hi, 1):.2f} | {len(inside)} | "
+                f"{statistics.mean(p for p, _ in inside):.3f} | "
+                f"{sum(ok for _, ok in inside) / len(inside):.3f} |"
+            )
     print("\nPer case (rank of the truth, top 3):")
     for c in cases:
-        print(f"- {c['case']}: rank {c['rank']}, top {c['ranking'][:3]}, {c['seconds']:.2f} s")
+        print(
+            f"- {c['case']}: rank {c['rank']}, top {c['ranking'][:3]}, {c['seconds']:.2f} s "
+            f"({c['cpu_seconds']:.2f} s CPU)"
+        )
     return 0
 
 

@@ -394,7 +394,7 @@ def _inbound_network_metrics(spans: pd.DataFrame, ends: pd.Series) -> list[Metri
 
 
 MAX_SPANS = 300_000
-"""Bound on ``spans.csv`` rows per bundle; above it whole traces are sampled (see :func:`_bounded`)."""
+"""Bound on ``spans.csv`` rows per bundle; above it whole traces are sampled (:func:`_bounded`)."""
 ADJACENT_MAX_S = 180.0
 """The adjacent reference window starts at most this long before the injection (the first
 per-minute file holds about the minute before it)."""

@@ -17,7 +17,6 @@ import re
 from datetime import timedelta
 
 from pydantic import Field
-
 from scipy import stats
 
 from tools import significance

@@ -24,8 +24,8 @@ import re
 from datetime import datetime
 
 import numpy as np
-from scipy import stats
 from pydantic import Field
+from scipy import stats
 
 from tools import significance
 from tools.bundle import AlarmStateChange

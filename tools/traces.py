@@ -275,9 +275,9 @@ def _items(joined: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
     cross = children[children["p_service"] != children["service"]]
     remote = cross.groupby(["trace_id", "parent_id"])["service"].first()
     reached = remote.reindex(
-        pd.MultiIndex.from_frame(children[["trace_id", "span_id"]].set_axis(
-            ["trace_id", "parent_id"], axis=1
-        ))
+        pd.MultiIndex.from_frame(
+            children[["trace_id", "span_id"]].set_axis(["trace_id", "parent_id"], axis=1)
+        )
     ).to_numpy()
     callee = np.where(pd.isna(reached), children["service"].to_numpy(), reached)
     calls = pd.DataFrame(
@@ -312,7 +312,9 @@ def _behaviour(
     joined: pd.DataFrame, logs: pd.DataFrame, found: TraceFindings
 ) -> tuple[list[Credit], list[dict[str, Any]]]:
     kinds = joined[["trace_id", "span_id", "service", "operation", "p_operation", "period"]]
-    kinds = kinds.assign(kind=kinds["service"] + " | " + kinds["operation"] + " | " + kinds["p_operation"])
+    kinds = kinds.assign(
+        kind=kinds["service"] + " | " + kinds["operation"] + " | " + kinds["p_operation"]
+    )
     counts = kinds.groupby(["kind", "period"]).size().unstack("period", fill_value=0)
     if "window" not in counts or "reference" not in counts:
         return [], []
@@ -359,15 +361,12 @@ def _behaviour(
         svc = str(row.service)
         stop = _stopped_after(row, kinds, present, last_call) if row.change == "missing" else None
         share = (row.n - row.c) / row.n if row.change == "missing" else row.c / row.n
-        text = (
-            f"{svc}: spans {row.kind.split(' | ', 1)[1]!r} "
-            + (
-                f"lack {row.item!r} in {row.n - row.c} of {row.n} (reference: "
-                f"{row.n_ref - row.c_ref} of {row.n_ref})"
-                if row.change == "missing"
-                else f"write new {row.item!r} in {row.c} of {row.n} (reference: "
-                f"{row.c_ref} of {row.n_ref})"
-            )
+        text = f"{svc}: spans {row.kind.split(' | ', 1)[1]!r} " + (
+            f"lack {row.item!r} in {row.n - row.c} of {row.n} (reference: "
+            f"{row.n_ref - row.c_ref} of {row.n_ref})"
+            if row.change == "missing"
+            else f"write new {row.item!r} in {row.c} of {row.n} (reference: "
+            f"{row.c_ref} of {row.n_ref})"
         )
         credit = Credit(
             component=svc,
@@ -476,8 +475,10 @@ def _origins(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
             break
         below = updated
     joined = joined.assign(origin=joined["error"] & ~below)
-    by = joined.groupby(["service", "period"])["origin"].agg(["sum", "size"]).unstack(
-        "period", fill_value=0
+    by = (
+        joined.groupby(["service", "period"])["origin"]
+        .agg(["sum", "size"])
+        .unstack("period", fill_value=0)
     )
     if ("size", "window") not in by.columns:
         return []
@@ -557,11 +558,14 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
     arch = ctx.architecture
     wanted = {arch.get(ref).id for ref in args.components}
     references = ctx.reference_windows()
-    spans = ctx.backend.spans(TimeWindow(start=min(r.start for r in [window, *references]),
-                                         end=max(r.end for r in [window, *references])))
-    searched = (
-        f"spans of {window.label()} vs reference windows "
-        + ", ".join(r.label() for r in references)
+    spans = ctx.backend.spans(
+        TimeWindow(
+            start=min(r.start for r in [window, *references]),
+            end=max(r.end for r in [window, *references]),
+        )
+    )
+    searched = f"spans of {window.label()} vs reference windows " + ", ".join(
+        r.label() for r in references
     )
     gaps: list[str] = []
     if spans is None:

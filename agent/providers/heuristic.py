@@ -275,8 +275,7 @@ class HeuristicProvider(ModelProvider):
         ]
         if no_logs:
             gaps.append(
-                f"no log groups mapped for {len(no_logs)} component(s): "
-                + ", ".join(no_logs[:8])
+                f"no log groups mapped for {len(no_logs)} component(s): " + ", ".join(no_logs[:8])
             )
         if ranked:
             scores = [c.score for c in ranked]

@@ -279,13 +279,43 @@ def _add_spans(bundle: Path) -> None:
             start = base + i * 20_000_000_000
             client_ns, server_ns = (net_ms + 10) * 1_000_000, 10_000_000
             rows += [
-                [f"t{start}", f"c{start}", "", "Web App", "web-0", "GET /orders", "client",
-                 start, client_ns, ""],
-                [f"t{start}", f"s{start}", f"c{start}", "Orders API", "orders-0", "GET /orders",
-                 "server", start + net_ms * 500_000, server_ns, ""],
+                [
+                    f"t{start}",
+                    f"c{start}",
+                    "",
+                    "Web App",
+                    "web-0",
+                    "GET /orders",
+                    "client",
+                    start,
+                    client_ns,
+                    "",
+                ],
+                [
+                    f"t{start}",
+                    f"s{start}",
+                    f"c{start}",
+                    "Orders API",
+                    "orders-0",
+                    "GET /orders",
+                    "server",
+                    start + net_ms * 500_000,
+                    server_ns,
+                    "",
+                ],
             ]
-    columns = ["trace_id", "span_id", "parent_id", "service", "instance", "operation", "kind",
-               "start_ns", "duration_ns", "status_code"]
+    columns = [
+        "trace_id",
+        "span_id",
+        "parent_id",
+        "service",
+        "instance",
+        "operation",
+        "kind",
+        "start_ns",
+        "duration_ns",
+        "status_code",
+    ]
     pd.DataFrame(rows, columns=columns).to_csv(bundle / "spans.csv", index=False)
 
 

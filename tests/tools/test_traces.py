@@ -173,7 +173,10 @@ def test_a_silent_error_return_in_the_callee_is_credited_to_the_callee() -> None
 
 def test_a_missing_log_statement_is_credited_to_its_service() -> None:
     trees = Trees()
-    for period, keys in ((REFERENCE, [("A#7", "INFO"), ("A#9", "INFO")]), (WINDOW, [("A#9", "INFO")])):
+    for period, keys in (
+        (REFERENCE, [("A#7", "INFO"), ("A#9", "INFO")]),
+        (WINDOW, [("A#9", "INFO")]),
+    ):
         for i in range(40):
             trees.request(ns(period, i), "a", [("b", 1.0, 2.0)], logs=keys)
     spans, logs = trees.frames()

@@ -6,14 +6,14 @@ of the requested log groups; metrics, alarms and CloudTrail records are read fro
 
 from __future__ import annotations
 
-from collections import defaultdict
 import json
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
-from tools.bundle import AlarmStateChange, Bundle, CloudTrailRecord, MetricPoint
+from tools.bundle import AlarmStateChange, Bundle, CloudTrailRecord
 from tools.logmining import LogTemplateMiner
 from tools.models import TimeWindow
 from tools.telemetry.base import (
@@ -178,7 +178,8 @@ class BundleBackend(TelemetryBackend):
                 first, last = np.searchsorted(times, [lo, hi], side="left")
                 if first >= last:
                     continue
-                found[key] = MetricSeries(
+                # values come from the validated metric table: no second validation per series
+                found[key] = MetricSeries.model_construct(
                     namespace=selector.namespace,
                     metric=metric,
                     dimensions=dims,
@@ -239,7 +240,10 @@ class BundleBackend(TelemetryBackend):
                 times += [records[0].timestamp, records[-1].timestamp]
         frame = self.bundle.metric_frame
         if frame is not None and len(frame):
-            times += [frame["timestamp"].min().to_pydatetime(), frame["timestamp"].max().to_pydatetime()]
+            times += [
+                frame["timestamp"].min().to_pydatetime(),
+                frame["timestamp"].max().to_pydatetime(),
+            ]
         elif frame is None and self.bundle.metric_points:
             stamps = [p.timestamp for p in self.bundle.metric_points]
             times += [min(stamps), max(stamps)]
