@@ -159,8 +159,10 @@ def _change_strength(ev: Evidence, onset: datetime | None) -> float:
 def score(
     arch: ArchitectureModel, evidence: list[Evidence], candidates: list[str]
 ) -> list[Candidate]:
-    """Score ``candidates`` (component ids) from ``evidence``; strongest first; components
-    without significant evidence are dropped."""
+    """Score ``candidates`` (component ids) from ``evidence``; strongest first. Components
+    without significant evidence of their own or as symptoms are dropped; those whose evidence
+    is all explained by anomalous dependencies stay, below, with a score under
+    :data:`SIGNIFICANT`."""
     signals = collect(evidence)
     for cid in candidates:
         signals.setdefault(cid, ComponentSignals(cid))
@@ -217,10 +219,12 @@ def score(
         cand = Candidate(
             cid, round(ordered[0], 3), sig, victim_of=sick, second=ordered[1], symptom_share=share
         )
-        if cand.score >= SIGNIFICANT:
+        if cand.score >= SIGNIFICANT or sig.anomalous:
             results.append(cand)
-    # strongest first; ties: the next strongest item; remaining ties keep the evidence order
-    results.sort(key=lambda c: (-c.score, -c.second))
+    # strongest first; ties: the next strongest item; remaining ties keep the evidence order.
+    # Anomalous components whose evidence is explained by their dependencies (victims) follow,
+    # by their own unattributed strength.
+    results.sort(key=lambda c: (-c.score, -c.second, -max(c.signals.own, c.signals.symptom)))
     return results
 
 

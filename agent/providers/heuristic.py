@@ -222,6 +222,8 @@ class HeuristicProvider(ModelProvider):
     ) -> Hypotheses:
         """Rank hypotheses from the evidence (also used for partial answers)."""
         ranked = score(self.arch, evidence, affected)
+        if not ranked or ranked[0].score < SIGNIFICANT:
+            ranked = []  # nothing significant after attribution: do not rank noise
         hypotheses = to_hypotheses(self.arch, ranked, entries)
         gaps = self._gaps(state_steps=self._steps, affected=affected, ranked=ranked)
         if not hypotheses:
