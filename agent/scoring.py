@@ -18,7 +18,7 @@ after a call credits the callee only when callers agree). The scorer adds no wei
   its anomaly is an independent test of the same hypothesis: its timing evidence is combined by
   Fisher's method (:func:`tools.significance.fisher`) with the strongest anomaly it precedes, on
   the component or on its direct callers (the effects a change propagates to), when the timing
-  test alone reaches p < 0.05. A change on a
+  test alone reaches p < 0.1. A change on a
   component without significant evidence adds nothing (that is how decoys are ruled out).
 
 A component's score is its strongest evidence (the strongest own item, the share-weighted
@@ -51,7 +51,7 @@ ONSET_TOLERANCE_S = 60.0
 LEAD_UP_S = 6 * 3600.0  # the changes tool's default lead-up (ToolContext.change_lead_up_s)
 CONFIDENCE_TEMPERATURE = 2.0  # fitted (max. likelihood) on Train Ticket, see nezha_eval.py
 MAX_HYPOTHESES = 5
-CHANGE_LEVEL = -math.log10(0.05)  # a change's timing must itself be nominally significant
+CHANGE_LEVEL = -math.log10(0.1)  # a change's timing alone must be at least suggestive (p < 0.1)
 SIGNIFICANT = significance.SIGNIFICANT
 
 
@@ -192,7 +192,20 @@ def score(
             if signals[d].unhealthy
             or any(signals[x].unhealthy for x in nx.descendants(arch.graph, d) if x in signals)
         ]
-        share = 1.0 - len(sick) / len(deps) if deps else 1.0
+        # the share of the symptom the dependencies cannot account for: a dependency (with
+        # what lies below it) accounts for its strength relative to this component's symptom
+        below = [
+            max(
+                [max(signals[d].own, signals[d].symptom)]
+                + [
+                    max(signals[x].own, signals[x].symptom)
+                    for x in nx.descendants(arch.graph, d)
+                    if x in signals
+                ]
+            )
+            for d in sick
+        ]
+        share = 1.0 - min(1.0, max(below) / sig.symptom) if below and sig.symptom else 1.0
         # traffic propagates the other way: a caller's traffic drives its callees'
         callers = [c for c in arch.graph.predecessors(cid) if c in signals]
         busy = [c for c in callers if signals[c].load >= SIGNIFICANT]
