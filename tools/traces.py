@@ -173,6 +173,22 @@ def analyse(
     return found
 
 
+def _window_counts(frame: pd.DataFrame, keys: list[str], flag: str) -> pd.DataFrame | None:
+    """Per ``keys``: ``k``/``n`` flagged rows of all rows in the window, ``k_ref``/``n_ref``
+    in the references; None when nothing lies in the window."""
+    by = frame.groupby([*keys, "period"])[flag].agg(["sum", "size"]).unstack("period", fill_value=0)
+    if ("size", "window") not in by.columns:
+        return None
+    return pd.DataFrame(
+        {
+            "k": by[("sum", "window")],
+            "n": by[("size", "window")],
+            "k_ref": by.get(("sum", "reference"), 0),
+            "n_ref": by.get(("size", "reference"), 0),
+        }
+    )
+
+
 # ----------------------------------------------------------------------------- 1. edges
 def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     cross = joined[joined["p_service"].notna() & (joined["p_service"] != joined["service"])]
@@ -187,18 +203,10 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     table["threshold"] = np.maximum(table["q99"], table["median"] + FLOOR_NS)
     merged = cross.merge(table, on=["p_service", "service"])
     merged["slow"] = merged["net"] > merged["threshold"]
-    by = merged.groupby(["p_service", "service", "period"])["slow"].agg(["sum", "size"])
-    by = by.unstack("period", fill_value=0)
-    if ("size", "window") not in by.columns:
+    edges = _window_counts(merged, ["p_service", "service"], "slow")
+    if edges is None:
         return []
-    edges = pd.DataFrame(
-        {
-            "k": by[("sum", "window")],
-            "n": by[("size", "window")],
-            "k_ref": by.get(("sum", "reference"), 0),
-            "n_ref": by.get(("size", "reference"), 0),
-        }
-    ).reset_index()
+    edges = edges.reset_index()
     edges = edges[edges["n"] > 0]
     edges["p0"] = np.maximum((edges["k_ref"] + 1) / (edges["n_ref"] + 2), MIN_EXCEED_RATE)
     edges["raw"] = binomial_many(edges["k"], edges["n"], edges["p0"])
@@ -475,21 +483,9 @@ def _origins(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
             break
         below = updated
     joined = joined.assign(origin=joined["error"] & ~below)
-    by = (
-        joined.groupby(["service", "period"])["origin"]
-        .agg(["sum", "size"])
-        .unstack("period", fill_value=0)
-    )
-    if ("size", "window") not in by.columns:
+    table = _window_counts(joined, ["service"], "origin")
+    if table is None:
         return []
-    table = pd.DataFrame(
-        {
-            "k": by[("sum", "window")],
-            "n": by[("size", "window")],
-            "k_ref": by.get(("sum", "reference"), 0),
-            "n_ref": by.get(("size", "reference"), 0),
-        }
-    )
     table["p0"] = (table["k_ref"] + 1) / (table["n_ref"] + 2)
     table["raw"] = binomial_many(table["k"], table["n"], table["p0"])
     credits = []

@@ -271,6 +271,7 @@ def _add_spans(bundle: Path) -> None:
     import pandas as pd
 
     from tests.builders import WINDOW
+    from tools.bundle import SPAN_COLUMNS
 
     rows = []
     for period, net_ms in ((WINDOW.previous(), 4), (WINDOW, 80)):
@@ -304,19 +305,7 @@ def _add_spans(bundle: Path) -> None:
                     "",
                 ],
             ]
-    columns = [
-        "trace_id",
-        "span_id",
-        "parent_id",
-        "service",
-        "instance",
-        "operation",
-        "kind",
-        "start_ns",
-        "duration_ns",
-        "status_code",
-    ]
-    pd.DataFrame(rows, columns=columns).to_csv(bundle / "spans.csv", index=False)
+    pd.DataFrame(rows, columns=list(SPAN_COLUMNS)).to_csv(bundle / "spans.csv", index=False)
 
 
 def test_the_model_calls_the_traces_tool(tmp_path: Path) -> None:
