@@ -562,6 +562,9 @@ class BundleWriter:
         """Write every file and return the bundle directory."""
         self.root.mkdir(parents=True, exist_ok=True)
         spec = incident.model_dump(mode="json", exclude_none=True)
+        for key in ("reference_windows", "broken_series"):  # v2 lists: absent when empty
+            if not spec.get(key):
+                spec.pop(key, None)
         (self.root / "incident.yaml").write_text(
             yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8"
         )
