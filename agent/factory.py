@@ -71,6 +71,14 @@ def open_bundle(path: Path | str, window: TimeWindow | None = None) -> Investiga
         backend=backend,
         window=window,
         baseline=baseline or window.previous(),
+        references=[
+            r.window
+            for r in incident.reference_windows
+            if r.end <= window.start or r.start >= window.end
+        ]
+        if window == incident.window
+        else [],
+        broken_series=list(incident.broken_series),
     )
     return InvestigationSetup(
         architecture=arch,

@@ -8,7 +8,7 @@ logs (structured, with the Lambda context), traces (X-Ray, active tracing) and o
 every handler.
 
 One handler per tool, named like the tool (``tools.handlers.logs`` serves ``POST /logs``), plus
-``tools.handlers.handler`` serving all four from one function (an action group holds up to 11
+``tools.handlers.handler`` serving all five from one function (an action group holds up to 11
 API operations). Routing, request validation and the OpenAPI schema of the action group come from
 Powertools' ``BedrockAgentResolver``, built from the same pydantic input models the Converse tool
 specs use (:data:`tools.toolbox.TOOLS`); every handler calls the same
@@ -354,7 +354,7 @@ def _route(app: BedrockAgentResolver, tool: Tool) -> Callable[..., BedrockRespon
 
 
 def build_resolver(names: Sequence[str] | None = None) -> BedrockAgentResolver:
-    """A resolver with ``POST /<tool>`` for each named tool (default: all four); the operation
+    """A resolver with ``POST /<tool>`` for each named tool (default: all five); the operation
     id and description are the tool's name and description, the request body its input model."""
     app = BedrockAgentResolver()
     for name in names or list(TOOLS):
@@ -474,6 +474,12 @@ def metrics(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def changes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The ``changes`` tool (``POST /changes``)."""
     return _serve(_resolvers["changes"], event, context, "changes")
+
+
+@_instrument
+def traces(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The ``traces`` tool (``POST /traces``)."""
+    return _serve(_resolvers["traces"], event, context, "traces")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -154,8 +154,8 @@ def test_converse_loop_requests_and_answer(chain: Path) -> None:
         inv = InvestigationLoop(session.context, p, price_per_1k=price_of(MODEL)).run(question)
         stub.assert_no_pending_responses()
     tools = [t["toolSpec"]["name"] for t in captured[0]["toolConfig"]["tools"]]
-    assert tools == ["architecture", "logs", "metrics", "changes", "submit_hypotheses"]
-    schema = captured[0]["toolConfig"]["tools"][4]["toolSpec"]["inputSchema"]["json"]
+    assert tools == ["architecture", "logs", "metrics", "changes", "traces", "submit_hypotheses"]
+    schema = captured[0]["toolConfig"]["tools"][5]["toolSpec"]["inputSchema"]["json"]
     assert "hypotheses" in schema["properties"]
     # the third request carries both parallel tool results, wrapped as untrusted data
     third = captured[2]["messages"]
@@ -351,3 +351,88 @@ def test_tool_result_status_only_for_families_that_accept_it(chain: Path) -> Non
     result = captured[1]["messages"][2]["content"][0]["toolResult"]
     assert "status" not in result
     assert captured[1]["inferenceConfig"]["maxTokens"] == 2048  # Llama's output limit
+
+
+def _add_spans(bundle: Path) -> None:
+    """Spans of Web App -> Orders API calls: 4 ms of network time in the baseline, 80 ms in
+    the window (a delayed callee)."""
+    import pandas as pd
+
+    from tests.builders import WINDOW
+    from tools.bundle import SPAN_COLUMNS
+
+    rows = []
+    for period, net_ms in ((WINDOW.previous(), 4), (WINDOW, 80)):
+        base = int(period.start.timestamp() * 1e9)
+        for i in range(60):
+            start = base + i * 20_000_000_000
+            client_ns, server_ns = (net_ms + 10) * 1_000_000, 10_000_000
+            rows += [
+                [
+                    f"t{start}",
+                    f"c{start}",
+                    "",
+                    "Web App",
+                    "web-0",
+                    "GET /orders",
+                    "client",
+                    start,
+                    client_ns,
+                    "",
+                ],
+                [
+                    f"t{start}",
+                    f"s{start}",
+                    f"c{start}",
+                    "Orders API",
+                    "orders-0",
+                    "GET /orders",
+                    "server",
+                    start + net_ms * 500_000,
+                    server_ns,
+                    "",
+                ],
+            ]
+    pd.DataFrame(rows, columns=list(SPAN_COLUMNS)).to_csv(bundle / "spans.csv", index=False)
+
+
+def test_the_model_calls_the_traces_tool(tmp_path: Path) -> None:
+    bundle = write_chain_bundle(tmp_path / "spans")
+    _add_spans(bundle)
+    c = client()
+    captured: list[dict[str, Any]] = []
+    c.meta.events.register(
+        "provide-client-params.bedrock-runtime.Converse",
+        lambda params, **_: captured.append(params),
+    )
+    p, session = provider(c, bundle)
+    answer = {
+        "summary": "Calls into Orders API are slow",
+        "hypotheses": [
+            {
+                "rank": 1,
+                "statement": "Network delay into Orders API",
+                "component": "Orders API",
+                "fault_category": "latency",
+                "confidence": 0.7,
+                "supporting_evidence": ["E1"],
+            }
+        ],
+        "gaps": ["no span-linked log statements"],
+    }
+    with Stubber(c) as stub:
+        stub.add_response("converse", reply([tool_use("t1", "traces", {})]))
+        stub.add_response("converse", reply([tool_use("t2", "submit_hypotheses", answer)]))
+        inv = InvestigationLoop(session.context, p).run("Orders are slow")
+        stub.assert_no_pending_responses()
+    system = captured[0]["system"][0]["text"]
+    assert "`traces`" in system and "-log10 p" in system
+    spec = next(t for t in captured[0]["toolConfig"]["tools"] if t["toolSpec"]["name"] == "traces")
+    assert "network time" in spec["toolSpec"]["description"]
+    result = captured[1]["messages"][2]["content"][0]["toolResult"]
+    text = result["content"][0]["text"]
+    assert "Orders API" in text and "-log10 p" in text
+    traced = [e for e in inv.evidence if e.tool == "traces"]
+    assert traced and traced[0].component == session.architecture.get("Orders API").id
+    assert traced[0].figures["evidence"] >= 3
+    assert inv.answer is not None and inv.answer.gaps == ["no span-linked log statements"]

@@ -43,7 +43,7 @@ def window_attributes(bundle: Bundle) -> dict[str, str]:
     return {"rcaWindowStart": w.start.isoformat(), "rcaWindowEnd": w.end.isoformat()}
 
 
-@pytest.mark.parametrize("tool", ["architecture", "logs", "metrics", "changes"])
+@pytest.mark.parametrize("tool", ["architecture", "logs", "metrics", "changes", "traces"])
 def test_each_handler_answers_its_fixture(runtime: Bundle, tool: str):
     ev = event(f"bedrock_{tool}")
     ev["sessionAttributes"].update(window_attributes(runtime))
