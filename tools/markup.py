@@ -21,8 +21,6 @@ from __future__ import annotations
 import html as _html
 import re
 
-from rich.markup import escape as _rich_escape
-
 # ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), other 2-byte escapes.
 _ANSI = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
@@ -52,7 +50,9 @@ def strip_controls(text: str) -> str:
 
 def terminal(text: str) -> str:
     """Text safe to print through Rich: controls stripped and ``[...]`` markup escaped."""
-    return _rich_escape(strip_controls(text))
+    from rich.markup import escape  # on first use: Lambdas render no terminal output
+
+    return escape(strip_controls(text))
 
 
 def markdown_inline(text: str, limit: int | None = None) -> str:

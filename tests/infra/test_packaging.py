@@ -22,7 +22,10 @@ RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateu
                     "urllib3"}  # fmt: skip
 # Loaded here but optional there: botocore uses certifi's CA bundle when installed (else its
 # own), and a virtualenv's site hook loads setuptools' _distutils_hack.
-OPTIONAL = {"certifi", "setuptools"}
+OPTIONAL = {"certifi", "setuptools", "scipy", "charset-normalizer"}
+# bm25s imports scipy (which pulls numpy.f2py's charset-normalizer) only when it is installed,
+# as it is in this development environment; the Lambda packages leave it out and bm25s works
+# without it.
 PROBE = """
 import importlib, json, sys
 import importlib.metadata as md

@@ -9,7 +9,7 @@ import pandas as pd
 
 from tools import significance
 from tools.models import TimeWindow
-from tools.traces import analyse
+from tools.trace_analysis import analyse
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 REFERENCE = TimeWindow(start=T0, end=T0 + timedelta(minutes=1))

@@ -11,8 +11,6 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pandas as pd
-
 from tools.bundle import AlarmStateChange, Bundle, CloudTrailRecord
 from tools.logmining import LogTemplateMiner
 from tools.models import TimeWindow
@@ -122,6 +120,8 @@ class BundleBackend(TelemetryBackend):
         """Series per namespace, built once from the bundle's metric table: (metric,
         dimensions, unit, epoch-seconds array, values array), time-ordered, one point per
         timestamp (the last one read)."""
+        import pandas as pd  # on first use: the tool Lambdas and the runtime never read bundles
+
         if self._by_namespace is None:
             index: dict[str, list[Any]] = defaultdict(list)
             frame = self.bundle.metric_frame
