@@ -35,7 +35,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -43,22 +42,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import boto3
 from aws_lambda_powertools.event_handler import BedrockAgentResolver
 from aws_lambda_powertools.event_handler.api_gateway import BedrockResponse
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from tools.aws.errors import translate
 from tools.aws.session import AwsSessions, ClientFactory, RoleConfig
 from tools.c4 import ArchitectureModel
 from tools.context import EvidenceLedger, ToolContext, ToolResult
-from tools.errors import RcaError, WorkspaceError
+from tools.errors import RcaError
 from tools.models import Evidence, TimeWindow
 from tools.telemetry.aws import AwsBackend
 from tools.telemetry.base import TelemetryBackend
 from tools.toolbox import TOOLS, Tool, run_tool
+from tools.workspace import load_workspace  # re-exported: callers import it from here
 
 DEFAULT_MAX_RESPONSE_BYTES = 20_000
 SESSION_START, SESSION_END = "rcaWindowStart", "rcaWindowEnd"
@@ -157,25 +154,6 @@ def _window(start: str | None, end: str | None) -> TimeWindow | None:
         return TimeWindow.model_validate({"start": start, "end": end})
     except ValidationError:
         return None
-
-
-def load_workspace(location: str, s3: Any = None) -> ArchitectureModel:
-    """Load a workspace from ``s3://bucket/key`` (S3 GetObject) or a local path.
-
-    Raises:
-        WorkspaceError: not found, unreadable, or not a Structurizr workspace.
-    """
-    if not location.startswith("s3://"):
-        return ArchitectureModel.load(location)
-    bucket, _, key = location[len("s3://") :].partition("/")
-    client = s3 or boto3.client("s3")
-    try:
-        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except (ClientError, BotoCoreError) as exc:
-        raise WorkspaceError(str(translate(exc, service="S3", operation="GetObject"))) from exc
-    path = Path("/tmp") / ("rca-workspace-" + re.sub(r"[^A-Za-z0-9_.-]", "_", key))
-    path.write_bytes(body)
-    return ArchitectureModel.load(path)
 
 
 _runtime: Runtime | None = None
