@@ -20,23 +20,11 @@ from tools.aws.errors import translate
 from tools.aws.session import make_client
 from tools.c4 import ArchitectureModel
 from tools.errors import WorkspaceError
+from tools.s3uri import MISSING_CODES, error_code, split_s3_uri
 
 # A project limit, not an AWS one: Structurizr workspaces of large systems are a few MB of JSON;
 # anything far bigger is almost certainly the wrong object (a log export, an archive).
 MAX_WORKSPACE_BYTES = 20 * 1024 * 1024
-_MISSING = frozenset(["NoSuchKey", "NoSuchBucket", "404", "NotFound"])
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> ``(bucket, key)``.
-
-    Raises:
-        WorkspaceError: no bucket or no key.
-    """
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not bucket or not key or key.endswith("/"):
-        raise WorkspaceError(f"{uri}: give the workspace as s3://bucket/key/of/workspace.json")
-    return bucket, key
 
 
 def fetch_s3_object(uri: str, s3: Any, *, max_bytes: int = MAX_WORKSPACE_BYTES) -> bytes:
@@ -46,7 +34,10 @@ def fetch_s3_object(uri: str, s3: Any, *, max_bytes: int = MAX_WORKSPACE_BYTES) 
         WorkspaceError: malformed URI, no such bucket or key, access denied (names the IAM
         action ``s3:GetObject``), any other S3 failure, or an object over ``max_bytes``.
     """
-    bucket, key = parse_s3_uri(uri)
+    parts = split_s3_uri(uri)
+    if parts is None:
+        raise WorkspaceError(f"{uri}: give the workspace as s3://bucket/key/of/workspace.json")
+    bucket, key = parts
     try:
         response = s3.get_object(Bucket=bucket, Key=key)
         size = int(response.get("ContentLength") or 0)
@@ -54,12 +45,8 @@ def fetch_s3_object(uri: str, s3: Any, *, max_bytes: int = MAX_WORKSPACE_BYTES) 
             raise WorkspaceError(_too_large(uri, size, max_bytes))
         body = response["Body"].read(max_bytes + 1)
     except (ClientError, BotoCoreError) as exc:
-        code = (
-            str(exc.response.get("Error", {}).get("Code", ""))
-            if isinstance(exc, ClientError)
-            else ""
-        )
-        if code in _MISSING:
+        code = error_code(exc)
+        if code in MISSING_CODES:
             raise WorkspaceError(
                 f"{uri}: no such S3 object (S3 GetObject {code}); check the bucket and key"
             ) from exc
@@ -111,4 +98,4 @@ def load_workspace(
             raise WorkspaceError(str(exc).replace(str(path), text)) from exc
 
 
-__all__ = ["MAX_WORKSPACE_BYTES", "fetch_s3_object", "load_workspace", "parse_s3_uri"]
+__all__ = ["MAX_WORKSPACE_BYTES", "fetch_s3_object", "load_workspace"]

@@ -38,9 +38,9 @@ def _bucket(body: bytes | None = None) -> Any:
 
 @mock_aws
 def test_investigation_on_s3_workspace_is_reopened_by_another_service(
-    scenario_bundle: Path, tmp_path: Path
+    chain_bundle: Path, tmp_path: Path
 ) -> None:
-    bundle = Bundle(scenario_bundle)
+    bundle = Bundle(chain_bundle)
     s3 = _bucket(bundle.workspace_path.read_bytes())
     source = AwsSource(workspace=URI, regions=["eu-central-1"])
     db = tmp_path / "sessions.db"
