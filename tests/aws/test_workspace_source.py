@@ -151,3 +151,21 @@ def test_accounts_and_regions_decide_what_is_read(tmp_path: Path) -> None:
     # empty lists allow any account and Region (the default Region then is AWS_DEFAULT_REGION)
     open_setup: Any = service.open(AwsSource(workspace=workspace)).context.backend
     assert open_setup.clients("logs", web).meta.region_name == "eu-central-1"
+
+
+@mock_aws
+def test_cli_ask_with_a_missing_s3_workspace_is_one_line() -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    _bucket()
+    args = ["ask", "checkout fails", "--aws", "--workspace", f"s3://{BUCKET}/nope.json"]
+    result = CliRunner().invoke(app, [*args, "--region", "eu-central-1"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [
+        f"error: s3://{BUCKET}/nope.json: no such S3 object (S3 GetObject NoSuchKey); "
+        "check the bucket and key"
+    ], result.output
+    assert "Traceback" not in result.output
