@@ -1,4 +1,5 @@
-"""Builds investigations: one place that wires a bundle, the tools, a provider and the loop."""
+"""Opens what an investigation runs on (a bundle, or AWS with its workspace) and builds model
+providers; :mod:`agent.service` runs, stores and reopens the investigations."""
 
 from __future__ import annotations
 

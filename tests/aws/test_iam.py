@@ -14,6 +14,7 @@ POLICY = REPO / "infra" / "iam" / "rca-tools-readonly-policy.json"
 SOURCES = [
     *sorted((REPO / "tools" / "aws").glob("*.py")),
     REPO / "tools" / "handlers.py",
+    REPO / "tools" / "workspace.py",
     REPO / "tools" / "capture.py",
 ]
 SERVICES = {
@@ -74,6 +75,7 @@ def _services_of(path: Path) -> set[str]:
         "xray.py": {"xray"},
         "session.py": {"sts"},
         "handlers.py": {"s3"},
+        "workspace.py": {"s3"},
         "capture.py": set(),
     }.get(path.name, set(SERVICES))
 
