@@ -70,6 +70,14 @@ def open_bundle(path: Path | str, window: TimeWindow | None = None) -> Investiga
         backend=backend,
         window=window,
         baseline=baseline or window.previous(),
+        references=[
+            r.window
+            for r in incident.reference_windows
+            if r.end <= window.start or r.start >= window.end
+        ]
+        if window == incident.window
+        else [],
+        broken_series=list(incident.broken_series),
     )
     return InvestigationSetup(
         architecture=arch,
@@ -88,8 +96,10 @@ def make_provider(
     region: str | None = None,
     profile: str | None = None,
     max_steps: int = 8,
+    guardrail: tuple[str, str] | None = None,
 ) -> ModelProvider:
-    """The model provider named ``kind``: ``heuristic`` (default, offline) or ``bedrock``.
+    """The model provider named ``kind``: ``heuristic`` (default, offline) or ``bedrock``
+    (``guardrail``: a Bedrock Guardrail id and version applied to tool output).
 
     Raises:
         UnknownComponentError: a focus component is unknown (heuristic).
@@ -99,15 +109,16 @@ def make_provider(
     if kind == "heuristic":
         return HeuristicProvider(session.architecture, focus)
     if kind == "bedrock":
-        from agent.providers.bedrock import DEFAULT_MODEL, BedrockConverseProvider
+        from agent.providers.bedrock import BedrockConverseProvider
 
         return BedrockConverseProvider(
-            model_id or DEFAULT_MODEL,
+            model_id,
             window=session.context.window.label(),
             baseline=session.context.baseline.label(),
             max_steps=max_steps,
             region=region,
             profile=profile,
+            guardrail=guardrail,
         )
     raise RcaError(f"unknown model provider {kind!r}; use heuristic or bedrock")
 

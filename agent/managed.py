@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from agent.loop import Progress, _noop
 from agent.models import Hypotheses, Investigation, Step
-from agent.providers.bedrock import translate
+from tools.aws.errors import translate_model
 from tools.aws.session import make_client
 from tools.context import ToolResult
 from tools.errors import ModelError
@@ -119,7 +119,7 @@ class ManagedAgentRuntime:
             )
             events = list(reply["completion"])
         except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, where, self.region) from exc
+            raise translate_model(exc, where, self.region, action="bedrock:InvokeAgent") from exc
         inv = Investigation(
             id=session_id,
             question=question,

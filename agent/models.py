@@ -54,6 +54,12 @@ class Hypotheses(Model):
     summary: str = Field(default="", max_length=4000)
     hypotheses: list[Hypothesis] = Field(min_length=1, max_length=10)
     partial: bool = Field(default=False, description="true when the budget ran out before the end")
+    gaps: list[str] = Field(
+        default_factory=list,
+        max_length=30,
+        description="what could not be checked and why (no spans, no logs for a component, a "
+        "failed query, a missing permission), and why a low confidence is low",
+    )
 
 
 class ToolCall(Model):

@@ -1,29 +1,40 @@
-"""The evidence scorer: ranks candidate root-cause components from the evidence of an investigation.
+"""The evidence scorer: ranks candidate root-cause components by the strength of their evidence.
 
-Signals per component (from the tools' evidence):
+Every detector reports evidence on one scale, ``-log10 p`` under an explicit null model
+(``Evidence.figures["evidence"]``, the test in ``labels["test"]``; see :mod:`tools.significance`),
+already attributed to a component with direction (the traces tool credits a slow edge's callee
+by its share of slow inbound edges and its caller by its share of slow edges; a span that stops
+after a call credits the callee only when callers agree). The scorer adds no weights of its own:
 
-- **health**: harmful metric anomalies (errors, latency, saturation, pressure up; availability
-  down),
-  new or surging log templates (non-error templates count 0.3), alarms; each saturates as
-  ``1 - exp(-|z| / 10)``; the strongest item per source counts (see :func:`collect`);
-- **load**: traffic anomalies (request counts up or down) and dropped log templates;
-- **topology**: following the affected-path heuristic of RCA practice (e.g. Microscope, MicroRCA),
-  the root cause is the *deepest* anomalous element: a component whose dependencies show health
-  anomalies that start no later than its own and can explain them (:func:`explains`) is likely
-  a victim (x0.35);
-- **temporal precedence**: the earliest onset among anomalous components gets x1.3;
-- **changes**: a write event mapped to the component (or to an edge into it) that precedes the
-  onset adds ``1.5 * exp(-lead / 1 h)`` when the component or the edge's other end is anomalous;
-  a change on a healthy component adds nothing (that is how decoys are ruled out).
+- **own** evidence (``labels["scope"] == "own"``: resource saturation, span behaviour, error
+  origin, edge credits) counts as it is;
+- **symptom** evidence (latency, errors, availability, pressure, traffic, log counts, alarms)
+  propagates up the call graph, so it counts by the share of the component's dependencies that
+  show no significant non-traffic evidence themselves (1 for a leaf, 0 when every dependency is
+  anomalous): the deepest anomalous element keeps its symptoms (Microscope, MicroRCA); a
+  traffic change propagates the other way (callers drive their callees' traffic), so it counts
+  by the share of callers without one;
+- **changes**: a write event mapped to the component (or to an edge into it) before the onset of
+  its anomaly is an independent test of the same hypothesis: its timing evidence is combined by
+  Fisher's method (:func:`tools.significance.fisher`) with the strongest anomaly it precedes, on
+  the component or on its direct callers (the effects a change propagates to), when the timing
+  test alone reaches p < 0.1. A change on a
+  component without significant evidence adds nothing (that is how decoys are ruled out).
 
-``confidence`` is a calibrated softmax over the scores (see :func:`confidence`).
+A component's score is its strongest evidence (the strongest own item, the share-weighted
+strongest symptom, or the Fisher combination with a change); ties break on the second strongest
+item, never on names. Below :data:`tools.significance.SIGNIFICANT` (p = 0.001) nothing is
+ranked: the answer says there is no significant evidence.
+
+``confidence`` is a softmax over the scores with a "none of these" option at the significance
+level. Its temperature is the maximum-likelihood fit on the Train Ticket development cases; the
+reliability table of ``benchmarks/nezha_eval.py`` is reported leave-one-system-out (each
+system's cases scored with the temperature fitted on the other system).
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,31 +42,31 @@ import networkx as nx
 
 from agent.explain import category, next_checks, statement
 from agent.models import Hypotheses, Hypothesis
+from tools import significance
 from tools.c4 import ArchitectureModel
 from tools.models import Evidence
 
-VICTIM_FACTOR = 0.35
-SIMILAR_STRENGTH = 0.5
-CAUSAL_CHANGE = 0.3  # change weight from which a change counts as a cause (lead < ~1.2 h)
-OTHER_SOURCES = 0.25
-ERROR_LOG_WEIGHT = 1.5
-SAT_Z = 10.0
-PRECEDENCE_FACTOR = 1.3
-CHANGE_WEIGHT = 1.5
+CAUSAL_CHANGE = 0.3  # weight from which a change is named as the cause in statements
 ONSET_TOLERANCE_S = 60.0
-CONFIDENCE_SHARPNESS = 3.0
+LEAD_UP_S = 6 * 3600.0  # the changes tool's default lead-up (ToolContext.change_lead_up_s)
+CONFIDENCE_TEMPERATURE = 2.0  # fitted (max. likelihood) on Train Ticket, see nezha_eval.py
 MAX_HYPOTHESES = 5
+CHANGE_LEVEL = -math.log10(0.1)  # a change's timing alone must be at least suggestive (p < 0.1)
+SIGNIFICANT = significance.SIGNIFICANT
 
 
-def _sat(z: float) -> float:
-    return 1.0 - math.exp(-abs(z) / SAT_Z)
+def strength(ev: Evidence) -> float:
+    """The ``-log10 p`` of an evidence item (0 when the tool gave none)."""
+    return float(ev.figures.get("evidence", 0.0))
 
 
 @dataclass
 class ComponentSignals:
-    """What the evidence says about one component."""
+    """What the evidence says about one component (strengths in -log10 p)."""
 
     component: str
+    own: float = 0.0
+    symptom: float = 0.0
     health: float = 0.0
     load: float = 0.0
     onset: datetime | None = None
@@ -63,203 +74,181 @@ class ComponentSignals:
     load_evidence: list[Evidence] = field(default_factory=list)
     steady_evidence: list[Evidence] = field(default_factory=list)
     changes: list[tuple[Evidence, float]] = field(default_factory=list)  # (evidence, weight)
-    sources: dict[str, float] = field(default_factory=dict)  # health per source
+    sources: dict[str, float] = field(default_factory=dict)
 
     @property
     def anomalous(self) -> bool:
-        return self.health > 0 or self.load > 0
+        """Significant evidence of any kind, traffic included."""
+        return max(self.own, self.symptom, self.load) >= SIGNIFICANT
 
     @property
-    def started(self) -> datetime | None:
-        """When trouble here began: the earlier of the onset and a causal change."""
-        times = [ev.time for ev, w in self.changes if w >= CAUSAL_CHANGE and ev.time]
-        times += [self.onset] if self.onset else []
-        return min(times) if times else None
-
-    @property
-    def anomaly(self) -> float:
-        return self.health + 0.5 * self.load
+    def unhealthy(self) -> bool:
+        """Significant evidence other than a traffic change (which the callers explain)."""
+        return max(self.own, self.symptom) >= SIGNIFICANT
 
 
-def _combine(values: Iterable[float]) -> float:
-    """The strongest source plus a quarter of the others: a root cause usually has one sharp
-    signal, while a victim collects many mild ones (latency, errors, log noise)."""
-    ordered = sorted(values, reverse=True)
-    return ordered[0] + OTHER_SOURCES * sum(ordered[1:]) if ordered else 0.0
+def _is_load(ev: Evidence) -> bool:
+    if ev.kind == "log_pattern":
+        return ev.labels.get("status") in ("drop", "vanished")
+    return ev.labels.get("role") == "load"
 
 
 def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
-    """Per-component health and load strengths, onsets and evidence (changes excluded).
-
-    Redundant evidence counts once: health adds the strongest item per source (each metric role,
-    error log templates, other log templates x0.3, alarms x0.5); load is the strongest traffic
-    anomaly plus half the strongest dropped log template.
-    """
+    """Per-component strongest own, symptom and traffic evidence, onsets and items (changes
+    excluded). Metric moves that are not harmful (e.g. a latency drop) are left out."""
     signals: dict[str, ComponentSignals] = {}
-    health: dict[str, dict[str, float]] = defaultdict(dict)
-    load: dict[str, dict[str, float]] = defaultdict(dict)
-
-    def keep(table: dict[str, dict[str, float]], cid: str, source: str, value: float) -> None:
-        table[cid][source] = max(table[cid].get(source, 0.0), value)
-
     for ev in evidence:
         if ev.component is None or ev.kind == "change":
             continue
         sig = signals.setdefault(ev.component, ComponentSignals(ev.component))
-        z = ev.figures.get("z", 0.0)
-        if ev.kind == "metric_anomaly":
-            role = ev.labels.get("role", "other")
-            if role == "load":
-                keep(load, ev.component, "metric", _sat(z))
-                sig.load_evidence.append(ev)
-            elif ev.labels.get("harmful") == "true":
-                keep(health, ev.component, "metric:" + role, _sat(z))
-                sig.health_evidence.append(ev)
-            else:
-                continue
-        elif ev.kind == "log_pattern":
-            status, error = ev.labels.get("status"), ev.labels.get("error") == "true"
-            if status in ("drop", "vanished"):
-                # fewer of these lines: less traffic of one kind arrives (a vanished template
-                # can also be a stopped code path, but a lost request type looks the same)
-                keep(load, ev.component, "log", 0.5 * _sat(z))
-                sig.load_evidence.append(ev)
-                continue
-            if error:
-                keep(health, ev.component, "log:error", ERROR_LOG_WEIGHT * _sat(z))
-            else:
-                keep(health, ev.component, "log:other", 0.3 * _sat(z))
-            sig.health_evidence.append(ev)
-        elif ev.kind == "alarm":
-            if ev.labels.get("role") == "load":  # e.g. a requests-low alarm: traffic, not health
-                keep(load, ev.component, "alarm", 0.5)
-                sig.load_evidence.append(ev)
-            else:
-                keep(health, ev.component, "alarm", 0.5)
-                sig.health_evidence.append(ev)
-        elif ev.kind in ("metric_steady", "log_steady"):
+        if ev.kind in ("metric_steady", "log_steady"):
             sig.steady_evidence.append(ev)
             continue
-        else:
+        if ev.kind == "metric_anomaly" and ev.labels.get("harmful") != "true":
             continue
-        if ev.time is not None and (sig.onset is None or ev.time < sig.onset):
+        value = strength(ev)
+        if value <= 0:
+            continue
+        source = ev.tool + ":" + ev.kind
+        sig.sources[source] = max(sig.sources.get(source, 0.0), value)
+        if _is_load(ev):
+            sig.load = max(sig.load, value)
+            sig.load_evidence.append(ev)
+        else:
+            if ev.labels.get("scope") == "own":
+                sig.own = max(sig.own, value)
+            else:
+                sig.symptom = max(sig.symptom, value)
+            sig.health_evidence.append(ev)
+        if (
+            value >= SIGNIFICANT
+            and ev.time is not None
+            and (sig.onset is None or ev.time < sig.onset)
+        ):
             sig.onset = ev.time
-    for cid, sources in health.items():
-        signals[cid].health = _combine(sources.values())
-        signals[cid].sources = dict(sources)
-    for cid, sources in load.items():
-        signals[cid].load = _combine(sources.values())
     for sig in signals.values():
-        sig.health_evidence.sort(key=lambda e: -abs(e.figures.get("z", 0.0)))
+        sig.health_evidence.sort(key=lambda e: -strength(e))
+        sig.load_evidence.sort(key=lambda e: -strength(e))
     return signals
-
-
-def explains(callee: ComponentSignals, caller: ComponentSignals) -> bool:
-    """Whether a dependency's anomaly can explain its caller's.
-
-    Either the dependency has a change that precedes the onset (on it or on the edge into it)
-    and anomalies of its own (a broken edge: the caller's calls fail, the dependency's traffic
-    drops), or its health anomaly is comparable in strength (at least half) and the caller's
-    own resource saturation (CPU, memory: intrinsic, it does not propagate up a call) does not
-    exceed the dependency's.
-    """
-    if callee.anomalous and max((w for _, w in callee.changes), default=0.0) >= CAUSAL_CHANGE:
-        return True
-    if callee.health < SIMILAR_STRENGTH * caller.health:
-        return False
-    own = caller.sources.get("metric:saturation", 0.0)
-    return own <= max(callee.sources.get("metric:saturation", 0.0), 0.5)
 
 
 @dataclass
 class Candidate:
-    """A scored component."""
+    """A scored component: ``score`` is its strongest evidence in -log10 p; ``victim_of`` the
+    dependencies with significant evidence of their own (its symptoms count by the share of
+    dependencies without); ``second`` the next strongest item (the tie-break)."""
 
     component: str
     score: float
     signals: ComponentSignals
     victim_of: list[str] = field(default_factory=list)
     earliest: bool = False
+    second: float = 0.0
+    symptom_share: float = 1.0
 
 
-def _change_weight(ev: Evidence, onset: datetime | None) -> float:
+def _change_strength(ev: Evidence, onset: datetime | None) -> float:
     if ev.time is None or onset is None:
         return 0.0
     lead = (onset - ev.time).total_seconds()
-    if lead < -ONSET_TOLERANCE_S * 2:  # after the onset: a reaction, not a cause
-        return 0.1
-    return math.exp(-max(lead, 0.0) / 3600.0)
+    lead_up = ev.figures.get("lead_up_s", LEAD_UP_S)
+    m = int(ev.figures.get("changes_examined", 1))
+    return significance.change_timing(lead, lead_up, m)
 
 
 def score(
     arch: ArchitectureModel, evidence: list[Evidence], candidates: list[str]
 ) -> list[Candidate]:
-    """Score ``candidates`` (component ids) from ``evidence``; best first, zero scores dropped."""
+    """Score ``candidates`` (component ids) from ``evidence``; strongest first. Components
+    without significant evidence of their own or as symptoms are dropped; those whose evidence
+    is all explained by anomalous dependencies stay, below, with a score under
+    :data:`SIGNIFICANT`."""
     signals = collect(evidence)
     for cid in candidates:
         signals.setdefault(cid, ComponentSignals(cid))
-    onsets = [s.onset for s in signals.values() if s.health > 0 and s.onset is not None]
-    global_onset = min(onsets) if onsets else None
-    # changes: attribute to the component, or to an edge's destination
     for ev in evidence:
         if ev.kind != "change" or ev.component is None:
             continue
         ends = [ev.component] + ([ev.edge[0]] if ev.edge else [])
         ends += [c for c in ev.labels.get("components", "").split(",") if c]
-        anomalous_ends = [signals[e] for e in ends if e in signals and signals[e].anomalous]
-        if not anomalous_ends:
+        anomalous = [signals[e] for e in ends if e in signals and signals[e].anomalous]
+        if not anomalous:
             continue
-        onset_candidates = [s.onset for s in anomalous_ends if s.onset is not None]
-        onset = min(onset_candidates) if onset_candidates else global_onset
-        weight = _change_weight(ev, onset)
-        signals.setdefault(ev.component, ComponentSignals(ev.component)).changes.append(
-            (ev, weight)
-        )
+        onsets = [s.onset for s in anomalous if s.onset is not None]
+        value = _change_strength(ev, min(onsets) if onsets else None)
+        if value > 0:
+            signals.setdefault(ev.component, ComponentSignals(ev.component)).changes.append(
+                (ev, value)
+            )
     results: list[Candidate] = []
     for cid, sig in signals.items():
         if cid not in arch.elements:
             continue
-        cand = Candidate(cid, 0.0, sig)
-        base = sig.anomaly
-        if sig.health > 0:
-            for callee in arch.graph.successors(cid):
-                other = signals.get(callee)
-                if other is None or not explains(other, sig):
-                    continue
-                started = other.started
-                if (
-                    sig.onset is None
-                    or started is None
-                    or (started - sig.onset).total_seconds() <= ONSET_TOLERANCE_S
-                ):
-                    cand.victim_of.append(callee)
-            if cand.victim_of:
-                base *= VICTIM_FACTOR
-            if (
-                global_onset
-                and sig.onset
-                and (sig.onset - global_onset).total_seconds() <= ONSET_TOLERANCE_S
-            ):
-                base *= PRECEDENCE_FACTOR
-                cand.earliest = True
+        deps = [d for d in arch.graph.successors(cid) if d in signals]
+        # a dependency explains symptoms when it or anything it depends on is unhealthy
+        sick = [
+            d
+            for d in deps
+            if signals[d].unhealthy
+            or any(signals[x].unhealthy for x in nx.descendants(arch.graph, d) if x in signals)
+        ]
+        # the share of the symptom the dependencies cannot account for: a dependency (with
+        # what lies below it) accounts for its strength relative to this component's symptom
+        below = [
+            max(
+                [max(signals[d].own, signals[d].symptom)]
+                + [
+                    max(signals[x].own, signals[x].symptom)
+                    for x in nx.descendants(arch.graph, d)
+                    if x in signals
+                ]
+            )
+            for d in sick
+        ]
+        share = 1.0 - min(1.0, max(below) / sig.symptom) if below and sig.symptom else 1.0
+        # traffic propagates the other way: a caller's traffic drives its callees'
+        callers = [c for c in arch.graph.predecessors(cid) if c in signals]
+        busy = [c for c in callers if signals[c].load >= SIGNIFICANT]
+        load_share = 1.0 - len(busy) / len(callers) if callers else 1.0
+        items = [sig.own, sig.symptom * share, sig.load * load_share]
+        best = max(items)
         change = max((w for _, w in sig.changes), default=0.0)
-        cand.score = round(base + CHANGE_WEIGHT * change, 4)
-        if cand.score > 0:
+        if change >= CHANGE_LEVEL:
+            # a change before the onset is the cause of the anomalies it precedes: its own and
+            # those of its direct callers (the effects), each an independent test
+            when = min(
+                ev.time for ev, w in sig.changes if w >= CHANGE_LEVEL and ev.time is not None
+            )
+            effects = [
+                max(signals[c].own, signals[c].symptom)
+                for c in arch.graph.predecessors(cid)
+                if c in signals and signals[c].onset is not None and signals[c].onset >= when
+            ]
+            explained = max([best, *effects])
+            if explained > 0:
+                items.append(significance.fisher([explained, change]))
+        ordered = sorted(items, reverse=True)
+        sig.health = max(sig.own, sig.symptom)
+        cand = Candidate(
+            cid, round(ordered[0], 3), sig, victim_of=sick, second=ordered[1], symptom_share=share
+        )
+        if cand.score >= SIGNIFICANT or sig.anomalous:
             results.append(cand)
-    results.sort(key=lambda c: (-c.score, arch.elements[c.component].name))
+    # strongest first; ties: the next strongest item; remaining ties keep the evidence order.
+    # Anomalous components whose evidence is explained by their dependencies (victims) follow,
+    # by their own unattributed strength.
+    results.sort(key=lambda c: (-c.score, -c.second, -max(c.signals.own, c.signals.symptom)))
     return results
 
 
 def confidence(scores: list[float], value: float) -> float:
-    """Probability-like confidence of one candidate, clipped to [0.02, 0.95].
-
-    A softmax over the candidates' scores with temperature ``1 / CONFIDENCE_SHARPNESS`` plus one
-    unit of mass for "none of these" (a score of 0). The sharpness was fitted by maximum
-    likelihood of the true root cause over the shipped scenarios and the Nezha development cases
-    (43 cases); with it, top-1 answers given more than 0.8 were right 89% of the time.
-    """
-    weights = [math.exp(CONFIDENCE_SHARPNESS * s) for s in scores]
-    p = math.exp(CONFIDENCE_SHARPNESS * value) / (sum(weights) + 1.0)
+    """Probability-like confidence of one candidate, clipped to [0.02, 0.95]: a softmax over
+    the candidates' scores (in -log10 p) with temperature :data:`CONFIDENCE_TEMPERATURE` plus a
+    "none of these" option at the significance level."""
+    top = max([*scores, value, SIGNIFICANT])
+    weights = [math.exp((s - top) / CONFIDENCE_TEMPERATURE) for s in scores]
+    none = math.exp((SIGNIFICANT - top) / CONFIDENCE_TEMPERATURE)
+    p = math.exp((value - top) / CONFIDENCE_TEMPERATURE) / (sum(weights) + none)
     return round(min(0.95, max(0.02, p)), 3)
 
 
@@ -285,7 +274,7 @@ def to_hypotheses(
     hypotheses = []
     for rank, cand in enumerate(ranked[:MAX_HYPOTHESES], start=1):
         sig = cand.signals
-        supporting = [ev.id for ev, w in sorted(sig.changes, key=lambda x: -x[1]) if w > 0.05]
+        supporting = [ev.id for ev, w in sorted(sig.changes, key=lambda x: -x[1]) if w > 0]
         supporting += [e.id for e in sig.health_evidence[:6] + sig.load_evidence[:4]]
         downstream_effects = effects(arch, ranked, cand)
         supporting += [e.id for e in downstream_effects]

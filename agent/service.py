@@ -87,6 +87,10 @@ class ModelChoice(Model):
     runtime: Literal["loop", "bedrock-agent"] = "loop"
     agent_id: str | None = None
     agent_alias_id: str | None = None
+    guardrail_id: str | None = Field(
+        default=None, description="Bedrock Guardrail run on tool output (ApplyGuardrail)"
+    )
+    guardrail_version: str = "DRAFT"
 
 
 class ProgressEvent(Model):
@@ -408,6 +412,7 @@ def _loop(
         region=model.region,
         profile=model.profile,
         max_steps=model.max_steps,
+        guardrail=(model.guardrail_id, model.guardrail_version) if model.guardrail_id else None,
     )
     price = (0.0, 0.0)
     if model.provider == "bedrock":

@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,12 +190,16 @@ class SqliteSessionStore(SessionStore):
 class DynamoSessionStore(SessionStore):
     """Sessions in a DynamoDB table with partition key ``id`` (S); the record is a gzip Binary.
 
+    ``ttl_days``: items carry ``ttl`` (epoch seconds, ``ttl_days`` after the session's last
+    write) for the table's DynamoDB TTL; None keeps sessions forever.
+
     Raises SessionError when a record exceeds the 400 KB item limit or a call fails.
     """
 
-    def __init__(self, table: str, client: Any) -> None:
+    def __init__(self, table: str, client: Any, *, ttl_days: float | None = None) -> None:
         self.table = table
         self.client = client
+        self.ttl_days = ttl_days
 
     def _item(self, record: SessionRecord) -> dict[str, Any]:
         body = _encode(record)
@@ -203,13 +208,16 @@ class DynamoSessionStore(SessionStore):
                 f"session {record.id} is {len(body)} bytes compressed, over the DynamoDB item "
                 "limit of 400 KB; start a new session for further questions"
             )
-        return {
+        item = {
             "id": {"S": record.id},
             "created_at": {"S": record.created_at.isoformat()},
             "question": {"S": record.turns[0].question if record.turns else ""},
             "body": {"B": body},
             "version": {"N": str(record.version)},
         }
+        if self.ttl_days:
+            item["ttl"] = {"N": str(int(time.time() + self.ttl_days * 86400))}
+        return item
 
     def save(self, record: SessionRecord) -> None:
         try:
@@ -274,7 +282,10 @@ def open_store() -> SessionStore:
     if table:
         from tools.aws.session import make_client
 
-        return DynamoSessionStore(table, make_client("dynamodb"))
+        ttl = os.environ.get("RCA_SESSION_TTL_DAYS")
+        return DynamoSessionStore(
+            table, make_client("dynamodb"), ttl_days=float(ttl) if ttl else None
+        )
     home = os.environ.get("RCA_HOME")
     return SqliteSessionStore(Path(home) / "rca.db" if home else None)
 

@@ -20,8 +20,6 @@ from tools.aws.session import AwsSessions, Location, RoleConfig
 from tools.errors import RcaError
 from tools.models import TimeWindow
 
-POLICY = Path(__file__).resolve().parents[1] / "infra" / "iam" / "rca-tools-readonly-policy.json"
-
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -125,11 +123,37 @@ def capture(
     out.print(f'replay it: rca ask "..." --bundle {report.path}', highlight=False)
 
 
-def policy() -> None:
-    """Print the read-only IAM policy the tools (and capture) need."""
-    if not POLICY.is_file():
-        _fail(f"{POLICY} not found; run from a source checkout (infra/iam/)")
-    sys.stdout.write(POLICY.read_text(encoding="utf-8"))
+def policy(
+    role: Annotated[
+        str, typer.Option(help="tools (read-only telemetry), agent, review or slack.")
+    ] = "tools",
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Name=value for a placeholder, e.g. CrossAccountRoleName=rca-readonly, "
+            "WorkspaceBucket=my-bucket, WorkspacePrefix=rca/, SessionsTable=rca-sessions.",
+        ),
+    ] = None,
+) -> None:
+    """Print the IAM policy a role needs, with its names filled in (see infra/iam/)."""
+    from tools.aws.iam import DEFAULTS, placeholders, render_policy
+
+    values: dict[str, str] = {}
+    for item in setting or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            _fail(f"--set {item!r}: expected Name=value", 2)
+        values[name.strip()] = value.strip()
+    try:
+        document = render_policy(role, values)
+        names = placeholders(role)
+    except RcaError as exc:
+        _fail(str(exc), 2)
+        return
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    used = ", ".join(f"{n}={values.get(n, DEFAULTS[n])!r}" for n in names)
+    err.print(f"{role} policy settings (change with --set Name=value): {used}", markup=False)
 
 
 def schema(
@@ -155,13 +179,14 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ) -> None:
     """Check credentials, role assumption and mapped log groups for every account of a workspace."""
-    from tools.aws.logs_insights import LogsInsights
+    from tools.aws.logs_insights import LogsInsights, log_group_arn
     from tools.c4 import ArchitectureModel
     from tools.telemetry.aws import AwsBackend
 
     try:
         sessions = _sessions(profile, region, role_arn_template)
-        backend = AwsBackend(ArchitectureModel.load(workspace), sessions)
+        observed = sessions.roles.cross_account == "observability" and not sessions.roles.configured
+        backend = AwsBackend(ArchitectureModel.load(workspace), sessions, observability=observed)
     except RcaError as exc:
         _fail(str(exc))
         return
@@ -172,10 +197,19 @@ def check(
     for location in backend.locations:
         row: dict[str, Any] = {"account": location.account, "region": location.region}
         try:
-            sessions.session_for(location.account)
-            insights = LogsInsights(sessions.client("logs", location), location=location)
+            via = backend.serving_location(location)  # the monitoring account with observability
+            sessions.session_for(via.account)
+            client = sessions.client("logs", via)
+            insights = LogsInsights(client, location=location)
             groups = sorted(by_location.get(location, []))
-            found = insights.existing_groups(groups)
+            linked = backend.linked_account(location)
+            names = {
+                log_group_arn(g, linked, location.region or client.meta.region_name)
+                if linked
+                else g: g
+                for g in groups
+            }
+            found = {names[g] for g in insights.existing_groups(list(names))}
             row.update(ok=True, log_groups=len(groups), missing=sorted(set(groups) - found))
         except RcaError as exc:
             row.update(ok=False, error=str(exc))
@@ -194,6 +228,57 @@ def check(
         raise typer.Exit(1)
 
 
+def models(
+    family: Annotated[
+        str | None,
+        typer.Option(
+            help="Model id prefix (default: $RCA_MODEL_FAMILY, config, anthropic.claude-sonnet)."
+        ),
+    ] = None,
+    all_families: Annotated[bool, typer.Option("--all", help="Every text model family.")] = False,
+    legacy: Annotated[bool, typer.Option(help="Include LEGACY models.")] = False,
+    profile: Profile = None,
+    region: Region = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the models as JSON.")] = False,
+) -> None:
+    """List the Bedrock text models this account can invoke here, newest first, with the id to
+    pass as --model-id (a cross-Region inference profile when one exists)."""
+    from tools.aws.errors import AwsError
+    from tools.aws.models import ModelCatalog, configured_family, configured_model
+    from tools.aws.session import make_client
+
+    chosen_family = None if all_families else configured_family(family)
+    try:
+        catalog = ModelCatalog(make_client("bedrock", profile=profile, region=region))
+        found = catalog.usable(chosen_family, include_legacy=legacy)
+        pinned = configured_model()
+    except (RcaError, AwsError) as exc:
+        _fail(str(exc))
+        return
+    default = next((m.invoke_id for m in found if m.status == "ACTIVE"), None)
+    if as_json:
+        payload = {
+            "family": chosen_family,
+            "configured_model_id": pinned,
+            "default": None if pinned else default,
+            "models": [m.model_dump(mode="json") for m in found],
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    if not found:
+        _fail(f"no usable Bedrock text model of family {chosen_family!r} here; try --all")
+    for m in found:
+        mark = "*" if m.invoke_id == (pinned or default) else " "
+        how = "inference profile" if m.via_profile else "on demand"
+        out.print(
+            f"{mark} {m.invoke_id:<55} {m.status:<7} {how:<17} max output {m.output_limit}",
+            highlight=False,
+            markup=False,
+        )
+    source = "RCA_MODEL_ID / --model-id / config" if pinned else "newest ACTIVE of the family"
+    err.print(f"* = the model rca uses ({source})", highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``rca capture`` and ``rca aws policy|schema|check`` to ``app``."""
     app.command("capture")(capture)
@@ -203,4 +288,5 @@ def register(app: typer.Typer) -> None:
     aws_app.command("policy")(policy)
     aws_app.command("schema")(schema)
     aws_app.command("check")(check)
+    aws_app.command("models")(models)
     app.add_typer(aws_app, name="aws")

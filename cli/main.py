@@ -106,6 +106,14 @@ def ask(
     profile: Profile = None,
     region: Region = None,
     max_steps: MaxSteps = 8,
+    cloud: Annotated[
+        bool,
+        typer.Option("--cloud", help="Run on the deployed AgentCore runtime (see README Deploy)."),
+    ] = False,
+    runtime_arn: Annotated[
+        str | None,
+        typer.Option(envvar="RCA_AGENT_RUNTIME_ARN", help="AgentCore runtime ARN (--cloud)."),
+    ] = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -113,6 +121,11 @@ def ask(
     """Investigate a symptom and print ranked root-cause hypotheses with evidence."""
     if not question.strip():
         fail("the question is empty; describe the symptom, e.g. 'checkout returns 502'", 2)
+    if cloud:
+        _ask_cloud(question, runtime_arn, session, start, end, component, max_steps,
+                   profile=profile, region=region, as_json=as_json, quiet=quiet,
+                   verbose=verbose)  # fmt: skip
+        return
     choice = model_choice(
         model,
         model_id,
@@ -151,6 +164,42 @@ def ask(
         listener=listener(quiet),
     )
     show_turn(record, as_json=as_json, quiet=quiet, verbose=verbose)
+
+
+def _ask_cloud(
+    question: str,
+    runtime_arn: str | None,
+    session: str | None,
+    start: str | None,
+    end: str | None,
+    component: list[str] | None,
+    max_steps: int,
+    *,
+    profile: str | None,
+    region: str | None,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool = False,
+) -> None:
+    """``rca ask --cloud``: one InvokeAgentRuntime call; renders like a local investigation."""
+    from agent.cloud import CloudRuntime
+    from agent.runtime import RuntimeRequest
+
+    if not runtime_arn:
+        fail("--cloud needs --runtime-arn or RCA_AGENT_RUNTIME_ARN (the agent stack output)", 2)
+    request = RuntimeRequest(
+        action="follow_up" if session else "start",
+        question=question,
+        session=session,
+        window=_window(start, end),
+        focus=component or [],
+        max_steps=max_steps,
+    )
+    runtime = guard(CloudRuntime, runtime_arn, region=region, profile=profile)
+    if not quiet:
+        err.print(f"Investigating on the cloud runtime {runtime_arn}", highlight=False)
+    reply = guard(runtime.invoke, request)
+    show_turn(reply.record, as_json=as_json, quiet=quiet, verbose=verbose)
 
 
 @app.command("eval")
@@ -213,6 +262,28 @@ def bundle_generate(
 
     for path in guard(generate_all, out_dir):
         out.print(f"wrote {path}", highlight=False)
+
+
+@bundle_app.command("generate-random")
+def bundle_generate_random(
+    workspace: Annotated[Path, typer.Option(help="Structurizr workspace JSON file.")],
+    overlay: Annotated[
+        Path | None,
+        typer.Option(help="Overlay YAML (default: scenarios/overlays/<workspace name>.yaml)."),
+    ] = None,
+    seed_start: Annotated[int, typer.Option(help="First seed.")] = 0,
+    count: Annotated[int, typer.Option(help="Number of incidents (seeds in a row).")] = 10,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the bundles.")] = Path(
+        ".cache/generated"
+    ),
+) -> None:
+    """Generate random incidents on a workspace (fault kind, place, timing from each seed)."""
+    from scenarios.overlay import OVERLAYS_DIR
+    from scenarios.randomgen import generate_set
+
+    overlay = overlay or OVERLAYS_DIR / f"{workspace.stem}.yaml"
+    paths = guard(generate_set, workspace, overlay, seed_start, count, out_dir)
+    out.print(f"wrote {len(paths)} bundles to {out_dir}", highlight=False)
 
 
 @bundle_app.command("import-nezha")

@@ -15,9 +15,9 @@ assessors:
 - choice status: ``SELECTED`` for ``addressed``; ``NOT_APPLICABLE`` (with a reason) when the
   assessor says so; else ``UNSELECTED``;
 - question risk (:func:`question_risk`): ``NOT_APPLICABLE`` when every best practice is;
-  ``UNANSWERED`` when the document says nothing about any of them (all
-  ``insufficient_information``); otherwise the lens's risk rules evaluated on the selected
-  choices, not-applicable choices counting as satisfied (``HIGH_RISK`` -> ``HIGH``,
+  ``UNANSWERED`` only when no best practice was assessed at all; otherwise the lens's risk
+  rules evaluated on the selected choices, not-applicable choices counting as satisfied, and
+  the question's "None of these" choice when nothing is (``HIGH_RISK`` -> ``HIGH``,
   ``MEDIUM_RISK`` -> ``MEDIUM``, ``NO_RISK`` -> ``NONE``);
 - recommendations: every best practice not addressed, highest lens risk first, then
   ``not_addressed`` before ``partly`` before ``insufficient_information``.
@@ -33,7 +33,6 @@ from lenses.catalog import GuidanceNote, Lens, Question
 from reviews.evidence import locate_quote
 from reviews.models import (
     BestPracticeAssessment,
-    BpRisk,
     ChoiceReason,
     DocumentText,
     Mode,
@@ -43,7 +42,9 @@ from reviews.models import (
     Risk,
     Verdict,
 )
+from reviews.plan import effort_of, gap_sentence
 
+NOT_ASSESSED = "not assessed"
 _RULE_RISK: dict[str, Risk] = {"HIGH_RISK": "HIGH", "MEDIUM_RISK": "MEDIUM", "NO_RISK": "NONE"}
 _RISK_ORDER: dict[str | None, int] = {"HIGH": 0, "MEDIUM": 1, "LOW": 2, "NONE": 3, None: 4}
 _VERDICT_ORDER: dict[Verdict, int] = {
@@ -194,24 +195,27 @@ def question_risk(question: Question, bps: list[BestPracticeAssessment]) -> Risk
     if practices and all(bp.status == "NOT_APPLICABLE" for bp in practices):
         return "NOT_APPLICABLE"
     applicable = [bp for bp in practices if bp.status != "NOT_APPLICABLE"]
-    if not applicable or all(bp.verdict == "insufficient_information" for bp in applicable):
+    if not applicable or all(bp.rationale == NOT_ASSESSED for bp in applicable):
         return "UNANSWERED"
     satisfied = {bp.choice_id for bp in bps if bp.status in ("SELECTED", "NOT_APPLICABLE")}
+    if not satisfied and question.none_choice is not None:
+        satisfied = {question.none_choice.id}  # "None of these": the lens rules give HIGH
     return _RULE_RISK[question.risk(satisfied)]
 
 
-def _recommendation_text(note: GuidanceNote | None, verdict: Verdict, title: str) -> str:
-    if note is None:
-        return f"Follow the practice: {title}."
-    gap = note.gaps[0] if note.gaps else ""
-    lead = {
-        "not_addressed": "The design does not show this practice.",
-        "partly": "The design shows this practice only in part.",
-        "insufficient_information": "The document says nothing about this practice.",
-        "addressed": "",
-    }[verdict]
-    tail = f" Common gap: {gap}." if gap else ""
-    return f"{lead} Target: {note.good}{tail}".strip()
+def _recommendation_text(
+    bp: BestPracticeAssessment, note: GuidanceNote | None, bps: list[BestPracticeAssessment]
+) -> str:
+    quote = (bp.evidence[0].page, bp.evidence[0].text) if bp.evidence else None
+    context = next(
+        (
+            (o.evidence[0].page, o.evidence[0].text)
+            for o in bps
+            if o.status == "SELECTED" and o.evidence
+        ),
+        None,
+    )
+    return gap_sentence(bp.title, note, bp.verdict, quote, context)
 
 
 def finish_question(
@@ -232,7 +236,7 @@ def finish_question(
         d = by_id.get(choice.id) or BestPracticeDraft(
             choice_id=choice.id,
             verdict="insufficient_information",
-            rationale="not assessed",
+            rationale=NOT_ASSESSED,
         )
         if d.not_applicable is not None:
             status: Any = "NOT_APPLICABLE"
@@ -260,6 +264,7 @@ def finish_question(
     todo = [bp for bp in bps if bp.status == "UNSELECTED"]
     todo.sort(key=lambda bp: (_RISK_ORDER.get(bp.bp_risk, 4), _VERDICT_ORDER[bp.verdict]))
     for n, bp in enumerate(todo, start=1):
+        note = guidance.notes.get(bp.choice_id)
         recs.append(
             Recommendation(
                 question_id=question.id,
@@ -269,7 +274,11 @@ def finish_question(
                 bp_risk=bp.bp_risk,
                 verdict=bp.verdict,
                 priority=n,
-                text=_recommendation_text(guidance.notes.get(bp.choice_id), bp.verdict, bp.title),
+                text=_recommendation_text(bp, note, bps),
+                url=question_choice_url(question, bp.choice_id),
+                effort=effort_of(note, bp.title),  # type: ignore[arg-type]
+                pillar_id=question.pillar_id,
+                number=question.number,
             )
         )
     warnings = list(draft.warnings)
@@ -293,9 +302,9 @@ def finish_question(
     )
 
 
-def plan_priority(risk: BpRisk | None, verdict: Verdict) -> tuple[int, int]:
-    """Sort key of a recommendation across questions: lens risk, then verdict."""
-    return (_RISK_ORDER.get(risk, 4), _VERDICT_ORDER[verdict])
+def question_choice_url(question: Question, choice_id: str) -> str | None:
+    """The AWS best-practice page of a choice (the lens's helpful-resource URL), if any."""
+    return next((c.url for c in question.choices if c.id == choice_id), None)
 
 
 class Assessor(ABC):

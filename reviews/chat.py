@@ -35,10 +35,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from agent.untrusted import new_nonce, sanitize
 from lenses.catalog import GuidanceNote
+from reviews.document import understand
 from reviews.errors import ReviewError
-from reviews.evidence import DocumentIndex, stem
+from reviews.evidence import stem
+from reviews.grounding import ground
 from reviews.models import Assessment, ChatTurn, Citation, DocumentText
 from reviews.render import render_template
+from tools.aws.errors import translate_model
 from tools.text import STOPWORDS
 from tools.text import words as word_tokens
 
@@ -123,6 +126,8 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "frequently": _FREQUENCY,
     "frequency": _FREQUENCY,
     "dr": ("disaster", "recovery"),
+    # the AWS database services a design names instead of the word "database"
+    "database": ("aurora", "rds", "dynamodb", "db", "documentdb", "neptune", "redshift"),
     "encrypt": ("encryption", "kms", "tls"),
     "encrypted": ("encryption", "kms", "tls"),
 }
@@ -217,16 +222,18 @@ class ChatIndex:
                         display=shown,
                     )
                 )
-        if doc is not None:
-            for seg in DocumentIndex(doc).segments:
-                if not seg.heading:
-                    items.append(
-                        Item(
-                            "page",
-                            seg.display,
-                            [Citation(kind="page", ref=str(seg.page), label=f"p. {seg.page}")],
-                        )
+        self.model = understand(doc) if doc is not None else None
+        self.notes = {note.choice_id: note for note in notes}
+        if self.model is not None:
+            for stmt in self.model.evidence():  # no headings, header rows, glossary or TOC
+                items.append(
+                    Item(
+                        "page",
+                        stmt.text,
+                        [Citation(kind="page", ref=str(stmt.page), label=f"p. {stmt.page}")],
+                        display=stmt.display,
                     )
+                )
         wanted = {qa.question_id for qa in assessment.questions}
         for note in notes:
             if note.question_id in wanted:
@@ -364,6 +371,9 @@ class RetrievalResponder(Responder):
     def answer(
         self, question: str, hits: list[Hit], history: list[ChatTurn], index: ChatIndex
     ) -> ChatAnswer:
+        if hits and hits[0].item.kind == "answer":  # a grounded answer (reviews.grounding)
+            first = hits[0]
+            return ChatAnswer(first.item.text, first.item.citations, first.direct)
         q_terms = set(terms(question))
         lines: list[str] = []
         cites: list[Citation] = []
@@ -483,10 +493,8 @@ class BedrockResponder(Responder):
                 inferenceConfig={"maxTokens": self.max_tokens, "temperature": 0.0},
             )
         except (ClientError, BotoCoreError) as exc:
-            raise ReviewError(
-                f"Bedrock chat call failed for model {self.model_id}: {exc}; "
-                "use --model heuristic to answer offline"
-            ) from exc
+            error = translate_model(exc, f"model {self.model_id}", None)
+            raise ReviewError(f"{error}; or use --model heuristic to answer offline") from exc
         content = response.get("output", {}).get("message", {}).get("content", [])
         text = "\n".join(b["text"] for b in content if "text" in b).strip()
         available = _dedupe([c for h in hits for c in h.item.citations])
@@ -516,12 +524,21 @@ class ReviewChat:
     def _query_terms(self, question: str) -> list[str]:
         current = terms(question)
         previous = [t for t in self.history if t.role == "user"]
-        if previous and (len(current) <= 2 or _FOLLOW_UP.match(question)):
+        known = any(t in self.index.vocab for t in current)
+        if previous and ((len(current) <= 2 and known) or _FOLLOW_UP.match(question)):
             current = current + [t for t in terms(previous[-1].text) if t not in current]
         return current
 
     def ask(self, question: str) -> ChatTurn:
         """Answer one question; return the assistant turn (with citations)."""
+        grounded = ground(question, self.index.assessment, self.index.model, self.index.notes)
+        if grounded is not None:
+            item = Item("answer", grounded.text, grounded.citations, display=grounded.text)
+            # ``direct`` carries whether the review could answer (a Hit has no other slot)
+            hits = [Hit(item, 1.0, 1.0, direct=grounded.answered)]
+            hits += self.index.search(terms(question), k=4) if terms(question) else []
+            answer = self.responder.answer(question, hits, self.history, self.index)
+            return self._record(question, answer)
         direct = self.index.direct(question)
         query = self._query_terms(question) if not direct else terms(question)
         hits = direct or (self.index.search(query, focus=terms(question)) if query else [])
@@ -532,6 +549,9 @@ class ReviewChat:
             answer = self.responder.answer(question, hits, self.history, self.index)
         else:
             answer = ChatAnswer(_cannot(question, self.index), [], False)
+        return self._record(question, answer)
+
+    def _record(self, question: str, answer: ChatAnswer) -> ChatTurn:
         user = ChatTurn(role="user", text=question)
         reply = ChatTurn(
             role="assistant", text=answer.text, citations=answer.citations, answered=answer.answered

@@ -139,7 +139,10 @@ class BestPracticeAssessment(Model):
 
 
 class Recommendation(Model):
-    """One improvement: a best practice that is not (fully) addressed, by priority (1 = first)."""
+    """One improvement: a best practice that is not addressed, by priority (1 = first).
+
+    See :mod:`reviews.plan` for the order, the effort classes and the sentence in ``text``.
+    """
 
     question_id: str
     choice_id: str
@@ -148,7 +151,11 @@ class Recommendation(Model):
     bp_risk: BpRisk | None = None
     verdict: Verdict
     priority: int = Field(ge=1)
-    text: str
+    text: str = Field(description="one sentence: what this document shows and what it lacks")
+    url: str | None = Field(default=None, description="the AWS best-practice page")
+    effort: Literal["quick win", "major initiative"] | None = None
+    pillar_id: str | None = None
+    number: str | None = Field(default=None, description="question number, e.g. REL 9")
 
 
 class QuestionAssessment(Model):
@@ -231,8 +238,22 @@ class PillarSummary(Model):
     risk_counts: dict[Risk, int]
 
 
+class DesignFact(Model):
+    """A key design fact read from the document (``name`` e.g. ``rpo``), with page and sentence."""
+
+    name: str
+    label: str
+    value: str
+    page: int = Field(ge=1)
+    quote: str
+
+
 class Assessment(Model):
-    """A finished (or partial) assessment of a document against a lens."""
+    """A finished (or partial) assessment of a document against a lens.
+
+    ``workload`` is the document's own first sentence about the workload and ``facts`` its key
+    design facts (:mod:`reviews.document`), for the executive summary and the chat.
+    """
 
     review_id: str
     lens_alias: str
@@ -246,6 +267,8 @@ class Assessment(Model):
     recommendations: list[Recommendation] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     complete: bool = True
+    workload: str = ""
+    facts: list[DesignFact] = Field(default_factory=list)
 
     def risk_counts(self) -> dict[Risk, int]:
         """Questions per risk value over every pillar."""

@@ -16,7 +16,8 @@ from typing import Any
 
 from lenses.catalog import GuidanceNote, Lens, load_lens
 from reviews.assess import Assessor
-from reviews.errors import ReviewError
+from reviews.document import with_summary
+from reviews.errors import ReviewError, StoreError
 from reviews.extract import Extractor
 from reviews.models import Assessment, DocumentText, Mode, ReviewRecord
 from reviews.runner import Progress, assemble
@@ -104,7 +105,11 @@ def _legacy(progress: Progress | None) -> Any:
     """The service's typed events as the runner's ``(event, payload)`` callback."""
     if progress is None:
         return None
-    names = {"assessment_started": "start", "question_assessed": "question"}
+    names = {
+        "assessment_started": "start",
+        "question_assessed": "question",
+        "assessment_finished": "end",
+    }
 
     def listener(event: Any) -> None:
         payload = event.model_dump(exclude_none=True)
@@ -130,7 +135,7 @@ def load_assessment(store: ReviewStore, review_id: str, lens: Lens | None = None
             + f"); run `rca review --resume {review_id}`"
         )
     assessor = questions[0].assessor
-    return assemble(
+    assessment = assemble(
         review_id,
         lens,
         questions,
@@ -139,6 +144,11 @@ def load_assessment(store: ReviewStore, review_id: str, lens: Lens | None = None
         assessor=assessor,
         pillars=record.pillars or None,
     )
+    try:
+        doc = store.load_document(review_id)
+    except StoreError:
+        return assessment  # no extracted text kept: the summary goes without design facts
+    return with_summary(assessment, doc)  # the workload and key facts, as a fresh run has
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,9 @@
 """Reports of an assessment: Markdown, a self-contained HTML page, JSON and CSV.
 
-- Markdown (``report.md.j2``) and HTML (``report.html.j2``): risk by pillar, the prioritised
-  improvement plan, then every question with its verdicts, quotes (page numbers) and guidance.
+- Markdown (``report.md.j2``) and HTML (``report.html.j2``): contents (links), an executive
+  summary (the workload in the document's words, key design facts with pages, the five most
+  important risks), risk by pillar, the improvement plan (top 10, the rest folded), then every
+  question with its verdicts, quotes (page numbers) and guidance (what good looks like, not ids).
   The HTML page has inline CSS and an inline SVG bar chart (:func:`risk_chart_svg`) and loads
   nothing from elsewhere; all document text in it is HTML-escaped.
 - JSON: the :class:`~reviews.models.Assessment` model as is.
@@ -18,18 +20,23 @@ from pathlib import Path
 from jinja2 import Environment
 from markupsafe import Markup
 
+from lenses.catalog import LensError, load_guidance, load_lens
 from reviews.models import RISKS, Assessment
 from reviews.render import environment
 
 FORMATS = ("md", "html", "json", "csv")
-PLAN_SIZE = 25
+PLAN_SIZE = 10
+TOP_RISKS = 5
+#: distinguishable for red-green colour blindness and in greyscale (dark red, light amber, blue,
+#: mid grey, light grey: five different lightnesses; ColorBrewer RdYlBu/Greys)
 RISK_COLOURS = {
-    "HIGH": "#d13212",
-    "MEDIUM": "#f89256",
-    "NONE": "#1d8102",
-    "NOT_APPLICABLE": "#879596",
-    "UNANSWERED": "#d5dbdb",
+    "HIGH": "#b2182b",
+    "MEDIUM": "#fdb863",
+    "NONE": "#2166ac",
+    "NOT_APPLICABLE": "#737373",
+    "UNANSWERED": "#e0e0e0",
 }
+_DARK_TEXT = {"MEDIUM", "UNANSWERED"}
 CSV_COLUMNS = [
     "review_id",
     "pillar_id",
@@ -84,7 +91,7 @@ def risk_chart_svg(assessment: Assessment, width: int = 720) -> str:
                 f"<title>{escape(pillar.name)}: {count} {risk}</title></rect>"
             )
             if w >= 16:
-                colour = "#16191f" if risk == "UNANSWERED" else "#ffffff"
+                colour = "#16191f" if risk in _DARK_TEXT else "#ffffff"
                 parts.append(
                     f'<text x="{x + w / 2:.1f}" y="{y + 15}" text-anchor="middle" '
                     f'fill="{colour}">{count}</text>'
@@ -105,6 +112,28 @@ def risk_chart_svg(assessment: Assessment, width: int = 720) -> str:
     return "".join(parts)
 
 
+def _guidance(assessment: Assessment) -> dict[str, str]:
+    """Choice id -> what good looks like (the lens's guidance notes; empty if unavailable)."""
+    try:
+        return {n.choice_id: n.good for n in load_guidance(load_lens(assessment.lens_alias))}
+    except (LensError, OSError):
+        return {}
+
+
+def _facts(assessment: Assessment) -> list[dict[str, object]]:
+    """Key facts grouped by label: values (first 4) and their pages."""
+    grouped: dict[str, dict[str, object]] = {}
+    for f in assessment.facts:
+        row = grouped.setdefault(f.label, {"label": f.label, "values": [], "pages": []})
+        values, pages = row["values"], row["pages"]
+        assert isinstance(values, list) and isinstance(pages, list)
+        if len(values) < 4 and f.value.lower() not in {str(v).lower() for v in values}:
+            values.append(f.value)
+            if f.page not in pages:
+                pages.append(f.page)
+    return list(grouped.values())
+
+
 def _context(assessment: Assessment) -> dict[str, object]:
     by_pillar: dict[str, list[object]] = {}
     for qa in assessment.questions:
@@ -113,6 +142,10 @@ def _context(assessment: Assessment) -> dict[str, object]:
         "a": assessment,
         "totals": assessment.risk_counts(),
         "plan": assessment.recommendations[:PLAN_SIZE],
+        "rest": assessment.recommendations[PLAN_SIZE:],
+        "top_risks": assessment.recommendations[:TOP_RISKS],
+        "facts": _facts(assessment),
+        "guidance": _guidance(assessment),
         "numbers": {qa.question_id: qa.number for qa in assessment.questions},
         "by_pillar": by_pillar,
     }

@@ -42,6 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ConfigDict, Field, model_validator
 
 from lenses.catalog import GuidanceNote, load_guidance, load_lens
+from tools.aws.errors import translate
 from tools.errors import RcaError
 from tools.models import Model
 
@@ -381,28 +382,6 @@ class BedrockKbRetriever(Retriever):
         )
 
     def _translate(self, exc: ClientError) -> RetrievalError:
-        error = exc.response.get("Error", {})
-        code = error.get("Code", "Unknown")
-        detail = (error.get("Message") or "").strip().rstrip(".")
-        kb = self.knowledge_base_id
-        where = f" in {self.region}" if self.region else ""
-        if code == "ThrottlingException":
-            message = (
-                f"Bedrock throttled Retrieve on knowledge base {kb}{where}; retry later, lower "
-                "the number of parallel questions, or raise the Retrieve quota in Service Quotas"
-            )
-        elif code == "AccessDeniedException":
-            message = (
-                f"access denied to Retrieve on knowledge base {kb}{where}: allow "
-                "bedrock:Retrieve on the knowledge base for the caller's role or profile"
-            )
-        elif code == "ResourceNotFoundException":
-            message = (
-                f"knowledge base {kb} not found{where}: check the knowledge base id and the "
-                "region it was created in (--region)"
-            )
-        elif code == "ValidationException":
-            message = f"Retrieve rejected the request for knowledge base {kb}: {detail}"
-        else:
-            message = f"Retrieve on knowledge base {kb}{where} failed: {code}: {detail}"
-        return RetrievalError(message, code)
+        """The one AWS error table (:func:`tools.aws.errors.translate`), naming the KB."""
+        error = translate(exc, service="Bedrock Agent", operation="Retrieve", region=self.region)
+        return RetrievalError(f"knowledge base {self.knowledge_base_id}: {error}", error.code)

@@ -31,9 +31,9 @@ from reviews.assess import (
     Unit,
     finish_question,
     make_units,
-    plan_priority,
     retrieve_guidance,
 )
+from reviews.document import with_summary
 from reviews.errors import AssessmentError, ThrottledError
 from reviews.models import (
     RISKS,
@@ -44,6 +44,7 @@ from reviews.models import (
     QuestionAssessment,
     Recommendation,
 )
+from reviews.plan import order_plan
 from reviews.store import ReviewStore
 
 Progress = Callable[[str, dict[str, Any]], None]
@@ -283,7 +284,7 @@ class ReviewRunner:
                 raise first
             raise AssessmentError(f"assessment failed: {type(first).__name__}: {first}") from first
         record = self.store.get(review_id)
-        return assemble(
+        assessment = assemble(
             review_id,
             self.lens,
             [results[q.id] for q in self.lens.questions(pillars) if q.id in results],
@@ -292,6 +293,7 @@ class ReviewRunner:
             assessor=self.assessor.name,
             pillars=pillars,
         )
+        return with_summary(assessment, doc)  # the workload and key facts, for the summary
 
 
 def assemble(
@@ -306,9 +308,9 @@ def assemble(
 ) -> Assessment:
     """Build the :class:`Assessment` from question results: pillar risk counts, improvement plan.
 
-    The improvement plan lists every not-addressed best practice across questions: lens risk
-    first (HIGH, MEDIUM, LOW), then ``not_addressed`` before ``partly`` before
-    ``insufficient_information``, then lens order; priorities are renumbered 1..n.
+    The improvement plan lists every best practice that is not selected, ordered by
+    :func:`reviews.plan.order_plan` (risk, relevance to the workload, effort); priorities are
+    renumbered 1..n.
     """
     order = {q.id: n for n, q in enumerate(lens.questions())}
     questions = sorted(questions, key=lambda qa: order.get(qa.question_id, 10_000))
@@ -323,9 +325,7 @@ def assemble(
                 pillar_id=pillar.id, name=pillar.name, questions=len(mine), risk_counts=counts
             )
         )
-    plan: list[Recommendation] = [rec for qa in questions for rec in qa.recommendations]
-    plan.sort(key=lambda r: (*plan_priority(r.bp_risk, r.verdict), order.get(r.question_id, 0)))
-    plan = [r.model_copy(update={"priority": n}) for n, r in enumerate(plan, start=1)]
+    plan: list[Recommendation] = order_plan(questions, lens)
     complete = {qa.question_id for qa in questions} >= {q.id for q in lens.questions(pillars)}
     return Assessment(
         review_id=review_id,

@@ -29,6 +29,7 @@ first 1024 bytes) and the size (the extractor's limit) are checked before anythi
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -37,7 +38,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lenses.catalog import GuidanceNote, Lens, load_guidance, load_lens
 from reviews.assess import Assessor, Unit
-from reviews.errors import DocumentError, ReviewError, ReviewNotFoundError, StoreError
+from reviews.errors import (
+    DocumentError,
+    ReviewConflictError,
+    ReviewError,
+    ReviewNotFoundError,
+    StoreError,
+)
 from reviews.extract import LOCAL_MAX_BYTES, Extractor, PdfPlumberExtractor
 from reviews.models import Assessment, ChatTurn, QuestionAssessment, ReviewRecord, ReviewState
 from reviews.pipeline import load_assessment, new_review_id, prefill, workload_name_for
@@ -71,6 +78,7 @@ __all__ = [
 ]
 
 DEFAULT_FORMATS = ("md", "html", "json", "csv")
+log = logging.getLogger(__name__)
 
 
 class ReviewService:
@@ -84,7 +92,8 @@ class ReviewService:
     ``session`` (a ``boto3.Session`` for every client the service builds). What is not injected
     comes from ``settings`` (default: the embedded world). ``runner_options`` are passed to
     :class:`~reviews.runner.ReviewRunner` (backoff, ``sleep``, ``max_rps``); ``listener``
-    receives the events of every call that gets none.
+    receives the events of every call that gets none. A listener that raises is logged and
+    ignored: rendering never fails a review.
 
     Raises (constructor): LensError (unknown lens), StoreError (store cannot be opened),
     ReviewError (an AWS part without its option, e.g. Textract without a bucket).
@@ -116,6 +125,7 @@ class ReviewService:
         self._store = store
         self.lens = lens or load_lens(self.settings.lens)
         self.notes = notes if notes is not None else load_guidance(self.lens)
+        self._model_id: str | None = None
         self._retriever = retriever
         self.extractor = extractor or self._default_extractor()
         self.assessor = assessor or self._default_assessor()
@@ -207,14 +217,31 @@ class ReviewService:
             )
         from reviews.assessors.heuristic import HeuristicAssessor
 
-        return HeuristicAssessor()
+        return HeuristicAssessor(self.notes)
 
     def bedrock_model(self) -> str:
-        """The Bedrock model id of the assessor and the chat: ``settings.model_id``, else the
-        assessor's default (the one place the service chooses a model)."""
-        from reviews.assessors.bedrock import DEFAULT_MODEL
+        """The Bedrock model id of the assessor and the chat (the one place the service chooses
+        a model): ``settings.model_id``, ``RCA_MODEL_ID`` or the config file, else the newest
+        usable model of the configured family (:func:`tools.aws.models.resolve_model`).
 
-        return self.settings.model_id or DEFAULT_MODEL
+        Raises:
+            ReviewError: no model is configured and none of the family is usable here.
+        """
+        from tools.aws.models import configured_model, resolve_model
+        from tools.errors import ModelError
+
+        if self._model_id is None:
+            explicit = configured_model(self.settings.model_id)
+            try:
+                self._model_id = resolve_model(
+                    explicit,
+                    catalog_client=None if explicit else self.client("bedrock"),
+                    profile=self.settings.profile,
+                    region=self.settings.region,
+                )
+            except ModelError as exc:
+                raise ReviewError(str(exc)) from exc
+        return self._model_id
 
     def _chat_responder(self) -> Any:
         if self._responder is None:
@@ -255,8 +282,13 @@ class ReviewService:
         target = listener or self.listener
 
         def emit(kind: EventKind, **fields: Any) -> None:
-            if target is not None:
-                target(ReviewEvent(kind=kind, review_id=review_id, **fields))
+            if target is None:
+                return
+            event = ReviewEvent(kind=kind, review_id=review_id, **fields)
+            try:
+                target(event)
+            except Exception:  # a renderer's failure (e.g. a Slack post) never fails a review
+                log.warning("review %s: the listener failed on %s", review_id, kind, exc_info=True)
 
         return emit
 
@@ -508,7 +540,11 @@ class ReviewService:
         unit = Unit(key=question.id, pillar_id=question.pillar_id, questions=[question])
         with self._failing(review_id, "assessing", listener):
             (qa,) = self._runner(listener, review_id).assess_unit(review_id, doc, unit, record.mode)
-        updated = self.store.mutate(review_id, lambda r: self._count_done(review_id, r))
+        try:  # the progress counter; finalize sets it anyway, so losing it fails nothing
+            updated = self.store.mutate(review_id, lambda r: self._count_done(review_id, r))
+        except ReviewConflictError:
+            log.warning("review %s: progress counter not updated (busy); continuing", review_id)
+            updated = self.store.get(review_id)
         self._emitter(review_id, listener)(
             "question_assessed",
             question_id=qa.question_id,

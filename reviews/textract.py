@@ -35,6 +35,7 @@ from reviews.errors import (
 )
 from reviews.extract import Extractor, inspect_pdf, require_text
 from reviews.models import DocumentText, ExtractorName, PageText
+from tools.aws.errors import translate
 
 TEXTRACT_MAX_BYTES = 500 * 1000 * 1000
 TEXTRACT_MAX_PAGES = 3_000
@@ -47,6 +48,8 @@ def _error_code(exc: ClientError) -> str:
 
 
 def _translate(exc: ClientError, what: str, name: str) -> Exception:
+    """Document problems Textract reports become document errors; everything else goes
+    through the one AWS error table (:func:`tools.aws.errors.translate`)."""
     code = _error_code(exc)
     message = exc.response.get("Error", {}).get("Message", "")
     if code == "DocumentTooLargeException":
@@ -55,21 +58,7 @@ def _translate(exc: ClientError, what: str, name: str) -> Exception:
         return CorruptPdfError(
             f"{name}: Textract cannot read the document ({code}: {message}); re-export the PDF"
         )
-    if code in ("AccessDeniedException", "AccessDenied"):
-        return ExtractionError(
-            f"{what} was denied ({message}); the caller needs textract:StartDocumentAnalysis, "
-            "textract:GetDocumentAnalysis and s3:PutObject/GetObject on the bucket"
-        )
-    if code in (
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "LimitExceededException",
-    ):
-        return ExtractionError(
-            f"{what} was throttled by Textract ({code}) after retries; try again later or ask for "
-            "a higher Textract quota"
-        )
-    return ExtractionError(f"{what} failed: {code}: {message}")
+    return ExtractionError(str(translate(exc, service="Textract", operation=what.split()[-1])))
 
 
 def _children(block: dict[str, Any], kind: str = "CHILD") -> list[str]:

@@ -4,15 +4,27 @@
 requests, in order, with ``{WorkloadId}`` / ``{MilestoneNumber}`` standing for values known only
 while applying. It is what ``rca review`` prints as a dry run. :func:`apply_plan` executes it:
 
-1. ``ListWorkloads`` (``WorkloadNamePrefix``) and reuse the workload whose name matches exactly,
-   else ``CreateWorkload`` (``ClientRequestToken`` derived from the review id, so a retried
-   create is idempotent);
+1. ``ListWorkloads`` (every page) and reuse the workload whose name matches the way the service
+   compares names ("Spaces and capitalization are ignored when checking for uniqueness",
+   API_CreateWorkload ``WorkloadName``), else ``CreateWorkload`` (``ClientRequestToken`` derived
+   from the review id, so a retried create is idempotent). ``CreateWorkload`` always sends
+   ``ReviewOwner`` and ``AwsRegions``: the API reference lists them as optional, but the service
+   requires ``ReviewOwner`` and "Either AwsRegions, NonAwsRegions, or both must be specified".
+   Defaults: ``RCA_REVIEW_OWNER``, else the caller's ARN (STS ``GetCallerIdentity``); the
+   client's Region;
 2. per question ``GetAnswer``, then ``UpdateAnswer`` only when the answer differs (a re-run or a
-   resumed apply sends nothing for questions already equal);
+   resumed apply sends nothing for questions already equal). A question assessed with no
+   satisfied best practice selects its "None of these" choice, so the WA Tool counts its risk
+   like the report does; only ``UNANSWERED`` questions keep an empty selection. Notes quote the
+   document with page numbers (never the assessor's internal scoring text);
 3. ``ListMilestones`` and ``CreateMilestone`` unless a milestone of that name exists (milestone
    names are unique per workload);
 4. ``GetLensReview`` (risk counts read back) and ``GetLensReviewReport`` (the PDF report,
    ``LensReviewReport.Base64String``) saved to a file.
+
+Retries are botocore's (adaptive, from :func:`tools.aws.session.make_client`); errors are
+translated by :func:`tools.aws.errors.translate` (the one AWS error table) into
+:class:`~reviews.errors.WaToolError`.
 
 Every choice id is validated against the lens before the first write; an invalid id raises
 :class:`~reviews.errors.InvalidChoiceError` and nothing is sent.
@@ -30,8 +42,7 @@ choice id to ``{"Status": "SELECTED"|"NOT_APPLICABLE"|"UNSELECTED", "Reason":
 from __future__ import annotations
 
 import base64
-import random
-import time
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,6 +54,7 @@ from pydantic import Field
 from lenses.catalog import Lens, LensError
 from reviews.errors import InvalidChoiceError, WaToolError
 from reviews.models import Assessment, QuestionAssessment
+from tools.aws.errors import translate
 from tools.models import Model
 
 ANSWER_NOTES_MAX = 2084
@@ -50,9 +62,18 @@ CHOICE_NOTES_MAX = 250
 NAME_MIN, NAME_MAX = 3, 100
 DESCRIPTION_MAX = 250
 PAGE_SIZE = 50
-THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling"})
+SERVICE = "Well-Architected"
 WORKLOAD_ID = "{WorkloadId}"
 MILESTONE_NUMBER = "{MilestoneNumber}"
+CALLER_ARN = "{CallerArn}"
+CLIENT_REGION = "{ClientRegion}"
+REVIEW_OWNER_MIN, REVIEW_OWNER_MAX = 3, 255
+_VERDICT_TEXT = {
+    "addressed": "Addressed",
+    "partly": "Partly addressed",
+    "not_addressed": "Not described in the document",
+    "insufficient_information": "The document does not say enough to tell",
+}
 
 Operation = Literal[
     "ListWorkloads",
@@ -129,30 +150,38 @@ def _token(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "rca-review:" + ":".join(parts)))
 
 
+def _quote(page: int, text: str) -> str:
+    return f"p. {page}: \u201c{' '.join(text.split())}\u201d"
+
+
 def _bp_note(qa: QuestionAssessment, choice_id: str) -> str:
+    """A choice's ``Notes`` (<= 250): the verdict in words and the first page-cited quote."""
     bp = qa.best_practice(choice_id)
-    text = bp.verdict.replace("_", " ")
+    if bp.status == "NOT_APPLICABLE":
+        text = f"Out of scope ({(bp.reason or 'OTHER').replace('_', ' ').lower()})"
+    else:
+        text = _VERDICT_TEXT.get(bp.verdict, bp.verdict.replace("_", " "))
     if bp.evidence:
-        quote = bp.evidence[0]
-        text += f" (p. {quote.page}): \u201c{' '.join(quote.text.split())}\u201d"
-    elif bp.rationale:
-        text += f": {bp.rationale}"
+        text += " - " + _quote(bp.evidence[0].page, bp.evidence[0].text)
     return clip(text, CHOICE_NOTES_MAX)
 
 
 def answer_notes(qa: QuestionAssessment, review_id: str) -> str:
-    """The answer's ``Notes`` (<= 2084 characters): risk, summary, gaps, pages cited."""
-    pages = sorted({q.page for bp in qa.best_practices for q in bp.evidence})
-    gaps = [r.title for r in qa.recommendations[:5]]
-    parts = [
-        f"Pre-filled by rca review {review_id} ({qa.assessor}); risk {qa.risk}.",
-        qa.summary,
+    """The answer's ``Notes`` (<= 2084 characters): the risk, page-cited quotes per best
+    practice, and the practices the document does not describe. Never the assessor's rationale
+    or scores (internal, not evidence)."""
+    parts = [f"Pre-filled by rca review {review_id}; risk {qa.risk.replace('_', ' ')}."]
+    quoted = [
+        f"{bp.bp_id or bp.title}: {_quote(q.page, q.text)}"
+        for bp in qa.best_practices
+        for q in bp.evidence[:1]
     ]
-    if gaps:
-        parts.append("Improve: " + "; ".join(gaps) + ".")
-    if pages:
-        parts.append("Evidence on pages " + ", ".join(str(p) for p in pages) + ".")
-    return clip(" ".join(p for p in parts if p), ANSWER_NOTES_MAX)
+    if quoted:
+        parts.append("Evidence - " + "; ".join(quoted) + ".")
+    missing = [bp.bp_id or bp.title for bp in qa.best_practices if bp.verdict == "not_addressed"]
+    if missing:
+        parts.append("Not described in the document: " + ", ".join(missing) + ".")
+    return clip(" ".join(parts), ANSWER_NOTES_MAX)
 
 
 def answer_params(qa: QuestionAssessment, lens: Lens, review_id: str) -> dict[str, Any]:
@@ -172,11 +201,16 @@ def answer_params(qa: QuestionAssessment, lens: Lens, review_id: str) -> dict[st
         if bp.status == "NOT_APPLICABLE":
             update["Reason"] = bp.reason or "OTHER"
         updates[bp.choice_id] = update
+    selected = list(qa.selected_choices)
+    if not selected and qa.risk not in ("UNANSWERED", "NOT_APPLICABLE"):
+        none = lens.question(qa.question_id).none_choice
+        if none is not None:
+            selected = [none.id]  # assessed, nothing satisfied: "None of these"
     params: dict[str, Any] = {
         "WorkloadId": WORKLOAD_ID,
         "LensAlias": lens.alias,
         "QuestionId": qa.question_id,
-        "SelectedChoices": list(qa.selected_choices),
+        "SelectedChoices": selected,
         "ChoiceUpdates": updates,
         "Notes": answer_notes(qa, review_id),
         "IsApplicable": qa.risk != "NOT_APPLICABLE",
@@ -197,6 +231,9 @@ def build_plan(
     milestone_name: str | None = None,
 ) -> WaPlan:
     """The exact calls that pre-fill the WA Tool from ``assessment`` (nothing is sent).
+
+    ``review_owner`` defaults to ``RCA_REVIEW_OWNER``, else ``{CallerArn}`` (the caller's ARN,
+    resolved when applying); ``aws_regions`` defaults to ``["{ClientRegion}"]``.
 
     Raises:
         InvalidChoiceError: an assessed choice id is not in the lens (the plan is refused).
@@ -225,15 +262,18 @@ def build_plan(
         "Lenses": [lens.alias],
         "ClientRequestToken": _token(assessment.review_id, name),
     }
-    if aws_regions:
-        create["AwsRegions"] = aws_regions
-    if review_owner:
-        create["ReviewOwner"] = review_owner
+    owner = (review_owner or os.environ.get("RCA_REVIEW_OWNER") or "").strip()
+    if owner and not REVIEW_OWNER_MIN <= len(owner) <= REVIEW_OWNER_MAX:
+        raise WaToolError(
+            f"review owner {owner!r} must be {REVIEW_OWNER_MIN}-{REVIEW_OWNER_MAX} characters"
+        )
+    create["ReviewOwner"] = owner or CALLER_ARN
+    create["AwsRegions"] = list(aws_regions or [CLIENT_REGION])
     calls = [
         PlannedCall(
             operation="ListWorkloads",
-            params={"WorkloadNamePrefix": name, "MaxResults": PAGE_SIZE},
-            purpose="find a workload with this exact name to reuse",
+            params={"MaxResults": PAGE_SIZE},
+            purpose="find a workload of this name (case and spaces ignored) to reuse",
         ),
         PlannedCall(
             operation="CreateWorkload",
@@ -309,34 +349,34 @@ def build_plan(
     )
 
 
-class WaToolClient:
-    """The few wellarchitected calls the pre-fill uses: pagination inside, throttling retried.
+def same_name(left: str, right: str) -> bool:
+    """Workload names compared like the service: case and spaces ignored."""
+    return "".join(left.split()).casefold() == "".join(right.split()).casefold()
 
-    ``client`` is a boto3 ``wellarchitected`` client (injectable); throttled calls are retried up
-    to ``max_attempts`` times with exponential backoff and full jitter (``base_delay_s`` doubling,
-    capped at 20 s) through the injectable ``sleep``; other errors become :class:`WaToolError`.
+
+class WaToolClient:
+    """The few wellarchitected calls the pre-fill uses, with pagination inside.
+
+    ``client`` is a boto3 ``wellarchitected`` client and ``sts`` an STS client (both injectable,
+    else built by :func:`tools.aws.session.make_client`: adaptive retries, no second retry
+    layer here). Errors become :class:`WaToolError` through the one AWS error table.
     """
 
     def __init__(
         self,
         client: Any = None,
         *,
+        sts: Any = None,
         region: str | None = None,
         profile: str | None = None,
-        max_attempts: int = 6,
-        base_delay_s: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
     ) -> None:
-        if client is None:
-            from tools.aws.session import make_client
+        from tools.aws.session import make_client
 
+        if client is None:
             client = make_client("wellarchitected", profile=profile, region=region)
         self.client = client
-        self.max_attempts = max_attempts
-        self.base_delay_s = base_delay_s
-        self.sleep = sleep
-        self.rng = rng or random.Random()
+        self._sts = sts
+        self._profile = profile
         self.calls: list[str] = []
 
     @property
@@ -345,27 +385,33 @@ class WaToolClient:
         return getattr(self.client.meta, "region_name", None)
 
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
-        """Call ``operation`` (API name, e.g. ``UpdateAnswer``) with retries on throttling.
+        """Call ``operation`` (API name, e.g. ``UpdateAnswer``).
 
         Raises:
-            WaToolError: the call failed (message names the operation and what to check).
+            WaToolError: the call failed (message names the operation and what to do).
         """
         method = getattr(self.client, _snake(operation))
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                self.calls.append(operation)
-                result: dict[str, Any] = method(**params)
-                return result
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code in THROTTLE_CODES and attempt < self.max_attempts:
-                    delay = min(20.0, self.base_delay_s * 2 ** (attempt - 1))
-                    self.sleep(self.rng.uniform(0, delay))
-                    continue
-                raise _translate(exc, operation) from exc
-            except BotoCoreError as exc:
-                raise WaToolError(f"Well-Architected {operation} failed: {exc}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        self.calls.append(operation)
+        try:
+            result: dict[str, Any] = method(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise WaToolError(
+                str(translate(exc, service=SERVICE, operation=operation, region=self.region))
+            ) from exc
+        return result
+
+    def caller_arn(self) -> str:
+        """The ARN of the calling identity (STS ``GetCallerIdentity``, needs no permission)."""
+        if self._sts is None:
+            from tools.aws.session import make_client
+
+            self._sts = make_client("sts", profile=self._profile, region=self.region)
+        try:
+            return str(self._sts.get_caller_identity()["Arn"])
+        except (ClientError, BotoCoreError) as exc:
+            raise WaToolError(
+                str(translate(exc, service="STS", operation="GetCallerIdentity"))
+            ) from exc
 
     def _summaries(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every item under ``key`` of every page of a NextToken-paginated List call."""
@@ -380,11 +426,9 @@ class WaToolClient:
                 return
 
     def find_workload(self, name: str) -> dict[str, Any] | None:
-        """The summary of the workload named exactly ``name``, if any (all pages read)."""
-        for summary in self._summaries(
-            "ListWorkloads", "WorkloadSummaries", WorkloadNamePrefix=name
-        ):
-            if summary.get("WorkloadName") == name:
+        """The summary of the workload named ``name`` (case and spaces ignored), if any."""
+        for summary in self._summaries("ListWorkloads", "WorkloadSummaries"):
+            if same_name(str(summary.get("WorkloadName", "")), name):
                 return summary
         return None
 
@@ -403,23 +447,6 @@ def _snake(operation: str) -> str:
     for ch in operation:
         out += ("_" + ch.lower()) if ch.isupper() and out else ch.lower()
     return out
-
-
-def _translate(exc: ClientError, operation: str) -> WaToolError:
-    code = exc.response.get("Error", {}).get("Code", "")
-    message = exc.response.get("Error", {}).get("Message", "")
-    if code == "AccessDeniedException":
-        return WaToolError(
-            f"Well-Architected {operation} was denied ({message}); the identity needs "
-            f"wellarchitected:{operation}"
-        )
-    if code in THROTTLE_CODES:
-        return WaToolError(
-            f"Well-Architected {operation} stayed throttled after retries; retry later"
-        )
-    if code == "ServiceQuotaExceededException":
-        return WaToolError(f"Well-Architected {operation}: service quota reached ({message})")
-    return WaToolError(f"Well-Architected {operation} failed: {code}: {message}")
 
 
 def _resolve(value: Any, workload_id: str, milestone: int | None) -> Any:
@@ -522,7 +549,14 @@ def apply_plan(
             )
         notify("workload", {"workload_id": workload_id, "created": False})
     else:
-        response = wa.call("CreateWorkload", **by_op["CreateWorkload"][0].params)
+        create = dict(by_op["CreateWorkload"][0].params)
+        if create.get("ReviewOwner") == CALLER_ARN:
+            create["ReviewOwner"] = wa.caller_arn()
+        regions = [wa.region if r == CLIENT_REGION else r for r in create.get("AwsRegions", [])]
+        if not all(regions):
+            raise WaToolError("no AWS Region for the workload: pass --region or set AWS_REGION")
+        create["AwsRegions"] = regions
+        response = wa.call("CreateWorkload", **create)
         workload_id = str(response["WorkloadId"])
         created = True
         notify("workload", {"workload_id": workload_id, "created": True})

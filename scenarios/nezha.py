@@ -41,7 +41,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tools.bundle import BundleWriter, GroundTruth, IncidentSpec, LogRecord, MetricPoint
+from tools.bundle import (
+    SPAN_COLUMNS,
+    BundleWriter,
+    GroundTruth,
+    IncidentSpec,
+    LogRecord,
+    MetricPoint,
+    ReferenceWindow,
+)
 from tools.models import TimeWindow
 
 __all__ = [
@@ -385,6 +393,182 @@ def _inbound_network_metrics(spans: pd.DataFrame, ends: pd.Series) -> list[Metri
     return points
 
 
+MAX_SPANS = 300_000
+"""Bound on ``spans.csv`` rows per bundle; above it whole traces are sampled (:func:`_bounded`)."""
+ADJACENT_MAX_S = 180.0
+"""The adjacent reference window starts at most this long before the injection (the first
+per-minute file holds about the minute before it)."""
+GUARD_S = 2.0
+"""The adjacent reference window ends this many seconds before the alert time."""
+
+
+def _span_rows(spans: pd.DataFrame) -> pd.DataFrame:
+    """Raw Nezha spans as ``spans.csv`` rows (:data:`tools.bundle.SPAN_COLUMNS`). The source has
+    neither span kinds nor status codes: those columns stay empty."""
+    if spans.empty:
+        return pd.DataFrame(columns=list(SPAN_COLUMNS))
+    parent = spans["ParentID"].astype(str)
+    return pd.DataFrame(
+        {
+            "trace_id": spans["TraceID"].astype(str),
+            "span_id": spans["SpanID"].astype(str),
+            "parent_id": parent.where(parent != "root", ""),
+            "service": spans["service"].astype(str),
+            "instance": spans["PodName"].astype(str),
+            "operation": spans["OperationName"].astype(str),
+            "kind": "",
+            "start_ns": pd.to_numeric(spans["StartTimeUnixNano"], errors="coerce").astype("Int64"),
+            "duration_ns": (pd.to_numeric(spans["Duration"], errors="coerce") * 1000).astype(
+                "Int64"
+            ),
+            "status_code": "",
+        }
+    )
+
+
+def _bounded(table: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """At most ``limit`` rows: when over, keep whole traces whose id hashes below the rate
+    (deterministic), so every kept trace is complete. Returns the table and the sampling record
+    (``rate`` 1.0 when nothing was dropped)."""
+    if len(table) <= limit:
+        return table, {"rate": 1.0, "method": "none (all spans kept)", "source_rows": len(table)}
+    rate = limit / len(table)
+    hashed = pd.util.hash_pandas_object(table["trace_id"], index=False).to_numpy()
+    keep = (hashed % 10_000) < int(rate * 10_000)
+    return table[keep].reset_index(drop=True), {
+        "rate": round(rate, 4),
+        "method": "whole traces by a hash of the trace id",
+        "source_rows": len(table),
+    }
+
+
+def _broken_series(
+    pod_files: dict[str, Path], front_df: pd.DataFrame | None, front: str
+) -> list[str]:
+    """Series labels (``Namespace/Metric[Dim=value,...]``) that carry no information at the
+    source: a success rate that is 0 % on every row of the case while the same file shows
+    requests being served (``PodWorkload(Ops)`` > 0; for the front end, latencies > 0). Both
+    Nezha systems have such ``PodSuccessRate(%)`` / ``SuccessRate(%)`` columns."""
+
+    def dead(df: pd.DataFrame, column: str, traffic: list[str]) -> bool:
+        values = pd.to_numeric(df[column], errors="coerce").dropna()
+        served = any(
+            (pd.to_numeric(df[c], errors="coerce") > 0).any() for c in traffic if c in df.columns
+        )
+        return bool(len(values)) and bool((values == 0).all()) and served
+
+    broken = []
+    for pod, path in sorted(pod_files.items()):
+        df = _read_csv(path)
+        for column in df.columns:
+            if "SuccessRate" in column and dead(df, column, ["PodWorkload(Ops)"]):
+                namespace = NS_NODE if column.startswith("Node") else NS_POD
+                broken.append(f"{namespace}/{column}[Pod={pod},Service={service_of(pod)}]")
+    if front_df is not None:
+        latency = [c for c in front_df.columns if c.startswith("Latency")]
+        for column in front_df.columns:
+            if "SuccessRate" in column and dead(front_df, column, latency):
+                broken.append(f"{NS_FRONT}/{column}[Service={front}]")
+    return broken
+
+
+@dataclass
+class _Day:
+    """The fault-free reference minute of another day of the same system."""
+
+    day: str
+    spans: pd.DataFrame
+    logs: list[tuple[str, LogRecord]]
+    window: TimeWindow | None
+
+
+@lru_cache(maxsize=8)
+def _day(day_dir: str) -> _Day:
+    folder = Path(day_dir)
+    spans = _read_traces(sorted((folder / "trace").glob("*.csv.gz")))
+    logs = _read_logs(sorted((folder / "log").glob("*.csv.gz")))
+    return _Day(folder.name, spans, logs, _baseline_window((r for _s, r in logs), spans))
+
+
+def _day_services(folder: Path) -> set[str]:
+    return {
+        service_of(p.name.removesuffix("_metric.csv.gz"))
+        for p in (folder / "metric").glob("*_metric.csv.gz")
+    }
+
+
+def _other_days(case: _Case) -> list[_Day]:
+    """The reference minutes of the other baseline days of the case's system (historical
+    fault-free data: same services, other pods); empty without a baseline folder."""
+    root = case.baseline_root
+    if not root.is_dir():
+        return []
+    mine = _day_services(case.baseline_dir) if case.baseline_dir else set()
+    if not mine:
+        mine = {service_of(p) for f in case.files("metric") if (p := _pod_of_metric_file(f))}
+    days = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if case.baseline_dir is not None and folder.resolve() == case.baseline_dir.resolve():
+            continue
+        if _day_services(folder) & mine:
+            day = _day(str(folder))
+            if day.window is not None:
+                days.append(day)
+    return days
+
+
+def _reference_windows(
+    case: _Case,
+    case_logs: list[tuple[str, LogRecord]],
+    case_spans: pd.DataFrame,
+    baseline: TimeWindow | None,
+    other_days: list[_Day],
+) -> list[ReferenceWindow]:
+    """Adjacent: the case's own records before the injection (the first per-minute file starts
+    about a minute before it), ending :data:`GUARD_S` before the alert; historical: the day's
+    fault-free reference minute and those of the system's other days."""
+    refs: list[ReferenceWindow] = []
+    end = case.inject - timedelta(seconds=GUARD_S)
+    earliest = case.inject - timedelta(seconds=ADJACENT_MAX_S)
+    # a few source records carry corrupt clocks (e.g. year 1754): only plausible times count
+    firsts = [r.timestamp for _s, r in case_logs if earliest <= r.timestamp < end]
+    if not case_spans.empty:
+        starts = pd.to_numeric(case_spans["StartTimeUnixNano"], errors="coerce").dropna()
+        lo, hi = earliest.timestamp() * 1e9, end.timestamp() * 1e9
+        starts = starts[(starts >= lo) & (starts < hi)]
+        if len(starts):
+            firsts.append(_to_datetime(starts.min()))
+    if firsts and min(firsts) < end:
+        refs.append(
+            ReferenceWindow(
+                start=_floor_s(min(firsts)),
+                end=end,
+                provenance="adjacent",
+                note="the case's own records before the injection (first per-minute file)",
+            )
+        )
+    if baseline is not None:
+        refs.append(
+            ReferenceWindow(
+                start=baseline.start,
+                end=baseline.end,
+                provenance="historical",
+                note=f"fault-free reference minute of {case.meta.get('day', '')}",
+            )
+        )
+    for day in other_days:
+        assert day.window is not None
+        refs.append(
+            ReferenceWindow(
+                start=day.window.start,
+                end=day.window.end,
+                provenance="historical",
+                note=f"fault-free reference minute of {day.day} (same system)",
+            )
+        )
+    return refs
+
+
 # ------------------------------------------------------------------------------------ logs
 def _read_logs(paths: Iterable[Path]) -> list[tuple[str, LogRecord]]:
     """(service, record) for every row of the log files."""
@@ -405,8 +589,15 @@ def _read_logs(paths: Iterable[Path]) -> list[tuple[str, LogRecord]]:
                 pd.to_datetime(df["Timestamp"], format="ISO8601", utc=True, errors="coerce")
             )
         stamps = stamps.dt.floor("us")
-        for pod, raw, stamp in zip(
-            df["PodName"].astype(str), df["Log"].astype(str), stamps, strict=True
+        trace_ids = _id_column(df, "TraceID")
+        span_ids = _id_column(df, "SpanID")
+        for pod, raw, stamp, trace_id, span_id in zip(
+            df["PodName"].astype(str),
+            df["Log"].astype(str),
+            stamps,
+            trace_ids,
+            span_ids,
+            strict=True,
         ):
             if pd.isna(stamp):
                 continue
@@ -414,10 +605,36 @@ def _read_logs(paths: Iterable[Path]) -> list[tuple[str, LogRecord]]:
             out.append(
                 (
                     service_of(pod),
-                    LogRecord(timestamp=stamp.to_pydatetime(), message=message, stream=pod),
+                    LogRecord(
+                        timestamp=stamp.to_pydatetime(),
+                        message=message,
+                        stream=pod,
+                        trace_id=trace_id,
+                        span_id=span_id,
+                        event_key=event_key(message),
+                    ),
                 )
             )
     return out
+
+
+def _id_column(df: pd.DataFrame, column: str) -> list[str | None]:
+    """An id column as strings, None where the source has none (empty, NaN)."""
+    if column not in df.columns:
+        return [None] * len(df)
+    values = df[column].astype(object).where(df[column].notna(), None)
+    return [str(v).strip() or None if v is not None else None for v in values]
+
+
+_EVENT_KEY = re.compile(r"^(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL) (\S+#\d+)(?:\s|$)")
+
+
+def event_key(message: str) -> str | None:
+    """The source location ``logger#line`` of an extracted Train Ticket message
+    (``f.m.s.BasicServiceImpl#119``); None when the line carries none (Online Boutique's
+    structured lines do not name their source location, and none is invented)."""
+    match = _EVENT_KEY.match(message)
+    return match[1] if match else None
 
 
 def _baseline_window(records: Iterable[LogRecord], spans: pd.DataFrame) -> TimeWindow | None:
@@ -727,7 +944,9 @@ def import_case(
     out_dir_case = Path(out_dir) / case.case_id
     writer = BundleWriter(out_dir_case, gzip_files=True)
     log_services: set[str] = set()
-    for svc, record in (*case_logs, *base_logs):
+    other_days = _other_days(case)
+    other_logs = [item for day in other_days for item in day.logs]
+    for svc, record in (*case_logs, *base_logs, *other_logs):
         writer.add_log(f"/nezha/{system}/{svc}", record)
         log_services.add(svc)
 
@@ -761,10 +980,24 @@ def import_case(
         last_record = max(stamps)
     window, window_rule = fault_window(inject, front_df, last_record)
     baseline = _baseline_window((r for _s, r in base_logs), base_spans)
+    references = _reference_windows(case, case_logs, case_spans, baseline, other_days)
+    span_table = pd.concat(
+        [_span_rows(case_spans), _span_rows(base_spans)]
+        + [_span_rows(day.spans) for day in other_days],
+        ignore_index=True,
+    )
+    span_table, sampling = _bounded(span_table, MAX_SPANS)
+    if not span_table.empty:
+        writer.add_spans(span_table)
+    broken = _broken_series(pod_files, front_df, front)
 
     workspace = _workspace(system, services, pods, graph, front, log_services, trace_services)
     spec = IncidentSpec(
+        bundle_version=2,
         id=case.case_id,
+        alert_time=inject,
+        reference_windows=references,
+        broken_series=broken,
         title=f"{SYSTEM_NAMES.get(system, system)} incident on {case.meta.get('day', '')}",
         description=_description(system, front, root_cause),
         window=window,
@@ -793,6 +1026,16 @@ def import_case(
                 else "none (no baseline logs): the period before the window"
             ),
             "call_graph": graph.source,
+            "alert_rule": (
+                "the injection time: the source records no alert, and the injection is the "
+                "earliest moment the fault could be noticed"
+            ),
+            "spans": {
+                "rows": len(span_table),
+                "sampling": sampling,
+                "kind": "absent in the source",
+                "status_code": "absent in the source",
+            },
             "missing_source_files": list(case.meta.get("missing_source_files") or []),
         },
     )

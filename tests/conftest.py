@@ -50,3 +50,47 @@ def load_benchmark(name: str) -> Any:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _capture_aws_requests() -> Any:
+    """With ``RCA_CAPTURE_REQUESTS=<file>``, append every AWS request the tests send (service,
+    operation, parameters as botocore receives them, Stubber or moto alike) to that JSON-lines
+    file; ``benchmarks/validate_requests.py`` checks them against botocore's service models."""
+    target = os.environ.get("RCA_CAPTURE_REQUESTS")
+    if not target:
+        yield
+        return
+    import json
+
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        record = {
+            "service": self.meta.service_model.service_name,
+            "operation": operation_name,
+            "params": api_params,
+            "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+        }
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=_jsonable) + "\n")
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+def _jsonable(value: Any) -> Any:
+    """Timestamps as ISO strings, bytes as ``{"__bytes__": length}`` (only lengths are checked)."""
+    if isinstance(value, bytes | bytearray):
+        return {"__bytes__": len(value)}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "read"):
+        return {"__stream__": True}
+    return str(value)

@@ -1,4 +1,5 @@
-"""The incident bundle: a directory holding everything one investigation needs (format version 1).
+"""The incident bundle: a directory holding everything one investigation needs (format version 2;
+version 1 bundles still load).
 
 Layout::
 
@@ -11,6 +12,10 @@ Layout::
     cloudtrail.jsonl           one CloudTrail record per line: the JSON LookupEvents returns
                                in ``CloudTrailEvent`` (eventTime, eventSource, eventName, ...)
     alarms.jsonl               optional AlarmStateChange per line
+    spans.csv                  v2, optional: one span per row (:data:`SPAN_COLUMNS`)
+
+Version 2 also adds optional LogRecord fields (``trace_id``, ``span_id``, ``event_key``) and
+IncidentSpec fields (``alert_time``, ``reference_windows``, ``broken_series``).
 
 Loading validates every file with pydantic and raises :class:`BundleError` naming the file, the
 line and the field. Nothing is read lazily except log files, which are parsed per log group on
@@ -65,11 +70,39 @@ class GroundTruth(Model):
     detail: str | None = None
 
 
+class ReferenceWindow(Model):
+    """A fault-free period the tools compare the incident window against (bundle v2).
+
+    ``provenance``: ``adjacent`` is fault-free data next to the incident that ends a guard
+    interval before the alert; ``historical`` is a fault-free period of another time (a
+    baseline day). ``note`` says where it came from. Times are UTC, ``[start, end)``.
+    """
+
+    start: datetime
+    end: datetime
+    provenance: Literal["adjacent", "historical"]
+    note: str = ""
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime:
+        return parse_time(value)
+
+    @property
+    def window(self) -> TimeWindow:
+        """The period as a :class:`TimeWindow` (raises ValueError when empty)."""
+        return TimeWindow(start=self.start, end=self.end)
+
+
 class IncidentSpec(Model):
     """``incident.yaml``: what happened and when.
 
     ``window`` is the incident window (UTC). ``baseline`` is the healthy reference period the
     tools compare against; when omitted it is the period of equal length before ``window``.
+    Bundle v2 adds ``alert_time`` (when the incident was noticed; UTC), ``reference_windows``
+    (fault-free periods with provenance, see :class:`ReferenceWindow`) and ``broken_series``
+    (metric series labels, ``Namespace/Metric[Dim=value,...]``, known to be broken at the
+    source: the metrics tool skips them and lists them as not checked).
     """
 
     bundle_version: Literal[1, 2] = 1
@@ -80,6 +113,14 @@ class IncidentSpec(Model):
     baseline: TimeWindow | None = None
     ground_truth: GroundTruth | None = None
     source: dict[str, Any] = Field(default_factory=dict, description="provenance (generator, seed)")
+    alert_time: datetime | None = None
+    reference_windows: list[ReferenceWindow] = Field(default_factory=list)
+    broken_series: list[str] = Field(default_factory=list)
+
+    @field_validator("alert_time", mode="before")
+    @classmethod
+    def _alert(cls, value: Any) -> datetime | None:
+        return None if value is None else parse_time(value)
 
     @property
     def baseline_window(self) -> TimeWindow:
@@ -88,11 +129,19 @@ class IncidentSpec(Model):
 
 
 class LogRecord(Model):
-    """One log event: ``timestamp`` (UTC; ISO 8601 or epoch ms on disk), ``message``, ``stream``."""
+    """One log event: ``timestamp`` (UTC; ISO 8601 or epoch ms on disk), ``message``, ``stream``.
+
+    Bundle v2 optional fields: ``trace_id`` / ``span_id`` link the line to the span it was
+    written in (rows of ``spans.csv``); ``event_key`` is the stable source location of the
+    statement (e.g. ``logger#line``), never masked by template mining.
+    """
 
     timestamp: datetime
     message: str = Field(max_length=MAX_LOG_LINE_BYTES)
     stream: str = ""
+    trace_id: str | None = None
+    span_id: str | None = None
+    event_key: str | None = None
 
     @field_validator("timestamp", mode="before")
     @classmethod
@@ -303,11 +352,44 @@ class Bundle:
 
     # -------------------------------------------------------------- metrics
     @cached_property
+    def metric_frame(self) -> Any:
+        """``metrics.csv`` as a pandas DataFrame (see :func:`_metric_frame`); None when the
+        bundle has none.
+
+        Raises:
+            BundleError: a row is invalid (named by line and field).
+        """
+        path = _first_existing(self.root, "metrics.csv", "metrics.csv.gz")
+        if path is None:
+            return None
+        frame = _metric_frame(path)
+        if frame is None:
+            self.__dict__["metric_frame"] = None
+            _ = self.metric_points  # the row-by-row path raises with the line and field
+        return frame
+
+    @cached_property
     def metric_points(self) -> list[MetricPoint]:
         """Every datapoint of ``metrics.csv``; ``[]`` when the bundle has none."""
         path = _first_existing(self.root, "metrics.csv", "metrics.csv.gz")
         if path is None:
             return []
+        frame = self.metric_frame
+        if frame is not None and len(frame):
+            return [
+                MetricPoint.model_construct(
+                    timestamp=t, namespace=ns, metric=m, dimensions=d, value=v, unit=u
+                )
+                for t, ns, m, d, v, u in zip(
+                    frame["timestamp"].dt.to_pydatetime(),
+                    frame["namespace"],
+                    frame["metric"],
+                    frame["dims"],
+                    frame["value"],
+                    frame["unit"],
+                    strict=True,
+                )
+            ]
         points: list[MetricPoint] = []
         with _open_text(path) as handle:
             reader = csv.DictReader(handle)
@@ -373,7 +455,49 @@ class Bundle:
         """Read every file once so that any error surfaces now (raises :class:`BundleError`)."""
         for group in self.log_files:
             self.log_records(group)
-        _ = self.metric_points, self.cloudtrail_records, self.alarm_changes
+        _ = self.metric_frame, self.cloudtrail_records, self.alarm_changes
+
+
+def _metric_frame(path: Path) -> Any:
+    """Vectorised reading of ``metrics.csv`` (pandas): columns ``timestamp`` (UTC),
+    ``namespace``, ``metric``, ``dimensions`` (JSON text), ``dims`` (dict), ``value``, ``unit``;
+    None when any row fails a check, so the row-by-row path can name the line and the field."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError):
+        return None
+    required = {"timestamp", "namespace", "metric", "dimensions", "value"}
+    if required - set(frame.columns):
+        return None
+    times = pd.to_datetime(frame["timestamp"], format="ISO8601", utc=True, errors="coerce")
+    values = pd.to_numeric(frame["value"], errors="coerce")
+    if times.isna().any() or values.isna().any():
+        return None
+    dims: dict[str, dict[str, str]] = {}
+    for text in frame["dimensions"].unique():
+        try:
+            parsed = json.loads(text or "{}")
+        except ValueError:
+            return None
+        if not isinstance(parsed, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+        ):
+            return None
+        dims[text] = parsed
+    units = frame["unit"] if "unit" in frame.columns else pd.Series("", index=frame.index)
+    return pd.DataFrame(
+        {
+            "timestamp": times,
+            "namespace": frame["namespace"],
+            "metric": frame["metric"],
+            "dimensions": frame["dimensions"],
+            "dims": frame["dimensions"].map(dims),
+            "value": values.astype(float),
+            "unit": units.replace("", "None"),
+        }
+    )
 
 
 class BundleWriter:
@@ -438,6 +562,9 @@ class BundleWriter:
         """Write every file and return the bundle directory."""
         self.root.mkdir(parents=True, exist_ok=True)
         spec = incident.model_dump(mode="json", exclude_none=True)
+        for key in ("reference_windows", "broken_series"):  # v2 lists: absent when empty
+            if not spec.get(key):
+                spec.pop(key, None)
         (self.root / "incident.yaml").write_text(
             yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8"
         )
@@ -446,13 +573,7 @@ class BundleWriter:
         )
         for group, records in sorted(self._logs.items()):
             records = sorted(records, key=lambda r: r.timestamp)
-            lines = [
-                json.dumps(
-                    {"timestamp": iso_ms(r.timestamp), "message": r.message, "stream": r.stream},
-                    ensure_ascii=False,
-                )
-                for r in records
-            ]
+            lines = [json.dumps(_log_row(r), ensure_ascii=False) for r in records]
             self._write("logs/" + log_file_name(group), "\n".join(lines) + "\n")
         if self._metrics:
             out = io.StringIO()
@@ -489,6 +610,19 @@ class BundleWriter:
                 "".join(a.model_dump_json(exclude_none=True) + "\n" for a in alarms),
             )
         return self.root
+
+
+def _log_row(record: LogRecord) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "timestamp": iso_ms(record.timestamp),
+        "message": record.message,
+        "stream": record.stream,
+    }
+    for key in ("trace_id", "span_id", "event_key"):
+        value = getattr(record, key)
+        if value is not None:
+            row[key] = value
+    return row
 
 
 def iso_ms(value: datetime) -> str:

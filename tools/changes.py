@@ -14,6 +14,7 @@ from datetime import datetime
 
 from pydantic import Field
 
+from tools import significance
 from tools.bundle import CloudTrailRecord
 from tools.context import ToolContext, ToolResult
 from tools.models import Evidence, Model, TimeWindow, iso
@@ -217,8 +218,18 @@ def changes(ctx: ToolContext, args: ChangesInput) -> ToolResult:
                 searched=searched,
                 window=search,
                 time=c.time,
-                figures={"seconds_from_onset": c.seconds_from_onset},
+                figures={
+                    "seconds_from_onset": c.seconds_from_onset,
+                    "evidence": significance.change_timing(
+                        -c.seconds_from_onset, lead_up_s, len(mapped)
+                    ),
+                    "lead_up_s": lead_up_s,
+                    "changes_examined": float(len(mapped)),
+                },
                 labels={
+                    "test": "uniform timing of writes over the lead-up (Bonferroni over the "
+                    "changes examined)",
+                    "scope": "own",
                     "event_name": c.event_name,
                     "category": c.category,
                     "components": ",".join(c.components),

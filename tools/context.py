@@ -45,7 +45,9 @@ class ToolContext:
 
     ``metric_lookback_s``: seconds of history before the window used as the metric baseline
     (default: three window lengths, at least 30 minutes). ``change_lead_up_s``: seconds before the
-    window searched for control-plane changes (default 6 hours).
+    window searched for control-plane changes (default 6 hours). ``references``: fault-free
+    reference windows (adjacent and historical) the traces and logs tools compare against;
+    ``broken_series``: metric series labels known to be broken, skipped by the metrics tool.
     """
 
     architecture: ArchitectureModel
@@ -55,6 +57,13 @@ class ToolContext:
     ledger: EvidenceLedger = field(default_factory=EvidenceLedger)
     metric_lookback_s: float = 0.0
     change_lead_up_s: float = 6 * 3600.0
+    references: list[TimeWindow] = field(default_factory=list)
+    broken_series: list[str] = field(default_factory=list)
+
+    def reference_windows(self) -> list[TimeWindow]:
+        """The fault-free reference windows (bundle v2 ``reference_windows``), else the
+        baseline alone."""
+        return list(self.references) or [self.baseline]
 
     def __post_init__(self) -> None:
         if not self.metric_lookback_s:

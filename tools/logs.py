@@ -17,7 +17,9 @@ import re
 from datetime import timedelta
 
 from pydantic import Field
+from scipy import stats
 
+from tools import significance
 from tools.context import ToolContext, ToolResult
 from tools.models import Evidence, Model, TimeWindow, iso
 from tools.redact import redact
@@ -56,10 +58,16 @@ class PatternChange(Model):
     baseline_count: int
     expected: float
     z: float
+    evidence: float = Field(
+        default=0.0, description="-log10 p of the count under Poisson(add-one expected count)"
+    )
     first_seen: str | None = None
     onset: str | None = Field(default=None, description="when the change started (UTC)")
     bins: list[int] = Field(default_factory=list)
     samples: list[str] = Field(default_factory=list)
+    span_links: list[str] = Field(
+        default_factory=list, description="trace_id/span_id of sample records (bundle v2)"
+    )
 
 
 def _surge_onset(
@@ -104,6 +112,13 @@ def classify(
         status = "vanished" if expected * traffic >= 5 and k <= expected * traffic / 4 else "drop"
     else:
         status = "steady"
+    lam = (pattern.baseline_count + 1) * ratio
+    if status in ("drop", "vanished"):
+        strength = max(0.0, -float(stats.poisson.logcdf(k, lam)) / math.log(10))
+    elif status in ("new", "surge"):
+        strength = significance.poisson(k, lam)
+    else:
+        strength = 0.0
     text = pattern.template + " " + " ".join(pattern.samples[:1])
     first_seen = iso(pattern.first_seen) if pattern.first_seen else None
     return PatternChange(
@@ -114,6 +129,7 @@ def classify(
         baseline_count=pattern.baseline_count,
         expected=round(expected, 2),
         z=round(z, 2),
+        evidence=round(strength, 3),
         first_seen=first_seen,
         onset=(
             first_seen
@@ -124,6 +140,7 @@ def classify(
         ),
         bins=pattern.bins,
         samples=[redact(s)[:500] for s in pattern.samples],
+        span_links=list(pattern.span_links),
     )
 
 
@@ -143,7 +160,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
     """
     window = args.window or ctx.window
     baseline = ctx.baseline if args.window is None else window.previous()
-    ratio = window.seconds / baseline.seconds
+    references = ctx.reference_windows() if args.window is None else [baseline]
     evidence: list[Evidence] = []
     per_component: dict[str, dict[str, object]] = {}
     unmapped: list[str] = []
@@ -156,7 +173,8 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
             unmapped.append(element.name)
             continue
         bin_seconds = max(60, int(window.seconds // 12) // 60 * 60)
-        result = ctx.backend.log_patterns(groups, window, baseline, bin_seconds)
+        result = ctx.backend.reference_log_patterns(groups, window, references, bin_seconds)
+        ratio = window.seconds / (result.baseline_seconds or baseline.seconds)
         partial = partial or result.partial
         traffic = (
             result.window_records / (result.baseline_records * ratio)
@@ -173,8 +191,8 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
             ]
         changes.sort(key=_rank)
         searched = (
-            f"log groups {', '.join(groups)}; window {window.label()} vs baseline "
-            f"{baseline.label()}; {result.query}"
+            f"log groups {', '.join(groups)}; window {window.label()} vs reference "
+            f"{', '.join(r.label() for r in references)}; {result.query}"
             + (f"; filter {args.pattern!r}" if args.pattern else "")
             + f"; {result.records_scanned} records, {result.bytes_scanned} bytes scanned"
         )
@@ -197,12 +215,20 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
                     window=window,
                     time=c.onset,
                     figures={
+                        "evidence": significance.bonferroni(c.evidence, max(1, len(changes))),
                         "window_count": c.window_count,
                         "baseline_count": c.baseline_count,
                         "expected": c.expected,
                         "z": c.z,
                     },
-                    labels={"status": c.status, "error": str(c.error).lower()},
+                    labels={
+                        "status": c.status,
+                        "error": str(c.error).lower(),
+                        "test": "Poisson count vs the add-one baseline rate (Bonferroni over "
+                        f"{len(changes)} templates)",
+                        "scope": "symptom",
+                        **({"span_links": ",".join(c.span_links)} if c.span_links else {}),
+                    },
                     samples=c.samples,
                     partial=result.partial,
                 )

@@ -6,6 +6,11 @@ the scaled median absolute deviation (MAD x 1.4826, Rousseeuw & Croux 1993), the
 range / 2.563 (so quantised or spiky baselines, such as latency percentiles that sit on one
 histogram bucket, do not turn their usual excursions into anomalies), 5% of the median, and
 sqrt(median + 1) for count metrics (Poisson noise).
+A percent metric's scale is at least :data:`PERCENT_FLOOR` percentage point and a millicore
+metric's 10 m (natural-unit floors, :func:`natural_floor`). The evidence of an anomaly is
+``-log10 p`` of the one-sided normal tail of its robust z, Bonferroni-corrected over the
+component's series (:mod:`tools.significance`); saturation (CPU, memory) is a component's *own*
+evidence, every other role a *symptom* that can propagate along calls (``labels["scope"]``).
 The onset is the first window point with |z| >= ``Z_THRESHOLD`` that starts a run of two
 anomalous points (one when it is the last) and after which at least half of the remaining
 points are anomalous in the same direction; size is the median of all points from the
@@ -14,19 +19,23 @@ onset on (a sustained level, so one excursion in a short window does not count a
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 
 import numpy as np
 from pydantic import Field
+from scipy import stats
 
+from tools import significance
 from tools.bundle import AlarmStateChange
 from tools.context import ToolContext, ToolResult
 from tools.models import Evidence, Model, TimeWindow, iso
 from tools.telemetry.base import MetricSelector, MetricSeries
 
 Z_THRESHOLD = 4.0
-Z_CAP = 50.0
+ALARM_EVIDENCE = 3.0  # an alarm's threshold is designed as a rare exceedance: read as p = 0.001
+PERCENT_FLOOR = 1.0  # percentage points: the natural-unit scale floor of a percent metric
 ONSET_RUN = 2  # consecutive anomalous points that start an anomaly (a lone spike does not)
 MIN_BASELINE_POINTS = 5
 MAX_ANOMALIES_PER_COMPONENT = 6
@@ -87,6 +96,18 @@ def harmful(role: str, direction: int) -> bool:
     return direction > 0
 
 
+def natural_floor(series: MetricSeries) -> float:
+    """The smallest scale a series' shifts are measured in, in its natural units: one
+    percentage point for a percent metric, 10 millicores (1% of a core) for a Kubernetes
+    millicore metric (name ending in ``(m)``); 0 otherwise. An idle pod's CPU moving 0.1% ->
+    0.3% is not a shift, however steady it was before."""
+    if series.unit == "Percent" or series.metric.endswith("(%)"):
+        return PERCENT_FLOOR
+    if series.metric.endswith("(m)"):
+        return 10.0 * PERCENT_FLOOR
+    return 0.0
+
+
 class Anomaly(Model):
     """A sustained deviation of one series in the window from its baseline."""
 
@@ -96,10 +117,12 @@ class Anomaly(Model):
     onset: datetime
     baseline_median: float
     window_median: float
-    z: float = Field(description="robust z of the post-onset median, signed, capped at 50")
+    z: float = Field(description="robust z of the post-onset median, signed (uncapped)")
     change_pct: float | None = None
     harmful: bool
     sparse_baseline: bool = False
+    evidence: float = Field(default=0.0, description="-log10 p (see test)")
+    test: str = ""
 
 
 def detect_anomaly(
@@ -138,6 +161,7 @@ def detect_anomaly(
     scale = max(mad_scale, spread_scale, (0.25 if sparse else 0.05) * abs(median), 1e-9)
     if _is_count(series):
         scale = max(scale, float(np.sqrt(abs(median) + 1.0)))
+    scale = max(scale, natural_floor(series))
     z = (win - median) / scale
     flags = np.abs(z) >= Z_THRESHOLD
     for i in np.flatnonzero(flags):
@@ -148,6 +172,7 @@ def detect_anomaly(
             after = float(np.median(win[i:]))
             shift = (after - median) / scale
             role = metric_role(series.metric)
+            strength, test = _evidence(role, shift, win[i:], base, sign)
             return Anomaly(
                 series=series.label,
                 role=role,
@@ -155,12 +180,32 @@ def detect_anomaly(
                 onset=datetime.fromtimestamp(win_times[i], tz=window.start.tzinfo),
                 baseline_median=round(median, 6),
                 window_median=round(after, 6),
-                z=round(float(np.clip(shift, -Z_CAP, Z_CAP)), 2),
+                z=round(float(shift), 2),
                 change_pct=round(100 * (after - median) / abs(median), 1) if median else None,
                 harmful=harmful(role, sign),
                 sparse_baseline=sparse,
+                evidence=strength,
+                test=test,
             )
     return None
+
+
+def _evidence(
+    role: str, shift: float, after: np.ndarray, base: np.ndarray, sign: int
+) -> tuple[float, str]:
+    """-log10 p of a shift and the test used. A resource level (saturation: CPU, memory) is
+    tested with the one-sided normal tail of its robust z (its scale has a natural-unit floor);
+    every other role (latency percentiles, traffic, errors: heavy-tailed, with artefacts) with
+    the one-sided Mann-Whitney U test of the post-onset points against the baseline points,
+    which assumes nothing about the shape of the baseline distribution."""
+    if role == "saturation":
+        return significance.normal(shift), "one-sided normal tail of the robust z"
+    result = stats.mannwhitneyu(
+        after, base, alternative="greater" if sign > 0 else "less", method="auto"
+    )
+    p = float(result.pvalue)
+    value = -math.log10(p) if p > 0 else significance.normal(shift)
+    return round(max(0.0, value), 3), "one-sided Mann-Whitney U vs the baseline points"
 
 
 class MetricsInput(Model):
@@ -223,6 +268,8 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
     per_component: dict[str, dict[str, object]] = {}
     unmapped: list[str] = []
     lines: list[str] = []
+    gaps: list[str] = []
+    broken: dict[str, list[str]] = {}
     for ref in args.components:
         element = arch.get(ref)
         tele = arch.telemetry(element.id)
@@ -232,6 +279,10 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
         series = ctx.backend.metric_series(tele.metrics, history)
         if args.window is None and not history.contains(ctx.baseline.start):
             series = _merge(series, ctx.backend.metric_series(tele.metrics, ctx.baseline))
+        skipped = [s for s in series if s.label in ctx.broken_series]
+        series = [s for s in series if s.label not in ctx.broken_series]
+        for s in skipped:
+            broken.setdefault(s.metric, []).append(element.name)
         reference = ctx.baseline if args.window is None else None
         found = [
             a for s in series if (a := detect_anomaly(s, window, ctx.metric_lookback_s, reference))
@@ -258,6 +309,7 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
                     time=a.onset,
                     figures={
                         "z": a.z,
+                        "evidence": significance.bonferroni(a.evidence, max(1, len(series))),
                         "baseline_median": a.baseline_median,
                         "window_median": a.window_median,
                         "onset_offset_s": (a.onset - window.start).total_seconds(),
@@ -269,6 +321,8 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
                         "direction": "up" if a.direction > 0 else "down",
                         "harmful": str(a.harmful).lower(),
                         "baseline": "sparse" if a.sparse_baseline else "lead-up",
+                        "test": f"{a.test} (Bonferroni over {len(series)} series)",
+                        "scope": "own" if a.role == "saturation" else "symptom",
                     },
                 )
             )
@@ -287,7 +341,13 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
                     searched=f"alarm history in {window.label()}",
                     window=window,
                     time=alarm.timestamp,
-                    labels={"alarm": alarm.alarm_name, "role": metric_role(alarm.metric or "")},
+                    figures={"evidence": ALARM_EVIDENCE},
+                    labels={
+                        "alarm": alarm.alarm_name,
+                        "role": metric_role(alarm.metric or ""),
+                        "test": "the alarm's own threshold, taken as p = 0.001",
+                        "scope": "symptom",
+                    },
                 )
             )
         if not found and not fired:
@@ -313,6 +373,12 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
         }
     if unmapped:
         lines.append("No metrics mapped (rca.metrics) for: " + ", ".join(unmapped))
+    for metric, names in sorted(broken.items()):
+        gaps.append(
+            f"{metric} not checked on {len(names)} component(s) ({', '.join(names[:4])}"
+            + (", ..." if len(names) > 4 else "")
+            + "): known to be broken at the source"
+        )
     has_signal = any(e.kind in ("metric_anomaly", "alarm") for e in evidence)
     return ToolResult(
         tool="metrics",
@@ -320,5 +386,10 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
         params=args.model_dump(mode="json", exclude_none=True),
         summary="\n".join(lines),
         evidence=evidence,
-        data={"components": per_component, "unmapped": unmapped, "window": window.label()},
+        data={
+            "components": per_component,
+            "unmapped": unmapped,
+            "window": window.label(),
+            "gaps": gaps + ([f"no metrics mapped for {', '.join(unmapped)}"] if unmapped else []),
+        },
     )

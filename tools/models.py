@@ -95,7 +95,7 @@ class TimeWindow(Model):
         return f"{iso(self.start)}..{iso(self.end)}"
 
 
-ToolName = Literal["architecture", "logs", "metrics", "changes"]
+ToolName = Literal["architecture", "logs", "metrics", "changes", "traces"]
 
 
 class Evidence(Model):

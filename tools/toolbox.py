@@ -19,6 +19,7 @@ from tools.errors import RcaError
 from tools.logs import LogsInput, logs
 from tools.metrics import MetricsInput, metrics
 from tools.models import Model
+from tools.traces import TracesInput, traces
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,15 @@ TOOLS: dict[str, Tool] = {
             "components and to the edges between them, timed relative to the onset.",
             ChangesInput,
             changes,
+        ),
+        Tool(
+            "traces",
+            "Spans of the window versus fault-free reference windows: per call edge the network "
+            "time (client minus server span), per span kind (service, operation, parent "
+            "operation) changed child calls, log statements and status, the error origin, and "
+            "fan-out changes; each finding as -log10 p with direction-aware attribution.",
+            TracesInput,
+            traces,
         ),
     )
 }

@@ -5,31 +5,37 @@ id/ARN), ``system`` [{"text"}], ``messages`` (see :func:`agent.render.converse_m
 ``toolConfig`` {"tools": [{"toolSpec": {"name", "description", "inputSchema": {"json"}}}]},
 ``inferenceConfig`` {"maxTokens", "temperature"}. The reply's ``output.message.content`` holds
 ``text`` and ``toolUse`` blocks; ``usage`` holds ``inputTokens`` / ``outputTokens``.
-Errors are translated into one-line :class:`~tools.errors.ModelError` messages naming the model
-and Region and what to configure.
+Errors are translated by :func:`tools.aws.errors.translate_model` into one-line
+:class:`~tools.errors.ModelError` messages naming the model and Region and what to pass.
+
+The model id is never hard-coded: ``--model-id`` > ``RCA_MODEL_ID`` > the config file > the
+newest ACTIVE model of the family (:func:`tools.aws.models.resolve_model`). ``maxTokens`` is
+clamped to the model's output limit; ``toolResult.status`` is sent only to families that accept
+it (:func:`tools.aws.models.supports_tool_status`). ``stopReason``: ``max_tokens`` keeps the
+complete tool calls of the cut turn and drops the last (possibly cut) one, so the next turn asks
+for the rest (the same request is never re-sent); ``guardrail_intervened`` and
+``content_filtered`` raise :class:`~tools.errors.ModelError` saying so.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
 from agent.models import ToolCall
 from agent.providers.base import LoopState, ModelProvider, Turn
 from agent.render import converse_messages, render_prompt, result_text, tool_config
 from agent.untrusted import new_nonce
-from tools.aws.errors import AwsError
+from tools.aws.errors import AwsError, translate_model
+from tools.aws.models import output_limit, resolve_model, supports_tool_status
 from tools.aws.session import make_client
-from tools.errors import ContextOverflowError, ModelError
+from tools.errors import ModelError
 
-DEFAULT_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+BLOCKED_STOPS = {
+    "guardrail_intervened": "a Bedrock guardrail intervened on the model's output",
+    "content_filtered": "the model's output was blocked by Bedrock content filtering",
+}
 # US dollars per 1,000 input / output tokens (on-demand list prices; an estimate only).
 PRICES: dict[str, tuple[float, float]] = {
     "anthropic.claude-3-5-sonnet": (0.003, 0.015),
@@ -50,44 +56,6 @@ def price_of(model_id: str) -> tuple[float, float]:
     return (0.0, 0.0)
 
 
-def translate(exc: Exception, model_id: str, region: str | None) -> ModelError:
-    """One-line, actionable error for a failed Bedrock call."""
-    where = f"model {model_id} in {region or 'the default Region'}"
-    if isinstance(exc, NoCredentialsError):
-        return ModelError(
-            f"no AWS credentials for Bedrock ({where}): pass --profile, set AWS_PROFILE or "
-            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure`"
-        )
-    if isinstance(exc, NoRegionError):
-        return ModelError("no AWS Region for Bedrock: pass --region or set AWS_REGION")
-    if isinstance(exc, EndpointConnectionError):
-        return ModelError(f"cannot reach Bedrock for {where}: check the Region and network")
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        message = exc.response.get("Error", {}).get("Message", "")
-        if code == "AccessDeniedException":
-            return ModelError(
-                f"access denied to {where}: enable model access in the Bedrock console and "
-                "allow bedrock:InvokeModel for this identity"
-            )
-        if code in ("ThrottlingException", "ServiceQuotaExceededException", "TooManyRequests"):
-            return ModelError(
-                f"Bedrock throttled {where} after retries: retry later, use a cross-Region "
-                "inference profile, or ask for a higher tokens-per-minute quota"
-            )
-        if code == "ValidationException" and any(
-            w in message.lower() for w in ("too long", "context", "too many tokens", "max_tokens")
-        ):
-            return ContextOverflowError(
-                f"the investigation no longer fits the context of {where}: lower --max-steps "
-                "or ask about fewer components"
-            )
-        if code == "ResourceNotFoundException" or "model identifier is invalid" in message:
-            return ModelError(f"{where} not found: check --model-id and the Region")
-        return ModelError(f"Bedrock {code} for {where}: {message[:200]}")
-    return ModelError(f"Bedrock call for {where} failed: {exc}")
-
-
 class BedrockConverseProvider(ModelProvider):
     """Drives the loop with a Bedrock model through Converse tool use.
 
@@ -100,7 +68,7 @@ class BedrockConverseProvider(ModelProvider):
 
     def __init__(
         self,
-        model_id: str = DEFAULT_MODEL,
+        model_id: str | None = None,
         *,
         window: str,
         baseline: str,
@@ -112,11 +80,14 @@ class BedrockConverseProvider(ModelProvider):
         max_tokens: int = 2048,
         guardrail: tuple[str, str] | None = None,
         nonce: str | None = None,
+        catalog_client: Any | None = None,
     ) -> None:
-        self.model_id = model_id
+        self.model_id = resolve_model(
+            model_id, catalog_client=catalog_client, profile=profile, region=region
+        )
         self.region = region
         self.temperature = temperature
-        self.max_tokens = max_tokens
+        self.max_tokens = min(max_tokens, output_limit(self.model_id))
         self.guardrail = guardrail
         self.nonce = nonce or new_nonce()
         self.system = render_prompt(
@@ -148,7 +119,9 @@ class BedrockConverseProvider(ModelProvider):
                         content=[{"text": {"text": result_text(ex.result)}}],
                     )
                 except (ClientError, BotoCoreError) as exc:
-                    raise translate(exc, self.model_id, self.region) from exc
+                    raise translate_model(
+                        exc, self.model_id, self.region, action="bedrock:ApplyGuardrail"
+                    ) from exc
                 self._checked[ex.call.id] = (
                     "tool output blocked by the configured Bedrock guardrail"
                     if reply.get("action") == "GUARDRAIL_INTERVENED"
@@ -158,10 +131,15 @@ class BedrockConverseProvider(ModelProvider):
 
     def request(self, state: LoopState) -> dict[str, Any]:
         """The exact Converse request for the loop state."""
+        messages = converse_messages(state, self.nonce, self._guard(state))
+        if not supports_tool_status(self.model_id):
+            for message in messages:
+                for block in message["content"]:
+                    block.get("toolResult", {}).pop("status", None)
         return {
             "modelId": self.model_id,
             "system": [{"text": self.system}],
-            "messages": converse_messages(state, self.nonce, self._guard(state)),
+            "messages": messages,
             "toolConfig": tool_config(state.tool_specs),
             "inferenceConfig": {"maxTokens": self.max_tokens, "temperature": self.temperature},
         }
@@ -176,9 +154,23 @@ class BedrockConverseProvider(ModelProvider):
         try:
             reply = self.client.converse(**self.request(state))
         except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, self.model_id, self.region) from exc
+            raise translate_model(exc, self.model_id, self.region) from exc
+        stop = str(reply.get("stopReason", ""))
+        if stop in BLOCKED_STOPS:
+            raise ModelError(
+                f"{BLOCKED_STOPS[stop]} (model {self.model_id}, stopReason {stop}); rephrase the "
+                "question or review the guardrail configuration"
+            )
         content = reply.get("output", {}).get("message", {}).get("content", [])
         thought = " ".join(block["text"] for block in content if "text" in block).strip()
+        if stop == "max_tokens":
+            uses = [i for i, block in enumerate(content) if "toolUse" in block]
+            if uses:
+                content = [b for i, b in enumerate(content) if i != uses[-1]]
+            thought = (
+                f"{thought} [output cut at maxTokens={self.max_tokens}: the last tool call was "
+                "dropped; request the remaining calls in the next turn]"
+            ).strip()
         calls = [
             ToolCall(
                 id=block["toolUse"]["toolUseId"],

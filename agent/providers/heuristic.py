@@ -14,7 +14,14 @@ import re
 
 from agent.models import Hypotheses, Hypothesis, Step, ToolCall
 from agent.providers.base import SUBMIT_TOOL, LoopState, ModelProvider, Turn
-from agent.scoring import score, to_hypotheses
+from agent.scoring import (
+    CONFIDENCE_TEMPERATURE,
+    SIGNIFICANT,
+    Candidate,
+    confidence,
+    score,
+    to_hypotheses,
+)
 from tools.c4 import ArchitectureModel
 from tools.models import Evidence
 
@@ -59,6 +66,7 @@ class HeuristicProvider(ModelProvider):
         """
         self.arch = architecture
         self.focus = [architecture.get(ref).id for ref in focus or []]
+        self._steps: list[Step] = []
 
     def _affected(self, state: LoopState) -> tuple[list[str], list[str]]:
         entries: list[str] = []
@@ -75,6 +83,7 @@ class HeuristicProvider(ModelProvider):
         return entries, with_telemetry
 
     def next_turn(self, state: LoopState) -> Turn:
+        self._steps = state.prior + state.steps
         if state.prior:
             return self._follow_up(state)
         calls = {ex.call.name for step in state.steps for ex in step.executions}
@@ -96,8 +105,10 @@ class HeuristicProvider(ModelProvider):
                 ToolCall(id=f"h{n}-l{i}", name="logs", input={"components": chunk})
                 for i, chunk in enumerate(_chunks(with_logs))
             ]
+            tool_calls.append(ToolCall(id=f"h{n}-t", name="traces", input={}))
             return Turn(
-                thought=f"Check metrics and logs of the {len(affected)} elements on the path.",
+                thought=f"Check metrics, logs and spans of the {len(affected)} elements on the "
+                "path.",
                 tool_calls=tool_calls,
             )
         evidence = self._evidence(state)
@@ -211,7 +222,10 @@ class HeuristicProvider(ModelProvider):
     ) -> Hypotheses:
         """Rank hypotheses from the evidence (also used for partial answers)."""
         ranked = score(self.arch, evidence, affected)
+        if not ranked or ranked[0].score < SIGNIFICANT:
+            ranked = []  # nothing significant after attribution: do not rank noise
         hypotheses = to_hypotheses(self.arch, ranked, entries)
+        gaps = self._gaps(state_steps=self._steps, affected=affected, ranked=ranked)
         if not hypotheses:
             names = ", ".join(self.arch.elements[c].name for c in affected[:10])
             entry = entries[0] if entries else (affected[0] if affected else "unknown")
@@ -219,9 +233,9 @@ class HeuristicProvider(ModelProvider):
                 Hypothesis(
                     rank=1,
                     statement=(
-                        f"No anomaly, log change or control-plane change found on the affected "
-                        f"path ({names}). The cause may lie outside the modelled telemetry or "
-                        "outside the window."
+                        f"No significant evidence (p < 0.001 under every detector's null model) "
+                        f"on the affected path ({names}); ranking the noise would mislead. The "
+                        "cause may lie outside the modelled telemetry or outside the window."
                     ),
                     component=entry,
                     confidence=0.02,
@@ -238,8 +252,51 @@ class HeuristicProvider(ModelProvider):
             if top.component in self.arch.elements
             else top.component
         )
-        return Hypotheses(
-            summary=f"Most likely root cause: {name} ({top.fault_category}, "
-            f"confidence {top.confidence:.2f}).",
-            hypotheses=hypotheses,
+        summary = (
+            f"Most likely root cause: {name} ({top.fault_category}, "
+            f"confidence {top.confidence:.2f})."
+            if ranked
+            else "No significant evidence: no component is ranked."
         )
+        return Hypotheses(summary=summary, hypotheses=hypotheses, gaps=gaps)
+
+    def _gaps(
+        self, state_steps: list[Step], affected: list[str], ranked: list[Candidate]
+    ) -> list[str]:
+        """What could not be checked, from the tool results, and why a low confidence is low."""
+        gaps: list[str] = []
+        for step in state_steps:
+            for ex in step.executions:
+                result = ex.result
+                if result.status == "error":
+                    gaps.append(f"{ex.call.name} failed: {(result.error or '')[:200]}")
+                for gap in (result.data or {}).get("gaps", []) if result.data else []:
+                    gaps.append(f"{ex.call.name}: {str(gap)[:200]}")
+        no_logs = [
+            self.arch.elements[c].name for c in affected if not self.arch.telemetry(c).log_groups
+        ]
+        if no_logs:
+            gaps.append(
+                f"no log groups mapped for {len(no_logs)} component(s): " + ", ".join(no_logs[:8])
+            )
+        if ranked:
+            scores = [c.score for c in ranked]
+            top = ranked[0]
+            conf = confidence(scores, top.score)
+            if conf < 0.5:
+                why = []
+                if len(ranked) > 1 and ranked[1].score >= top.score - CONFIDENCE_TEMPERATURE:
+                    runner = self.arch.elements[ranked[1].component].name
+                    why.append(
+                        f"{runner} has nearly as strong evidence ({ranked[1].score:.1f} vs "
+                        f"{top.score:.1f} -log10 p)"
+                    )
+                if top.score < 2 * SIGNIFICANT:
+                    why.append(f"the strongest evidence is weak ({top.score:.1f} -log10 p)")
+                if top.victim_of:
+                    deps = ", ".join(self.arch.elements[c].name for c in top.victim_of[:3])
+                    why.append(f"its dependencies {deps} are anomalous too")
+                gaps.append(
+                    f"low confidence ({conf:.2f}): " + ("; ".join(why) or "evidence is spread")
+                )
+        return list(dict.fromkeys(gaps))[:30]

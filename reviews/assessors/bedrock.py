@@ -2,11 +2,22 @@
 
 Request (Bedrock Runtime ``Converse``): ``system`` = the rules (``assess_system.md.j2``),
 ``messages`` = one user turn listing the unit's questions, their best practices, the retrieved
-guidance and the document pages; document and guidance are wrapped in nonce-delimited
+guidance, the document's statements most relevant to each question (section path and qualifiers
+such as ``future`` or ``optional`` shown, :func:`reviews.assessors.lexical.relevant_statements`)
+and the document pages; document and guidance are wrapped in nonce-delimited
 ``<untrusted-data-…>`` tags after sanitising (:mod:`agent.untrusted`). ``toolConfig`` holds one
 tool, ``submit_assessment``, whose input schema is generated from :class:`SubmitAssessment`
 (``$ref`` inlined), and ``toolChoice = {"tool": {"name": "submit_assessment"}}`` forces the model
-to answer through it. ``inferenceConfig`` = ``{"maxTokens", "temperature": 0}``.
+to answer through it (only for families that accept a forced tool,
+:func:`tools.aws.models.supports_forced_tool`; others are asked in the prompt and repaired).
+``inferenceConfig`` = ``{"maxTokens", "temperature": 0}`` with ``maxTokens`` clamped to the
+model's output limit (:func:`tools.aws.models.output_limit`). The model id comes from
+:func:`tools.aws.models.resolve_model` (never hard-coded).
+
+``stopReason``: ``max_tokens`` splits the unit (its questions in two halves, each its own
+request) instead of re-sending the same request; a single question that still does not fit is an
+:class:`AssessmentError`. ``guardrail_intervened`` / ``content_filtered`` raise
+:class:`AssessmentError` naming the stop reason.
 
 Validation of the answer, in order: the tool input must parse as :class:`SubmitAssessment`;
 every question of the unit must be answered and no other; every choice id must be a best
@@ -17,9 +28,9 @@ are dropped with a warning, and an ``addressed`` / ``partly`` verdict left witho
 quote becomes ``insufficient_information``. Cited guidance ids that were not retrieved for the
 question are dropped.
 
-Errors: ``ThrottlingException``, ``ServiceUnavailableException``, ``ModelTimeoutException`` and
-``ModelNotReadyException`` raise :class:`ThrottledError` (the runner backs off and retries);
-access, validation and unknown-model errors raise :class:`AssessmentError` naming model and Region.
+Errors are translated by :func:`tools.aws.errors.translate_model` (the one Bedrock error table):
+throttling and brief unavailability raise :class:`ThrottledError`; access, validation, legacy and
+unknown-model errors raise :class:`AssessmentError` naming model, Region and what to pass.
 """
 
 from __future__ import annotations
@@ -27,11 +38,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, ValidationError
 
 from agent.untrusted import new_nonce, sanitize
-from lenses.catalog import Lens, Question
+from lenses.catalog import GuidanceNote, Lens, LensError, Question, load_guidance
 from reviews.assess import (
     Assessor,
     BestPracticeDraft,
@@ -40,23 +51,24 @@ from reviews.assess import (
     Unit,
     verify_quotes,
 )
+from reviews.assessors.lexical import (
+    RELEVANT_STATEMENTS,
+    Corpus,
+    build_corpus,
+    relevant_statements,
+)
+from reviews.document import Statement, understand
 from reviews.errors import AssessmentError, ThrottledError
 from reviews.models import ChoiceReason, DocumentText, Mode, Quote, Verdict
 from reviews.render import render_template
+from tools.aws.errors import ModelRetryableError, translate_model
+from tools.aws.models import output_limit, resolve_model, supports_forced_tool, supports_tool_status
+from tools.errors import ModelError
 from tools.models import Model
 
 TOOL_NAME = "submit_assessment"
-DEFAULT_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 MAX_DOCUMENT_CHARS = 200_000  # about 50k tokens: the document part of one request
-RETRYABLE = frozenset(
-    {
-        "ThrottlingException",
-        "ServiceUnavailableException",
-        "ModelTimeoutException",
-        "ModelNotReadyException",
-        "TooManyRequestsException",
-    }
-)
+BLOCKED_STOPS = ("guardrail_intervened", "content_filtered")
 
 
 class QuoteIn(Model):
@@ -114,9 +126,10 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def tool_config() -> dict[str, Any]:
-    """The Converse ``toolConfig``: the one tool, forced."""
-    return {
+def tool_config(model_id: str | None = None) -> dict[str, Any]:
+    """The Converse ``toolConfig``: the one tool, forced when ``model_id``'s family accepts a
+    forced tool (or no model is named)."""
+    config: dict[str, Any] = {
         "tools": [
             {
                 "toolSpec": {
@@ -127,8 +140,10 @@ def tool_config() -> dict[str, Any]:
                 }
             }
         ],
-        "toolChoice": {"tool": {"name": TOOL_NAME}},
     }
+    if model_id is None or supports_forced_tool(model_id):
+        config["toolChoice"] = {"tool": {"name": TOOL_NAME}}
+    return config
 
 
 def document_block(doc: DocumentText, nonce: str, limit: int = MAX_DOCUMENT_CHARS) -> str:
@@ -145,6 +160,17 @@ def document_block(doc: DocumentText, nonce: str, limit: int = MAX_DOCUMENT_CHAR
         parts.append(text)
         used += len(text)
     body = "\n".join(parts)
+    return f"<untrusted-data-{nonce}>\n{body}\n</untrusted-data-{nonce}>"
+
+
+def statements_block(statements: list[tuple[Statement, float]], nonce: str) -> str:
+    """The relevant statements as one untrusted block: ``[p. N] (section) text {qualifiers}``."""
+    lines = []
+    for stmt, _ in statements:
+        section = f" ({' > '.join(stmt.section)})" if stmt.section else ""
+        quals = f" {{{', '.join(sorted(stmt.qualifiers))}}}" if stmt.qualifiers else ""
+        lines.append(f"[p. {stmt.page}]{sanitize(section)} {sanitize(stmt.display)}{quals}")
+    body = "\n".join(lines) or "(no statement of the document matches this question's guidance)"
     return f"<untrusted-data-{nonce}>\n{body}\n</untrusted-data-{nonce}>"
 
 
@@ -191,12 +217,17 @@ def check_answer(answer: SubmitAssessment, questions: list[Question]) -> list[st
     return problems
 
 
+class _OutputCut(Exception):
+    """The reply stopped at ``maxTokens`` (stopReason ``max_tokens``)."""
+
+
 class BedrockAssessor(Assessor):
     """Assess with a Bedrock model through Converse (see the module docstring).
 
     ``client`` is an injectable ``bedrock-runtime`` client; without one, a client is built from
-    ``profile`` / ``region`` with botocore's standard retries (3 attempts; the runner adds its own
-    backoff on top).
+    ``profile`` / ``region`` by :func:`tools.aws.session.make_client` (adaptive retries, 600 s
+    read timeout). ``model_id`` None resolves the newest usable model of the family
+    (``catalog_client``, a ``bedrock`` client, is injectable).
     """
 
     name = "bedrock"
@@ -204,7 +235,7 @@ class BedrockAssessor(Assessor):
     def __init__(
         self,
         lens: Lens,
-        model_id: str = DEFAULT_MODEL,
+        model_id: str | None = None,
         *,
         client: Any = None,
         region: str | None = None,
@@ -212,6 +243,7 @@ class BedrockAssessor(Assessor):
         max_tokens: int = 8192,
         max_repairs: int = 2,
         nonce: str | None = None,
+        catalog_client: Any = None,
     ) -> None:
         if client is None:
             from tools.aws.session import make_client
@@ -219,14 +251,20 @@ class BedrockAssessor(Assessor):
             client = make_client("bedrock-runtime", profile=profile, region=region)
         self.lens = lens
         self.client = client
-        self.model_id = model_id
         self.region = region or getattr(client.meta, "region_name", None)
-        self.max_tokens = max_tokens
+        try:
+            self.model_id = resolve_model(
+                model_id, catalog_client=catalog_client, profile=profile, region=self.region
+            )
+        except ModelError as exc:
+            raise AssessmentError(str(exc)) from exc
+        self.max_tokens = min(max_tokens, output_limit(self.model_id))
         self.max_repairs = max_repairs
         self.nonce = nonce or new_nonce()
         self.input_tokens = 0
         self.output_tokens = 0
         self._lock = threading.Lock()
+        self._lexical: Corpus | None = None
 
     def _where(self) -> str:
         return f"model {self.model_id} in {self.region or 'the default Region'}"
@@ -238,36 +276,14 @@ class BedrockAssessor(Assessor):
                 modelId=self.model_id,
                 system=[{"text": system}],
                 messages=messages,
-                toolConfig=tool_config(),
+                toolConfig=tool_config(self.model_id),
                 inferenceConfig={"maxTokens": self.max_tokens, "temperature": 0.0},
             )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            message = exc.response.get("Error", {}).get("Message", "")
-            if code in RETRYABLE:
-                raise ThrottledError(f"Bedrock {code} for {self._where()}") from exc
-            if code == "AccessDeniedException":
-                raise AssessmentError(
-                    f"access denied to {self._where()}: enable model access in the Bedrock "
-                    "console and allow bedrock:InvokeModel for this identity"
-                ) from exc
-            if code == "ValidationException" and "too long" in message.lower():
-                raise AssessmentError(
-                    f"the request does not fit the context of {self._where()}: use --mode deep "
-                    "(one question per request) or a model with a larger context"
-                ) from exc
-            if code == "ResourceNotFoundException":
-                raise AssessmentError(
-                    f"{self._where()} not found: check --model-id and --region"
-                ) from exc
-            raise AssessmentError(f"Bedrock {code} for {self._where()}: {message[:200]}") from exc
-        except NoCredentialsError as exc:
-            raise AssessmentError(
-                "no AWS credentials for Bedrock: pass --profile or run `aws configure`, or use "
-                "--assessor heuristic (offline)"
-            ) from exc
-        except BotoCoreError as exc:
-            raise AssessmentError(f"Bedrock call for {self._where()} failed: {exc}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            error = translate_model(exc, f"model {self.model_id}", self.region)
+            if isinstance(error, ModelRetryableError):
+                raise ThrottledError(str(error)) from exc
+            raise AssessmentError(str(error)) from exc
         usage = response.get("usage") or {}
         with self._lock:
             self.input_tokens += int(usage.get("inputTokens", 0))
@@ -277,17 +293,72 @@ class BedrockAssessor(Assessor):
     def request_text(
         self, doc: DocumentText, unit: Unit, guidance: dict[str, QuestionGuidance], mode: Mode
     ) -> str:
-        """The user turn of a unit (questions, guidance, document)."""
+        """The user turn of a unit (questions, guidance, relevant statements, document)."""
+        model = understand(doc)
+        relevant = {
+            q.id: statements_block(
+                relevant_statements(
+                    model,
+                    list(guidance[q.id].notes.values()),
+                    self._corpus([n for g in guidance.values() for n in g.notes.values()]),
+                    RELEVANT_STATEMENTS,
+                ),
+                self.nonce,
+            )
+            for q in unit.questions
+        }
         return render_template(
             "assess_request.md.j2",
             questions=unit.questions,
             pillar_name=self.lens.pillar(unit.pillar_id).name,
             mode=mode,
             guidance={q.id: guidance_block(guidance[q.id], self.nonce) for q in unit.questions},
+            relevant=relevant,
             document=document_block(doc, self.nonce),
         )
 
+    def _corpus(self, fallback: list[GuidanceNote]) -> Corpus:
+        """Word statistics of the lens's whole guidance (else of the notes at hand)."""
+        with self._lock:
+            if self._lexical is None:
+                try:
+                    notes = load_guidance(self.lens)
+                except (LensError, OSError):  # a partial or custom lens without its notes
+                    notes = fallback
+                self._lexical = build_corpus(notes)
+            return self._lexical
+
     def assess(
+        self,
+        doc: DocumentText,
+        unit: Unit,
+        guidance: dict[str, QuestionGuidance],
+        mode: Mode,
+    ) -> list[QuestionDraft]:
+        """Assess ``unit``; a reply cut at the output limit splits the unit in two halves.
+
+        Raises:
+            AssessmentError: no valid answer after the repairs, a blocked output, or one question
+                that does not fit the output limit.
+            ThrottledError: Bedrock throttled after botocore's retries.
+        """
+        try:
+            return self._assess(doc, unit, guidance, mode)
+        except _OutputCut:
+            if len(unit.questions) < 2:
+                raise AssessmentError(
+                    f"{self._where()} reached its output limit ({self.max_tokens} tokens) on "
+                    f"{unit.key} alone; use a model with a larger output limit"
+                ) from None
+            half = len(unit.questions) // 2
+            parts = [unit.questions[:half], unit.questions[half:]]
+            drafts: list[QuestionDraft] = []
+            for n, questions in enumerate(parts, start=1):
+                part = Unit(key=f"{unit.key}#{n}", pillar_id=unit.pillar_id, questions=questions)
+                drafts += self.assess(doc, part, guidance, mode)
+            return drafts
+
+    def _assess(
         self,
         doc: DocumentText,
         unit: Unit,
@@ -303,6 +374,13 @@ class BedrockAssessor(Assessor):
         problems: list[str] = []
         for _ in range(self.max_repairs + 1):
             response = self.converse(system, messages)
+            stop = response.get("stopReason")
+            if stop == "max_tokens":
+                raise _OutputCut()
+            if stop in BLOCKED_STOPS:
+                raise AssessmentError(
+                    f"{self._where()} output was blocked (stopReason {stop}) for {unit.key}"
+                )
             message = response.get("output", {}).get("message", {})
             uses = [b["toolUse"] for b in message.get("content", []) if "toolUse" in b]
             use = next((u for u in uses if u.get("name") == TOOL_NAME), None)
@@ -325,22 +403,13 @@ class BedrockAssessor(Assessor):
                 ]
             if not problems and answer is not None:
                 return [self._draft(doc, qa, guidance[qa.question_id]) for qa in answer.questions]
-            messages.append(
-                {
-                    "role": "user",
-                    "content": [
-                        {
-                            "toolResult": {
-                                "toolUseId": use["toolUseId"],
-                                "status": "error",
-                                "content": [
-                                    {"text": "Rejected, fix and call again: " + "; ".join(problems)}
-                                ],
-                            }
-                        }
-                    ],
-                }
-            )
+            result: dict[str, Any] = {
+                "toolUseId": use["toolUseId"],
+                "content": [{"text": "Rejected, fix and call again: " + "; ".join(problems)}],
+            }
+            if supports_tool_status(self.model_id):
+                result["status"] = "error"
+            messages.append({"role": "user", "content": [{"toolResult": result}]})
         raise AssessmentError(
             f"{self._where()} gave no valid assessment for {unit.key} after "
             f"{self.max_repairs + 1} attempts: {'; '.join(problems)[:400]}"

@@ -42,6 +42,16 @@ def client() -> Any:
     )
 
 
+def converse_requests(c: Any) -> list[dict[str, Any]]:
+    """The parameters of every Converse call ``c`` makes, in order."""
+    captured: list[dict[str, Any]] = []
+    c.meta.events.register(
+        "provide-client-params.bedrock-runtime.Converse",
+        lambda params, **_: captured.append(params),
+    )
+    return captured
+
+
 def reply(content: list[dict[str, Any]], stop: str = "tool_use") -> dict[str, Any]:
     return {
         "output": {"message": {"role": "assistant", "content": content}},
@@ -70,11 +80,7 @@ def provider(c: Any, chain: Path, **kw: Any) -> tuple[BedrockConverseProvider, A
 
 def test_converse_loop_requests_and_answer(chain: Path) -> None:
     c = client()
-    captured: list[dict[str, Any]] = []
-    c.meta.events.register(
-        "provide-client-params.bedrock-runtime.Converse",
-        lambda params, **_: captured.append(params),
-    )
+    captured = converse_requests(c)
     p, session = provider(c, chain)
     question = "Shoppers get errors when they check out"
     first = {
@@ -148,8 +154,8 @@ def test_converse_loop_requests_and_answer(chain: Path) -> None:
         inv = InvestigationLoop(session.context, p, price_per_1k=price_of(MODEL)).run(question)
         stub.assert_no_pending_responses()
     tools = [t["toolSpec"]["name"] for t in captured[0]["toolConfig"]["tools"]]
-    assert tools == ["architecture", "logs", "metrics", "changes", "submit_hypotheses"]
-    schema = captured[0]["toolConfig"]["tools"][4]["toolSpec"]["inputSchema"]["json"]
+    assert tools == ["architecture", "logs", "metrics", "changes", "traces", "submit_hypotheses"]
+    schema = captured[0]["toolConfig"]["tools"][5]["toolSpec"]["inputSchema"]["json"]
     assert "hypotheses" in schema["properties"]
     # the third request carries both parallel tool results, wrapped as untrusted data
     third = captured[2]["messages"]
@@ -169,7 +175,7 @@ def test_converse_loop_requests_and_answer(chain: Path) -> None:
 @pytest.mark.parametrize(
     ("code", "message", "error", "text"),
     [
-        ("ThrottlingException", "Too many requests", ModelError, "throttled"),
+        ("ThrottlingException", "Too many requests", ModelError, "retry later"),
         ("AccessDeniedException", "no access", ModelError, "enable model access"),
         (
             "ValidationException",
@@ -199,12 +205,8 @@ def test_errors_are_translated(
 
 def test_guardrail_blocks_a_tool_result(chain: Path) -> None:
     c = client()
-    captured: list[dict[str, Any]] = []
-    c.meta.events.register(
-        "provide-client-params.bedrock-runtime.Converse",
-        lambda params, **_: captured.append(params),
-    )
-    p, session = provider(c, chain, guardrail=("gr-123", "1"))
+    captured = converse_requests(c)
+    p, session = provider(c, chain, guardrail=("gr7x2k9q1abc", "1"))
     with Stubber(c) as stub:
         stub.add_response("converse", reply([tool_use("t1", "logs", {"components": ["Web App"]})]))
         stub.add_response(
@@ -216,34 +218,13 @@ def test_guardrail_blocks_a_tool_result(chain: Path) -> None:
                 "assessments": [],
             },
             {
-                "guardrailIdentifier": "gr-123",
+                "guardrailIdentifier": "gr7x2k9q1abc",
                 "guardrailVersion": "1",
                 "source": "INPUT",
                 "content": ANY,
             },
         )
-        stub.add_response(
-            "converse",
-            reply(
-                [
-                    tool_use(
-                        "t2",
-                        "submit_hypotheses",
-                        {
-                            "hypotheses": [
-                                {
-                                    "rank": 1,
-                                    "statement": "s",
-                                    "component": "Web App",
-                                    "confidence": 0.5,
-                                    "supporting_evidence": ["E1"],
-                                }
-                            ]
-                        },
-                    )
-                ]
-            ),
-        )
+        stub.add_response("converse", reply([_submit("t2")]))
         InvestigationLoop(session.context, p).run("x")
     text = captured[1]["messages"][2]["content"][0]["toolResult"]["content"][0]["text"]
     assert "blocked by the configured Bedrock guardrail" in text
@@ -263,3 +244,195 @@ def test_cli_without_credentials_gives_one_line(
     last = [line for line in result.stderr.splitlines() if line.strip()][-1]
     assert last.startswith("error: no AWS credentials for Bedrock")
     assert "--profile" in last
+
+
+def _submit(tid: str) -> dict[str, Any]:
+    return tool_use(
+        tid,
+        "submit_hypotheses",
+        {
+            "hypotheses": [
+                {
+                    "rank": 1,
+                    "statement": "s",
+                    "component": "Web App",
+                    "confidence": 0.5,
+                    "supporting_evidence": ["E1"],
+                }
+            ]
+        },
+    )
+
+
+def test_max_tokens_clamped_to_the_model_output_limit(chain: Path) -> None:
+    """Claude 3.5 Sonnet v1 is capped at 4,096 output tokens: 8,192 is never sent."""
+    c = client()
+    p, session = provider(c, chain, max_tokens=8192)
+    with Stubber(c) as stub:
+        expected = {
+            "modelId": MODEL,
+            "system": ANY,
+            "messages": ANY,
+            "toolConfig": ANY,
+            "inferenceConfig": {"maxTokens": 4096, "temperature": 0.0},
+        }
+        stub.add_response("converse", reply([tool_use("t0", "logs", {"components": ["Web App"]})]), expected)
+        stub.add_response(
+            "converse",
+            reply([_submit("t1")]),
+            {
+                "modelId": MODEL,
+                "system": ANY,
+                "messages": ANY,
+                "toolConfig": ANY,
+                "inferenceConfig": {"maxTokens": 4096, "temperature": 0.0},
+            },
+        )
+        InvestigationLoop(session.context, p).run("x")
+        stub.assert_no_pending_responses()
+
+
+def test_max_tokens_stop_drops_the_cut_call_and_moves_on(chain: Path) -> None:
+    """stopReason max_tokens: the complete calls run, the cut one is dropped, and the next
+    request is a different one (never the same request re-sent)."""
+    c = client()
+    captured = converse_requests(c)
+    p, session = provider(c, chain)
+    with Stubber(c) as stub:
+        stub.add_response(
+            "converse",
+            reply(
+                [
+                    tool_use("t1", "logs", {"components": ["Web App"]}),
+                    tool_use("t2", "architecture", {"symptom": "x"}),
+                ],
+                stop="max_tokens",
+            ),
+        )
+        stub.add_response("converse", reply([_submit("t3")]))
+        inv = InvestigationLoop(session.context, p).run("x")
+    assert [ex.call.id for ex in inv.steps[0].executions] == ["t1"]
+    assert "output cut at maxTokens" in inv.steps[0].thought
+    second = captured[1]["messages"]
+    assert [u["toolUse"]["toolUseId"] for u in second[1]["content"] if "toolUse" in u] == ["t1"]
+    assert captured[0] != captured[1]
+
+
+@pytest.mark.parametrize(
+    ("stop", "text"),
+    [("guardrail_intervened", "guardrail intervened"), ("content_filtered", "content filtering")],
+)
+def test_blocked_stop_reasons_are_reported(chain: Path, stop: str, text: str) -> None:
+    c = client()
+    p, session = provider(c, chain)
+    with Stubber(c) as stub:
+        stub.add_response("converse", reply([{"text": "..."}], stop=stop))
+        with pytest.raises(ModelError, match=text):
+            InvestigationLoop(session.context, p).run("x")
+
+
+def test_tool_result_status_only_for_families_that_accept_it(chain: Path) -> None:
+    c = client()
+    captured = converse_requests(c)
+    session = open_bundle(chain)
+    llama = "us.meta.llama3-3-70b-instruct-v1:0"
+    p = BedrockConverseProvider(
+        llama,
+        window=session.context.window.label(),
+        baseline=session.context.baseline.label(),
+        client=c,
+        nonce=NONCE,
+        max_tokens=4096,
+    )
+    with Stubber(c) as stub:
+        stub.add_response("converse", reply([tool_use("t1", "logs", {"components": ["Web App"]})]))
+        stub.add_response("converse", reply([_submit("t2")]))
+        InvestigationLoop(session.context, p).run("x")
+    result = captured[1]["messages"][2]["content"][0]["toolResult"]
+    assert "status" not in result
+    assert captured[1]["inferenceConfig"]["maxTokens"] == 2048  # Llama's output limit
+
+
+def _add_spans(bundle: Path) -> None:
+    """Spans of Web App -> Orders API calls: 4 ms of network time in the baseline, 80 ms in
+    the window (a delayed callee)."""
+    import pandas as pd
+
+    from tests.builders import WINDOW
+    from tools.bundle import SPAN_COLUMNS
+
+    rows = []
+    for period, net_ms in ((WINDOW.previous(), 4), (WINDOW, 80)):
+        base = int(period.start.timestamp() * 1e9)
+        for i in range(60):
+            start = base + i * 20_000_000_000
+            client_ns, server_ns = (net_ms + 10) * 1_000_000, 10_000_000
+            rows += [
+                [
+                    f"t{start}",
+                    f"c{start}",
+                    "",
+                    "Web App",
+                    "web-0",
+                    "GET /orders",
+                    "client",
+                    start,
+                    client_ns,
+                    "",
+                ],
+                [
+                    f"t{start}",
+                    f"s{start}",
+                    f"c{start}",
+                    "Orders API",
+                    "orders-0",
+                    "GET /orders",
+                    "server",
+                    start + net_ms * 500_000,
+                    server_ns,
+                    "",
+                ],
+            ]
+    pd.DataFrame(rows, columns=list(SPAN_COLUMNS)).to_csv(bundle / "spans.csv", index=False)
+
+
+def test_the_model_calls_the_traces_tool(tmp_path: Path) -> None:
+    bundle = write_chain_bundle(tmp_path / "spans")
+    _add_spans(bundle)
+    c = client()
+    captured: list[dict[str, Any]] = []
+    c.meta.events.register(
+        "provide-client-params.bedrock-runtime.Converse",
+        lambda params, **_: captured.append(params),
+    )
+    p, session = provider(c, bundle)
+    answer = {
+        "summary": "Calls into Orders API are slow",
+        "hypotheses": [
+            {
+                "rank": 1,
+                "statement": "Network delay into Orders API",
+                "component": "Orders API",
+                "fault_category": "latency",
+                "confidence": 0.7,
+                "supporting_evidence": ["E1"],
+            }
+        ],
+        "gaps": ["no span-linked log statements"],
+    }
+    with Stubber(c) as stub:
+        stub.add_response("converse", reply([tool_use("t1", "traces", {})]))
+        stub.add_response("converse", reply([tool_use("t2", "submit_hypotheses", answer)]))
+        inv = InvestigationLoop(session.context, p).run("Orders are slow")
+        stub.assert_no_pending_responses()
+    system = captured[0]["system"][0]["text"]
+    assert "`traces`" in system and "-log10 p" in system
+    spec = next(t for t in captured[0]["toolConfig"]["tools"] if t["toolSpec"]["name"] == "traces")
+    assert "network time" in spec["toolSpec"]["description"]
+    result = captured[1]["messages"][2]["content"][0]["toolResult"]
+    text = result["content"][0]["text"]
+    assert "Orders API" in text and "-log10 p" in text
+    traced = [e for e in inv.evidence if e.tool == "traces"]
+    assert traced and traced[0].component == session.architecture.get("Orders API").id
+    assert traced[0].figures["evidence"] >= 3
+    assert inv.answer is not None and inv.answer.gaps == ["no span-linked log statements"]

@@ -363,3 +363,30 @@ def test_stale_version_write_is_refused_sqlite_and_dynamodb(chain: Path, tmp_pat
             store.save_versioned(record.model_copy(), 0)
         store.save_versioned(fresh, 1)
         assert store.load(record.id).version == 2
+
+
+def test_managed_runtime_access_denied_names_invoke_agent(chain: Path) -> None:
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    session = open_bundle(chain)
+    client = boto3.client("bedrock-agent-runtime", region_name="eu-central-1")
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "invoke_agent",
+            "AccessDeniedException",
+            "not authorized",
+            403,
+            expected_params={
+                "agentId": "AGENT12345",
+                "agentAliasId": "ALIAS12345",
+                "sessionId": ANY,
+                "inputText": "x",
+                "enableTrace": True,
+                "sessionState": ANY,
+            },
+        )
+        with pytest.raises(ModelError, match="bedrock:InvokeAgent"):
+            ManagedAgentRuntime("AGENT12345", "ALIAS12345", client=client).run(
+                "x", session.context.window, session.context.baseline
+            )

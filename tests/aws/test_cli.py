@@ -78,3 +78,42 @@ def test_policy_and_schema(app):
     schema = json.loads(runner.invoke(app, ["aws", "schema", "logs"]).stdout)
     assert list(schema["paths"]) == ["/logs"]
     assert runner.invoke(app, ["aws", "schema", "nope"]).exit_code == 2
+
+
+def test_check_reads_linked_accounts_through_the_monitoring_account(
+    app, chain_bundle: Path, monkeypatch
+):
+    """RCA_CROSS_ACCOUNT=observability and no roles: a source account's log groups are checked
+    from the monitoring account by ARN (DescribeLogGroups logGroupIdentifiers)."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from tools.aws.session import AwsSessions, Location, RoleConfig
+
+    workspace = json.loads((chain_bundle / "workspace.json").read_text())
+    for element in workspace["model"]["softwareSystems"]:
+        element.setdefault("properties", {})["rca.account"] = "444455556666"
+    path = chain_bundle.parent / "ws-linked.json"
+    path.write_text(json.dumps(workspace))
+    logs = boto3.client("logs", region_name="eu-central-1")
+    asked: list[Location] = []
+
+    class Sessions(AwsSessions):
+        def client(self, service: str, location: Location):  # type: ignore[override]
+            asked.append(location)
+            return logs
+
+    monkeypatch.setenv("RCA_CROSS_ACCOUNT", "observability")
+    monkeypatch.setattr(
+        aws_cli,
+        "_sessions",
+        lambda *a: Sessions(region="eu-central-1", roles=RoleConfig.resolve(environ={"RCA_CROSS_ACCOUNT": "observability"})),
+    )
+    stub = Stubber(logs)
+    stub.add_response("describe_log_groups", {"logGroups": []}, {"logGroupIdentifiers": ANY})
+    with stub:
+        result = CliRunner().invoke(app, ["aws", "check", "--workspace", str(path), "--json"])
+    rows = json.loads(result.stdout)["locations"]
+    linked = [r for r in rows if r["account"] == "444455556666"]
+    assert linked and linked[0]["ok"] and linked[0]["missing"]  # nothing found, said per group
+    assert asked and all(loc.account is None for loc in asked)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,10 @@ def runtime(scenario_bundle: Path):
 
 
 def body_of(response: dict) -> dict:
-    return json.loads(response["response"]["responseBody"]["application/json"]["body"])
+    """The JSON inside the body's untrusted-data block (validation errors come back bare)."""
+    text = response["response"]["responseBody"]["application/json"]["body"]
+    match = re.fullmatch(r"<untrusted-data-([0-9a-f]+)>\n(.*)\n</untrusted-data-\1>", text, re.S)
+    return json.loads(match.group(2) if match else text)
 
 
 def window_attributes(bundle: Bundle) -> dict[str, str]:
@@ -39,7 +43,7 @@ def window_attributes(bundle: Bundle) -> dict[str, str]:
     return {"rcaWindowStart": w.start.isoformat(), "rcaWindowEnd": w.end.isoformat()}
 
 
-@pytest.mark.parametrize("tool", ["architecture", "logs", "metrics", "changes"])
+@pytest.mark.parametrize("tool", ["architecture", "logs", "metrics", "changes", "traces"])
 def test_each_handler_answers_its_fixture(runtime: Bundle, tool: str):
     ev = event(f"bedrock_{tool}")
     ev["sessionAttributes"].update(window_attributes(runtime))
@@ -55,11 +59,12 @@ def test_each_handler_answers_its_fixture(runtime: Bundle, tool: str):
     assert response["response"]["httpStatusCode"] == 200
     body = body_of(response)
     assert body["tool"] == tool and body["status"] in ("ok", "no_data")
-    assert len(response["response"]["responseBody"]["application/json"]["body"]) <= 20_000
+    assert len(json.dumps(response).encode()) <= handlers.DEFAULT_MAX_RESPONSE_BYTES
     offset = int(ev["sessionAttributes"].get("rcaEvidenceCount", "0"))
     ids = [e["id"] for e in body["evidence"]]
     assert ids == [f"E{offset + i + 1}" for i in range(len(ids))]
-    assert response["sessionAttributes"]["rcaEvidenceCount"] == str(offset + len(ids))
+    # ids stay unique across calls even when the body had to leave some evidence out
+    assert int(response["sessionAttributes"]["rcaEvidenceCount"]) >= offset + len(ids)
 
 
 def test_the_combined_handler_dispatches_on_api_path(runtime: Bundle):
@@ -175,3 +180,32 @@ def test_misconfiguration_comes_back_as_a_readable_error(monkeypatch, tmp_path: 
     finally:
         handlers.set_runtime(None)
     assert body["status"] == "error" and "workspace file not found" in body["error"]
+
+
+def test_response_budget_counts_the_escaped_body_and_envelope(runtime: Bundle, monkeypatch):
+    """A body full of quotes and non-ASCII grows when escaped: the whole Lambda response, not
+    the raw body, stays within the budget; the body is sanitised and wrapped."""
+    noisy = ToolResult(
+        tool="logs",
+        status="ok",
+        summary='"quoted" \u00e9\u00e8 <untrusted-data-0000> \u200b' * 200,
+        evidence=[
+            Evidence(
+                id=f"E{i}", tool="logs", kind="log_pattern", summary='"x" \u00e9' * 300, searched="s"
+            )
+            for i in range(1, 40)
+        ],
+    )
+    monkeypatch.setattr(handlers, "run_tool", lambda ctx, name, body: noisy)
+    response = handlers.logs(event("bedrock_logs"), None)
+    assert len(json.dumps(response).encode()) <= handlers.DEFAULT_MAX_RESPONSE_BYTES
+    text = response["response"]["responseBody"]["application/json"]["body"]
+    assert text.startswith("<untrusted-data-") and text.rstrip().endswith(">")
+    body = body_of(response)
+    assert "<untrusted-data-0000>" not in body["summary"] and "\u200b" not in body["summary"]
+
+
+def test_action_group_schema_has_no_enum():
+    text = handlers.openapi_schema()
+    assert '"enum"' not in text
+    assert "Allowed values:" in text

@@ -319,7 +319,7 @@ def test_literal_of_picks_the_longest_fixed_text():
 def test_bins_query_and_parsing():
     query = bins_query(["ERROR timeout", "GET /cart"], 60)
     assert 'strcontains(@message, "ERROR timeout") as rca_p0' in query
-    assert "rca_p0 * 1 + rca_p1 * 2 as rca_pid" in query and "bin(60s)" in query
+    assert "rca_p0 * 1 + rca_p1 * 2 as rca_pid" in query and "bin(1m)" in query
     logs = client("logs")
     stub = Stubber(logs)
     stub.add_response(
@@ -340,28 +340,28 @@ def test_bins_query_and_parsing():
             "results": rows(
                 {
                     "rca_pid": "1",
-                    "bin(60s)": "2026-03-17 16:22:00.000",
+                    "bin(1m)": "2026-03-17 16:22:00.000",
                     "rca_n": "4",
                     "rca_first": "2026-03-17 16:22:31.250",
                     "rca_sample": "ERROR timeout 1",
                 },
                 {
                     "rca_pid": "1",
-                    "bin(60s)": "2026-03-17 16:23:00.000",
+                    "bin(1m)": "2026-03-17 16:23:00.000",
                     "rca_n": "6",
                     "rca_first": "2026-03-17 16:23:00.100",
                     "rca_sample": "ERROR timeout 2",
                 },
                 {
                     "rca_pid": "3",
-                    "bin(60s)": "2026-03-17 16:23:00.000",
+                    "bin(1m)": "2026-03-17 16:23:00.000",
                     "rca_n": "1",
                     "rca_first": "2026-03-17 16:23:00.100",
                     "rca_sample": "both",
                 },
                 {
                     "rca_pid": "2",
-                    "bin(60s)": "2026-03-17 16:00:00.000",
+                    "bin(1m)": "2026-03-17 16:00:00.000",
                     "rca_n": "9",
                     "rca_first": "2026-03-17 16:00:01.000",
                     "rca_sample": "GET /cart/1",

@@ -9,6 +9,7 @@ import pytest
 
 from lenses.catalog import Lens
 from reviews.assess import (
+    NOT_ASSESSED,
     Assessor,
     QuestionDraft,
     QuestionGuidance,
@@ -166,31 +167,60 @@ def test_injection_line_changes_no_verdict(
                 assert quote.text in doc.page(quote.page).text
 
 
-def test_out_of_scope_practice_is_not_applicable(lens, notes, retriever, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _scope_run(lens, notes, retriever, tmp_path: Path, pages: list[str]):  # type: ignore[no-untyped-def]
     doc = DocumentText(
         source="scope.pdf",
         sha256="a" * 64,
         extractor="pdfplumber",
-        pages=[
-            PageText(
-                number=1,
-                text="Scope\nIn-scope: - Multi-region failover - Backups of the database\n"
-                "Out-of-scope: - Chaos engineering and fault injection experiments - Game day\n"
-                "exercises (covered by the operations team)",
-            ),
-            PageText(number=2, text="The workload uses Route 53 health checks and RTO 15 minutes."),
-        ],
+        pages=[PageText(number=n, text=t) for n, t in enumerate(pages, start=1)],
     )
     store = SqliteReviewStore(tmp_path / "s.db")
     store.create(ReviewRecord(id="scope-1", document="s.pdf", document_name="s.pdf", mode="deep"))
-    runner = ReviewRunner(HeuristicAssessor(), lens, retriever, notes, store)
-    a = runner.run("scope-1", doc, "deep", ["reliability"])
+    runner = ReviewRunner(HeuristicAssessor(notes), lens, retriever, notes, store)
+    return doc, runner.run("scope-1", doc, "deep", ["reliability"])
+
+
+def test_out_of_scope_list_never_makes_a_practice_not_applicable(
+    lens, notes, retriever, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    _, a = _scope_run(
+        lens,
+        notes,
+        retriever,
+        tmp_path,
+        [
+            "Scope\nIn-scope: - Multi-region failover - Backups of the database\n"
+            "Out-of-scope: - Chaos engineering and fault injection experiments - Game day\n"
+            "exercises (covered by the operations team)",
+            "The workload uses Route 53 health checks and RTO 15 minutes.",
+        ],
+    )
+    fi = _verdict(a, "rel_testing_resiliency_failure_injection_resiliency")
+    assert fi.status == "UNSELECTED" and fi.verdict != "addressed"
+    assert not any(q.page == 1 and "Chaos" in q.text for q in fi.evidence)
+
+
+def test_practice_the_document_says_does_not_apply_is_not_applicable(
+    lens, notes, retriever, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    doc, a = _scope_run(
+        lens,
+        notes,
+        retriever,
+        tmp_path,
+        [
+            "Resilience testing\nChaos engineering and fault injection are not applicable to "
+            "this batch workload.",
+            "The workload uses Route 53 health checks and RTO 15 minutes.",
+        ],
+    )
     fi = _verdict(a, "rel_testing_resiliency_failure_injection_resiliency")
     assert fi.status == "NOT_APPLICABLE" and fi.reason == "OUT_OF_SCOPE"
-    assert fi.evidence and fi.evidence[0].page == 1
-    assert fi.evidence[0].text in doc.page(1).text
-    rel12 = a.question("testing-resiliency")
-    assert "rel_testing_resiliency_failure_injection_resiliency" in rel12.not_applicable_choices
+    assert fi.evidence and fi.evidence[0].text in doc.page(1).text
+    assert (
+        "rel_testing_resiliency_failure_injection_resiliency"
+        in a.question("testing-resiliency").not_applicable_choices
+    )
 
 
 def test_units_per_mode(lens: Lens) -> None:
@@ -222,7 +252,14 @@ def test_question_risk_rules(lens: Lens) -> None:
     all_addressed = [bp(c, "addressed", "SELECTED") for c in ids]
     assert question_risk(question, all_addressed) == "NONE"
     unknown = [bp(c, "insufficient_information", "UNSELECTED") for c in ids]
-    assert question_risk(question, unknown) == "UNANSWERED"
+    assert question_risk(question, unknown) == "HIGH"  # "None of these": the lens's default rule
+    not_assessed = [
+        bp(c, "insufficient_information", "UNSELECTED").model_copy(
+            update={"rationale": NOT_ASSESSED}
+        )
+        for c in ids
+    ]
+    assert question_risk(question, not_assessed) == "UNANSWERED"
     na = [bp(c, "insufficient_information", "NOT_APPLICABLE", "OUT_OF_SCOPE") for c in ids]
     assert question_risk(question, na) == "NOT_APPLICABLE"
     one_missing = [bp(ids[0], "not_addressed", "UNSELECTED"), *all_addressed[1:]]

@@ -108,7 +108,7 @@ def _expected(messages: Any = ANY) -> dict[str, Any]:
         "system": ANY,
         "messages": messages,
         "toolConfig": tool_config(),
-        "inferenceConfig": {"maxTokens": 8192, "temperature": 0.0},
+        "inferenceConfig": {"maxTokens": 4096, "temperature": 0.0},  # clamped: 3.5 Sonnet v1 caps at 4,096
     }
 
 
@@ -223,6 +223,29 @@ def test_document_text_only_appears_inside_the_nonce_tags(setup) -> None:  # typ
     assert "Backup: Aurora automated backups" in text
 
 
+def test_request_lists_the_question_s_relevant_statements_with_qualifiers(setup) -> None:  # type: ignore[no-untyped-def]
+    doc, unit, guidance, _, assessor = setup
+    text = assessor.request_text(doc, unit, guidance, "deep")
+    start = text.index("most relevant to this question")
+    block = text[start : text.index("The design document, page by page")]
+    assert f"<untrusted-data-{NONCE}>" in block
+    assert "[p. 10]" in block and "Aurora automated backups with 7-day retention" in block
+    assert "Glossary" not in block and "Term:" not in block  # never evidence
+    future = doc.model_copy(
+        update={
+            "pages": [
+                *doc.pages[:-1],
+                PageText(
+                    number=doc.pages[-1].number,
+                    text=doc.pages[-1].text + "\nBackup restore tests with AWS Backup (future)",
+                ),
+            ]
+        }
+    )
+    marked = assessor.request_text(future, unit, guidance, "deep")
+    assert "Backup restore tests with AWS Backup (future) {future}" in marked
+
+
 def test_runner_backs_off_on_bedrock_throttling(
     setup, lens, notes, retriever, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -254,3 +277,72 @@ def test_runner_backs_off_on_bedrock_throttling(
     assert [qa.question_id for qa in a.questions] == [QID] and a.complete
     assert a.questions[0].assessor == "bedrock"
     assert a.questions[0].risk == "HIGH"  # REL09-BP02 (HIGH) was downgraded: not selected
+
+
+def _not_addressed(question: Any) -> dict[str, Any]:
+    return {
+        "question_id": question.id,
+        "summary": "Not described.",
+        "best_practices": [_bp(c.id, "not_addressed", guidance=[]) for c in question.best_practices],
+    }
+
+
+def test_max_tokens_stop_splits_the_unit_instead_of_retrying(setup, lens, notes, retriever) -> None:  # type: ignore[no-untyped-def]
+    doc, _, _, client, assessor = setup
+    questions = lens.pillar("reliability").questions[:2]
+    catalog = {n.choice_id: n for n in notes}
+    guidance = {
+        q.id: retrieve_guidance(retriever, lens, q, q.title, catalog) for q in questions
+    }
+    unit = Unit(key="reliability", pillar_id="reliability", questions=questions)
+    requests = Capture()
+    cut = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "{\"questions\": [{"}]}},
+        "stopReason": "max_tokens",
+        "usage": {"inputTokens": 9000, "outputTokens": 4096, "totalTokens": 13096},
+        "metrics": {"latencyMs": 60000},
+    }
+    with Stubber(client) as stub:
+        stub.add_response("converse", cut, _expected(requests))
+        for n, q in enumerate(questions):
+            stub.add_response(
+                "converse", _response({"questions": [_not_addressed(q)]}, f"tu-{n}"), _expected(requests)
+            )
+        drafts = assessor.assess(doc, unit, guidance, "quick")
+        stub.assert_no_pending_responses()
+    assert [d.question_id for d in drafts] == [q.id for q in questions]
+    # three different requests: the whole unit once, then one per half (never the same again)
+    texts = [m[0]["content"][0]["text"] for m in requests.values]
+    assert len(texts) == 3 and len(set(texts)) == 3
+    assert questions[1].id not in texts[1] and questions[0].id not in texts[2]
+
+
+@pytest.mark.parametrize("stop", ["guardrail_intervened", "content_filtered"])
+def test_blocked_output_is_reported(setup, stop) -> None:  # type: ignore[no-untyped-def]
+    doc, unit, guidance, client, assessor = setup
+    blocked = {**_response(_answer()), "stopReason": stop}
+    with Stubber(client) as stub:
+        stub.add_response("converse", blocked, _expected())
+        with pytest.raises(AssessmentError, match=stop):
+            assessor.assess(doc, unit, guidance, "deep")
+
+
+def test_no_forced_tool_or_status_for_families_without_them(setup, lens) -> None:  # type: ignore[no-untyped-def]
+    doc, unit, guidance, client, _ = setup
+    llama = "us.meta.llama3-3-70b-instruct-v1:0"
+    assessor = BedrockAssessor(lens, llama, client=client, nonce=NONCE)
+    second = Capture()
+    expected = {
+        "modelId": llama,
+        "system": ANY,
+        "messages": ANY,
+        "toolConfig": tool_config(llama),
+        "inferenceConfig": {"maxTokens": 2048, "temperature": 0.0},
+    }
+    assert "toolChoice" not in tool_config(llama)
+    with Stubber(client) as stub:
+        stub.add_response("converse", _response(_answer("rel_backing_up_data_made_up")), expected)
+        stub.add_response("converse", _response(_answer(), "tu-2"), {**expected, "messages": second})
+        assessor.assess(doc, unit, guidance, "deep")
+    result = second.values[0][2]["content"][0]["toolResult"]
+    assert "status" not in result

@@ -164,3 +164,71 @@ def test_bedrock_chat_wraps_context_and_keeps_only_real_citations(review_of, not
     assert turn.answered and _refs(turn, "page") == {"10"}  # p. 99 was not in the context
     assert "rel_backing_up_data_identified_backups_data" in _refs(turn, "choice")
     assert not second.answered
+
+
+@pytest.fixture
+def quick_chat(review_of, notes) -> ReviewChat:  # type: ignore[no-untyped-def]
+    return ReviewChat(review_of(DR, "quick"), extracted(DR), notes)
+
+
+def test_ordinary_questions_are_answered_with_citations(quick_chat: ReviewChat) -> None:
+    rpo = quick_chat.ask("What is the RPO?")
+    assert rpo.answered and "60 minutes" in rpo.text and "3" in _refs(rpo, "page")
+    weakest = quick_chat.ask("Which pillar is weakest and why?")
+    a = quick_chat.index.assessment
+    names = [p.name for p in a.pillars]
+    assert weakest.answered and any(weakest.text.startswith(n) for n in names)
+    assert "HIGH risk" in weakest.text and _refs(weakest, "question")
+    rel = quick_chat.ask("What are the top reliability risks?")
+    rel_ids = {qa.question_id for qa in a.questions if qa.pillar_id == "reliability"}
+    assert rel.answered and _refs(rel, "question") and _refs(rel, "question") <= rel_ids
+    fix = quick_chat.ask("How do we fix SEC 3?")
+    assert fix.answered and "SEC 3" in fix.text and _refs(fix, "guidance")
+    assert "https://docs.aws.amazon.com/wellarchitected/" in fix.text
+    sec3 = next(qa for qa in a.questions if qa.number == "SEC 3")
+    unselected = {bp.choice_id for bp in sec3.best_practices if bp.status == "UNSELECTED"}
+    assert _refs(fix, "choice") and _refs(fix, "choice") <= unselected
+    spof = quick_chat.ask("Where does this design have a single point of failure?")
+    assert spof.answered and _refs(spof, "page") and "fault isolation" in spof.text
+    other = quick_chat.ask("What is the capital of France?")
+    assert not other.answered and "cannot answer" in other.text
+
+
+def test_a_fact_the_document_does_not_state_is_refused(review_of, notes) -> None:  # type: ignore[no-untyped-def]
+    doc = extracted(DR)
+    pages = [PageText(number=p.number, text=p.text.replace("RPO", "objective")) for p in doc.pages]
+    chat = ReviewChat(review_of(DR, "quick"), doc.model_copy(update={"pages": pages}), notes)
+    turn = chat.ask("What is the RPO?")
+    assert not turn.answered and "does not state the RPO" in turn.text
+
+
+def test_bedrock_chat_gets_the_same_grounding(review_of, notes) -> None:  # type: ignore[no-untyped-def]
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    stub = Stubber(client)
+    seen: dict[str, Any] = {}
+
+    stub.add_response(
+        "converse",
+        _converse_response("The RPO is 60 minutes [p. 3]."),
+        {
+            "modelId": "m",
+            "system": ANY,
+            "messages": ANY,
+            "inferenceConfig": ANY,
+        },
+    )
+    original = client.converse
+
+    def spy(**kwargs: Any) -> Any:
+        seen.update(kwargs)
+        return original(**kwargs)
+
+    client.converse = spy  # type: ignore[method-assign]
+    with stub:
+        chat = ReviewChat(
+            review_of(DR, "quick"), extracted(DR), notes, responder=BedrockResponder(client, "m")
+        )
+        turn = chat.ask("What is the RPO?")
+    context = seen["messages"][-1]["content"][0]["text"]
+    assert "(answer)" in context and "RPO stated in the document" in context
+    assert turn.answered and "3" in _refs(turn, "page")

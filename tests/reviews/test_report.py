@@ -24,7 +24,29 @@ def test_markdown_report(review_of) -> None:  # type: ignore[no-untyped-def]
     assert "### REL 9 How do you back up data?" in md
     quote = a.question("backing-up-data").best_practices[0].evidence[0]
     assert f"p. {quote.page}: “{' '.join(quote.text.split())}”" in md
-    assert "`rel_backing_up_data_identified_backups_data`" in md
+    assert "`rel_backing_up_data_identified_backups_data`" not in md  # guidance, not ids
+    assert "All data that the business needs" in md or "back up" in md.lower()
+
+
+def test_reports_open_with_an_executive_summary_and_fold_the_plan(review_of, notes) -> None:  # type: ignore[no-untyped-def]
+    from reviews.document import with_summary
+    from tests.reviews.conftest import extracted
+
+    a = with_summary(review_of(DR, "quick"), extracted(DR))
+    assert "60 minutes" in {f.value for f in a.facts if f.name == "rpo"}
+    md = render(a, "md")
+    summary = md[md.index("## Executive summary") : md.index("## Risk by pillar")]
+    assert "| RPO |" in summary and "| RTO |" in summary and "us-east-1" in summary
+    assert summary.count("\n1. ") + summary.count("\n5. ") == 2  # five risks, numbered
+    assert "[Reliability](#reliability)" in md  # navigation
+    plan = md[md.index("## Improvement plan") :]
+    assert "<details><summary>The other" in plan
+    assert "](https://docs.aws.amazon.com/wellarchitected/" in plan
+    good = {n.choice_id: n.good for n in notes}
+    assert good["rel_backing_up_data_identified_backups_data"][:40] in md
+    html = render(a, "html")
+    assert '<nav><a href="#summary">' in html and "<details>" in html
+    assert "score" not in md.lower() and "score" not in html.lower()
 
 
 def test_html_report_is_self_contained_and_escaped(review_of) -> None:  # type: ignore[no-untyped-def]
@@ -46,7 +68,7 @@ def test_html_report_is_self_contained_and_escaped(review_of) -> None:  # type: 
     assert html.startswith("<!DOCTYPE html>") and "<style>" in html
     assert html.count("<svg") == 1 and "<rect" in html
     assert not re.search(r"<(script|link|img|iframe|object)\b", html)  # no element loads anything
-    assert not re.search(r"\s(src|href)\s*=\s*[\"']", html)
+    assert not re.search(r"\s(src|href)\s*=\s*[\"'](?!#)", html)  # only in-page anchors
     assert "@import" not in html and "url(" not in html
     assert (
         "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;img src=x&gt;"

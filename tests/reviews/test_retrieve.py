@@ -373,24 +373,26 @@ def test_bedrock_retrieve_without_filter_omits_it(kb: tuple[BedrockKbRetriever, 
         (
             "ThrottlingException",
             429,
-            "Bedrock throttled Retrieve on knowledge base KB12345678 in eu-central-1; retry later",
+            "knowledge base KB12345678: Bedrock Agent Retrieve in the default account/eu-central-1 "
+            "failed (ThrottlingException: bad filter.); AWS kept throttling after retries",
         ),
         (
             "AccessDeniedException",
             403,
-            "access denied to Retrieve on knowledge base KB12345678 in eu-central-1: allow bedrock:Retrieve",
+            "(AccessDeniedException: bad filter.); grant the caller bedrock:Retrieve",
         ),
         (
             "ResourceNotFoundException",
             404,
-            "knowledge base KB12345678 not found in eu-central-1: check the knowledge base id",
+            "(ResourceNotFoundException: bad filter.); check the name or id",
         ),
         (
             "ValidationException",
             400,
-            "Retrieve rejected the request for knowledge base KB12345678: bad filter",
+            "knowledge base KB12345678: Bedrock Agent Retrieve in the default account/eu-central-1 "
+            "failed (ValidationException: bad filter.)",
         ),
-        ("InternalServerException", 500, "failed: InternalServerException: bad filter"),
+        ("InternalServerException", 500, "failed (InternalServerException: bad filter"),
     ],
 )
 def test_bedrock_errors_are_translated(

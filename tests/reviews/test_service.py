@@ -272,3 +272,15 @@ def test_aws_settings_build_the_aws_parts_through_make_client(tmp_path: Path) ->
         ReviewService(
             SqliteReviewStore(tmp_path / "r.db"), settings=ReviewSettings(extractor="textract")
         )
+
+
+def test_a_failing_listener_never_fails_the_review(service: ReviewService, pdf: Path) -> None:
+    seen: list[str] = []
+
+    def flaky(event: ReviewEvent) -> None:
+        seen.append(event.kind)
+        raise RuntimeError("slack is down")
+
+    record = service.submit(pdf, options=RELIABILITY, listener=flaky)
+    assert service.run(record.id, listener=flaky).state == "completed"
+    assert seen.count("question_assessed") == 13

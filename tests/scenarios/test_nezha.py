@@ -202,3 +202,38 @@ def test_import_all_skips_missing_case_folders(nezha: Path, tmp_path: Path) -> N
     (root / "baseline").symlink_to(nezha / "baseline")
     paths = import_all(root, tmp_path / "out")
     assert [p.name for p in paths] == [OB_CASE]
+
+
+def test_bundle_v2_spans_reference_windows_and_alert(bundles: dict[str, Bundle]) -> None:
+    bundle = bundles[TT_CASE]
+    incident = bundle.incident
+    assert incident.bundle_version == 2 and incident.alert_time == incident.window.start
+    spans = bundle.spans
+    assert len(spans) > 1000 and set(spans["kind"]) == {""}  # the source has no span kinds
+    assert incident.source["spans"]["sampling"]["rate"] == 1.0
+    window_ns = int(incident.window.start.timestamp() * 1e9)
+    assert (spans["start_ns"] >= window_ns).any() and (spans["start_ns"] < window_ns).any()
+    provenance = [r.provenance for r in incident.reference_windows]
+    assert provenance[0] == "adjacent" and provenance.count("historical") >= 2
+    adjacent = incident.reference_windows[0]
+    assert adjacent.end < incident.alert_time  # the guard interval
+    assert (incident.alert_time - adjacent.start).total_seconds() <= 180
+    for ref in incident.reference_windows:
+        assert ref.end <= incident.window.start or ref.start >= incident.window.end
+
+
+def test_log_records_keep_span_links_and_source_locations(bundles: dict[str, Bundle]) -> None:
+    bundle = bundles[TT_CASE]
+    records = bundle.log_records("/nezha/trainticket/ts-contacts-service")
+    linked = [r for r in records if r.span_id]
+    assert linked and all(r.trace_id for r in linked)
+    keyed = [r for r in records if r.event_key]
+    assert keyed and all("#" in r.event_key and r.event_key in r.message for r in keyed)
+    span_ids = set(bundle.spans["span_id"])
+    assert sum(r.span_id in span_ids for r in linked) >= 0.5 * len(linked)
+
+
+def test_known_broken_success_rates_are_flagged(bundles: dict[str, Bundle]) -> None:
+    broken = bundles[TT_CASE].incident.broken_series
+    assert broken and all("SuccessRate" in label for label in broken)
+    assert all(r.note for r in bundles[OB_NO_TRACE_CASE].incident.reference_windows)

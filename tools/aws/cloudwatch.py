@@ -93,7 +93,10 @@ class CloudWatchMetrics:
     """CloudWatch metrics and alarms in one account and Region.
 
     ``client`` is a boto3 ``cloudwatch`` client (or stand-in); ``now`` returns the current UTC
-    time (injectable, for the retention rule of :func:`choose_period`).
+    time (injectable, for the retention rule of :func:`choose_period`). ``linked_account`` reads
+    a source account's metrics from a monitoring account (CloudWatch cross-account
+    observability, no role): ListMetrics sends ``IncludeLinkedAccounts`` / ``OwningAccount`` and
+    every metric query carries ``AccountId`` (API_ListMetrics, API_MetricDataQuery).
 
     Raises (from every method):
         AccessDeniedError, ThrottledError, CredentialsError, AwsError: see tools.aws.errors.
@@ -105,10 +108,12 @@ class CloudWatchMetrics:
         *,
         location: Location | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        linked_account: str | None = None,
     ) -> None:
         self.client = client
         self.location = location or Location()
         self.now = now
+        self.linked_account = linked_account
 
     def _call(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> Any:
         return aws_call(
@@ -141,6 +146,9 @@ class CloudWatchMetrics:
             request["MetricName"] = metric
         if dimensions:
             request["Dimensions"] = _dims(dimensions)
+        if self.linked_account:
+            request["IncludeLinkedAccounts"] = True
+            request["OwningAccount"] = self.linked_account
         found: dict[tuple[str, str, tuple[tuple[str, str], ...]], MetricId] = {}
         for page in self._pages("ListMetrics", self.client.list_metrics, **request):
             for m in page.get("Metrics", []):
@@ -191,6 +199,8 @@ class CloudWatchMetrics:
                         "ReturnData": True,
                     }
                 )
+                if self.linked_account:
+                    queries[-1]["AccountId"] = self.linked_account
                 if anomaly_band_stddev is not None:
                     queries.append(
                         {

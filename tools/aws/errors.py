@@ -19,9 +19,16 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from tools.errors import TelemetryError
+from tools.errors import ContextOverflowError, ModelError, TelemetryError
 
-POLICY_HINT = "see infra/iam/rca-tools-readonly-policy.json for the read-only permissions"
+POLICY_HINT = "print the read-only policy with `rca aws policy --role tools`"
+# Which role's policy grants a service's calls (``rca aws policy --role ...``).
+ROLE_OF_SERVICE = {
+    "Well-Architected": "review",
+    "Textract": "review",
+    "Bedrock": "agent",
+    "Bedrock Agent": "review",
+}
 
 _DENIED = frozenset(
     [
@@ -135,7 +142,9 @@ def translate(
         head = f"{service} {operation}{where} failed ({code}: {detail or 'no message'})"
         for codes, cls, advice in _CLIENT_ERRORS:
             if code in codes:
-                text = advice.format(action=_action(service, operation), policy=POLICY_HINT)
+                role = ROLE_OF_SERVICE.get(service)
+                policy = f"print it with `rca aws policy --role {role}`" if role else POLICY_HINT
+                text = advice.format(action=_action(service, operation), policy=policy)
                 return make(cls, f"{head}; {text}", code)
         return make(AwsError, head, code)
     name = type(exc).__name__
@@ -162,7 +171,7 @@ _CLIENT_ERRORS: list[tuple[frozenset[str], type[AwsError], str]] = [
     (
         _DENIED,
         AccessDeniedError,
-        "grant the caller (or the assumed read-only role) {action}; {policy}",
+        "grant the caller {action} (the assumed role, for reads in other accounts); {policy}",
     ),
     (
         _CREDENTIALS,
@@ -172,14 +181,14 @@ _CLIENT_ERRORS: list[tuple[frozenset[str], type[AwsError], str]] = [
     (
         _THROTTLED,
         ThrottledError,
-        "AWS is throttling this account after retries; wait a minute, narrow the window or "
-        "examine fewer components",
+        "AWS kept throttling after retries; wait a minute and retry, or lower the request rate "
+        "(a narrower window, fewer components, questions or parallel requests)",
     ),
     (
         _NOT_FOUND,
         NotFoundError,
-        "check the names in the workspace's rca.* properties and the rca.account / rca.region "
-        "of the element",
+        "check the name or id, and the account and Region it lives in (for telemetry: the "
+        "workspace's rca.* properties and the element's rca.account / rca.region)",
     ),
     (_QUERY, QueryError, "the request was rejected as invalid"),
 ]
@@ -192,6 +201,10 @@ _PREFIX = {
     "X-Ray": "xray",
     "STS": "sts",
     "S3": "s3",
+    "Well-Architected": "wellarchitected",
+    "Textract": "textract",
+    "Bedrock": "bedrock",
+    "Bedrock Agent": "bedrock",
 }
 
 
@@ -216,3 +229,93 @@ def aws_call(
         raise translate(
             exc, service=service, operation=operation, account=account, region=region
         ) from exc
+
+
+# Bedrock (Converse, ApplyGuardrail, InvokeAgent, the model catalog): codes and message texts ->
+# one line naming the model and what to pass. Message texts as Bedrock returns them:
+# "The provided model identifier is invalid." (ValidationException); "Invocation of model ID ...
+# with on-demand throughput isn't supported. Retry your request with the ID or ARN of an
+# inference profile ..." (ValidationException); "This model version has reached the end of its
+# life." and "... marked by provider as Legacy ..." (ResourceNotFoundException / AccessDenied).
+MODEL_RETRYABLE = frozenset(
+    _THROTTLED
+    | {"ServiceUnavailableException", "ModelTimeoutException", "ModelNotReadyException"}
+)
+_MODEL_HINT = "list usable ones with `rca aws models`"
+
+
+class ModelRetryableError(ModelError):
+    """Bedrock throttled or was briefly unavailable after botocore's retries (``retryable``)."""
+
+    retryable = True
+
+
+def translate_model(
+    exc: Exception,
+    model_id: str,
+    region: str | None,
+    *,
+    action: str = "bedrock:InvokeModel",
+) -> ModelError:
+    """Map a failed Bedrock call to a one-line :class:`~tools.errors.ModelError`.
+
+    ``model_id`` names what was called (a model id, inference profile or agent); ``action`` is
+    the IAM action the call needs. Returns :class:`ContextOverflowError` when the conversation
+    no longer fits, :class:`ModelRetryableError` for throttling and brief unavailability.
+    """
+    from botocore.exceptions import EndpointConnectionError
+
+    where = f"{model_id} in {region or 'the default Region'}"
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return ModelError(
+            f"no AWS credentials for Bedrock ({where}): pass --profile, set AWS_PROFILE or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure`"
+        )
+    if isinstance(exc, NoRegionError):
+        return ModelError("no AWS Region for Bedrock: pass --region or set AWS_REGION")
+    if isinstance(exc, ProfileNotFound):
+        return ModelError(f"Bedrock: {exc}; list profiles with `aws configure list-profiles`")
+    if isinstance(exc, EndpointConnectionError):
+        return ModelError(f"cannot reach Bedrock for {where}: check the Region and network")
+    if not isinstance(exc, ClientError):
+        return ModelError(f"Bedrock call for {where} failed: {exc}")
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    message = str(exc.response.get("Error", {}).get("Message", ""))
+    low = message.lower().replace("\u2019", "'")
+    if "on-demand throughput" in low:
+        return ModelError(
+            f"{where} cannot be invoked on demand: pass an inference profile id instead (for "
+            f"example --model-id us.{model_id} or global.{model_id}); {_MODEL_HINT}"
+        )
+    if "end of its life" in low or "legacy" in low or "end of life" in low:
+        return ModelError(
+            f"{where} is legacy / end of life on Bedrock: pass a current --model-id or unset it "
+            f"to use the newest model of the family; {_MODEL_HINT}"
+        )
+    if "model identifier is invalid" in low or "invalid model identifier" in low:
+        return ModelError(
+            f"{where} is not a valid model identifier here: pass --model-id with a model or "
+            f"inference profile id of this Region; {_MODEL_HINT}"
+        )
+    if code in _DENIED:
+        return ModelError(
+            f"access denied to {where}: allow {action} for this identity (and enable model "
+            "access in the Bedrock console)"
+        )
+    if code in MODEL_RETRYABLE:
+        return ModelRetryableError(
+            f"Bedrock {code} for {where} after retries: retry later, use a cross-Region "
+            "inference profile, or ask for a higher tokens-per-minute quota"
+        )
+    if code == "ValidationException" and "exceeds the model limit" in low:
+        return ModelError(f"maxTokens is above the output limit of {where}: {message[:200]}")
+    if code == "ValidationException" and any(
+        w in low for w in ("too long", "context", "too many tokens", "input is too long")
+    ):
+        return ContextOverflowError(
+            f"the request no longer fits the context of {where}: ask about fewer components, "
+            "lower --max-steps, or use a smaller unit of work"
+        )
+    if code in _NOT_FOUND:
+        return ModelError(f"{where} not found: check --model-id and the Region; {_MODEL_HINT}")
+    return ModelError(f"Bedrock {code} for {where}: {message[:200]}")

@@ -17,6 +17,16 @@ API facts this wrapper relies on (AWS API reference, mirrored in botocore's serv
   older API reference pages still say 30). The quota is shared with people and dashboards, so a
   process holds at most :data:`DEFAULT_MAX_CONCURRENT` queries per account and Region (a
   semaphore); StartQuery's ``LimitExceededException`` is retried by botocore's retry mode.
+- ``queryString`` is at most **10,000** characters (botocore model ``QueryString`` max 10000):
+  every query passes :func:`check_query`; pattern literals are cut to
+  :data:`MAX_LITERAL_CHARS` (a cut literal is still a substring for ``strcontains``) and a set
+  of literals whose query would be longer is split over several queries.
+- Log groups of a linked source account (CloudWatch cross-account observability, queried from
+  the monitoring account) are named by ARN in ``logGroupIdentifiers`` ("If a log group that
+  you're querying is in a source account and you're using a monitoring account, you must
+  specify the ARN of the log group here"; the ARN "can't end with an asterisk").
+- StopQuery is sent on every abnormal exit of the wait (interrupt, timeout, a failing
+  GetQueryResults call), so no query keeps running and holding the account's concurrency.
 - Queries time out server-side after 60 minutes; this wrapper stops a query after
   ``timeout_s`` (StopQuery) and returns what it has, marked ``partial``.
 
@@ -72,6 +82,8 @@ PATTERN_QUERY = "pattern @message"
 DIFF_QUERY = "pattern @message | diff"
 MAX_BINNED_PATTERNS = 8
 MIN_LITERAL = 4
+MAX_QUERY_CHARS = 10_000
+MAX_LITERAL_CHARS = 1500
 
 CURRENT_FIELDS = ("@currentCount", "@currentSampleCount", "@sampleCount")
 PREVIOUS_FIELDS = ("@previousCount", "@previousSampleCount", "@baselineCount")
@@ -195,6 +207,38 @@ def parse_patterns(rows: Sequence[dict[str, str]]) -> tuple[list[InsightsPattern
     return patterns, saw_previous
 
 
+def check_query(query: str) -> str:
+    """``query`` when it fits the 10,000-character limit of StartQuery's ``queryString``.
+
+    Raises:
+        QueryError: the query is longer (the caller splits or shortens it).
+    """
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(
+            f"Logs Insights query of {len(query)} characters exceeds the {MAX_QUERY_CHARS}-"
+            "character limit",
+            service=SERVICE,
+            operation="StartQuery",
+            code="QueryTooLong",
+        )
+    return query
+
+
+def log_group_arn(name: str, account: str, region: str, partition: str = "aws") -> str:
+    """The ARN of a log group, without the trailing ``:*`` StartQuery refuses."""
+    return f"arn:{partition}:logs:{region}:{account}:log-group:{name}"
+
+
+def bin_expr(bin_s: int) -> str:
+    """``bin()`` argument for a width in seconds: minutes (or hours) when whole, as Logs
+    Insights writes them (``bin(5m)``); seconds otherwise."""
+    if bin_s % 3600 == 0:
+        return f"{bin_s // 3600}h"
+    if bin_s % 60 == 0:
+        return f"{bin_s // 60}m"
+    return f"{bin_s}s"
+
+
 def literal_of(template: str) -> str | None:
     """The longest fixed text of a pattern (between dynamic tokens), usable in ``strcontains``.
 
@@ -202,7 +246,7 @@ def literal_of(template: str) -> str | None:
     at least :data:`MIN_LITERAL` characters remains.
     """
     parts = [p for seg in _TOKEN.split(template) for p in re.split(r"[\"\\\r\n\t]", seg)]
-    best = max((p.strip() for p in parts), key=len, default="")
+    best = max((p.strip() for p in parts), key=len, default="")[:MAX_LITERAL_CHARS].strip()
     return best if len(best) >= MIN_LITERAL else None
 
 
@@ -221,8 +265,19 @@ def bins_query(literals: Sequence[str], bin_s: int) -> str:
         f"| fields {pid} as rca_pid\n"
         "| filter rca_pid > 0\n"
         "| stats count(*) as rca_n, min(@timestamp) as rca_first, earliest(@message) as "
-        f"rca_sample by rca_pid, bin({bin_s}s)"
+        f"rca_sample by rca_pid, bin({bin_expr(bin_s)})"
     )
+
+
+def literal_batches(literals: Sequence[str], bin_s: int) -> list[list[str]]:
+    """``literals`` split into consecutive batches whose :func:`bins_query` fits the limit."""
+    batches: list[list[str]] = []
+    for literal in literals:
+        if batches and len(bins_query([*batches[-1], literal], bin_s)) <= MAX_QUERY_CHARS:
+            batches[-1].append(literal)
+        else:
+            batches.append([literal])
+    return batches
 
 
 class LogsInsights:
@@ -280,8 +335,13 @@ class LogsInsights:
     ) -> QueryResult:
         """Run ``query`` over ``[start, end)`` on 1-50 log groups and wait for it to finish.
 
-        Holds one slot of the account's query semaphore while the query runs; a
-        ``KeyboardInterrupt`` while waiting stops the query (StopQuery) and propagates.
+        ``log_groups`` are names, or ARNs (linked source accounts; sent as
+        ``logGroupIdentifiers``). Holds one slot of the account's query semaphore while the
+        query runs; any abnormal exit while waiting (``KeyboardInterrupt``, an error) stops the
+        query (StopQuery) and propagates.
+
+        Raises:
+            QueryError: also when ``query`` exceeds :data:`MAX_QUERY_CHARS` (nothing is sent).
         """
         groups = list(log_groups)
         if not 1 <= len(groups) <= MAX_LOG_GROUPS_PER_QUERY:
@@ -289,11 +349,12 @@ class LogsInsights:
                 f"a query takes 1-{MAX_LOG_GROUPS_PER_QUERY} log groups, not {len(groups)}"
             )
         first, last = epoch_seconds(start, end)
+        by_arn = any(g.startswith("arn:") for g in groups)
         request: dict[str, Any] = {
-            "logGroupNames": groups,
+            "logGroupIdentifiers" if by_arn else "logGroupNames": groups,
             "startTime": first,
             "endTime": last,
-            "queryString": query,
+            "queryString": check_query(query),
         }
         if limit is not None:
             request["limit"] = limit
@@ -301,8 +362,9 @@ class LogsInsights:
             query_id = self._call("StartQuery", self.client.start_query, **request)["queryId"]
             try:
                 return self._wait(query_id, query, groups, start, end)
-            except KeyboardInterrupt:
-                self.stop(query_id)
+            except BaseException as exc:  # interrupt, a failing poll: never leave it running
+                if not (isinstance(exc, QueryError) and exc.code == "Failed"):  # already ended
+                    self.stop(query_id)
                 raise
 
     def stop(self, query_id: str) -> None:
@@ -427,37 +489,27 @@ class LogsInsights:
         if not literals:
             return {}, None
         order = list(literals)
-        query = bins_query([literals[t] for t in order], bin_s)
-        result = self.run(query, log_groups, start, end, limit=MAX_ROWS_PER_PAGE)
         out: dict[str, PatternBins] = {t: PatternBins() for t in order}
-        bin_field = f"bin({bin_s}s)"
-        for row in sorted(result.rows, key=lambda r: r.get(bin_field, "")):
-            pid = int(_number(row.get("rca_pid")) or 0)
-            if pid <= 0 or pid & (pid - 1):
-                continue
-            index = pid.bit_length() - 1
-            if index >= len(order):
-                continue
-            bins = out[order[index]]
-            try:
-                when = parse_insights_time(row[bin_field])
-            except (KeyError, ValueError):
-                continue
-            bins.counts[when] = bins.counts.get(when, 0) + int(_number(row.get("rca_n")) or 0)
-            first = row.get("rca_first")
-            if first:
-                seen = parse_insights_time(first)
-                if bins.first_seen is None or seen < bins.first_seen:
-                    bins.first_seen = seen
-            sample = row.get("rca_sample")
-            if sample and len(bins.samples) < 3 and sample not in bins.samples:
-                bins.samples.append(sample)
-        return out, result
+        bin_field = f"bin({bin_expr(bin_s)})"
+        total: QueryResult | None = None
+        done = 0
+        for batch in literal_batches([literals[t] for t in order], bin_s):
+            templates_of_batch = order[done : done + len(batch)]
+            done += len(batch)
+            result = self.run(
+                bins_query(batch, bin_s), log_groups, start, end, limit=MAX_ROWS_PER_PAGE
+            )
+            _collect(result, templates_of_batch, out, bin_field)
+            total = result if total is None else _combine(total, result)
+        return out, total
 
     def existing_groups(self, log_groups: Sequence[str]) -> set[str]:
-        """Which of ``log_groups`` exist (DescribeLogGroups by name prefix, one call each)."""
+        """Which of ``log_groups`` exist: names by DescribeLogGroups ``logGroupNamePrefix`` (one
+        call each); ARNs of linked source accounts by ``logGroupIdentifiers`` (50 per call),
+        matched on ``logGroupArn`` without its ``:*`` suffix."""
         found: set[str] = set()
-        for group in log_groups:
+        arns = [g for g in log_groups if g.startswith("arn:")]
+        for group in (g for g in log_groups if not g.startswith("arn:")):
             response = self._call(
                 "DescribeLogGroups",
                 self.client.describe_log_groups,
@@ -466,7 +518,58 @@ class LogsInsights:
             )
             if any(g.get("logGroupName") == group for g in response.get("logGroups", [])):
                 found.add(group)
+        for start in range(0, len(arns), MAX_LOG_GROUPS_PER_QUERY):
+            batch = arns[start : start + MAX_LOG_GROUPS_PER_QUERY]
+            response = self._call(
+                "DescribeLogGroups",
+                self.client.describe_log_groups,
+                logGroupIdentifiers=batch,
+            )
+            listed = {
+                str(g.get("logGroupArn", "")).removesuffix(":*")
+                for g in response.get("logGroups", [])
+            }
+            found |= {arn for arn in batch if arn in listed}
         return found
+
+
+def _collect(
+    result: QueryResult, order: list[str], out: dict[str, PatternBins], bin_field: str
+) -> None:
+    """Add the rows of one bins query (pattern ids relative to ``order``) to ``out``."""
+    for row in sorted(result.rows, key=lambda r: r.get(bin_field, "")):
+        pid = int(_number(row.get("rca_pid")) or 0)
+        if pid <= 0 or pid & (pid - 1):
+            continue
+        index = pid.bit_length() - 1
+        if index >= len(order):
+            continue
+        bins = out[order[index]]
+        try:
+            when = parse_insights_time(row[bin_field])
+        except (KeyError, ValueError):
+            continue
+        bins.counts[when] = bins.counts.get(when, 0) + int(_number(row.get("rca_n")) or 0)
+        first = row.get("rca_first")
+        if first:
+            seen = parse_insights_time(first)
+            if bins.first_seen is None or seen < bins.first_seen:
+                bins.first_seen = seen
+        sample = row.get("rca_sample")
+        if sample and len(bins.samples) < 3 and sample not in bins.samples:
+            bins.samples.append(sample)
+
+
+def _combine(left: QueryResult, right: QueryResult) -> QueryResult:
+    """One result standing for two queries: statistics summed, partial if either was."""
+    return left.model_copy(
+        update={
+            "query_id": f"{left.query_id},{right.query_id}",
+            "statistics": left.statistics + right.statistics,
+            "partial": left.partial or right.partial,
+            "polls": left.polls + right.polls,
+        }
+    )
 
 
 def bin_index(when: datetime, start: datetime, bin_s: int, n_bins: int) -> int:

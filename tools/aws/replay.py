@@ -33,7 +33,8 @@ from tools.logmining import LogTemplateMiner
 from tools.models import to_utc
 
 _FLAG = re.compile(r'strcontains\(@message, "([^"]*)"\) as rca_p(\d+)')
-_BIN = re.compile(r"bin\((\d+)s\)")
+_BIN = re.compile(r"bin\((\d+)([smh])\)")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600}
 LOG_EVENT_OVERHEAD_BYTES = 26  # CloudWatch Logs counts 26 bytes of metadata per event
 
 
@@ -242,7 +243,8 @@ class ReplayLogs(_Base):
         width = _BIN.search(query)
         if flags and width and "rca_pid" in query:
             literals = {int(i): lit for lit, i in flags}
-            bin_s = int(width.group(1))
+            bin_s = int(width.group(1)) * _UNIT_S[width.group(2)]
+            bin_field = f"bin({width.group(1)}{width.group(2)})"
             groups_out: dict[tuple[int, datetime], list[LogRecord]] = defaultdict(list)
             for group in groups:
                 for r in self._records(group, start, end):
@@ -255,7 +257,7 @@ class ReplayLogs(_Base):
             rows = [
                 {
                     "rca_pid": pid,
-                    f"bin({bin_s}s)": _fmt(slot),
+                    bin_field: _fmt(slot),
                     "rca_n": len(items),
                     "rca_first": _fmt(min(r.timestamp for r in items)),
                     "rca_sample": min(items, key=lambda r: r.timestamp).message,

@@ -11,7 +11,14 @@ Role configuration (:class:`RoleConfig`), explicit argument > environment > conf
 - ``RCA_ROLE_ARN_TEMPLATE``, e.g. ``arn:aws:iam::{account}:role/rca-readonly``;
 - ``RCA_AWS_CONFIG``: a YAML file ``{role_arn_template: ..., roles: {"<account>": "<arn>"},
   external_id: ..., session_name: ...}``; ``roles`` entries beat the template;
-- ``RCA_ROLE_EXTERNAL_ID``: the ExternalId the roles' trust policies require, if any.
+- ``RCA_ROLE_EXTERNAL_ID``: the ExternalId the roles' trust policies require, if any;
+- ``RCA_ROLE_SESSION_POLICY``: an IAM policy (JSON text) passed as the AssumeRole session
+  policy: the session can do at most what both it and the role allow (the read-only ceiling
+  the cloud deployment sets; IAM user guide, "Session policies").
+- ``RCA_CROSS_ACCOUNT=observability`` (or ``cross_account: observability`` in the file): the
+  caller is a CloudWatch cross-account observability *monitoring* account linked to the source
+  accounts, so logs and metrics of other accounts are read without roles (log groups by ARN,
+  ``AccountId`` on metric queries); CloudTrail still needs a role per account.
 
 Without a role for an account the base credentials are used (with a warning): this is right when
 the base credentials already are that account's, or for CloudWatch cross-account observability.
@@ -28,7 +35,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import boto3
 import botocore.session
@@ -49,6 +56,8 @@ DEFAULT_SESSION_NAME = "rca-tools"
 ROLE_DURATION_S = 3600  # STS AssumeRole default and the role-chaining maximum (1 hour)
 
 
+# Keys of the same config file read elsewhere (tools.aws.models).
+OTHER_KEYS = frozenset({"model_id", "model_family"})
 USER_AGENT = "rca-ops-assistant"
 DEFAULT_READ_TIMEOUT_S = 30
 # Read timeouts sized per call, in seconds: a large Converse assessment and a long InvokeAgent
@@ -125,6 +134,8 @@ class RoleConfig(Model):
     external_id: str | None = None
     session_name: str = DEFAULT_SESSION_NAME
     duration_s: int = Field(default=ROLE_DURATION_S, ge=900, le=43200)
+    session_policy: str | None = Field(default=None, max_length=2048)
+    cross_account: Literal["roles", "observability"] = "roles"
 
     def role_for(self, account: str) -> str | None:
         """The role ARN to assume in ``account``, or None when none is configured."""
@@ -161,13 +172,17 @@ class RoleConfig(Model):
                 raise CredentialsError(f"{file}: cannot read the AWS role config ({exc})") from exc
             if not isinstance(raw, dict):
                 raise CredentialsError(f"{file}: expected a mapping with role_arn_template/roles")
-            base = {k: v for k, v in raw.items() if v is not None}
+            base = {k: v for k, v in raw.items() if v is not None and k not in OTHER_KEYS}
             base["roles"] = {str(k): str(v) for k, v in (base.get("roles") or {}).items()}
         template = role_arn_template or env.get("RCA_ROLE_ARN_TEMPLATE")
         if template:
             base["role_arn_template"] = template
+        if env.get("RCA_CROSS_ACCOUNT"):
+            base["cross_account"] = env["RCA_CROSS_ACCOUNT"]
         if env.get("RCA_ROLE_EXTERNAL_ID") and "external_id" not in base:
             base["external_id"] = env["RCA_ROLE_EXTERNAL_ID"]
+        if env.get("RCA_ROLE_SESSION_POLICY") and "session_policy" not in base:
+            base["session_policy"] = env["RCA_ROLE_SESSION_POLICY"]
         try:
             config = cls.model_validate(base)
         except ValidationError as exc:
@@ -184,7 +199,8 @@ class AwsSessions:
     """Sessions and clients per :class:`Location`; thread-safe; one instance per investigation.
 
     ``client(service, location)`` is a :class:`ClientFactory`. Clients are cached per service,
-    account and Region. ``session`` (a ``boto3.Session``) may be injected, else one is built from
+    account and Region and built by :func:`make_client` (retries, timeouts sized per service).
+    ``session`` (a ``boto3.Session``) may be injected, else one is built from
     ``profile`` / ``region``.
 
     Raises (from ``client``):
@@ -198,7 +214,6 @@ class AwsSessions:
         region: str | None = None,
         roles: RoleConfig | None = None,
         session: boto3.Session | None = None,
-        retry_mode: str = RETRY_MODE,
     ) -> None:
         try:
             self.base = session or boto3.Session(profile_name=profile, region_name=region)
@@ -206,7 +221,6 @@ class AwsSessions:
             raise translate(exc, service="STS", operation="session") from exc
         self.default_region = region or self.base.region_name
         self.roles = roles or RoleConfig.resolve()
-        self.config = client_config(retry_mode)
         self._lock = threading.RLock()
         self._clients: dict[tuple[str, str | None, str | None], Any] = {}
         self._sessions: dict[str, boto3.Session] = {}
@@ -227,15 +241,15 @@ class AwsSessions:
         with self._lock:
             if key not in self._clients:
                 session = self.session_for(location.account)
-                self._clients[key] = session.client(service, region_name=region, config=self.config)
+                self._clients[key] = make_client(service, session=session, region=region)
             return self._clients[key]
 
     def caller_account(self) -> str:
         """The account id of the base credentials (STS GetCallerIdentity, once)."""
         with self._lock:
             if self._caller is None:
-                sts = self.base.client(
-                    "sts", region_name=self.default_region or "us-east-1", config=self.config
+                sts = make_client(
+                    "sts", session=self.base, region=self.default_region or "us-east-1"
                 )
                 try:
                     self._caller = str(sts.get_caller_identity()["Account"])
@@ -246,7 +260,8 @@ class AwsSessions:
     def session_for(self, account: str | None) -> boto3.Session:
         """The base session, or an assumed-role session for another account."""
         if account is None or not self.roles.configured:
-            if account is not None and account not in self._warned:
+            observed = self.roles.cross_account == "observability"
+            if account is not None and account not in self._warned and not observed:
                 self._warned.add(account)
                 log.warning(
                     "no role configured for account %s; using the default credentials "
@@ -270,9 +285,7 @@ class AwsSessions:
             return self._sessions[account]
 
     def _assume(self, role_arn: str, account: str) -> boto3.Session:
-        sts = self.base.client(
-            "sts", region_name=self.default_region or "us-east-1", config=self.config
-        )
+        sts = make_client("sts", session=self.base, region=self.default_region or "us-east-1")
         request: dict[str, Any] = {
             "RoleArn": role_arn,
             "RoleSessionName": self.roles.session_name,
@@ -280,6 +293,8 @@ class AwsSessions:
         }
         if self.roles.external_id:
             request["ExternalId"] = self.roles.external_id
+        if self.roles.session_policy:
+            request["Policy"] = self.roles.session_policy
 
         def fetch() -> dict[str, str]:
             try:

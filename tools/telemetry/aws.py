@@ -36,7 +36,7 @@ from typing import Any
 
 from tools.aws.cloudtrail import CloudTrailLookup
 from tools.aws.cloudwatch import MAX_QUERIES_PER_CALL, CloudWatchMetrics, MetricId, default_unit
-from tools.aws.errors import CredentialsError, NotFoundError
+from tools.aws.errors import CredentialsError, NotFoundError, QueryError
 from tools.aws.logs_insights import (
     DIFF_QUERY,
     MAX_LOG_GROUPS_PER_QUERY,
@@ -46,6 +46,7 @@ from tools.aws.logs_insights import (
     PatternBins,
     QueryResult,
     bin_index,
+    log_group_arn,
 )
 from tools.aws.session import AwsSessions, ClientFactory, Location, RoleConfig
 from tools.aws.xray import XRayServiceGraph
@@ -105,8 +106,11 @@ class AwsBackend(TelemetryBackend):
         max_trail_pages: int = 40,
         prefetch_metrics: bool = True,
         anomaly_band_stddev: float | None = None,
+        observability: bool = False,
     ) -> None:
         self.architecture = architecture
+        self.observability = observability
+        self.skipped_trails: list[str] = []
         self.clients = clients
         self.sleep = sleep
         self.clock = clock
@@ -165,9 +169,20 @@ class AwsBackend(TelemetryBackend):
                 locations.setdefault(where, None)
         self.locations = list(locations) or [_DEFAULT]
 
+    def serving_location(self, location: Location) -> Location:
+        """The location whose client serves ``location``: with cross-account observability,
+        the monitoring account (the caller's) in the same Region; else ``location`` itself."""
+        if self.observability and location.account:
+            return Location(None, location.region)
+        return location
+
+    def linked_account(self, location: Location) -> str | None:
+        """The source account read through the monitoring account, if any."""
+        return location.account if self.observability and location.account else None
+
     def _insights(self, location: Location) -> LogsInsights:
         return LogsInsights(
-            self.clients("logs", location),
+            self.clients("logs", self.serving_location(location)),
             location=location,
             sleep=self.sleep,
             clock=self.clock,
@@ -177,7 +192,10 @@ class AwsBackend(TelemetryBackend):
 
     def _cloudwatch(self, location: Location) -> CloudWatchMetrics:
         return CloudWatchMetrics(
-            self.clients("cloudwatch", location), location=location, now=self.now
+            self.clients("cloudwatch", self.serving_location(location)),
+            location=location,
+            now=self.now,
+            linked_account=self.linked_account(location),
         )
 
     # ---------------------------------------------------------------- logs
@@ -202,11 +220,24 @@ class AwsBackend(TelemetryBackend):
         for group in dict.fromkeys(log_groups):
             by_location[self.group_location.get(group, _DEFAULT)].append(group)
         binned: dict[str, PatternBins] = {}
+        degraded: list[str] = []
         for location, groups in by_location.items():
             insights = self._insights(location)
+            linked = self.linked_account(location)
+            if linked:  # a source account's log groups, queried by ARN from the monitoring one
+                meta = getattr(insights.client, "meta", None)
+                region = location.region or getattr(meta, "region_name", None) or ""
+                names = {log_group_arn(g, linked, region): g for g in groups}
+                groups = list(names)
+            else:
+                names = {g: g for g in groups}
             for chunk in _chunks(groups, MAX_LOG_GROUPS_PER_QUERY):
-                chunk, gone, first = self._first_query(insights, chunk, window, use_diff)
-                missing += gone
+                try:
+                    chunk, gone, first = self._first_query(insights, chunk, window, use_diff)
+                except QueryError as exc:  # this part of the evidence only
+                    degraded.append(f"patterns of {len(chunk)} log group(s) failed: {exc}")
+                    continue
+                missing += [names.get(g, g) for g in gone]
                 if first is None:
                     continue
                 local: dict[str, list[int]] = {}
@@ -217,10 +248,15 @@ class AwsBackend(TelemetryBackend):
                 if use_diff and saw_previous:
                     method = f"`{DIFF_QUERY}` (window vs the previous equal period)"
                 else:
-                    base, _, base_result = insights.patterns(
-                        chunk, baseline.start, baseline.end, diff=False
-                    )
-                    results.append(base_result)
+                    try:
+                        base, _, base_result = insights.patterns(
+                            chunk, baseline.start, baseline.end, diff=False
+                        )
+                    except QueryError as exc:
+                        degraded.append(f"baseline patterns failed: {exc}")
+                        base, base_result = [], None
+                    if base_result is not None:
+                        results.append(base_result)
                     local = {t: [c[0], 0] for t, c in local.items()}
                     for p in base:
                         _add(local, p.pattern, 0, p.count)
@@ -228,9 +264,13 @@ class AwsBackend(TelemetryBackend):
                 methods.append(f"{method} in {location.label()} on {len(chunk)} log group(s)")
                 top = _most_changed(local, window.seconds / baseline.seconds)
                 if top:
-                    bins, bin_result = insights.pattern_bins(
-                        chunk, window.start, window.end, top, _query_bin(window)
-                    )
+                    try:
+                        bins, bin_result = insights.pattern_bins(
+                            chunk, window.start, window.end, top, _query_bin(window)
+                        )
+                    except QueryError as exc:
+                        degraded.append(f"per-bin counts failed: {exc}")
+                        bins, bin_result = {}, None
                     if bin_result is not None:
                         results.append(bin_result)
                     for template, detail in bins.items():
@@ -260,14 +300,15 @@ class AwsBackend(TelemetryBackend):
             baseline=baseline,
             query="CloudWatch Logs Insights "
             + ("; ".join(methods) if methods else "(no query: no log group found)")
-            + "; per-minute counts of the most changed patterns (strcontains)",
+            + "; per-minute counts of the most changed patterns (strcontains)"
+            + "".join(f"; DEGRADED: {d}" for d in degraded),
             bin_seconds=bin_seconds,
             patterns=patterns_out,
             window_records=sum(c[0] for c in counts.values()),
             baseline_records=sum(c[1] for c in counts.values()),
             records_scanned=int(sum(r.statistics.records_scanned for r in results)),
             bytes_scanned=int(sum(r.statistics.bytes_scanned for r in results)),
-            partial=any(r.partial for r in results),
+            partial=any(r.partial for r in results) or bool(degraded),
             missing_groups=missing,
         )
 
@@ -386,6 +427,18 @@ class AwsBackend(TelemetryBackend):
         with self._lock:
             if _wkey(window) not in self._trail_cache:
 
+                readable = []
+                for location in self.locations:
+                    if self.linked_account(location):  # CloudTrail is not covered by observability
+                        self.skipped_trails.append(location.label())
+                        log.warning(
+                            "CloudTrail of %s skipped: cross-account observability does not "
+                            "cover CloudTrail; configure a read-only role for that account",
+                            location.label(),
+                        )
+                    else:
+                        readable.append(location)
+
                 def sweep(location: Location) -> tuple[Location, list[CloudTrailRecord], bool]:
                     lookup = CloudTrailLookup(
                         self.clients("cloudtrail", location),
@@ -395,8 +448,8 @@ class AwsBackend(TelemetryBackend):
                     records = lookup.write_events(window.start, window.end)
                     return location, records, lookup.truncated
 
-                with ThreadPoolExecutor(max_workers=min(4, len(self.locations))) as pool:
-                    swept = list(pool.map(sweep, self.locations))
+                with ThreadPoolExecutor(max_workers=max(1, min(4, len(readable)))) as pool:
+                    swept = list(pool.map(sweep, readable))
                 unique: dict[str, CloudTrailRecord] = {}
                 for location, records, truncated in swept:
                     if truncated:
@@ -411,7 +464,7 @@ class AwsBackend(TelemetryBackend):
     def observed_edges(self, window: TimeWindow) -> list[tuple[str, str]]:
         """X-Ray service-graph edges ``(caller, callee)`` observed in ``window``, all locations."""
         edges: set[tuple[str, str]] = set()
-        for location in self.locations:
+        for location in dict.fromkeys(self.serving_location(loc) for loc in self.locations):
             graph = XRayServiceGraph(self.clients("xray", location), location=location)
             edges.update(graph.edges(window.start, window.end))
         return sorted(edges)
@@ -485,19 +538,19 @@ def open_aws_session(
     """
     architecture = load_workspace(workspace, profile=profile, region=region)
     factory: ClientFactory
+    roles = RoleConfig.resolve(role_arn_template)
+    observability = roles.cross_account == "observability" and not roles.configured
     if clients is None:
-        sessions = AwsSessions(
-            profile=profile, region=region, roles=RoleConfig.resolve(role_arn_template)
-        )
+        sessions = AwsSessions(profile=profile, region=region, roles=roles)
         factory = sessions
-        backend = AwsBackend(architecture, factory)
+        backend = AwsBackend(architecture, factory, observability=observability)
         if sessions.default_region is None and any(loc.region is None for loc in backend.locations):
             raise CredentialsError(
                 "no AWS Region: pass --region, set AWS_REGION, or set rca.region on the elements"
             )
     else:
         factory = clients
-        backend = AwsBackend(architecture, factory)
+        backend = AwsBackend(architecture, factory, observability=observability)
     context = ToolContext(
         architecture=architecture,
         backend=backend,

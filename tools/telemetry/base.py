@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -94,6 +95,9 @@ class LogPattern(Model):
     bins: list[int] = Field(default_factory=list)
     samples: list[str] = Field(default_factory=list, description="raw lines, not yet redacted")
     first_seen: datetime | None = Field(default=None, description="first occurrence in the window")
+    span_links: list[str] = Field(
+        default_factory=list, description="``trace_id/span_id`` of window samples, when linked"
+    )
 
 
 class LogPatternResult(Model):
@@ -111,6 +115,9 @@ class LogPatternResult(Model):
     bytes_scanned: int = 0
     partial: bool = False
     missing_groups: list[str] = Field(default_factory=list)
+    baseline_seconds: float | None = Field(
+        default=None, description="total length of the reference periods, when several"
+    )
 
 
 class TelemetryBackend(ABC):
@@ -141,6 +148,36 @@ class TelemetryBackend(ABC):
     @abstractmethod
     def write_events(self, window: TimeWindow) -> list[CloudTrailRecord]:
         """CloudTrail control-plane write events (``readOnly`` false) in ``window``."""
+
+    def reference_log_patterns(
+        self,
+        log_groups: list[str],
+        window: TimeWindow,
+        references: list[TimeWindow],
+        bin_seconds: int,
+    ) -> LogPatternResult:
+        """Like :meth:`log_patterns`, with the baseline counts taken over every window of
+        ``references`` (``baseline_seconds`` set to their total length). The default uses the
+        first reference only; backends that can count over several override it.
+
+        Raises:
+            TelemetryError: when the source fails.
+        """
+        return self.log_patterns(log_groups, window, references[0], bin_seconds)
+
+    def spans(self, window: TimeWindow) -> Any:
+        """Spans starting in ``window`` as a pandas DataFrame with
+        :data:`tools.bundle.SPAN_COLUMNS`, or None when this backend has no span source (the
+        traces tool then reports the gap)."""
+        return None
+
+    def span_logs(self, window: TimeWindow, references: list[TimeWindow]) -> Any:
+        """Span-linked log statements in ``window`` and ``references``: a DataFrame with
+        ``trace_id``, ``span_id``, ``event_key``, ``level``, ``t_ns`` (epoch ns); empty when the
+        source has none."""
+        import pandas as pd
+
+        return pd.DataFrame(columns=["trace_id", "span_id", "event_key", "level", "t_ns"])
 
     @abstractmethod
     def coverage(self) -> TimeWindow | None:

@@ -6,10 +6,14 @@ of the requested log groups; metrics, alarms and CloudTrail records are read fro
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from tools.bundle import AlarmStateChange, Bundle, CloudTrailRecord, MetricPoint
+import pandas as pd
+
+from tools.bundle import AlarmStateChange, Bundle, CloudTrailRecord
 from tools.logmining import LogTemplateMiner
 from tools.models import TimeWindow
 from tools.telemetry.base import (
@@ -30,29 +34,47 @@ class BundleBackend(TelemetryBackend):
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
-        self._by_namespace: dict[str, list[MetricPoint]] | None = None
+        self._by_namespace: dict[str, list[Any]] | None = None
 
     def log_patterns(
         self, log_groups: list[str], window: TimeWindow, baseline: TimeWindow, bin_seconds: int
     ) -> LogPatternResult:
         """Drain3 templates of the window's records, counted in window and baseline."""
+        return self.reference_log_patterns(log_groups, window, [baseline], bin_seconds)
+
+    def reference_log_patterns(
+        self,
+        log_groups: list[str],
+        window: TimeWindow,
+        references: list[TimeWindow],
+        bin_seconds: int,
+    ) -> LogPatternResult:
+        """Templates (Drain3, or the record's event key when it has one) of the window's
+        records, counted in the window and over every reference window."""
+        baseline = references[0]
         miner = LogTemplateMiner()
         n_bins = max(1, int(-(-window.seconds // bin_seconds)))
-        window_counts: dict[int, int] = defaultdict(int)
-        baseline_counts: dict[int, int] = defaultdict(int)
-        bins: dict[int, list[int]] = defaultdict(lambda: [0] * n_bins)
-        samples: dict[int, list[str]] = defaultdict(list)
-        first_seen: dict[int, datetime] = {}
+        window_counts: dict[int | str, int] = defaultdict(int)
+        baseline_counts: dict[int | str, int] = defaultdict(int)
+        bins: dict[int | str, list[int]] = defaultdict(lambda: [0] * n_bins)
+        samples: dict[int | str, list[str]] = defaultdict(list)
+        links: dict[int | str, list[str]] = defaultdict(list)
+        first_seen: dict[int | str, datetime] = {}
         scanned = scanned_bytes = n_window = n_baseline = 0
         missing = [g for g in log_groups if g not in self.bundle.log_files]
         for group in log_groups:
             for record in self.bundle.log_records(group):
                 in_window = window.contains(record.timestamp)
-                if not in_window and not baseline.contains(record.timestamp):
+                if not in_window and not any(r.contains(record.timestamp) for r in references):
                     continue
                 scanned += 1
                 scanned_bytes += len(record.message.encode("utf-8"))
-                cluster = miner.add(record.message)
+                # a stable source location is its own template, never masked (bundle v2)
+                cluster = (
+                    f"{record.message.split(' ', 1)[0]} {record.event_key}"
+                    if record.event_key
+                    else miner.add(record.message)
+                )
                 if in_window:
                     n_window += 1
                     window_counts[cluster] += 1
@@ -64,19 +86,22 @@ class BundleBackend(TelemetryBackend):
                         and record.message not in samples[cluster]
                     ):
                         samples[cluster].append(record.message)
+                        if record.span_id:
+                            links[cluster].append(f"{record.trace_id or ''}/{record.span_id}")
                 else:
                     n_baseline += 1
                     baseline_counts[cluster] += 1
         patterns = [
             LogPattern(
-                template=miner.template(cluster),
+                template=cluster if isinstance(cluster, str) else miner.template(cluster),
                 window_count=window_counts.get(cluster, 0),
                 baseline_count=baseline_counts.get(cluster, 0),
                 bins=bins[cluster] if cluster in bins else [0] * n_bins,
                 samples=samples.get(cluster, []),
                 first_seen=first_seen.get(cluster),
+                span_links=links.get(cluster, []),
             )
-            for cluster in sorted(set(window_counts) | set(baseline_counts))
+            for cluster in sorted(set(window_counts) | set(baseline_counts), key=str)
         ]
         return LogPatternResult(
             log_groups=log_groups,
@@ -90,42 +115,81 @@ class BundleBackend(TelemetryBackend):
             records_scanned=scanned,
             bytes_scanned=scanned_bytes,
             missing_groups=missing,
+            baseline_seconds=sum(r.seconds for r in references),
         )
+
+    def _index(self) -> dict[str, list[tuple[str, dict[str, str], str, Any, Any]]]:
+        """Series per namespace, built once from the bundle's metric table: (metric,
+        dimensions, unit, epoch-seconds array, values array), time-ordered, one point per
+        timestamp (the last one read)."""
+        if self._by_namespace is None:
+            index: dict[str, list[Any]] = defaultdict(list)
+            frame = self.bundle.metric_frame
+            if frame is None:
+                points = self.bundle.metric_points
+                frame = pd.DataFrame(
+                    {
+                        "timestamp": pd.to_datetime([p.timestamp for p in points], utc=True),
+                        "namespace": [p.namespace for p in points],
+                        "metric": [p.metric for p in points],
+                        "dimensions": [json.dumps(p.dimensions, sort_keys=True) for p in points],
+                        "dims": [p.dimensions for p in points],
+                        "value": [p.value for p in points],
+                        "unit": [p.unit for p in points],
+                    }
+                )
+            if len(frame):
+                start = pd.Timestamp(0, tz="UTC")
+                frame = frame.assign(epoch=(frame["timestamp"] - start).dt.total_seconds())
+                frame = frame.sort_values("epoch", kind="stable")
+                frame = frame.drop_duplicates(
+                    ["namespace", "metric", "dimensions", "epoch"], keep="last"
+                )
+                for (namespace, metric, _dims), group in frame.groupby(
+                    ["namespace", "metric", "dimensions"], sort=True
+                ):
+                    index[str(namespace)].append(
+                        (
+                            str(metric),
+                            dict(group["dims"].iloc[0]),
+                            str(group["unit"].iloc[0]),
+                            group["epoch"].to_numpy(),
+                            group["value"].to_numpy(dtype=float),
+                        )
+                    )
+            self._by_namespace = dict(index)
+        return self._by_namespace
 
     def metric_series(
         self, selectors: list[MetricSelector], window: TimeWindow
     ) -> list[MetricSeries]:
-        """Series of every datapoint matching any selector, within ``window``."""
-        if self._by_namespace is None:
-            index: dict[str, list[MetricPoint]] = defaultdict(list)
-            for point in self.bundle.metric_points:
-                index[point.namespace].append(point)
-            self._by_namespace = dict(index)
-        grouped: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[MetricPoint]] = (
-            defaultdict(list)
-        )
+        """Series of every datapoint matching any selector, within ``window`` (each series
+        once, even when several selectors match it)."""
+        import numpy as np
+
+        index = self._index()
+        lo, hi = window.start.timestamp(), window.end.timestamp()
+        found: dict[tuple[str, str, tuple[tuple[str, str], ...]], MetricSeries] = {}
         for selector in selectors:
-            for point in self._by_namespace.get(selector.namespace, []):
-                if window.contains(point.timestamp) and selector.matches(
-                    point.namespace, point.metric, point.dimensions
-                ):
-                    key = (point.namespace, point.metric, tuple(sorted(point.dimensions.items())))
-                    grouped[key].append(point)
-        series = []
-        for (namespace, metric, dims), points in sorted(grouped.items()):
-            unique = {p.timestamp: p for p in points}  # overlapping selectors: keep one point
-            ordered = [unique[t] for t in sorted(unique)]
-            series.append(
-                MetricSeries(
-                    namespace=namespace,
+            for metric, dims, unit, times, values in index.get(selector.namespace, []):
+                key = (selector.namespace, metric, tuple(sorted(dims.items())))
+                if key in found or not selector.matches(selector.namespace, metric, dims):
+                    continue
+                first, last = np.searchsorted(times, [lo, hi], side="left")
+                if first >= last:
+                    continue
+                # values come from the validated metric table: no second validation per series
+                found[key] = MetricSeries.model_construct(
+                    namespace=selector.namespace,
                     metric=metric,
-                    dimensions=dict(dims),
-                    unit=ordered[0].unit,
-                    timestamps=[p.timestamp for p in ordered],
-                    values=[p.value for p in ordered],
+                    dimensions=dims,
+                    unit=unit,
+                    timestamps=[
+                        datetime.fromtimestamp(float(t), tz=UTC) for t in times[first:last]
+                    ],
+                    values=[float(v) for v in values[first:last]],
                 )
-            )
-        return series
+        return [found[k] for k in sorted(found)]
 
     def alarm_history(self, window: TimeWindow) -> list[AlarmStateChange]:
         return [a for a in self.bundle.alarm_changes if window.contains(a.timestamp)]
@@ -135,6 +199,38 @@ class BundleBackend(TelemetryBackend):
             r for r in self.bundle.cloudtrail_records if r.is_write and window.contains(r.eventTime)
         ]
 
+    def spans(self, window: TimeWindow) -> Any:
+        """The bundle's spans starting in ``window``; None when the bundle has no spans."""
+        table = self.bundle.spans
+        if table.empty:
+            return None
+        lo, hi = int(window.start.timestamp() * 1e9), int(window.end.timestamp() * 1e9)
+        starts = table["start_ns"]
+        return table[(starts >= lo) & (starts < hi)]
+
+    def span_logs(self, window: TimeWindow, references: list[TimeWindow]) -> Any:
+        """Log records with a span link and an event key in any of the windows (every log
+        group of the bundle); the level is the message's first word."""
+        import pandas as pd
+
+        periods = [window, *references]
+        rows: list[tuple[str, str, str, str, int]] = []
+        for group in self.bundle.log_files:
+            for r in self.bundle.log_records(group):
+                if r.span_id is None or r.event_key is None:
+                    continue
+                if any(p.contains(r.timestamp) for p in periods):
+                    rows.append(
+                        (
+                            r.trace_id or "",
+                            r.span_id,
+                            r.event_key,
+                            r.message.split(" ", 1)[0],
+                            int(r.timestamp.timestamp() * 1e9),
+                        )
+                    )
+        return pd.DataFrame(rows, columns=["trace_id", "span_id", "event_key", "level", "t_ns"])
+
     def coverage(self) -> TimeWindow | None:
         """From the earliest to the latest timestamp of any telemetry in the bundle."""
         times: list[datetime] = []
@@ -142,9 +238,14 @@ class BundleBackend(TelemetryBackend):
             records = self.bundle.log_records(group)
             if records:
                 times += [records[0].timestamp, records[-1].timestamp]
-        points = self.bundle.metric_points
-        if points:
-            stamps = [p.timestamp for p in points]
+        frame = self.bundle.metric_frame
+        if frame is not None and len(frame):
+            times += [
+                frame["timestamp"].min().to_pydatetime(),
+                frame["timestamp"].max().to_pydatetime(),
+            ]
+        elif frame is None and self.bundle.metric_points:
+            stamps = [p.timestamp for p in self.bundle.metric_points]
             times += [min(stamps), max(stamps)]
         trail = self.bundle.cloudtrail_records
         if trail:

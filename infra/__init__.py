@@ -1,0 +1,1 @@
+"""The AWS CDK app of the cloud world (see ``infra/app.py`` and README "Deploy")."""

@@ -1,0 +1,314 @@
+"""Lexical evidence for a best practice: concepts from its guidance note, matched on statements.
+
+A best practice's **query** comes from its guidance note (:class:`lenses.catalog.GuidanceNote`):
+
+- **concepts**: each signal (``"Route 53 health checks"``, ``"point-in-time recovery"``) as its
+  content-word sequence (stemmed, stopwords dropped), plus the acronym forms the guidance notes
+  define (``"Recovery Time Objective (RTO)"`` makes ``rto`` and ``recovery time objective`` the same
+  concept). A multi-word concept matches when its words occur contiguously (stopwords ignored) in
+  a statement. A **single-word** concept counts only when it is specific: rare across the guidance
+  notes (in at most :data:`SPECIFIC_NOTES` of them) and rare in the document (in at most
+  :data:`SPECIFIC_SHARE` of its statements), so a generic word (``groups``, ``pipeline``,
+  ``Lambda`` in a serverless design) never addresses a practice on its own.
+- **terms**: the content words of the note's title, its "what good looks like" sentence and its
+  signals, weighted by their inverse document frequency over the whole guidance corpus (a word
+  every note uses, such as ``workload``, weighs nothing). A statement's **similarity** is the share
+  of the query's weight it contains: lexical retrieval over sentences with the guidance as query.
+
+:func:`features` returns, per practice, the figures the calibrated decision
+(:mod:`reviews.assessors.calibration`) reads, computed only over statements qualified as present
+(:attr:`reviews.document.Statement.present`), and the ranked evidence statements. In ``deep``
+mode a statement is read with its **context**: its section headings and its neighbouring
+statements (the rows of the same table, the items of the same list) count towards similarity
+at half weight, and concept words split across a statement and its section title still match.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from lenses.catalog import GuidanceNote
+from reviews.document import DocumentModel, Statement
+from reviews.evidence import term_tokens
+from tools.text import STOPWORDS as BASE_STOPWORDS
+
+SPECIFIC_NOTES = 15
+SPECIFIC_SHARE = 0.08
+CONTEXT_WEIGHT = 0.5
+RELEVANT_STATEMENTS = 12  # statements a model assessor is shown per question
+TITLE_WEIGHT = 3.0
+STOPWORDS = BASE_STOPWORDS | frozenset(
+    ["each", "per", "use", "used", "using", "via", "we", "were", "you", "your", "e", "g", "eg"]
+)
+_ACRONYM = re.compile(r"\b([A-Za-z][\w/-]*(?:\s+[\w/-]+){1,5})\s+\(([A-Z][A-Za-z0-9]{1,6})\)")
+#: general spelling variants of design documents (joined / split compounds)
+VARIANTS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("fail", "over"): ("failover",),
+    ("back", "up"): ("backup",),
+    ("roll", "back"): ("rollback",),
+    ("multi", "az"): ("multiaz",),
+    ("multi", "region"): ("multiregion",),
+    ("run", "book"): ("runbook",),
+    ("play", "book"): ("playbook",),
+}
+
+
+def content(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """Tokens without stopwords, compounds joined (``fail over`` -> ``failover``)."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        pair = tuple(tokens[i : i + 2])
+        if pair in VARIANTS:
+            out.extend(VARIANTS[pair])
+            i += 2
+            continue
+        if tokens[i] not in STOPWORDS:
+            out.append(tokens[i])
+        i += 1
+    return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def content_of(text: str) -> tuple[str, ...]:
+    """The content tokens of a text (cached)."""
+    return content(term_tokens(text))
+
+
+@dataclass
+class Corpus:
+    """Word statistics of the guidance notes: note frequency, idf, acronym equivalences."""
+
+    notes: int
+    df: Counter[str]
+    acronyms: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+
+    def idf(self, word: str) -> float:
+        """Smoothed inverse note frequency (BM25's, floored at 0)."""
+        n = self.df.get(word, 0)
+        return max(0.0, math.log((self.notes - n + 0.5) / (n + 0.5) + 1.0))
+
+
+def note_text(note: GuidanceNote) -> str:
+    """The text of a note that queries are built from: title, good, signals."""
+    return " ".join([note.title, note.good, *note.signals])
+
+
+def build_corpus(notes: list[GuidanceNote]) -> Corpus:
+    """Note frequencies over the guidance corpus and the acronyms the notes define."""
+    df: Counter[str] = Counter()
+    acronyms: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for note in notes:
+        df.update(set(content_of(note_text(note))))
+        for text in (note.good, *note.signals, *note.gaps):
+            for m in _ACRONYM.finditer(text):
+                long, short = content_of(m.group(1)), content_of(m.group(2))
+                words = long[-len(m.group(2)) :] if len(long) > len(m.group(2)) else long
+                if short and words and "".join(w[0] for w in words) == short[0][: len(words)]:
+                    acronyms[short] = words
+    return Corpus(notes=len(notes), df=df, acronyms=acronyms)
+
+
+@dataclass
+class Concept:
+    """One signal of a practice as content tokens; ``alternatives`` are equivalent spellings."""
+
+    signal: str
+    forms: list[tuple[str, ...]]
+
+    @property
+    def single(self) -> bool:
+        """True when every form is one word."""
+        return all(len(f) == 1 for f in self.forms)
+
+
+def concepts(note: GuidanceNote, corpus: Corpus) -> list[Concept]:
+    """The practice's concepts: its signals with acronym forms (see the module docstring)."""
+    out: list[Concept] = []
+    for signal in note.signals:
+        form = content_of(signal)
+        if not form:
+            continue
+        forms = [form]
+        if form in corpus.acronyms:
+            forms.append(corpus.acronyms[form])
+        for short, long in corpus.acronyms.items():
+            if form == long:
+                forms.append(short)
+        out.append(Concept(signal=signal, forms=list(dict.fromkeys(forms))))
+    return out
+
+
+def _contains(tokens: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    if not n or n > len(tokens):
+        return False
+    return any(tokens[i : i + n] == phrase for i in range(len(tokens) - n + 1))
+
+
+@dataclass
+class StatementView:
+    """A statement's content tokens, and (deep mode) its context tokens."""
+
+    stmt: Statement
+    tokens: tuple[str, ...]
+    context: frozenset[str] = frozenset()
+
+
+@dataclass
+class DocumentViews:
+    """Per-document token views of the present statements and word shares (built once)."""
+
+    views: list[StatementView]
+    share: dict[str, float]
+    deep: bool
+
+
+def document_views(model: DocumentModel, deep: bool) -> DocumentViews:
+    """Content-token views of the present statements (with context in deep mode)."""
+    evidence = model.evidence()
+    toks = {s.index: content_of(s.text) for s in evidence}
+    share_count: Counter[str] = Counter()
+    for t in toks.values():
+        share_count.update(set(t))
+    n = max(1, len(toks))
+    share = {w: c / n for w, c in share_count.items()}
+    views = []
+    by_index = {s.index: s for s in model.statements}
+    for s in evidence:
+        if not s.present:
+            continue
+        context: set[str] = set()
+        if deep:
+            for heading in s.section:
+                context.update(content_of(heading))
+            for j in (s.index - 1, s.index + 1):
+                other = by_index.get(j)
+                if other is not None and other.evidence and other.section == s.section:
+                    context.update(content_of(other.text))
+            context -= set(toks[s.index])
+        views.append(StatementView(s, toks[s.index], frozenset(context)))
+    return DocumentViews(views=views, share=share, deep=deep)
+
+
+@dataclass
+class PracticeEvidence:
+    """Figures of one practice on one document, and its best statements (best first).
+
+    ``phrases``: most distinct concepts matched in one present statement; ``concepts``: distinct
+    concepts matched anywhere; ``similarity``: best statement similarity (0-1);
+    ``similarity2``: second best; ``matched``: signals matched.
+    """
+
+    phrases: float
+    concepts: int
+    similarity: float
+    similarity2: float
+    ranked: list[tuple[Statement, float, list[str]]]
+    matched: list[str]
+
+    def vector(self) -> list[float]:
+        """The feature vector of the calibrated decision."""
+        return [
+            self.phrases,
+            float(min(self.concepts, 4)),
+            self.similarity,
+            self.similarity2,
+            self.phrases * self.similarity,
+        ]
+
+
+FEATURES = ("phrases", "concepts", "similarity", "similarity2", "phrases_x_similarity")
+
+
+def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) -> PracticeEvidence:
+    """Match a practice's concepts and guidance terms against the document's statements."""
+    query: dict[str, float] = {}
+    for word in content_of(note_text(note)):
+        query[word] = corpus.idf(word)
+    for word in content_of(note.title):
+        query[word] = TITLE_WEIGHT * corpus.idf(word)
+    total = sum(query.values()) or 1.0
+    cons = concepts(note, corpus)
+    ranked: list[tuple[Statement, float, list[str]]] = []
+    matched_any: set[str] = set()
+    best_phrases = 0.0
+    sims: list[float] = []
+    for view in views.views:
+        words = set(view.tokens)
+        hits: list[str] = []
+        for concept in cons:
+            if any(_matches(form, view, corpus, views) for form in concept.forms):
+                hits.append(concept.signal)
+        sim = sum(w for q, w in query.items() if q in words) / total
+        if views.deep and view.context:
+            sim += (
+                CONTEXT_WEIGHT
+                * sum(w for q, w in query.items() if q in view.context and q not in words)
+                / total
+            )
+        sims.append(sim)
+        if hits:
+            matched_any.update(hits)
+            best_phrases = max(best_phrases, float(len(hits)))
+        if hits or sim > 0:
+            ranked.append((view.stmt, len(hits) + sim, hits))
+    ranked.sort(key=lambda r: (-len(r[2]) > 0, -r[1], r[0].index))
+    ranked.sort(key=lambda r: -r[1])
+    sims.sort(reverse=True)
+    return PracticeEvidence(
+        phrases=best_phrases,
+        concepts=len(matched_any),
+        similarity=sims[0] if sims else 0.0,
+        similarity2=sims[1] if len(sims) > 1 else 0.0,
+        ranked=ranked,
+        matched=sorted(matched_any),
+    )
+
+
+def _matches(
+    form: tuple[str, ...], view: StatementView, corpus: Corpus, views: DocumentViews
+) -> bool:
+    if len(form) == 1:
+        word = form[0]
+        specific = (
+            corpus.df.get(word, 0) <= SPECIFIC_NOTES
+            and views.share.get(word, 0.0) <= SPECIFIC_SHARE
+            and len(word) > 2
+        )
+        return specific and word in view.tokens
+    if _contains(view.tokens, form):
+        return True
+    if views.deep and view.context:
+        # a concept split between a statement and its section title or neighbour
+        return all(w in view.tokens or w in view.context for w in form) and any(
+            w in view.tokens for w in form
+        )
+    return False
+
+
+def relevant_statements(
+    model: DocumentModel, notes: list[GuidanceNote], corpus: Corpus, k: int = 12
+) -> list[tuple[Statement, float]]:
+    """The document's statements most relevant to a question's practices, best first.
+
+    Every evidence statement (present or qualified: a model must see "(future)" lines to judge
+    them) is scored by its best concept matches plus similarity over the practices' notes; the
+    top ``k`` with a positive score are returned in document order with their score.
+    """
+    everyone = DocumentViews(
+        views=[StatementView(s, content_of(s.text)) for s in model.evidence()],
+        share=document_views(model, deep=False).share,
+        deep=False,
+    )
+    best: dict[int, tuple[Statement, float]] = {}
+    for note in notes:
+        for stmt, score, _ in practice_evidence(note, everyone, corpus).ranked[:k]:
+            if score > best.get(stmt.index, (stmt, 0.0))[1]:
+                best[stmt.index] = (stmt, score)
+    top = sorted(best.values(), key=lambda r: -r[1])[:k]
+    return sorted(top, key=lambda r: r[0].index)

@@ -1,0 +1,402 @@
+"""Document understanding over extracted pages: statements with their section, qualifiers, facts.
+
+:func:`understand` turns a :class:`~reviews.models.DocumentText` into a :class:`DocumentModel`:
+
+- **statements**: every segment of :mod:`reviews.evidence` (a bullet item, a table row, a
+  sentence) with its **section path** (the headings above it, outermost first) and a verbatim
+  ``quote`` (a substring of its page's text). A table row is read as ``"column: value; ..."``
+  statements from the table's header row (``text``), while its quote stays the row's own line.
+- **never evidence** (``evidence = False``): headings, table header rows, glossary and
+  table-of-contents lines, reference lists, the title page's metadata lines. Lead-in sentences
+  that announce a list ("... the following components") or speak about the document itself
+  are matched but quoted only when nothing better is (:attr:`Statement.lead_in`).
+- **qualifiers** (:data:`QUALIFIERS`): ``future`` ("(future)", "planned", "phase 2", "roadmap"),
+  ``optional``, ``conditional`` ("if required", "as needed"), ``out_of_scope`` (items under an
+  out-of-scope label, or lines that hand the topic to another document), ``negated`` ("not
+  implemented", "no ... planned"), ``current_state`` (under a current-state / existing-environment
+  heading, until a target/solution heading). A statement with any qualifier is not *present*: it
+  does not count as the design's decision.
+- **facts** (:func:`extract_facts`): RTO, RPO, Regions, Availability Zones, encryption, identity,
+  backups, monitoring and the DR pattern, each with the page it was read on, extracted once per
+  document for the report's summary and the chat.
+
+The qualifier and section vocabularies are general English for design documents (the words
+reviewers use for roadmap, optional and conditional scope), not phrases of any one document.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from reviews.evidence import Segment, looks_heading, segments, term_tokens
+from reviews.models import DesignFact, DocumentText
+
+QUALIFIERS = ("future", "optional", "conditional", "out_of_scope", "negated", "current_state")
+
+_FUTURE = re.compile(
+    r"\([^)]*\b(?:future|planned|roadmap|phase\s*[2-9]|tbd|later)\b[^)]*\)|"
+    r"\bfuture (?:phase|release|enhancement|state|work|consideration)s?\b|"
+    r"\b(?:is|are) planned\b|\bplanned for\b|"
+    r"\bto be (?:determined|defined|decided|evaluated|considered)\b|\bTBD\b|\broadmap\b|"
+    r"\bnot yet\b|\bwill be (?:evaluated|considered|explored|assessed)\b|\bin (?:a )?later phase\b",
+    re.I,
+)
+_OPTIONAL = re.compile(r"\(optional\)|\boptional(?:ly)?\b|\bnice[- ]to[- ]have\b", re.I)
+_CONDITIONAL = re.compile(
+    r"\bif (?:required|needed|necessary|applicable|requested|desired)\b|\bas needed\b|"
+    r"\bwhere (?:required|applicable|needed|necessary)\b|\bwhen (?:required|needed)\b|"
+    r"\bon request\b|\bcan be (?:added|enabled|configured)\b|\bmay be (?:added|enabled|used)\b",
+    re.I,
+)
+_NEGATED = re.compile(
+    r"\bnot (?:implemented|included|configured|enabled|planned|supported|covered|used|"
+    r"in scope|part of|provided|available|required)\b|\bno \w+(?: \w+)? (?:is|are) "
+    r"(?:planned|configured|implemented|used|provided|in place)\b|^\W*(?:none|n/a)\W*$",
+    re.I,
+)
+_ELSEWHERE = re.compile(
+    r"\((?:covered|handled|addressed|managed) (?:in|by) [^)]*\)|\bout[- ]of[- ]scope\b|"
+    r"\bnot in scope\b|\bexcluded\b",
+    re.I,
+)
+_CURRENT_HEADING = re.compile(
+    r"\b(?:current[- ]state|as[- ]is|existing (?:environment|state|system|infrastructure)|"
+    r"current (?:environment|architecture|landscape))\b",
+    re.I,
+)
+_TARGET_HEADING = re.compile(
+    r"\b(?:solution|target|proposed|to[- ]be|architecture|design|implementation)\b",
+    re.I,
+)
+_FUTURE_HEADING = re.compile(r"\b(?:future|roadmap|next steps|phase\s*[2-9]|optional)\b", re.I)
+_NOT_EVIDENCE_HEADING = re.compile(
+    r"^\W*(?:glossary|definitions?|acronyms|abbreviations|terminology|terms and definitions|"
+    r"table of contents|contents|references|bibliography|related documents|document control|"
+    r"revision history|version history|approvals?|sign[- ]?off)\b",
+    re.I,
+)
+_TOC_LINE = re.compile(r"(?:\.{3,}|…+)\s*\d+\s*$|^\s*\d+(?:\.\d+)*\s+\S.*\s\d+\s*$")
+_LEAD_IN = re.compile(
+    r"\bthe following\b|\bas follows\b|\bbelow:\s*$|^\W*(?:this|the) (?:document|section)\b",
+    re.I,
+)
+_GLOSSARY_HEADER = {
+    ("term", "definition"),
+    ("acronym", "definition"),
+    ("term", "meaning"),
+    ("abbreviation", "meaning"),
+    ("acronym", "meaning"),
+}
+
+
+@dataclass
+class Statement:
+    """One statement of the document.
+
+    ``quote`` is verbatim page text (``doc.page(page).text[start:end]``); ``text`` is what is
+    matched (a table row as ``"column: value; ..."``); ``section`` the heading path;
+    ``qualifiers`` a subset of :data:`QUALIFIERS`; ``evidence`` False for headings, header rows,
+    glossary, TOC and reference lines. ``index`` is the statement's position in the document.
+    """
+
+    index: int
+    page: int
+    start: int
+    end: int
+    quote: str
+    text: str
+    kind: str
+    section: tuple[str, ...] = ()
+    qualifiers: frozenset[str] = frozenset()
+    evidence: bool = True
+    tokens: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def lead_in(self) -> bool:
+        """A sentence that announces a list ("... the following components") or speaks about
+        the document itself: matched like any statement, quoted only when nothing better is."""
+        return self.kind != "row" and bool(_LEAD_IN.search(self.display))
+
+    @property
+    def present(self) -> bool:
+        """Usable as evidence of what the design does: evidence and unqualified."""
+        return self.evidence and not self.qualifiers
+
+    @property
+    def display(self) -> str:
+        """The quote with runs of whitespace collapsed."""
+        return " ".join(self.quote.split())
+
+
+@dataclass
+class Fact:
+    """A key design fact: ``name`` (``rto``, ``regions``, ...), its ``value``, page and quote."""
+
+    name: str
+    value: str
+    page: int
+    quote: str
+
+
+@dataclass
+class DocumentModel:
+    """Statements, headings and facts of one document (see the module docstring)."""
+
+    doc: DocumentText
+    statements: list[Statement]
+    facts: list[Fact]
+    title: str = ""
+
+    def evidence(self) -> list[Statement]:
+        """Statements that are not headings, header rows, glossary, TOC or references."""
+        return [s for s in self.statements if s.evidence]
+
+    def fact(self, name: str) -> list[Fact]:
+        """Facts with this name, in document order."""
+        return [f for f in self.facts if f.name == name]
+
+
+def _row_lookup(doc: DocumentText) -> dict[tuple[int, str], tuple[list[str], list[str], bool]]:
+    """(page, joined row text) -> (header cells, row cells, is_header_row)."""
+    out: dict[tuple[int, str], tuple[list[str], list[str], bool]] = {}
+    headers: set[str] = set()
+    for page in doc.pages:
+        for table in page.tables:
+            if table and any(table[0]):
+                headers.add(_joined(table[0]))
+    for page in doc.pages:
+        for table in page.tables:
+            if not table:
+                continue
+            header = [c or "" for c in table[0]]
+            for n, row in enumerate(table):
+                cells = [c or "" for c in row]
+                key = (page.number, _joined(cells))
+                is_header = n == 0 or _joined(cells) in headers
+                out[key] = (header, cells, is_header)
+    return out
+
+
+def _joined(cells: list[str]) -> str:
+    return " ".join(" ".join(c or "" for c in cells).split())
+
+
+def _row_text(header: list[str], cells: list[str]) -> str:
+    if len(header) != len(cells) or not any(h.strip() for h in header):
+        return " ".join(c for c in cells if c)
+    parts = [
+        f"{' '.join(h.split())}: {' '.join(c.split())}"
+        for h, c in zip(header, cells, strict=True)
+        if c
+    ]
+    return "; ".join(parts)
+
+
+def qualifiers_of(text: str) -> set[str]:
+    """The qualifiers a statement's own words carry (see :data:`QUALIFIERS`)."""
+    found: set[str] = set()
+    if _FUTURE.search(text):
+        found.add("future")
+    if _OPTIONAL.search(text):
+        found.add("optional")
+    if _CONDITIONAL.search(text):
+        found.add("conditional")
+    if _NEGATED.search(text):
+        found.add("negated")
+    if _ELSEWHERE.search(text):
+        found.add("out_of_scope")
+    return found
+
+
+def understand(doc: DocumentText) -> DocumentModel:
+    """Read a document into statements with sections, qualifiers and facts (module docstring)."""
+    rows = _row_lookup(doc)
+    title_lines = {
+        line.strip() for line in (doc.pages[0].text.split("\n") if doc.pages else []) if line
+    }
+    statements: list[Statement] = []
+    section: list[str] = []
+    current_state = False
+    section_future = False
+    not_evidence_section = False
+    glossary_table = False
+    for seg in segments(doc):
+        display = " ".join(seg.text.split())
+        row = rows.get((seg.page, display)) if seg.kind == "row" else None
+        heading = row is None and _is_heading(seg)
+        if heading:
+            parent = section[-1:] if section and _looks_parent(statements) else []
+            section = [*parent, display]
+            if _CURRENT_HEADING.search(display):
+                current_state = True
+            elif current_state and _TARGET_HEADING.search(display):
+                current_state = False
+            section_future = bool(_FUTURE_HEADING.search(display))
+            not_evidence_section = bool(_NOT_EVIDENCE_HEADING.match(display))
+            glossary_table = False
+            statements.append(_statement(len(statements), seg, display, tuple(section), False))
+            continue
+        text = display
+        evidence = not not_evidence_section
+        quals = qualifiers_of(display)
+        if row is not None:
+            header, cells, is_header = row
+            if is_header:
+                glossary_table = tuple(c.strip().lower() for c in header[:2]) in _GLOSSARY_HEADER
+                evidence = False
+            text = _row_text(header, cells)
+            if glossary_table:
+                evidence = False
+        if seg.page == 1 and display in title_lines and _metadata_line(display):
+            evidence = False  # the title page: document metadata, not design
+        if _TOC_LINE.search(display) and seg.kind != "row":
+            evidence = False
+        if seg.out_of_scope:
+            quals.add("out_of_scope")
+        if current_state:
+            quals.add("current_state")
+        if section_future:
+            quals.add("future")
+        stmt = _statement(len(statements), seg, text, tuple(section), evidence)
+        stmt.qualifiers = frozenset(quals)
+        statements.append(stmt)
+    model = DocumentModel(doc=doc, statements=statements, facts=[], title=doc.title or "")
+    model.facts = extract_facts(model)
+    return model
+
+
+def _statement(
+    index: int, seg: Segment, text: str, section: tuple[str, ...], evidence: bool
+) -> Statement:
+    return Statement(
+        index=index,
+        page=seg.page,
+        start=seg.start,
+        end=seg.end,
+        quote=seg.text,
+        text=text,
+        kind="heading" if not evidence and seg.heading else seg.kind,
+        section=section,
+        evidence=evidence,
+        tokens=term_tokens(text),
+    )
+
+
+def _metadata_line(line: str) -> bool:
+    """A short title-page line (title, version, author, date), not a sentence."""
+    return len(line.split()) <= 8 and not line.rstrip().endswith(".")
+
+
+def _is_heading(seg: Segment) -> bool:
+    text = " ".join(seg.text.split())
+    return seg.kind == "paragraph" and "\n" not in seg.text.strip() and looks_heading(text)
+
+
+def _looks_parent(statements: list[Statement]) -> bool:
+    """The previous heading is a parent when at most one intro sentence follows it."""
+    tail = statements[-2:]
+    return any(s.kind == "heading" for s in tail) and not any(
+        s.kind in ("item", "row") for s in tail
+    )
+
+
+# -- facts -------------------------------------------------------------------------------------
+
+_DURATION = (
+    r"(?:<\s*)?\d+(?:\.\d+)?[- ]?(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|s|m|h)\b"
+)
+_FACT_PATTERNS: dict[str, re.Pattern[str]] = {
+    "rto": re.compile(rf"\bRTO\b[^.;\n]{{0,40}}?({_DURATION})", re.I),
+    "rto_before": re.compile(rf"({_DURATION})[^.;\n]{{0,12}}\bRTO\b", re.I),
+    "rpo": re.compile(rf"\bRPO\b[^.;\n]{{0,40}}?({_DURATION})", re.I),
+    "rpo_before": re.compile(rf"({_DURATION})[^.;\n]{{0,12}}\bRPO\b", re.I),
+    "regions": re.compile(r"\b((?:us|eu|ap|sa|ca|me|af|il|mx)-(?:[a-z]+-){1,2}\d)\b"),
+    "availability_zones": re.compile(
+        r"\b(multi[- ]AZ|(?:two|three|2|3|multiple) (?:Availability Zones|AZs))\b", re.I
+    ),
+    "encryption": re.compile(
+        r"\b(KMS|TLS ?1\.[23]\+?|encrypt(?:ed|ion) (?:at rest|in transit)|SSE-\w+)\b", re.I
+    ),
+    "identity": re.compile(
+        r"\b(IAM Identity Center|AWS SSO|SAML|OIDC|Cognito|MFA|IAM roles?|least[- ]privilege)\b",
+        re.I,
+    ),
+    "backups": re.compile(
+        r"\b(AWS Backup|backups?|snapshots?|point-in-time recovery|PITR|versioning)\b", re.I
+    ),
+    "monitoring": re.compile(
+        r"\b(CloudWatch|X-Ray|CloudTrail|Datadog|Prometheus|Grafana|dashboards?|alarms?)\b"
+    ),
+    "dr_pattern": re.compile(
+        r"\b(pilot light|warm standby|multi[- ]site active[/-]active|active[/-]active|"
+        r"active[/-]passive|backup (?:and|&) restore)\b",
+        re.I,
+    ),
+}
+
+
+def extract_facts(model: DocumentModel) -> list[Fact]:
+    """Key facts, each value once (first present statement that states it; page and quote)."""
+    facts: list[Fact] = []
+    seen: set[tuple[str, str]] = set()
+    for stmt in model.statements:
+        if not stmt.present:
+            continue
+        for key, pattern in _FACT_PATTERNS.items():
+            name = key.removesuffix("_before")
+            if key.endswith("_before") and any(
+                f.page == stmt.page and f.name == name and f.quote == stmt.display for f in facts
+            ):
+                continue  # "RPO: 5 minutes" read already; do not take the RTO's duration
+            for match in pattern.finditer(stmt.text):
+                value = next((g for g in match.groups() if g), match.group(0)) or ""
+                value = " ".join(value.split())
+                key = (name, value.lower())
+                if not value or key in seen:
+                    continue
+                seen.add(key)
+                facts.append(Fact(name=name, value=value, page=stmt.page, quote=stmt.display))
+    return facts
+
+
+def summary(model: DocumentModel) -> tuple[str, list[dict[str, object]]]:
+    """The workload sentence (first present sentence of the document) and the facts as dicts
+    (``name``, ``label``, ``value``, ``page``, ``quote``) for :class:`reviews.models.DesignFact`."""
+    first = next(
+        (s.display for s in model.statements if s.present and s.kind in ("paragraph", "sentence")),
+        "",
+    )
+    facts = [
+        {
+            "name": f.name,
+            "label": FACT_LABELS[f.name],
+            "value": f.value,
+            "page": f.page,
+            "quote": f.quote[:400],
+        }
+        for f in model.facts
+    ]
+    return first[:400], facts
+
+
+def with_summary(assessment: Any, doc: DocumentText) -> Any:
+    """``assessment`` (an :class:`~reviews.models.Assessment`) with workload and facts filled."""
+    workload, facts = summary(understand(doc))
+    return assessment.model_copy(
+        update={"workload": workload, "facts": [DesignFact(**f) for f in facts]}
+    )
+
+
+FACT_LABELS = {
+    "rto": "RTO",
+    "rpo": "RPO",
+    "regions": "Regions",
+    "availability_zones": "Availability Zones",
+    "encryption": "Encryption",
+    "identity": "Identity",
+    "backups": "Backups",
+    "monitoring": "Monitoring",
+    "dr_pattern": "DR pattern",
+}

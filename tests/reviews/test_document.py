@@ -1,0 +1,90 @@
+"""Document understanding: sections, table rows as statements, never-evidence lines, qualifiers,
+facts."""
+
+from __future__ import annotations
+
+from reviews.document import qualifiers_of, understand
+from reviews.models import DocumentText, PageText
+from tests.reviews.conftest import DR, IDP, extracted
+
+PAGE = """Solution Overview
+The workload runs in us-east-1 with a pilot light copy in us-west-2.
+Component Count Notes
+Web tier 3 Multi-AZ Auto Scaling Group
+Current-State Assessment
+The existing environment runs on one server with nightly tape backups.
+Target Architecture
+• Encryption at rest with AWS KMS customer-managed keys
+• WAF on the public API (optional)
+• Cross-region replication (future)
+• SAML federation with the corporate IdP (if required)
+• RTO: 30 minutes and RPO: 5 minutes
+Glossary
+Term Definition
+KMS Key Management Service
+"""
+
+
+def _doc() -> DocumentText:
+    tables = [
+        [["Component", "Count", "Notes"], ["Web tier", "3", "Multi-AZ Auto Scaling Group"]],
+        [["Term", "Definition"], ["KMS", "Key Management Service"]],
+    ]
+    return DocumentText(
+        source="d.pdf",
+        sha256="b" * 64,
+        extractor="pdfplumber",
+        pages=[
+            PageText(number=1, text="Design\nVersion 1.0"),
+            PageText(number=2, text=PAGE, tables=tables),
+        ],
+    )
+
+
+def _by_text(model, start: str):  # type: ignore[no-untyped-def]
+    return next(s for s in model.statements if s.display.lstrip("• ").startswith(start))
+
+
+def test_rows_headings_glossary_and_qualifiers() -> None:
+    model = understand(_doc())
+    row = _by_text(model, "Web tier")
+    assert row.text == "Component: Web tier; Count: 3; Notes: Multi-AZ Auto Scaling Group"
+    assert row.quote in _doc().page(2).text and row.present
+    assert not _by_text(model, "Component Count Notes").evidence  # header row
+    assert not _by_text(model, "Solution Overview").evidence  # heading
+    assert not _by_text(model, "KMS Key Management Service").evidence  # glossary
+    assert not _by_text(model, "Version 1.0").evidence  # title page
+    assert "current_state" in _by_text(model, "The existing environment").qualifiers
+    assert _by_text(model, "Encryption at rest").present
+    assert _by_text(model, "Encryption at rest").section[-1] == "Target Architecture"
+    assert "optional" in _by_text(model, "WAF").qualifiers
+    assert "future" in _by_text(model, "Cross-region").qualifiers
+    assert "conditional" in _by_text(model, "SAML").qualifiers
+
+
+def test_qualifier_words() -> None:
+    assert qualifiers_of("Chaos experiments are planned for a later phase") == {"future"}
+    assert qualifiers_of("Multi-Region failover is not implemented") == {"negated"}
+    assert qualifiers_of("Training (covered in the Operations Runbook)") == {"out_of_scope"}
+    assert qualifiers_of("Route 53 health checks trigger DNS failover") == set()
+
+
+def test_facts_are_extracted_once_with_pages() -> None:
+    model = understand(_doc())
+    facts = {(f.name, f.value) for f in model.facts}
+    assert {("rto", "30 minutes"), ("rpo", "5 minutes"), ("regions", "us-east-1")} <= facts
+    assert ("dr_pattern", "pilot light") in facts and ("encryption", "KMS") in facts
+    assert all(f.quote in " ".join(_doc().page(f.page).text.split()) for f in model.facts)
+    assert not any(f.value == "SAML" for f in model.facts)  # "(if required)" is not a fact
+
+
+def test_design_documents_facts_and_no_heading_evidence() -> None:
+    dr = understand(extracted(DR))
+    assert {f.value for f in dr.fact("rpo")} >= {"60 minutes"}
+    assert {f.value for f in dr.fact("rto")} >= {"15 minutes"}
+    assert {f.value for f in dr.fact("regions")} >= {"us-east-1", "us-west-2"}
+    idp = understand(extracted(IDP))
+    warm = [s for s in idp.statements if "Warm standby" in s.text]
+    assert warm and all(not s.present for s in warm)  # "(optional, Phase 2)"
+    for model in (dr, idp):
+        assert not any(s.present and s.text.lower().startswith("term:") for s in model.statements)

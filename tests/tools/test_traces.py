@@ -1,0 +1,211 @@
+"""The traces detectors on small span trees: each fault shape credits the right service."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from tools import significance
+from tools.models import TimeWindow
+from tools.traces import analyse
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+REFERENCE = TimeWindow(start=T0, end=T0 + timedelta(minutes=1))
+WINDOW = TimeWindow(start=T0 + timedelta(minutes=2), end=T0 + timedelta(minutes=3))
+MS = 1_000_000
+_ids = itertools.count(1)
+
+
+class Trees:
+    """Builds span trees: a call is (caller service, callee service, network ms, callee ms)."""
+
+    def __init__(self) -> None:
+        self.spans: list[dict] = []
+        self.logs: list[dict] = []
+
+    def span(
+        self,
+        trace: str,
+        parent: str,
+        service: str,
+        operation: str,
+        start: int,
+        duration: int,
+        status: str = "",
+    ) -> str:
+        sid = f"s{next(_ids)}"
+        self.spans.append(
+            {
+                "trace_id": trace,
+                "span_id": sid,
+                "parent_id": parent,
+                "service": service,
+                "instance": service + "-0",
+                "operation": operation,
+                "kind": "",
+                "start_ns": start,
+                "duration_ns": duration,
+                "status_code": status,
+            }
+        )
+        return sid
+
+    def log(self, trace: str, span: str, key: str, level: str, at: int) -> None:
+        self.logs.append(
+            {"trace_id": trace, "span_id": span, "event_key": key, "level": level, "t_ns": at}
+        )
+
+    def request(
+        self,
+        start: int,
+        entry: str,
+        calls: list[tuple[str, float, float]],
+        *,
+        logs: list[tuple[str, str]] = (),
+        callee_logs: dict[str, list[tuple[str, str]]] | None = None,
+        status: dict[str, str] | None = None,
+    ) -> None:
+        """One trace: ``entry`` handles a request and calls each (callee, network ms, callee
+        ms) in turn through a client span; ``logs`` are (key, level) written by the entry
+        span after its calls; ``callee_logs`` per callee; ``status`` per service."""
+        trace = f"t{next(_ids)}"
+        status = status or {}
+        root = self.span(trace, "", entry, "handle", start, 10 * MS, status.get(entry, ""))
+        at = start + MS
+        for callee, net_ms, server_ms in calls:
+            client_ns = int((net_ms + server_ms) * MS)
+            client = self.span(trace, root, entry, "HTTP GET", at, client_ns)
+            server = self.span(
+                trace,
+                client,
+                callee,
+                "serve",
+                at + int(net_ms * MS / 2),
+                int(server_ms * MS),
+                status.get(callee, ""),
+            )
+            for key, level in (callee_logs or {}).get(callee, []):
+                self.log(trace, server, key, level, at + MS)
+            at += client_ns + MS
+        for key, level in logs:
+            self.log(trace, root, key, level, at)
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        logs = pd.DataFrame(
+            self.logs, columns=["trace_id", "span_id", "event_key", "level", "t_ns"]
+        )
+        return pd.DataFrame(self.spans), logs
+
+
+def ns(window: TimeWindow, i: int) -> int:
+    return int(window.start.timestamp() * 1e9) + i * 200 * MS
+
+
+def credits(trees: Trees) -> dict[str, float]:
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    best: dict[str, float] = {}
+    for c in found.credits:
+        best[c.component] = max(best.get(c.component, 0.0), c.evidence)
+    return best
+
+
+def test_a_delayed_callee_is_credited_over_its_callers() -> None:
+    trees = Trees()
+    for period, delay in ((REFERENCE, 0.0), (WINDOW, 50.0)):
+        for i in range(40):
+            trees.request(ns(period, i), "gateway", [("a", 1.0, 2.0), ("d", 1.0, 2.0)])
+            trees.request(ns(period, i) + 1, "a", [("b", 1.0 + delay, 2.0), ("c", 1.0, 2.0)])
+            trees.request(ns(period, i) + 2, "d", [("b", 1.0 + delay, 2.0)])
+    got = credits(trees)
+    assert got["b"] >= significance.SIGNIFICANT
+    assert got["b"] > got.get("a", 0.0) and got["b"] > got.get("d", 0.0)
+    assert "c" not in got
+
+
+def test_a_cpu_starved_caller_is_credited_over_its_callees() -> None:
+    trees = Trees()
+    for period, slow in ((REFERENCE, 0.0), (WINDOW, 30.0)):
+        for i in range(40):
+            trees.request(ns(period, i), "gateway", [("a", 1.0, 40.0), ("d", 1.0, 5.0)])
+            # a's client spans include its own scheduling delay: every edge out of a is slow
+            trees.request(ns(period, i) + 1, "a", [("b", 1.0 + slow, 2.0), ("c", 1.0 + slow, 2.0)])
+            trees.request(ns(period, i) + 2, "d", [("b", 1.0, 2.0), ("c", 1.0, 2.0)])
+    got = credits(trees)
+    assert got["a"] >= significance.SIGNIFICANT
+    assert got["a"] > got.get("b", 0.0) and got["a"] > got.get("c", 0.0)
+
+
+def test_an_exception_in_the_caller_is_credited_to_the_caller() -> None:
+    trees = Trees()
+    for i in range(40):
+        trees.request(
+            ns(REFERENCE, i), "a", [("b", 1.0, 2.0), ("c", 1.0, 2.0)], logs=[("A#20", "INFO")]
+        )
+        # after b returns normally, a throws: no call to c, its closing statement is gone and a
+        # new ERROR statement appears
+        trees.request(ns(WINDOW, i), "a", [("b", 1.0, 2.0)], logs=[("A#31", "ERROR")])
+    got = credits(trees)
+    assert got["a"] >= significance.SIGNIFICANT
+    assert "b" not in got and "c" not in got
+
+
+def test_a_silent_error_return_in_the_callee_is_credited_to_the_callee() -> None:
+    trees = Trees()
+    for period, broken in ((REFERENCE, False), (WINDOW, True)):
+        for i in range(40):
+            b_logs = {"b": [] if broken else [("B#12", "INFO")]}
+            after = [] if broken else [("c", 1.0, 2.0)]
+            for caller in ("a", "d"):  # both callers stop right after calling b
+                trees.request(
+                    ns(period, i) + (caller == "d"),
+                    caller,
+                    [("b", 1.0, 2.0), *after],
+                    callee_logs=b_logs,
+                )
+    got = credits(trees)
+    assert got["b"] >= significance.SIGNIFICANT
+    # the callers' changed spans (no call to c any more) are credited to b, not to themselves
+    assert "a" not in got and "d" not in got
+
+
+def test_a_missing_log_statement_is_credited_to_its_service() -> None:
+    trees = Trees()
+    for period, keys in (
+        (REFERENCE, [("A#7", "INFO"), ("A#9", "INFO")]),
+        (WINDOW, [("A#9", "INFO")]),
+    ):
+        for i in range(40):
+            trees.request(ns(period, i), "a", [("b", 1.0, 2.0)], logs=keys)
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    top = found.behaviour.iloc[0]
+    assert top["item"] == "log A#7" and top["change"] == "missing"
+    assert {c.component for c in found.credits} == {"a"}
+
+
+def test_the_error_origin_is_the_deepest_failing_span() -> None:
+    trees = Trees()
+    for period, failing in ((REFERENCE, False), (WINDOW, True)):
+        for i in range(30):
+            code = "500" if failing else "200"
+            trace, at = f"e{period.start.minute}-{i}", ns(period, i)
+            a = trees.span(trace, "", "a", "handle", at, 20 * MS, code)
+            a_client = trees.span(trace, a, "a", "HTTP GET", at + MS, 15 * MS)  # no status
+            b = trees.span(trace, a_client, "b", "serve", at + 2 * MS, 12 * MS, code)
+            b_client = trees.span(trace, b, "b", "HTTP GET", at + 3 * MS, 8 * MS, code)
+            trees.span(trace, b_client, "c", "serve", at + 4 * MS, 5 * MS, code)
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    origins = {c.component for c in found.credits if c.detector == "error_origin"}
+    assert found.has_status and origins == {"c"}
+
+
+def test_steady_traffic_has_no_significant_evidence() -> None:
+    trees = Trees()
+    for period in (REFERENCE, WINDOW):
+        for i in range(40):
+            trees.request(ns(period, i), "a", [("b", 1.0, 2.0)], logs=[("A#1", "INFO")])
+    assert credits(trees) == {}

@@ -1,0 +1,657 @@
+"""The ``traces`` tool: spans of the incident window against fault-free reference windows.
+
+Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named null model, see
+:mod:`tools.significance`; the strongest of ``m`` tests is Bonferroni-corrected):
+
+1. **Call edge network time.** For a span whose parent belongs to another service, the parent is
+   the caller's client span and ``parent duration - span duration`` the time spent between the
+   two services (network, queues, the caller's own scheduling). Per edge ``caller -> callee``:
+   ``k`` of the ``n`` window calls exceed the threshold ``max(q99, median + 1 ms)`` of the
+   reference calls; null model Binomial(n, p0) with ``p0`` the reference exceedance rate
+   (add-one smoothed, at least 1%). Attribution is direction-aware: a slow edge credits the
+   callee by the share of its inbound edges that are slow and the caller by the share of all its
+   edges (in and out) that are slow (edges with too few window calls to ever reach significance
+   are left out of the shares) (a delayed pod delays everything in and out of it; a
+   CPU-starved caller slows everything it calls; only the delayed end has every edge slow).
+2. **Span behaviour.** Per span kind ``(service, operation, parent operation)`` the signature of a
+   span is the set of its child calls (``call <service> <operation>``) and log statements written
+   in it (``log <event key>``, from span-linked log records). A statement or call that the
+   reference spans of the kind nearly always contain and the window spans lack: ``k`` of ``n``
+   window spans lack it, Binomial(n, p0) with ``p0`` the reference's own irregularity rate
+   (add-one smoothed). A new ERROR/WARN statement: ``k`` of ``n`` window spans contain it,
+   ``p0`` its smoothed reference rate. Credited to the span's own service, except when the
+   spans that changed stop right after a call to another service ``S`` (their last child call
+   goes to ``S``): then ``S`` is credited when two or more different caller services stop after
+   calling ``S``, or ``S`` has evidence of its own; otherwise the exception happened in the
+   span's own service.
+3. **Error origin** (only when the source has status codes: HTTP >= 500 or ``ERROR``): the
+   deepest failing spans, whose children all succeeded; per service, ``k`` origins of ``n``
+   window spans vs the reference origin rate (binomial). Credited to the origin's service.
+4. **Fan-out and call counts.** Per span kind and child call, more calls per span than the
+   reference rate (Poisson); reported as context (retries and fan-out changes are consequences
+   as often as causes), not credited.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from scipy import stats
+
+from tools import significance
+from tools.context import ToolContext, ToolResult
+from tools.models import Evidence, Model, TimeWindow
+
+MIN_REFERENCE_CALLS = 5
+MIN_WINDOW_SPANS = 3
+FLOOR_NS = 1_000_000  # 1 ms: the natural-unit floor of a network-time excess
+MIN_EXCEED_RATE = 0.01
+ERROR_LEVELS = ("ERROR", "FATAL", "WARN", "WARNING", "SEVERE")
+MAX_ITEMS = 8
+
+
+class TracesInput(Model):
+    """Arguments of the ``traces`` tool."""
+
+    components: list[str] = Field(
+        default_factory=list,
+        max_length=60,
+        description="element names or ids to report on; empty: every service with spans",
+    )
+    window: TimeWindow | None = Field(default=None, description="default: the incident window")
+
+
+@dataclass
+class Credit:
+    """Evidence credited to one component by one detector."""
+
+    component: str
+    detector: str
+    evidence: float
+    raw: float
+    share: float
+    text: str
+    test: str
+    edge: tuple[str, str] | None = None
+    attribution: str = ""
+
+
+@dataclass
+class TraceFindings:
+    """What the detectors found: per-component credits and the tables behind them."""
+
+    credits: list[Credit] = field(default_factory=list)
+    edges: pd.DataFrame = field(default_factory=pd.DataFrame)
+    behaviour: pd.DataFrame = field(default_factory=pd.DataFrame)
+    fanout: pd.DataFrame = field(default_factory=pd.DataFrame)
+    window_spans: int = 0
+    reference_spans: int = 0
+    has_status: bool = False
+    has_logs: bool = False
+
+
+def binomial_many(k: np.ndarray, n: np.ndarray, p0: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`tools.significance.binomial` (-log10 P(X >= k), 0 without excess)."""
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    p0 = np.clip(np.asarray(p0, dtype=float), 1e-12, 1 - 1e-12)
+    out = np.zeros(len(k))
+    mask = (k > 0) & (n > 0) & (k > n * p0)
+    if mask.any():
+        log_p = stats.binom.logsf(k[mask] - 1, n[mask], p0[mask])
+        q = np.clip(k[mask] / n[mask], 1e-12, 1 - 1e-12)
+        kl = q * np.log(q / p0[mask]) + (1 - q) * np.log((1 - q) / (1 - p0[mask]))
+        log_p = np.where(np.isfinite(log_p), log_p, -n[mask] * kl)
+        out[mask] = np.maximum(0.0, -log_p / math.log(10))
+    return np.round(out, 3)
+
+
+def _period(starts: pd.Series, window: TimeWindow, references: list[TimeWindow]) -> pd.Series:
+    ns = starts.astype("int64")
+    label = pd.Series("", index=starts.index, dtype=object)
+    for ref in references:
+        lo, hi = int(ref.start.timestamp() * 1e9), int(ref.end.timestamp() * 1e9)
+        label[(ns >= lo) & (ns < hi)] = "reference"
+    lo, hi = int(window.start.timestamp() * 1e9), int(window.end.timestamp() * 1e9)
+    label[(ns >= lo) & (ns < hi)] = "window"
+    return label
+
+
+def _is_error(codes: pd.Series) -> pd.Series:
+    text = codes.astype(str).str.strip().str.upper()
+    numeric = pd.to_numeric(text, errors="coerce")
+    return text.isin(["ERROR", "FAULT"]) | (numeric >= 500)
+
+
+def analyse(
+    spans: pd.DataFrame,
+    logs: pd.DataFrame,
+    window: TimeWindow,
+    references: list[TimeWindow],
+) -> TraceFindings:
+    """Run every detector over ``spans`` (:data:`tools.bundle.SPAN_COLUMNS`) and span-linked
+    ``logs`` (columns ``trace_id``, ``span_id``, ``event_key``, ``level``; may be empty).
+
+    Spans starting in ``window`` are the window; spans starting in any of ``references`` (and
+    not in the window) the reference. Returns the findings; never raises on empty input.
+    """
+    found = TraceFindings()
+    if spans.empty:
+        return found
+    spans = spans.copy()
+    spans["start_ns"] = pd.to_numeric(spans["start_ns"], errors="coerce")
+    spans["duration_ns"] = pd.to_numeric(spans["duration_ns"], errors="coerce")
+    spans = spans.dropna(subset=["start_ns", "duration_ns"])
+    spans["period"] = _period(spans["start_ns"], window, references)
+    spans = spans[spans["period"] != ""]
+    found.window_spans = int((spans["period"] == "window").sum())
+    found.reference_spans = int((spans["period"] == "reference").sum())
+    if not found.window_spans or not found.reference_spans:
+        return found
+    parents = spans[["trace_id", "span_id", "service", "operation", "duration_ns"]].rename(
+        columns={
+            "span_id": "parent_id",
+            "service": "p_service",
+            "operation": "p_operation",
+            "duration_ns": "p_duration",
+        }
+    )
+    joined = spans.merge(parents, on=["trace_id", "parent_id"], how="left")
+    joined["p_operation"] = joined["p_operation"].fillna("")
+    found.has_status = bool((spans["status_code"].astype(str).str.strip() != "").any())
+    found.has_logs = not logs.empty
+    edge_credits = _edges(joined, found)
+    own, stops = _behaviour(joined, logs, found)
+    origin = _origins(joined, found) if found.has_status else []
+    found.credits = edge_credits + own + origin
+    found.credits += _attribute_stops(stops, {c.component for c in found.credits})
+    _fanout(joined, found)
+    return found
+
+
+def _window_counts(frame: pd.DataFrame, keys: list[str], flag: str) -> pd.DataFrame | None:
+    """Per ``keys``: ``k``/``n`` flagged rows of all rows in the window, ``k_ref``/``n_ref``
+    in the references; None when nothing lies in the window."""
+    by = frame.groupby([*keys, "period"])[flag].agg(["sum", "size"]).unstack("period", fill_value=0)
+    if ("size", "window") not in by.columns:
+        return None
+    return pd.DataFrame(
+        {
+            "k": by[("sum", "window")],
+            "n": by[("size", "window")],
+            "k_ref": by.get(("sum", "reference"), 0),
+            "n_ref": by.get(("size", "reference"), 0),
+        }
+    )
+
+
+# ----------------------------------------------------------------------------- 1. edges
+def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
+    cross = joined[joined["p_service"].notna() & (joined["p_service"] != joined["service"])]
+    if cross.empty:
+        return []
+    cross = cross.assign(net=(cross["p_duration"] - cross["duration_ns"]).astype(float))
+    ref = cross[cross["period"] == "reference"].groupby(["p_service", "service"])["net"]
+    table = pd.DataFrame(
+        {"n_ref": ref.size(), "q99": ref.quantile(0.99), "median": ref.median()}
+    ).reset_index()
+    table = table[table["n_ref"] >= MIN_REFERENCE_CALLS]
+    table["threshold"] = np.maximum(table["q99"], table["median"] + FLOOR_NS)
+    merged = cross.merge(table, on=["p_service", "service"])
+    merged["slow"] = merged["net"] > merged["threshold"]
+    edges = _window_counts(merged, ["p_service", "service"], "slow")
+    if edges is None:
+        return []
+    edges = edges.reset_index()
+    edges = edges[edges["n"] > 0]
+    edges["p0"] = np.maximum((edges["k_ref"] + 1) / (edges["n_ref"] + 2), MIN_EXCEED_RATE)
+    edges["raw"] = binomial_many(edges["k"], edges["n"], edges["p0"])
+    medians = merged[merged["period"] == "window"].groupby(["p_service", "service"])["net"]
+    edges = edges.merge(medians.median().rename("win_median").reset_index(), how="left")
+    edges = edges.merge(table[["p_service", "service", "median"]], how="left")
+    edges["evidence"] = [significance.bonferroni(e, len(edges)) for e in edges["raw"]]
+    edges["slow_edge"] = edges["evidence"] >= significance.SIGNIFICANT
+    # an edge with too few window calls to ever reach significance tells nothing either way:
+    # it is left out of the shares (all n calls slow would give n * -log10 p0)
+    reachable = edges["n"] * -np.log10(edges["p0"]) - math.log10(max(1, len(edges)))
+    edges["testable"] = reachable >= significance.SIGNIFICANT
+    found.edges = edges.sort_values("evidence", ascending=False).reset_index(drop=True)
+    credits: list[Credit] = []
+    slow = edges[edges["slow_edge"]]
+    if slow.empty:
+        return credits
+    edges = edges[edges["testable"]]
+    services = set(edges["p_service"]) | set(edges["service"])
+    for svc in sorted(services):
+        inbound = edges[edges["service"] == svc]
+        outbound = edges[edges["p_service"] == svc]
+        slow_in = inbound[inbound["slow_edge"]]
+        slow_out = outbound[outbound["slow_edge"]]
+        if len(slow_in):
+            share = len(slow_in) / len(inbound)
+            best = slow_in.loc[slow_in["evidence"].idxmax()]
+            credits.append(
+                _edge_credit(svc, best, share, "callee", len(slow_in), len(inbound), "inbound")
+            )
+        if len(slow_out):
+            total = len(inbound) + len(outbound)
+            share = (len(slow_in) + len(slow_out)) / total
+            best = slow_out.loc[slow_out["evidence"].idxmax()]
+            credits.append(
+                _edge_credit(
+                    svc, best, share, "caller", len(slow_in) + len(slow_out), total, "(all)"
+                )
+            )
+    return credits
+
+
+def _edge_credit(
+    svc: str, row: pd.Series, share: float, role: str, n_slow: int, n_all: int, which: str
+) -> Credit:
+    win_ms = float(row["win_median"]) / 1e6
+    ref_ms = float(row["median"]) / 1e6
+    text = (
+        f"{svc}: {n_slow} of {n_all} {which} call edges slow; strongest "
+        f"{row['p_service']} -> {row['service']}: {int(row['k'])} of {int(row['n'])} calls over "
+        f"the reference q99 (expected rate {row['p0']:.3f}), network time median "
+        f"{win_ms:.1f} ms vs {ref_ms:.1f} ms in the references"
+    )
+    return Credit(
+        component=svc,
+        detector="trace_edge",
+        evidence=round(float(row["evidence"]) * share, 3),
+        raw=float(row["evidence"]),
+        share=round(share, 3),
+        text=text,
+        test="binomial exceedance of the reference q99 of client-minus-server span time",
+        edge=(str(row["p_service"]), str(row["service"])),
+        attribution=f"{role}: share {share:.2f} of {which} edges slow",
+    )
+
+
+# ------------------------------------------------------------------------- 2. behaviour
+def _items(joined: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
+    """(trace_id, span_id, item, t_ns, callee) rows: the child calls and log statements of a
+    span (``callee`` is the child's service for calls, empty for logs)."""
+    children = joined[joined["parent_id"].astype(str) != ""]
+    # the service a child call reaches: its own service, or for a client span (same service as
+    # its parent) the service of its cross-service child
+    cross = children[children["p_service"] != children["service"]]
+    remote = cross.groupby(["trace_id", "parent_id"])["service"].first()
+    reached = remote.reindex(
+        pd.MultiIndex.from_frame(
+            children[["trace_id", "span_id"]].set_axis(["trace_id", "parent_id"], axis=1)
+        )
+    ).to_numpy()
+    callee = np.where(pd.isna(reached), children["service"].to_numpy(), reached)
+    calls = pd.DataFrame(
+        {
+            "trace_id": children["trace_id"],
+            "span_id": children["parent_id"].astype(str),
+            "item": "call " + children["service"] + " " + children["operation"],
+            "t_ns": children["start_ns"],
+            "callee": callee,
+            "child": children["span_id"].astype(str),
+            "level": "",
+        }
+    )
+    if logs.empty:
+        return calls
+    linked = logs[logs["span_id"].astype(str) != ""]
+    lines = pd.DataFrame(
+        {
+            "trace_id": linked["trace_id"].astype(str),
+            "span_id": linked["span_id"].astype(str),
+            "item": "log " + linked["event_key"].astype(str),
+            "t_ns": linked["t_ns"],
+            "callee": "",
+            "child": "",
+            "level": linked["level"].astype(str),
+        }
+    )
+    return pd.concat([calls, lines], ignore_index=True)
+
+
+def _behaviour(
+    joined: pd.DataFrame, logs: pd.DataFrame, found: TraceFindings
+) -> tuple[list[Credit], list[dict[str, Any]]]:
+    kinds = joined[["trace_id", "span_id", "service", "operation", "p_operation", "period"]]
+    kinds = kinds.assign(
+        kind=kinds["service"] + " | " + kinds["operation"] + " | " + kinds["p_operation"]
+    )
+    counts = kinds.groupby(["kind", "period"]).size().unstack("period", fill_value=0)
+    if "window" not in counts or "reference" not in counts:
+        return [], []
+    counts = counts.rename(columns={"window": "n", "reference": "n_ref"})
+    counts = counts[(counts["n"] >= MIN_WINDOW_SPANS) & (counts["n_ref"] >= MIN_WINDOW_SPANS)]
+    items = _items(joined, logs)
+    present = items.drop_duplicates(["trace_id", "span_id", "item"]).merge(
+        kinds[["trace_id", "span_id", "kind", "period", "service"]], on=["trace_id", "span_id"]
+    )
+    present = present[present["kind"].isin(counts.index)]
+    if present.empty:
+        return [], []
+    c = present.groupby(["kind", "item", "period"]).size().unstack("period", fill_value=0)
+    c = c.rename(columns={"window": "c", "reference": "c_ref"})
+    for col in ("c", "c_ref"):
+        if col not in c:
+            c[col] = 0
+    table = c.reset_index().merge(counts[["n", "n_ref"]].reset_index(), on="kind")
+    levels = present.groupby("item")["level"].first()
+    table["level"] = table["item"].map(levels).fillna("")
+    # a statement or call that stopped: window spans lacking it vs the reference irregularity
+    absent, absent_ref = table["n"] - table["c"], table["n_ref"] - table["c_ref"]
+    table["p_missing"] = (absent_ref + 1) / (table["n_ref"] + 2)
+    missing = binomial_many(absent, table["n"], table["p_missing"])
+    # a new error statement: window spans containing it vs its reference rate
+    table["p_new"] = (table["c_ref"] + 1) / (table["n_ref"] + 2)
+    new = binomial_many(table["c"], table["n"], table["p_new"])
+    is_error = table["level"].str.upper().isin(ERROR_LEVELS)
+    table["change"] = np.where(missing >= new, "missing", "new")
+    table["raw"] = np.where(missing >= new, missing, np.where(is_error, new, 0.0))
+    m = max(1, len(table))
+    table["evidence"] = np.round(np.maximum(0.0, table["raw"] - math.log10(m)), 3)
+    table["service"] = table["kind"].str.split(" | ", regex=False).str[0]
+    table = table.sort_values("evidence", ascending=False).reset_index(drop=True)
+    found.behaviour = table
+    strong = table[table["evidence"] >= significance.SIGNIFICANT]
+    if strong.empty:
+        return [], []
+    last_call = _last_calls(items, kinds)
+    credits: list[Credit] = []
+    stops: list[dict[str, Any]] = []
+    best_own: dict[str, Credit] = {}
+    for row in strong.itertuples(index=False):
+        svc = str(row.service)
+        stop = _stopped_after(row, kinds, present, last_call) if row.change == "missing" else None
+        share = (row.n - row.c) / row.n if row.change == "missing" else row.c / row.n
+        text = f"{svc}: spans {row.kind.split(' | ', 1)[1]!r} " + (
+            f"lack {row.item!r} in {row.n - row.c} of {row.n} (reference: "
+            f"{row.n_ref - row.c_ref} of {row.n_ref})"
+            if row.change == "missing"
+            else f"write new {row.item!r} in {row.c} of {row.n} (reference: "
+            f"{row.c_ref} of {row.n_ref})"
+        )
+        credit = Credit(
+            component=svc,
+            detector="span_behaviour",
+            evidence=float(row.evidence),
+            raw=float(row.raw),
+            share=round(float(share), 3),
+            text=text,
+            test="binomial vs the reference irregularity rate of the span kind",
+            attribution="own span",
+        )
+        if stop is not None and stop != svc:
+            stops.append({"caller": svc, "callee": stop, "credit": credit})
+            continue
+        if svc not in best_own or best_own[svc].evidence < credit.evidence:
+            best_own[svc] = credit
+    credits = list(best_own.values())
+    return credits, stops
+
+
+def _last_calls(items: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFrame:
+    """Per span (trace_id, span_id): the service its last child call reached and that child's
+    span id."""
+    calls = items[items["callee"] != ""].sort_values("t_ns")
+    return calls.groupby(["trace_id", "span_id"])[["callee", "child"]].last()
+
+
+def _stopped_after(
+    row: Any, kinds: pd.DataFrame, present: pd.DataFrame, last_call: pd.Series
+) -> str | None:
+    """The service the changed spans of ``row``'s kind last called (following internal spans
+    of the same service down to a remote call), when most of the changed spans that made a call
+    did so (they stopped right after that call); else None."""
+    win = kinds[(kinds["kind"] == row.kind) & (kinds["period"] == "window")]
+    having = present[(present["kind"] == row.kind) & (present["item"] == row.item)]
+    having = having[having["period"] == "window"][["trace_id", "span_id"]]
+    lacking = win.merge(having, on=["trace_id", "span_id"], how="left", indicator=True)
+    lacking = lacking[lacking["_merge"] == "left_only"]
+    if lacking.empty:
+        return None
+    own = str(row.service)
+    reached: list[str] = []
+    for trace, span in zip(lacking["trace_id"], lacking["span_id"], strict=True):
+        key, callee = (trace, span), None
+        for _ in range(16):  # follow internal spans of the same service down to a remote call
+            if key not in last_call.index:
+                break
+            callee, child = last_call.loc[key, "callee"], last_call.loc[key, "child"]
+            if callee != own:
+                break
+            key = (trace, child)
+        if callee is not None:
+            reached.append(str(callee))
+    if len(reached) < MIN_WINDOW_SPANS:
+        return None
+    top = pd.Series(reached).value_counts()
+    return str(top.index[0]) if top.iloc[0] > 0.5 * len(reached) else None
+
+
+def _attribute_stops(stops: list[dict[str, Any]], with_own: set[str]) -> list[Credit]:
+    """Spans that stopped right after a call to ``S``: credit ``S`` when two or more caller
+    services agree or ``S`` has evidence of its own; otherwise the caller's own service."""
+    callers: dict[str, set[str]] = {}
+    for stop in stops:
+        callers.setdefault(stop["callee"], set()).add(stop["caller"])
+    best: dict[tuple[str, str], Credit] = {}
+    for stop in stops:
+        callee, credit = stop["callee"], stop["credit"]
+        agree = len(callers[callee])
+        target = callee if agree >= 2 or callee in with_own else credit.component
+        moved = Credit(
+            component=target,
+            detector="span_behaviour",
+            evidence=credit.evidence,
+            raw=credit.raw,
+            share=credit.share,
+            text=credit.text + f"; the spans stop right after calling {callee}",
+            test=credit.test,
+            edge=(credit.component, callee),
+            attribution=(
+                f"callee: {agree} caller service(s) stop right after calling it"
+                + (" and it has evidence of its own" if callee in with_own else "")
+                if target == callee
+                else "own span: only one caller stops after the call and the callee shows "
+                "nothing of its own"
+            ),
+        )
+        key = (target, moved.detector)
+        if key not in best or best[key].evidence < moved.evidence:
+            best[key] = moved
+    return list(best.values())
+
+
+# --------------------------------------------------------------------------- 3. origins
+def _origins(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
+    joined = joined.assign(error=_is_error(joined["status_code"]))
+    keys = pd.MultiIndex.from_frame(joined[["trace_id", "span_id"]].astype(str))
+    parent_keys = pd.MultiIndex.from_frame(joined[["trace_id", "parent_id"]].astype(str))
+    # failing below: a failing span anywhere under it (client spans without a status between)
+    below = pd.Series(False, index=joined.index)
+    for _ in range(64):
+        marks = joined["error"] | below
+        flagged = parent_keys[marks.to_numpy()]
+        updated = pd.Series(keys.isin(flagged), index=joined.index)
+        if updated.equals(below):
+            break
+        below = updated
+    joined = joined.assign(origin=joined["error"] & ~below)
+    table = _window_counts(joined, ["service"], "origin")
+    if table is None:
+        return []
+    table["p0"] = (table["k_ref"] + 1) / (table["n_ref"] + 2)
+    table["raw"] = binomial_many(table["k"], table["n"], table["p0"])
+    credits = []
+    for svc, row in table.iterrows():
+        evidence = significance.bonferroni(float(row["raw"]), len(table))
+        if evidence < significance.SIGNIFICANT:
+            continue
+        credits.append(
+            Credit(
+                component=str(svc),
+                detector="error_origin",
+                evidence=evidence,
+                raw=float(row["raw"]),
+                share=1.0,
+                text=(
+                    f"{svc}: {int(row['k'])} of {int(row['n'])} spans are the deepest failing "
+                    f"span of their trace (children all succeeded); reference "
+                    f"{int(row['k_ref'])} of {int(row['n_ref'])}"
+                ),
+                test="binomial vs the reference error-origin rate",
+                attribution="own: the deepest failing span",
+            )
+        )
+    return credits
+
+
+# ---------------------------------------------------------------------------- 4. fan-out
+def _fanout(joined: pd.DataFrame, found: TraceFindings) -> None:
+    children = joined[joined["p_service"].notna()]
+    if children.empty:
+        return
+    kinds = joined.assign(kind=joined["service"] + " | " + joined["operation"])
+    n = kinds.groupby(["kind", "period"]).size().unstack("period", fill_value=0)
+    calls = children.assign(
+        kind=children["p_service"] + " | " + children["p_operation"],
+        call=children["service"] + " " + children["operation"],
+    )
+    c = calls.groupby(["kind", "call", "period"]).size().unstack("period", fill_value=0)
+    if "window" not in c or "reference" not in c or "window" not in n or "reference" not in n:
+        return
+    table = c.reset_index().merge(
+        n.rename(columns={"window": "n", "reference": "n_ref"})[["n", "n_ref"]].reset_index(),
+        on="kind",
+    )
+    table = table[(table["n"] > 0) & (table["n_ref"] > 0)]
+    table["expected"] = table["n"] * (table["reference"] + 1) / (table["n_ref"] + 1)
+    table["evidence"] = [
+        significance.bonferroni(significance.poisson(int(k), float(lam)), len(table))
+        for k, lam in zip(table["window"], table["expected"], strict=True)
+    ]
+    found.fanout = table.sort_values("evidence", ascending=False).reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------- the tool
+def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
+    """Run the detectors over the spans of the window and the reference windows.
+
+    ``data``: ``edges`` (the strongest call edges: caller, callee, k, n, evidence),
+    ``behaviour`` (the strongest span-kind changes), ``credits`` (component -> evidence),
+    ``references`` (the windows used) and ``gaps`` (what could not be checked).
+
+    Raises:
+        UnknownComponentError: a component does not resolve.
+    """
+    window = args.window or ctx.window
+    arch = ctx.architecture
+    wanted = {arch.get(ref).id for ref in args.components}
+    references = ctx.reference_windows()
+    spans = ctx.backend.spans(
+        TimeWindow(
+            start=min(r.start for r in [window, *references]),
+            end=max(r.end for r in [window, *references]),
+        )
+    )
+    searched = f"spans of {window.label()} vs reference windows " + ", ".join(
+        r.label() for r in references
+    )
+    gaps: list[str] = []
+    if spans is None:
+        return ToolResult(
+            tool="traces",
+            status="no_data",
+            params=args.model_dump(mode="json", exclude_none=True),
+            summary=f"No span source for this telemetry ({ctx.backend.name}); traces not checked.",
+            data={"gaps": [f"no spans: the {ctx.backend.name} backend has no span source"]},
+        )
+    logs = ctx.backend.span_logs(window, references)
+    found = analyse(spans, logs, window, references)
+    if not found.window_spans:
+        gaps.append(f"no spans in the window {window.label()}")
+    if not found.reference_spans:
+        gaps.append("no spans in any reference window: nothing to compare against")
+    if found.window_spans and not found.has_logs:
+        gaps.append("no span-linked log statements: span behaviour checked on child calls only")
+    if found.window_spans and not found.has_status:
+        gaps.append("spans carry no status codes: error origin inferred from where spans stop")
+    by_name = {e.name: e.id for e in arch.elements.values()}
+    evidence: list[Evidence] = []
+    lines: list[str] = []
+    credits = sorted(found.credits, key=lambda c: -c.evidence)
+    unmapped: set[str] = set()
+    for credit in credits:
+        cid = by_name.get(credit.component)
+        if cid is None:
+            unmapped.add(credit.component)
+            continue
+        if wanted and cid not in wanted:
+            continue
+        edge = None
+        if credit.edge and credit.edge[0] in by_name and credit.edge[1] in by_name:
+            edge = (by_name[credit.edge[0]], by_name[credit.edge[1]])
+        lines.append(credit.text + f" [-log10 p {credit.evidence:.1f}; {credit.attribution}]")
+        evidence.append(
+            ctx.ledger.add(
+                tool="traces",
+                kind=credit.detector,
+                component=cid,
+                edge=edge,
+                summary=credit.text,
+                searched=searched,
+                window=window,
+                time=window.start,
+                figures={
+                    "evidence": credit.evidence,
+                    "raw_evidence": credit.raw,
+                    "share": credit.share,
+                },
+                labels={
+                    "test": credit.test,
+                    "attribution": credit.attribution,
+                    "scope": "own",
+                },
+            )
+        )
+    if unmapped:
+        gaps.append("span services not in the workspace: " + ", ".join(sorted(unmapped)[:10]))
+    if not evidence:
+        lines.append(
+            f"No significant span evidence (p < 0.001) in {found.window_spans} window spans vs "
+            f"{found.reference_spans} reference spans."
+        )
+    data = {
+        "window": window.label(),
+        "references": [r.label() for r in references],
+        "window_spans": found.window_spans,
+        "reference_spans": found.reference_spans,
+        "edges": _records(found.edges, ["p_service", "service", "k", "n", "evidence"]),
+        "behaviour": _records(found.behaviour, ["kind", "item", "change", "c", "n", "evidence"]),
+        "fanout": _records(found.fanout, ["kind", "call", "window", "expected", "evidence"]),
+        "gaps": gaps,
+    }
+    return ToolResult(
+        tool="traces",
+        status="ok" if evidence else "no_data",
+        params=args.model_dump(mode="json", exclude_none=True),
+        summary="\n".join(lines + [f"Not checked: {g}" for g in gaps]),
+        evidence=evidence,
+        data=data,
+    )
+
+
+def _records(table: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    if table.empty:
+        return []
+    rows = table[[c for c in columns if c in table.columns]].head(MAX_ITEMS)
+    return [
+        {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in rows.to_dict(orient="records")
+    ]
