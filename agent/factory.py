@@ -1,18 +1,17 @@
-"""Builds investigations: one place that wires a bundle, the tools, a provider and the loop."""
+"""Opens what an investigation runs on (a bundle, or AWS with its workspace) and builds model
+providers; :mod:`agent.service` runs, stores and reopens the investigations."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.loop import InvestigationLoop, Progress
-from agent.models import Investigation
 from agent.providers.base import ModelProvider
 from agent.providers.heuristic import HeuristicProvider
-from agent.sessions import SessionError, SessionRecord, SessionStore
+from agent.sessions import SessionError, SessionRecord
+from tools.aws.session import ClientFactory
 from tools.bundle import Bundle
 from tools.c4 import ArchitectureModel
 from tools.context import ToolContext
@@ -88,21 +87,6 @@ def open_bundle(path: Path | str, window: TimeWindow | None = None) -> Investiga
     )
 
 
-def investigate_bundle(
-    path: Path | str,
-    question: str | None = None,
-    *,
-    window: TimeWindow | None = None,
-    progress: Progress | None = None,
-) -> Investigation:
-    """Run the heuristic investigator on a bundle (question defaults to its description)."""
-    session = open_bundle(path, window)
-    loop = InvestigationLoop(
-        session.context, HeuristicProvider(session.architecture), progress=progress
-    )
-    return loop.run(question or session.require_bundle().incident.description)
-
-
 def make_provider(
     kind: str,
     session: InvestigationSetup,
@@ -139,72 +123,87 @@ def make_provider(
     raise RcaError(f"unknown model provider {kind!r}; use heuristic or bedrock")
 
 
-def start_session(
-    session: InvestigationSetup,
-    question: str,
-    provider: ModelProvider,
-    store: SessionStore,
-    *,
-    progress: Progress | None = None,
-    max_steps: int = 8,
-    price_per_1k: tuple[float, float] = (0.0, 0.0),
-) -> SessionRecord:
-    """Run a first investigation and store it as a new session."""
-    loop = InvestigationLoop(
-        session.context,
-        provider,
-        max_steps=max_steps,
-        progress=progress,
-        price_per_1k=price_per_1k,
-    )
-    inv = loop.run(question)
-    record = SessionRecord(
-        id=inv.id,
-        source=session.source,
-        window=session.context.window,
-        baseline=session.context.baseline,
-        turns=[inv],
-    )
-    store.save(record)
-    return record
-
-
 def open_aws(
-    source: dict[str, Any], window: TimeWindow | None, baseline: TimeWindow | None = None
+    source: dict[str, Any],
+    window: TimeWindow | None,
+    baseline: TimeWindow | None = None,
+    *,
+    clients: ClientFactory | None = None,
 ) -> InvestigationSetup:
     """A setup whose telemetry comes from AWS, described by its stored ``source`` dict
-    (``workspace``, ``profile``, ``region``, ``role_arn_template``, ``xray``). The window
-    defaults to the last hour (UTC, whole minutes).
+    (``workspace``: a path or ``s3://bucket/key`` URI; ``accounts``, ``regions``, ``profile``,
+    ``region``, ``role_arn_template``, ``xray``). The window defaults to the last hour (UTC,
+    whole minutes). ``clients`` replaces the boto3 sessions for telemetry (tests, replays).
+
+    Accounts and Regions: an element is read in its ``rca.account`` / ``rca.region``
+    (inherited from its parents); without ``rca.region`` it is read in ``region`` (the first of
+    ``regions``), else the profile's or ``AWS_REGION``; without ``rca.account`` in the caller's
+    account. Non-empty ``accounts`` / ``regions`` are also the only ones this source may read:
+    an element mapped outside them is refused before any telemetry is read (see
+    :func:`check_scope`).
 
     Raises:
-        RcaError: the workspace cannot be read or AWS cannot be reached.
+        WorkspaceError: the workspace cannot be read (missing, denied, too large, not JSON).
+        CredentialsError: no Region anywhere, unknown profile, bad role configuration.
+        RcaError: an element maps to an account or Region outside the source's lists.
     """
     from tools.telemetry.aws import open_aws_session
 
     if window is None:
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         window = TimeWindow(start=now - timedelta(hours=1), end=now)
+    regions = list(source.get("regions") or [])
     arch, ctx = open_aws_session(
-        Path(source["workspace"]),
+        str(source["workspace"]),
         window,
         baseline,
         profile=source.get("profile"),
-        region=source.get("region"),
+        region=source.get("region") or (regions[0] if regions else None),
         role_arn_template=source.get("role_arn_template"),
+        clients=clients,
         xray=bool(source.get("xray")),
     )
+    check_scope(ctx.backend, list(source.get("accounts") or []), regions)
     return InvestigationSetup(architecture=arch, context=ctx, source=source)
 
 
-def reopen(record: SessionRecord) -> InvestigationSetup:
-    """Rebuild the bundle session of a stored record, with its evidence ledger restored.
+def check_scope(backend: Any, accounts: list[str], regions: list[str]) -> None:
+    """Refuse a workspace that maps telemetry outside the source's ``accounts`` / ``regions``
+    (an empty list allows any). ``backend`` is an :class:`tools.telemetry.aws.AwsBackend`;
+    elements without ``rca.account`` / ``rca.region`` are read in the caller's account and the
+    source's default Region, so they always pass.
+
+    Raises:
+        RcaError: one line naming the element, its account or Region, and the allowed list.
+    """
+    for element in backend.architecture.elements.values():
+        where = backend.location_of(element.id)
+        if where not in backend.locations:
+            continue  # no telemetry mapped to this element: nothing is read for it
+        if accounts and where.account and where.account not in accounts:
+            raise RcaError(
+                f"element {element.name!r} is mapped to account {where.account} (rca.account), "
+                f"which this source does not list ({', '.join(accounts)}); add the account or "
+                "fix the element's rca.account"
+            )
+        if regions and where.region and where.region not in regions:
+            raise RcaError(
+                f"element {element.name!r} is mapped to Region {where.region} (rca.region), "
+                f"which this source does not list ({', '.join(regions)}); add the Region or "
+                "fix the element's rca.region"
+            )
+
+
+def reopen(record: SessionRecord, *, clients: ClientFactory | None = None) -> InvestigationSetup:
+    """Rebuild the setup of a stored record (bundle or AWS; ``clients`` as in
+    :func:`open_aws`), with its evidence ledger restored.
 
     Raises:
         SessionError: the record's telemetry source cannot be reopened here.
     """
     kind = record.source.get("kind")
     if kind == "aws":
-        session = open_aws(record.source, record.window, record.baseline)
+        session = open_aws(record.source, record.window, record.baseline, clients=clients)
     elif kind == "bundle":
         session = open_bundle(record.source["path"], record.window)
     else:
@@ -214,34 +213,3 @@ def reopen(record: SessionRecord) -> InvestigationSetup:
     session.context.baseline = record.baseline
     session.context.ledger.restore(record.turns[-1].evidence if record.turns else [])
     return session
-
-
-def continue_session(
-    record: SessionRecord,
-    question: str,
-    provider_for: Callable[[InvestigationSetup], ModelProvider],
-    store: SessionStore,
-    *,
-    progress: Progress | None = None,
-    max_steps: int = 8,
-    price_per_1k: tuple[float, float] = (0.0, 0.0),
-) -> SessionRecord:
-    """Ask a follow-up in a stored session: earlier evidence is reused, new evidence continues
-    the numbering, and the new turn is stored."""
-    session = reopen(record)
-    loop = InvestigationLoop(
-        session.context,
-        provider_for(session),
-        max_steps=max_steps,
-        progress=progress,
-        price_per_1k=price_per_1k,
-    )
-    inv = loop.run(
-        question,
-        investigation_id=f"{record.id}-{len(record.turns) + 1}",
-        context=record.context(),
-        prior=record.steps,
-    )
-    record.turns.append(inv)
-    store.save(record)
-    return record

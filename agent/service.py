@@ -29,9 +29,11 @@ from agent.factory import (
 from agent.loop import InvestigationLoop
 from agent.sessions import Feedback, SessionError, SessionRecord, SessionStore, VersionConflict
 from agent.view import AnswerView, answer_view
+from tools.aws.session import ClientFactory
 from tools.c4 import ArchitectureModel
 from tools.errors import RcaError
 from tools.models import Model, TimeWindow
+from tools.workspace import load_workspace
 
 if TYPE_CHECKING:
     from agent.evaluation import CaseResult, Scores
@@ -51,8 +53,14 @@ class BundleSource(Model):
 
 
 class AwsSource(Model):
-    """Telemetry from AWS: a Structurizr workspace (local path or ``s3://`` URI), the accounts
-    and Regions to read, and the read-only role per account (``{account}`` placeholder)."""
+    """Telemetry from AWS: a Structurizr workspace (local path or ``s3://bucket/key`` URI, read
+    again by whichever process reopens the session), the accounts and Regions to read, and the
+    read-only role per account (``{account}`` placeholder).
+
+    Elements are read in their ``rca.account`` / ``rca.region``; elements without
+    ``rca.region`` in the first of ``regions`` (else the profile's or ``AWS_REGION``). Non-empty
+    ``accounts`` / ``regions`` also bound what may be read: a workspace mapping an element
+    elsewhere is refused (:func:`agent.factory.check_scope`)."""
 
     kind: Literal["aws"] = "aws"
     workspace: str
@@ -182,8 +190,11 @@ def _describe(setup: InvestigationSetup) -> str:
 class InvestigationService:
     """Starts, continues and reads investigations stored in a :class:`SessionStore`."""
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, *, clients: ClientFactory | None = None) -> None:
+        """``clients`` replaces the boto3 sessions that read AWS telemetry (tests, replays);
+        the workspace itself is always read with :func:`tools.workspace.load_workspace`."""
         self.store = store
+        self.clients = clients
 
     def open(self, source: TelemetrySource, window: TimeWindow | None = None) -> InvestigationSetup:
         """The architecture and tool context for ``source``.
@@ -203,7 +214,7 @@ class InvestigationService:
             "role_arn_template": source.role_arn_template,
             "xray": source.xray,
         }
-        return open_aws(stored, window)
+        return open_aws(stored, window, clients=self.clients)
 
     def start(
         self,
@@ -266,12 +277,17 @@ class InvestigationService:
         """The workspace of the session's source when it is still readable here, else None."""
         source = record.source
         if source.get("kind") == "aws":
-            path = Path(str(source.get("workspace", "")))
+            location = str(source.get("workspace", ""))
         elif source.get("kind") == "bundle":
-            path = Path(str(source.get("path", ""))) / "workspace.json"
+            location = str(Path(str(source.get("path", ""))) / "workspace.json")
         else:
             return None
-        return ArchitectureModel.load(path) if path.is_file() else None
+        try:
+            return load_workspace(
+                location, profile=source.get("profile"), region=source.get("region")
+            )
+        except RcaError:
+            return None
 
     def view(self, record: SessionRecord) -> AnswerView:
         """The view model of the session's last turn (display names from its workspace)."""
@@ -302,7 +318,7 @@ class InvestigationService:
             raise RcaError("the follow-up question is empty")
         model = model or ModelChoice()
         record = self.store.load(key)
-        setup = reopen(record)
+        setup = reopen(record, clients=self.clients)
         loop = _loop(setup, model, listener)
         inv = loop.run(
             question,

@@ -92,7 +92,7 @@ def ask(
         bool, typer.Option("--aws", help="Read telemetry from AWS instead of a bundle.")
     ] = False,
     workspace: Annotated[
-        Path | None, typer.Option(help="Structurizr workspace with rca.* properties (--aws).")
+        str | None, typer.Option(help="Workspace with rca.* properties: path or s3:// (--aws).")
     ] = None,
     role_arn_template: Annotated[
         str | None,
@@ -143,8 +143,9 @@ def ask(
     if aws:
         if workspace is None:
             fail("--aws needs --workspace (a Structurizr workspace with rca.* properties)", 2)
+        where = workspace if workspace.startswith("s3://") else str(Path(workspace).resolve())
         source = AwsSource(
-            workspace=str(workspace.resolve()),
+            workspace=where,
             regions=[region] if region else [],
             profile=profile,
             role_arn_template=role_arn_template,

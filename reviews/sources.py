@@ -20,9 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from reviews.errors import DocumentError, DocumentTooLargeError, NotAPdfError
 from reviews.extract import HEADER_WINDOW
 from reviews.extract import _human as human_size
+from tools.s3uri import MISSING_CODES, error_code, split_s3_uri
 
 CHUNK_BYTES = 1 << 20
-_MISSING = frozenset(["404", "NoSuchKey", "NotFound", "NoSuchBucket"])
 
 S3Factory = Callable[[], Any]
 
@@ -33,10 +33,10 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     Raises:
         DocumentError: no bucket or no key.
     """
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not bucket or not key or key.endswith("/"):
+    parts = split_s3_uri(uri)
+    if parts is None:
         raise DocumentError(f"{uri}: give an S3 object as s3://bucket/key/of/document.pdf")
-    return bucket, key
+    return parts
 
 
 def _s3_call(s3: Any, operation: str, uri: str, **params: Any) -> Any:
@@ -44,12 +44,7 @@ def _s3_call(s3: Any, operation: str, uri: str, **params: Any) -> Any:
     try:
         return method(**params)
     except (ClientError, BotoCoreError) as exc:
-        code = (
-            str(exc.response.get("Error", {}).get("Code", ""))
-            if isinstance(exc, ClientError)
-            else ""
-        )
-        if code in _MISSING:
+        if error_code(exc) in MISSING_CODES:
             raise NotAPdfError(f"{uri}: no such S3 object; check the bucket and key") from exc
         from tools.aws.errors import translate
 

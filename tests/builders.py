@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tools.bundle import BundleWriter, GroundTruth, IncidentSpec, LogRecord, MetricPoint
+from agent.models import Investigation
+from tools.bundle import Bundle, BundleWriter, GroundTruth, IncidentSpec, LogRecord, MetricPoint
 from tools.models import TimeWindow
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # window start
@@ -237,3 +238,15 @@ def write_chain_bundle(root: Path, *, fault: bool = True, seed: int = 7) -> Path
         ground_truth=GroundTruth(component="Orders API", fault_kind="deployment"),
     )
     return writer.write(incident, chain_workspace())
+
+
+def investigate(path: Path, question: str | None = None) -> Investigation:
+    """The first turn of a heuristic investigation of the bundle at ``path``, started through
+    :class:`agent.service.InvestigationService` (the question defaults to the bundle's
+    description; the session goes to the per-test ``RCA_HOME``)."""
+    from agent.service import BundleSource, InvestigationService
+    from agent.sessions import SqliteSessionStore
+
+    question = question or Bundle(path).incident.description
+    service = InvestigationService(SqliteSessionStore())
+    return service.start(None, question, BundleSource(path=str(path))).turns[0]

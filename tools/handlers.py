@@ -52,7 +52,6 @@ import functools
 import inspect
 import json
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -64,20 +63,19 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import BedrockAgentResolver
 from aws_lambda_powertools.event_handler.api_gateway import BedrockResponse
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from agent.untrusted import MAX_TOOL_TEXT, new_nonce, sanitize, wrap
-from tools.aws.errors import translate
-from tools.aws.session import AwsSessions, ClientFactory, RoleConfig, make_client
+from tools.aws.session import AwsSessions, ClientFactory, RoleConfig
 from tools.c4 import ArchitectureModel
 from tools.context import EvidenceLedger, ToolContext, ToolResult
-from tools.errors import RcaError, WorkspaceError
+from tools.errors import RcaError
 from tools.gateway import is_gateway_event, tool_name
 from tools.models import Evidence, TimeWindow
 from tools.telemetry.aws import AwsBackend
 from tools.telemetry.base import TelemetryBackend
 from tools.toolbox import TOOLS, Tool, run_tool
+from tools.workspace import load_workspace  # re-exported: callers import it from here
 
 DEFAULT_MAX_RESPONSE_BYTES = 25_000
 SESSION_START, SESSION_END = "rcaWindowStart", "rcaWindowEnd"
@@ -178,25 +176,6 @@ def _window(start: str | None, end: str | None) -> TimeWindow | None:
         return TimeWindow.model_validate({"start": start, "end": end})
     except ValidationError:
         return None
-
-
-def load_workspace(location: str, s3: Any = None) -> ArchitectureModel:
-    """Load a workspace from ``s3://bucket/key`` (S3 GetObject) or a local path.
-
-    Raises:
-        WorkspaceError: not found, unreadable, or not a Structurizr workspace.
-    """
-    if not location.startswith("s3://"):
-        return ArchitectureModel.load(location)
-    bucket, _, key = location[len("s3://") :].partition("/")
-    client = s3 or make_client("s3")
-    try:
-        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except (ClientError, BotoCoreError) as exc:
-        raise WorkspaceError(str(translate(exc, service="S3", operation="GetObject"))) from exc
-    path = Path("/tmp") / ("rca-workspace-" + re.sub(r"[^A-Za-z0-9_.-]", "_", key))
-    path.write_bytes(body)
-    return ArchitectureModel.load(path)
 
 
 _runtime: Runtime | None = None

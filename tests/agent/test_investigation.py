@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.factory import investigate_bundle, open_bundle
+from agent.factory import open_bundle
 from agent.loop import InvestigationLoop
 from agent.models import ToolCall
 from agent.providers.base import SUBMIT_TOOL, LoopState, Turn
 from agent.providers.heuristic import HeuristicProvider
 from agent.providers.scripted import ScriptedProvider
-from tests.builders import write_chain_bundle
+from tests.builders import investigate, write_chain_bundle
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def healthy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_deployment_fault_ranked_first_with_cited_evidence(chain: Path) -> None:
-    inv = investigate_bundle(chain)
+    inv = investigate(chain)
     assert inv.answer is not None and not inv.answer.partial
     top = inv.answer.hypotheses[0]
     evidence = {e.id: e for e in inv.evidence}
@@ -50,7 +50,7 @@ def test_deployment_fault_ranked_first_with_cited_evidence(chain: Path) -> None:
 
 
 def test_healthy_bundle_gives_low_confidence(healthy: Path) -> None:
-    inv = investigate_bundle(healthy)
+    inv = investigate(healthy)
     assert inv.answer is not None
     assert inv.answer.hypotheses[0].confidence <= 0.5
     assert all(e.kind != "metric_anomaly" for e in inv.evidence)

@@ -11,13 +11,13 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from agent.factory import continue_session, make_provider, open_bundle, start_session
+from agent.factory import make_provider, open_bundle
 from agent.managed import ManagedAgentRuntime
 from agent.models import ToolCall
 from agent.providers.base import SUBMIT_TOOL, LoopState, Turn
-from agent.providers.heuristic import HeuristicProvider
 from agent.providers.scripted import ScriptedProvider
 from agent.report import render_report
+from agent.service import BundleSource, InvestigationService
 from agent.sessions import DynamoSessionStore, SessionError, SqliteSessionStore
 from cli.main import app
 from tests.builders import write_chain_bundle
@@ -29,22 +29,16 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_chain_bundle(tmp_path_factory.mktemp("b") / "chain")
 
 
+def _service(tmp_path: Path) -> InvestigationService:
+    return InvestigationService(SqliteSessionStore(tmp_path / "s.db"))
+
+
 def test_heuristic_follow_up_examines_only_what_is_new(chain: Path, tmp_path: Path) -> None:
-    store = SqliteSessionStore(tmp_path / "s.db")
-    session = open_bundle(chain)
-    record = start_session(
-        session,
-        "Shoppers get errors in the web app",
-        HeuristicProvider(session.architecture),
-        store,
-    )
+    service = _service(tmp_path)
+    source = BundleSource(path=str(chain))
+    record = service.start(None, "Shoppers get errors in the web app", source)
     first_ids = {e.id for e in record.turns[0].evidence}
-    record = continue_session(
-        store.load(record.id),
-        "is the Orders DB involved?",
-        lambda s: HeuristicProvider(s.architecture),
-        store,
-    )
+    record = service.follow_up(record.id, "is the Orders DB involved?")
     second = record.turns[-1]
     assert second.answer is not None
     calls = [ex.call for s in second.steps for ex in s.executions]
@@ -52,19 +46,14 @@ def test_heuristic_follow_up_examines_only_what_is_new(chain: Path, tmp_path: Pa
     assert calls == []  # nothing re-queried: the answer comes from the evidence at hand
     assert "Orders DB" in second.answer.summary
     assert {e.id for e in second.evidence} >= first_ids  # earlier evidence kept, same ids
-    assert store.load(record.id).turns[-1].question == "is the Orders DB involved?"
+    assert service.get(record.id).turns[-1].question == "is the Orders DB involved?"
 
 
 def test_follow_up_requery_on_request(chain: Path, tmp_path: Path) -> None:
-    store = SqliteSessionStore(tmp_path / "s.db")
-    session = open_bundle(chain)
-    record = start_session(
-        session, "checkout fails", HeuristicProvider(session.architecture), store
-    )
+    service = _service(tmp_path)
+    record = service.start(None, "checkout fails", BundleSource(path=str(chain)))
     n = len(record.turns[0].evidence)
-    record = continue_session(
-        record, "check the Orders API again", lambda s: HeuristicProvider(s.architecture), store
-    )
+    record = service.follow_up(record.id, "check the Orders API again")
     calls = [ex.call for s in record.turns[-1].steps for ex in s.executions]
     assert calls[0].name == "metrics" and "window" in calls[0].input
     new = [e.id for e in record.turns[-1].evidence][n:]
@@ -72,13 +61,10 @@ def test_follow_up_requery_on_request(chain: Path, tmp_path: Path) -> None:
 
 
 def test_scripted_follow_up_sees_context_and_can_cite_old_evidence(
-    chain: Path, tmp_path: Path
+    chain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = SqliteSessionStore(tmp_path / "s.db")
-    session = open_bundle(chain)
-    record = start_session(
-        session, "checkout fails", HeuristicProvider(session.architecture), store
-    )
+    service = _service(tmp_path)
+    record = service.start(None, "checkout fails", BundleSource(path=str(chain)))
     seen: list[LoopState] = []
 
     def answer(state: LoopState) -> Turn:
@@ -103,7 +89,9 @@ def test_scripted_follow_up_sees_context_and_can_cite_old_evidence(
             ]
         )
 
-    record = continue_session(record, "what changed?", lambda s: ScriptedProvider([answer]), store)
+    # the follow-up's model is a script (the service builds providers with make_provider)
+    monkeypatch.setattr("agent.service.make_provider", lambda *a, **k: ScriptedProvider([answer]))
+    record = service.follow_up(record.id, "what changed?")
     assert "Turn 1 question: checkout fails" in seen[0].context
     assert seen[0].prior and record.turns[-1].answer is not None
 
@@ -129,9 +117,8 @@ def _sessions_table(name: str, region: str) -> Any:
 def test_dynamodb_store_round_trip(chain: Path) -> None:
     client = _sessions_table("rca-sessions", "eu-central-1")
     store = DynamoSessionStore("rca-sessions", client)
-    session = open_bundle(chain)
-    record = start_session(
-        session, "checkout fails", HeuristicProvider(session.architecture), store
+    record = InvestigationService(store).start(
+        None, "checkout fails", BundleSource(path=str(chain))
     )
     loaded = store.load(record.id)
     assert loaded.turns[0].answer == record.turns[0].answer
@@ -141,12 +128,9 @@ def test_dynamodb_store_round_trip(chain: Path) -> None:
 
 
 def test_report_has_all_sections(chain: Path, tmp_path: Path) -> None:
-    store = SqliteSessionStore(tmp_path / "s.db")
-    session = open_bundle(chain)
-    record = start_session(
-        session, "checkout fails", HeuristicProvider(session.architecture), store
-    )
-    report = render_report(record, session.architecture)
+    service = _service(tmp_path)
+    record = service.start(None, "checkout fails", BundleSource(path=str(chain)))
+    report = render_report(record, open_bundle(chain).architecture)
     for heading in (
         "## Summary",
         "## Impact",

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from agent.evaluation import evaluate, find_bundles
-from agent.factory import DEMO_BUNDLE, investigate_bundle
+from agent.factory import DEMO_BUNDLE
+from tests.builders import investigate
 
 BUNDLES = Path(__file__).resolve().parents[2] / "scenarios" / "bundles"
 
@@ -25,7 +26,7 @@ def test_scenarios_rank_the_root_cause_first() -> None:
 
 
 def test_demo_answer_cites_change_timeouts_and_traffic_drop() -> None:
-    inv = investigate_bundle(DEMO_BUNDLE, "Users of the iOS app cannot unlock car doors remotely")
+    inv = investigate(DEMO_BUNDLE, "Users of the iOS app cannot unlock car doors remotely")
     assert inv.answer is not None
     top = inv.answer.hypotheses[0]
     evidence = {e.id: e for e in inv.evidence}
@@ -47,7 +48,7 @@ def test_demo_answer_cites_change_timeouts_and_traffic_drop() -> None:
 
 @pytest.mark.parametrize("path", find_bundles([BUNDLES]), ids=lambda p: p.name)
 def test_investigation_is_deterministic(path: Path) -> None:
-    first = investigate_bundle(path)
-    second = investigate_bundle(path)
+    first = investigate(path)
+    second = investigate(path)
     assert first.answer is not None and second.answer is not None
     assert first.answer.model_dump() == second.answer.model_dump()

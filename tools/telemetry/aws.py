@@ -62,6 +62,7 @@ from tools.telemetry.base import (
     MetricSeries,
     TelemetryBackend,
 )
+from tools.workspace import load_workspace
 
 log = logging.getLogger(__name__)
 
@@ -511,7 +512,7 @@ def _query_bin(window: TimeWindow) -> int:
 
 
 def open_aws_session(
-    workspace: Path,
+    workspace: Path | str,
     window: TimeWindow,
     baseline: TimeWindow | None,
     *,
@@ -521,7 +522,8 @@ def open_aws_session(
     clients: ClientFactory | None = None,
     xray: bool = False,
 ) -> tuple[ArchitectureModel, ToolContext]:
-    """Load a Structurizr workspace and build a tool context served by real AWS accounts.
+    """Load a Structurizr workspace (a path or an ``s3://bucket/key`` URI, read with
+    :func:`tools.workspace.load_workspace`) and build a tool context served by AWS accounts.
 
     ``window`` / ``baseline`` are UTC; the baseline defaults to the previous equal period.
     ``profile`` / ``region`` work like the AWS CLI's; ``role_arn_template`` (else
@@ -534,7 +536,7 @@ def open_aws_session(
         WorkspaceError: the workspace cannot be loaded.
         CredentialsError: no Region anywhere, unknown profile, or invalid role configuration.
     """
-    architecture = ArchitectureModel.load(workspace)
+    architecture = load_workspace(workspace, profile=profile, region=region)
     factory: ClientFactory
     roles = RoleConfig.resolve(role_arn_template)
     observability = roles.cross_account == "observability" and not roles.configured
