@@ -24,7 +24,7 @@ CALLERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tools/aws/xray.py": (("tools",), ("xray",)),
     "tools/aws/session.py": (("tools",), ("sts",)),
     "tools/handlers.py": (("tools",), ("s3",)),
-    "tools/workspace.py": (("tools",), ("s3",)),
+    "tools/workspace.py": (("tools", "agent", "slack"), ("s3",)),
     "tools/aws/models.py": (("agent", "review"), ("bedrock",)),
     "agent/providers/bedrock.py": (("agent",), ("bedrock-runtime",)),
     "agent/managed.py": (("agent",), ("bedrock-agent-runtime",)),
