@@ -40,6 +40,7 @@ from reviews.errors import (
 )
 from reviews.models import DocumentText, ExtractorName, PageText
 from tools.models import Model
+from tools.redact import redact
 
 LOCAL_MAX_BYTES = 100 * 1024 * 1024
 LOCAL_MAX_PAGES = 1_000
@@ -150,14 +151,27 @@ def inspect_pdf(
 
 
 def require_text(doc: DocumentText) -> DocumentText:
-    """Raise :class:`NoTextError` when a document has (almost) no extractable text."""
+    """The extraction boundary shared by every extractor: raise :class:`NoTextError` when a
+    document has (almost) no extractable text, else return it with every page's text, table cell
+    and title passed through the one redactor (:func:`tools.redact.redact`), so no quote,
+    report, chat answer, store or WA Tool note can carry a secret the document held."""
     letters = sum(len("".join(p.text.split())) for p in doc.pages)
     if letters < MIN_TEXT_CHARS:
         raise NoTextError(
             f"{Path(doc.source).name}: no extractable text in {len(doc.pages)} page(s); it looks "
             "scanned. Use --extractor textract (OCR with Amazon Textract) or OCR it first"
         )
-    return doc
+    pages = [
+        page.model_copy(
+            update={
+                "text": redact(page.text),
+                "tables": [[[redact(cell) for cell in row] for row in t] for t in page.tables],
+            }
+        )
+        for page in doc.pages
+    ]
+    title = redact(doc.title) if doc.title else doc.title
+    return doc.model_copy(update={"pages": pages, "title": title})
 
 
 class Extractor(ABC):

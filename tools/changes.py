@@ -17,7 +17,7 @@ from pydantic import Field
 from tools.bundle import CloudTrailRecord
 from tools.context import ToolContext, ToolResult
 from tools.models import Evidence, Model, TimeWindow, iso
-from tools.redact import redact
+from tools.redact import redact, redact_value
 
 MAX_CHANGES = 25
 
@@ -95,6 +95,7 @@ class MappedChange(Model):
     event_source: str
     time: datetime
     actor: str
+    user_agent: str | None = None
     account: str | None
     region: str | None
     components: list[str]
@@ -133,8 +134,11 @@ def map_change(
     to_edge: dict[str, tuple[str, str]],
     onset: datetime,
 ) -> MappedChange:
-    """Map one CloudTrail record to components and edges by resource-string occurrence."""
-    raw = record.raw
+    """Map one CloudTrail record to components and edges by resource-string occurrence.
+
+    Every quoted field (parameters, actor, user agent) comes from the redacted record
+    (:func:`tools.redact.redact_value`), before anything is cut to length."""
+    raw = redact_value(record.raw)
     text = json.dumps(
         [raw.get("requestParameters"), raw.get("responseElements"), raw.get("resources")]
     )
@@ -146,14 +150,15 @@ def map_change(
         event_name=record.eventName,
         event_source=record.eventSource,
         time=record.eventTime,
-        actor=record.actor,
+        actor=redact(record.actor),
+        user_agent=raw.get("userAgent") if isinstance(raw.get("userAgent"), str) else None,
         account=record.recipientAccountId,
         region=record.awsRegion,
         components=components,
         edges=edges,
         category=change_category(record.eventName),
         seconds_from_onset=(record.eventTime - onset).total_seconds(),
-        parameters=redact(params)[:400],
+        parameters=params[:400],
     )
 
 

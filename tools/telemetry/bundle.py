@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from tools.bundle import AlarmStateChange, Bundle, CloudTrailRecord, MetricPoint
 from tools.logmining import LogTemplateMiner
 from tools.models import TimeWindow
+from tools.redact import redact
 from tools.telemetry.base import (
     LogPattern,
     LogPatternResult,
@@ -35,7 +36,8 @@ class BundleBackend(TelemetryBackend):
     def log_patterns(
         self, log_groups: list[str], window: TimeWindow, baseline: TimeWindow, bin_seconds: int
     ) -> LogPatternResult:
-        """Drain3 templates of the window's records, counted in window and baseline."""
+        """Drain3 templates of the window's records, counted in window and baseline. Each raw
+        line is redacted (:func:`tools.redact.redact`) before it is mined or sampled."""
         miner = LogTemplateMiner()
         n_bins = max(1, int(-(-window.seconds // bin_seconds)))
         window_counts: dict[int, int] = defaultdict(int)
@@ -52,7 +54,10 @@ class BundleBackend(TelemetryBackend):
                     continue
                 scanned += 1
                 scanned_bytes += len(record.message.encode("utf-8"))
-                cluster = miner.add(record.message)
+                # redact the raw line before mining: Drain3 masks digits, after which a token
+                # such as ``xoxb-<*>-<*>-...`` no longer matches any secret rule
+                message = redact(record.message)
+                cluster = miner.add(message)
                 if in_window:
                     n_window += 1
                     window_counts[cluster] += 1
@@ -61,9 +66,9 @@ class BundleBackend(TelemetryBackend):
                     first_seen.setdefault(cluster, record.timestamp)
                     if (
                         len(samples[cluster]) < MAX_SAMPLES
-                        and record.message not in samples[cluster]
+                        and message not in samples[cluster]
                     ):
-                        samples[cluster].append(record.message)
+                        samples[cluster].append(message)
                 else:
                     n_baseline += 1
                     baseline_counts[cluster] += 1
