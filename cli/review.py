@@ -31,6 +31,7 @@ import typer
 
 from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, state
 from reviews.models import Assessment, ReviewRecord
+from tools.markup import strip_controls
 
 EXIT_HIGH_RISK = 3
 PILLAR_ALIASES = {
@@ -81,7 +82,9 @@ class _Progress:
             return
         if event == "extracting":
             err.print(
-                f"extracting {payload['document']} with {payload['extractor']}", highlight=False
+                strip_controls(f"extracting {payload['document']} with {payload['extractor']}"),
+                highlight=False,
+                markup=False,
             )
         elif event == "extracted":
             err.print(f"  {payload['pages']} pages, {payload['words']} words", highlight=False)
@@ -103,11 +106,16 @@ class _Progress:
                 f"  throttled on {payload['unit']} (attempt {payload['attempt']}), waiting up to "
                 f"{payload['delay_s']:.1f} s",
                 highlight=False,
+                markup=False,
             )
         elif event == "answer":
-            err.print(f"  {payload['question_id']}: {payload['action']}", highlight=False)
+            err.print(
+                strip_controls(f"  {payload['question_id']}: {payload['action']}"),
+                highlight=False,
+                markup=False,
+            )
         elif event in ("workload", "milestone", "report"):
-            err.print(f"  {event}: {payload}", highlight=False, markup=False)
+            err.print(strip_controls(f"  {event}: {payload}"), highlight=False, markup=False)
 
 
 def _run(reviewer: Any, review_id: str) -> None:
@@ -132,9 +140,13 @@ def _run(reviewer: Any, review_id: str) -> None:
 def _summary(assessment: Assessment, record: ReviewRecord, paths: dict[str, Path]) -> None:
     from rich.table import Table
 
+    from tools.markup import terminal
+
     table = Table(
-        title=f"Review {record.id}: {record.document_name} "
-        f"({assessment.mode}, {assessment.assessor})"
+        title=terminal(
+            f"Review {record.id}: {record.document_name} "
+            f"({assessment.mode}, {assessment.assessor})"
+        )
     )
     for column in ("Pillar", "Questions", "High", "Medium", "None", "N/A", "Unanswered"):
         table.add_column(column, justify="left" if column == "Pillar" else "right")
@@ -165,13 +177,15 @@ def _summary(assessment: Assessment, record: ReviewRecord, paths: dict[str, Path
         numbers = {qa.question_id: qa.number for qa in assessment.questions}
         for rec in assessment.recommendations[:5]:
             out.print(
-                f"  {rec.priority}. {numbers[rec.question_id]} {rec.title} "
-                f"({rec.bp_risk or '-'}, {rec.verdict.replace('_', ' ')})",
+                strip_controls(
+                    f"  {rec.priority}. {numbers[rec.question_id]} {rec.title} "
+                    f"({rec.bp_risk or '-'}, {rec.verdict.replace('_', ' ')})"
+                ),
                 highlight=False,
                 markup=False,
             )
     for fmt, path in paths.items():
-        out.print(f"{fmt} report: {path}", highlight=False, markup=False)
+        out.print(strip_controls(f"{fmt} report: {path}"), highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -353,9 +367,11 @@ def register(app: typer.Typer) -> None:
             _summary(assessment, record, paths)
             if applied is None:
                 out.print(
-                    f"WA Tool dry run: {len(plan.calls)} calls ({len(plan.writes())} writes) for "
-                    f"workload {plan.workload_name!r}, full plan in {plan_path}; pass --apply to "
-                    "write them",
+                    strip_controls(
+                        f"WA Tool dry run: {len(plan.calls)} calls ({len(plan.writes())} writes) "
+                        f"for workload {plan.workload_name!r}, full plan in {plan_path}; pass "
+                        "--apply to write them"
+                    ),
                     highlight=False,
                     markup=False,
                 )
@@ -370,7 +386,7 @@ def register(app: typer.Typer) -> None:
                             *lines[-3:],
                         ]
                     for line in lines:
-                        err.print(line, highlight=False, markup=False)
+                        err.print(strip_controls(line), highlight=False, markup=False)
             else:
                 out.print(
                     f"WA Tool: workload {applied.workload_id} "
@@ -447,7 +463,7 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 _emit(turn.model_dump(mode="json"))
             else:
-                out.print(turn.text, highlight=False, markup=False)
+                out.print(strip_controls(turn.text), highlight=False, markup=False)
 
     @app.command("review-list")
     def review_list(

@@ -43,7 +43,9 @@ from pydantic import Field
 from lenses.catalog import Lens, LensError
 from reviews.errors import InvalidChoiceError, WaToolError
 from reviews.models import Assessment, QuestionAssessment
+from tools.markup import plain
 from tools.models import Model
+from tools.redact import redact
 
 ANSWER_NOTES_MAX = 2084
 CHOICE_NOTES_MAX = 250
@@ -67,8 +69,9 @@ Operation = Literal[
 
 
 def clip(text: str, limit: int) -> str:
-    """``text`` on one line, cut to ``limit`` characters, ending in an ellipsis when cut."""
-    text = " ".join(text.split())
+    """``text`` on one line, redacted and with controls and invisible characters removed
+    (:func:`tools.markup.plain`), cut to ``limit`` characters, ending in an ellipsis when cut."""
+    text = plain(redact(text))
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
