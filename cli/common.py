@@ -13,6 +13,8 @@ from rich.console import Console
 from agent.loop import Progress
 from agent.sessions import DynamoSessionStore, SessionStore, SqliteSessionStore
 from tools.errors import RcaError
+from tools.interrupts import EXIT_INTERRUPTED
+from tools.interrupts import install as install_interrupts
 from tools.markup import strip_controls, terminal
 
 T = TypeVar("T")
@@ -29,6 +31,9 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one error line on stderr and exit with ``code`` (1 runtime, 2 usage)."""
+    state["failed"] = True
+    if code == EXIT_INTERRUPTED:  # recorded: a second signal now ends the process at once
+        install_interrupts(exit_now=True)
     err.print(f"[red]error:[/red] {terminal(message)}", markup=True, highlight=False)
     raise typer.Exit(code)
 
@@ -41,8 +46,12 @@ def guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
         if state["debug"]:
             raise
         fail(str(exc))
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
+    except KeyboardInterrupt as exc:
+        name = getattr(exc, "signal_name", "SIGINT")
+        fail(
+            f"interrupted by {name}; run the command again to resume",
+            EXIT_INTERRUPTED,
+        )
 
 
 def progress(quiet: bool) -> Progress:

@@ -7,6 +7,7 @@ document on stdout; progress and messages go to stderr. ``--debug`` shows traceb
 
 from __future__ import annotations
 
+import atexit
 import json
 import sys
 from pathlib import Path
@@ -29,6 +30,8 @@ from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, pr
 from cli.common import session_store as _store
 from cli.common import state as _state
 from cli.lens import lens_app
+from tools.interrupts import install as install_interrupts
+from tools.interrupts import received as interrupt_received
 from tools.models import TimeWindow
 
 app = typer.Typer(
@@ -49,6 +52,19 @@ register_aws(app)
 def main(debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False) -> None:
     """rca: investigate incidents on AWS (or on incident bundles, offline)."""
     _state["debug"] = debug
+    if install_interrupts():  # Ctrl-C and SIGTERM: one line, exit 130, state recorded
+        atexit.register(_report_late_interrupt)
+
+
+def _report_late_interrupt() -> None:
+    """A signal that reached no handler of the command (while it imported a module or printed
+    its result) still gets its one line."""
+    name = interrupt_received()
+    if name and not _state.get("failed"):
+        sys.stderr.write(
+            f"error: interrupted by {name}; run the command again to resume (finished work is "
+            "kept: `rca sessions`, `rca review-list`)\n"
+        )
 
 
 def _window(start: str | None, end: str | None) -> TimeWindow | None:

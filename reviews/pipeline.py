@@ -27,6 +27,7 @@ from reviews.models import Assessment, DocumentText, Mode, ReviewRecord
 from reviews.runner import Progress, ReviewRunner, assemble
 from reviews.store import ReviewStore
 from tools.errors import RcaError
+from tools.interrupts import shield
 
 
 def new_review_id() -> str:
@@ -90,7 +91,8 @@ class Reviewer:
     def _fail(self, review_id: str, exc: BaseException, step: str) -> None:
         kind = exc.kind if isinstance(exc, DocumentError) else step
         message = str(exc) or type(exc).__name__
-        with contextlib.suppress(RcaError):  # the original error matters more than bookkeeping
+        # the original error matters more than bookkeeping; a second Ctrl-C waits for the write
+        with shield(), contextlib.suppress(RcaError):
             self.store.set_state(review_id, "failed", error=message, error_kind=kind)
 
     def document(self, record: ReviewRecord) -> DocumentText:
@@ -115,30 +117,42 @@ class Reviewer:
         Raises:
             DocumentError: bad input; the record is ``failed`` with the reason.
             ReviewError: assessment failed; finished questions stay checkpointed (resume).
+            KeyboardInterrupt: Ctrl-C or SIGTERM (:class:`tools.interrupts.Interrupted`) at any
+                point; the record is ``failed`` with ``error_kind`` ``interrupted`` and a resume
+                hint, never left ``extracting`` or ``assessing``.
         """
         record = self.store.get(review_id)
-        doc = self.document(record)
-        self.store.set_state(review_id, "assessing")
-        runner = ReviewRunner(
-            self.assessor,
-            self.lens,
-            self.retriever,
-            self.notes,
-            self.store,
-            max_workers=self.max_workers,
-            progress=self.progress,
-            **self.runner_options,
-        )
         try:
-            assessment = runner.run(review_id, doc, record.mode, record.pillars or None)
-        except (RcaError, KeyboardInterrupt) as exc:
+            doc = self.document(record)
+            self.store.set_state(review_id, "assessing")
+            runner = ReviewRunner(
+                self.assessor,
+                self.lens,
+                self.retriever,
+                self.notes,
+                self.store,
+                max_workers=self.max_workers,
+                progress=self.progress,
+                **self.runner_options,
+            )
+            try:
+                assessment = runner.run(review_id, doc, record.mode, record.pillars or None)
+            except RcaError as exc:
+                self._fail(review_id, exc, "assessing")
+                raise
+            self.store.set_state(
+                review_id, "completed", questions_done=len(assessment.questions)
+            )
+        except KeyboardInterrupt as exc:
+            name = getattr(exc, "signal_name", "SIGINT")
             self._fail(
                 review_id,
-                exc if isinstance(exc, RcaError) else ReviewError("interrupted"),
-                "assessing",
+                ReviewError(
+                    f"interrupted by {name}; `rca review --resume {review_id}` continues it"
+                ),
+                "interrupted",
             )
             raise
-        self.store.set_state(review_id, "completed", questions_done=len(assessment.questions))
         return assessment
 
     def review(
