@@ -138,10 +138,14 @@ def map_change(
 
     Every quoted field (parameters, actor, user agent) comes from the redacted record
     (:func:`tools.redact.redact_value`), before anything is cut to length."""
-    raw = redact_value(record.raw)
-    text = json.dumps(
-        [raw.get("requestParameters"), raw.get("responseElements"), raw.get("resources")]
+    text = json.dumps(  # matched against resource ids only, never quoted
+        [
+            record.raw.get("requestParameters"),
+            record.raw.get("responseElements"),
+            record.raw.get("resources"),
+        ]
     )
+    raw = redact_value(record.raw)
     components = sorted({c for r, c in to_component.items() if _occurs(r, text)})
     edges = sorted({e for r, e in to_edge.items() if _occurs(r, text)})
     params = json.dumps(raw.get("requestParameters") or {}, sort_keys=True)

@@ -87,6 +87,12 @@ def redact(text: str) -> str:
 SECRET_KEY = re.compile(
     r"(?i)password|passwd|secret|token|credential|private_?key|api_?key|authorization"
 )
+# ... unless the key names something about the credential rather than the credential itself
+# (``secretId``, ``SecretArn``, ``tokenType``, ``passwordLastUsed``): those values stay readable.
+_NOT_A_SECRET_KEY = re.compile(
+    r"(?i)(?:id|ids|arn|arns|name|names|type|ttl|expir\w*|count|length|version|lastused|"
+    r"date|time|policy|rotation\w*|enabled|required)$"
+)
 
 
 def redact_value(value: Any, key: str = "") -> Any:
@@ -99,7 +105,13 @@ def redact_value(value: Any, key: str = "") -> Any:
     if isinstance(value, list | tuple):
         return [redact_value(v, key) for v in value]
     if isinstance(value, str):
-        if key and value and SECRET_KEY.search(key) and "[REDACTED" not in value:
+        if (
+            key
+            and value
+            and SECRET_KEY.search(key)
+            and not _NOT_A_SECRET_KEY.search(key)
+            and "[REDACTED" not in value
+        ):
             return "[REDACTED:keyword]"
         return redact(value)
     return value
