@@ -69,7 +69,7 @@ class CaseResult:
 
     @property
     def oom(self) -> bool:
-        return "MemoryError" in self.stderr or self.exit_code == -signal.SIGKILL
+        return "MemoryError" in self.stderr or (self.exit_code == -signal.SIGKILL and not self.hung)
 
     def problems(self, expect_ok: bool | None = None) -> list[str]:
         """What is wrong with this outcome (empty when it is acceptable)."""
@@ -213,6 +213,709 @@ def table(title: str, results: list[CaseResult], expect: dict[str, bool | None])
         f"(ceiling {MEMORY_CEILING_MB:.0f} MB)"
     )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ hostile inputs
+Mutation = Callable[[Path], None]
+
+
+def _all(*_steps: object) -> None:
+    """Run several mutation steps in one lambda (they are evaluated as arguments, in order)."""
+
+
+def _write(path: Path, data: bytes | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.write_bytes(data)
+
+
+def _fifo(path: Path) -> None:
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    os.mkfifo(path)
+
+
+def _sparse(path: Path, size: int) -> None:
+    with path.open("wb") as handle:
+        handle.truncate(size)
+
+
+def _gzip_bomb(path: Path, size: int, line: bytes = b"\n") -> None:
+    """A small .gz file that inflates to ``size`` bytes of ``line`` repeated."""
+    import gzip
+
+    chunk = line * (1024 * 1024 // len(line))
+    with gzip.open(path, "wb", compresslevel=9) as handle:
+        for _ in range(size // len(chunk)):
+            handle.write(chunk)
+
+
+def _spec(root: Path) -> dict[str, object]:
+    import yaml
+
+    return yaml.safe_load((root / "incident.yaml").read_text())
+
+
+def _set_spec(root: Path, **changes: object) -> None:
+    import yaml
+
+    spec = _spec(root)
+    spec.update(changes)
+    (root / "incident.yaml").write_text(yaml.safe_dump(spec))
+
+
+_NAN_ROWS = "".join(
+    f'2026-03-02T10:0{i}:00Z,AWS/Lambda,Errors,"{{""FunctionName"": ""orders""}}",{v},Count\n'
+    for i, v in enumerate(("nan", "inf", "-inf"), start=5)
+)
+LOG = "logs/%2Faws%2Flambda%2Forders.jsonl"
+
+
+def _log_line(root: Path, line: str | bytes) -> None:
+    with (root / LOG).open("ab") as handle:
+        handle.write(line.encode() if isinstance(line, str) else line)
+        handle.write(b"\n")
+
+
+def _replace(root: Path, name: str) -> Path:
+    path = root / name
+    if path.exists() and not path.is_dir():
+        path.unlink()
+    return path
+
+
+def _deep(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+def _workspace(root: Path, edit: Callable[[dict[str, object]], None]) -> None:
+    data = json.loads((root / "workspace.json").read_text())
+    edit(data)
+    (root / "workspace.json").write_text(json.dumps(data))
+
+
+def _containers(data: dict[str, object]) -> list[dict[str, object]]:
+    return data["model"]["softwareSystems"][0]["containers"]  # type: ignore[index,no-any-return]
+
+
+# (name, mutation, expected: True = must succeed, False = must fail with one line)
+BUNDLE_CASES: list[tuple[str, Mutation, bool | None]] = [
+    (
+        "empty directory",
+        lambda r: _all(*[p.unlink() for p in r.rglob("*") if p.is_file()]),
+        False,
+    ),
+    ("incident.yaml missing", lambda r: (r / "incident.yaml").unlink(), False),
+    ("incident.yaml is a directory", lambda r: _replace(r, "incident.yaml").mkdir(), False),
+    ("incident.yaml is a FIFO", lambda r: _fifo(r / "incident.yaml"), False),
+    (
+        "incident.yaml symlink outside",
+        lambda r: _replace(r, "incident.yaml").symlink_to("/etc/hostname"),
+        False,
+    ),
+    (
+        "incident.yaml symlink loop",
+        lambda r: _replace(r, "incident.yaml").symlink_to(r / "incident.yaml"),
+        False,
+    ),
+    (
+        "incident.yaml dangling symlink",
+        lambda r: _replace(r, "incident.yaml").symlink_to(r / "nope"),
+        False,
+    ),
+    ("incident.yaml empty", lambda r: _write(r / "incident.yaml", ""), False),
+    ("incident.yaml not YAML", lambda r: _write(r / "incident.yaml", "a: [b\n\tc: }"), False),
+    ("incident.yaml a list", lambda r: _write(r / "incident.yaml", "- 1\n- 2\n"), False),
+    (
+        "incident.yaml billion laughs",
+        lambda r: _write(
+            r / "incident.yaml",
+            "a: &a [x,x,x,x,x,x,x,x,x]\n"
+            + "".join(
+                f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+                for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+            )
+            + "id: x\ndescription: y\n"
+            + "window: {start: '2026-03-02T10:00:00Z', end: '2026-03-02T10:30:00Z'}\n"
+            + "source: {bomb: *i}\n",
+        ),
+        False,
+    ),
+    (
+        "incident.yaml nested 100k deep",
+        lambda r: _write(r / "incident.yaml", _deep(100_000)),
+        False,
+    ),
+    ("incident.yaml 2 MiB", lambda r: _write(r / "incident.yaml", "# x\n" * 600_000), False),
+    ("incident.yaml binary", lambda r: _write(r / "incident.yaml", bytes(range(256)) * 64), False),
+    ("bundle_version 99", lambda r: _set_spec(r, bundle_version=99), False),
+    (
+        "window end before start",
+        lambda r: _set_spec(
+            r, window={"start": "2026-03-02T11:00:00Z", "end": "2026-03-02T10:00:00Z"}
+        ),
+        False,
+    ),
+    (
+        "window empty (start = end)",
+        lambda r: _set_spec(
+            r, window={"start": "2026-03-02T10:00:00Z", "end": "2026-03-02T10:00:00Z"}
+        ),
+        False,
+    ),
+    (
+        "window in year 9999",
+        lambda r: _set_spec(
+            r, window={"start": "9999-12-31T22:00:00Z", "end": "9999-12-31T23:00:00Z"}
+        ),
+        False,
+    ),
+    (
+        "window year 0001",
+        lambda r: _set_spec(
+            r, window={"start": "0001-01-01T00:00:00Z", "end": "0001-01-01T01:00:00Z"}
+        ),
+        False,
+    ),
+    (
+        "window as epoch seconds",
+        lambda r: _set_spec(r, window={"start": 1772445600, "end": 1772447400}),
+        False,
+    ),
+    (
+        "window as epoch nanoseconds",
+        lambda r: _set_spec(r, window={"start": 1772445600 * 10**9, "end": 1772447400 * 10**9}),
+        False,
+    ),
+    ("window missing", lambda r: _set_spec(r, window=None), False),
+    (
+        "window outside the telemetry",
+        lambda r: _set_spec(
+            r, window={"start": "2030-01-01T00:00:00Z", "end": "2030-01-01T01:00:00Z"}
+        ),
+        False,
+    ),
+    ("id 10k characters", lambda r: _set_spec(r, id="x" * 10_000), False),
+    ("workspace.json missing", lambda r: (r / "workspace.json").unlink(), False),
+    ("workspace.json not JSON", lambda r: _write(r / "workspace.json", "{not json"), False),
+    (
+        "workspace.json nested 100k deep",
+        lambda r: _write(r / "workspace.json", _deep(100_000)),
+        False,
+    ),
+    ("workspace.json empty object", lambda r: _write(r / "workspace.json", "{}"), False),
+    ("workspace.json is a directory", lambda r: _replace(r, "workspace.json").mkdir(), False),
+    (
+        "workspace.json symlink outside",
+        lambda r: _replace(r, "workspace.json").symlink_to("/etc/hostname"),
+        False,
+    ),
+    (
+        "workspace.json 40 MiB (sparse)",
+        lambda r: _sparse(r / "workspace.json", 40 * 1024 * 1024),
+        False,
+    ),
+    (
+        "workspace duplicate element ids",
+        lambda r: _workspace(r, lambda d: _containers(d).append(dict(_containers(d)[0]))),
+        False,
+    ),
+    (
+        "workspace relationship to nowhere (ignored)",
+        lambda r: _workspace(
+            r,
+            lambda d: _containers(d)[0]["relationships"].append(  # type: ignore[union-attr]
+                {"id": "zz", "sourceId": "2", "destinationId": "999", "description": "x"}
+            ),
+        ),
+        None,
+    ),
+    (
+        "logs is a file",
+        lambda r: _all(__import__("shutil").rmtree(r / "logs"), _write(r / "logs", "x")),
+        False,
+    ),
+    (
+        "logs symlink outside",
+        lambda r: _all(
+            __import__("shutil").move(str(r / "logs"), str(r.parent / (r.name + "-logs"))),
+            (r / "logs").symlink_to(r.parent / (r.name + "-logs")),
+        ),
+        False,
+    ),
+    ("log file is a FIFO", lambda r: _fifo(r / LOG), False),
+    ("log file is a directory", lambda r: (r / "logs" / "x.jsonl").mkdir(), False),
+    ("log line not JSON", lambda r: _log_line(r, "{oops"), False),
+    ("log line a JSON array", lambda r: _log_line(r, "[1, 2]"), False),
+    ("log line 2 MiB without newline", lambda r: _log_line(r, "x" * (2 * 1024 * 1024)), False),
+    ("log file 100 MiB (sparse)", lambda r: _sparse(r / LOG, 100 * 1024 * 1024), False),
+    ("log .gz not gzip", lambda r: (r / LOG).rename(r / (LOG + ".gz")), False),
+    (
+        "log .gz truncated",
+        lambda r: _all(
+            _write(r / (LOG + ".gz"), __import__("gzip").compress((r / LOG).read_bytes())[:-200]),
+            (r / LOG).unlink(),
+        ),
+        False,
+    ),
+    (
+        "log gzip bomb (1 GiB of newlines)",
+        lambda r: _all(_gzip_bomb(r / (LOG + ".gz"), 1024**3), (r / LOG).unlink()),
+        False,
+    ),
+    (
+        "log timestamp epoch seconds",
+        lambda r: _log_line(r, '{"timestamp": 1772445600, "message": "x"}'),
+        False,
+    ),
+    (
+        "log timestamp year 9999",
+        lambda r: _log_line(r, '{"timestamp": "9999-01-01T00:00:00Z", "message": "x"}'),
+        False,
+    ),
+    (
+        "log timestamp garbage",
+        lambda r: _log_line(r, '{"timestamp": "yesterday", "message": "x"}'),
+        False,
+    ),
+    ("log timestamp 1e300", lambda r: _log_line(r, '{"timestamp": 1e300, "message": "x"}'), False),
+    ("log message missing", lambda r: _log_line(r, '{"timestamp": "2026-03-02T10:05:00Z"}'), False),
+    (
+        "log message 300 KiB",
+        lambda r: _log_line(
+            r, json.dumps({"timestamp": "2026-03-02T10:05:00Z", "message": "y" * 300_000})
+        ),
+        False,
+    ),
+    ("log line nested 100k deep", lambda r: _log_line(r, _deep(100_000)), False),
+    (
+        "log invalid UTF-8",
+        lambda r: _log_line(
+            r, b'{"timestamp": "2026-03-02T10:05:00Z", "message": "bad \xff\xfe bytes"}'
+        ),
+        True,
+    ),
+    (
+        "log escapes and NUL",
+        lambda r: _log_line(
+            r, json.dumps({"timestamp": "2026-03-02T10:05:00Z", "message": "\x1b[2J\x00[bold]x"})
+        ),
+        True,
+    ),
+    (
+        "log file with odd suffix ignored",
+        lambda r: _write(r / "logs" / "x.jsonl.bak", "garbage"),
+        True,
+    ),
+    ("metrics.csv missing columns", lambda r: _write(r / "metrics.csv", "a,b\n1,2\n"), False),
+    (
+        "metrics.csv NaN and inf values",
+        lambda r: _write(
+            r / "metrics.csv",
+            (r / "metrics.csv").read_text() + _NAN_ROWS,
+        ),
+        True,
+    ),
+    (
+        "metrics.csv value not a number",
+        lambda r: _write(
+            r / "metrics.csv",
+            (r / "metrics.csv").read_text()
+            + "2026-03-02T10:05:00Z,AWS/Lambda,Errors,{},abc,Count\n",
+        ),
+        False,
+    ),
+    (
+        "metrics.csv 200 KiB field",
+        lambda r: _write(
+            r / "metrics.csv",
+            (r / "metrics.csv").read_text()
+            + '2026-03-02T10:05:00Z,AWS/Lambda,Errors,"'
+            + "x" * 200_000
+            + '",1,Count\n',
+        ),
+        False,
+    ),
+    (
+        "metrics.csv dimensions not JSON",
+        lambda r: _write(
+            r / "metrics.csv",
+            (r / "metrics.csv").read_text() + "2026-03-02T10:05:00Z,AWS/Lambda,Errors,{x,1,Count\n",
+        ),
+        False,
+    ),
+    (
+        "metrics.csv dimensions nested deep",
+        lambda r: _write(
+            r / "metrics.csv",
+            (r / "metrics.csv").read_text()
+            + "2026-03-02T10:05:00Z,AWS/Lambda,Errors,"
+            + _deep(50_000)
+            + ",1,Count\n",
+        ),
+        False,
+    ),
+    ("metrics.csv binary", lambda r: _write(r / "metrics.csv", bytes(range(256)) * 4096), False),
+    (
+        "metrics.csv unterminated quote",
+        lambda r: _write(
+            r / "metrics.csv",
+            (r / "metrics.csv").read_text()
+            + '2026-03-02T10:05:00Z,"AWS/Lambda\n'
+            + "x,y\n" * 200_000,
+        ),
+        False,
+    ),
+    (
+        "metrics.csv.gz bomb",
+        lambda r: _all(
+            _gzip_bomb(r / "metrics.csv.gz", 1024**3, b"2026-03-02T10:05:00Z,A,B,{},1,Count\n"),
+            (r / "metrics.csv").unlink(),
+        ),
+        False,
+    ),
+    ("metrics.csv is a FIFO", lambda r: _fifo(r / "metrics.csv"), False),
+    (
+        "cloudtrail record without eventTime",
+        lambda r: _write(
+            r / "cloudtrail.jsonl", '{"eventID": "1", "eventSource": "x", "eventName": "y"}\n'
+        ),
+        False,
+    ),
+    (
+        "cloudtrail eventTime epoch seconds",
+        lambda r: _write(
+            r / "cloudtrail.jsonl",
+            '{"eventID": "1", "eventTime": 1772445600, "eventSource": "x", "eventName": "y"}\n',
+        ),
+        False,
+    ),
+    ("cloudtrail line a JSON array", lambda r: _write(r / "cloudtrail.jsonl", "[]\n"), False),
+    (
+        "alarms.jsonl unknown state",
+        lambda r: _write(
+            r / "alarms.jsonl",
+            '{"alarm_name": "a", "timestamp": "2026-03-02T10:05:00Z", "old_state": "OK", '
+            '"new_state": "ON_FIRE"}\n',
+        ),
+        False,
+    ),
+    (
+        "alarms.jsonl.gz truncated",
+        lambda r: _write(
+            r / "alarms.jsonl.gz", __import__("gzip").compress(b'{"a": 1}\n' * 1000)[:30]
+        ),
+        False,
+    ),
+    ("spans.csv missing columns", lambda r: _write(r / "spans.csv", "a,b\n1,2\n"), False),
+    (
+        "spans.csv garbage",
+        lambda r: _write(r / "spans.csv", '"' + "x" * 1000 + "\n,,,\n" * 10),
+        False,
+    ),
+    (
+        "no telemetry at all",
+        lambda r: _all(
+            [p.unlink() for p in (r / "logs").iterdir()],
+            (r / "metrics.csv").unlink(),
+            (r / "cloudtrail.jsonl").unlink(),
+        ),
+        False,
+    ),
+]
+
+
+def hostile_bundles(root: Path) -> list[tuple[str, Path, bool | None]]:
+    """Write every :data:`BUNDLE_CASES` bundle (a copy of the chain test bundle, mutated);
+    return ``(name, path, expected success)``. Plus a missing path and a plain file."""
+    import shutil
+
+    from tests.builders import write_chain_bundle
+
+    base = write_chain_bundle(root / "base")
+    cases = [
+        ("bundle path missing", root / "does-not-exist", False),
+        ("bundle path is a file", root / "base" / "incident.yaml", False),
+        ("good bundle (control)", base, True),
+    ]
+    for n, (name, mutate, ok) in enumerate(BUNDLE_CASES):
+        path = root / f"case-{n:02d}"
+        shutil.copytree(base, path)
+        mutate(path)
+        cases.append((name, path, ok))
+    return cases
+
+
+def run_bundles(root: Path) -> tuple[list[CaseResult], dict[str, bool | None], list[str]]:
+    """``rca ask`` and ``rca bundle validate`` on every hostile bundle; ``rca eval`` on all of
+    them together. Returns results, expectations and mismatches between validate and ask."""
+    env = base_env(root / "home")
+    results: list[CaseResult] = []
+    expect: dict[str, bool | None] = {}
+    mismatches = []
+    for name, path, ok in hostile_bundles(root / "bundles"):
+        ask = run_case(
+            name, rca_command("ask", "checkout fails", "--bundle", str(path), "--quiet"), env
+        )
+        validate = run_case(name + " [validate]", rca_command("bundle", "validate", str(path)), env)
+        results += [ask, validate]
+        expect[ask.name] = ok
+        expect[validate.name] = ok
+        if (ask.exit_code == 0) != (validate.exit_code == 0):
+            mismatches.append(
+                f"{name}: ask exit {ask.exit_code}, validate exit {validate.exit_code}"
+            )
+    evaluation = run_case(
+        "rca eval over all hostile bundles",
+        rca_command("eval", str(root / "bundles"), "--json"),
+        env,
+    )
+    results.append(evaluation)
+    expect[evaluation.name] = True
+    return results, expect, mismatches
+
+
+def _flate_stream_pdf(content: bytes, filters: str = "/FlateDecode") -> bytes:
+    """A one-page PDF whose content stream is ``content`` (already encoded for ``filters``)."""
+    from tests.reviews.pdfs import _assemble, _stream
+
+    return _assemble(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+            _stream(content, f"/Filter {filters} "),
+        ],
+        root=1,
+    )
+
+
+def _bomb(size: int) -> bytes:
+    import zlib
+
+    inflater = zlib.compressobj(9)
+    chunk = b" " * (1 << 20)
+    out = b"".join(inflater.compress(chunk) for _ in range(size >> 20))
+    return out + inflater.flush()
+
+
+PDF_TEXT = [
+    "The workload runs in two AWS Regions with Amazon Route 53 failover routing.",
+    "Amazon CloudWatch alarms page the on-call engineer; runbooks are kept in the wiki.",
+]
+
+
+def hostile_pdfs(root: Path) -> list[tuple[str, Path, bool | None]]:
+    """``(name, path, expected success)`` for every hostile PDF case (written under ``root``)."""
+    import zlib
+
+    from tests.reviews import pdfs
+
+    root.mkdir(parents=True, exist_ok=True)
+    good = pdfs.text_pdf([PDF_TEXT])
+    cases: list[tuple[str, bytes | Callable[[Path], None], bool]] = [
+        ("good PDF (control)", good, True),
+        ("empty file", b"", False),
+        ("plain text named .pdf", b"This is not a PDF at all.\n" * 20, False),
+        ("PNG bytes named .pdf", b"\x89PNG\r\n\x1a\n" + bytes(2000), False),
+        ("header only", b"%PDF-1.7\n", False),
+        ("truncated PDF", pdfs.corrupt_pdf(), False),
+        ("encrypted PDF (password)", pdfs.encrypted_pdf(PDF_TEXT), False),
+        ("zero pages", pdfs.zero_page_pdf(), False),
+        ("image only (scanned)", pdfs.image_only_pdf(), False),
+        ("120 MiB (sparse)", lambda p: _sparse(p, 120 * 1024 * 1024), False),
+        ("1,001 pages", pdfs.text_pdf([["page text long enough to count"]] * 1001), False),
+        ("Flate bomb (1 GiB of spaces)", _flate_stream_pdf(_bomb(1024**3)), False),
+        (
+            "double Flate bomb",
+            _flate_stream_pdf(zlib.compress(_bomb(1024**3), 9), "[/FlateDecode /FlateDecode]"),
+            False,
+        ),
+        (
+            "content nested 50k arrays deep",
+            pdfs.text_pdf([PDF_TEXT]).replace(b"BT", b"[" * 50_000 + b" BT", 1),
+            False,
+        ),
+        ("xref offsets past the end", good.replace(b"startxref\n", b"startxref\n99999999"), None),
+        ("random bytes after header", b"%PDF-1.4\n" + random.Random(1).randbytes(1_000_000), False),
+        ("page tree loop", good.replace(b"/Kids [4 0 R]", b"/Kids [2 0 R]"), False),
+        ("page count claims a million", good.replace(b"/Count 1", b"/Count 1000000"), None),
+        (
+            "catalog without Pages",
+            good.replace(b"/Type /Catalog /Pages 2 0 R", b"/Type /Catalog"),
+            False,
+        ),
+        (
+            "text with escapes and markup",
+            pdfs.text_pdf([[*PDF_TEXT, "\x1b[2J [bold]x[/bold] <script>"]]),
+            True,
+        ),
+        ("one line of 20k characters", pdfs.text_pdf([[*PDF_TEXT, "word " * 4000]]), True),
+        ("directory named .pdf", lambda p: p.mkdir(), False),
+        ("FIFO named .pdf", lambda p: os.mkfifo(p), False),
+        ("symlink to /dev/zero", lambda p: p.symlink_to("/dev/zero"), False),
+    ]
+    out = []
+    for n, (name, data, ok) in enumerate(cases):
+        path = root / f"case-{n:02d}.pdf"
+        if callable(data):
+            data(path)
+        else:
+            path.write_bytes(data)
+        out.append((name, path, ok))
+    return out
+
+
+def run_pdfs(root: Path) -> tuple[list[CaseResult], dict[str, bool | None]]:
+    """``rca review`` (quick mode, one pillar) on every hostile PDF."""
+    env = base_env(root / "home")
+    results, expect = [], {}
+    for name, path, ok in hostile_pdfs(root / "pdfs"):
+        result = run_case(
+            name,
+            rca_command(
+                "review", str(path), "--pillar", "rel", "--quiet", "--out", str(root / "out")
+            ),
+            env,
+        )
+        results.append(result)
+        expect[name] = ok
+    return results, expect
+
+
+def cli_misuses(root: Path) -> list[tuple[str, list[str], bool]]:
+    """``(name, argv, expected success)`` for command lines a careless user types."""
+    from tests.builders import write_chain_bundle
+
+    bundle = write_chain_bundle(root / "good")
+    broken = root / "evals" / "broken"
+    (root / "evals").mkdir(parents=True, exist_ok=True)
+    __import__("shutil").copytree(bundle, root / "evals" / "good")
+    __import__("shutil").copytree(bundle, broken)
+    (broken / "metrics.csv").write_text("timestamp,namespace\n")
+    (root / "readonly").mkdir(exist_ok=True)
+    os.chmod(root / "readonly", 0o500)
+    b = str(bundle)
+    return [
+        ("no arguments", [], False),
+        ("unknown command", ["frobnicate"], False),
+        ("ask with an empty question", ["ask", "  ", "--bundle", b], False),
+        ("ask --bundle missing", ["ask", "x", "--bundle", str(root / "nope")], False),
+        ("ask --start not a time", ["ask", "x", "--bundle", b, "--start", "yesterday"], False),
+        (
+            "ask --start after --end",
+            [
+                "ask",
+                "x",
+                "--bundle",
+                b,
+                "--start",
+                "2026-03-02T11:00:00Z",
+                "--end",
+                "2026-03-02T10:00:00Z",
+            ],
+            False,
+        ),
+        (
+            "ask --start in 1900",
+            [
+                "ask",
+                "x",
+                "--bundle",
+                b,
+                "--start",
+                "1900-01-01T00:00:00Z",
+                "--end",
+                "1900-01-01T01:00:00Z",
+            ],
+            False,
+        ),
+        (
+            "ask --start epoch seconds",
+            ["ask", "x", "--bundle", b, "--start", "1772445600", "--end", "1772447400"],
+            False,
+        ),
+        (
+            "ask a 10-year window",
+            [
+                "ask",
+                "x",
+                "--bundle",
+                b,
+                "--start",
+                "2020-01-01T00:00:00Z",
+                "--end",
+                "2030-01-01T00:00:00Z",
+            ],
+            None,
+        ),
+        ("ask --model unknown", ["ask", "x", "--bundle", b, "--model", "gpt"], False),
+        ("ask --max-steps 0", ["ask", "x", "--bundle", b, "--max-steps", "0"], False),
+        ("ask --component unknown", ["ask", "x", "--bundle", b, "--component", "Billing"], False),
+        ("ask --session unknown", ["ask", "x", "--session", "nope"], False),
+        ("ask --aws without --workspace", ["ask", "x", "--aws"], False),
+        ("report of an unknown session", ["report", "nope"], False),
+        (
+            "report --out into a missing dir",
+            ["report", "nope", "--out", str(root / "no" / "dir" / "r.md")],
+            False,
+        ),
+        ("eval a missing path", ["eval", str(root / "nope")], False),
+        ("eval an empty directory", ["eval", str(root / "readonly")], False),
+        ("eval good and broken bundles", ["eval", str(root / "evals")], True),
+        ("bundle validate a file", ["bundle", "validate", str(bundle / "incident.yaml")], False),
+        ("review a missing PDF", ["review", str(root / "nope.pdf")], False),
+        ("review --mode bogus", ["review", str(root / "nope.pdf"), "--mode", "bogus"], False),
+        ("review --resume unknown", ["review", "--resume", "nope"], False),
+        ("review a PDF and --resume", ["review", str(root / "nope.pdf"), "--resume", "x"], False),
+        ("review --format xls", ["review", str(root / "nope.pdf"), "--format", "xls"], False),
+        ("review-report unknown id", ["review-report", "nope"], False),
+        ("review-chat unknown id", ["review-chat", "nope", "hello"], False),
+        ("lens validate a missing file", ["lens", "validate", str(root / "nope.json")], False),
+    ]
+
+
+def run_cli(root: Path) -> tuple[list[CaseResult], dict[str, bool | None]]:
+    """Every CLI misuse, plus unwritable outputs and corrupt stores."""
+    root.mkdir(parents=True, exist_ok=True)
+    env = base_env(root / "home")
+    results, expect = [], {}
+    for name, argv, ok in cli_misuses(root):
+        results.append(run_case(name, rca_command(*argv), env))
+        expect[name] = ok
+    # outputs that cannot be written
+    pdf = root / "good.pdf"
+    from tests.reviews import pdfs
+
+    pdf.write_bytes(pdfs.text_pdf([PDF_TEXT]))
+    unwritable = [
+        (
+            "review --out unwritable",
+            ["review", str(pdf), "-p", "rel", "--out", str(root / "readonly" / "x")],
+        ),
+        ("ask with an unwritable RCA_HOME", ["ask", "x", "--bundle", str(root / "good")]),
+    ]
+    for name, argv in unwritable:
+        e = dict(env)
+        if "RCA_HOME" in name:
+            e["RCA_HOME"] = str(root / "readonly" / "home")
+        results.append(run_case(name, rca_command(*argv), e))
+        expect[name] = False
+    # corrupt stores
+    bad_home = root / "corrupt-home"
+    (bad_home / "rca-home").mkdir(parents=True, exist_ok=True)
+    (bad_home / "rca-home" / "rca.db").write_bytes(b"not a database" * 100)
+    (bad_home / "rca-home" / "reviews.db").write_bytes(b"not a database" * 100)
+    for name, argv in [
+        ("sessions with a corrupt store", ["sessions"]),
+        ("review-list with a corrupt store", ["review-list"]),
+    ]:
+        results.append(run_case(name, rca_command(*argv), base_env(bad_home)))
+        expect[name] = False
+    return results, expect
 
 
 # ----------------------------------------------------------------------------- interrupts
@@ -463,6 +1166,20 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     with tempfile.TemporaryDirectory(prefix="rca-robustness-") as tmp:
         root = Path(tmp)
+        if args.part in ("all", "bundles"):
+            results, expect, mismatches = run_bundles(root / "b")
+            print(table("Hostile bundles: rca ask and rca bundle validate", results, expect))
+            for line in mismatches:
+                print("  validate/ask disagree:", line)
+            ok &= not mismatches and not any(r.problems(expect.get(r.name)) for r in results)
+        if args.part in ("all", "pdfs"):
+            results, expect = run_pdfs(root / "p")
+            print(table("Hostile PDFs: rca review", results, expect), flush=True)
+            ok &= not any(r.problems(expect.get(r.name)) for r in results)
+        if args.part in ("all", "cli"):
+            results, expect = run_cli(root / "c")
+            print(table("CLI misuse", results, expect), flush=True)
+            ok &= not any(r.problems(expect.get(r.name)) for r in results)
         if args.part in ("all", "interrupts"):
             runs, text = interrupt_reviews(args.interrupts, args.seed, root / "interrupts")
             print(text, flush=True)

@@ -34,7 +34,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
     state["failed"] = True
     if code == EXIT_INTERRUPTED:  # recorded: a second signal now ends the process at once
         install_interrupts(exit_now=True)
-    err.print(f"[red]error:[/red] {terminal(message)}", markup=True, highlight=False)
+    line = " ".join(terminal(message).split())  # one line, whatever the message held
+    err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 

@@ -32,6 +32,7 @@ from cli.common import state as _state
 from cli.lens import lens_app
 from tools.interrupts import install as install_interrupts
 from tools.interrupts import received as interrupt_received
+from tools.markup import terminal
 from tools.models import TimeWindow
 
 app = typer.Typer(
@@ -174,6 +175,9 @@ def ask(
     else:
         path = bundle or DEMO_BUNDLE
         bundle_session = guard(open_bundle, path, _window(start, end))
+    loaded = getattr(bundle_session, "bundle", None)
+    for line in getattr(loaded, "warnings", []):
+        err.print(f"warning: {terminal(line)}", highlight=False)
     if not quiet:
         err.print(
             f"Investigating on bundle {path} (workspace {bundle_session.architecture.name!r}, "
@@ -249,9 +253,18 @@ def eval_(
 
 @bundle_app.command("validate")
 def bundle_validate(path: Annotated[Path, typer.Argument(help="Bundle directory.")]) -> None:
-    """Validate every file of a bundle; print a summary."""
+    """Validate every file of a bundle and what ``rca ask`` relies on (workspace, telemetry in
+    the window); print a summary, and warnings on stderr."""
     session = guard(open_bundle, path)
     b = session.require_bundle()
+    arch = session.architecture
+    mapped = {g for eid in arch.elements for g in arch.telemetry(eid).log_groups}
+    warnings = list(b.warnings) + [
+        f"log group {g} is mapped (rca.logGroups) but has no file in logs/"
+        for g in sorted(mapped - set(b.log_files))
+    ]
+    for line in warnings:
+        err.print(f"warning: {terminal(line)}", highlight=False)
     out.print(
         f"ok: {b.incident.id}: {len(session.architecture.elements)} elements, "
         f"{len(b.log_files)} log groups, {len(b.metric_points)} metric points, "

@@ -149,8 +149,7 @@ def _summary(assessment: Assessment, record: ReviewRecord, paths: dict[str, Path
 
     table = Table(
         title=terminal(
-            f"Review {record.id}: {record.document_name} "
-            f"({assessment.mode}, {assessment.assessor})"
+            f"Review {record.id}: {record.document_name} ({assessment.mode}, {assessment.assessor})"
         )
     )
     for column in ("Pillar", "Questions", "High", "Medium", "None", "N/A", "Unanswered"):

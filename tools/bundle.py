@@ -275,36 +275,54 @@ def _open_binary(path: Path) -> Any:
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 
+_BLOCK = 1024 * 1024
+
+
 def _lines(path: Path, budget: _Budget | None = None) -> Iterator[tuple[int, str]]:
-    """``(line number, text)`` of a text file or its ``.gz``, reading at most
-    :data:`MAX_LINE_BYTES` per line and :data:`MAX_FILE_BYTES` in all (decompressed).
+    """``(line number, text with its newline)`` of the non-blank lines of a text file or its
+    ``.gz``, read in 1 MiB blocks: at most :data:`MAX_LINE_BYTES` per line and
+    :data:`MAX_FILE_BYTES` in all (decompressed), so neither a line without end nor a gzip bomb
+    (even one of empty lines) costs more than those bounds in memory or time.
 
     Raises:
         BundleError: a line or the file is too long, or the gzip data is fake or truncated.
     """
     total = 0
+    lineno = 0
+    rest = b""
     try:
         with _open_binary(path) as handle:
-            lineno = 0
             while True:
-                raw = handle.readline(MAX_LINE_BYTES + 1)
-                if not raw:
-                    return
-                lineno += 1
-                if len(raw) > MAX_LINE_BYTES:
-                    raise BundleError(
-                        f"{path}: line {lineno} is longer than {MAX_LINE_BYTES} bytes; "
-                        "is this a text file of one record per line?"
-                    )
-                total += len(raw)
+                block = handle.read(_BLOCK)
+                total += len(block)
                 if total > MAX_FILE_BYTES:
                     raise BundleError(
                         f"{path}: over {MAX_FILE_BYTES} bytes decompressed; capture a shorter "
                         "window or sample the logs"
                     )
                 if budget is not None:
-                    budget.take(path, len(raw))
-                yield lineno, raw.decode("utf-8", errors="replace")
+                    budget.take(path, len(block))
+                if not block:
+                    if rest.strip():
+                        yield lineno + 1, rest.decode("utf-8", errors="replace")
+                    return
+                parts = (rest + block).split(b"\n")
+                rest = parts.pop()
+                if len(rest) > MAX_LINE_BYTES:
+                    raise BundleError(
+                        f"{path}: line {lineno + len(parts) + 1} is longer than "
+                        f"{MAX_LINE_BYTES} bytes; is this a text file of one record per line?"
+                    )
+                for part in parts:
+                    lineno += 1
+                    if not part or part.isspace():
+                        continue
+                    if len(part) > MAX_LINE_BYTES:
+                        raise BundleError(
+                            f"{path}: line {lineno} is longer than {MAX_LINE_BYTES} bytes; is "
+                            "this a text file of one record per line?"
+                        )
+                    yield lineno, part.decode("utf-8", errors="replace") + "\n"
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise BundleError(
             f"{path}: not a complete gzip file ({exc or type(exc).__name__}); re-export it, or "
@@ -545,6 +563,15 @@ def _load_yaml(path: Path) -> Any:
     """``incident.yaml`` parsed safely: no aliases (no "billion laughs" expansion), no deep
     nesting, one clear error for anything else."""
     text = path.read_text(encoding="utf-8", errors="replace")
+    depth = deepest = 0
+    for char in text:  # flow nesting ([ {) a YAML parser would recurse into
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    if deepest > 64 or any(len(ln) - len(ln.lstrip()) > 256 for ln in text.splitlines()):
+        raise BundleError(f"{path}: YAML nested too deeply for an incident spec")
     try:
         for token in yaml.scan(text, Loader=yaml.SafeLoader):
             if isinstance(token, yaml.AliasToken):

@@ -147,11 +147,20 @@ class ArchitectureModel:
             raise WorkspaceError(f"{path}: workspace file not found")
         try:
             json.loads(path.read_text(encoding="utf-8"))
+        except RecursionError as exc:
+            raise WorkspaceError(f"{path}: JSON nested too deeply for a workspace") from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise WorkspaceError(f"{path}: not valid JSON ({exc})") from exc
         try:
             workspace = JsonLoader().load(str(path))
-        except (ValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (
+            ValidationError,
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            RecursionError,
+        ) as exc:
             raise WorkspaceError(
                 f"{path}: not a Structurizr workspace ({str(exc).splitlines()[0]})"
             ) from exc

@@ -64,10 +64,7 @@ class BundleBackend(TelemetryBackend):
                     index = int((record.timestamp - window.start).total_seconds() // bin_seconds)
                     bins[cluster][min(index, n_bins - 1)] += 1
                     first_seen.setdefault(cluster, record.timestamp)
-                    if (
-                        len(samples[cluster]) < MAX_SAMPLES
-                        and message not in samples[cluster]
-                    ):
+                    if len(samples[cluster]) < MAX_SAMPLES and message not in samples[cluster]:
                         samples[cluster].append(message)
                 else:
                     n_baseline += 1
