@@ -21,7 +21,6 @@ def test_secrets_matrix_has_zero_leaks_and_every_channel_is_read(
     result = matrix.run(tmp_path)
     with capsys.disabled():
         print("\n" + matrix.render(result))
-    assert len(matrix.KINDS) == 16
     cells = [(k, c) for k, _ in matrix.KINDS for c in matrix.CHANNELS]
     assert sorted(result.leaks) == sorted(cells)  # every cell was grepped
     leaks = {cell: hits for cell, hits in result.leaks.items() if hits}
