@@ -40,13 +40,19 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn``; a product error becomes one error line and exit code 1 (unless --debug)."""
+    """Call ``fn``; a product error or an unreadable/unwritable file becomes one error line and
+    exit code 1 (unless --debug); Ctrl-C or SIGTERM one line and exit code 130."""
     try:
         return fn(*args, **kwargs)
     except RcaError as exc:
         if state["debug"]:
             raise
         fail(str(exc))
+    except OSError as exc:  # a file that cannot be written or read: say which, and why
+        if state["debug"]:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or exc}; check the path and its permissions")
     except KeyboardInterrupt as exc:
         name = getattr(exc, "signal_name", "SIGINT")
         fail(

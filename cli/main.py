@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from agent.factory import (
     DEMO_BUNDLE,
@@ -75,8 +76,9 @@ def _window(start: str | None, end: str | None) -> TimeWindow | None:
         fail("give both --start and --end (ISO 8601 UTC)", 2)
     try:
         return TimeWindow.model_validate({"start": start, "end": end})
-    except ValueError as exc:
-        fail(f"invalid window: {str(exc).splitlines()[-1].strip()}", 2)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"invalid window: {str(first.get('msg', exc)).removeprefix('Value error, ')}", 2)
 
 
 def _aws_session(

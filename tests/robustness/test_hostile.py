@@ -37,7 +37,7 @@ FAST_BUNDLES = {
 }
 FAST_PDFS = {"encrypted PDF (password)", "double Flate bomb", "FIFO named .pdf"}
 FAST_CLI = {
-    "report --out into a missing dir",
+    "ask --start epoch seconds",
     "eval good and broken bundles",
     "ask --start after --end",
 }
