@@ -112,8 +112,8 @@ def rca_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli.main", *args]
 
 
-def start(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[str]:
-    """Start an ``rca`` process with its own session (signals reach it alone)."""
+def start(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> _Popen:
+    """Start a process with its address space capped (:data:`AS_LIMIT_MB`)."""
     return _Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -160,6 +160,15 @@ _peaks: dict[int, float] = {}
 class _Popen(subprocess.Popen):  # type: ignore[type-arg]
     """Popen that reaps with ``os.wait4`` to keep the child's own peak RSS (ru_maxrss, KiB)."""
 
+    def poll_without_reaping(self) -> bool:
+        """True while the child runs (checked with ``waitid(WNOWAIT)``, so the exit status and
+        rusage stay for :meth:`_try_wait`)."""
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return False
+        return info is None
+
     def _try_wait(self, wait_flags: int) -> tuple[int, int]:
         try:
             pid, status, usage = os.wait4(self.pid, wait_flags)
@@ -182,6 +191,18 @@ def run_case(
     began = time.monotonic()
     proc = start(argv, env, cwd)
     return finish(name, proc, argv, began, timeout)
+
+
+JOBS = 2
+"""Cases run this many at a time (each in its own process, measured on its own)."""
+
+
+def run_many(jobs: list[tuple[str, list[str], dict[str, str]]]) -> list[CaseResult]:
+    """Run ``(name, argv, env)`` cases :data:`JOBS` at a time; results in the given order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:
+        return list(pool.map(lambda job: run_case(*job), jobs))
 
 
 def base_env(home: Path) -> dict[str, str]:
@@ -660,11 +681,16 @@ def run_bundles(root: Path) -> tuple[list[CaseResult], dict[str, bool | None], l
     results: list[CaseResult] = []
     expect: dict[str, bool | None] = {}
     mismatches = []
-    for name, path, ok in hostile_bundles(root / "bundles"):
-        ask = run_case(
-            name, rca_command("ask", "checkout fails", "--bundle", str(path), "--quiet"), env
+    cases = hostile_bundles(root / "bundles")
+    jobs = []
+    for name, path, _ok in cases:
+        jobs.append(
+            (name, rca_command("ask", "checkout fails", "--bundle", str(path), "--quiet"), env)
         )
-        validate = run_case(name + " [validate]", rca_command("bundle", "validate", str(path)), env)
+        jobs.append((name + " [validate]", rca_command("bundle", "validate", str(path)), env))
+    done = run_many(jobs)
+    for n, (name, _path, ok) in enumerate(cases):
+        ask, validate = done[2 * n], done[2 * n + 1]
         results += [ask, validate]
         expect[ask.name] = ok
         expect[validate.name] = ok
@@ -778,18 +804,10 @@ def hostile_pdfs(root: Path) -> list[tuple[str, Path, bool | None]]:
 def run_pdfs(root: Path) -> tuple[list[CaseResult], dict[str, bool | None]]:
     """``rca review`` (quick mode, one pillar) on every hostile PDF."""
     env = base_env(root / "home")
-    results, expect = [], {}
-    for name, path, ok in hostile_pdfs(root / "pdfs"):
-        result = run_case(
-            name,
-            rca_command(
-                "review", str(path), "--pillar", "rel", "--quiet", "--out", str(root / "out")
-            ),
-            env,
-        )
-        results.append(result)
-        expect[name] = ok
-    return results, expect
+    cases = hostile_pdfs(root / "pdfs")
+    argv = ("--pillar", "rel", "--quiet", "--out", str(root / "out"))
+    results = run_many([(n, rca_command("review", str(p), *argv), env) for n, p, _ in cases])
+    return results, {name: ok for name, _path, ok in cases}
 
 
 def cli_misuses(root: Path) -> list[tuple[str, list[str], bool]]:
@@ -884,9 +902,9 @@ def run_cli(root: Path) -> tuple[list[CaseResult], dict[str, bool | None]]:
     root.mkdir(parents=True, exist_ok=True)
     env = base_env(root / "home")
     results, expect = [], {}
-    for name, argv, ok in cli_misuses(root):
-        results.append(run_case(name, rca_command(*argv), env))
-        expect[name] = ok
+    misuses = cli_misuses(root)
+    results += run_many([(name, rca_command(*argv), env) for name, argv, _ in misuses])
+    expect.update({name: ok for name, _argv, ok in misuses})
     # outputs that cannot be written
     pdf = root / "good.pdf"
     from tests.reviews import pdfs
@@ -1019,15 +1037,30 @@ def interrupt_reviews(n: int, seed: int, root: Path) -> tuple[list[InterruptRun]
         raise RuntimeError(f"the uninterrupted review failed: {ref.stderr[-500:]}")
     expected = _comparable(json.loads(ref.stdout)["assessment"])
     span = ref.seconds
-    runs: list[InterruptRun] = []
-    for i in range(n):
+    # Even runs: the signal at a uniform moment of the whole command (start-up included); odd
+    # runs: at a uniform moment of the first 1.5 s after the review record exists (extraction,
+    # assessment, checkpoints, reports), where the bookkeeping is.
+    plan = [
+        (
+            i,
+            rng.choice([signal.SIGINT, signal.SIGTERM]),
+            rng.uniform(0.0, span * 1.05) if i % 2 == 0 else rng.uniform(0.0, 1.5),
+            i % 2 == 1,
+        )
+        for i in range(n)
+    ]
+
+    def one(i: int, sig: signal.Signals, delay: float, after_record: bool) -> InterruptRun:
         home = root / f"run-{i}"
         env = base_env(home)
-        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
-        delay = rng.uniform(0.0, span * 1.05)
         argv = rca_command("review", str(pdf), *REVIEW_ARGS, "--json", "--out", str(home / "out"))
         began = time.monotonic()
         proc = start(argv, env)
+        db = Path(env["RCA_HOME"]) / "reviews.db"
+        while after_record and proc.poll_without_reaping() and time.monotonic() - began < 60:
+            if db.exists() and _stored_review(db.parent):
+                break
+            time.sleep(0.01)
         time.sleep(delay)
         sent_at = time.monotonic()
         os.kill(proc.pid, sig)  # not reaped yet, so the pid is still this child's
@@ -1037,13 +1070,8 @@ def interrupt_reviews(n: int, seed: int, root: Path) -> tuple[list[InterruptRun]
         if result.exit_code == 0:
             got = _comparable(json.loads(result.stdout)["assessment"])
         elif record is not None:
-            resumed = run_case(
-                "resume",
-                rca_command(
-                    "review", "--resume", record["id"], "--json", "--out", str(home / "out")
-                ),
-                env,
-            )
+            resume = ("review", "--resume", str(record["id"]), "--json", "--out", str(home / "out"))
+            resumed = run_case("resume", rca_command(*resume), env)
             got = (
                 _comparable(json.loads(resumed.stdout)["assessment"])
                 if resumed.exit_code == 0
@@ -1054,23 +1082,27 @@ def interrupt_reviews(n: int, seed: int, root: Path) -> tuple[list[InterruptRun]
             got = (
                 _comparable(json.loads(again.stdout)["assessment"]) if again.exit_code == 0 else []
             )
-        runs.append(
-            InterruptRun(
-                index=i,
-                signal_name=signal.Signals(sig).name,
-                delay_s=delay,
-                exit_code=result.exit_code,
-                exit_latency_s=latency if result.exit_code != 0 else 0.0,
-                hung=result.hung,
-                traceback=result.traceback,
-                state=record["state"] if record else None,
-                error_kind=record.get("error_kind") if record else None,
-                resumed_equal=got == expected,
-                message=result.message,
-            )
+        return InterruptRun(
+            index=i,
+            signal_name=signal.Signals(sig).name,
+            delay_s=delay,
+            exit_code=result.exit_code,
+            exit_latency_s=latency if result.exit_code != 0 else 0.0,
+            hung=result.hung,
+            traceback=result.traceback,
+            state=str(record["state"]) if record else None,
+            error_kind=str(record.get("error_kind")) if record else None,
+            resumed_equal=got == expected,
+            message=result.message,
         )
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:
+        runs = list(pool.map(lambda item: one(*item), plan))
     lines = [
-        f"Interrupted reviews: {n} runs (seed {seed}), signal at U(0, {span * 1.05:.2f} s); "
+        f"Interrupted reviews: {n} runs (seed {seed}); signal at U(0, {span * 1.05:.2f} s) of "
+        "the command (even runs) or U(0, 1.5 s) after the review record exists (odd runs); "
         "reference: one uninterrupted run",
         f"{'#':>3} {'signal':<8} {'at s':>6} {'exit':>4} {'exit after s':>12} {'state':<10} "
         f"{'kind':<12} {'resumed = reference':<20} message",
