@@ -310,12 +310,7 @@ class PdfPlumberExtractor(Extractor):
             raise CorruptPdfError(
                 f"{path.name}: a page cannot be read ({str(exc)[:120]}); re-export the document"
             ) from exc
-        except (RecursionError, MemoryError) as exc:
-            raise CorruptPdfError(
-                f"{path.name}: a page is nested too deeply or too heavy to read "
-                f"({type(exc).__name__}); re-export the document"
-            ) from exc
-        except Exception as exc:  # pdfminer raises plain errors on some damage
+        except Exception as exc:  # plain errors on some damage, RecursionError on deep nesting
             raise CorruptPdfError(
                 f"{path.name}: a page cannot be read ({type(exc).__name__}); re-export the "
                 "document"

@@ -153,24 +153,26 @@ def _env() -> Environment:
     return env
 
 
-@lru_cache(maxsize=1)
-def _markdown_env() -> Environment:
-    """The report environment with :func:`_md_finalize` on every printed value."""
+@lru_cache(maxsize=2)
+def _report_env(fmt: str) -> Environment:
+    """The report environment of ``fmt`` (``md`` or ``html``): every printed value passes the
+    format's finalize (:func:`_md_finalize`, :func:`_html_finalize`); HTML is autoescaped."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
-        autoescape=False,
+        autoescape=fmt == "html",
         undefined=StrictUndefined,
         keep_trailing_newline=True,
-        finalize=_md_finalize,
+        finalize=_md_finalize if fmt == "md" else _html_finalize,
     )
     env.filters.update(_env().filters)
-    env.filters["squash"] = lambda t: _Escaped(markdown_inline(str(t)))
+    if fmt == "md":
+        env.filters["squash"] = lambda t: _Escaped(markdown_inline(str(t)))
     return env
 
 
 def render_markdown(assessment: Assessment) -> str:
     """The Markdown report (every untrusted value escaped, see the module docstring)."""
-    return str(_markdown_env().get_template("report.md.j2").render(**_context(assessment)))
+    return str(_report_env("md").get_template("report.md.j2").render(**_context(assessment)))
 
 
 def _html_finalize(value: object) -> object:
@@ -181,25 +183,12 @@ def _html_finalize(value: object) -> object:
     return value
 
 
-@lru_cache(maxsize=1)
-def _html_env() -> Environment:
-    """The HTML report environment: autoescaped, controls stripped from every value."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        finalize=_html_finalize,
-    )
-    env.filters.update(_env().filters)
-    return env
-
 
 def render_html(assessment: Assessment) -> str:
     """The self-contained HTML report (inline CSS and SVG, no external asset)."""
     context = _context(assessment)
     context["chart"] = Markup(risk_chart_svg(assessment))  # built from escaped parts
-    return str(_html_env().get_template("report.html.j2").render(**context))
+    return str(_report_env("html").get_template("report.html.j2").render(**context))
 
 
 def render_csv(assessment: Assessment) -> str:
