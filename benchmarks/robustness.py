@@ -674,26 +674,38 @@ def hostile_bundles(root: Path) -> list[tuple[str, Path, bool | None]]:
     return cases
 
 
-def run_bundles(root: Path) -> tuple[list[CaseResult], dict[str, bool | None], list[str]]:
-    """``rca ask`` and ``rca bundle validate`` on every hostile bundle; ``rca eval`` on all of
-    them together. Returns results, expectations and mismatches between validate and ask."""
+def run_bundles(
+    root: Path, *, ask_all: bool = True
+) -> tuple[list[CaseResult], dict[str, bool | None], list[str]]:
+    """``rca bundle validate`` and ``rca ask`` on every hostile bundle; ``rca eval`` on all of
+    them together. Returns results, expectations and mismatches between validate and ask.
+
+    With ``ask_all=False`` (the CI test), ``ask`` runs on every bundle that validate accepts and
+    on every fourth one it refuses (both commands open a bundle through the same
+    ``open_bundle``), which halves the processes."""
     env = base_env(root / "home")
     results: list[CaseResult] = []
     expect: dict[str, bool | None] = {}
     mismatches = []
     cases = hostile_bundles(root / "bundles")
-    jobs = []
-    for name, path, _ok in cases:
-        jobs.append(
-            (name, rca_command("ask", "checkout fails", "--bundle", str(path), "--quiet"), env)
-        )
-        jobs.append((name + " [validate]", rca_command("bundle", "validate", str(path)), env))
-    done = run_many(jobs)
+    validated = run_many(
+        [(f"{n} [validate]", rca_command("bundle", "validate", str(p)), env) for n, p, _ in cases]
+    )
+    chosen = [n for n, v in enumerate(validated) if ask_all or v.exit_code == 0 or n % 4 == 0]
+    question = ("ask", "checkout fails", "--quiet", "--bundle")
+    answers = run_many(
+        [(cases[n][0], rca_command(*question, str(cases[n][1])), env) for n in chosen]
+    )
+    asked = dict(zip(chosen, answers, strict=True))
     for n, (name, _path, ok) in enumerate(cases):
-        ask, validate = done[2 * n], done[2 * n + 1]
-        results += [ask, validate]
-        expect[ask.name] = ok
+        validate = validated[n]
+        results.append(validate)
         expect[validate.name] = ok
+        ask = asked.get(n)
+        if ask is None:
+            continue
+        results.append(ask)
+        expect[ask.name] = ok
         if (ask.exit_code == 0) != (validate.exit_code == 0):
             mismatches.append(
                 f"{name}: ask exit {ask.exit_code}, validate exit {validate.exit_code}"
@@ -702,6 +714,7 @@ def run_bundles(root: Path) -> tuple[list[CaseResult], dict[str, bool | None], l
         "rca eval over all hostile bundles",
         rca_command("eval", str(root / "bundles"), "--json"),
         env,
+        timeout=240.0,
     )
     results.append(evaluation)
     expect[evaluation.name] = True

@@ -82,6 +82,7 @@ def test_signal_during_startup_is_one_line_not_a_traceback(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)
 def test_fifty_interrupted_reviews_resume_to_the_uninterrupted_result(tmp_path: Path) -> None:
     runs, text = bench.interrupt_reviews(50, seed=7, root=tmp_path)
     print(text)
