@@ -120,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(score(assessment, name))
     else:
         rows = [score(run_review(stem, args.mode), stem) for stem in stems]
-    print(f"review accuracy ({'--json input' if args.json else 'heuristic, ' + args.mode} mode; "
-          "nothing fitted on these documents)")
+    print(
+        f"review accuracy ({'--json input' if args.json else 'heuristic, ' + args.mode} mode; "
+        "nothing fitted on these documents)"
+    )
     for row in rows:
         b = row["baseline_all_addressed"]
         print(

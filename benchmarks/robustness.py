@@ -977,7 +977,10 @@ class InterruptRun:
             found.append("traceback")
         if self.state in ("extracting", "assessing", "submitted", "pre-filling"):
             found.append(f"stale state {self.state}")
-        if self.exit_code not in (0, 130):
+        killed_at_start = self.exit_code in (-signal.SIGINT, -signal.SIGTERM) and self.state is None
+        if self.exit_code not in (0, 130) and not killed_at_start:
+            # a signal before the interpreter reaches the CLI's first line can only kill it (the
+            # default action): nothing stored, nothing printed, which is acceptable
             found.append(f"exit {self.exit_code}")
         if self.exit_code == 130 and self.state == "failed" and self.error_kind != "interrupted":
             found.append(f"error_kind {self.error_kind}")

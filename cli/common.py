@@ -96,4 +96,7 @@ def session_store() -> SessionStore:
 
         return DynamoSessionStore(table, boto3.client("dynamodb"))
     home = os.environ.get("RCA_HOME")
-    return SqliteSessionStore(Path(home) / "rca.db" if home else None)
+    try:
+        return SqliteSessionStore(Path(home) / "rca.db" if home else None)
+    except RcaError as exc:  # unwritable RCA_HOME or a damaged database: one line
+        fail(str(exc))

@@ -54,7 +54,8 @@ register_aws(app)
 def main(debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False) -> None:
     """rca: investigate incidents on AWS (or on incident bundles, offline)."""
     _state["debug"] = debug
-    if install_interrupts():  # Ctrl-C and SIGTERM: one line, exit 130, state recorded
+    if install_interrupts() and not _state.get("atexit"):  # Ctrl-C and SIGTERM: one line, 130
+        _state["atexit"] = True
         atexit.register(_report_late_interrupt)
 
 
