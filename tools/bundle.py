@@ -25,7 +25,7 @@ Reading is bounded, whatever the input (a hostile or damaged bundle gets one cle
   one bundle together, :data:`MAX_LINE_BYTES` per line, :data:`MAX_SPEC_BYTES` for
   ``incident.yaml`` and :data:`MAX_WORKSPACE_BYTES` for ``workspace.json``;
 - truncated or fake gzip, JSON nested too deep, CSV fields over :data:`MAX_LINE_BYTES`, YAML
-  aliases (the "billion laughs" expansion) and timestamps outside 1970-2200 are errors;
+  aliases (the "billion laughs" expansion) and timestamps outside the years 1000-2200 are errors;
 - non-finite metric values (NaN, inf) are not used, and are reported in :attr:`Bundle.warnings`.
 
 With these limits an ``rca`` process stays under the memory ceiling stated and measured in

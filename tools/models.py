@@ -21,7 +21,7 @@ def to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-MIN_YEAR, MAX_YEAR = 1970, 2200
+MIN_YEAR, MAX_YEAR = 1000, 2200
 """Times outside these years are refused as input (telemetry cannot be from then, and window
 arithmetic near ``datetime.min``/``max`` would overflow)."""
 EPOCH_MS_MIN = 100_000_000_000
@@ -39,12 +39,12 @@ def parse_time(value: Any) -> datetime:
     is an error that says so, never a silently wrong date.
 
     Raises:
-        ValueError: when the value cannot be read as a time, or lies outside the years
-            :data:`MIN_YEAR` to :data:`MAX_YEAR`.
+        ValueError: when the value cannot be read as a time, or (a number or a string read
+            from input) lies outside the years :data:`MIN_YEAR` to :data:`MAX_YEAR`.
     """
     if isinstance(value, datetime):
-        when = to_utc(value)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return to_utc(value)  # built by code (importers, generators), not read from input
+    if isinstance(value, int | float) and not isinstance(value, bool):
         number = float(value)
         if number != number or number in (float("inf"), float("-inf")):
             raise ValueError(f"not a time: {value!r}")
