@@ -138,7 +138,8 @@ def evaluate(
         started = time.perf_counter()
         try:
             result = evaluate_case(path, loop_for)
-        except RcaError as exc:
+        except Exception as exc:  # one broken case never aborts the evaluation
+            error = str(exc) if isinstance(exc, RcaError) else f"{type(exc).__name__}: {exc}"
             result = CaseResult(
                 case=path.name,
                 system="?",
@@ -147,7 +148,7 @@ def evaluate(
                 ranking=[],
                 rank=None,
                 seconds=round(time.perf_counter() - started, 3),
-                error=str(exc),
+                error=" ".join(error.split())[:400],
             )
         results.append(result)
         if on_case:

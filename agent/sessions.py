@@ -130,13 +130,19 @@ class SqliteSessionStore(SessionStore):
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else default_home() / "rca.db"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, created_at TEXT, "
-                "question TEXT, body BLOB)"
-            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, created_at TEXT, "
+                    "question TEXT, body BLOB)"
+                )
+        except (OSError, sqlite3.Error) as exc:
+            raise SessionError(
+                f"cannot open the session store {self.path}: {exc}; set RCA_HOME to a writable "
+                "directory (or move the damaged file away)"
+            ) from exc
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10)

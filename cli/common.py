@@ -11,6 +11,8 @@ from rich.console import Console
 from agent.service import InvestigationService, Listener, ProgressEvent
 from agent.sessions import open_store as session_store
 from tools.errors import RcaError
+from tools.interrupts import EXIT_INTERRUPTED
+from tools.interrupts import install as install_interrupts
 from tools.markup import strip_controls, terminal
 
 T = TypeVar("T")
@@ -27,20 +29,34 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one error line on stderr and exit with ``code`` (1 runtime, 2 usage)."""
-    err.print(f"[red]error:[/red] {terminal(message)}", markup=True, highlight=False)
+    state["failed"] = True
+    if code == EXIT_INTERRUPTED:  # recorded: a second signal now ends the process at once
+        install_interrupts(exit_now=True)
+    line = " ".join(terminal(message).split())  # one line, whatever the message held
+    err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 
 def guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn``; a product error becomes one error line and exit code 1 (unless --debug)."""
+    """Call ``fn``; a product error or an unreadable/unwritable file becomes one error line and
+    exit code 1 (unless --debug); Ctrl-C or SIGTERM one line and exit code 130."""
     try:
         return fn(*args, **kwargs)
     except RcaError as exc:
         if state["debug"]:
             raise
         fail(str(exc))
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
+    except OSError as exc:  # a file that cannot be written or read: say which, and why
+        if state["debug"]:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or exc}; check the path and its permissions")
+    except KeyboardInterrupt as exc:
+        name = getattr(exc, "signal_name", "SIGINT")
+        fail(
+            f"interrupted by {name}; run the command again to resume",
+            EXIT_INTERRUPTED,
+        )
 
 
 def listener(quiet: bool) -> Listener | None:
@@ -70,5 +86,9 @@ def listener(quiet: bool) -> Listener | None:
 
 
 def service() -> InvestigationService:
-    """The investigation service over this machine's session store."""
-    return InvestigationService(session_store())
+    """The investigation service over this machine's session store (one error line when the
+    store cannot be opened: an unwritable ``RCA_HOME`` or a damaged database)."""
+    try:
+        return InvestigationService(session_store())
+    except RcaError as exc:
+        fail(str(exc))

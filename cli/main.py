@@ -7,12 +7,14 @@ document on stdout; progress and messages go to stderr. ``--debug`` shows traceb
 
 from __future__ import annotations
 
+import atexit
 import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from agent.factory import DEMO_BUNDLE, open_bundle
 from agent.service import AwsSource, BundleSource, TelemetrySource
@@ -32,6 +34,9 @@ from cli.sessions import (
     show_turn,
 )
 from cli.slack import register as register_slack
+from tools.interrupts import install as install_interrupts
+from tools.interrupts import received as interrupt_received
+from tools.markup import terminal
 from tools.models import TimeWindow
 
 app = typer.Typer(
@@ -53,6 +58,20 @@ register_aws(app)
 def main(debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False) -> None:
     """rca: investigate incidents on AWS (or on incident bundles, offline)."""
     _state["debug"] = debug
+    if install_interrupts() and not _state.get("atexit"):  # Ctrl-C and SIGTERM: one line, 130
+        _state["atexit"] = True
+        atexit.register(_report_late_interrupt)
+
+
+def _report_late_interrupt() -> None:
+    """A signal that reached no handler of the command (while it imported a module or printed
+    its result) still gets its one line."""
+    name = interrupt_received()
+    if name and not _state.get("failed"):
+        sys.stderr.write(
+            f"error: interrupted by {name}; run the command again to resume (finished work is "
+            "kept: `rca sessions`, `rca review-list`)\n"
+        )
 
 
 def _window(start: str | None, end: str | None) -> TimeWindow | None:
@@ -62,8 +81,9 @@ def _window(start: str | None, end: str | None) -> TimeWindow | None:
         fail("give both --start and --end (ISO 8601 UTC)", 2)
     try:
         return TimeWindow.model_validate({"start": start, "end": end})
-    except ValueError as exc:
-        fail(f"invalid window: {str(exc).splitlines()[-1].strip()}", 2)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"invalid window: {str(first.get('msg', exc)).removeprefix('Value error, ')}", 2)
 
 
 @app.command()
@@ -240,9 +260,18 @@ def eval_(
 
 @bundle_app.command("validate")
 def bundle_validate(path: Annotated[Path, typer.Argument(help="Bundle directory.")]) -> None:
-    """Validate every file of a bundle; print a summary."""
+    """Validate every file of a bundle and what ``rca ask`` relies on (workspace, telemetry in
+    the window); print a summary, and warnings on stderr."""
     session = guard(open_bundle, path)
     b = session.require_bundle()
+    arch = session.architecture
+    mapped = {g for eid in arch.elements for g in arch.telemetry(eid).log_groups}
+    warnings = list(b.warnings) + [
+        f"log group {g} is mapped (rca.logGroups) but has no file in logs/"
+        for g in sorted(mapped - set(b.log_files))
+    ]
+    for line in warnings:
+        err.print(f"warning: {terminal(line)}", highlight=False)
     out.print(
         f"ok: {b.incident.id}: {len(session.architecture.elements)} elements, "
         f"{len(b.log_files)} log groups, {len(b.metric_points)} metric points, "

@@ -128,8 +128,13 @@ def _run(service: ReviewService, review_id: str, show: _Progress) -> None:
         if state["debug"]:
             raise
         fail(f"{exc} (review {review_id} is kept: `rca review --resume {review_id}` continues it)")
-    except KeyboardInterrupt:
-        fail(f"interrupted; `rca review --resume {review_id}` continues the review", 130)
+    except KeyboardInterrupt as exc:
+        name = getattr(exc, "signal_name", "SIGINT")
+        fail(
+            f"interrupted by {name}; finished questions are kept: "
+            f"`rca review --resume {review_id}` continues the review",
+            130,
+        )
 
 
 def _formats(fmt: list[str] | None) -> list[str]:

@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
         if output is None:
             sys.stdout.write(text)
             return
-        output.write_text(text, encoding="utf-8")
+        guard(output.write_text, text, encoding="utf-8")
         err.print(f"wrote {output}", highlight=False)
 
     @app.command()

@@ -16,15 +16,24 @@ no text (scanned)    :class:`NoTextError` (suggests ``--extractor textract`` or 
 ===================  ====================================================================
 
 Limits: the local extractor stops at :data:`LOCAL_MAX_BYTES` (100 MiB) and
-:data:`LOCAL_MAX_PAGES` (1,000 pages), our own bounds on memory and time. Textract's asynchronous
+:data:`LOCAL_MAX_PAGES` (1,000 pages), our own bounds on memory and time. Before pdfminer reads
+anything, :func:`check_streams` inflates every Flate-compressed stream incrementally (never
+holding more than one chunk) and refuses a file whose streams inflate to more than
+:data:`MAX_STREAM_INFLATED` bytes each or :data:`MAX_INFLATED` in total: a "PDF bomb" (a few KB
+that pdfminer would inflate to gigabytes) is a :class:`DocumentTooLargeError`, not an
+exhausted machine. Any other failure inside pdfminer (deep nesting, broken object graphs) is a
+:class:`CorruptPdfError`. Textract's asynchronous
 limits (500 MB and 3,000 pages per PDF, no password protection) are in :mod:`reviews.textract`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import zlib
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
 import pdfplumber
 from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
@@ -40,6 +49,7 @@ from reviews.errors import (
 )
 from reviews.models import DocumentText, ExtractorName, PageText
 from tools.models import Model
+from tools.redact import redact
 
 LOCAL_MAX_BYTES = 100 * 1024 * 1024
 LOCAL_MAX_PAGES = 1_000
@@ -58,6 +68,73 @@ class PdfInfo(Model):
     encrypted: bool
     sha256: str
     title: str | None = None
+
+
+MAX_STREAM_INFLATED = 48 * 1024 * 1024
+MAX_INFLATED = 256 * 1024 * 1024
+_STREAM = re.compile(rb"stream\r?\n")
+_CHUNK = 1 << 20
+
+
+def _inflated_size(data: bytes, limit: int) -> int:
+    """Bytes that ``data`` inflates to (Flate, applied again while the output is itself a
+    zlib stream), counting at most ``limit + 1``; 0 when ``data`` is not a zlib stream."""
+    if len(data) < 2 or data[0] & 0x0F != 8 or ((data[0] << 8) | data[1]) % 31:
+        return 0
+    inflater = zlib.decompressobj()
+    inner: Any = None
+    total = 0
+    pending = data
+    try:
+        while pending and total <= limit:
+            out = inflater.decompress(pending, _CHUNK)
+            pending = inflater.unconsumed_tail
+            if (
+                inner is None
+                and total == 0
+                and len(out) >= 2
+                and out[0] & 0x0F == 8
+                and ((out[0] << 8) | out[1]) % 31 == 0
+            ):
+                inner = zlib.decompressobj()  # a second FlateDecode over the first
+            if inner is not None:
+                tail = out
+                while tail and total <= limit:
+                    total += len(inner.decompress(tail, _CHUNK))
+                    tail = inner.unconsumed_tail
+            else:
+                total += len(out)
+            if not out and not pending:
+                break
+    except zlib.error:
+        pass  # damaged or not Flate: pdfminer will say so, or skip it
+    return total
+
+
+def check_streams(path: Path, data: bytes | None = None) -> None:
+    """Refuse a PDF whose compressed streams inflate beyond the limits (see module docstring).
+
+    Raises:
+        DocumentTooLargeError: a stream over :data:`MAX_STREAM_INFLATED` bytes inflated, or all
+            streams together over :data:`MAX_INFLATED`.
+    """
+    data = path.read_bytes() if data is None else data
+    total = 0
+    for match in _STREAM.finditer(data):
+        start = match.end()
+        end = data.find(b"endstream", start)
+        size = _inflated_size(data[start : end if end >= 0 else len(data)], MAX_STREAM_INFLATED)
+        total += size
+        if size > MAX_STREAM_INFLATED or total > MAX_INFLATED:
+            what = (
+                f"a compressed stream inflates to more than {_human(MAX_STREAM_INFLATED)}"
+                if size > MAX_STREAM_INFLATED
+                else f"its compressed streams inflate to more than {_human(MAX_INFLATED)}"
+            )
+            raise DocumentTooLargeError(
+                f"{path.name}: {what} (a PDF bomb, or a document too heavy to read locally); "
+                "re-export the document or use --extractor textract"
+            )
 
 
 def file_sha256(path: Path) -> str:
@@ -106,6 +183,7 @@ def inspect_pdf(
         raise NotAPdfError(
             f"{name}: not a PDF (no %PDF- header); export the design document as PDF first"
         )
+    check_streams(path)
     try:
         with pdfplumber.open(path, password=password or "") as pdf:
             encrypted = getattr(pdf.doc, "encryption", None) is not None
@@ -150,14 +228,27 @@ def inspect_pdf(
 
 
 def require_text(doc: DocumentText) -> DocumentText:
-    """Raise :class:`NoTextError` when a document has (almost) no extractable text."""
+    """The extraction boundary shared by every extractor: raise :class:`NoTextError` when a
+    document has (almost) no extractable text, else return it with every page's text, table cell
+    and title passed through the one redactor (:func:`tools.redact.redact`), so no quote,
+    report, chat answer, store or WA Tool note can carry a secret the document held."""
     letters = sum(len("".join(p.text.split())) for p in doc.pages)
     if letters < MIN_TEXT_CHARS:
         raise NoTextError(
             f"{Path(doc.source).name}: no extractable text in {len(doc.pages)} page(s); it looks "
             "scanned. Use --extractor textract (OCR with Amazon Textract) or OCR it first"
         )
-    return doc
+    pages = [
+        page.model_copy(
+            update={
+                "text": redact(page.text),
+                "tables": [[[redact(cell) for cell in row] for row in t] for t in page.tables],
+            }
+        )
+        for page in doc.pages
+    ]
+    title = redact(doc.title) if doc.title else doc.title
+    return doc.model_copy(update={"pages": pages, "title": title})
 
 
 class Extractor(ABC):
@@ -217,7 +308,12 @@ class PdfPlumberExtractor(Extractor):
                     page.close()
         except PdfminerException as exc:
             raise CorruptPdfError(
-                f"{path.name}: a page cannot be read ({exc}); re-export the document"
+                f"{path.name}: a page cannot be read ({str(exc)[:120]}); re-export the document"
+            ) from exc
+        except Exception as exc:  # plain errors on some damage, RecursionError on deep nesting
+            raise CorruptPdfError(
+                f"{path.name}: a page cannot be read ({type(exc).__name__}); re-export the "
+                "document"
             ) from exc
         warnings = ["the PDF is encrypted with an empty user password"] if info.encrypted else []
         doc = DocumentText(

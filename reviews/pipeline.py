@@ -90,6 +90,9 @@ class Reviewer:
         Raises:
             DocumentError: bad input; the record is ``failed`` with the reason.
             ReviewError: assessment failed; finished questions stay checkpointed (resume).
+            KeyboardInterrupt: Ctrl-C or SIGTERM (:class:`tools.interrupts.Interrupted`) at any
+                point; the record is ``failed`` with ``error_kind`` ``interrupted`` and a resume
+                hint, never left ``extracting`` or ``assessing``.
         """
         self.service.run(review_id, listener=_legacy(self.progress))
         return self.service.assessment(review_id)

@@ -5,24 +5,32 @@
   important risks), risk by pillar, the improvement plan (top 10, the rest folded), then every
   question with its verdicts, quotes (page numbers) and guidance (what good looks like, not ids).
   The HTML page has inline CSS and an inline SVG bar chart (:func:`risk_chart_svg`) and loads
-  nothing from elsewhere; all document text in it is HTML-escaped.
+  nothing from elsewhere; all document text in it is HTML-escaped. In the Markdown report every
+  value a template prints passes :func:`tools.markup.markdown_inline` (the environment's
+  ``finalize``), except identifiers made of letters, digits and ``_ . : -`` (ids in code spans),
+  so document quotes, file names, lens text and summaries cannot open HTML, links, images,
+  headings or table columns.
 - JSON: the :class:`~reviews.models.Assessment` model as is.
-- CSV: one row per best practice (:data:`CSV_COLUMNS`), quotes joined as ``p. N: "..."``.
+- CSV: one row per best practice (:data:`CSV_COLUMNS`), quotes joined as ``p. N: "..."``;
+  every cell passes :func:`tools.markup.csv_cell` (no cell can start a spreadsheet formula).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from html import escape
+import re
+from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from lenses.catalog import LensError, load_guidance, load_lens
 from reviews.models import RISKS, Assessment
-from reviews.render import environment
+from reviews.render import TEMPLATES, environment
+from tools.markup import csv_cell, markdown_inline, strip_controls
+from tools.markup import html as html_text
 
 FORMATS = ("md", "html", "json", "csv")
 PLAN_SIZE = 10
@@ -61,9 +69,27 @@ def _squash(text: str) -> str:
     return " ".join(str(text).split())
 
 
+class _Escaped(str):
+    """Markdown a filter already escaped (the Markdown ``finalize`` passes it through)."""
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_.:-]*")
+
+
 def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell (one line, pipes escaped)."""
-    return _squash(text).replace("|", "\\|")
+    """Text safe inside a Markdown table cell: one line, Markdown and HTML inert, pipes escaped
+    (:func:`tools.markup.markdown_inline`)."""
+    return _Escaped(markdown_inline(str(text)))
+
+
+def _md_finalize(value: object) -> object:
+    """Every ``{{ value }}`` of the Markdown report: escaped text, unless a filter escaped it
+    already, it is not a string (numbers, dates), or it is a plain identifier."""
+    if isinstance(value, _Escaped) or not isinstance(value, str):
+        return value
+    if _IDENTIFIER.fullmatch(value):
+        return value
+    return markdown_inline(value)
 
 
 def risk_chart_svg(assessment: Assessment, width: int = 720) -> str:
@@ -78,7 +104,7 @@ def risk_chart_svg(assessment: Assessment, width: int = 720) -> str:
     most = max((p.questions for p in rows), default=1) or 1
     for i, pillar in enumerate(rows):
         y = 8 + i * row_h
-        parts.append(f'<text x="0" y="{y + 16}">{escape(pillar.name)}</text>')
+        parts.append(f'<text x="0" y="{y + 16}">{html_text(pillar.name)}</text>')
         x = float(label_w)
         for risk in RISKS:
             count = pillar.risk_counts.get(risk, 0)
@@ -88,7 +114,7 @@ def risk_chart_svg(assessment: Assessment, width: int = 720) -> str:
             parts.append(
                 f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 8}" '
                 f'fill="{RISK_COLOURS[risk]}">'
-                f"<title>{escape(pillar.name)}: {count} {risk}</title></rect>"
+                f"<title>{html_text(pillar.name)}: {count} {risk}</title></rect>"
             )
             if w >= 16:
                 colour = "#16191f" if risk in _DARK_TEXT else "#ffffff"
@@ -160,16 +186,42 @@ def _env() -> Environment:
     return env
 
 
+@lru_cache(maxsize=2)
+def _report_env(fmt: str) -> Environment:
+    """The report environment of ``fmt`` (``md`` or ``html``): every printed value passes the
+    format's finalize (:func:`_md_finalize`, :func:`_html_finalize`); HTML is autoescaped."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=fmt == "html",
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        finalize=_md_finalize if fmt == "md" else _html_finalize,
+    )
+    env.filters.update(_env().filters)
+    if fmt == "md":
+        env.filters["squash"] = lambda t: _Escaped(markdown_inline(str(t)))
+    return env
+
+
 def render_markdown(assessment: Assessment) -> str:
-    """The Markdown report."""
-    return str(_env().get_template("report.md.j2").render(**_context(assessment)))
+    """The Markdown report (every untrusted value escaped, see the module docstring)."""
+    return str(_report_env("md").get_template("report.md.j2").render(**_context(assessment)))
+
+
+def _html_finalize(value: object) -> object:
+    """Every ``{{ value }}`` of the HTML report loses control and invisible characters before
+    autoescaping (:func:`tools.markup.strip_controls`); built markup passes as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return strip_controls(value)
+    return value
+
 
 
 def render_html(assessment: Assessment) -> str:
     """The self-contained HTML report (inline CSS and SVG, no external asset)."""
     context = _context(assessment)
     context["chart"] = Markup(risk_chart_svg(assessment))  # built from escaped parts
-    return str(_env().get_template("report.html.j2").render(**context))
+    return str(_report_env("html").get_template("report.html.j2").render(**context))
 
 
 def render_csv(assessment: Assessment) -> str:
@@ -179,28 +231,25 @@ def render_csv(assessment: Assessment) -> str:
     writer.writeheader()
     for qa in assessment.questions:
         for bp in qa.best_practices:
-            writer.writerow(
-                {
-                    "review_id": assessment.review_id,
-                    "pillar_id": qa.pillar_id,
-                    "question_id": qa.question_id,
-                    "question_number": qa.number,
-                    "question_title": qa.title,
-                    "question_risk": qa.risk,
-                    "choice_id": bp.choice_id,
-                    "bp_id": bp.bp_id or "",
-                    "best_practice": bp.title,
-                    "bp_risk": bp.bp_risk or "",
-                    "verdict": bp.verdict,
-                    "status": bp.status,
-                    "not_applicable_reason": bp.reason or "",
-                    "evidence": " | ".join(
-                        f'p. {e.page}: "{_squash(e.text)}"' for e in bp.evidence
-                    ),
-                    "guidance": " ".join(bp.guidance),
-                    "rationale": bp.rationale,
-                }
-            )
+            row = {
+                "review_id": assessment.review_id,
+                "pillar_id": qa.pillar_id,
+                "question_id": qa.question_id,
+                "question_number": qa.number,
+                "question_title": qa.title,
+                "question_risk": qa.risk,
+                "choice_id": bp.choice_id,
+                "bp_id": bp.bp_id or "",
+                "best_practice": bp.title,
+                "bp_risk": bp.bp_risk or "",
+                "verdict": bp.verdict,
+                "status": bp.status,
+                "not_applicable_reason": bp.reason or "",
+                "evidence": " | ".join(f'p. {e.page}: "{_squash(e.text)}"' for e in bp.evidence),
+                "guidance": " ".join(bp.guidance),
+                "rationale": bp.rationale,
+            }
+            writer.writerow({k: csv_cell(str(v)) for k, v in row.items()})
     return buffer.getvalue()
 
 

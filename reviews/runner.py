@@ -244,7 +244,9 @@ class ReviewRunner:
         results: dict[str, QuestionAssessment] = dict(done)
         errors: list[BaseException] = []
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="assess") as pool:
+        pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="assess")
+        interrupted = False
+        try:
             pending: dict[Future[list[QuestionAssessment]], Unit] = {
                 pool.submit(self._unit, review_id, doc, unit, mode): unit for unit in units
             }
@@ -274,9 +276,15 @@ class ReviewRunner:
                             review_id, questions_done=len(results), questions_total=total
                         )
             except BaseException:
+                # Ctrl-C, SIGTERM or a crash: queued units are cancelled and the units in flight
+                # are not waited for here (each checkpoints its questions when it ends), so the
+                # caller can record the interruption at once.
+                interrupted = True
                 for future in pending:
                     future.cancel()
                 raise
+        finally:
+            pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
         self.progress("end", {"seconds": time.monotonic() - started, "requests": self.requests})
         if errors:
             first = errors[0]

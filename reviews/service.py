@@ -64,6 +64,7 @@ from reviews.service_models import (
 from reviews.sources import check_document, local_copy, parse_s3_uri
 from reviews.store import ReviewStore, open_store
 from tools.errors import RcaError
+from tools.interrupts import shield
 
 __all__ = [
     "ChatAnswer",
@@ -340,10 +341,15 @@ class ReviewService:
         try:
             yield
         except (RcaError, KeyboardInterrupt) as exc:
-            error = exc if isinstance(exc, RcaError) else ReviewError("interrupted")
-            kind = error.kind if isinstance(error, DocumentError) else step
-            message = str(error) or type(error).__name__
-            with contextlib.suppress(RcaError):  # the original error matters more
+            if isinstance(exc, RcaError):
+                kind = exc.kind if isinstance(exc, DocumentError) else step
+                message = str(exc) or type(exc).__name__
+            else:  # Ctrl-C or SIGTERM (tools.interrupts.Interrupted): never a stale state
+                kind = "interrupted"
+                name = getattr(exc, "signal_name", "SIGINT")
+                message = f"interrupted by {name}; `rca review --resume {review_id}` continues it"
+            # the original error matters more than bookkeeping; a second Ctrl-C waits for it
+            with shield(), contextlib.suppress(RcaError):
                 self._state(review_id, "failed", listener, error=message, error_kind=kind)
             raise
 

@@ -55,6 +55,7 @@ from reviews.models import (
     ReviewState,
     utcnow,
 )
+from tools.interrupts import shield
 
 SQLITE_INLINE_LIMIT = 256 * 1024
 DYNAMO_INLINE_LIMIT = 256 * 1024
@@ -305,8 +306,11 @@ class SqliteReviewStore(ReviewStore):
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
-        """The store's connection inside one transaction (one writer at a time, thread-safe)."""
-        with self._lock:
+        """The store's connection inside one transaction (one writer at a time, thread-safe).
+
+        Shielded (:class:`tools.interrupts.shield`): Ctrl-C or SIGTERM waits until the lock is
+        released and the transaction ended, so no abandoned generator can keep the lock."""
+        with shield(), self._lock:
             if self._db is None:
                 self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
                 # WAL + NORMAL: a commit survives a crash of this process (not of the OS)

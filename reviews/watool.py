@@ -55,7 +55,9 @@ from lenses.catalog import Lens, LensError
 from reviews.errors import InvalidChoiceError, WaToolError
 from reviews.models import Assessment, QuestionAssessment
 from tools.aws.errors import translate
+from tools.markup import plain
 from tools.models import Model
+from tools.redact import redact
 
 ANSWER_NOTES_MAX = 2084
 CHOICE_NOTES_MAX = 250
@@ -88,8 +90,9 @@ Operation = Literal[
 
 
 def clip(text: str, limit: int) -> str:
-    """``text`` on one line, cut to ``limit`` characters, ending in an ellipsis when cut."""
-    text = " ".join(text.split())
+    """``text`` on one line, redacted and with controls and invisible characters removed
+    (:func:`tools.markup.plain`), cut to ``limit`` characters, ending in an ellipsis when cut."""
+    text = plain(redact(text))
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

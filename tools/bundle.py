@@ -20,6 +20,21 @@ IncidentSpec fields (``alert_time``, ``reference_windows``, ``broken_series``).
 Loading validates every file with pydantic and raises :class:`BundleError` naming the file, the
 line and the field. Nothing is read lazily except log files, which are parsed per log group on
 first use.
+
+Reading is bounded, whatever the input (a hostile or damaged bundle gets one clear error):
+
+- only regular files are read: a FIFO, device, socket or directory where a file is expected is
+  an error, and a symlink is followed only when its target stays inside the bundle;
+- :data:`MAX_FILE_BYTES` per data file (after decompression; ``.gz`` files are counted as they
+  are inflated, so a gzip bomb stops at the limit), :data:`MAX_BUNDLE_BYTES` for all files of
+  one bundle together, :data:`MAX_LINE_BYTES` per line, :data:`MAX_SPEC_BYTES` for
+  ``incident.yaml`` and :data:`MAX_WORKSPACE_BYTES` for ``workspace.json``;
+- truncated or fake gzip, JSON nested too deep, CSV fields over :data:`MAX_LINE_BYTES`, YAML
+  aliases (the "billion laughs" expansion) and timestamps outside the years 1000-2200 are errors;
+- non-finite metric values (NaN, inf) are not used, and are reported in :attr:`Bundle.warnings`.
+
+With these limits an ``rca`` process stays under the memory ceiling stated and measured in
+``benchmarks/robustness.py``.
 """
 
 from __future__ import annotations
@@ -28,11 +43,15 @@ import csv
 import gzip
 import io
 import json
+import math
+import os
+import stat
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, unquote
 
 import yaml
@@ -60,6 +79,14 @@ SPAN_COLUMNS = (
 empty when the source lacks them."""
 T = TypeVar("T")
 MAX_LOG_LINE_BYTES = 256 * 1024  # CloudWatch Logs caps an event at 256 KiB
+MAX_LINE_BYTES = 1024 * 1024
+"""Longest line of a JSONL or CSV file (a log event's 256 KiB plus its JSON envelope)."""
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""Largest data file (decompressed) of a bundle; ``rca capture`` samples logs to stay below."""
+MAX_BUNDLE_BYTES = 192 * 1024 * 1024
+"""All data files of one bundle together (decompressed)."""
+MAX_SPEC_BYTES = 1024 * 1024
+MAX_WORKSPACE_BYTES = 32 * 1024 * 1024
 
 
 class GroundTruth(Model):
@@ -237,16 +264,130 @@ def log_group_of(path: Path) -> str:
     raise BundleError(f"{path}: log files must end in .jsonl or .jsonl.gz")
 
 
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return path.open(encoding="utf-8", errors="replace")
+def _kind_of(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def regular_file(root: Path, path: Path, limit: int = MAX_FILE_BYTES) -> int:
+    """Check that ``path`` is a regular file inside bundle ``root`` (a symlink may point only
+    inside the bundle) of at most ``limit`` bytes; return its size in bytes.
+
+    Raises:
+        BundleError: missing, not a regular file, a symlink leaving the bundle, or too large.
+    """
+    try:
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            target = path.resolve(strict=True)
+            if not target.is_relative_to(root.resolve()):
+                raise BundleError(
+                    f"{path}: a symlink to {target}, outside the bundle; copy the file into the "
+                    "bundle instead"
+                )
+            info = target.stat()
+    except (OSError, RuntimeError) as exc:  # missing, dangling or looping symlink
+        raise BundleError(f"{path}: cannot be read ({exc})") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise BundleError(f"{path}: is {_kind_of(info.st_mode)}, not a regular file")
+    if info.st_size > limit:
+        raise BundleError(
+            f"{path}: {info.st_size} bytes is over the {limit}-byte limit for a bundle file; "
+            "capture a shorter window or sample the logs"
+        )
+    return info.st_size
+
+
+class _Budget:
+    """Bytes a bundle may still read (decompressed), shared by all its files."""
+
+    def __init__(self, total: int = MAX_BUNDLE_BYTES) -> None:
+        self.left = total
+
+    def take(self, path: Path, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise BundleError(
+                f"{path}: the bundle's data is over {MAX_BUNDLE_BYTES} bytes (decompressed) in "
+                "total; capture a shorter window or sample the logs"
+            )
+
+
+def _open_binary(path: Path) -> Any:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
+_BLOCK = 1024 * 1024
+
+
+def _lines(path: Path, budget: _Budget | None = None) -> Iterator[tuple[int, str]]:
+    """``(line number, text with its newline)`` of the non-blank lines of a text file or its
+    ``.gz``, read in 1 MiB blocks: at most :data:`MAX_LINE_BYTES` per line and
+    :data:`MAX_FILE_BYTES` in all (decompressed), so neither a line without end nor a gzip bomb
+    (even one of empty lines) costs more than those bounds in memory or time.
+
+    Raises:
+        BundleError: a line or the file is too long, or the gzip data is fake or truncated.
+    """
+    total = 0
+    lineno = 0
+    rest = b""
+    try:
+        with _open_binary(path) as handle:
+            while True:
+                block = handle.read(_BLOCK)
+                total += len(block)
+                if total > MAX_FILE_BYTES:
+                    raise BundleError(
+                        f"{path}: over {MAX_FILE_BYTES} bytes decompressed; capture a shorter "
+                        "window or sample the logs"
+                    )
+                if budget is not None:
+                    budget.take(path, len(block))
+                if not block:
+                    if rest.strip():
+                        yield lineno + 1, rest.decode("utf-8", errors="replace")
+                    return
+                parts = (rest + block).split(b"\n")
+                rest = parts.pop()
+                if len(rest) > MAX_LINE_BYTES:
+                    raise BundleError(
+                        f"{path}: line {lineno + len(parts) + 1} is longer than "
+                        f"{MAX_LINE_BYTES} bytes; is this a text file of one record per line?"
+                    )
+                for part in parts:
+                    lineno += 1
+                    if not part or part.isspace():
+                        continue
+                    if len(part) > MAX_LINE_BYTES:
+                        raise BundleError(
+                            f"{path}: line {lineno} is longer than {MAX_LINE_BYTES} bytes; is "
+                            "this a text file of one record per line?"
+                        )
+                    yield lineno, part.decode("utf-8", errors="replace") + "\n"
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise BundleError(
+            f"{path}: not a complete gzip file ({exc or type(exc).__name__}); re-export it, or "
+            "drop the .gz suffix if it is plain text"
+        ) from exc
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
 
 
 def _first_existing(root: Path, *names: str) -> Path | None:
+    """The first of ``names`` present under ``root`` (checked as a regular file), else None."""
     for name in names:
-        if (root / name).is_file():
-            return root / name
+        path = root / name
+        if os.path.lexists(path):
+            regular_file(root, path)
+            return path
     return None
 
 
@@ -256,34 +397,38 @@ def _validation_message(exc: ValidationError) -> str:
     return f"{where}: {first.get('msg', 'invalid')}"
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with _open_text(path) as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BundleError(
-                    f"{path}: line {lineno} is not JSON ({exc.msg}); "
-                    "each line must be one JSON object"
-                ) from exc
-            if not isinstance(value, dict):
-                raise BundleError(f"{path}: line {lineno} is not a JSON object")
-            yield lineno, value
+def _read_jsonl(path: Path, budget: _Budget | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    for lineno, line in _lines(path, budget):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BundleError(
+                f"{path}: line {lineno} is not JSON ({exc.msg}); each line must be one JSON object"
+            ) from exc
+        except RecursionError as exc:
+            raise BundleError(f"{path}: line {lineno} is JSON nested too deeply") from exc
+        if not isinstance(value, dict):
+            raise BundleError(f"{path}: line {lineno} is not a JSON object")
+        yield lineno, value
 
 
-def _load_jsonl(root: Path, name: str, parse: Callable[[dict[str, Any]], T]) -> list[T]:
+def _load_jsonl(
+    root: Path, name: str, parse: Callable[[dict[str, Any]], T], budget: _Budget | None = None
+) -> list[T]:
     """Parse every line of ``name`` (or ``name.gz``) under ``root``; ``[]`` when absent."""
     path = _first_existing(root, name, name + ".gz")
     if path is None:
         return []
     items = []
-    for lineno, value in _read_jsonl(path):
+    for lineno, value in _read_jsonl(path, budget):
         try:
             items.append(parse(value))
         except ValidationError as exc:
             raise BundleError(f"{path}: line {lineno}: {_validation_message(exc)}") from exc
+        except RecursionError as exc:
+            raise BundleError(f"{path}: line {lineno} is JSON nested too deeply") from exc
     return items
 
 
@@ -300,12 +445,10 @@ class Bundle:
         if not self.root.is_dir():
             raise BundleError(f"{self.root}: not a directory; pass an incident bundle directory")
         spec_path = self.root / "incident.yaml"
-        if not spec_path.is_file():
+        if not os.path.lexists(spec_path):
             raise BundleError(f"{self.root}: no incident.yaml; is this an incident bundle?")
-        try:
-            raw = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise BundleError(f"{spec_path}: not valid YAML ({exc})") from exc
+        regular_file(self.root, spec_path, MAX_SPEC_BYTES)
+        raw = _load_yaml(spec_path)
         if not isinstance(raw, dict):
             raise BundleError(f"{spec_path}: expected a mapping at the top level")
         version = raw.get("bundle_version", BUNDLE_VERSION)
@@ -319,18 +462,28 @@ class Bundle:
         except ValidationError as exc:
             raise BundleError(f"{spec_path}: {_validation_message(exc)}") from exc
         self.workspace_path = self.root / "workspace.json"
-        if not self.workspace_path.is_file():
+        if not os.path.lexists(self.workspace_path):
             raise BundleError(f"{self.root}: no workspace.json (the Structurizr workspace)")
+        regular_file(self.root, self.workspace_path, MAX_WORKSPACE_BYTES)
         self._log_cache: dict[str, list[LogRecord]] = {}
+        self._budget = _Budget()
+        self.warnings: list[str] = []
+        """Problems that do not stop an investigation (non-finite metric values), one line each."""
 
     # ----------------------------------------------------------------- logs
     @cached_property
     def log_files(self) -> dict[str, Path]:
-        """Log group name -> file."""
+        """Log group name -> file (each checked to be a regular file inside the bundle)."""
         folder = self.root / "logs"
-        if not folder.is_dir():
+        if not os.path.lexists(folder):
             return {}
+        if folder.is_symlink() and not folder.resolve().is_relative_to(self.root.resolve()):
+            raise BundleError(f"{folder}: a symlink outside the bundle; copy the logs in instead")
+        if not folder.is_dir():
+            raise BundleError(f"{folder}: not a directory; logs/ holds one file per log group")
         files = sorted(folder.glob("*.jsonl")) + sorted(folder.glob("*.jsonl.gz"))
+        for path in files:
+            regular_file(self.root, path)
         return {log_group_of(p): p for p in files}
 
     def log_records(self, group: str) -> list[LogRecord]:
@@ -339,7 +492,7 @@ class Bundle:
             path = self.log_files.get(group)
             records: list[LogRecord] = []
             if path is not None:
-                for lineno, value in _read_jsonl(path):
+                for lineno, value in _read_jsonl(path, self._budget):
                     try:
                         records.append(LogRecord.model_validate(value))
                     except ValidationError as exc:
@@ -362,7 +515,7 @@ class Bundle:
         path = _first_existing(self.root, "metrics.csv", "metrics.csv.gz")
         if path is None:
             return None
-        frame = _metric_frame(path)
+        frame = _metric_frame(path, self._budget)
         if frame is None:
             self.__dict__["metric_frame"] = None
             _ = self.metric_points  # the row-by-row path raises with the line and field
@@ -370,7 +523,11 @@ class Bundle:
 
     @cached_property
     def metric_points(self) -> list[MetricPoint]:
-        """Every datapoint of ``metrics.csv``; ``[]`` when the bundle has none."""
+        """Every finite datapoint of ``metrics.csv``; ``[]`` when the bundle has none.
+
+        Non-finite values (``nan``, ``inf``) are left out and counted in :attr:`warnings`
+        (with their first line numbers), never dropped silently.
+        """
         path = _first_existing(self.root, "metrics.csv", "metrics.csv.gz")
         if path is None:
             return []
@@ -391,43 +548,65 @@ class Bundle:
                 )
             ]
         points: list[MetricPoint] = []
-        with _open_text(path) as handle:
-            reader = csv.DictReader(handle)
+        nonfinite: list[int] = []
+        reader = csv.reader(line for _n, line in _lines(path, self._budget))
+        try:
+            header = next(reader, [])
             required = {"timestamp", "namespace", "metric", "dimensions", "value"}
-            missing = required - set(reader.fieldnames or [])
+            missing = required - set(header)
             if missing:
                 raise BundleError(f"{path}: missing columns {sorted(missing)}")
-            for lineno, row in enumerate(reader, start=2):
+            for cells in reader:
+                lineno = reader.line_num
+                if not cells:
+                    continue
+                row = dict(zip(header, cells, strict=False))
                 try:
-                    dims = json.loads(row["dimensions"] or "{}")
+                    value = float(row.get("value") or "")
+                    if not math.isfinite(value):
+                        nonfinite.append(lineno)
+                        continue
+                    dims = json.loads(row.get("dimensions") or "{}")
                     points.append(
                         MetricPoint.model_validate(
                             {
-                                "timestamp": row["timestamp"],
-                                "namespace": row["namespace"],
-                                "metric": row["metric"],
+                                "timestamp": row.get("timestamp"),
+                                "namespace": row.get("namespace"),
+                                "metric": row.get("metric"),
                                 "dimensions": dims,
-                                "value": float(row["value"]),
+                                "value": value,
                                 "unit": row.get("unit") or "None",
                             }
                         )
                     )
-                except (ValueError, TypeError) as exc:
+                except (ValueError, TypeError, RecursionError) as exc:
                     msg = _validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
-                    raise BundleError(f"{path}: line {lineno}: {msg}") from exc
+                    raise BundleError(f"{path}: line {lineno}: {msg[:300]}") from exc
+        except csv.Error as exc:
+            raise BundleError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from exc
+        if nonfinite:
+            shown = ", ".join(map(str, nonfinite[:5])) + (" ..." if len(nonfinite) > 5 else "")
+            self.warnings.append(
+                f"{path.name}: {len(nonfinite)} non-finite metric value(s) (NaN or infinite) "
+                f"not used, lines {shown}"
+            )
         return points
 
     # ------------------------------------------------- cloudtrail and alarms
     @cached_property
     def cloudtrail_records(self) -> list[CloudTrailRecord]:
         """Every CloudTrail record, sorted by ``eventTime``."""
-        records = _load_jsonl(self.root, "cloudtrail.jsonl", CloudTrailRecord.from_raw)
+        records = _load_jsonl(
+            self.root, "cloudtrail.jsonl", CloudTrailRecord.from_raw, self._budget
+        )
         return sorted(records, key=lambda r: r.eventTime)
 
     @cached_property
     def alarm_changes(self) -> list[AlarmStateChange]:
         """Every alarm state change, sorted by time."""
-        changes = _load_jsonl(self.root, "alarms.jsonl", AlarmStateChange.model_validate)
+        changes = _load_jsonl(
+            self.root, "alarms.jsonl", AlarmStateChange.model_validate, self._budget
+        )
         return sorted(changes, key=lambda c: c.timestamp)
 
     @cached_property
@@ -436,14 +615,18 @@ class Bundle:
         empty frame when the bundle has no spans (every v1 bundle).
 
         Raises:
-            BundleError: the file lacks a required column.
+            BundleError: the file lacks a required column, or is not valid CSV.
         """
         import pandas as pd
 
         path = _first_existing(self.root, "spans.csv", "spans.csv.gz")
         if path is None:
             return pd.DataFrame(columns=list(SPAN_COLUMNS))
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        text = "".join(line for _n, line in _lines(path, self._budget))  # bounded read
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (ValueError, csv.Error) as exc:  # pandas ParserError and EmptyDataError
+            raise BundleError(f"{path}: not valid CSV ({str(exc)[:200]})") from exc
         missing = [c for c in SPAN_COLUMNS if c not in frame.columns]
         if missing:
             raise BundleError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -455,17 +638,25 @@ class Bundle:
         """Read every file once so that any error surfaces now (raises :class:`BundleError`)."""
         for group in self.log_files:
             self.log_records(group)
-        _ = self.metric_frame, self.cloudtrail_records, self.alarm_changes
+        _ = self.metric_points, self.cloudtrail_records, self.alarm_changes, self.spans
 
 
-def _metric_frame(path: Path) -> Any:
+def _metric_frame(path: Path, budget: _Budget) -> Any:
     """Vectorised reading of ``metrics.csv`` (pandas): columns ``timestamp`` (UTC),
     ``namespace``, ``metric``, ``dimensions`` (JSON text), ``dims`` (dict), ``value``, ``unit``;
-    None when any row fails a check, so the row-by-row path can name the line and the field."""
+    None when any row fails a check or a value is not finite, so the row-by-row path can name
+    the line and the field (and count non-finite values as warnings). The file is read through
+    the bundle's bounded reader (:func:`_lines`).
+
+    Raises:
+        BundleError: the file breaks a size or line-length limit.
+    """
+    import numpy as np
     import pandas as pd
 
+    text = "".join(line for _n, line in _lines(path, budget))
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (ValueError, pd.errors.ParserError):
         return None
     required = {"timestamp", "namespace", "metric", "dimensions", "value"}
@@ -473,7 +664,7 @@ def _metric_frame(path: Path) -> Any:
         return None
     times = pd.to_datetime(frame["timestamp"], format="ISO8601", utc=True, errors="coerce")
     values = pd.to_numeric(frame["value"], errors="coerce")
-    if times.isna().any() or values.isna().any():
+    if times.isna().any() or not np.isfinite(values.to_numpy(dtype=float)).all():
         return None
     dims: dict[str, dict[str, str]] = {}
     for text in frame["dimensions"].unique():
@@ -498,6 +689,30 @@ def _metric_frame(path: Path) -> Any:
             "unit": units.replace("", "None"),
         }
     )
+
+
+def _load_yaml(path: Path) -> Any:
+    """``incident.yaml`` parsed safely: no aliases (no "billion laughs" expansion), no deep
+    nesting, one clear error for anything else."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    depth = deepest = 0
+    for char in text:  # flow nesting ([ {) a YAML parser would recurse into
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    if deepest > 64 or any(len(ln) - len(ln.lstrip()) > 256 for ln in text.splitlines()):
+        raise BundleError(f"{path}: YAML nested too deeply for an incident spec")
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.AliasToken):
+                raise BundleError(f"{path}: YAML aliases (*name) are not allowed in incident.yaml")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise BundleError(f"{path}: not valid YAML ({str(exc)[:300]})") from exc
+    except RecursionError as exc:
+        raise BundleError(f"{path}: YAML nested too deeply") from exc
 
 
 class BundleWriter:

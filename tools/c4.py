@@ -16,10 +16,11 @@ from typing import Any
 
 import networkx as nx
 from buildzr.loaders import JsonLoader
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from tools.errors import UnknownComponentError, WorkspaceError
 from tools.models import Model
+from tools.redact import redact
 from tools.telemetry.base import ComponentTelemetry, MetricSelector
 from tools.text import STOPWORDS, words
 
@@ -68,6 +69,12 @@ class Element(Model):
     parent: str | None = None
     properties: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("description", "technology")
+    @classmethod
+    def _redact(cls, value: str) -> str:
+        # workspace text is untrusted: redacted where it enters (before search, evidence, prompts)
+        return redact(value)
+
 
 class Relationship(Model):
     """A declared dependency ``source`` uses ``destination``."""
@@ -77,6 +84,11 @@ class Relationship(Model):
     description: str = ""
     technology: str = ""
     properties: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("description", "technology")
+    @classmethod
+    def _redact(cls, value: str) -> str:
+        return redact(value)
 
 
 class Match(Model):
@@ -135,11 +147,20 @@ class ArchitectureModel:
             raise WorkspaceError(f"{path}: workspace file not found")
         try:
             json.loads(path.read_text(encoding="utf-8"))
+        except RecursionError as exc:
+            raise WorkspaceError(f"{path}: JSON nested too deeply for a workspace") from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise WorkspaceError(f"{path}: not valid JSON ({exc})") from exc
         try:
             workspace = JsonLoader().load(str(path))
-        except (ValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (
+            ValidationError,
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            RecursionError,
+        ) as exc:
             raise WorkspaceError(
                 f"{path}: not a Structurizr workspace ({str(exc).splitlines()[0]})"
             ) from exc

@@ -24,11 +24,9 @@ keys that name a secret (password, token, secret, ...) are replaced whole. The b
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field
 
@@ -39,12 +37,8 @@ from tools.bundle import BundleWriter, IncidentSpec, LogRecord, MetricPoint
 from tools.c4 import ArchitectureModel
 from tools.errors import WorkspaceError
 from tools.models import Model, TimeWindow, iso
-from tools.redact import redact
+from tools.redact import redact, redact_value
 from tools.telemetry.aws import AwsBackend
-
-_SECRET_KEY = re.compile(
-    r"(?i)password|passwd|secret|token|credential|private_?key|api_?key|authorization"
-)
 
 
 class CaptureLimits(Model):
@@ -75,19 +69,6 @@ class CaptureReport(Model):
     metric_points: int = 0
     cloudtrail_records: int = 0
     alarm_changes: int = 0
-
-
-def redact_record(value: Any, key: str = "") -> Any:
-    """A copy of a JSON value with every string redacted and secret-named values replaced."""
-    if isinstance(value, dict):
-        return {k: redact_record(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_record(v, key) for v in value]
-    if isinstance(value, str):
-        if key and _SECRET_KEY.search(key) and value:
-            return "[REDACTED:keyword]"
-        return redact(value)
-    return value
 
 
 def capture_incident(
@@ -163,7 +144,7 @@ def capture_incident(
             report.metric_points += 1
 
     for record in backend.write_events(trail_span):
-        writer.add_cloudtrail(redact_record(record.raw))
+        writer.add_cloudtrail(redact_value(record.raw))
         report.cloudtrail_records += 1
 
     for change in backend.alarm_history(metric_span):

@@ -18,7 +18,7 @@ from tools import significance
 from tools.bundle import CloudTrailRecord
 from tools.context import ToolContext, ToolResult
 from tools.models import Evidence, Model, TimeWindow, iso
-from tools.redact import redact
+from tools.redact import redact, redact_value
 
 MAX_CHANGES = 25
 
@@ -96,6 +96,7 @@ class MappedChange(Model):
     event_source: str
     time: datetime
     actor: str
+    user_agent: str | None = None
     account: str | None
     region: str | None
     components: list[str]
@@ -134,11 +135,18 @@ def map_change(
     to_edge: dict[str, tuple[str, str]],
     onset: datetime,
 ) -> MappedChange:
-    """Map one CloudTrail record to components and edges by resource-string occurrence."""
-    raw = record.raw
-    text = json.dumps(
-        [raw.get("requestParameters"), raw.get("responseElements"), raw.get("resources")]
+    """Map one CloudTrail record to components and edges by resource-string occurrence.
+
+    Every quoted field (parameters, actor, user agent) comes from the redacted record
+    (:func:`tools.redact.redact_value`), before anything is cut to length."""
+    text = json.dumps(  # matched against resource ids only, never quoted
+        [
+            record.raw.get("requestParameters"),
+            record.raw.get("responseElements"),
+            record.raw.get("resources"),
+        ]
     )
+    raw = redact_value(record.raw)
     components = sorted({c for r, c in to_component.items() if _occurs(r, text)})
     edges = sorted({e for r, e in to_edge.items() if _occurs(r, text)})
     params = json.dumps(raw.get("requestParameters") or {}, sort_keys=True)
@@ -147,14 +155,15 @@ def map_change(
         event_name=record.eventName,
         event_source=record.eventSource,
         time=record.eventTime,
-        actor=record.actor,
+        actor=redact(record.actor),
+        user_agent=raw.get("userAgent") if isinstance(raw.get("userAgent"), str) else None,
         account=record.recipientAccountId,
         region=record.awsRegion,
         components=components,
         edges=edges,
         category=change_category(record.eventName),
         seconds_from_onset=(record.eventTime - onset).total_seconds(),
-        parameters=redact(params)[:400],
+        parameters=params[:400],
     )
 
 

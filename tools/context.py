@@ -7,10 +7,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tools.c4 import ArchitectureModel
 from tools.models import Evidence, Model, TimeWindow
+from tools.redact import redact, redact_value
 from tools.telemetry.base import TelemetryBackend
 
 
@@ -85,3 +86,20 @@ class ToolResult(Model):
     evidence: list[Evidence] = Field(default_factory=list)
     data: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+
+    @field_validator("summary")
+    @classmethod
+    def _redact_summary(cls, value: str) -> str:
+        # The tool-result boundary, like the evidence one: what a model, a store or ``--json``
+        # sees of a tool's text and structured payload has passed the one redactor.
+        return redact(value)
+
+    @field_validator("error")
+    @classmethod
+    def _redact_error(cls, value: str | None) -> str | None:
+        return redact(value) if value else value
+
+    @field_validator("data")
+    @classmethod
+    def _redact_data(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return redact_value(value)

@@ -13,6 +13,10 @@ passes such text through the helper for its format, and links only to URLs the t
 - :func:`mrkdwn`: Slack's three control characters ``&``, ``<``, ``>`` escaped (Slack's
   "Formatting text for app surfaces": escaping makes ``<!channel>``, ``<@U..>`` and links inert),
   formatting characters neutralised; :func:`mrkdwn_code` shows text in a code span.
+- :func:`plain`: one line of plain text (WA Tool notes, names): controls and invisible
+  characters removed, whitespace folded.
+- :func:`csv_cell`: a spreadsheet cell that cannot start a formula (OWASP "CSV injection": a
+  leading ``= + - @``, tab or carriage return gets a ``'`` prefix).
 - :func:`safe_name`: a component or event name validated as a name (no URL, no markup).
 """
 
@@ -100,6 +104,19 @@ def mrkdwn_code(text: str) -> str:
     text = strip_controls(" ".join(text.split()))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return "`" + text.replace("`", "ˋ") + "`"
+
+
+def plain(text: str) -> str:
+    """One line of plain text: controls and invisible characters stripped, whitespace folded
+    (for sinks that show text as is, such as WA Tool notes)."""
+    return " ".join(strip_controls(text).split())
+
+
+def csv_cell(text: str) -> str:
+    """A CSV cell value that a spreadsheet shows as text: controls stripped and a leading
+    ``=``, ``+``, ``-``, ``@``, tab or carriage return prefixed with ``'`` (OWASP CSV injection)."""
+    text = strip_controls(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def safe_name(text: str, limit: int = 120) -> str | None:

@@ -31,6 +31,7 @@ from tools import significance
 from tools.bundle import AlarmStateChange
 from tools.context import ToolContext, ToolResult
 from tools.models import Evidence, Model, TimeWindow, iso
+from tools.redact import redact
 from tools.telemetry.base import MetricSelector, MetricSeries
 
 Z_THRESHOLD = 4.0
@@ -329,7 +330,7 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
         for alarm in fired:
             text = (
                 f"{element.name}: alarm {alarm.alarm_name} {alarm.old_state} -> ALARM at "
-                f"{iso(alarm.timestamp)}: {alarm.reason[:200]}"
+                f"{iso(alarm.timestamp)}: {redact(alarm.reason)[:200]}"
             )
             lines.append(text)
             evidence.append(

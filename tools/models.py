@@ -21,25 +21,57 @@ def to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+MIN_YEAR, MAX_YEAR = 1000, 2200
+"""Times outside these years are refused as input (telemetry cannot be from then, and window
+arithmetic near ``datetime.min``/``max`` would overflow)."""
+EPOCH_MS_MIN = 100_000_000_000
+"""Smallest accepted epoch number: numbers are epoch *milliseconds* (CloudWatch's unit), and a
+value below 1e11 (1973-03-03 in milliseconds) is almost surely epoch *seconds*; it is refused
+with advice rather than read as a date in January 1970."""
+EPOCH_MS_MAX = 7_258_118_400_000  # 2200-01-01 in milliseconds; above: micro- or nanoseconds
+
+
 def parse_time(value: Any) -> datetime:
     """Parse an ISO 8601 string, epoch milliseconds (int/float) or datetime into aware UTC.
 
+    Epoch numbers are milliseconds, decided explicitly: a number that is plausible only as
+    seconds (below :data:`EPOCH_MS_MIN`) or as micro/nanoseconds (above :data:`EPOCH_MS_MAX`)
+    is an error that says so, never a silently wrong date.
+
     Raises:
-        ValueError: when the value cannot be read as a time.
+        ValueError: when the value cannot be read as a time, or (a number or a string read
+            from input) lies outside the years :data:`MIN_YEAR` to :data:`MAX_YEAR`.
     """
     if isinstance(value, datetime):
-        return to_utc(value)
+        return to_utc(value)  # built by code (importers, generators), not read from input
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value) / 1000.0, tz=UTC)
-    if isinstance(value, str):
+        number = float(value)
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError(f"not a time: {value!r}")
+        if abs(number) < EPOCH_MS_MIN:
+            raise ValueError(
+                f"epoch number {value!r} looks like seconds, but epoch times here are "
+                "milliseconds: multiply by 1000, or write ISO 8601 (2026-03-02T10:00:00Z)"
+            )
+        if number > EPOCH_MS_MAX:
+            raise ValueError(
+                f"epoch number {value!r} is after {MAX_YEAR} as milliseconds (micro- or "
+                "nanoseconds?); epoch times here are milliseconds"
+            )
+        when = datetime.fromtimestamp(number / 1000.0, tz=UTC)
+    elif isinstance(value, str):
         text = value.strip()
         if text.endswith("Z"):
             text = text[:-1] + "+00:00"
         try:
-            return to_utc(datetime.fromisoformat(text))
-        except ValueError as exc:
+            when = to_utc(datetime.fromisoformat(text))
+        except (ValueError, OverflowError) as exc:
             raise ValueError(f"not an ISO 8601 time: {value!r}") from exc
-    raise ValueError(f"not a time: {value!r}")
+    else:
+        raise ValueError(f"not a time: {value!r}")
+    if not MIN_YEAR <= when.year < MAX_YEAR:
+        raise ValueError(f"time {value!s} is outside {MIN_YEAR}-{MAX_YEAR}")
+    return when
 
 
 def iso(value: datetime) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 
 # Key names that mark the value after ``=``/``:`` as a credential. They may carry any prefix
 # (``DB_PASSWORD``, ``masterUserPassword``, ``x-api-key``): the match is on the key's tail.
@@ -79,6 +80,41 @@ def redact(text: str) -> str:
     for kind, pattern in _RULES:
         text = pattern.sub(functools.partial(_replace, kind), text)
     return text
+
+
+# A JSON key whose value is a credential whatever the value looks like (CloudTrail
+# ``requestParameters``, alarm dimensions, captured records).
+SECRET_KEY = re.compile(
+    r"(?i)password|passwd|secret|token|credential|private_?key|api_?key|authorization"
+)
+# ... unless the key names something about the credential rather than the credential itself
+# (``secretId``, ``SecretArn``, ``tokenType``, ``passwordLastUsed``): those values stay readable.
+_NOT_A_SECRET_KEY = re.compile(
+    r"(?i)(?:id|ids|arn|arns|name|names|type|ttl|expir\w*|count|length|version|lastused|"
+    r"date|time|policy|rotation\w*|enabled|required)$"
+)
+
+
+def redact_value(value: Any, key: str = "") -> Any:
+    """A copy of a JSON-like value (dicts, lists, strings, numbers) with every string passed
+    through :func:`redact`, and every non-empty string under a secret-named key (``SECRET_KEY``)
+    replaced by ``[REDACTED:keyword]``. Dict keys are redacted too (a metric dimension or a
+    JSON key can carry a secret). Numbers, booleans and ``None`` are returned as they are."""
+    if isinstance(value, dict):
+        return {redact(str(k)): redact_value(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v, key) for v in value]
+    if isinstance(value, str):
+        if (
+            key
+            and value
+            and SECRET_KEY.search(key)
+            and not _NOT_A_SECRET_KEY.search(key)
+            and "[REDACTED" not in value
+        ):
+            return "[REDACTED:keyword]"
+        return redact(value)
+    return value
 
 
 def _replace(kind: str, match: re.Match[str]) -> str:

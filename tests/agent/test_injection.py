@@ -152,10 +152,6 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_injected_bundle(tmp_path_factory.mktemp("inj") / "bundle")
 
 
-def test_payload_count() -> None:
-    assert len(LOG_PAYLOADS) + len(TRAIL_PAYLOADS) + len(WORKSPACE_PAYLOADS) >= 20
-
-
 def test_injections_do_not_steer_the_investigation(injected: Path) -> None:
     session = open_bundle(injected)
     model = ObedientModel(HeuristicProvider(session.architecture))

@@ -14,7 +14,8 @@ from agent.providers.heuristic import HeuristicProvider
 from tests.builders import trail
 from tools.aws.replay import ReplayClients
 from tools.bundle import Bundle, BundleWriter
-from tools.capture import CaptureLimits, capture_incident, redact_record
+from tools.capture import CaptureLimits, capture_incident
+from tools.redact import redact_value
 
 
 def test_capture_writes_a_bundle_that_replays_to_the_same_answer(
@@ -98,9 +99,9 @@ def test_cloudtrail_secrets_are_redacted(tmp_path: Path):
     )
 
 
-def test_redact_record_walks_nested_values():
+def test_redact_value_walks_nested_values():
     record = {"a": ["Bearer abcdefghijklmnop"], "b": {"password": "x", "n": 3}, "token": ""}
-    assert redact_record(record) == {
+    assert redact_value(record) == {
         "a": ["Bearer [REDACTED:bearer]"],
         "b": {"password": "[REDACTED:keyword]", "n": 3},
         "token": "",

@@ -14,6 +14,7 @@ from typing import Any
 from tools.bundle import AlarmStateChange, Bundle, CloudTrailRecord
 from tools.logmining import LogTemplateMiner
 from tools.models import TimeWindow
+from tools.redact import redact
 from tools.telemetry.base import (
     LogPattern,
     LogPatternResult,
@@ -48,7 +49,8 @@ class BundleBackend(TelemetryBackend):
         bin_seconds: int,
     ) -> LogPatternResult:
         """Templates (Drain3, or the record's event key when it has one) of the window's
-        records, counted in the window and over every reference window."""
+        records, counted in the window and over every reference window. Each raw line is
+        redacted (:func:`tools.redact.redact`) before it is mined or sampled."""
         baseline = references[0]
         miner = LogTemplateMiner()
         n_bins = max(1, int(-(-window.seconds // bin_seconds)))
@@ -67,11 +69,14 @@ class BundleBackend(TelemetryBackend):
                     continue
                 scanned += 1
                 scanned_bytes += len(record.message.encode("utf-8"))
+                # redact the raw line before mining: Drain3 masks digits, after which a token
+                # such as ``xoxb-<*>-<*>-...`` no longer matches any secret rule
+                message = redact(record.message)
                 # a stable source location is its own template, never masked (bundle v2)
                 cluster = (
-                    f"{record.message.split(' ', 1)[0]} {record.event_key}"
+                    f"{message.split(' ', 1)[0]} {record.event_key}"
                     if record.event_key
-                    else miner.add(record.message)
+                    else miner.add(message)
                 )
                 if in_window:
                     n_window += 1
@@ -81,9 +86,9 @@ class BundleBackend(TelemetryBackend):
                     first_seen.setdefault(cluster, record.timestamp)
                     if (
                         len(samples[cluster]) < MAX_SAMPLES
-                        and record.message not in samples[cluster]
+                        and message not in samples[cluster]
                     ):
-                        samples[cluster].append(record.message)
+                        samples[cluster].append(message)
                         if record.span_id:
                             links[cluster].append(f"{record.trace_id or ''}/{record.span_id}")
                 else:
