@@ -244,6 +244,8 @@ class InvestigationService:
         setup = self.open(source or BundleSource(), window)
         if listener is not None:
             listener(ProgressEvent(kind="planning", step=0, text=_describe(setup)))
+            for warning in getattr(getattr(setup, "bundle", None), "warnings", None) or []:
+                listener(ProgressEvent(kind="gap", text=warning))  # e.g. NaN metric values
         if model.runtime == "bedrock-agent":
             inv = _run_managed(setup, question, model, listener, key)
             source_dict: dict[str, Any] = {

@@ -81,6 +81,8 @@ def listener(quiet: bool) -> Listener | None:
             )
         elif event.kind == "observation":
             err.print(f"     {strip_controls(event.text[:200])}", highlight=False, markup=False)
+        elif event.kind == "gap" and not event.tool:  # the source itself: say it before the answer
+            err.print(f"warning: {strip_controls(event.text[:300])}", highlight=False, markup=False)
 
     return show
 

@@ -515,11 +515,8 @@ class Bundle:
         path = _first_existing(self.root, "metrics.csv", "metrics.csv.gz")
         if path is None:
             return None
-        frame = _metric_frame(path, self._budget)
-        if frame is None:
-            self.__dict__["metric_frame"] = None
-            _ = self.metric_points  # the row-by-row path raises with the line and field
-        return frame
+        # None: the row-by-row path (metric_points) reads it, naming any bad line and field
+        return _metric_frame(path, self._budget)
 
     @cached_property
     def metric_points(self) -> list[MetricPoint]:

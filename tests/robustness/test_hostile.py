@@ -188,3 +188,16 @@ def test_shield_defers_a_signal_to_the_end_of_the_block() -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def test_ask_reports_non_finite_metric_values_once(tmp_path: Path) -> None:
+    """``rca ask`` says which metric values it did not use (one warning line before the
+    answer), as ``bundle validate`` does: never dropped silently, never repeated."""
+    path = write_chain_bundle(tmp_path / "nan")
+    mutate = next(m for name, m, _ok in bench.BUNDLE_CASES if name == "metrics.csv NaN and inf values")
+    mutate(path)
+    argv = bench.rca_command("ask", "orders fail", "--bundle", str(path))
+    result = bench.run_case("ask on NaN metrics", argv, bench.base_env(tmp_path / "home"))
+    assert result.exit_code == 0, result.stderr
+    warnings = [ln for ln in result.stderr.splitlines() if "non-finite metric value" in ln]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: "), result.stderr
