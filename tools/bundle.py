@@ -667,7 +667,7 @@ def _metric_frame(path: Path, budget: _Budget) -> Any:
     for text in frame["dimensions"].unique():
         try:
             parsed = json.loads(text or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # the row-by-row path names the line
             return None
         if not isinstance(parsed, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()

@@ -127,10 +127,12 @@ class _Tags(HTMLParser):
         super().__init__()
         self.tags: list[str] = []
         self.attrs: list[str] = []
+        self.hrefs: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
         self.attrs += [name for name, _ in attrs]
+        self.hrefs += [value or "" for name, value in attrs if name == "href"]
 
 
 def _html_tags(text: str) -> tuple[list[str], set[str]]:
@@ -139,13 +141,22 @@ def _html_tags(text: str) -> tuple[list[str], set[str]]:
     return parser.tags, set(parser.attrs)
 
 
+def _hrefs(text: str) -> list[str]:
+    parser = _Tags()
+    parser.feed(text)
+    return parser.hrefs
+
+
 def test_html_report_keeps_its_structure(assessments) -> None:  # type: ignore[no-untyped-def]
     clean, hostile = assessments
     html = render_html(hostile)
     tags, attrs = _html_tags(html)
     clean_tags, clean_attrs = _html_tags(render_html(clean))
-    assert tags == clean_tags and attrs == clean_attrs  # no script, img, onerror, href
-    assert "href" not in attrs and "onerror" not in attrs and "script" not in tags
+    assert tags == clean_tags and attrs == clean_attrs  # no script, img, onerror
+    assert "onerror" not in attrs and "script" not in tags
+    # links only where the report builds them: its own anchors and the lens's AWS pages
+    assert _hrefs(html) == _hrefs(render_html(clean))
+    assert all(h.startswith(("#", "https://docs.aws.amazon.com/")) for h in _hrefs(html))
     assert not CONTROL.search(html)
 
 
