@@ -141,7 +141,7 @@ class RuntimeSettings(Model):
         Raises:
             WorkspaceError: it cannot be read.
         """
-        from tools.handlers import load_workspace
+        from tools.workspace import load_workspace
 
         if self.bundle:
             return ArchitectureModel.load(Path(self.bundle) / "workspace.json")
