@@ -71,6 +71,16 @@ def capture(
     max_events_per_group: Annotated[
         int, typer.Option(min=1, max=100_000, help="Log events kept per log group.")
     ] = 5000,
+    span_source: Annotated[
+        str,
+        typer.Option(
+            help="Spans from: auto (Transaction Search when aws/spans exists, else X-Ray), "
+            "xray, transaction-search or none."
+        ),
+    ] = "auto",
+    max_traces: Annotated[
+        int, typer.Option(min=1, max=5000, help="X-Ray traces read (BatchGetTraces).")
+    ] = 200,
     profile: Profile = None,
     region: Region = None,
     role_arn_template: RoleTemplate = None,
@@ -78,7 +88,11 @@ def capture(
     debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
 ) -> None:
     """Capture an incident window of real AWS accounts into an incident bundle (redacted)."""
+    from tools.aws.spans import SOURCES, SpanLimits
     from tools.capture import CaptureLimits, capture_incident
+
+    if span_source not in SOURCES:
+        _fail(f"--span-source {span_source!r}: use one of {', '.join(SOURCES)}", 2)
 
     window = _window(start, end)
     baseline = None
@@ -97,7 +111,10 @@ def capture(
             baseline=baseline,
             incident_id=incident_id,
             description=description,
-            limits=CaptureLimits(max_events_per_group=max_events_per_group),
+            limits=CaptureLimits(
+                max_events_per_group=max_events_per_group,
+                spans=SpanLimits(source=span_source, max_traces=max_traces),  # type: ignore[arg-type]
+            ),
         )
     except RcaError as exc:
         if debug:
@@ -115,9 +132,13 @@ def capture(
         f"wrote {report.path}: {len(report.log_groups)} log groups ({kept} events), "
         f"{report.metric_series} metric series ({report.metric_points} points), "
         f"{report.cloudtrail_records} CloudTrail write events, {report.alarm_changes} alarm "
-        "changes",
+        f"changes, {report.spans} spans",
         highlight=False,
     )
+    for line in report.span_sources:
+        out.print(f"spans: {line}", highlight=False, markup=False)
+    for line in report.span_gaps:
+        err.print(f"spans not captured: {line}", highlight=False, markup=False)
     if report.missing_log_groups:
         err.print("log groups not found: " + ", ".join(report.missing_log_groups), highlight=False)
     out.print(f'replay it: rca ask "..." --bundle {report.path}', highlight=False)

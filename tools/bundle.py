@@ -77,6 +77,11 @@ SPAN_COLUMNS = (
 """Columns of ``spans.csv`` (v2): ids as strings, ``parent_id`` empty for a root span,
 ``start_ns`` epoch nanoseconds UTC, ``duration_ns`` nanoseconds, ``kind`` and ``status_code``
 empty when the source lacks them."""
+SPAN_OPTIONAL_COLUMNS = ("status", "peer_service")
+"""Optional columns of ``spans.csv`` (empty when absent): ``status`` is the source's own outcome
+word (X-Ray ``ok`` / ``error`` / ``throttle`` / ``fault``; OpenTelemetry ``unset`` / ``ok`` /
+``error``) and ``peer_service`` the called service of a client span. ``status_code`` holds the
+HTTP status when the source records one, else ``FAULT`` / ``ERROR`` for a failing span."""
 T = TypeVar("T")
 MAX_LOG_LINE_BYTES = 256 * 1024  # CloudWatch Logs caps an event at 256 KiB
 MAX_LINE_BYTES = 1024 * 1024
@@ -608,8 +613,9 @@ class Bundle:
 
     @cached_property
     def spans(self) -> Any:
-        """The ``spans.csv`` table (v2) as a pandas DataFrame with :data:`SPAN_COLUMNS`; an
-        empty frame when the bundle has no spans (every v1 bundle).
+        """The ``spans.csv`` table (v2) as a pandas DataFrame with :data:`SPAN_COLUMNS` and
+        :data:`SPAN_OPTIONAL_COLUMNS`; an empty frame when the bundle has no spans (every v1
+        bundle).
 
         Raises:
             BundleError: the file lacks a required column, or is not valid CSV.
@@ -627,6 +633,9 @@ class Bundle:
         missing = [c for c in SPAN_COLUMNS if c not in frame.columns]
         if missing:
             raise BundleError(f"{path}: missing column(s) {', '.join(missing)}")
+        for column in SPAN_OPTIONAL_COLUMNS:
+            if column not in frame.columns:
+                frame[column] = ""
         for column in ("start_ns", "duration_ns"):
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
         return frame
@@ -753,7 +762,8 @@ class BundleWriter:
         missing = [c for c in SPAN_COLUMNS if c not in frame.columns]
         if missing:
             raise BundleError(f"spans: missing column(s) {', '.join(missing)}")
-        self._spans.append(frame[list(SPAN_COLUMNS)])
+        optional = [c for c in SPAN_OPTIONAL_COLUMNS if c in frame.columns]
+        self._spans.append(frame[[*SPAN_COLUMNS, *optional]])
 
     def add_alarm(self, change: AlarmStateChange) -> None:
         self._alarms.append(change)
@@ -814,6 +824,9 @@ class BundleWriter:
             import pandas as pd
 
             table = pd.concat(self._spans, ignore_index=True).sort_values(["start_ns", "span_id"])
+            for column in SPAN_OPTIONAL_COLUMNS:
+                if column in table.columns:
+                    table[column] = table[column].fillna("")
             self._write("spans.csv", table.to_csv(index=False))
         if self._alarms:
             alarms = sorted(self._alarms, key=lambda a: a.timestamp)

@@ -12,6 +12,12 @@ For the components of a workspace it writes, through :class:`~tools.bundle.Bundl
 - ``cloudtrail.jsonl``: CloudTrail write events of the window and the 6 hours before it, in
   every account and Region of the workspace;
 - ``alarms.jsonl``: alarm state changes over the same span as the metrics;
+- ``spans.csv`` (bundle v2): spans of the traces that started in the baseline and the window,
+  from AWS X-Ray or CloudWatch Transaction Search (``aws/spans``), read by the same code as the
+  ``traces`` tool (:meth:`tools.telemetry.aws.AwsBackend.span_reads`, :mod:`tools.aws.spans`)
+  within :class:`~tools.aws.spans.SpanLimits`; ``incident.yaml`` ``source.spans`` records the
+  source used per account and Region, the share of traces kept, that the recording sampling
+  rate is unknown, what was left out, and any failure (a failing span source is not fatal);
 - ``workspace.json``: the workspace itself; ``incident.yaml``: window, baseline, description and
   the provenance (accounts, Regions, limits, sampling) in ``source``.
 
@@ -33,6 +39,7 @@ from pydantic import Field
 from tools.aws.errors import NotFoundError
 from tools.aws.log_events import LogEvents
 from tools.aws.session import ClientFactory
+from tools.aws.spans import SpanLimits, read_window_label, to_frame
 from tools.bundle import BundleWriter, IncidentSpec, LogRecord, MetricPoint
 from tools.c4 import ArchitectureModel
 from tools.errors import WorkspaceError
@@ -48,6 +55,7 @@ class CaptureLimits(Model):
     slices: int = Field(default=24, ge=1, le=240)
     max_trail_pages: int = Field(default=40, ge=1, le=400, description="50 events per page")
     change_lead_up_s: float = Field(default=6 * 3600.0, ge=0)
+    spans: SpanLimits = Field(default_factory=SpanLimits)
     gzip: bool = True
 
 
@@ -69,6 +77,9 @@ class CaptureReport(Model):
     metric_points: int = 0
     cloudtrail_records: int = 0
     alarm_changes: int = 0
+    spans: int = 0
+    span_sources: list[str] = Field(default_factory=list)
+    span_gaps: list[str] = Field(default_factory=list)
 
 
 def capture_incident(
@@ -97,7 +108,13 @@ def capture_incident(
         workspace_json = json.loads(Path(workspace).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise WorkspaceError(f"{workspace}: cannot read the workspace ({exc})") from exc
-    backend = AwsBackend(architecture, clients, now=now, max_trail_pages=limits.max_trail_pages)
+    backend = AwsBackend(
+        architecture,
+        clients,
+        now=now,
+        max_trail_pages=limits.max_trail_pages,
+        span_limits=limits.spans,
+    )
     reference = baseline or window.previous()
     lookback = max(1800.0, 3 * window.seconds)
     log_span = TimeWindow(start=min(reference.start, window.start), end=window.end)
@@ -151,7 +168,16 @@ def capture_incident(
         writer.add_alarm(change.model_copy(update={"reason": redact(change.reason)}))
         report.alarm_changes += 1
 
+    span_reads = [] if limits.spans.source == "none" else backend.span_reads(log_span)
+    rows = [row for read in span_reads for row in read.rows]
+    if rows:
+        writer.add_spans(to_frame(rows))
+    report.spans = len(rows)
+    report.span_sources = [read_window_label(read) for read in span_reads]
+    report.span_gaps = [gap for read in span_reads for gap in read.gaps]
+
     incident = IncidentSpec(
+        bundle_version=2,
         id=incident_id or f"capture-{window.start.strftime('%Y%m%dT%H%M')}",
         title=f"Captured from AWS: {window.label()}",
         description=description or f"Incident captured from AWS for {window.label()}",
@@ -176,8 +202,26 @@ def capture_incident(
                 },
             },
             "missing_log_groups": report.missing_log_groups,
+            "spans": {
+                "span": log_span.label(),
+                "limits": limits.spans.model_dump(mode="json", exclude_none=True),
+                "reads": [
+                    {
+                        "source": read.source,
+                        "location": read.location,
+                        "traces": read.traces,
+                        "spans": len(read.rows),
+                        "calls": read.calls,
+                        "sampling": read.sampling,
+                        "left_out": read.skipped,
+                        "gaps": read.gaps,
+                    }
+                    for read in span_reads
+                ],
+            },
             "cloudtrail_truncated": backend.truncated_trails,
-            "redaction": "tools.redact (log messages, alarm reasons, CloudTrail strings)",
+            "redaction": "tools.redact (log messages, alarm reasons, CloudTrail strings, span "
+            "service, operation and instance names)",
         },
     )
     writer.write(incident, workspace_json)

@@ -562,6 +562,9 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
             summary=f"No span source for this telemetry ({ctx.backend.name}); traces not checked.",
             data={"gaps": [f"no spans: the {ctx.backend.name} backend has no span source"]},
         )
+    gaps += [str(g) for g in spans.attrs.get("gaps", [])]  # a live source's failures (AWS)
+    if spans.attrs.get("sources"):
+        searched += "; spans from " + "; ".join(str(s) for s in spans.attrs["sources"])
     logs = ctx.backend.span_logs(window, references)
     found = analyse(spans, logs, window, references)
     if not found.window_spans:

@@ -5,7 +5,9 @@ against it exactly as against boto3 clients, offline. It serves the request shap
 send (and rejects others as AWS would): Logs Insights ``pattern @message``, ``pattern @message |
 diff`` and the per-pattern ``strcontains`` bin query (templates mined with Drain3, like the
 bundle backend), DescribeLogGroups, FilterLogEvents, ListMetrics, GetMetricData, DescribeAlarms,
-DescribeAlarmHistory, CloudTrail LookupEvents and an empty X-Ray service graph.
+DescribeAlarmHistory, CloudTrail LookupEvents, an empty X-Ray service graph, and the bundle's
+spans as X-Ray traces (GetTraceSummaries, BatchGetTraces). ``aws/spans`` does not exist in a
+replay, so span reading picks X-Ray.
 
 Uses: the end-to-end test (same scenario through the bundle and the AWS backend), the API-call
 benchmark (``extra_groups`` simulates an account with many unrelated log groups), capture tests.
@@ -451,13 +453,112 @@ class ReplayCloudTrail(_Base):
 
 
 class ReplayXRay(_Base):
-    """``xray`` client: an empty service graph (bundles hold no traces)."""
+    """``xray`` client: an empty service graph; the bundle's spans (``spans.csv``) as X-Ray
+    traces: GetTraceSummaries (traces by start time, :attr:`ReplayClients.summary_page_size`
+    per page) and BatchGetTraces (at most 5 trace ids, as the API reference says), whose
+    segment documents :func:`segment_documents` builds."""
 
     service = "xray"
 
     def get_service_graph(self, **kw: Any) -> dict[str, Any]:
         self._log("GetServiceGraph")
         return {"Services": [], "StartTime": kw["StartTime"], "EndTime": kw["EndTime"]}
+
+    def get_trace_summaries(self, **kw: Any) -> dict[str, Any]:
+        self._log("GetTraceSummaries")
+        lo, hi = to_utc(kw["StartTime"]).timestamp(), to_utc(kw["EndTime"]).timestamp()
+        starts = self.owner.trace_starts()
+        ids = sorted(t for t, start in starts.items() if lo <= start < hi)
+        offset = int(kw.get("NextToken") or 0)
+        size = self.owner.summary_page_size
+        out: dict[str, Any] = {
+            "TraceSummaries": [
+                {"Id": t, "StartTime": datetime.fromtimestamp(starts[t], tz=UTC)}
+                for t in ids[offset : offset + size]
+            ],
+            "TracesProcessedCount": len(ids[offset : offset + size]),
+            "ApproximateTime": to_utc(kw["EndTime"]),
+        }
+        if offset + size < len(ids):
+            out["NextToken"] = str(offset + size)
+        return out
+
+    def batch_get_traces(self, **kw: Any) -> dict[str, Any]:
+        self._log("BatchGetTraces")
+        ids = list(kw.get("TraceIds") or [])
+        if not 1 <= len(ids) <= 5:
+            raise client_error(
+                "BatchGetTraces", "InvalidRequestException", "TraceIds: 1 to 5 items"
+            )
+        documents = self.owner.trace_documents()
+        traces = [
+            {
+                "Id": t,
+                "Segments": [
+                    {"Id": d["id"], "Document": json.dumps(d)} for d in documents.get(t, [])
+                ],
+            }
+            for t in ids
+            if t in documents
+        ]
+        return {"Traces": traces, "UnprocessedTraceIds": [t for t in ids if t not in documents]}
+
+
+def segment_documents(spans: Any) -> dict[str, list[dict[str, Any]]]:
+    """X-Ray segment documents per trace id from bundle span rows (a DataFrame with
+    :data:`tools.bundle.SPAN_COLUMNS`): a span whose parent is missing or in another service
+    starts a segment (``name`` = service, ``parent_id`` = the parent span); a span whose parent
+    is in the same service is a subsegment of it, ``namespace: remote`` when it calls another
+    service or its kind is ``client``. A numeric status code becomes ``http.response.status``
+    (with ``fault`` for 5xx, ``error`` for 4xx, ``throttle`` for 429); ``ERROR`` / ``FAULT``
+    become ``fault``. Times are epoch seconds."""
+    rows = spans.to_dict(orient="records")
+    by_id = {(r["trace_id"], r["span_id"]): r for r in rows}
+    callers = {(r["trace_id"], r["parent_id"]) for r in rows if r["parent_id"]}
+    children: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    roots: list[dict[str, Any]] = []
+    for r in rows:
+        parent = by_id.get((r["trace_id"], r["parent_id"])) if r["parent_id"] else None
+        if parent is None or parent["service"] != r["service"]:
+            roots.append(r)
+        else:
+            children[(r["trace_id"], r["parent_id"])].append(r)
+
+    def build(r: dict[str, Any], segment: bool) -> dict[str, Any]:
+        start = int(r["start_ns"]) / 1e9
+        doc: dict[str, Any] = {
+            "id": r["span_id"],
+            "name": r["service"] if segment else r["operation"],
+            "start_time": start,
+            "end_time": start + int(r["duration_ns"]) / 1e9,
+        }
+        if segment:
+            doc["trace_id"] = r["trace_id"]
+            if r["parent_id"]:
+                doc["parent_id"] = r["parent_id"]
+            if r.get("instance"):
+                doc["aws"] = {"ecs": {"container": r["instance"]}}
+            doc["http"] = {"request": {"method": "GET", "url": f"/{r['operation']}"}}
+        elif (r["trace_id"], r["span_id"]) in callers or r.get("kind") == "client":
+            doc["namespace"] = "remote"
+        code = str(r.get("status_code") or "").strip().upper()
+        if code.isdigit():
+            doc.setdefault("http", {})["response"] = {"status": int(code)}
+            status = int(code)
+            doc["fault"] = status >= 500
+            doc["error"] = 400 <= status < 500
+            doc["throttle"] = status == 429
+        elif code in ("ERROR", "FAULT"):
+            doc["fault"] = True
+        subs = [build(c, False) for c in children.get((r["trace_id"], r["span_id"]), [])]
+        if subs:
+            doc["subsegments"] = subs
+        return doc
+
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in roots:
+        out[r["trace_id"]].append(build(r, True))
+    return dict(out)
 
 
 class ReplayClients:
@@ -484,12 +585,16 @@ class ReplayClients:
         polls_until_complete: int = 1,
         diff_previous_field: str | None = "@previousCount",
         page_size: int = 10_000,
+        summary_page_size: int = 100,
     ) -> None:
         self.bundle = bundle
         self.extra_groups = dict(extra_groups or {})
         self.polls_until_complete = polls_until_complete
         self.diff_previous_field = diff_previous_field
         self.page_size = page_size
+        self.summary_page_size = summary_page_size
+        self._documents: dict[str, list[dict[str, Any]]] | None = None
+        self._trace_starts: dict[str, float] | None = None
         self.log = CallLog()
         self.queries: dict[str, dict[str, Any]] = {}
         self.ids = itertools.count(1)
@@ -506,6 +611,22 @@ class ReplayClients:
                     index[(p.namespace, p.metric, tuple(sorted(p.dimensions.items())))].append(p)
                 self._index = dict(index)
             return self._index
+
+    def trace_documents(self) -> dict[str, list[dict[str, Any]]]:
+        """The bundle's spans as X-Ray segment documents per trace id (built once)."""
+        with self._lock:
+            if self._documents is None:
+                self._documents = segment_documents(self.bundle.spans)
+            return self._documents
+
+    def trace_starts(self) -> dict[str, float]:
+        """Start of each trace (its earliest span), epoch seconds."""
+        with self._lock:
+            if self._trace_starts is None:
+                spans = self.bundle.spans
+                first = spans.groupby("trace_id")["start_ns"].min() if len(spans) else {}
+                self._trace_starts = {str(t): int(v) / 1e9 for t, v in dict(first).items()}
+            return self._trace_starts
 
     def __call__(self, service: str, location: Location) -> Any:
         if service not in self._CLASSES:

@@ -18,7 +18,11 @@ Cost and speed (per investigation):
   fetched in the first call for a window (one or two calls instead of one per component);
 - changes: one CloudTrail ``ReadOnly=false`` LookupEvents sweep per account and Region of the
   workspace (2 requests/s each), cached per window;
-- alarms: one DescribeAlarmHistory sweep per account and Region, cached per window.
+- alarms: one DescribeAlarmHistory sweep per account and Region, cached per window;
+- spans (the ``traces`` tool): per account and Region, either X-Ray (GetTraceSummaries pages and
+  BatchGetTraces calls of 5 trace ids, at most ``SpanLimits.max_traces`` traces) or one Logs
+  Insights count query and one span query on ``aws/spans`` (CloudWatch Transaction Search, at
+  most 10,000 spans), chosen as :mod:`tools.aws.spans` says; cached per window.
 """
 
 from __future__ import annotations
@@ -49,11 +53,20 @@ from tools.aws.logs_insights import (
     log_group_arn,
 )
 from tools.aws.session import AwsSessions, ClientFactory, Location, RoleConfig
+from tools.aws.spans import (
+    SPAN_LOG_GROUP,
+    SpanLimits,
+    SpanRead,
+    name_services,
+    read_spans,
+    read_window_label,
+    to_frame,
+)
 from tools.aws.xray import XRayServiceGraph
 from tools.bundle import AlarmStateChange, CloudTrailRecord
 from tools.c4 import ArchitectureModel
 from tools.context import ToolContext
-from tools.errors import WorkspaceError
+from tools.errors import TelemetryError, WorkspaceError
 from tools.models import TimeWindow
 from tools.telemetry.base import (
     LogPattern,
@@ -107,8 +120,15 @@ class AwsBackend(TelemetryBackend):
         prefetch_metrics: bool = True,
         anomaly_band_stddev: float | None = None,
         observability: bool = False,
+        span_limits: SpanLimits | None = None,
     ) -> None:
         self.architecture = architecture
+        if span_limits is None:
+            try:
+                span_limits = SpanLimits.from_env()
+            except ValueError as exc:
+                raise TelemetryError(str(exc)) from exc
+        self.span_limits = span_limits
         self.observability = observability
         self.skipped_trails: list[str] = []
         self.clients = clients
@@ -134,6 +154,7 @@ class AwsBackend(TelemetryBackend):
         self._alarm_cache: dict[tuple[datetime, datetime], list[AlarmStateChange]] = {}
         self._trail_cache: dict[tuple[datetime, datetime], list[CloudTrailRecord]] = {}
         self.truncated_trails: list[str] = []
+        self._span_cache: dict[tuple[datetime, datetime], list[SpanRead]] = {}
 
     # ------------------------------------------------------------- mapping
     def location_of(self, element_id: str) -> Location:
@@ -468,6 +489,48 @@ class AwsBackend(TelemetryBackend):
             graph = XRayServiceGraph(self.clients("xray", location), location=location)
             edges.update(graph.edges(window.start, window.end))
         return sorted(edges)
+
+    def span_reads(self, window: TimeWindow) -> list[SpanRead]:
+        """Spans that started in ``window``, read once per account and Region (the serving
+        location, see :meth:`serving_location`) from X-Ray or Transaction Search
+        (:func:`tools.aws.spans.read_spans`); service names that match a workspace element or
+        its ``rca.aliases`` are renamed to the element's name. Cached per window. Never raises
+        an AWS error: failures are gap lines of the reads."""
+        with self._lock:
+            cached = self._span_cache.get(_wkey(window))
+        if cached is not None:
+            return cached
+        reads: list[SpanRead] = []
+        for location in dict.fromkeys(self.serving_location(loc) for loc in self.locations):
+            read = read_spans(
+                window,
+                self.span_limits,
+                xray_client=lambda loc=location: self.clients("xray", loc),
+                insights=lambda loc=location: self._insights(loc),
+                location=location,
+                group=SPAN_LOG_GROUP,
+            )
+            name_services(read.rows, self._element_name)
+            reads.append(read)
+        with self._lock:
+            self._span_cache[_wkey(window)] = reads
+        return reads
+
+    def _element_name(self, name: str) -> str | None:
+        return self.architecture.get(name).name if self.architecture.has(name) else None
+
+    def spans(self, window: TimeWindow) -> Any:
+        """The spans of :meth:`span_reads` as one DataFrame (:data:`tools.bundle.SPAN_COLUMNS`
+        and the optional columns); ``attrs["gaps"]`` lists what could not be read and
+        ``attrs["sources"]`` where the spans came from. None when span reading is turned off
+        (``RCA_SPAN_SOURCE=none``)."""
+        if self.span_limits.source == "none":
+            return None
+        reads = self.span_reads(window)
+        frame = to_frame([row for read in reads for row in read.rows])
+        frame.attrs["gaps"] = [gap for read in reads for gap in read.gaps]
+        frame.attrs["sources"] = [read_window_label(read) for read in reads]
+        return frame
 
     def coverage(self) -> TimeWindow | None:
         """None: an account's telemetry is unbounded (retention decides)."""
