@@ -61,6 +61,7 @@ it has and one gap line per failure, so the ``traces`` tool can say what it coul
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 import logging
@@ -68,7 +69,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -360,7 +361,7 @@ def otel_rows(records: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
         status_text = status_text.removeprefix("STATUS_CODE_")
         status = _STATUS.get(status_text, status_text.lower())
         http = _first(record, "attributes.http.response.status_code", "attributes.http.status_code")
-        code = str(int(float(http))) if _int(http) is not None else ""
+        code = str(_int(http)) if _int(http) is not None else ""
         if not code and status == "error":
             code = "ERROR"
         peer = ""
@@ -402,13 +403,14 @@ def otel_rows(records: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
 
 
 def _int(value: Any) -> int | None:
-    if value in (None, ""):
+    """An integer field (nanoseconds need all 19 digits: parsed exactly, not through float)."""
+    if value in (None, "") or isinstance(value, bool):
         return None
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
         return None
-    return int(number) if math.isfinite(number) else None
+    return int(number) if number.is_finite() else None
 
 
 def suffix_filter(rate: float) -> tuple[str, float]:
@@ -603,8 +605,12 @@ def transaction_search_spans(
     return read
 
 
+def _epoch_ns(when: datetime) -> int:
+    return (calendar.timegm(when.utctimetuple()) * 1_000_000 + when.microsecond) * 1000
+
+
 def _inside(start_ns: int, window: TimeWindow) -> bool:
-    return window.start.timestamp() * 1e9 <= start_ns < window.end.timestamp() * 1e9
+    return _epoch_ns(window.start) <= start_ns < _epoch_ns(window.end)
 
 
 def choose_source(limits: SpanLimits, insights: LogsInsights | None, group: str) -> str:
@@ -674,7 +680,8 @@ def to_frame(rows: Sequence[dict[str, Any]]) -> Any:
     frame = pd.DataFrame(list(rows), columns=columns)
     for column in columns:
         if column not in ("start_ns", "duration_ns"):
-            frame[column] = frame[column].fillna("").astype(str)
+            values = frame[column].astype(object)
+            frame[column] = values.where(values.notna(), "").astype(str)
     for column in ("start_ns", "duration_ns"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
     return frame
