@@ -80,7 +80,14 @@ def build(
         extra["tools/workspace.json"] = workspace
     deployment = Deployment(app)
     p = config.prefix
-    tools = ToolsStack(app, f"{p}-tools", config=config, source=stage("tools", extra), env=env)
+    tools = ToolsStack(
+        app,
+        f"{p}-tools",
+        config=config,
+        source=stage("tools", extra),
+        sources={"traces": stage("traces", extra)},
+        env=env,
+    )
     deployment.stacks["tools"] = tools
     agent_source = stage("agent", {**extra, "main.py": HERE / "runtime_main.py"})
     agent = AgentStack(

@@ -9,8 +9,10 @@ Tests and CI synthesize with the context ``aws:cdk:bundling-stacks=[]``, which m
 bundling (the staged source is still hashed and checked).
 
 Dependency sets are the slimmest that import the handler modules (checked by
-``tests/infra/test_packaging.py``): no pandas (only ``scenarios/`` and capture use it), no
-typer/rich (CLI only), no pdfplumber outside the review tasks.
+``tests/infra/test_packaging.py``): no pandas (only ``scenarios/`` and capture use it) except in
+the ``traces`` tool's package, whose span detectors (:mod:`tools.trace_analysis`) need pandas and
+scipy now that it reads spans from X-Ray or Transaction Search; no typer/rich (CLI only), no
+pdfplumber outside the review tasks.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ BASE = [
 ]
 REQUIREMENTS: dict[str, list[str]] = {
     "tools": BASE,
+    # the traces tool's Lambda: the span detectors are vectorised with pandas and scipy
+    "traces": [*BASE, "pandas>=2.1", "scipy>=1.11"],
     # rich: tools.markup's terminal escaping is imported by the agent and review modules
     "agent": [
         *BASE,
@@ -75,6 +79,7 @@ REQUIREMENTS: dict[str, list[str]] = {
 # The project's own packages each kind needs.
 PACKAGES: dict[str, list[str]] = {
     "tools": ["tools", "agent", "lenses"],
+    "traces": ["tools", "agent", "lenses"],
     "agent": ["agent", "tools", "lenses", "reviews"],
     "reviews": ["reviews", "lenses", "tools", "agent", "slackbot"],
     "slack": ["slackbot", "agent", "tools", "lenses", "reviews"],

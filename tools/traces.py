@@ -26,7 +26,20 @@ class TracesInput(Model):
 
 
 def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
-    """Run the ``traces`` tool (see :func:`tools.trace_analysis.traces` for what it reports)."""
-    from tools.trace_analysis import traces as run
+    """Run the ``traces`` tool (see :func:`tools.trace_analysis.traces` for what it reports).
 
+    A runtime packaged without the detectors' libraries (pandas, scipy) gets a ``no_data``
+    result whose gap says so, not an import error.
+    """
+    try:
+        from tools.trace_analysis import traces as run
+    except ImportError as exc:
+        gap = f"traces not checked: this runtime lacks the span detectors' libraries ({exc.name})"
+        return ToolResult(
+            tool="traces",
+            status="no_data",
+            params=args.model_dump(mode="json", exclude_none=True),
+            summary=f"Not checked: {gap}",
+            data={"gaps": [gap]},
+        )
     return run(ctx, args)

@@ -18,28 +18,44 @@ from tools.toolbox import TOOLS
 POLICY_FILE = Path(__file__).resolve().parents[1] / "iam" / "rca-tools-readonly-policy.json"
 
 
-def _tool_actions() -> dict[str, list[str]]:
-    """Read-only API actions per tool, from ``infra/iam/rca-tools-readonly-policy.json`` (the
-    one place they are written; ``tests/aws/test_iam.py`` checks every call is in it): a
-    statement whose Sid starts with ``<Tool>Tool`` belongs to that tool."""
+def _tool_statements() -> dict[str, list[tuple[str, list[str], list[str]]]]:
+    """Read-only statements per tool, ``(sid, actions, resources)``, from
+    ``infra/iam/rca-tools-readonly-policy.json`` (the one place they are written;
+    ``tests/aws/test_iam.py`` checks every call is in it): a statement whose Sid starts with
+    ``<Tool>Tool`` belongs to that tool. A resource that names only the partition, Region and
+    account placeholders keeps its scope (Region and account ``*``; the partition is filled in
+    the stack); any other resource becomes ``*`` (its names are deployment settings)."""
     import json
+    import re
 
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[tuple[str, list[str], list[str]]]] = {}
     for st in json.loads(POLICY_FILE.read_text())["Statement"]:
         sid = st.get("Sid", "")
         if "Tool" not in sid:
             continue
         tool = sid.split("Tool", 1)[0].lower()
         actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
-        out.setdefault(tool, []).extend(actions)
+        given = [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]
+        scoped = all(
+            set(re.findall(r"\$\{([A-Za-z]+)\}", r)) <= {"Partition", "Region", "Account"}
+            for r in given
+        )
+        resources = (
+            [r.replace("${Region}", "*").replace("${Account}", "*") for r in given]
+            if scoped
+            else ["*"]
+        )
+        out.setdefault(tool, []).append((sid, list(actions), resources))
     return out
 
 
-TOOL_ACTIONS: dict[str, list[str]] = _tool_actions()
-NO_TELEMETRY_API = frozenset({"traces"})
-"""Tools that call no AWS telemetry API in the AWS world: ``traces`` reads spans only from
-bundles today and answers "no span source" as a gap on AWS (X-Ray span capture is not built), so
-its role gets no read action beyond its own logs."""
+TOOL_STATEMENTS = _tool_statements()
+TOOL_ACTIONS: dict[str, list[str]] = {
+    tool: [a for _sid, actions, _res in statements for a in actions]
+    for tool, statements in TOOL_STATEMENTS.items()
+}
+"""Read-only API actions per tool (every tool has some: ``traces`` reads X-Ray traces or the
+``aws/spans`` log group of CloudWatch Transaction Search)."""
 WRITE_VERBS = ("Put", "Create", "Delete", "Update", "Start", "Stop", "Tag", "Untag", "Set")
 """Action verbs that write; ``logs:StartQuery`` / ``StopQuery`` only run a read-only query."""
 
@@ -57,11 +73,19 @@ def readonly_actions() -> list[str]:
 class ToolsStack(Stack):
     """One Lambda per registered tool (handler ``tools.handlers.<name>``), each with its own
     role holding only that tool's read actions and ``sts:AssumeRole`` on the workload
-    accounts' read-only role; an AgentCore Gateway (IAM auth, MCP) with one Lambda target per
-    tool whose tool schema comes from the tool's pydantic input model."""
+    accounts' read-only role (``sources`` replaces the code package per tool: the ``traces``
+    Lambda's carries pandas and scipy); an AgentCore Gateway (IAM auth, MCP) with one Lambda
+    target per tool whose tool schema comes from the tool's pydantic input model."""
 
     def __init__(
-        self, scope: Construct, id: str, *, config: InfraConfig, source: Path, **kwargs: object
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: InfraConfig,
+        source: Path,
+        sources: dict[str, Path] | None = None,
+        **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         self.functions: dict[str, lambda_.Function] = {}
@@ -77,12 +101,24 @@ class ToolsStack(Stack):
         for name in TOOLS:
             log = log_group(self, f"{name}-logs", config)
             role = lambda_role(self, f"{name}-role", tool_role_name(config, name), log)
-            actions = TOOL_ACTIONS.get(name)
-            if not actions and name not in NO_TELEMETRY_API:
+            statements = TOOL_STATEMENTS.get(name)
+            if not statements:
                 raise ValueError(f"tool {name!r} has no IAM actions in TOOL_ACTIONS")
-            if actions:
-                role.add_to_policy(iam.PolicyStatement(sid="ReadTelemetry", actions=actions,
+            anywhere = [a for _sid, acts, res in statements if res == ["*"] for a in acts]
+            if anywhere:
+                role.add_to_policy(iam.PolicyStatement(sid="ReadTelemetry", actions=anywhere,
                                                        resources=["*"]))  # fmt: skip
+            for sid, actions, resources in statements:
+                if resources != ["*"]:  # scoped (the aws/spans log group of the traces tool)
+                    role.add_to_policy(
+                        iam.PolicyStatement(
+                            sid=sid,
+                            actions=actions,
+                            resources=[
+                                r.replace("${Partition}", self.partition) for r in resources
+                            ],
+                        )
+                    )
             role.add_to_policy(
                 iam.PolicyStatement(
                     sid="AssumeWorkloadReadOnly",
@@ -107,7 +143,7 @@ class ToolsStack(Stack):
                 f"{name}-fn",
                 config=config,
                 handler=f"tools.handlers.{name}",
-                source=source,
+                source=(sources or {}).get(name, source),
                 role=role,
                 log=log,
                 service=f"rca-tool-{name}",

@@ -46,7 +46,7 @@ def _span(rows: list[dict[str, Any]], trace: str, parent: str, service: str, sta
     return sid
 
 
-def _call(rows, trace, caller_span, caller, callee, at, net_ms, server_ms):  # noqa: ANN001
+def _call(rows, trace, caller_span, caller, callee, at, net_ms, server_ms):
     client_span = _span(rows, trace, caller_span, caller, at, net_ms + server_ms, "client")
     return _span(rows, trace, client_span, callee, at + int(net_ms * MS / 2), server_ms, "server")
 

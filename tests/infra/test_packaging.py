@@ -1,5 +1,6 @@
 """The function packages are slim: each kind's handler modules import with only its listed
-requirements (plus what Lambda's Python runtime ships: boto3), and never pandas."""
+requirements (plus what Lambda's Python runtime ships: boto3), and never pandas except the
+traces tool's, whose span detectors need it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from infra.packaging import PACKAGES, REQUIREMENTS
 
 ENTRY_POINTS = {
     "tools": ["tools.handlers"],
+    "traces": ["tools.handlers", "tools.trace_analysis"],
     "agent": ["agent.runtime", "agent.service"],
     "reviews": ["reviews.handlers"],
     "slack": ["slackbot.lambda_handler", "slackbot.app", "slackbot.alarms"],
@@ -73,7 +75,7 @@ def test_handlers_import_with_only_their_requirements_and_no_pandas(kind: str) -
         capture_output=True, text=True, check=True, timeout=300,
     )  # fmt: skip
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["pandas"] is False
+    assert result["pandas"] is (kind == "traces")
     allowed = requirement_closure(REQUIREMENTS[kind]) | {
         norm(d) for d in RUNTIME_PROVIDED | OPTIONAL
     }

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.stacks.reviews_stack import RETRY, THROTTLE_ERRORS
-from infra.stacks.tools_stack import NO_TELEMETRY_API, TOOL_ACTIONS, readonly_actions
+from infra.stacks.tools_stack import TOOL_ACTIONS, readonly_actions
 from tests.infra.conftest import Synthesized
 from tools.gateway import tool_definition
 from tools.toolbox import TOOLS
@@ -104,11 +104,20 @@ def test_each_tool_has_its_own_lambda_and_read_only_role(synthesized: Synthesize
             for a in actions_of(st)
         }
         own = set(TOOL_ACTIONS.get(name, []))
-        assert own or name in NO_TELEMETRY_API
+        assert own  # every tool reads telemetry (traces: X-Ray or aws/spans)
         assert own <= granted
         other = granted - own - OWN_TELEMETRY_WRITES - {"sts:AssumeRole"}
         assert not other, (name, other)  # nothing another tool needs, no write action
         assert granted <= set(readonly_actions()) | OWN_TELEMETRY_WRITES | {"sts:AssumeRole"}
+    traces_role = handlers["tools.handlers.traces"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    (span_query,) = [
+        st
+        for p in policies.values()
+        if {"Ref": traces_role} in p["Properties"]["Roles"]
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+        if "logs:StartQuery" in actions_of(st)
+    ]
+    assert span_query["Resource"] != "*" and "log-group:aws/spans" in json.dumps(span_query)
 
 
 def test_gateway_targets_are_the_converse_tools(synthesized: Synthesized) -> None:
