@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Stack, Token
 from aws_cdk import aws_bedrockagentcore as agentcore
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -23,8 +23,9 @@ def _tool_statements() -> dict[str, list[tuple[str, list[str], list[str]]]]:
     ``infra/iam/rca-tools-readonly-policy.json`` (the one place they are written;
     ``tests/aws/test_iam.py`` checks every call is in it): a statement whose Sid starts with
     ``<Tool>Tool`` belongs to that tool. A resource that names only the partition, Region and
-    account placeholders keeps its scope (Region and account ``*``; the partition is filled in
-    the stack); any other resource becomes ``*`` (its names are deployment settings)."""
+    account placeholders keeps its scope (filled in the stack with its own: reads in other
+    accounts go through their read-only role); any other resource becomes ``*`` (its names are
+    deployment settings)."""
     import json
     import re
 
@@ -40,11 +41,7 @@ def _tool_statements() -> dict[str, list[tuple[str, list[str], list[str]]]]:
             set(re.findall(r"\$\{([A-Za-z]+)\}", r)) <= {"Partition", "Region", "Account"}
             for r in given
         )
-        resources = (
-            [r.replace("${Region}", "*").replace("${Account}", "*") for r in given]
-            if scoped
-            else ["*"]
-        )
+        resources = list(given) if scoped else ["*"]
         out.setdefault(tool, []).append((sid, list(actions), resources))
     return out
 
@@ -110,15 +107,26 @@ class ToolsStack(Stack):
                                                        resources=["*"]))  # fmt: skip
             for sid, actions, resources in statements:
                 if resources != ["*"]:  # scoped (the aws/spans log group of the traces tool)
+                    filled = [
+                        r.replace("${Partition}", self.partition)
+                        .replace("${Region}", self.region)
+                        .replace("${Account}", self.account)
+                        for r in resources
+                    ]
                     role.add_to_policy(
-                        iam.PolicyStatement(
-                            sid=sid,
-                            actions=actions,
-                            resources=[
-                                r.replace("${Partition}", self.partition) for r in resources
-                            ],
-                        )
+                        iam.PolicyStatement(sid=sid, actions=actions, resources=filled)
                     )
+                    for wildcard in (r for r in resources if r.endswith(":*")):
+                        acknowledge(
+                            role.node.find_child("DefaultPolicy"),
+                            "AwsSolutions-IAM5[Resource::"
+                            + wildcard.replace("${Partition}", "<AWS::Partition>")
+                            .replace("${Region}", _nag_name(self.region, "<AWS::Region>"))
+                            .replace("${Account}", _nag_name(self.account, "<AWS::AccountId>"))
+                            + "]",
+                            "a log group's ARN with its log-stream suffix, as Logs Insights "
+                            "StartQuery on that one log group needs; no other log group",
+                        )
             role.add_to_policy(
                 iam.PolicyStatement(
                     sid="AssumeWorkloadReadOnly",
@@ -191,6 +199,12 @@ class ToolsStack(Stack):
 
     def tool_arn(self, name: str) -> str:
         return arn(self, "lambda", f"function:{self.functions[name].function_name}")
+
+
+def _nag_name(value: str, pseudo: str) -> str:
+    """How cdk-nag writes a stack's Region or account in a finding: the pseudo parameter when
+    it is a token (an environment-agnostic stack), else the value."""
+    return pseudo if Token.is_unresolved(value) else value
 
 
 def _schema(spec: dict[str, object]) -> agentcore.SchemaDefinition:

@@ -60,7 +60,17 @@ NO_PERMISSION = {"sts:GetCallerIdentity"}
 EXEMPT = {
     "reviews/store.py": {"dynamodb:CreateTable"},  # bootstrap helper for tests; infra creates it
 }
-READ_VERBS = ("Get", "List", "Describe", "Lookup", "Filter", "StartQuery", "StopQuery", "Assume")
+READ_VERBS = (
+    "Get",
+    "BatchGet",
+    "List",
+    "Describe",
+    "Lookup",
+    "Filter",
+    "StartQuery",
+    "StopQuery",
+    "Assume",
+)
 WRITE_PREFIXES = ("Put", "Create", "Update", "Delete", "Tag", "Untag", "Attach", "Set", "Invoke")
 
 
