@@ -63,6 +63,9 @@ class Report:
 DOCUMENTED_MAX = {
     ("logs", "StartQuery", "StartQuery.logGroupNames"): 50,
     ("logs", "StartQuery", "StartQuery.logGroupIdentifiers"): 50,
+    # BatchGetTraces TraceIds: "Minimum number of 1 item. Maximum number of 5 items."
+    # (https://docs.aws.amazon.com/xray/latest/api/API_BatchGetTraces.html)
+    ("xray", "BatchGetTraces", "BatchGetTraces.TraceIds"): 5,
 }
 
 _PATTERNS: dict[str, Any] = {}

@@ -107,7 +107,10 @@ def test_check_reads_linked_accounts_through_the_monitoring_account(
     monkeypatch.setattr(
         aws_cli,
         "_sessions",
-        lambda *a: Sessions(region="eu-central-1", roles=RoleConfig.resolve(environ={"RCA_CROSS_ACCOUNT": "observability"})),
+        lambda *a: Sessions(
+            region="eu-central-1",
+            roles=RoleConfig.resolve(environ={"RCA_CROSS_ACCOUNT": "observability"}),
+        ),
     )
     stub = Stubber(logs)
     stub.add_response("describe_log_groups", {"logGroups": []}, {"logGroupIdentifiers": ANY})
@@ -117,3 +120,20 @@ def test_check_reads_linked_accounts_through_the_monitoring_account(
     linked = [r for r in rows if r["account"] == "444455556666"]
     assert linked and linked[0]["ok"] and linked[0]["missing"]  # nothing found, said per group
     assert asked and all(loc.account is None for loc in asked)
+
+
+def test_capture_span_source_option(app, chain_bundle: Path, tmp_path: Path, monkeypatch):
+    source = Bundle(chain_bundle)
+    clients = ReplayClients(source)
+    monkeypatch.setattr(aws_cli, "_sessions", lambda *a: clients)
+    w = source.incident.window
+    base = ["capture", "--workspace", str(source.workspace_path), "--start",
+            w.start.isoformat(), "--end", w.end.isoformat()]  # fmt: skip
+    bad = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a"), "--span-source", "zipkin"])
+    assert bad.exit_code == 2 and "--span-source 'zipkin'" in bad.output
+    off = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b"), "--span-source", "none"])
+    assert off.exit_code == 0, off.output
+    assert clients.log.count("xray") == 0 and "0 spans" in off.stdout
+    xray = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "c"), "--span-source", "xray"])
+    assert xray.exit_code == 0 and "spans: AWS X-Ray" in xray.stdout
+    assert clients.log.count("xray", "GetTraceSummaries") >= 2

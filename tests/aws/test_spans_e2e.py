@@ -157,3 +157,17 @@ def test_a_denied_span_source_is_a_gap_line_of_the_traces_tool(traced_bundle: Pa
 
 
 ANY_GROUPS = {"logGroupNamePrefix": "aws/spans", "limit": ANY}
+
+
+def test_a_runtime_without_the_detectors_libraries_answers_with_a_gap(
+    traced_bundle: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import sys
+
+    session = open_bundle(traced_bundle)
+    monkeypatch.setitem(sys.modules, "tools.trace_analysis", None)  # import fails
+    result = run_tool(session.context, "traces", {})
+    assert result.status == "no_data" and result.data["gaps"] == [
+        "traces not checked: this runtime lacks the span detectors' libraries "
+        "(tools.trace_analysis)"
+    ]
