@@ -292,7 +292,7 @@ def test_throttling_and_access_denied_degrade_to_a_gap_line(operation, code, exp
     stub.add_client_error(operation, service_error_code=code, service_message="no")
     with stub:
         read = xray_spans(xray, HOUR, SpanLimits())
-    assert read.rows == [] and len(read.gaps) == 1
+    assert read.rows == [] and len(read.gaps) == 1 and read.failed
     assert read.gaps[0].startswith("X-Ray spans not read: X-Ray")
     assert expected in read.gaps[0].lower() or expected in read.gaps[0]
 

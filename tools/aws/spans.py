@@ -169,7 +169,8 @@ class SpanRead(Model):
 
     ``sampling``: ``rate`` is the share of the source's traces (X-Ray: of the trace summaries
     found; Transaction Search: of the spans) that was kept, ``recording_rate`` is always None
-    (unknown, see the notes). ``gaps``: what could not be read, one line each.
+    (unknown, see the notes). ``gaps``: what could not be read, one line each; ``failed``: an
+    AWS call failed (access denied, throttled, a failed query), so a later read may do better.
     """
 
     source: str
@@ -180,6 +181,7 @@ class SpanRead(Model):
     skipped: dict[str, int] = Field(default_factory=dict)
     sampling: dict[str, Any] = Field(default_factory=dict)
     gaps: list[str] = Field(default_factory=list)
+    failed: bool = False
 
 
 # ------------------------------------------------------------------------------ text
@@ -496,6 +498,7 @@ def xray_spans(
                     truncated += 1
     except AwsError as exc:
         read.gaps.append(_gap("X-Ray", exc))
+        read.failed = True
     chosen = sorted(ids, key=lambda t: hashlib.blake2b(t.encode(), digest_size=8).digest())
     chosen = chosen[: limits.max_traces]
     read.sampling = {
@@ -536,6 +539,7 @@ def xray_spans(
                     break
     except AwsError as exc:
         read.gaps.append(_gap("X-Ray", exc))
+        read.failed = True
     if unprocessed:
         read.gaps.append(f"X-Ray BatchGetTraces left {len(unprocessed)} trace(s) unprocessed")
     read.rows, read.skipped = segment_rows(documents)
@@ -584,6 +588,7 @@ def transaction_search_spans(
         read.calls += result.polls + 1
     except AwsError as exc:
         read.gaps.append(_gap("Transaction Search", exc))
+        read.failed = True
         return read
     read.rows, read.skipped = otel_rows(result.rows)
     read.rows = [r for r in read.rows if _inside(r["start_ns"], window)]

@@ -494,8 +494,8 @@ class AwsBackend(TelemetryBackend):
         """Spans that started in ``window``, read once per account and Region (the serving
         location, see :meth:`serving_location`) from X-Ray or Transaction Search
         (:func:`tools.aws.spans.read_spans`); service names that match a workspace element or
-        its ``rca.aliases`` are renamed to the element's name. Cached per window. Never raises
-        an AWS error: failures are gap lines of the reads."""
+        its ``rca.aliases`` are renamed to the element's name. Cached per window unless a read
+        failed. Never raises an AWS error: failures are gap lines of the reads."""
         with self._lock:
             cached = self._span_cache.get(_wkey(window))
         if cached is not None:
@@ -512,8 +512,9 @@ class AwsBackend(TelemetryBackend):
             )
             name_services(read.rows, self._element_name)
             reads.append(read)
-        with self._lock:
-            self._span_cache[_wkey(window)] = reads
+        if not any(read.failed for read in reads):  # a failed read is retried next time
+            with self._lock:
+                self._span_cache[_wkey(window)] = reads
         return reads
 
     def _element_name(self, name: str) -> str | None:
