@@ -45,7 +45,8 @@ class ReviewEvent(Model):
     where the text is stored); assessment_started (``done``
     of ``total`` questions already checkpointed, ``data``: ``units``, ``mode``, ``workers``);
     question_assessed (``question_id``, ``number``, ``risk``, ``done`` of ``total``);
-    throttled (``data``: ``unit``, ``attempt``, ``delay_s`` seconds); unit_failed (``text``);
+    throttled (``data``: ``unit``, ``error``: a unit still throttled after botocore's retries; no
+    new unit starts); unit_failed (``text``);
     assessment_finished (``data``: ``seconds``, ``requests``); report_written (``text``: the
     path or URI, ``data``: ``format``); wa_workload / wa_answer / wa_milestone / wa_report:
     WA Tool apply progress (``data`` as the WA Tool client reports it).

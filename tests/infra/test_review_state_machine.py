@@ -316,7 +316,7 @@ def test_state_machine_tasks_in_definition_order_give_the_rca_review_assessment(
 
         # the cloud path: the task handlers in the order of the synthesized definition
         service, stubs = make_service("reviews-sfn", pages, {first_question},
-                                      runner_options={"max_attempts": 1})  # fmt: skip
+                                      )  # fmt: skip
         handlers.set_service(service)
         try:
             interpreter = Interpreter(handlers_by_fn)
@@ -345,7 +345,7 @@ def test_state_machine_tasks_in_definition_order_give_the_rca_review_assessment(
         assert sum(op == "Retrieve" for op, _ in stubs[2].calls) >= n
 
         # `rca review`'s path: ReviewService.run in one process, same AWS stubs
-        local, _ = make_service("reviews-cli", pages, set(), runner_options={"max_attempts": 2})
+        local, _ = make_service("reviews-cli", pages, set())
         record = local.submit(f"s3://{BUCKET}/{key}",
                               options=handlers.ReviewOptions(mode="quick", pillars=[pillars]))  # fmt: skip
         local.run(record.id)
