@@ -68,6 +68,11 @@ class CaseResult:
     stderr: str = ""
 
     @property
+    def stderr_lines(self) -> list[str]:
+        """The non-empty lines printed on stderr."""
+        return [ln for ln in self.stderr.splitlines() if ln.strip()]
+
+    @property
     def oom(self) -> bool:
         return "MemoryError" in self.stderr or (self.exit_code == -signal.SIGKILL and not self.hung)
 
@@ -82,14 +87,17 @@ class CaseResult:
             found.append("out of memory")
         if self.peak_mb > MEMORY_CEILING_MB:
             found.append(f"peak {self.peak_mb:.0f} MB over the ceiling")
-        usage_panel = self.exit_code == 2 and "Usage:" in self.stderr + self.stdout
+        # `rca` or `rca bundle` alone: the help on stdout, nothing on stderr, exit 2
+        help_shown = self.exit_code == 2 and "Usage:" in self.stdout and not self.stderr.strip()
         if (
             not self.hung
             and self.exit_code not in (0,)
             and not self.message.startswith("error:")
-            and not usage_panel  # click's own usage error (exit 2), shown in Typer's panel
+            and not help_shown
         ):
             found.append("failure without one error: line")
+        if self.exit_code == 2 and not help_shown and len(self.stderr_lines) != 1:
+            found.append(f"usage error in {len(self.stderr_lines)} lines, not one")
         if expect_ok is True and self.exit_code != 0:
             found.append("expected success")
         if expect_ok is False and self.exit_code == 0:
@@ -839,6 +847,12 @@ def cli_misuses(root: Path) -> list[tuple[str, list[str], bool]]:
     return [
         ("no arguments", [], False),
         ("unknown command", ["frobnicate"], False),
+        ("unknown subcommand", ["bundle", "frobnicate"], False),
+        ("ask with an unknown option", ["ask", "x", "--bundle", b, "--foo"], False),
+        ("ask without its question", ["ask"], False),
+        ("ask --max-steps not a number", ["ask", "x", "--bundle", b, "--max-steps", "many"], False),
+        ("ask --bundle without a value", ["ask", "x", "--bundle"], False),
+        ("review-chat without arguments", ["review-chat"], False),
         ("ask with an empty question", ["ask", "  ", "--bundle", b], False),
         ("ask --bundle missing", ["ask", "x", "--bundle", str(root / "nope")], False),
         ("ask --start not a time", ["ask", "x", "--bundle", b, "--start", "yesterday"], False),
