@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     seq, par, paced_run = list(results.values())
     print(
-        f"speed-up over sequential: {seq['wall_s'] / par['wall_s']:.1f}x adaptive, "
-        f"{seq['wall_s'] / paced_run['wall_s']:.1f}x adaptive + pacing "
+        f"speed-up over sequential: {seq['wall_s'] / par['wall_s']:.1f}x parallel, "
+        f"{seq['wall_s'] / paced_run['wall_s']:.1f}x parallel + pacing "
         f"(lower bound at {args.rate:g}/s: {par['questions'] / args.rate:.1f} s projected)"
     )
     return 0
