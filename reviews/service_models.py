@@ -1,7 +1,7 @@
 """The typed values of the review service (:mod:`reviews.service`): its events, settings,
 per-review options and the view models it returns (chat answer, summary).
 
-Times are aware UTC datetimes; sizes in bytes; ``delay_s`` and ``seconds`` in seconds.
+Times are aware UTC datetimes; sizes in bytes; ``seconds`` in seconds.
 """
 
 from __future__ import annotations

@@ -15,25 +15,31 @@ import json
 import threading
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import botocore.endpoint
 import botocore.retries.bucket
 import pytest
+from botocore.stub import Stubber
 
+from agent.sessions import DynamoSessionStore
 from lenses.catalog import Lens, Pillar, load_guidance, load_lens
 from reviews.assessors.bedrock import BedrockAssessor
 from reviews.errors import ThrottledError as ReviewsThrottledError
 from reviews.models import ReviewRecord
-from reviews.retrieve import LocalRetriever
+from reviews.retrieve import BedrockKbRetriever, LocalRetriever
 from reviews.runner import ReviewRunner
-from reviews.store import SqliteReviewStore
+from reviews.store import DynamoReviewStore, SqliteReviewStore
+from reviews.textract import TextractExtractor
+from reviews.watool import WaToolClient
 from tests.reviews.conftest import DR, extracted
 from tools.aws.errors import ThrottledError, aws_call
 from tools.aws.session import MAX_ATTEMPTS, RETRY_MODE, make_client
+from tools.workspace import fetch_s3_object
 
 MODEL = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
@@ -63,8 +69,8 @@ class Throttling:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_POST = _answer  # noqa: N815 (http.server's naming)
-            do_GET = _answer  # noqa: N815
+            do_POST = _answer
+            do_GET = _answer
 
             def log_message(self, *args: Any) -> None:
                 return None
@@ -102,7 +108,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
             bucket._refill()
         return 0.0
 
-    fake = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k[0] == "_"})
+    fake = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if k[0] != "_"})
     fake.sleep = backoff
     monkeypatch.setattr(botocore.endpoint, "time", fake)
     monkeypatch.setattr(botocore.retries.bucket.Clock, "current_time", lambda self: now[0])
@@ -171,3 +177,67 @@ def test_throttled_review_unit_is_tried_by_botocore_only_and_marked_resumable(
     assert "after 8 attempts" in message and "rca review --resume thr-aws" in message
     assert ReviewsThrottledError is ThrottledError  # reviews re-exports the one class
     assert store.questions("thr-aws") == []  # nothing half-stored; resume assesses it
+
+
+def _stubbed(service: str) -> tuple[Any, Stubber]:
+    client = boto3.client(service, region_name="eu-central-1")
+    return client, Stubber(client)
+
+
+def _kb_retrieve() -> tuple[Stubber, Callable[[], Any]]:
+    client, stub = _stubbed("bedrock-agent-runtime")
+    stub.add_client_error("retrieve", "ThrottlingException", "Rate exceeded", 429)
+    return stub, lambda: BedrockKbRetriever("KBTEST0001", client=client).retrieve("backups")
+
+
+def _wa_tool() -> tuple[Stubber, Callable[[], Any]]:
+    client, stub = _stubbed("wellarchitected")
+    stub.add_client_error("get_answer", "ThrottlingException", "Rate exceeded", 429)
+    return stub, lambda: WaToolClient(client).call(
+        "GetAnswer", WorkloadId="a" * 32, LensAlias="wellarchitected", QuestionId="priorities"
+    )
+
+
+def _textract() -> tuple[Stubber, Callable[[], Any]]:
+    client, stub = _stubbed("textract")
+    code = "ProvisionedThroughputExceededException"
+    stub.add_client_error("start_document_analysis", code, "slow down", 400)
+    extractor = TextractExtractor("bucket", textract=client, s3=object(), sleep=lambda s: None)
+    return stub, lambda: extractor.start("uploads/d.pdf", "0" * 64, "d.pdf")
+
+
+def _review_store() -> tuple[Stubber, Callable[[], Any]]:
+    client, stub = _stubbed("dynamodb")
+    code = "ProvisionedThroughputExceededException"
+    stub.add_client_error("get_item", code, "slow down", 400)
+    return stub, lambda: DynamoReviewStore("reviews", client).get("r1")
+
+
+def _session_store() -> tuple[Stubber, Callable[[], Any]]:
+    client, stub = _stubbed("dynamodb")
+    stub.add_client_error("get_item", "ThrottlingException", "Rate exceeded", 400)
+    return stub, lambda: DynamoSessionStore("sessions", client).load("s1")
+
+
+def _workspace() -> tuple[Stubber, Callable[[], Any]]:
+    client, stub = _stubbed("s3")
+    stub.add_client_error("get_object", "SlowDown", "Please reduce your request rate", 503)
+    return stub, lambda: fetch_s3_object("s3://bucket/workspace.json", client)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [_kb_retrieve, _wa_tool, _textract, _review_store, _session_store, _workspace],
+    ids=["kb-retrieve", "wa-tool", "textract", "review-store", "session-store", "s3-workspace"],
+)
+def test_except_throttled_error_catches_throttling_from_every_wrapper(
+    call: Callable[[], tuple[Stubber, Callable[[], Any]]],
+) -> None:
+    """Wrappers that turn other AWS failures into their own errors (RetrievalError, WaToolError,
+    ExtractionError, StoreError, SessionError, WorkspaceError) let throttling through as the
+    one ThrottledError, in one line."""
+    stub, run = call()
+    with stub, pytest.raises(ThrottledError) as caught:
+        run()
+    assert type(caught.value) is ThrottledError
+    assert "\n" not in str(caught.value) and "throttling" in str(caught.value)
