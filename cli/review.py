@@ -112,7 +112,7 @@ class _Progress:
 
 def _run(service: ReviewService, review_id: str, show: _Progress) -> None:
     """Run a review; a failure is one line, with the resume command unless the input is bad."""
-    from reviews.errors import DocumentError
+    from reviews.errors import DocumentError, ReviewNotFoundError
     from tools.errors import RcaError
 
     try:
@@ -124,7 +124,7 @@ def _run(service: ReviewService, review_id: str, show: _Progress) -> None:
     except RcaError as exc:
         if state["debug"]:
             raise
-        if "--resume" in str(exc):  # the message already says how to resume (throttling)
+        if "--resume" in str(exc) or isinstance(exc, ReviewNotFoundError):  # nothing to add
             fail(str(exc))
         fail(f"{exc} (review {review_id} is kept: `rca review --resume {review_id}` continues it)")
     except KeyboardInterrupt as exc:
