@@ -386,5 +386,11 @@ class BedrockKbRetriever(Retriever):
         throttling stays the one :class:`~tools.aws.errors.ThrottledError`."""
         error = translate(exc, service="Bedrock Agent", operation="Retrieve", region=self.region)
         if isinstance(error, ThrottledError):
-            return error
+            return ThrottledError(
+                f"knowledge base {self.knowledge_base_id}: {error}",
+                service=error.service,
+                operation=error.operation,
+                code=error.code,
+                region=error.region,
+            )
         return RetrievalError(f"knowledge base {self.knowledge_base_id}: {error}", error.code)
