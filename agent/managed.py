@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from agent.loop import Progress, _noop
 from agent.models import Hypotheses, Investigation, Step
-from tools.aws.errors import translate_model
+from tools.aws.errors import ThrottledError, translate_model
 from tools.aws.session import make_client
 from tools.context import ToolResult
 from tools.errors import ModelError
@@ -134,7 +134,12 @@ class ManagedAgentRuntime:
         for event in events:
             for key in _ERROR_EVENTS:
                 if key in event:
-                    raise ModelError(f"{where} failed: {key}: {event[key].get('message', '')}")
+                    detail = f"{where} failed: {key}: {event[key].get('message', '')}"
+                    if key == "throttlingException":  # the one throttling error
+                        raise ThrottledError(
+                            f"{detail}; retry later", service="Bedrock Agent", code=key
+                        )
+                    raise ModelError(detail)
             if "chunk" in event:
                 text.append(event["chunk"].get("bytes", b"").decode("utf-8", "replace"))
             trace = event.get("trace", {}).get("trace", {}).get("orchestrationTrace", {})

@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, field_validator
 
 from agent.models import Investigation, Step
+from tools.aws.errors import raise_if_throttled
 from tools.errors import RcaError
 from tools.models import Model, TimeWindow
 from tools.redact import redact
@@ -229,6 +230,7 @@ class DynamoSessionStore(SessionStore):
         try:
             self.client.put_item(TableName=self.table, Item=self._item(record))
         except (ClientError, BotoCoreError) as exc:
+            raise_if_throttled(exc, service="DynamoDB", operation="PutItem")
             raise SessionError(
                 f"cannot store session in DynamoDB table {self.table}: {exc}"
             ) from exc
@@ -250,6 +252,7 @@ class DynamoSessionStore(SessionStore):
                 raise VersionConflict(
                     f"session {record.id} changed since version {expected}"
                 ) from exc
+            raise_if_throttled(exc, service="DynamoDB", operation="PutItem")
             raise SessionError(
                 f"cannot store session in DynamoDB table {self.table}: {exc}"
             ) from exc
@@ -259,6 +262,7 @@ class DynamoSessionStore(SessionStore):
         try:
             reply = self.client.get_item(TableName=self.table, Key={"id": {"S": session_id}})
         except (ClientError, BotoCoreError) as exc:
+            raise_if_throttled(exc, service="DynamoDB", operation="GetItem")
             raise SessionError(f"cannot read DynamoDB table {self.table}: {exc}") from exc
         if "Item" not in reply:
             raise SessionError(f"no session {session_id!r} in DynamoDB table {self.table}")

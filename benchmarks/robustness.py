@@ -16,7 +16,9 @@ Parts (``--part``):
 - ``cli``: >= 20 CLI misuses (:func:`cli_misuses`);
 - ``interrupts``: ``rca review`` interrupted by a real SIGINT or SIGTERM at a random moment
   (seeded), then resumed: no hang, state ``failed``/``interrupted`` (never a stale
-  ``assessing``), and the resumed result equal to an uninterrupted run;
+  ``assessing``), and the resumed result equal to an uninterrupted run; plus one SIGINT and one
+  SIGTERM while assessment units that take 30 s each are in flight: the longest exit time
+  (the process must not wait for them);
 - ``parallel``: N follow-ups on one investigation session started at once as real processes:
   every turn stored.
 
@@ -68,6 +70,11 @@ class CaseResult:
     stderr: str = ""
 
     @property
+    def stderr_lines(self) -> list[str]:
+        """The non-empty lines printed on stderr."""
+        return [ln for ln in self.stderr.splitlines() if ln.strip()]
+
+    @property
     def oom(self) -> bool:
         return "MemoryError" in self.stderr or (self.exit_code == -signal.SIGKILL and not self.hung)
 
@@ -82,14 +89,17 @@ class CaseResult:
             found.append("out of memory")
         if self.peak_mb > MEMORY_CEILING_MB:
             found.append(f"peak {self.peak_mb:.0f} MB over the ceiling")
-        usage_panel = self.exit_code == 2 and "Usage:" in self.stderr + self.stdout
+        # `rca` or `rca bundle` alone: the help on stdout, nothing on stderr, exit 2
+        help_shown = self.exit_code == 2 and "Usage:" in self.stdout and not self.stderr.strip()
         if (
             not self.hung
             and self.exit_code not in (0,)
             and not self.message.startswith("error:")
-            and not usage_panel  # click's own usage error (exit 2), shown in Typer's panel
+            and not help_shown
         ):
             found.append("failure without one error: line")
+        if self.exit_code == 2 and not help_shown and len(self.stderr_lines) != 1:
+            found.append(f"usage error in {len(self.stderr_lines)} lines, not one")
         if expect_ok is True and self.exit_code != 0:
             found.append("expected success")
         if expect_ok is False and self.exit_code == 0:
@@ -839,6 +849,12 @@ def cli_misuses(root: Path) -> list[tuple[str, list[str], bool]]:
     return [
         ("no arguments", [], False),
         ("unknown command", ["frobnicate"], False),
+        ("unknown subcommand", ["bundle", "frobnicate"], False),
+        ("ask with an unknown option", ["ask", "x", "--bundle", b, "--foo"], False),
+        ("ask without its question", ["ask"], False),
+        ("ask --max-steps not a number", ["ask", "x", "--bundle", b, "--max-steps", "many"], False),
+        ("ask --bundle without a value", ["ask", "x", "--bundle"], False),
+        ("review-chat without arguments", ["review-chat"], False),
         ("ask with an empty question", ["ask", "  ", "--bundle", b], False),
         ("ask --bundle missing", ["ask", "x", "--bundle", str(root / "nope")], False),
         ("ask --start not a time", ["ask", "x", "--bundle", b, "--start", "yesterday"], False),
@@ -1142,6 +1158,130 @@ def interrupt_reviews(n: int, seed: int, root: Path) -> tuple[list[InterruptRun]
     return runs, "\n".join(lines)
 
 
+SLOW_UNITS = (
+    "import sys, time\n"
+    "from reviews.assessors.heuristic import HeuristicAssessor\n"
+    "real, delay = HeuristicAssessor.assess, float(sys.argv[1])\n"
+    "def slow(self, *args, **kwargs):\n"
+    "    time.sleep(delay)\n"
+    "    return real(self, *args, **kwargs)\n"
+    "HeuristicAssessor.assess = slow\n"
+    "sys.argv = ['rca', *sys.argv[2:]]\n"
+    "from cli.main import app\n"
+    "app()\n"
+)
+"""``rca`` whose every assessment unit first waits ``argv[1]`` seconds (a slow model call in
+flight), then runs the real command line (``cli.main``) with the rest of argv."""
+
+
+def slow_rca_command(unit_s: float, *args: str) -> list[str]:
+    """The argv of one ``rca`` invocation whose assessment units each take ``unit_s`` more
+    seconds (:data:`SLOW_UNITS`)."""
+    return [sys.executable, "-c", SLOW_UNITS, str(unit_s), *args]
+
+
+@dataclass
+class InFlightRun:
+    """One review interrupted while its assessment units were in flight."""
+
+    signal_name: str
+    unit_s: float
+    exit_code: int | None
+    exit_after_s: float
+    hung: bool
+    traceback: bool
+    state: str | None
+    error_kind: str | None
+    message: str
+    review_id: str | None = None
+    home: Path | None = None
+
+    def problems(self, ceiling_s: float) -> list[str]:
+        found = []
+        if self.hung:
+            found.append("hung")
+        if self.traceback:
+            found.append("traceback")
+        if self.exit_code != 130:
+            found.append(f"exit {self.exit_code}")
+        if self.exit_after_s > ceiling_s:
+            found.append(f"exit after {self.exit_after_s:.2f} s > {ceiling_s:.1f} s")
+        if (self.state, self.error_kind) != ("failed", "interrupted"):
+            found.append(f"stored {self.state}/{self.error_kind}")
+        return found
+
+
+def interrupt_in_flight(
+    root: Path, *, unit_s: float = 30.0, signals: tuple[signal.Signals, ...] | None = None
+) -> list[InFlightRun]:
+    """Start ``rca review`` whose units each take ``unit_s`` seconds, signal it once the review
+    is ``assessing`` with units in flight, and measure how long the process takes to exit (a
+    process that waited for its units would take about ``unit_s``)."""
+    root.mkdir(parents=True, exist_ok=True)
+    pdf = _design_pdf(root / "design.pdf")
+    runs = []
+    for i, sig in enumerate(signals or (signal.SIGINT, signal.SIGTERM)):
+        env = base_env(root / f"inflight-{i}")
+        home = Path(env["RCA_HOME"])
+        argv = slow_rca_command(
+            unit_s, "review", str(pdf), *REVIEW_ARGS, "--json", "--out", str(root / f"out-{i}")
+        )
+        began = time.monotonic()
+        proc = start(argv, env)
+        while proc.poll_without_reaping() and time.monotonic() - began < 60:
+            record = _stored_review(home) if (home / "reviews.db").exists() else None
+            if record and record["state"] == "assessing":
+                break
+            time.sleep(0.01)
+        time.sleep(0.5)  # the units have started: each is now sleeping unit_s seconds
+        sent = time.monotonic()
+        os.kill(proc.pid, sig)
+        result = finish(f"inflight-{i}", proc, argv, began, unit_s * 3)
+        exit_after = time.monotonic() - sent
+        record = _stored_review(home)
+        runs.append(
+            InFlightRun(
+                signal_name=signal.Signals(sig).name,
+                unit_s=unit_s,
+                exit_code=result.exit_code,
+                exit_after_s=exit_after,
+                hung=result.hung,
+                traceback=result.traceback,
+                state=str(record["state"]) if record else None,
+                error_kind=str(record.get("error_kind")) if record else None,
+                message=result.message,
+                review_id=str(record["id"]) if record else None,
+                home=root / f"inflight-{i}",
+            )
+        )
+    return runs
+
+
+IN_FLIGHT_CEILING_S = 5.0
+"""Stated ceiling on the exit time after a signal with assessment units in flight."""
+
+
+def in_flight_table(runs: list[InFlightRun]) -> str:
+    """The in-flight interruption runs and the longest exit time."""
+    lines = [
+        "Interrupted with assessment units in flight (each unit takes "
+        f"{runs[0].unit_s:.0f} s; a process that waited for them would need about that long)",
+        f"{'signal':<8} {'exit':>4} {'exit after s':>12} {'stored':<20} message",
+    ]
+    for r in runs:
+        bad = r.problems(IN_FLIGHT_CEILING_S)
+        lines.append(
+            f"{r.signal_name:<8} {r.exit_code!s:>4} {r.exit_after_s:12.2f} "
+            f"{f'{r.state}/{r.error_kind}':<20} {('!! ' + ', '.join(bad) + ' | ') if bad else ''}"
+            f"{r.message[:90]}"
+        )
+    lines.append(
+        f"longest exit after the signal: {max(r.exit_after_s for r in runs):.2f} s "
+        f"(ceiling {IN_FLIGHT_CEILING_S:.0f} s)"
+    )
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------- parallel
 FOLLOW_UP = (
     "import sys; from pathlib import Path; "
@@ -1235,6 +1375,9 @@ def main(argv: list[str] | None = None) -> int:
             runs, text = interrupt_reviews(args.interrupts, args.seed, root / "interrupts")
             print(text, flush=True)
             ok &= not any(r.problems() for r in runs)
+            flying = interrupt_in_flight(root / "in-flight")
+            print(in_flight_table(flying), flush=True)
+            ok &= not any(r.problems(IN_FLIGHT_CEILING_S) for r in flying)
         if args.part in ("all", "parallel"):
             good, text = parallel_follow_ups(args.parallel, root / "parallel")
             print(text, flush=True)

@@ -3,10 +3,18 @@ and the investigation service over the session store."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+try:  # Typer >= 0.20 ships its own copy of click as typer._click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older Typer over click
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from agent.service import InvestigationService, Listener, ProgressEvent
 from agent.sessions import open_store as session_store
@@ -35,6 +43,51 @@ def fail(message: str, code: int = 1) -> NoReturn:
     line = " ".join(terminal(message).split())  # one line, whatever the message held
     err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
     raise typer.Exit(code)
+
+
+class OneLineErrors(TyperGroup):
+    """The root command group: click's own errors are one line on stderr, not a boxed panel.
+
+    A usage error (unknown option or command, missing argument, bad value) prints
+    ``error: <click's message> (try '<command> --help')`` and exits 2; any other click error
+    prints ``error: <message>`` with its own exit code; an aborted prompt ``error: aborted``
+    and 1. No usage block and no traceback. Commands run with ``standalone_mode=False`` so the
+    errors reach this method; ``--help``, ``typer.Exit`` and the no-argument help behave as
+    before (exit codes kept). Tests through ``CliRunner`` go through here too.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.NoArgsIsHelpError as exc:  # `rca`, `rca bundle`: Typer printed
+            sys.exit(exc.exit_code)  # the help already
+        except click_errors.UsageError as exc:
+            ctx = exc.ctx
+            hint = ""
+            if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+                hint = f" (try '{ctx.command_path} {ctx.help_option_names[0]}')"
+            _click_error(f"{exc.format_message().rstrip('.')}{hint}", exc.exit_code)
+        except click_errors.ClickException as exc:
+            _click_error(exc.format_message(), exc.exit_code)
+        except click_errors.Abort:
+            _click_error("aborted", 1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_error(message: str, code: int) -> NoReturn:
+    line = " ".join(strip_controls(message).split())  # one line, whatever click's text held
+    sys.stderr.write(f"error: {line}\n")
+    sys.stderr.flush()
+    sys.exit(code)
 
 
 def guard(fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -1,8 +1,10 @@
 """The ``rca`` command.
 
 Exit codes: 0 success; 1 a runtime error (bad bundle, unknown component, empty window, AWS
-failure), printed as one line on stderr; 2 a usage error. ``--json`` prints exactly one JSON
-document on stdout; progress and messages go to stderr. ``--debug`` shows tracebacks.
+failure), printed as one line on stderr; 2 a usage error (unknown option or command, missing
+argument, bad value), one line too (:class:`cli.common.OneLineErrors`). ``--json`` prints
+exactly one JSON document on stdout; progress and messages go to stderr. ``--debug`` shows
+tracebacks.
 """
 
 from __future__ import annotations
@@ -21,7 +23,19 @@ from agent.service import AwsSource, BundleSource, TelemetrySource
 from cli import review as review_commands
 from cli import sessions as session_commands
 from cli.aws import register as register_aws
-from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, listener, out, service
+from cli.common import (
+    AsJson,
+    OneLineErrors,
+    Profile,
+    Quiet,
+    Region,
+    err,
+    fail,
+    guard,
+    listener,
+    out,
+    service,
+)
 from cli.common import state as _state
 from cli.lens import lens_app
 from cli.sessions import (
@@ -40,6 +54,7 @@ from tools.markup import terminal
 from tools.models import TimeWindow
 
 app = typer.Typer(
+    cls=OneLineErrors,  # click's usage errors as one line, exit 2
     add_completion=False,
     no_args_is_help=True,
     help="Agentic ops assistant for AWS: incident root-cause analysis.",

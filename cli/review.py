@@ -100,10 +100,7 @@ class _Progress:
         elif event.kind == "question_assessed":
             line = f"  [{event.done}/{event.total}] {event.number}: {event.risk}"
         elif event.kind == "throttled":
-            line = (
-                f"  throttled on {data['unit']} (attempt {data['attempt']}), waiting up to "
-                f"{data['delay_s']:.1f} s"
-            )
+            line = f"  throttled on {data['unit']} after botocore's retries; no new unit starts"
         elif event.kind == "wa_answer":
             line = f"  {data['question_id']}: {data['action']}"
         elif event.kind in ("wa_workload", "wa_milestone", "wa_report"):
@@ -115,7 +112,7 @@ class _Progress:
 
 def _run(service: ReviewService, review_id: str, show: _Progress) -> None:
     """Run a review; a failure is one line, with the resume command unless the input is bad."""
-    from reviews.errors import DocumentError
+    from reviews.errors import DocumentError, ReviewNotFoundError
     from tools.errors import RcaError
 
     try:
@@ -127,6 +124,8 @@ def _run(service: ReviewService, review_id: str, show: _Progress) -> None:
     except RcaError as exc:
         if state["debug"]:
             raise
+        if "--resume" in str(exc) or isinstance(exc, ReviewNotFoundError):  # nothing to add
+            fail(str(exc))
         fail(f"{exc} (review {review_id} is kept: `rca review --resume {review_id}` continues it)")
     except KeyboardInterrupt as exc:
         name = getattr(exc, "signal_name", "SIGINT")

@@ -326,7 +326,7 @@ class Assessor(ABC):
         """One draft per question of ``unit``.
 
         Raises:
-            ThrottledError: the backend throttled (the runner backs off and retries).
+            ThrottledError: still throttled after botocore's retries (the unit is not re-run).
             AssessmentError: the backend failed or returned an invalid answer.
         """
 

@@ -41,7 +41,7 @@ from reviews.evidence import stem
 from reviews.grounding import ground
 from reviews.models import Assessment, ChatTurn, Citation, DocumentText
 from reviews.render import render_template
-from tools.aws.errors import translate_model
+from tools.aws.errors import ThrottledError, translate_model
 from tools.text import STOPWORDS
 from tools.text import words as word_tokens
 
@@ -494,6 +494,8 @@ class BedrockResponder(Responder):
             )
         except (ClientError, BotoCoreError) as exc:
             error = translate_model(exc, f"model {self.model_id}", None)
+            if isinstance(error, ThrottledError):
+                raise error from exc
             raise ReviewError(f"{error}; or use --model heuristic to answer offline") from exc
         content = response.get("output", {}).get("message", {}).get("content", [])
         text = "\n".join(b["text"] for b in content if "text" in b).strip()

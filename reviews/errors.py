@@ -6,7 +6,10 @@ review record keeps it as the reason of a ``failed`` state.
 
 from __future__ import annotations
 
+from tools.aws.errors import ThrottledError
 from tools.errors import RcaError
+
+__all__ = ["ThrottledError"]  # the one throttling error (tools.aws.errors), re-exported as is
 
 
 class ReviewError(RcaError):
@@ -61,10 +64,6 @@ class ExtractionError(ReviewError):
 
 class AssessmentError(ReviewError):
     """An assessor could not produce a valid assessment (model output invalid, access denied)."""
-
-
-class ThrottledError(AssessmentError):
-    """The assessment backend throttled the request; the runner retries with backoff."""
 
 
 class WaToolError(ReviewError):

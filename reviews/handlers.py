@@ -8,10 +8,12 @@ The state machine (``infra/stacks/reviews_stack.py``) runs::
 
 Every task takes the state (a JSON object, :class:`ReviewState`) and returns it with its own
 fields added, so the state machine needs no path plumbing. ``assess`` runs in a Map over the
-question ids, one question per task; it raises :class:`~reviews.errors.ThrottledError` at the
-first throttle (the runner does not retry inside the task) so Step Functions retries it with
-backoff and jitter; a question still failing after the retries is caught and handed to
-``mark_failed``, which checkpoints it as ``UNANSWERED`` with the error, so the review goes on.
+question ids, one question per task. Retries: botocore's retry mode retries each AWS call
+(the one call-level layer); a question still throttled after it raises the one
+:class:`~tools.aws.errors.ThrottledError`, the Lambda reports its class name as the error name,
+and the Map's ``Retry`` on ``ThrottledError`` re-runs the task with backoff and jitter (the one
+unit-level layer). A question still failing after that is caught and handed to ``mark_failed``,
+which checkpoints it as ``UNANSWERED`` with the error, so the review goes on.
 
 Submission: an S3 ``Object Created`` event (EventBridge) for ``uploads/<name>.pdf``. User
 metadata on the object carries the options: ``x-amz-meta-rca-mode`` (quick|deep),
@@ -87,13 +89,11 @@ def set_service(service: ReviewService | None) -> None:
 
 
 def get_service() -> ReviewService:
-    """The service of this process: settings from the environment, no in-task retries."""
+    """The service of this process, settings from the environment."""
     global _service
     with _lock:
         if _service is None:
-            _service = ReviewService(
-                settings=ReviewSettings.from_env(), runner_options={"max_attempts": 1}
-            )
+            _service = ReviewService(settings=ReviewSettings.from_env())
         return _service
 
 
@@ -150,8 +150,9 @@ def questions(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @tracer.capture_lambda_handler
 def assess(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Assess one question (KB Retrieve + Bedrock); idempotent. Raises ThrottledError on a
-    throttle, for the state machine's retry with backoff and jitter."""
+    """Assess one question (KB Retrieve + Bedrock); idempotent. Raises
+    :class:`~tools.aws.errors.ThrottledError` when still throttled after botocore's retries,
+    for the state machine's ``Retry`` with backoff and jitter."""
     task = QuestionTask.model_validate(event)
     qa = get_service().assess_question(task.review_id, task.question_id)
     return {"question_id": qa.question_id, "risk": qa.risk}

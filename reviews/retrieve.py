@@ -42,7 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ConfigDict, Field, model_validator
 
 from lenses.catalog import GuidanceNote, load_guidance, load_lens
-from tools.aws.errors import translate
+from tools.aws.errors import ThrottledError, translate
 from tools.errors import RcaError
 from tools.models import Model
 
@@ -360,7 +360,7 @@ class BedrockKbRetriever(Retriever):
                 retrievalQuery={"text": query},
                 retrievalConfiguration={"vectorSearchConfiguration": search},
             )
-        except ClientError as exc:
+        except ClientError as exc:  # throttling: the one ThrottledError, as translated
             raise self._translate(exc) from exc
         except BotoCoreError as exc:
             raise RetrievalError(
@@ -381,7 +381,16 @@ class BedrockKbRetriever(Retriever):
             source=str(source or result.get("documentId") or ""),
         )
 
-    def _translate(self, exc: ClientError) -> RetrievalError:
-        """The one AWS error table (:func:`tools.aws.errors.translate`), naming the KB."""
+    def _translate(self, exc: ClientError) -> RetrievalError | ThrottledError:
+        """The one AWS error table (:func:`tools.aws.errors.translate`), naming the KB;
+        throttling stays the one :class:`~tools.aws.errors.ThrottledError`."""
         error = translate(exc, service="Bedrock Agent", operation="Retrieve", region=self.region)
+        if isinstance(error, ThrottledError):
+            return ThrottledError(
+                f"knowledge base {self.knowledge_base_id}: {error}",
+                service=error.service,
+                operation=error.operation,
+                code=error.code,
+                region=error.region,
+            )
         return RetrievalError(f"knowledge base {self.knowledge_base_id}: {error}", error.code)

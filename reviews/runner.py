@@ -1,27 +1,33 @@
-"""The assessment runner: bounded parallelism, backoff on throttling, per-question checkpoints.
+"""The assessment runner: bounded parallelism, one retry layer, per-question checkpoints.
 
 :class:`ReviewRunner` assesses the units of a review (a pillar per request in ``quick`` mode, a
-question per request in ``deep`` mode) on a thread pool of ``max_workers`` threads. An
-:class:`AdaptiveLimit` caps the requests in flight: it halves on every throttle (down to 1)
-and grows by one after as many consecutive successes as the current limit (AIMD, the scheme
-TCP and botocore's adaptive mode use), so a run settles just under the backend's rate instead of
-hammering it. When the request quota is known, ``max_rps`` also spaces request starts
-``1 / max_rps`` seconds apart (a client-side rate limit). A throttled unit waits
-``base_delay_s * 2**(attempt-1)`` seconds (capped at ``max_delay_s``, jitter between half and
-all of it) and is retried up to ``max_attempts`` times.
+question per request in ``deep`` mode) on ``max_workers`` daemon threads
+(:class:`tools.interrupts.DaemonExecutor`). When the request quota is known, ``max_rps`` spaces
+request starts ``1 / max_rps`` seconds apart (a client-side rate limit, not a retry).
+
+Retries: botocore's retry mode on every client (:func:`tools.aws.session.make_client`: adaptive,
+8 attempts, exponential backoff with jitter and a client-side token bucket) is the only
+call-level retry layer. A unit whose calls are still throttled after it raised the one
+:class:`~tools.aws.errors.ThrottledError`; the runner does not re-run it. It stops starting new
+units (the ones queued are cancelled), lets the units in flight finish and checkpoint, and raises
+one :class:`~tools.aws.errors.ThrottledError` naming the throttled units and how to resume, so the
+review is marked ``failed`` with ``error_kind`` ``throttled`` and ``--resume`` assesses the rest.
+In the cloud, the Step Functions ``Retry`` on ``ThrottledError`` around each question's task is
+the one unit-level layer (``infra/stacks/reviews_stack.py``).
 
 Each finished question is checkpointed in the store **by the worker that finished it**, so an
-interrupted run (Ctrl-C, crash, throttling that never ends) keeps every finished question and a
-re-run assesses only the rest (:meth:`ReviewRunner.run` skips checkpointed questions).
+interrupted run (Ctrl-C, crash, throttling) keeps every finished question and a re-run assesses
+only the rest (:meth:`ReviewRunner.run` skips checkpointed questions). On Ctrl-C or SIGTERM the
+units in flight are not waited for, neither here nor at interpreter exit (daemon workers), so the
+process ends promptly; a unit cut off that way is simply assessed again on resume.
 """
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 from lenses.catalog import GuidanceNote, Lens
@@ -34,7 +40,7 @@ from reviews.assess import (
     retrieve_guidance,
 )
 from reviews.document import with_summary
-from reviews.errors import AssessmentError, ThrottledError
+from reviews.errors import AssessmentError
 from reviews.models import (
     RISKS,
     Assessment,
@@ -46,6 +52,8 @@ from reviews.models import (
 )
 from reviews.plan import order_plan
 from reviews.store import ReviewStore
+from tools.aws.errors import ThrottledError
+from tools.interrupts import DaemonExecutor
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -54,45 +62,12 @@ def _noop(event: str, payload: dict[str, Any]) -> None:
     return None
 
 
-class AdaptiveLimit:
-    """A concurrency limit that halves on throttling and creeps back up on success (AIMD)."""
-
-    def __init__(self, maximum: int) -> None:
-        self.maximum = max(1, maximum)
-        self.limit = self.maximum
-        self.active = 0
-        self._streak = 0
-        self._cond = threading.Condition()
-        self.throttles = 0
-
-    def acquire(self) -> None:
-        """Block until fewer than ``limit`` requests are in flight, then take a slot."""
-        with self._cond:
-            while self.active >= self.limit:
-                self._cond.wait()
-            self.active += 1
-
-    def release(self, throttled: bool) -> None:
-        """Give the slot back; adapt the limit to the outcome."""
-        with self._cond:
-            self.active -= 1
-            if throttled:
-                self.throttles += 1
-                self.limit = max(1, self.limit // 2)
-                self._streak = 0
-            else:
-                self._streak += 1
-                if self._streak >= self.limit and self.limit < self.maximum:
-                    self.limit += 1
-                    self._streak = 0
-            self._cond.notify_all()
-
-
 class ReviewRunner:
     """Runs an assessor over a lens for one document (see the module docstring).
 
     ``retriever`` implements ``retrieve(query, filter=None, k=5)``; ``notes`` are the lens's
-    guidance notes (the catalog the retrieved choice ids are resolved against).
+    guidance notes (the catalog the retrieved choice ids are resolved against); ``sleep``
+    (seconds) is what ``max_rps`` pacing waits with.
     """
 
     def __init__(
@@ -104,11 +79,7 @@ class ReviewRunner:
         store: ReviewStore,
         *,
         max_workers: int = 4,
-        max_attempts: int = 6,
-        base_delay_s: float = 1.0,
-        max_delay_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
         progress: Progress | None = None,
         max_rps: float | None = None,
     ) -> None:
@@ -118,13 +89,8 @@ class ReviewRunner:
         self.catalog = {n.choice_id: n for n in notes}
         self.store = store
         self.max_workers = max(1, max_workers)
-        self.max_attempts = max_attempts
-        self.base_delay_s = base_delay_s
-        self.max_delay_s = max_delay_s
         self.sleep = sleep
-        self.rng = rng or random.Random()
         self.progress = progress or _noop
-        self.limit = AdaptiveLimit(self.max_workers)
         self.requests = 0
         self._count_lock = threading.Lock()
         self.max_rps = max_rps
@@ -157,27 +123,12 @@ class ReviewRunner:
     def _call(
         self, doc: DocumentText, unit: Unit, guidance: dict[str, QuestionGuidance], mode: Mode
     ) -> list[Any]:
-        for attempt in range(1, self.max_attempts + 1):
-            self.limit.acquire()
-            self._pace()
-            throttled = False
-            try:
-                with self._count_lock:
-                    self.requests += 1
-                return self.assessor.assess(doc, unit, guidance, mode)
-            except ThrottledError as exc:
-                throttled = True
-                if attempt == self.max_attempts:
-                    raise ThrottledError(
-                        f"{unit.key}: still throttled after {attempt} attempts ({exc}); "
-                        "re-run with --resume to continue, or lower --concurrency"
-                    ) from exc
-            finally:
-                self.limit.release(throttled)
-            delay = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
-            self.progress("throttled", {"unit": unit.key, "attempt": attempt, "delay_s": delay})
-            self.sleep(self.rng.uniform(delay / 2, delay))
-        raise AssertionError("unreachable")  # pragma: no cover
+        """One assessor request; a :class:`ThrottledError` (botocore's retries spent) is raised
+        as is: the unit is not re-run here."""
+        self._pace()
+        with self._count_lock:
+            self.requests += 1
+        return self.assessor.assess(doc, unit, guidance, mode)
 
     def _unit(
         self, review_id: str, doc: DocumentText, unit: Unit, mode: Mode
@@ -203,11 +154,12 @@ class ReviewRunner:
     def assess_unit(
         self, review_id: str, doc: DocumentText, unit: Unit, mode: Mode
     ) -> list[QuestionAssessment]:
-        """Assess one unit now (throttling retried as in :meth:`run`), checkpoint each of its
-        questions, return them (the service's "assess one question" step).
+        """Assess one unit now, checkpoint each of its questions, return them (the service's
+        "assess one question" step, the Step Functions task).
 
         Raises:
             AssessmentError: the assessor failed for good on this unit.
+            ThrottledError: still throttled after botocore's retries (the task's ``Retry``).
         """
         return self._unit(review_id, doc, unit, mode)
 
@@ -221,8 +173,11 @@ class ReviewRunner:
         """Assess every question not yet checkpointed; return the whole assessment.
 
         Raises:
+            ThrottledError: a unit was still throttled after botocore's retries; no new unit was
+                started after it, the units in flight finished and are checkpointed, and the
+                message (one line) names the throttled units and how to resume.
             AssessmentError: a unit failed for good; finished questions stay checkpointed and the
-                first error is raised after the other units in flight have finished.
+                first error is raised after the other units have finished.
             LensError: an unknown pillar id.
         """
         wanted = {q.id for q in self.lens.questions(pillars)}
@@ -243,8 +198,9 @@ class ReviewRunner:
         )
         results: dict[str, QuestionAssessment] = dict(done)
         errors: list[BaseException] = []
+        throttled: list[tuple[Unit, ThrottledError]] = []
         started = time.monotonic()
-        pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="assess")
+        pool = DaemonExecutor(max_workers=self.max_workers, thread_name_prefix="assess")
         interrupted = False
         try:
             pending: dict[Future[list[QuestionAssessment]], Unit] = {
@@ -255,6 +211,8 @@ class ReviewRunner:
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
                         unit = pending.pop(future)
+                        if future.cancelled():
+                            continue
                         try:
                             for qa in future.result():
                                 results[qa.question_id] = qa
@@ -268,6 +226,11 @@ class ReviewRunner:
                                         "total": total,
                                     },
                                 )
+                        except ThrottledError as exc:  # botocore's retries are spent: stop here
+                            throttled.append((unit, exc))
+                            self.progress("throttled", {"unit": unit.key, "error": str(exc)})
+                            for queued in pending:
+                                queued.cancel()  # the ones not started; in flight ones finish
                         except Exception as exc:  # collected, raised after the rest finish
                             errors.append(exc)
                             self.progress("unit_failed", {"unit": unit.key, "error": str(exc)})
@@ -277,8 +240,8 @@ class ReviewRunner:
                         )
             except BaseException:
                 # Ctrl-C, SIGTERM or a crash: queued units are cancelled and the units in flight
-                # are not waited for here (each checkpoints its questions when it ends), so the
-                # caller can record the interruption at once.
+                # are not waited for, here or at exit (daemon workers), so the caller records the
+                # interruption at once; a unit cut off is assessed again on resume.
                 interrupted = True
                 for future in pending:
                     future.cancel()
@@ -286,6 +249,8 @@ class ReviewRunner:
         finally:
             pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
         self.progress("end", {"seconds": time.monotonic() - started, "requests": self.requests})
+        if throttled:
+            raise _still_throttled(review_id, throttled, len(results), total)
         if errors:
             first = errors[0]
             if isinstance(first, AssessmentError):
@@ -302,6 +267,28 @@ class ReviewRunner:
             pillars=pillars,
         )
         return with_summary(assessment, doc)  # the workload and key facts, for the summary
+
+
+def _still_throttled(
+    review_id: str, throttled: list[tuple[Unit, ThrottledError]], done: int, total: int
+) -> ThrottledError:
+    """The one-line error of a run stopped by throttling (what, how far, how to resume)."""
+    keys = ", ".join(unit.key for unit, _ in throttled[:3]) + (
+        f" and {len(throttled) - 3} more" if len(throttled) > 3 else ""
+    )
+    first = throttled[0][1]
+    error = ThrottledError(
+        f"review {review_id} stopped, throttled on {keys} after botocore's retries ({first}); "
+        f"{done} of {total} questions are checkpointed: re-run with "
+        f"`rca review --resume {review_id}` later, or lower --concurrency",
+        service=first.service,
+        operation=first.operation,
+        code=first.code,
+        account=first.account,
+        region=first.region,
+    )
+    error.__cause__ = first
+    return error
 
 
 def assemble(

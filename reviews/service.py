@@ -63,6 +63,7 @@ from reviews.service_models import (
 )
 from reviews.sources import check_document, local_copy, parse_s3_uri
 from reviews.store import ReviewStore, open_store
+from tools.aws.errors import ThrottledError
 from tools.errors import RcaError
 from tools.interrupts import shield
 
@@ -92,7 +93,7 @@ class ReviewService:
     ``{"textract": ..., "bedrock-runtime": ...}``; the rest are built by ``make_client``),
     ``session`` (a ``boto3.Session`` for every client the service builds). What is not injected
     comes from ``settings`` (default: the embedded world). ``runner_options`` are passed to
-    :class:`~reviews.runner.ReviewRunner` (backoff, ``sleep``, ``max_rps``); ``listener``
+    :class:`~reviews.runner.ReviewRunner` (``sleep``, ``max_rps``); ``listener``
     receives the events of every call that gets none. A listener that raises is logged and
     ignored: rendering never fails a review.
 
@@ -343,6 +344,8 @@ class ReviewService:
         except (RcaError, KeyboardInterrupt) as exc:
             if isinstance(exc, RcaError):
                 kind = exc.kind if isinstance(exc, DocumentError) else step
+                if isinstance(exc, ThrottledError):  # resumable: botocore's retries were spent
+                    kind = "throttled"
                 message = str(exc) or type(exc).__name__
             else:  # Ctrl-C or SIGTERM (tools.interrupts.Interrupted): never a stale state
                 kind = "interrupted"

@@ -1,7 +1,7 @@
 """The typed values of the review service (:mod:`reviews.service`): its events, settings,
 per-review options and the view models it returns (chat answer, summary).
 
-Times are aware UTC datetimes; sizes in bytes; ``delay_s`` and ``seconds`` in seconds.
+Times are aware UTC datetimes; sizes in bytes; ``seconds`` in seconds.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ class ReviewEvent(Model):
     where the text is stored); assessment_started (``done``
     of ``total`` questions already checkpointed, ``data``: ``units``, ``mode``, ``workers``);
     question_assessed (``question_id``, ``number``, ``risk``, ``done`` of ``total``);
-    throttled (``data``: ``unit``, ``attempt``, ``delay_s`` seconds); unit_failed (``text``);
+    throttled (``data``: ``unit``, ``error``: a unit still throttled after botocore's retries; no
+    new unit starts); unit_failed (``text``);
     assessment_finished (``data``: ``seconds``, ``requests``); report_written (``text``: the
     path or URI, ``data``: ``format``); wa_workload / wa_answer / wa_milestone / wa_report:
     WA Tool apply progress (``data`` as the WA Tool client reports it).

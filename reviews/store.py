@@ -55,6 +55,7 @@ from reviews.models import (
     ReviewState,
     utcnow,
 )
+from tools.aws.errors import raise_if_throttled
 from tools.interrupts import shield
 
 SQLITE_INLINE_LIMIT = 256 * 1024
@@ -536,6 +537,7 @@ class DynamoReviewStore(ReviewStore):
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "ConditionalCheckFailedException":
                 raise
+            raise_if_throttled(exc, service="DynamoDB", operation=op)
             if code == "ResourceNotFoundException":
                 raise StoreError(
                     f"DynamoDB table {self.table} not found; deploy the stack or set "
@@ -672,6 +674,7 @@ class DynamoReviewStore(ReviewStore):
                     Bucket=self.bucket, Key=key, Body=data, ContentType="application/gzip"
                 )
             except (ClientError, BotoCoreError) as exc:
+                raise_if_throttled(exc, service="S3", operation="PutObject")
                 raise StoreError(f"cannot write s3://{self.bucket}/{key}: {exc}") from exc
             ref = f"s3://{self.bucket}/{key}"
         item["ref"] = {"S": ref}
@@ -695,6 +698,7 @@ class DynamoReviewStore(ReviewStore):
         try:
             body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except (ClientError, BotoCoreError) as exc:
+            raise_if_throttled(exc, service="S3", operation="GetObject")
             raise StoreError(f"cannot read {ref}: {exc}") from exc
         return _unpack(body)
 
@@ -739,6 +743,7 @@ class DynamoReviewStore(ReviewStore):
                     raise ReviewConflictError(
                         f"review {review_id}: chat turn {last + 1} was taken"
                     ) from exc
+                raise_if_throttled(exc, service="DynamoDB", operation="TransactWriteItems")
                 raise StoreError(
                     f"DynamoDB TransactWriteItems on {self.table} failed: {code}"
                 ) from exc

@@ -35,7 +35,7 @@ from reviews.errors import (
 )
 from reviews.extract import Extractor, inspect_pdf, require_text
 from reviews.models import DocumentText, ExtractorName, PageText
-from tools.aws.errors import translate
+from tools.aws.errors import ThrottledError, raise_if_throttled, translate
 
 TEXTRACT_MAX_BYTES = 500 * 1000 * 1000
 TEXTRACT_MAX_PAGES = 3_000
@@ -58,7 +58,10 @@ def _translate(exc: ClientError, what: str, name: str) -> Exception:
         return CorruptPdfError(
             f"{name}: Textract cannot read the document ({code}: {message}); re-export the PDF"
         )
-    return ExtractionError(str(translate(exc, service="Textract", operation=what.split()[-1])))
+    error = translate(exc, service="Textract", operation=what.split()[-1])
+    if isinstance(error, ThrottledError):  # the one throttling error, never wrapped
+        return error
+    return ExtractionError(str(error))
 
 
 def _children(block: dict[str, Any], kind: str = "CHILD") -> list[str]:
@@ -189,6 +192,7 @@ class TextractExtractor(Extractor):
                 ServerSideEncryption="AES256",
             )
         except ClientError as exc:
+            raise_if_throttled(exc, service="S3", operation="PutObject")
             raise ExtractionError(
                 f"upload of {path.name} to s3://{self.bucket}/{key} failed: "
                 f"{_error_code(exc)}; check the bucket name and s3:PutObject permission"

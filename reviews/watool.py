@@ -54,7 +54,7 @@ from pydantic import Field
 from lenses.catalog import Lens, LensError
 from reviews.errors import InvalidChoiceError, WaToolError
 from reviews.models import Assessment, QuestionAssessment
-from tools.aws.errors import translate
+from tools.aws.errors import raise_if_throttled, translate
 from tools.markup import plain
 from tools.models import Model
 from tools.redact import redact
@@ -398,6 +398,7 @@ class WaToolClient:
         try:
             result: dict[str, Any] = method(**params)
         except (ClientError, BotoCoreError) as exc:
+            raise_if_throttled(exc, service=SERVICE, operation=operation, region=self.region)
             raise WaToolError(
                 str(translate(exc, service=SERVICE, operation=operation, region=self.region))
             ) from exc
@@ -412,6 +413,7 @@ class WaToolClient:
         try:
             return str(self._sts.get_caller_identity()["Arn"])
         except (ClientError, BotoCoreError) as exc:
+            raise_if_throttled(exc, service="STS", operation="GetCallerIdentity")
             raise WaToolError(
                 str(translate(exc, service="STS", operation="GetCallerIdentity"))
             ) from exc

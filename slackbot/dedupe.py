@@ -19,6 +19,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tools.aws.errors import raise_if_throttled
+
 CLAIM_TTL_S = 3600  # Slack's retries end within minutes; an hour is ample
 
 
@@ -71,6 +73,7 @@ class DynamoEventClaims(EventClaims):
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
+            raise_if_throttled(exc, service="DynamoDB", operation="PutItem")
             raise
         except BotoCoreError:
             raise

@@ -56,7 +56,8 @@ def _review_line(event: ReviewEvent) -> str:
     if event.kind == "question_assessed":
         return f"{safe(event.number, 20)}: {safe(event.risk, 20)} ({event.done}/{event.total})"
     if event.kind == "throttled":
-        return f":hourglass: throttled, retrying in {event.data.get('delay_s', 0)} s"
+        unit = safe(str(event.data.get("unit", "")), 60)
+        return f":hourglass: throttled on {unit} after retries; no new unit starts"
     if event.kind == "unit_failed":
         return f":warning: {safe(event.text, 300)}"
     return ""

@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
+from tools.aws.errors import raise_if_throttled
 from tools.errors import RcaError
 from tools.models import Model
 
@@ -59,6 +60,7 @@ def load_secrets(client: Any | None = None) -> SlackSecrets:
         try:
             reply = client.get_secret_value(SecretId=secret_id)
         except (ClientError, BotoCoreError) as exc:
+            raise_if_throttled(exc, service="Secrets Manager", operation="GetSecretValue")
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
             raise RcaError(f"cannot read Slack secret {secret_id}: {code}") from None
         try:

@@ -18,6 +18,11 @@ has recorded an interruption, :func:`install` with ``exit_now=True`` makes a sig
 line and end the process at once (``os._exit(130)``): no traceback from an import, and no
 second exception in the interpreter's shutdown while worker threads finish.
 
+:class:`DaemonExecutor` runs work (the review's assessment units) on daemon threads, so neither
+an interrupted caller nor the interpreter's exit waits for the units in flight: the standard
+``ThreadPoolExecutor`` joins its threads at exit, which held an interrupted ``rca review`` for as
+long as its slowest unit (a Bedrock call may take minutes).
+
 Reference: Python documentation, ``signal`` ("Execution of Python signal handlers": handlers
 run in the main thread between bytecode instructions) and PEP 419 (protecting cleanup
 statements from interruptions, deferred).
@@ -26,9 +31,16 @@ statements from interruptions, deferred).
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from types import FrameType, TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell convention for an interrupted command
@@ -108,3 +120,78 @@ class shield:
             _pending.clear()
             if exc_type is None or not issubclass(exc_type, KeyboardInterrupt):
                 raise Interrupted(name)
+
+
+class DaemonExecutor(Executor):
+    """A thread pool of at most ``max_workers`` **daemon** threads (started on demand).
+
+    Like :class:`concurrent.futures.ThreadPoolExecutor` for ``submit`` and ``shutdown(wait,
+    cancel_futures)``, except that nothing joins its threads at interpreter exit: after
+    ``shutdown(wait=False, cancel_futures=True)`` the process can end while a task is still
+    running (its result is lost; callers checkpoint finished work). Tasks must not need to run
+    to completion for consistency (each of the review's writes is its own transaction).
+    """
+
+    def __init__(self, max_workers: int, thread_name_prefix: str = "worker") -> None:
+        self.max_workers = max(1, max_workers)
+        self.prefix = thread_name_prefix
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Queue ``fn(*args, **kwargs)``; returns its future.
+
+        Raises:
+            RuntimeError: the executor was shut down.
+        """
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot submit to an executor that was shut down")
+            self._queue.put((future, lambda: fn(*args, **kwargs)))
+            if len(self._threads) < self.max_workers:
+                thread = threading.Thread(
+                    target=self._work, name=f"{self.prefix}_{len(self._threads)}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+        return future
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, call = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = call()
+            except BaseException as exc:  # handed to the caller through the future
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """No new tasks; ``cancel_futures`` cancels the queued ones; ``wait`` joins the workers
+        (after the running tasks end), else returns at once."""
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        if cancel_futures:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].cancel()
+        for _ in threads:
+            self._queue.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()

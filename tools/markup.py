@@ -89,13 +89,20 @@ def html(text: str) -> str:
 def mrkdwn(text: str) -> str:
     """Slack mrkdwn that shows the literal text: ``&``, ``<``, ``>`` escaped (no mention, channel
     broadcast or link can form) and the formatting characters ``* _ ~ `` ` `` made inert with a
-    zero-width joiner-free fullwidth substitute."""
+    look-alike substitute where they could open or close formatting.
+
+    Slack's "Formatting text for app surfaces" documents escaping for ``&``, ``<`` and ``>``
+    only; the formatting characters have no escape. ``_italic_`` forms only at word boundaries,
+    so an underscore between two letters or digits (``network_config``, ``DB_HOST``) is shown
+    as is; every other ``_`` and every ``*``, ``~`` and backtick become ``＿ ∗ ∼ ˋ``."""
     text = strip_controls(text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.translate(_MRKDWN_FORMAT)
+    return _MRKDWN_OPENER.sub(lambda m: _MRKDWN_FORMAT[m.group()], text)
 
 
-_MRKDWN_FORMAT = str.maketrans({"*": "∗", "_": "＿", "~": "∼", "`": "ˋ"})
+_MRKDWN_FORMAT = {"*": "∗", "_": "＿", "~": "∼", "`": "ˋ"}
+# every formatting character except an underscore with a letter or digit on both sides
+_MRKDWN_OPENER = re.compile(r"[*~`]|_(?![^\W_])|(?<![^\W_])_")
 
 
 def mrkdwn_code(text: str) -> str:

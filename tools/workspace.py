@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tools.aws.errors import translate
+from tools.aws.errors import raise_if_throttled, translate
 from tools.aws.session import make_client
 from tools.c4 import ArchitectureModel
 from tools.errors import WorkspaceError
@@ -46,6 +46,7 @@ def fetch_s3_object(uri: str, s3: Any, *, max_bytes: int = MAX_WORKSPACE_BYTES) 
         body = response["Body"].read(max_bytes + 1)
     except (ClientError, BotoCoreError) as exc:
         code = error_code(exc)
+        raise_if_throttled(exc, service="S3", operation="GetObject")
         if code in MISSING_CODES:
             raise WorkspaceError(
                 f"{uri}: no such S3 object (S3 GetObject {code}); check the bucket and key"

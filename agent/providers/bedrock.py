@@ -148,7 +148,8 @@ class BedrockConverseProvider(ModelProvider):
         """Call Converse once and turn its reply into a :class:`Turn`.
 
         Raises:
-            ModelError: credentials, access, throttling (after botocore retries), not found.
+            ModelError: credentials, access, model not found or not usable on demand.
+            ThrottledError: still throttled after botocore's retries (the one class).
             ContextOverflowError: the conversation is too long for the model.
         """
         try:

@@ -30,9 +30,13 @@ from infra.stacks.common import (
 UPLOAD_PREFIX = "uploads/"
 REPORTS_PREFIX = "reports/"
 THROTTLE_ERRORS = ["ThrottledError", "Lambda.TooManyRequestsException"]
+"""Error names the assess task retries: the class name of :class:`tools.aws.errors.ThrottledError`
+(the Lambda runtime reports an exception's class name as the error name; a test checks the
+handler raises exactly this class) and Lambda's own invocation throttle."""
 RETRY = {"interval_s": 2, "backoff_rate": 2.0, "max_attempts": 6, "max_delay_s": 60}
 """Assess-task retry on throttling: 2, 4, 8, 16, 32, 60 s ceilings, full jitter (Step Functions
-``JitterStrategy: FULL``), 6 retries."""
+``JitterStrategy: FULL``), 6 retries. This is the cloud's one unit-level retry layer, above
+botocore's per-call retry mode inside the task; the task itself never re-runs a question."""
 WATOOL_READ = [
     "wellarchitected:ListWorkloads",
     "wellarchitected:GetAnswer",

@@ -58,10 +58,10 @@ from reviews.assessors.lexical import (
     relevant_statements,
 )
 from reviews.document import Statement, understand
-from reviews.errors import AssessmentError, ThrottledError
+from reviews.errors import AssessmentError
 from reviews.models import ChoiceReason, DocumentText, Mode, Quote, Verdict
 from reviews.render import render_template
-from tools.aws.errors import ModelRetryableError, translate_model
+from tools.aws.errors import ThrottledError, translate_model
 from tools.aws.models import output_limit, resolve_model, supports_forced_tool, supports_tool_status
 from tools.errors import ModelError
 from tools.models import Model
@@ -281,8 +281,8 @@ class BedrockAssessor(Assessor):
             )
         except (ClientError, BotoCoreError) as exc:
             error = translate_model(exc, f"model {self.model_id}", self.region)
-            if isinstance(error, ModelRetryableError):
-                raise ThrottledError(str(error)) from exc
+            if isinstance(error, ThrottledError):  # the one throttling error, never wrapped
+                raise error from exc
             raise AssessmentError(str(error)) from exc
         usage = response.get("usage") or {}
         with self._lock:

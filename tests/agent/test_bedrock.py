@@ -17,6 +17,7 @@ from agent.providers.bedrock import BedrockConverseProvider, price_of
 from agent.render import render_prompt
 from cli.main import app
 from tests.builders import write_chain_bundle
+from tools.aws.errors import ThrottledError
 from tools.errors import ContextOverflowError, ModelError
 
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -175,7 +176,7 @@ def test_converse_loop_requests_and_answer(chain: Path) -> None:
 @pytest.mark.parametrize(
     ("code", "message", "error", "text"),
     [
-        ("ThrottlingException", "Too many requests", ModelError, "retry later"),
+        ("ThrottlingException", "Too many requests", ThrottledError, "retry later"),
         ("AccessDeniedException", "no access", ModelError, "enable model access"),
         (
             "ValidationException",

@@ -21,6 +21,7 @@ from agent.service import BundleSource, InvestigationService
 from agent.sessions import DynamoSessionStore, SessionError, SqliteSessionStore
 from cli.main import app
 from tests.builders import write_chain_bundle
+from tools.aws.errors import ThrottledError
 from tools.errors import ModelError
 
 
@@ -275,7 +276,7 @@ def test_managed_runtime_rejects_a_non_json_answer(chain: Path) -> None:
             "x", session.context.window, session.context.baseline
         )
     client = FakeAgentClient([{"throttlingException": {"message": "slow down"}}])
-    with pytest.raises(ModelError, match="throttlingException"):
+    with pytest.raises(ThrottledError, match="throttlingException"):
         ManagedAgentRuntime("A", "B", client=client).run(
             "x", session.context.window, session.context.baseline
         )

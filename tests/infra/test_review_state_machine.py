@@ -315,8 +315,7 @@ def test_state_machine_tasks_in_definition_order_give_the_rca_review_assessment(
         first_question = lens.questions([pillars])[0].id
 
         # the cloud path: the task handlers in the order of the synthesized definition
-        service, stubs = make_service("reviews-sfn", pages, {first_question},
-                                      runner_options={"max_attempts": 1})  # fmt: skip
+        service, stubs = make_service("reviews-sfn", pages, {first_question})
         handlers.set_service(service)
         try:
             interpreter = Interpreter(handlers_by_fn)
@@ -345,7 +344,7 @@ def test_state_machine_tasks_in_definition_order_give_the_rca_review_assessment(
         assert sum(op == "Retrieve" for op, _ in stubs[2].calls) >= n
 
         # `rca review`'s path: ReviewService.run in one process, same AWS stubs
-        local, _ = make_service("reviews-cli", pages, set(), runner_options={"max_attempts": 2})
+        local, _ = make_service("reviews-cli", pages, set())
         record = local.submit(f"s3://{BUCKET}/{key}",
                               options=handlers.ReviewOptions(mode="quick", pillars=[pillars]))  # fmt: skip
         local.run(record.id)
@@ -393,3 +392,49 @@ def test_a_question_that_keeps_failing_is_marked_and_the_review_completes(
     assert calls == ["priorities"]  # not retried: only throttling is
     (qa,) = saved
     assert qa.risk == "UNANSWERED" and "AssessmentError" in qa.warnings[0]
+
+
+def test_the_assess_task_raises_the_error_name_its_retry_rule_matches(
+    synthesized: Synthesized,
+) -> None:
+    """The cloud's one unit-level retry layer: the Lambda reports the raised class's name as
+    the error name; the Map's Retry must list exactly that name. A Converse still throttled
+    after botocore's retries (one request here: the Stubber answers before botocore retries)
+    makes ``handlers.assess`` raise the one ThrottledError, whose name is in ErrorEquals, and
+    the task itself sends no second request."""
+    from tests.reviews.pdfs import text_pdf
+    from tools.aws.errors import ThrottledError
+
+    states, _ = definition(synthesized)
+    assess = states["States"]["assess_each_question"]["ItemProcessor"]["States"]["assess"]
+    retried = {name for rule in assess["Retry"] for name in rule["ErrorEquals"]}
+    lines = ["The workload runs in two AWS Regions with Route 53 failover.",
+             "Backups are taken hourly with AWS Backup and restored quarterly."]  # fmt: skip
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        DynamoReviewStore.create_table(boto3.client("dynamodb", region_name="eu-west-1"), "rt")
+        s3.put_object(Bucket=BUCKET, Key="uploads/d.pdf", Body=text_pdf([lines]))
+        lens = load_lens("wellarchitected")
+        question = lens.questions(["reliability"])[0].id
+        service, stubs = make_service("rt", [lines], {question})
+        handlers.set_service(service)
+        try:
+            record = service.submit(
+                f"s3://{BUCKET}/uploads/d.pdf",
+                options=handlers.ReviewOptions(mode="deep", pillars=["reliability"]),
+            )
+            service.extract(record.id)
+            with pytest.raises(Exception) as caught:
+                handlers.assess({"review_id": record.id, "question_id": question}, None)
+            stored = service.store.get(record.id)
+        finally:
+            handlers.set_service(None)
+    assert type(caught.value) is ThrottledError
+    assert type(caught.value).__name__ in retried  # what the Lambda reports is what is retried
+    assert {"ThrottledError", "Lambda.TooManyRequestsException"} <= retried
+    assert "\n" not in str(caught.value)
+    assert sum(op == "Converse" for op, _ in stubs[1].calls) == 1  # no re-run inside the task
+    assert stored.error_kind == "throttled"  # until a later question succeeds

@@ -26,6 +26,7 @@ from reviews.retrieve import (
     or_all,
     tokenize,
 )
+from tools.aws.errors import ThrottledError
 
 KB_ID = "KB12345678"
 
@@ -374,7 +375,8 @@ def test_bedrock_retrieve_without_filter_omits_it(kb: tuple[BedrockKbRetriever, 
             "ThrottlingException",
             429,
             "knowledge base KB12345678: Bedrock Agent Retrieve in the default account/eu-central-1 "
-            "failed (ThrottlingException: bad filter.); AWS kept throttling after retries",
+            "failed (ThrottlingException: bad filter.); AWS kept throttling after botocore's "
+            "retries",
         ),
         (
             "AccessDeniedException",
@@ -402,8 +404,11 @@ def test_bedrock_errors_are_translated(
     stubber.add_client_error(
         "retrieve", service_error_code=code, service_message="bad filter.", http_status_code=status
     )
-    with pytest.raises(RetrievalError) as info:
+    # throttling is the one ThrottledError (tools.aws.errors), not a RetrievalError
+    error = ThrottledError if code == "ThrottlingException" else RetrievalError
+    with pytest.raises(error) as info:
         retriever.retrieve("backups", equals("pillar", "reliability"))
+    assert type(info.value) is error
     assert expected in str(info.value)
     assert "\n" not in str(info.value)
     assert info.value.code == code

@@ -23,6 +23,7 @@ from reviews.watool import (
     build_plan,
 )
 from tests.reviews.conftest import DR
+from tools.aws.errors import ThrottledError
 from tools.aws.session import client_config, make_client
 
 WID = "0123456789abcdef0123456789abcdef"
@@ -302,8 +303,8 @@ def test_errors_are_translated(small: Assessment, lens) -> None:  # type: ignore
     wa = WaToolClient(client, sts=object())
     with Stubber(client) as stub:
         stub.add_client_error("list_workloads", "ThrottlingException", "slow down")
-        with pytest.raises(WaToolError, match="kept throttling after retries"):
-            apply_plan(plan, lens, wa)
+        with pytest.raises(ThrottledError, match="kept throttling after botocore's retries"):
+            apply_plan(plan, lens, wa)  # the one ThrottledError, not wrapped in WaToolError
     client, wa, _ = _wa()
     with Stubber(client) as stub:
         stub.add_response(

@@ -40,6 +40,16 @@ FAST_CLI = {
     "ask --start epoch seconds",
     "eval good and broken bundles",
     "ask --start after --end",
+    "unknown command",
+    "ask with an unknown option",
+    "ask without its question",
+    "ask --max-steps not a number",
+}
+USAGE_ERRORS = {  # click's own usage errors: exactly one stderr line, exit 2
+    "unknown command": "No such command 'frobnicate' (try '",
+    "ask with an unknown option": "No such option: --foo (try '",
+    "ask without its question": "Missing argument 'question' (try '",
+    "ask --max-steps not a number": "Invalid value for '--max-steps':",
 }
 
 
@@ -90,6 +100,13 @@ def test_representative_cli_misuse(tmp_path: Path) -> None:
             results.append(bench.run_case(name, bench.rca_command(*argv), env))
             expect[name] = ok
     _check(results, expect)
+    for name, text in USAGE_ERRORS.items():
+        usage = next(r for r in results if r.name == name)
+        assert usage.exit_code == 2 and not usage.traceback, usage.stderr
+        assert usage.stderr_lines == [usage.message], usage.stderr  # one line, nothing else
+        assert usage.message.startswith(f"error: {text}"), usage.message
+        assert "--help')" in usage.message or name == "ask --max-steps not a number"
+        assert "─" not in usage.stderr and "Usage:" not in usage.stderr  # no boxed panel
     evaluation = next(r for r in results if r.name == "eval good and broken bundles")
     assert "broken" in evaluation.stdout + evaluation.stderr  # the broken case is listed
 

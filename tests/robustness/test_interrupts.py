@@ -35,7 +35,11 @@ def test_sigterm_while_assessing_records_interrupted_and_resume_completes(tmp_pa
 
     env = bench.base_env(tmp_path / "i")
     home = Path(env["RCA_HOME"])
-    argv = _review_argv(pdf, tmp_path / "out")
+    # each unit takes 0.3 s more, so "assessing with questions checkpointed" lasts long enough
+    # to be seen by polling on a loaded machine
+    argv = bench.slow_rca_command(
+        0.3, "review", str(pdf), *bench.REVIEW_ARGS, "--json", "--out", str(tmp_path / "out")
+    )
     began = time.monotonic()
     proc = bench.start(argv, env)
     record = None
@@ -65,6 +69,38 @@ def test_sigterm_while_assessing_records_interrupted_and_resume_completes(tmp_pa
     assert resumed.exit_code == 0, resumed.stderr
     assert bench._comparable(json.loads(resumed.stdout)["assessment"]) == expected
     assert bench._stored_review(home)["state"] == "completed"
+
+
+def test_signal_does_not_wait_for_assessment_units_in_flight(tmp_path: Path) -> None:
+    """SIGINT and SIGTERM while units that take 30 s each are in flight: the process exits
+    within the stated ceiling (it does not wait for them, neither in the runner nor at
+    interpreter exit), the store says interrupted, and resuming reaches the uninterrupted
+    result."""
+    runs = bench.interrupt_in_flight(tmp_path / "flight", unit_s=30.0)
+    print(bench.in_flight_table(runs))
+    assert [r.signal_name for r in runs] == ["SIGINT", "SIGTERM"]
+    for r in runs:
+        assert not r.problems(bench.IN_FLIGHT_CEILING_S), (r, r.problems(5.0))
+        assert f"rca review --resume {r.review_id}" in r.message
+    assert max(r.exit_after_s for r in runs) < 30.0 / 3  # far below one unit's time
+    pdf = bench._design_pdf(tmp_path / "design.pdf")
+    reference = bench.run_case(
+        "reference", _review_argv(pdf, tmp_path / "ref"), bench.base_env(tmp_path / "r")
+    )
+    assert reference.exit_code == 0, reference.stderr
+    last = runs[-1]
+    assert last.home is not None
+    env = bench.base_env(last.home)
+    resumed = bench.run_case(
+        "resume",
+        bench.rca_command(
+            "review", "--resume", str(last.review_id), "--json", "--out", str(tmp_path / "o")
+        ),
+        env,
+    )
+    assert resumed.exit_code == 0, resumed.stderr
+    expected = bench._comparable(json.loads(reference.stdout)["assessment"])
+    assert bench._comparable(json.loads(resumed.stdout)["assessment"]) == expected
 
 
 def test_signal_during_startup_is_one_line_not_a_traceback(tmp_path: Path) -> None:

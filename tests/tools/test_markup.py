@@ -99,3 +99,23 @@ def test_ordinary_text_survives() -> None:
     assert markup.terminal("Timeout after 3000 ms") == "Timeout after 3000 ms"
     assert markup.html("p99 latency 3 s") == "p99 latency 3 s"
     assert markup.mrkdwn("checkout returns 502") == "checkout returns 502"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("network_config", "network_config"),
+        ("DB_HOST and rca_tools_role_2", "DB_HOST and rca_tools_role_2"),
+        ("_italic_", "＿italic＿"),
+        ("a _b_ c", "a ＿b＿ c"),
+        ("trailing_ and _leading", "trailing＿ and ＿leading"),
+        ("double__under", "double＿＿under"),
+        ("(_x_)", "(＿x＿)"),
+    ],
+)
+def test_mrkdwn_keeps_underscores_inside_words_plain(text: str, shown: str) -> None:
+    """Slack forms ``_italic_`` only at word boundaries: an underscore between letters or digits
+    stays an underscore; one that could open or close italics gets the look-alike."""
+    assert markup.mrkdwn(text) == shown
+    # no underscore left that Slack could read as an italic marker
+    assert not re.search(r"(?:^|[^\w])_|_(?:$|[^\w])", markup.mrkdwn(text))

@@ -50,14 +50,24 @@ _CREDENTIALS = frozenset(
         "RequestExpired",
     ]
 )
+# botocore's own throttling codes (botocore.retries.standard.ThrottlingErrorDetector, the codes
+# its retry modes back off on) plus two services' spellings of a rate quota.
 _THROTTLED = frozenset(
     [
         "Throttling",
         "ThrottlingException",
         "ThrottledException",
+        "RequestThrottledException",
         "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
         "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
         "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
         "ServiceQuotaExceededException",
         "RateExceeded",
     ]
@@ -98,7 +108,18 @@ class CredentialsError(AwsError):
 
 
 class ThrottledError(AwsError):
-    """AWS kept throttling after botocore's retries (request rate or concurrency quota)."""
+    """AWS kept throttling (or, for Bedrock, was briefly unavailable) after botocore's retries.
+
+    The one throttling error of the project: every AWS call anywhere (telemetry reads, Bedrock
+    Converse, KB Retrieve, Textract, the WA Tool) that is still throttled after the client's
+    retry mode (:func:`tools.aws.session.make_client`, the only call-level retry layer) raises
+    this class, never a wrapped copy, so ``except ThrottledError`` catches all of them. The
+    message is one line. A unit of work that meets it is not re-run in a loop: the local review
+    marks it throttled and resumable; in the cloud the Step Functions ``Retry`` on this class's
+    name is the one unit-level layer. ``retryable`` tells generic handlers it may succeed later.
+    """
+
+    retryable = True
 
 
 class NotFoundError(AwsError):
@@ -107,6 +128,15 @@ class NotFoundError(AwsError):
 
 class QueryError(AwsError):
     """A query was rejected or failed (malformed, unsupported for the log class, failed run)."""
+
+
+def _attempts(exc: Exception) -> str:
+    """``"N attempts"`` from botocore's ``ResponseMetadata.RetryAttempts`` (the retries it made
+    before giving up), else ``"botocore's retries"``."""
+    response = getattr(exc, "response", None)
+    meta = response.get("ResponseMetadata", {}) if isinstance(response, dict) else {}
+    retries = meta.get("RetryAttempts")
+    return f"{int(retries) + 1} attempts" if isinstance(retries, int) else "botocore's retries"
 
 
 def _where(account: str | None, region: str | None) -> str:
@@ -144,7 +174,9 @@ def translate(
             if code in codes:
                 role = ROLE_OF_SERVICE.get(service)
                 policy = f"print it with `rca aws policy --role {role}`" if role else POLICY_HINT
-                text = advice.format(action=_action(service, operation), policy=policy)
+                text = advice.format(
+                    action=_action(service, operation), policy=policy, attempts=_attempts(exc)
+                )
                 return make(cls, f"{head}; {text}", code)
         return make(AwsError, head, code)
     name = type(exc).__name__
@@ -181,7 +213,7 @@ _CLIENT_ERRORS: list[tuple[frozenset[str], type[AwsError], str]] = [
     (
         _THROTTLED,
         ThrottledError,
-        "AWS kept throttling after retries; wait a minute and retry, or lower the request rate "
+        "AWS kept throttling after {attempts}; wait a minute and retry, or lower the request rate "
         "(a narrower window, fewer components, questions or parallel requests)",
     ),
     (
@@ -231,6 +263,18 @@ def aws_call(
         ) from exc
 
 
+def raise_if_throttled(
+    exc: Exception, *, service: str, operation: str, region: str | None = None
+) -> None:
+    """Raise the one :class:`ThrottledError` (``from exc``) when ``exc`` is AWS throttling,
+    else return. Wrappers that turn other AWS failures into their own error classes (review
+    store, WA Tool, Textract, KB Retrieve, session store) call it first, so ``except
+    ThrottledError`` catches throttling wherever the call was made."""
+    error = translate(exc, service=service, operation=operation, region=region)
+    if isinstance(error, ThrottledError):
+        raise error from exc
+
+
 # Bedrock (Converse, ApplyGuardrail, InvokeAgent, the model catalog): codes and message texts ->
 # one line naming the model and what to pass. Message texts as Bedrock returns them:
 # "The provided model identifier is invalid." (ValidationException); "Invocation of model ID ...
@@ -244,24 +288,19 @@ MODEL_RETRYABLE = frozenset(
 _MODEL_HINT = "list usable ones with `rca aws models`"
 
 
-class ModelRetryableError(ModelError):
-    """Bedrock throttled or was briefly unavailable after botocore's retries (``retryable``)."""
-
-    retryable = True
-
-
 def translate_model(
     exc: Exception,
     model_id: str,
     region: str | None,
     *,
     action: str = "bedrock:InvokeModel",
-) -> ModelError:
+) -> ModelError | ThrottledError:
     """Map a failed Bedrock call to a one-line :class:`~tools.errors.ModelError`.
 
     ``model_id`` names what was called (a model id, inference profile or agent); ``action`` is
     the IAM action the call needs. Returns :class:`ContextOverflowError` when the conversation
-    no longer fits, :class:`ModelRetryableError` for throttling and brief unavailability.
+    no longer fits, and the one :class:`ThrottledError` for throttling and brief unavailability
+    (``MODEL_RETRYABLE`` codes) after botocore's retries.
     """
     from botocore.exceptions import EndpointConnectionError
 
@@ -303,9 +342,13 @@ def translate_model(
             "access in the Bedrock console)"
         )
     if code in MODEL_RETRYABLE:
-        return ModelRetryableError(
-            f"Bedrock {code} for {where} after retries: retry later, use a cross-Region "
-            "inference profile, or ask for a higher tokens-per-minute quota"
+        return ThrottledError(
+            f"Bedrock {code} for {where} after {_attempts(exc)}: retry later, use a "
+            "cross-Region inference profile, or ask for a higher tokens-per-minute quota",
+            service="Bedrock",
+            operation=str(getattr(exc, "operation_name", "") or ""),
+            code=code,
+            region=region,
         )
     if code == "ValidationException" and "exceeds the model limit" in low:
         return ModelError(f"maxTokens is above the output limit of {where}: {message[:200]}")
