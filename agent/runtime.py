@@ -83,9 +83,11 @@ def _list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def _seconds(value: str | None, default: float) -> float:
+def _seconds(value: str | None) -> float:
+    from tools.gateway_client import DEFAULT_TIMEOUT_S
+
     if not value:
-        return default
+        return DEFAULT_TIMEOUT_S
     try:
         return float(value)
     except ValueError:
@@ -126,7 +128,7 @@ class RuntimeSettings(Model):
             guardrail_id=env.get("RCA_GUARDRAIL_ID") or None,
             guardrail_version=env.get("RCA_GUARDRAIL_VERSION") or "DRAFT",
             gateway_url=env.get("RCA_GATEWAY_URL") or None,
-            gateway_timeout_s=_seconds(env.get("RCA_GATEWAY_TIMEOUT_S"), 130.0),
+            gateway_timeout_s=_seconds(env.get("RCA_GATEWAY_TIMEOUT_S")),
         )
         if settings.bundle and settings.gateway_url:
             raise RcaError(
@@ -142,16 +144,18 @@ class RuntimeSettings(Model):
         return settings
 
     def tools(self) -> ToolExecutor | None:
-        """How the loop runs tools: through the Gateway when ``gateway_url`` is set, else
-        None (in this process)."""
+        """How the loop runs tools: through the Gateway when ``gateway_url`` is set
+        (:func:`tools.gateway_client.gateway_tools_from_env`), else None (in this process)."""
+        from tools.gateway_client import gateway_tools_from_env
+
         if not self.gateway_url:
             return None
-        from tools.gateway_client import GatewayClient, GatewayTools
-
-        return GatewayTools(
-            GatewayClient(
-                self.gateway_url, region=str(self.region), timeout_s=self.gateway_timeout_s
-            )
+        return gateway_tools_from_env(
+            {
+                "RCA_GATEWAY_URL": self.gateway_url,
+                "AWS_REGION": str(self.region or ""),
+                "RCA_GATEWAY_TIMEOUT_S": str(self.gateway_timeout_s),
+            }
         )
 
     def source(self) -> TelemetrySource:

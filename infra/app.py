@@ -88,6 +88,8 @@ def build(
         f"{p}-agent",
         config=config,
         source=agent_source,
+        gateway_id=tools.gateway.gateway_id,
+        gateway_url=str(tools.gateway.gateway_url),
         tool_functions={n: f.function_arn for n, f in tools.functions.items()},
         env=env,
     )
@@ -104,7 +106,14 @@ def build(
         slack_config.write_text(slack_app_config(config))
         slack_source = stage("slack", {**extra, "slack.json": slack_config})
         slack = SlackStack(
-            app, f"{p}-slack", config=config, source=slack_source, table=agent.table, env=env
+            app,
+            f"{p}-slack",
+            config=config,
+            source=slack_source,
+            table=agent.table,
+            gateway_id=tools.gateway.gateway_id,
+            gateway_url=str(tools.gateway.gateway_url),
+            env=env,
         )
         deployment.stacks["slack"] = slack
         if config.alarms.enabled:
@@ -116,8 +125,9 @@ def build(
                 table=agent.table,
                 secret_arn=slack.secret.secret_arn,
                 env=env,
+                gateway_id=tools.gateway.gateway_id,
+                gateway_url=str(tools.gateway.gateway_url),
                 guardrail=agent.guardrail,
-                guardrail_arn=agent.guardrail_arn,
             )
     if config.reviews.enabled:
         deployment.stacks["reviews"] = ReviewsStack(
@@ -125,7 +135,6 @@ def build(
             f"{p}-reviews",
             config=config,
             source=stage("reviews"),
-            knowledge_base_arn=kb.knowledge_base_arn if kb else None,
             knowledge_base_id=kb.knowledge_base_id if kb else None,
             slack_secret_arn=slack.secret.secret_arn if slack else None,
             env=env,

@@ -42,12 +42,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -417,3 +418,28 @@ def _tool_result(name: str, arguments: dict[str, Any], result: dict[str, Any]) -
             f"{first['msg']})",
         )  # fmt: skip
     return parsed
+
+
+def gateway_tools_from_env(env: Mapping[str, str] | None = None) -> GatewayTools | None:
+    """The Gateway executor when ``RCA_GATEWAY_URL`` is set (``AWS_REGION`` the signing Region,
+    ``RCA_GATEWAY_TIMEOUT_S`` seconds per request, default 130), else None: the tools then run
+    in this process. The cloud stacks set it on the runtime, the Slack and the alarm Lambdas.
+
+    Raises:
+        RcaError: the URL is set without a Region, or the timeout is not a number.
+    """
+    env = os.environ if env is None else env
+    url = env.get("RCA_GATEWAY_URL")
+    if not url:
+        return None
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise RcaError(
+            "RCA_GATEWAY_URL is set without AWS_REGION (the Gateway's Region, for SigV4)"
+        )
+    raw = env.get("RCA_GATEWAY_TIMEOUT_S") or str(DEFAULT_TIMEOUT_S)
+    try:
+        timeout = float(raw)
+    except ValueError:
+        raise RcaError(f"RCA_GATEWAY_TIMEOUT_S={raw!r} is not a number of seconds") from None
+    return GatewayTools(GatewayClient(url, region=region, timeout_s=timeout))

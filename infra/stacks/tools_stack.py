@@ -6,11 +6,11 @@ from pathlib import Path
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_bedrockagentcore as agentcore
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.policies import Value, add_statements, compose, stack_values, tool_sids
 from infra.stacks.common import acknowledge, arn, lambda_role, log_group, python_function
 from tools.gateway import tool_definition
 from tools.toolbox import TOOLS
@@ -65,6 +65,17 @@ class ToolsStack(Stack):
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         self.functions: dict[str, lambda_.Function] = {}
+        self.statements: dict[str, list[dict[str, object]]] = {}
+        values: dict[str, Value] = {
+            **stack_values(self, config),
+            # the investigated accounts and Regions, also linked ones (cross-account
+            # observability), not this stack's: any Region and account, any log group
+            "Region": "*",
+            "Account": "*",
+            "LogGroupPattern": "*",
+            "WorkloadAccount": list(config.accounts),
+            "CrossAccountRoleName": config.readonly_role_name,
+        }
         env = {
             "RCA_WORKSPACE": config.workspace
             if config.workspace.startswith("s3://")
@@ -77,30 +88,17 @@ class ToolsStack(Stack):
         for name in TOOLS:
             log = log_group(self, f"{name}-logs", config)
             role = lambda_role(self, f"{name}-role", tool_role_name(config, name), log)
-            actions = TOOL_ACTIONS.get(name)
-            if not actions and name not in NO_TELEMETRY_API:
+            if not TOOL_ACTIONS.get(name) and name not in NO_TELEMETRY_API:
                 raise ValueError(f"tool {name!r} has no IAM actions in TOOL_ACTIONS")
-            if actions:
-                role.add_to_policy(iam.PolicyStatement(sid="ReadTelemetry", actions=actions,
-                                                       resources=["*"]))  # fmt: skip
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="AssumeWorkloadReadOnly",
-                    actions=["sts:AssumeRole"],
-                    resources=[
-                        f"arn:{self.partition}:iam::{a}:role/{config.readonly_role_name}"
-                        for a in config.accounts
-                    ],
-                )
-            )
-            if config.workspace.startswith("s3://"):
-                bucket_key = config.workspace[len("s3://") :]
-                role.add_to_policy(
-                    iam.PolicyStatement(
-                        sid="ReadWorkspace",
-                        actions=["s3:GetObject"],
-                        resources=[f"arn:{self.partition}:s3:::{bucket_key}"],
-                    )
+            self.statements[name] = compose([("tools", tool_sids(name))], values)
+            add_statements(role, self.statements[name])
+            if any(st["Sid"].startswith("LogsTool") for st in self.statements[name]):
+                acknowledge(
+                    role.node.find_child("DefaultPolicy"),
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:*:*:log-group:*]",
+                    "Logs Insights queries and FilterLogEvents on the log groups the workspace "
+                    "maps (rca.logGroups), in every investigated account and Region, linked "
+                    "accounts included; named at run time (read-only)",
                 )
             self.functions[name] = python_function(
                 self,
