@@ -113,6 +113,7 @@ def build(
             table=agent.table,
             gateway_id=tools.gateway.gateway_id,
             gateway_url=str(tools.gateway.gateway_url),
+            guardrail=agent.guardrail,
             env=env,
         )
         deployment.stacks["slack"] = slack

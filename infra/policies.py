@@ -46,6 +46,8 @@ INVESTIGATOR = (
 )
 """What a process running :class:`agent.service.InvestigationService` with the tools behind
 the Gateway needs (the runtime, the Slack and the alarm Lambdas): no telemetry action."""
+SHARED = ("SessionsTable", "WorkspaceFromS3")
+"""In both the agent and the Slack policy file (kept once; :func:`compose` checks they agree)."""
 REVIEW_TABLE = ("ReviewsTableRead", "ReviewsTableWrite")
 DOCUMENTS = ("DocumentsRead", "DocumentsKey")
 ASSESSOR = ("ConverseOnTheInferenceProfile", "ConverseOnTheFoundationModel", "ModelResolution")
@@ -53,8 +55,8 @@ ASSESSOR = ("ConverseOnTheInferenceProfile", "ConverseOnTheFoundationModel", "Mo
 ROLES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "agent-runtime": (("agent", INVESTIGATOR),),
     "classic-agent": (("agent", ASSESSOR[:2]),),
-    "slack": (("agent", INVESTIGATOR), ("slack", ("LazySelfInvoke", "SlackSecrets"))),
-    "alarms": (("agent", INVESTIGATOR), ("slack", ("SlackSecrets", "AlarmTags"))),
+    "slack": (("agent", INVESTIGATOR), ("slack", ("LazySelfInvoke", "SlackSecrets", *SHARED))),
+    "alarms": (("agent", INVESTIGATOR), ("slack", ("SlackSecrets", "AlarmTags", *SHARED))),
     "review-submit": (("review", (*REVIEW_TABLE, *DOCUMENTS)),),
     "review-extract": (
         ("review", (*REVIEW_TABLE, *DOCUMENTS, "DocumentsWrite", "TextractAsyncAnalysis")),

@@ -18,6 +18,7 @@ from infra.policies import Value, grant, stack_values
 from infra.stacks.common import (
     acknowledge,
     acknowledge_model_regions,
+    acknowledge_workspace,
     investigator_environment,
     where,
 )
@@ -124,6 +125,7 @@ class AgentStack(Stack):
         self.statements = grant(role, "agent-runtime", values)
         policy = role.node.find_child("DefaultPolicy")
         acknowledge_model_regions(policy, config)
+        acknowledge_workspace(policy, config)
         acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",

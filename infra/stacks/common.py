@@ -152,6 +152,18 @@ def acknowledge_secret(policy: IConstruct, stack: Stack, config: InfraConfig) ->
     )
 
 
+def acknowledge_workspace(policy: IConstruct, config: InfraConfig) -> None:
+    """A workspace in S3 is read by its key; the policy files allow ``<bucket>/<prefix>*``
+    (filled with the whole key), which cdk-nag reports as a wildcard."""
+    if config.workspace.startswith("s3://"):
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{config.workspace[5:]}*]",
+            "the configured workspace object (the policy file's prefix pattern filled with "
+            "the whole key; read-only)",
+        )
+
+
 def investigator_environment(
     config: InfraConfig,
     table_name: str,

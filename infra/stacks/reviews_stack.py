@@ -24,6 +24,7 @@ from infra.stacks.common import (
     lambda_role,
     log_group,
     python_function,
+    where,
 )
 
 UPLOAD_PREFIX = "uploads/"
@@ -172,6 +173,14 @@ class ReviewsStack(Stack):
                 )
             if task in ("assess", "finalize"):
                 acknowledge_model_regions(policy, config)
+            if task == "apply":
+                acknowledge(
+                    policy,
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:wellarchitected:{}:{}:"
+                    "workload/*]".format(*where(self)),
+                    "the WA Tool workload of a review is found or created at run time "
+                    "(ListWorkloads/CreateWorkload), so its id is not known at deploy time",
+                )
             if task == "notify" and slack_secret_arn:
                 acknowledge_secret(policy, self, config)
         self.state_machine = self._state_machine(config)

@@ -19,6 +19,7 @@ from infra.stacks.common import (
     acknowledge,
     acknowledge_model_regions,
     acknowledge_secret,
+    acknowledge_workspace,
     investigator_environment,
     lambda_role,
     log_group,
@@ -63,6 +64,7 @@ class SlackStack(Stack):
         table: dynamodb.ITable,
         gateway_id: str,
         gateway_url: str,
+        guardrail: tuple[str, str] | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
@@ -85,7 +87,7 @@ class SlackStack(Stack):
         role = lambda_role(self, "slack-role", name, log)
         values: dict[str, Value] = {
             **stack_values(self, config),
-            "GuardrailId": None,  # the Slack Lambda's investigations run without the guardrail
+            "GuardrailId": guardrail[0] if guardrail else None,
             "GatewayId": gateway_id,
             "SlackFunctionName": name,
         }
@@ -100,7 +102,7 @@ class SlackStack(Stack):
             log=log,
             service="rca-slack",
             environment={
-                **investigator_environment(config, table.table_name, gateway_url=gateway_url),
+                **investigator_environment(config, table.table_name, guardrail, gateway_url),
                 "RCA_SLACK_SECRET_ID": self.secret.secret_arn,
                 "RCA_SLACK_CONFIG": "/var/task/slack.json",
             },
@@ -111,6 +113,7 @@ class SlackStack(Stack):
         policy = role.node.find_child("DefaultPolicy")
         acknowledge_model_regions(policy, config)
         acknowledge_secret(policy, self, config)
+        acknowledge_workspace(policy, config)
         # Slack authenticates itself by signing every request (X-Slack-Signature, checked by
         # Bolt with the signing secret), so the URL takes no AWS auth.
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
@@ -151,6 +154,7 @@ class AlarmsStack(Stack):
         self.statements = grant(role, "alarms", values)
         policy = role.node.find_child("DefaultPolicy")
         acknowledge_secret(policy, self, config)
+        acknowledge_workspace(policy, config)
         if config.alarms.tag:
             acknowledge(
                 policy,

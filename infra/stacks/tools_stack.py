@@ -11,7 +11,14 @@ from constructs import Construct
 
 from infra.config import InfraConfig
 from infra.policies import Value, add_statements, compose, stack_values, tool_sids
-from infra.stacks.common import acknowledge, arn, lambda_role, log_group, python_function
+from infra.stacks.common import (
+    acknowledge,
+    acknowledge_workspace,
+    arn,
+    lambda_role,
+    log_group,
+    python_function,
+)
 from tools.gateway import tool_definition
 from tools.toolbox import TOOLS
 
@@ -92,6 +99,7 @@ class ToolsStack(Stack):
                 raise ValueError(f"tool {name!r} has no IAM actions in TOOL_ACTIONS")
             self.statements[name] = compose([("tools", tool_sids(name))], values)
             add_statements(role, self.statements[name])
+            acknowledge_workspace(role.node.find_child("DefaultPolicy"), config)
             if any(st["Sid"].startswith("LogsTool") for st in self.statements[name]):
                 acknowledge(
                     role.node.find_child("DefaultPolicy"),
