@@ -388,3 +388,18 @@ def test_the_runtime_refuses_a_bundle_with_a_gateway() -> None:
 def test_an_in_process_service_is_the_default(tmp_path: Path) -> None:
     service = InvestigationService(SqliteSessionStore(tmp_path / "s.db"))
     assert service.tools is None
+
+
+def test_the_gateway_is_chosen_by_configuration() -> None:
+    from tools.errors import RcaError
+    from tools.gateway_client import gateway_tools_from_env
+
+    assert gateway_tools_from_env({}) is None
+    chosen = gateway_tools_from_env(
+        {"RCA_GATEWAY_URL": "https://gw.example/mcp", "AWS_REGION": REGION}
+    )
+    assert isinstance(chosen, GatewayTools) and chosen.client.region == REGION
+    with pytest.raises(RcaError, match="AWS_REGION"):
+        gateway_tools_from_env({"RCA_GATEWAY_URL": "https://gw.example/mcp"})
+    with pytest.raises(RcaError, match="https"):
+        gateway_tools_from_env({"RCA_GATEWAY_URL": "http://gw.example/mcp", "AWS_REGION": REGION})

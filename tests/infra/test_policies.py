@@ -188,3 +188,18 @@ def test_an_edit_of_a_policy_file_changes_the_stack_and_the_printed_policy(
             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan",
                        "dynamodb:UpdateItem"]})])}},
     )  # fmt: skip
+
+
+def test_the_cloud_investigators_are_configured_to_use_the_gateway(synthesized: Any) -> None:
+    runtime = next(
+        r for r in synthesized.templates["agent"]["Resources"].values()
+        if r["Type"] == "AWS::BedrockAgentCore::Runtime"
+    )  # fmt: skip
+    url = runtime["Properties"]["EnvironmentVariables"]["RCA_GATEWAY_URL"]
+    assert "Fn::ImportValue" in json.dumps(url)  # the tools stack's GatewayUrl
+    for concern in ("slack", "alarms"):
+        (fn,) = [
+            r for r in synthesized.templates[concern]["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Function"
+        ]  # fmt: skip
+        assert "RCA_GATEWAY_URL" in fn["Properties"]["Environment"]["Variables"], concern
