@@ -82,14 +82,18 @@ def build(
     p = config.prefix
     tools = ToolsStack(app, f"{p}-tools", config=config, source=stage("tools", extra), env=env)
     deployment.stacks["tools"] = tools
+    # the investigators (runtime, Slack, alarms) call the tools through this Gateway
+    gateway = {
+        "gateway_id": tools.gateway.gateway_id,
+        "gateway_url": str(tools.gateway.gateway_url),
+    }
     agent_source = stage("agent", {**extra, "main.py": HERE / "runtime_main.py"})
     agent = AgentStack(
         app,
         f"{p}-agent",
         config=config,
         source=agent_source,
-        gateway_id=tools.gateway.gateway_id,
-        gateway_url=str(tools.gateway.gateway_url),
+        **gateway,
         tool_functions={n: f.function_arn for n, f in tools.functions.items()},
         env=env,
     )
@@ -111,10 +115,9 @@ def build(
             config=config,
             source=slack_source,
             table=agent.table,
-            gateway_id=tools.gateway.gateway_id,
-            gateway_url=str(tools.gateway.gateway_url),
             guardrail=agent.guardrail,
             env=env,
+            **gateway,
         )
         deployment.stacks["slack"] = slack
         if config.alarms.enabled:
@@ -126,9 +129,8 @@ def build(
                 table=agent.table,
                 secret_arn=slack.secret.secret_arn,
                 env=env,
-                gateway_id=tools.gateway.gateway_id,
-                gateway_url=str(tools.gateway.gateway_url),
                 guardrail=agent.guardrail,
+                **gateway,
             )
     if config.reviews.enabled:
         deployment.stacks["reviews"] = ReviewsStack(
