@@ -63,6 +63,7 @@ SIGNING_SERVICE = "bedrock-agentcore"
 PROTOCOL_VERSION = "2025-06-18"
 DEFAULT_TIMEOUT_S = 130.0  # the tool Lambdas time out at 120 s (infra/stacks/tools_stack.py)
 MAX_ERROR_TEXT = 500
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a tool answer is at most ~25 KB (tools.handlers.fit)
 _RETRY_STATUS = frozenset({429, 502, 503, 504})
 _THROTTLE_STATUS = frozenset({429})
 
@@ -163,22 +164,24 @@ class GatewayClient:
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                     headers = {k.lower(): v for k, v in response.headers.items()}
-                    return response.status, headers, response.read()
+                    data = response.read(MAX_RESPONSE_BYTES + 1)
+                    if len(data) > MAX_RESPONSE_BYTES:
+                        raise AwsError(
+                            f"the tool gateway's answer to {operation} exceeds "
+                            f"{MAX_RESPONSE_BYTES} bytes",
+                            service=SIGNING_SERVICE, operation=operation, code="TooLarge",
+                        )  # fmt: skip
+                    return response.status, headers, data
             except urllib.error.HTTPError as exc:
                 status, text = exc.code, exc.read().decode("utf-8", "replace")
                 headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-            except TimeoutError as exc:
-                raise AwsError(
-                    f"the tool gateway did not answer {operation} within {self.timeout_s:g} s; "
-                    "narrow the request (fewer components, a shorter window)",
-                    service=SIGNING_SERVICE, operation=operation, code="Timeout",
-                ) from exc  # fmt: skip
-            except (urllib.error.URLError, OSError) as exc:
+            except (urllib.error.URLError, OSError) as exc:  # TimeoutError is an OSError
                 reason = getattr(exc, "reason", exc)
-                if isinstance(reason, TimeoutError):
+                if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
                     raise AwsError(
                         f"the tool gateway did not answer {operation} within "
-                        f"{self.timeout_s:g} s; narrow the request",
+                        f"{self.timeout_s:g} s; narrow the request (fewer components, a "
+                        "shorter window)",
                         service=SIGNING_SERVICE, operation=operation, code="Timeout",
                     ) from exc  # fmt: skip
                 raise AwsError(
