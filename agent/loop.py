@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -26,6 +27,20 @@ from tools.context import EvidenceLedger, ToolContext, ToolResult
 from tools.toolbox import TOOLS, run_tool
 
 Progress = Callable[[str, dict[str, object]], None]
+
+
+class ToolExecutor(Protocol):
+    """How a tool call is executed: ``(ctx, name, arguments) -> ToolResult``, never raising
+    for a bad call or a failing tool (an ``error`` result says what failed).
+
+    Two implementations: :func:`tools.toolbox.run_tool` runs the tool in this process (the
+    embedded world, the CLI, Slack in Socket Mode); :class:`tools.gateway_client.GatewayTools`
+    calls it through the AgentCore Gateway (the cloud runtime). ``ctx`` carries the incident
+    window and a private evidence ledger; the loop numbers the evidence afterwards.
+    """
+
+    def __call__(self, ctx: ToolContext, name: str, arguments: dict[str, Any]) -> ToolResult: ...
+
 
 MAX_FINDINGS = 5  # observation events per tool call (the rest stay in the evidence list)
 MAX_PARALLEL = 4
@@ -62,9 +77,11 @@ class InvestigationLoop:
         max_tokens: int = 200_000,
         price_per_1k: tuple[float, float] = (0.0, 0.0),
         progress: Progress | None = None,
+        tools: ToolExecutor | None = None,
     ) -> None:
         """``max_tokens``: input plus output tokens over all turns (0 = unbounded);
-        ``price_per_1k``: US dollars per 1,000 input and output tokens, for the cost estimate."""
+        ``price_per_1k``: US dollars per 1,000 input and output tokens, for the cost estimate;
+        ``tools``: how tool calls run (default in this process, see :class:`ToolExecutor`)."""
         self.ctx = ctx
         self.provider = provider
         self.max_steps = max_steps
@@ -72,6 +89,7 @@ class InvestigationLoop:
         self.max_tokens = max_tokens
         self.price_per_1k = price_per_1k
         self.progress = progress or _noop
+        self.tools: ToolExecutor = tools or run_tool
 
     def _execute(self, call: ToolCall, seen: dict[str, ToolResult]) -> ToolExecution:
         started = time.perf_counter()
@@ -87,7 +105,7 @@ class InvestigationLoop:
                 + " or change the arguments",
             )
         else:  # a private ledger: ids are assigned in call order afterwards (see _commit)
-            result = run_tool(replace(self.ctx, ledger=EvidenceLedger()), call.name, call.input)
+            result = self.tools(replace(self.ctx, ledger=EvidenceLedger()), call.name, call.input)
         return ToolExecution(call=call, result=result, seconds=time.perf_counter() - started)
 
     def _commit(self, execution: ToolExecution) -> None:

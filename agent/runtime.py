@@ -17,8 +17,14 @@ Environment (set by ``infra/stacks/agent_stack.py``):
 - ``RCA_MODEL_ID``: the Bedrock model or inference profile id; ``AWS_REGION``;
 - ``RCA_GUARDRAIL_ID`` / ``RCA_GUARDRAIL_VERSION``: an optional Bedrock Guardrail applied to
   tool output before the model reads it;
+- ``RCA_GATEWAY_URL``: the AgentCore Gateway's MCP URL (stack output ``GatewayUrl``): the
+  loop's tool calls go through the Gateway to the tool Lambdas
+  (:class:`tools.gateway_client.GatewayTools`, SigV4-signed with the runtime role, which holds
+  ``bedrock-agentcore:InvokeGateway`` and no telemetry read action); unset, the tools run in
+  this process (:func:`tools.toolbox.run_tool`) with the runtime's own credentials;
+  ``RCA_GATEWAY_TIMEOUT_S``: seconds per Gateway request (default 130);
 - ``RCA_BUNDLE`` / ``RCA_MODEL_PROVIDER=heuristic``: serve an incident bundle with the offline
-  investigator instead (trials without AWS; the tests).
+  investigator instead (trials without AWS; the tests; never through the Gateway).
 
 Run locally: ``python -m agent.runtime`` (port 8080).
 """
@@ -32,6 +38,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from agent.loop import ToolExecutor
 from agent.service import (
     AwsSource,
     BundleSource,
@@ -76,6 +83,17 @@ def _list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
+def _seconds(value: str | None) -> float:
+    from tools.gateway_client import DEFAULT_TIMEOUT_S
+
+    if not value:
+        return DEFAULT_TIMEOUT_S
+    try:
+        return float(value)
+    except ValueError:
+        raise RcaError(f"RCA_GATEWAY_TIMEOUT_S={value!r} is not a number of seconds") from None
+
+
 class RuntimeSettings(Model):
     """What the runtime reads from its environment (see the module docstring)."""
 
@@ -90,6 +108,8 @@ class RuntimeSettings(Model):
     region: str | None = None
     guardrail_id: str | None = None
     guardrail_version: str = "DRAFT"
+    gateway_url: str | None = None
+    gateway_timeout_s: float = Field(default=130.0, gt=0, le=900)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -107,12 +127,36 @@ class RuntimeSettings(Model):
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
             guardrail_id=env.get("RCA_GUARDRAIL_ID") or None,
             guardrail_version=env.get("RCA_GUARDRAIL_VERSION") or "DRAFT",
+            gateway_url=env.get("RCA_GATEWAY_URL") or None,
+            gateway_timeout_s=_seconds(env.get("RCA_GATEWAY_TIMEOUT_S")),
         )
+        if settings.bundle and settings.gateway_url:
+            raise RcaError(
+                "RCA_BUNDLE and RCA_GATEWAY_URL exclude each other: the Gateway's tools read "
+                "AWS, not a bundle; unset one"
+            )
+        if settings.gateway_url and not settings.region:
+            raise RcaError("not configured: set AWS_REGION (the Gateway's Region, for SigV4)")
         if not (settings.workspace or settings.bundle):
             raise RcaError("not configured: set RCA_WORKSPACE (or RCA_BUNDLE for a trial)")
         if settings.provider == "bedrock" and not settings.model_id:
             raise RcaError("not configured: set RCA_MODEL_ID (a Bedrock inference profile id)")
         return settings
+
+    def tools(self) -> ToolExecutor | None:
+        """How the loop runs tools: through the Gateway when ``gateway_url`` is set
+        (:func:`tools.gateway_client.gateway_tools_from_env`), else None (in this process)."""
+        from tools.gateway_client import gateway_tools_from_env
+
+        if not self.gateway_url:
+            return None
+        return gateway_tools_from_env(
+            {
+                "RCA_GATEWAY_URL": self.gateway_url,
+                "AWS_REGION": str(self.region or ""),
+                "RCA_GATEWAY_TIMEOUT_S": str(self.gateway_timeout_s),
+            }
+        )
 
     def source(self) -> TelemetrySource:
         """The telemetry source: the bundle when set, else AWS with the workspace."""
@@ -198,9 +242,10 @@ def handle(
     )
 
 
-def build_service() -> InvestigationService:
-    """The service over the sessions store (DynamoDB ``RCA_SESSION_TABLE`` in the cloud)."""
-    return InvestigationService(open_store())
+def build_service(settings: RuntimeSettings | None = None) -> InvestigationService:
+    """The service over the sessions store (DynamoDB ``RCA_SESSION_TABLE`` in the cloud),
+    running tools the way ``settings`` say (through the Gateway when configured)."""
+    return InvestigationService(open_store(), tools=settings.tools() if settings else None)
 
 
 def create_app(
@@ -217,7 +262,7 @@ def create_app(
         if state["settings"] is None:
             state["settings"] = RuntimeSettings.from_env()
         if state["service"] is None:
-            state["service"] = build_service()
+            state["service"] = build_service(state["settings"])
         session = getattr(context, "session_id", None)
         return handle(payload, session, service=state["service"], settings=state["settings"])
 

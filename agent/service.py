@@ -26,7 +26,7 @@ from agent.factory import (
     open_bundle,
     reopen,
 )
-from agent.loop import InvestigationLoop
+from agent.loop import InvestigationLoop, ToolExecutor
 from agent.sessions import Feedback, SessionError, SessionRecord, SessionStore, VersionConflict
 from agent.view import AnswerView, answer_view
 from tools.aws.session import ClientFactory
@@ -190,11 +190,20 @@ def _describe(setup: InvestigationSetup) -> str:
 class InvestigationService:
     """Starts, continues and reads investigations stored in a :class:`SessionStore`."""
 
-    def __init__(self, store: SessionStore, *, clients: ClientFactory | None = None) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        clients: ClientFactory | None = None,
+        tools: ToolExecutor | None = None,
+    ) -> None:
         """``clients`` replaces the boto3 sessions that read AWS telemetry (tests, replays);
-        the workspace itself is always read with :func:`tools.workspace.load_workspace`."""
+        the workspace itself is always read with :func:`tools.workspace.load_workspace`.
+        ``tools`` runs the loop's tool calls (default: in this process; the cloud runtime
+        passes :class:`tools.gateway_client.GatewayTools`)."""
         self.store = store
         self.clients = clients
+        self.tools = tools
 
     def open(self, source: TelemetrySource, window: TimeWindow | None = None) -> InvestigationSetup:
         """The architecture and tool context for ``source``.
@@ -253,7 +262,7 @@ class InvestigationService:
                 "agent": f"{model.agent_id}/{model.agent_alias_id}",
             }
         else:
-            loop = _loop(setup, model, listener, focus)
+            loop = _loop(setup, model, listener, focus, tools=self.tools)
             inv = loop.run(question, investigation_id=key, context=context)
             source_dict = setup.source
         record = SessionRecord(
@@ -321,7 +330,7 @@ class InvestigationService:
         model = model or ModelChoice()
         record = self.store.load(key)
         setup = reopen(record, clients=self.clients)
-        loop = _loop(setup, model, listener)
+        loop = _loop(setup, model, listener, tools=self.tools)
         inv = loop.run(
             question,
             investigation_id=f"{key}-{len(record.turns) + 1}",
@@ -403,6 +412,8 @@ def _loop(
     model: ModelChoice,
     listener: Listener | None,
     focus: list[str] | None = None,
+    *,
+    tools: ToolExecutor | None = None,
 ) -> InvestigationLoop:
     """The investigation loop for ``setup`` with the chosen model's provider (the Bedrock
     price per 1,000 tokens from ``agent.providers.bedrock.price_of`` for the cost estimate)."""
@@ -427,6 +438,7 @@ def _loop(
         max_steps=model.max_steps,
         progress=_translate(listener),
         price_per_1k=price,
+        tools=tools,
     )
 
 

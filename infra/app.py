@@ -89,12 +89,18 @@ def build(
         env=env,
     )
     deployment.stacks["tools"] = tools
+    # the investigators (runtime, Slack, alarms) call the tools through this Gateway
+    gateway = {
+        "gateway_id": tools.gateway.gateway_id,
+        "gateway_url": str(tools.gateway.gateway_url),
+    }
     agent_source = stage("agent", {**extra, "main.py": HERE / "runtime_main.py"})
     agent = AgentStack(
         app,
         f"{p}-agent",
         config=config,
         source=agent_source,
+        **gateway,
         tool_functions={n: f.function_arn for n, f in tools.functions.items()},
         env=env,
     )
@@ -111,7 +117,14 @@ def build(
         slack_config.write_text(slack_app_config(config))
         slack_source = stage("slack", {**extra, "slack.json": slack_config})
         slack = SlackStack(
-            app, f"{p}-slack", config=config, source=slack_source, table=agent.table, env=env
+            app,
+            f"{p}-slack",
+            config=config,
+            source=slack_source,
+            table=agent.table,
+            guardrail=agent.guardrail,
+            env=env,
+            **gateway,
         )
         deployment.stacks["slack"] = slack
         if config.alarms.enabled:
@@ -124,7 +137,7 @@ def build(
                 secret_arn=slack.secret.secret_arn,
                 env=env,
                 guardrail=agent.guardrail,
-                guardrail_arn=agent.guardrail_arn,
+                **gateway,
             )
     if config.reviews.enabled:
         deployment.stacks["reviews"] = ReviewsStack(
@@ -132,7 +145,6 @@ def build(
             f"{p}-reviews",
             config=config,
             source=stage("reviews"),
-            knowledge_base_arn=kb.knowledge_base_arn if kb else None,
             knowledge_base_id=kb.knowledge_base_id if kb else None,
             slack_secret_arn=slack.secret.secret_arn if slack else None,
             env=env,

@@ -144,7 +144,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         secrets.require("bot_token")
         assert secrets.bot_token is not None
         _state["settings"] = RuntimeSettings.from_env()
-        _state["service"] = InvestigationService(open_store())
+        _state["service"] = InvestigationService(open_store(), tools=_state["settings"].tools())
         _state["slack"] = WebClient(token=secrets.bot_token.get_secret_value())
         _state["channels"] = json.loads(os.environ.get("RCA_ALARM_CHANNELS") or "{}")
     return handle(

@@ -6,7 +6,8 @@ asynchronous invocation of this same function (``slack_bolt.adapter.aws_lambda``
 function's role needs ``lambda:InvokeFunction`` on itself). Credentials come from the
 environment or the Secrets Manager secret named by ``RCA_SLACK_SECRET_ID``; sessions and event
 claims live in the DynamoDB table ``RCA_SESSION_TABLE``; the channel config comes from
-``RCA_SLACK_CONFIG``.
+``RCA_SLACK_CONFIG``; the investigation's tool calls go through the AgentCore Gateway when
+``RCA_GATEWAY_URL`` is set (:func:`tools.gateway_client.gateway_tools_from_env`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def _build() -> Any:
     from slackbot.dedupe import open_claims
     from slackbot.secrets import load_secrets
     from tools.aws.session import make_client
+    from tools.gateway_client import gateway_tools_from_env
 
     secrets = load_secrets()
     secrets.require("bot_token", "signing_secret")
@@ -33,7 +35,7 @@ def _build() -> Any:
     config = load_config()
     app = build_app(
         config,
-        InvestigationService(open_store()),
+        InvestigationService(open_store(), tools=gateway_tools_from_env()),
         open_claims(),
         client=WebClient(token=secrets.bot_token.get_secret_value()),
         signing_secret=secrets.signing_secret.get_secret_value(),

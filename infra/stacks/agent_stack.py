@@ -14,12 +14,12 @@ from constructs import Construct
 
 from infra.config import InfraConfig
 from infra.packaging import bundling
+from infra.policies import Value, grant, stack_values
 from infra.stacks.common import (
     acknowledge,
     acknowledge_model_regions,
+    acknowledge_workspace,
     investigator_environment,
-    investigator_statements,
-    model_statement,
     where,
 )
 
@@ -46,9 +46,10 @@ def sessions_table(scope: Construct, id: str, config: InfraConfig) -> dynamodb.T
 
 class AgentStack(Stack):
     """AgentCore Runtime (Python code deployment, entry point ``main.py`` ->
-    :mod:`agent.runtime`), IAM-authorized, with a role that may call the model, read and write
-    the sessions table, read telemetry (the same read actions as the tools) and assume the
-    workload accounts' read-only role."""
+    :mod:`agent.runtime`), IAM-authorized. Its loop calls the tools through the tools stack's
+    AgentCore Gateway (``RCA_GATEWAY_URL``, SigV4), so its role (the ``agent`` policy file,
+    :mod:`infra.policies`) may call the model, apply the guardrail, read and write the sessions
+    table, read the workspace and invoke that one Gateway, and reads no telemetry itself."""
 
     def __init__(
         self,
@@ -57,11 +58,14 @@ class AgentStack(Stack):
         *,
         config: InfraConfig,
         source: Path,
+        gateway_id: str,
+        gateway_url: str,
         tool_functions: dict[str, str] | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         self.table = sessions_table(self, "sessions", config)
+        self.guardrail_id: str | None = None
         self.guardrail: tuple[str, str] | None = None
         self.guardrail_arn: str | None = None
         if config.guardrail.enabled:
@@ -85,6 +89,7 @@ class AgentStack(Stack):
             )
             self.guardrail = (guardrail.attr_guardrail_id, version.attr_version)
             self.guardrail_arn = guardrail.attr_guardrail_arn
+            self.guardrail_id = guardrail.attr_guardrail_id
         role = iam.Role(
             self,
             "runtime-role",
@@ -109,21 +114,23 @@ class AgentStack(Stack):
             execution_role=role,
             authorizer_configuration=agentcore.RuntimeAuthorizerConfiguration.using_iam(),
             environment_variables=investigator_environment(
-                config, self.table.table_name, self.guardrail
+                config, self.table.table_name, self.guardrail, gateway_url
             ),
         )
-        for statement in investigator_statements(
-            self, config, self.table.table_arn, self.guardrail_arn
-        ):
-            role.add_to_policy(statement)
+        values: dict[str, Value] = {
+            **stack_values(self, config),
+            "GuardrailId": self.guardrail_id,
+            "GatewayId": gateway_id,
+        }
+        self.statements = grant(role, "agent-runtime", values)
         policy = role.node.find_child("DefaultPolicy")
         acknowledge_model_regions(policy, config)
+        acknowledge_workspace(policy, config)
         acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",
-            "the read-only telemetry APIs the in-process tools call (Logs Insights queries, "
-            "GetMetricData, DescribeAlarms, LookupEvents, X-Ray reads) and the runtime's own "
-            "log and trace delivery have no resource-level permissions",
+            "model resolution (ListFoundationModels, ListInferenceProfiles) and the runtime's "
+            "own log and trace delivery have no resource-level permissions",
         )
         region, account = where(self)
         for rule, reason in (
@@ -162,12 +169,14 @@ class AgentStack(Stack):
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[{rule.format(r=region, a=account)}]", reason)
         if config.classic_action_groups and tool_functions:
-            self._classic_agent(config, tool_functions)
+            self._classic_agent(config, tool_functions, values)
         self.runtime_arn = self.runtime.agent_runtime_arn
         CfnOutput(self, "RuntimeArn", value=self.runtime.agent_runtime_arn)
         CfnOutput(self, "SessionsTable", value=self.table.table_name)
 
-    def _classic_agent(self, config: InfraConfig, tool_functions: dict[str, str]) -> None:
+    def _classic_agent(
+        self, config: InfraConfig, tool_functions: dict[str, str], values: dict[str, Value]
+    ) -> None:
         """A Bedrock Agents (Classic) agent with one action group per tool Lambda (OpenAPI
         schema from :func:`tools.handlers.openapi_schema`), for accounts that already use
         Agents Classic (closed to new customers since 2026-07-30)."""
@@ -182,7 +191,7 @@ class AgentStack(Stack):
                 conditions={"StringEquals": {"aws:SourceAccount": self.account}},
             ),
         )
-        role.add_to_policy(model_statement(self, config))
+        grant(role, "classic-agent", values)
         acknowledge_model_regions(role.node.find_child("DefaultPolicy"), config)
         agent = bedrock.CfnAgent(
             self,

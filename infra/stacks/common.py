@@ -128,32 +128,6 @@ def arn(stack: Stack, service: str, resource: str, region: str | None = None) ->
     return f"arn:{stack.partition}:{service}:{region or stack.region}:{stack.account}:{resource}"
 
 
-def model_statement(
-    stack: Stack, config: InfraConfig, sid: str = "InvokeModel"
-) -> iam.PolicyStatement:
-    """InvokeModel (what Converse needs) on the configured model: an inference profile and the
-    foundation model it routes to in any Region of the profile's geography, or one model.
-
-    Source: Bedrock user guide, "Prerequisites for inference profiles" (a profile needs
-    InvokeModel on the profile and on the foundation model in every destination Region).
-    """
-    model = config.model
-    p = stack.partition
-    if model.id.startswith("arn:"):
-        resources = [model.id]
-    elif model.is_profile:
-        resources = [arn(stack, "bedrock", f"inference-profile/{model.id}")]
-    else:
-        resources = []
-    region = "*" if model.is_profile else stack.region
-    resources.append(f"arn:{p}:bedrock:{region}::foundation-model/{model.base_model}")
-    return iam.PolicyStatement(
-        sid=sid,
-        actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-        resources=resources,
-    )
-
-
 def acknowledge_model_regions(scope: IConstruct, config: InfraConfig) -> None:
     """The cross-Region inference profile's foundation model ARN has a Region wildcard."""
     if config.model.is_profile:
@@ -166,52 +140,39 @@ def acknowledge_model_regions(scope: IConstruct, config: InfraConfig) -> None:
         )
 
 
-def investigator_statements(
-    stack: Stack, config: InfraConfig, table_arn: str, guardrail_arn: str | None = None
-) -> list[iam.PolicyStatement]:
-    """What a process running :class:`agent.service.InvestigationService` in the cloud needs:
-    the model, the sessions table, the read-only telemetry actions, the workload accounts'
-    read-only role, and the workspace object when it is in S3."""
-    from infra.stacks.tools_stack import readonly_actions
+def acknowledge_secret(policy: IConstruct, stack: Stack, config: InfraConfig) -> None:
+    """The Slack secret is named ``<prefix>/slack``; Secrets Manager appends six random
+    characters to a secret's ARN, so the policy file allows ``<name>-*``."""
+    acknowledge(
+        policy,
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:{}:{}:secret:"
+        "{}/slack-*]".format(*where(stack), config.prefix),
+        "Secrets Manager appends six random characters to the secret name in its ARN; the "
+        "policy names the one secret <prefix>/slack",
+    )
 
-    out = [
-        model_statement(stack, config),
-        iam.PolicyStatement(
-            sid="Sessions",
-            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"],
-            resources=[table_arn],
-        ),
-        iam.PolicyStatement(sid="ReadTelemetry", actions=readonly_actions(), resources=["*"]),
-        iam.PolicyStatement(
-            sid="AssumeWorkloadReadOnly",
-            actions=["sts:AssumeRole"],
-            resources=[
-                f"arn:{stack.partition}:iam::{a}:role/{config.readonly_role_name}"
-                for a in config.accounts
-            ],
-        ),
-    ]
-    if guardrail_arn:
-        out.append(
-            iam.PolicyStatement(
-                sid="ApplyGuardrail", actions=["bedrock:ApplyGuardrail"], resources=[guardrail_arn]
-            )
-        )
+
+def acknowledge_workspace(policy: IConstruct, config: InfraConfig) -> None:
+    """A workspace in S3 is read by its key; the policy files allow ``<bucket>/<prefix>*``
+    (filled with the whole key), which cdk-nag reports as a wildcard."""
     if config.workspace.startswith("s3://"):
-        out.append(
-            iam.PolicyStatement(
-                sid="ReadWorkspace",
-                actions=["s3:GetObject"],
-                resources=[f"arn:{stack.partition}:s3:::{config.workspace[5:]}"],
-            )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{config.workspace[5:]}*]",
+            "the configured workspace object (the policy file's prefix pattern filled with "
+            "the whole key; read-only)",
         )
-    return out
 
 
 def investigator_environment(
-    config: InfraConfig, table_name: str, guardrail: tuple[str, str] | None = None
+    config: InfraConfig,
+    table_name: str,
+    guardrail: tuple[str, str] | None = None,
+    gateway_url: str | None = None,
 ) -> dict[str, str]:
-    """The environment :class:`agent.runtime.RuntimeSettings` and ``open_store`` read."""
+    """The environment :class:`agent.runtime.RuntimeSettings`, ``open_store`` and
+    :func:`tools.gateway_client.gateway_tools_from_env` read (``gateway_url``: the tools run
+    behind the AgentCore Gateway; the role then needs no telemetry action)."""
     from infra.stacks.tools_stack import session_policy
 
     env = {
@@ -230,6 +191,8 @@ def investigator_environment(
         env["RCA_ROLE_EXTERNAL_ID"] = config.external_id
     if guardrail:
         env["RCA_GUARDRAIL_ID"], env["RCA_GUARDRAIL_VERSION"] = guardrail
+    if gateway_url:
+        env["RCA_GATEWAY_URL"] = gateway_url
     return env
 
 

@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_s3vectors as s3vectors
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.config import InfraConfig
@@ -23,9 +24,26 @@ GUIDANCE_PREFIX = "guidance/"
 NON_FILTERABLE = ["AMAZON_BEDROCK_TEXT", "AMAZON_BEDROCK_METADATA"]
 
 
+def guidance_digest(guidance: Path) -> str:
+    """SHA-256 (hex) over the exported guidance: every file's relative path and bytes, in path
+    order. It changes exactly when a deployment would change the guidance objects."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in guidance.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(guidance).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 class KnowledgeStack(Stack):
     """Guidance bucket + deployment, S3 vector bucket and index, Knowledge Base and its S3
-    data source. Ingestion (``StartIngestionJob``) runs after deploy (README "Deploy")."""
+    data source, and the ingestion: a custom resource calls bedrock-agent
+    ``StartIngestionJob`` (``knowledgeBaseId``, ``dataSourceId``, ``clientToken`` = the
+    guidance digest, so a retried call is not run twice) once the guidance is in S3, on the
+    first deploy and again on every deploy that changes the guidance (the digest is part of
+    the call, so CloudFormation updates the resource). The job runs asynchronously after the
+    deploy (minutes); its status is ``aws bedrock-agent list-ingestion-jobs``."""
 
     def __init__(
         self, scope: Construct, id: str, *, config: InfraConfig, guidance: Path, **kwargs: object
@@ -49,7 +67,7 @@ class KnowledgeStack(Stack):
             "holds only the public lens guidance notes generated from this repository at "
             "deploy time; nothing is uploaded by users",
         )
-        s3deploy.BucketDeployment(
+        deployment = s3deploy.BucketDeployment(
             self,
             "deploy-guidance",
             sources=[s3deploy.Source.asset(str(guidance))],
@@ -199,5 +217,56 @@ class KnowledgeStack(Stack):
         )
         self.knowledge_base_id = self.knowledge_base.attr_knowledge_base_id
         self.knowledge_base_arn = self.knowledge_base.attr_knowledge_base_arn
+        self.digest = guidance_digest(guidance)
+        self.ingestion = self._ingest(deployment)
         CfnOutput(self, "KnowledgeBaseId", value=self.knowledge_base_id)
         CfnOutput(self, "DataSourceId", value=self.data_source.attr_data_source_id)
+
+    def _ingest(self, deployment: s3deploy.BucketDeployment) -> cr.AwsCustomResource:
+        """``StartIngestionJob`` after the guidance deployment, re-run when the guidance
+        digest changes (request shape: Bedrock API reference, "StartIngestionJob")."""
+        call = cr.AwsSdkCall(
+            service="bedrock-agent",
+            action="StartIngestionJob",
+            parameters={
+                "knowledgeBaseId": self.knowledge_base_id,
+                "dataSourceId": self.data_source.attr_data_source_id,
+                "clientToken": self.digest,  # 64 hex characters (33-256 allowed)
+                "description": f"lens guidance sha256:{self.digest[:16]}",
+            },
+            physical_resource_id=cr.PhysicalResourceId.of(f"guidance-{self.digest[:16]}"),
+        )
+        ingestion = cr.AwsCustomResource(
+            self,
+            "ingest-guidance",
+            on_create=call,
+            on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(
+                        sid="StartIngestion",
+                        actions=["bedrock:StartIngestionJob"],
+                        resources=[self.knowledge_base_arn],
+                    )
+                ]
+            ),
+            install_latest_aws_sdk=False,  # the Lambda runtime's SDK has bedrock-agent
+        )
+        ingestion.node.add_dependency(deployment)
+        ingestion.node.add_dependency(self.data_source)
+        provider = next(c for c in self.node.children if c.node.id.startswith("AWS679f53fa"))
+        for rule, reason in (
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]",
+                "the CDK AwsCustomResource provider (a CDK-managed singleton) writes only its own "
+                "logs with the basic execution policy",
+            ),
+            (
+                "AwsSolutions-L1",
+                "the CDK AwsCustomResource provider's runtime is pinned by aws-cdk-lib; it runs "
+                "only during deployments",
+            ),
+        ):
+            acknowledge(provider, rule, reason)
+        return ingestion

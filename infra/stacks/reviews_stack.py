@@ -8,7 +8,6 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -17,14 +16,15 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.policies import Value, grant, stack_values
 from infra.stacks.common import (
     acknowledge,
     acknowledge_model_regions,
-    arn,
+    acknowledge_secret,
     lambda_role,
     log_group,
-    model_statement,
     python_function,
+    where,
 )
 
 UPLOAD_PREFIX = "uploads/"
@@ -37,18 +37,6 @@ RETRY = {"interval_s": 2, "backoff_rate": 2.0, "max_attempts": 6, "max_delay_s":
 """Assess-task retry on throttling: 2, 4, 8, 16, 32, 60 s ceilings, full jitter (Step Functions
 ``JitterStrategy: FULL``), 6 retries. This is the cloud's one unit-level retry layer, above
 botocore's per-call retry mode inside the task; the task itself never re-runs a question."""
-WATOOL_READ = [
-    "wellarchitected:ListWorkloads",
-    "wellarchitected:GetAnswer",
-    "wellarchitected:ListMilestones",
-    "wellarchitected:GetLensReview",
-    "wellarchitected:GetLensReviewReport",
-]
-WATOOL_WRITE = [
-    "wellarchitected:CreateWorkload",
-    "wellarchitected:UpdateAnswer",
-    "wellarchitected:CreateMilestone",
-]
 TASKS = ("submit", "extract", "questions", "assess", "mark_failed", "finalize", "plan", "apply",
          "notify")  # fmt: skip
 
@@ -64,7 +52,6 @@ class ReviewsStack(Stack):
         *,
         config: InfraConfig,
         source: Path,
-        knowledge_base_arn: str | None = None,
         knowledge_base_id: str | None = None,
         slack_secret_arn: str | None = None,
         **kwargs: object,
@@ -149,13 +136,22 @@ class ReviewsStack(Stack):
         if slack_secret_arn and config.slack.enabled:
             env["RCA_SLACK_SECRET_ID"] = slack_secret_arn
         self.functions: dict[str, lambda_.Function] = {}
+        self.statements: dict[str, list[dict[str, object]]] = {}
+        values: dict[str, Value] = {
+            **stack_values(self, config),
+            "ReviewBucket": self.bucket.bucket_name,
+            "ReviewPrefix": "",
+            "ReviewKeyId": self.key.key_id,
+            "ReviewsTable": self.table.table_name,
+            "KnowledgeBaseId": knowledge_base_id,
+            "SlackSecretName": f"{p}/slack" if slack_secret_arn else None,
+        }
         for task in TASKS:
             if task == "apply" and not config.watool_writes:
                 continue
             log = log_group(self, f"{task}-logs", config)
             role = lambda_role(self, f"{task}-role", f"{p}-review-{task.replace('_', '-')}", log)
-            for st in self._permissions(task, config, knowledge_base_arn, slack_secret_arn):
-                role.add_to_policy(st)
+            self.statements[task] = grant(role, f"review-{task}", values)
             self.functions[task] = python_function(
                 self,
                 f"{task}-fn",
@@ -175,12 +171,22 @@ class ReviewsStack(Stack):
                 bucket_id = self.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
                 acknowledge(
                     policy,
-                    f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
+                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<{bucket_id}>/*]",
                     "objects of this deployment's review bucket: uploaded PDFs, Textract "
                     "input, extracted text and reports, keyed by review id at run time",
                 )
             if task in ("assess", "finalize"):
                 acknowledge_model_regions(policy, config)
+            if task == "apply":
+                acknowledge(
+                    policy,
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:wellarchitected:{}:{}:"
+                    "workload/*]".format(*where(self)),
+                    "the WA Tool workload of a review is found or created at run time "
+                    "(ListWorkloads/CreateWorkload), so its id is not known at deploy time",
+                )
+            if task == "notify" and slack_secret_arn:
+                acknowledge_secret(policy, self, config)
         self.state_machine = self._state_machine(config)
         events.Rule(
             self,
@@ -198,77 +204,6 @@ class ReviewsStack(Stack):
         )
         CfnOutput(self, "UploadBucket", value=self.bucket.bucket_name)
         CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
-
-    def _permissions(
-        self,
-        task: str,
-        config: InfraConfig,
-        kb_arn: str | None,
-        slack_secret_arn: str | None,
-    ) -> list[iam.PolicyStatement]:
-        objects = f"{self.bucket.bucket_arn}/*"
-        table = self.table.table_arn
-        read_table = iam.PolicyStatement(
-            sid="ReadReviews", actions=["dynamodb:GetItem", "dynamodb:Query"], resources=[table]
-        )
-        write_table = iam.PolicyStatement(
-            sid="WriteReviews",
-            actions=[
-                "dynamodb:GetItem",
-                "dynamodb:Query",
-                "dynamodb:PutItem",
-                "dynamodb:DeleteItem",
-                "dynamodb:TransactWriteItems",
-            ],
-            resources=[table],
-        )
-        kms_use = iam.PolicyStatement(
-            sid="UseBucketKey",
-            actions=["kms:Decrypt", "kms:GenerateDataKey"],
-            resources=[self.key.key_arn],
-        )
-        get = iam.PolicyStatement(sid="GetObjects", actions=["s3:GetObject"], resources=[objects])
-        put = iam.PolicyStatement(sid="PutObjects", actions=["s3:PutObject"], resources=[objects])
-        statements: dict[str, list[iam.PolicyStatement]] = {
-            "submit": [write_table, get, kms_use],
-            "extract": [
-                write_table, get, put, kms_use,
-                iam.PolicyStatement(
-                    sid="Textract",
-                    actions=["textract:StartDocumentAnalysis", "textract:GetDocumentAnalysis"],
-                    resources=["*"],
-                ),
-            ],
-            "questions": [read_table],
-            "assess": [write_table, get, put, kms_use, model_statement(self, config)],
-            "mark_failed": [write_table],
-            "finalize": [write_table, get, put, kms_use, model_statement(self, config)],
-            "plan": [read_table, get, kms_use],
-            "apply": [
-                write_table, get, kms_use,
-                iam.PolicyStatement(sid="WaTool", actions=WATOOL_READ + WATOOL_WRITE,
-                                    resources=[arn(self, "wellarchitected", "workload/*")]),
-                iam.PolicyStatement(sid="WaToolList", actions=["wellarchitected:ListWorkloads",
-                                    "wellarchitected:CreateWorkload"], resources=["*"]),
-            ],
-            "notify": [read_table, get, kms_use],
-        }  # fmt: skip
-        out = statements[task]
-        if task == "assess" and kb_arn:
-            out.append(
-                iam.PolicyStatement(
-                    sid="Retrieve", actions=["bedrock:Retrieve"], resources=[kb_arn]
-                )
-            )
-        if task == "notify" and slack_secret_arn:
-            out.append(
-                iam.PolicyStatement(
-                    sid="SlackSecret",
-                    actions=["secretsmanager:GetSecretValue"],
-                    resources=[slack_secret_arn],
-                )
-            )
-        return out
 
     def _task(self, name: str) -> tasks.LambdaInvoke:
         return tasks.LambdaInvoke(

@@ -9,18 +9,18 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.policies import Value, grant, stack_values
 from infra.stacks.common import (
     acknowledge,
     acknowledge_model_regions,
-    arn,
+    acknowledge_secret,
+    acknowledge_workspace,
     investigator_environment,
-    investigator_statements,
     lambda_role,
     log_group,
     python_function,
@@ -50,7 +50,9 @@ def slack_app_config(config: InfraConfig) -> str:
 class SlackStack(Stack):
     """Secrets Manager secret for the Slack credentials, the Bolt Lambda
     (``slackbot.lambda_handler.handler``) with a function URL and permission to invoke itself
-    (Bolt's lazy listeners), event claims in the sessions table (``slackbot.dedupe``)."""
+    (Bolt's lazy listeners), event claims in the sessions table (``slackbot.dedupe``). Its
+    investigations call the tools through the Gateway; its role is the ``agent`` policy's
+    investigator statements plus the ``slack`` policy's (:data:`infra.policies.ROLES`)."""
 
     def __init__(
         self,
@@ -60,6 +62,9 @@ class SlackStack(Stack):
         config: InfraConfig,
         source: Path,
         table: dynamodb.ITable,
+        gateway_id: str,
+        gateway_url: str,
+        guardrail: tuple[str, str] | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
@@ -80,22 +85,13 @@ class SlackStack(Stack):
         name = f"{p}-slack"
         log = log_group(self, "slack-logs", config)
         role = lambda_role(self, "slack-role", name, log)
-        for statement in investigator_statements(self, config, table.table_arn):
-            role.add_to_policy(statement)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="SlackSecret",
-                actions=["secretsmanager:GetSecretValue"],
-                resources=[self.secret.secret_arn],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="LazyListenerSelfInvoke",
-                actions=["lambda:InvokeFunction"],
-                resources=[arn(self, "lambda", f"function:{name}")],
-            )
-        )
+        values: dict[str, Value] = {
+            **stack_values(self, config),
+            "GuardrailId": guardrail[0] if guardrail else None,
+            "GatewayId": gateway_id,
+            "SlackFunctionName": name,
+        }
+        self.statements = grant(role, "slack", values)
         self.function = python_function(
             self,
             "slack-fn",
@@ -106,7 +102,7 @@ class SlackStack(Stack):
             log=log,
             service="rca-slack",
             environment={
-                **investigator_environment(config, table.table_name),
+                **investigator_environment(config, table.table_name, guardrail, gateway_url),
                 "RCA_SLACK_SECRET_ID": self.secret.secret_arn,
                 "RCA_SLACK_CONFIG": "/var/task/slack.json",
             },
@@ -114,7 +110,10 @@ class SlackStack(Stack):
             memory_mb=1024,
             function_name=name,
         )
-        acknowledge_model_regions(role.node.find_child("DefaultPolicy"), config)
+        policy = role.node.find_child("DefaultPolicy")
+        acknowledge_model_regions(policy, config)
+        acknowledge_secret(policy, self, config)
+        acknowledge_workspace(policy, config)
         # Slack authenticates itself by signing every request (X-Slack-Signature, checked by
         # Bolt with the signing secret), so the URL takes no AWS auth.
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
@@ -135,8 +134,9 @@ class AlarmsStack(Stack):
         source: Path,
         table: dynamodb.ITable,
         secret_arn: str,
+        gateway_id: str,
+        gateway_url: str,
         guardrail: tuple[str, str] | None = None,
-        guardrail_arn: str | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
@@ -144,30 +144,27 @@ class AlarmsStack(Stack):
         name = f"{p}-alarms"
         log = log_group(self, "alarms-logs", config)
         role = lambda_role(self, "alarms-role", name, log)
-        for statement in investigator_statements(self, config, table.table_arn, guardrail_arn):
-            role.add_to_policy(statement)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="SlackSecret", actions=["secretsmanager:GetSecretValue"], resources=[secret_arn]
-            )
-        )
+        values: dict[str, Value] = {
+            **stack_values(self, config),
+            "GuardrailId": guardrail[0] if guardrail else None,
+            "GatewayId": gateway_id,
+            # the tag filter reads the tags of whichever alarm fired (read-only)
+            "AlarmPattern": "*" if config.alarms.tag else None,
+        }
+        self.statements = grant(role, "alarms", values)
+        policy = role.node.find_child("DefaultPolicy")
+        acknowledge_secret(policy, self, config)
+        acknowledge_workspace(policy, config)
         if config.alarms.tag:
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="AlarmTags",
-                    actions=["cloudwatch:ListTagsForResource"],
-                    resources=[arn(self, "cloudwatch", "alarm:*")],
-                )
-            )
             acknowledge(
-                role.node.find_child("DefaultPolicy"),
+                policy,
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:{}:{}:alarm:*]".format(
                     *where(self)
                 ),
                 "the tag filter reads the tags of whichever alarm fired (read-only)",
             )
         env = {
-            **investigator_environment(config, table.table_name, guardrail),
+            **investigator_environment(config, table.table_name, guardrail, gateway_url),
             "RCA_SLACK_SECRET_ID": secret_arn,
             "RCA_SLACK_CHANNEL": config.slack.channel,
             "RCA_ALARM_CHANNELS": json.dumps(config.slack.component_channels),
@@ -188,7 +185,7 @@ class AlarmsStack(Stack):
             memory_mb=1024,
             function_name=name,
         )
-        acknowledge_model_regions(role.node.find_child("DefaultPolicy"), config)
+        acknowledge_model_regions(policy, config)
         detail: dict[str, object] = {"state": {"value": ["ALARM"]}}
         if config.alarms.name_prefixes:
             detail["alarmName"] = [{"prefix": x} for x in config.alarms.name_prefixes]

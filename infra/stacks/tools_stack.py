@@ -4,53 +4,45 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Stack, Token
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_bedrockagentcore as agentcore
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import InfraConfig
-from infra.stacks.common import acknowledge, arn, lambda_role, log_group, python_function
+from infra.policies import Value, add_statements, compose, stack_values, tool_sids
+from infra.stacks.common import (
+    acknowledge,
+    acknowledge_workspace,
+    arn,
+    lambda_role,
+    log_group,
+    python_function,
+)
 from tools.gateway import tool_definition
 from tools.toolbox import TOOLS
 
 POLICY_FILE = Path(__file__).resolve().parents[1] / "iam" / "rca-tools-readonly-policy.json"
 
 
-def _tool_statements() -> dict[str, list[tuple[str, list[str], list[str]]]]:
-    """Read-only statements per tool, ``(sid, actions, resources)``, from
-    ``infra/iam/rca-tools-readonly-policy.json`` (the one place they are written;
-    ``tests/aws/test_iam.py`` checks every call is in it): a statement whose Sid starts with
-    ``<Tool>Tool`` belongs to that tool. A resource that names only the partition, Region and
-    account placeholders keeps its scope (filled in the stack with its own: reads in other
-    accounts go through their read-only role); any other resource becomes ``*`` (its names are
-    deployment settings)."""
+def _tool_actions() -> dict[str, list[str]]:
+    """Read-only API actions per tool, from ``infra/iam/rca-tools-readonly-policy.json`` (the
+    one place they are written; ``tests/aws/test_iam.py`` checks every call is in it): a
+    statement whose Sid starts with ``<Tool>Tool`` belongs to that tool."""
     import json
-    import re
 
-    out: dict[str, list[tuple[str, list[str], list[str]]]] = {}
+    out: dict[str, list[str]] = {}
     for st in json.loads(POLICY_FILE.read_text())["Statement"]:
         sid = st.get("Sid", "")
         if "Tool" not in sid:
             continue
         tool = sid.split("Tool", 1)[0].lower()
         actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
-        given = [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]
-        scoped = all(
-            set(re.findall(r"\$\{([A-Za-z]+)\}", r)) <= {"Partition", "Region", "Account"}
-            for r in given
-        )
-        resources = list(given) if scoped else ["*"]
-        out.setdefault(tool, []).append((sid, list(actions), resources))
+        out.setdefault(tool, []).extend(actions)
     return out
 
 
-TOOL_STATEMENTS = _tool_statements()
-TOOL_ACTIONS: dict[str, list[str]] = {
-    tool: [a for _sid, actions, _res in statements for a in actions]
-    for tool, statements in TOOL_STATEMENTS.items()
-}
+TOOL_ACTIONS: dict[str, list[str]] = _tool_actions()
 """Read-only API actions per tool (every tool has some: ``traces`` reads X-Ray traces or the
 ``aws/spans`` log group of CloudWatch Transaction Search)."""
 WRITE_VERBS = ("Put", "Create", "Delete", "Update", "Start", "Stop", "Tag", "Untag", "Set")
@@ -86,6 +78,17 @@ class ToolsStack(Stack):
     ) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
         self.functions: dict[str, lambda_.Function] = {}
+        self.statements: dict[str, list[dict[str, object]]] = {}
+        values: dict[str, Value] = {
+            **stack_values(self, config),
+            # the investigated accounts and Regions, also linked ones (cross-account
+            # observability), not this stack's: any Region and account, any log group
+            "Region": "*",
+            "Account": "*",
+            "LogGroupPattern": "*",
+            "WorkloadAccount": list(config.accounts),
+            "CrossAccountRoleName": config.readonly_role_name,
+        }
         env = {
             "RCA_WORKSPACE": config.workspace
             if config.workspace.startswith("s3://")
@@ -98,53 +101,26 @@ class ToolsStack(Stack):
         for name in TOOLS:
             log = log_group(self, f"{name}-logs", config)
             role = lambda_role(self, f"{name}-role", tool_role_name(config, name), log)
-            statements = TOOL_STATEMENTS.get(name)
-            if not statements:
+            if not TOOL_ACTIONS.get(name):
                 raise ValueError(f"tool {name!r} has no IAM actions in TOOL_ACTIONS")
-            anywhere = [a for _sid, acts, res in statements if res == ["*"] for a in acts]
-            if anywhere:
-                role.add_to_policy(iam.PolicyStatement(sid="ReadTelemetry", actions=anywhere,
-                                                       resources=["*"]))  # fmt: skip
-            for sid, actions, resources in statements:
-                if resources != ["*"]:  # scoped (the aws/spans log group of the traces tool)
-                    filled = [
-                        r.replace("${Partition}", self.partition)
-                        .replace("${Region}", self.region)
-                        .replace("${Account}", self.account)
-                        for r in resources
-                    ]
-                    role.add_to_policy(
-                        iam.PolicyStatement(sid=sid, actions=actions, resources=filled)
-                    )
-                    for wildcard in (r for r in resources if r.endswith(":*")):
-                        acknowledge(
-                            role.node.find_child("DefaultPolicy"),
-                            "AwsSolutions-IAM5[Resource::"
-                            + wildcard.replace("${Partition}", "<AWS::Partition>")
-                            .replace("${Region}", _nag_name(self.region, "<AWS::Region>"))
-                            .replace("${Account}", _nag_name(self.account, "<AWS::AccountId>"))
-                            + "]",
-                            "a log group's ARN with its log-stream suffix, as Logs Insights "
-                            "StartQuery on that one log group needs; no other log group",
-                        )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="AssumeWorkloadReadOnly",
-                    actions=["sts:AssumeRole"],
-                    resources=[
-                        f"arn:{self.partition}:iam::{a}:role/{config.readonly_role_name}"
-                        for a in config.accounts
-                    ],
+            self.statements[name] = compose([("tools", tool_sids(name))], values)
+            add_statements(role, self.statements[name])
+            acknowledge_workspace(role.node.find_child("DefaultPolicy"), config)
+            if any(st["Sid"].startswith("LogsTool") for st in self.statements[name]):
+                acknowledge(
+                    role.node.find_child("DefaultPolicy"),
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:*:*:log-group:*]",
+                    "Logs Insights queries and FilterLogEvents on the log groups the workspace "
+                    "maps (rca.logGroups), in every investigated account and Region, linked "
+                    "accounts included; named at run time (read-only)",
                 )
-            )
-            if config.workspace.startswith("s3://"):
-                bucket_key = config.workspace[len("s3://") :]
-                role.add_to_policy(
-                    iam.PolicyStatement(
-                        sid="ReadWorkspace",
-                        actions=["s3:GetObject"],
-                        resources=[f"arn:{self.partition}:s3:::{bucket_key}"],
-                    )
+            if any(st["Sid"] == "TracesToolTransactionSearchSpans" for st in self.statements[name]):
+                acknowledge(
+                    role.node.find_child("DefaultPolicy"),
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:*:*:log-group:aws/spans:*]",
+                    "Logs Insights StartQuery on the aws/spans log group of CloudWatch Transaction "
+                    "Search (the ARN with its log-stream suffix), in the investigated accounts "
+                    "and Regions; no other log group (read-only)",
                 )
             self.functions[name] = python_function(
                 self,
@@ -199,12 +175,6 @@ class ToolsStack(Stack):
 
     def tool_arn(self, name: str) -> str:
         return arn(self, "lambda", f"function:{self.functions[name].function_name}")
-
-
-def _nag_name(value: str, pseudo: str) -> str:
-    """How cdk-nag writes a stack's Region or account in a finding: the pseudo parameter when
-    it is a token (an environment-agnostic stack), else the value."""
-    return pseudo if Token.is_unresolved(value) else value
 
 
 def _schema(spec: dict[str, object]) -> agentcore.SchemaDefinition:

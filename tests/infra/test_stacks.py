@@ -243,7 +243,7 @@ def test_slack_endpoint_url_self_invoke_and_secret(synthesized: Synthesized) -> 
         "AWS::Lambda::Function", {"Handler": "slackbot.lambda_handler.handler"}
     )
     t.resource_count_is("AWS::SecretsManager::Secret", 1)
-    selfs = [s for _, s in statements(template) if s.get("Sid") == "LazyListenerSelfInvoke"]
+    selfs = [s for _, s in statements(template) if s.get("Sid") == "LazySelfInvoke"]
     assert selfs and actions_of(selfs[0]) == ["lambda:InvokeFunction"]
     assert "function:rca-slack" in json.dumps(selfs[0]["Resource"])
 
@@ -320,6 +320,8 @@ def test_guardrail_and_classic_action_groups_when_enabled(tmp_path: Any) -> None
     workspace = {"tools/workspace.json": (base / config.workspace).resolve()}
     tools = ToolsStack(app, "t", config=config, source=stage("tools", workspace))
     agent = AgentStack(app, "a", config=config, source=stage("agent", workspace),
+                       gateway_id=tools.gateway.gateway_id,
+                       gateway_url=str(tools.gateway.gateway_url),
                        tool_functions={n: f.function_arn for n, f in tools.functions.items()})  # fmt: skip
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()
@@ -338,5 +340,5 @@ def test_guardrail_and_classic_action_groups_when_enabled(tmp_path: Any) -> None
         schema = json.loads(g["ApiSchema"]["Payload"])
         assert list(schema["paths"]) == [f"/{g['ActionGroupName']}"]
     t.resource_count_is("AWS::Lambda::Permission", len(TOOLS))
-    applies = [s for _, s in statements(t.to_json()) if s.get("Sid") == "ApplyGuardrail"]
+    applies = [s for _, s in statements(t.to_json()) if s.get("Sid") == "GuardrailOnToolResults"]
     assert applies

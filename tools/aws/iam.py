@@ -13,12 +13,16 @@ the code can call):
   CloudTrail LookupEvents, X-Ray, AssumeRole of the cross-account read-only role, the workspace
   object in S3);
 - ``agent``: the investigation loop (Converse = ``bedrock:InvokeModel`` on the inference profile
-  and its foundation models, ApplyGuardrail, model resolution, InvokeAgent for the managed
-  runtime, the sessions table);
+  and its foundation models, ApplyGuardrail, model resolution, ``bedrock-agentcore:InvokeGateway``
+  for the tool calls through the AgentCore Gateway, InvokeAgent for the managed runtime, the
+  sessions table);
 - ``review``: Textract, the document prefix in S3, KB Retrieve, Converse, the eight
   ``wellarchitected`` actions of the pre-fill, the reviews table;
-- ``slack``: the Bolt Lambda (lazy self-invoke, its secrets, the sessions table, the agent
-  runtime, uploads under the review prefix); from the design's shape (DESIGN.md), not from code.
+- ``slack``: the Bolt Lambda (lazy self-invoke, its secrets, the sessions table, the alarm
+  handler's tag filter, the agent runtime, uploads under the review prefix).
+
+The CDK stacks build every role from these same files (``infra/policies.py``), with the
+placeholders filled by the deployment's resources, so one edit changes both.
 
 IAM facts relied on: Converse and ConverseStream are authorised by ``bedrock:InvokeModel`` /
 ``bedrock:InvokeModelWithResponseStream``; a cross-Region inference profile needs the action on
@@ -51,20 +55,26 @@ DEFAULTS: dict[str, str] = {
     "Region": "*",
     "Account": "*",
     "LogGroupPattern": "*",
+    "WorkloadAccount": "*",
     "CrossAccountRoleName": "rca-readonly",
     "WorkspaceBucket": "*",
     "WorkspacePrefix": "",
-    "ModelPattern": "*",
+    "InferenceProfile": "inference-profile/*",
+    "ModelRegion": "*",
+    "FoundationModel": "*",
     "GuardrailId": "*",
+    "GatewayId": "*",
     "AgentId": "*",
     "SessionsTable": "rca-sessions",
     "ReviewsTable": "rca-reviews",
     "ReviewBucket": "*",
     "ReviewPrefix": "reviews/",
+    "ReviewKeyId": "*",
     "KnowledgeBaseId": "*",
     "SlackFunctionName": "rca-slack",
     "SlackSecretName": "rca-slack",
     "AgentRuntimeId": "*",
+    "AlarmPattern": "*",
 }
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\}")
 
