@@ -115,13 +115,15 @@ class ToolsStack(Stack):
                     "accounts included; named at run time (read-only)",
                 )
             if any(st["Sid"] == "TracesToolTransactionSearchSpans" for st in self.statements[name]):
-                acknowledge(
-                    role.node.find_child("DefaultPolicy"),
-                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:*:*:log-group:aws/spans:*]",
-                    "Logs Insights StartQuery on the aws/spans log group of CloudWatch Transaction "
-                    "Search (the ARN with its log-stream suffix), in the investigated accounts "
-                    "and Regions; no other log group (read-only)",
-                )
+                for suffix in ("", ":*"):
+                    acknowledge(
+                        role.node.find_child("DefaultPolicy"),
+                        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:*:*:log-group:"
+                        f"aws/spans{suffix}]",
+                        "Logs Insights StartQuery on the aws/spans log group of CloudWatch "
+                        "Transaction Search (and the ARN with its log-stream suffix) in the "
+                        "investigated accounts and Regions; no other log group (read-only)",
+                    )
             self.functions[name] = python_function(
                 self,
                 f"{name}-fn",
