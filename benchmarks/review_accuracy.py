@@ -102,7 +102,9 @@ def run_review(stem: str, mode: str, calibration: Any = None) -> dict[str, Any]:
         store = SqliteReviewStore(Path(tmp) / "reviews.db")
         reviewer = build_reviewer(ReviewOptions(), store)
         if calibration is not None:
-            reviewer.assessor = HeuristicAssessor(reviewer.notes, {mode: calibration})
+            reviewer.service.assessor = HeuristicAssessor(
+                reviewer.service.notes, {mode: calibration}
+            )
         assessment = reviewer.review(DATA / f"{stem}.pdf", mode=mode)  # type: ignore[arg-type]
         return assessment.model_dump(mode="json")
 
