@@ -6,8 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lenses.catalog import GuidanceNote
 from reviews.assessors.heuristic import _best
-from reviews.assessors.lexical import build_corpus, content, content_of, document_views
-from reviews.assessors.lexical import practice_evidence
+from reviews.assessors.lexical import (
+    build_corpus,
+    content,
+    content_of,
+    document_views,
+    practice_evidence,
+)
 from reviews.document import understand
 from reviews.models import DocumentText, PageText
 
