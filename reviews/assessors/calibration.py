@@ -77,6 +77,6 @@ SHIPPED: dict[str, Calibration] = {
         weights=(1.4439, 0.9822, 2.2502, 10.36, -2.2714), bias=-2.9663, threshold=0.39
     ),
     "deep": Calibration(
-        weights=(0.3213, 1.1243, 0.4667, 8.1416, 0.2857), bias=-2.8183, threshold=0.3
+        weights=(0.2234, 1.4061, 0.754, 8.5693, 1.1667), bias=-2.8869, threshold=0.32
     ),
 }
