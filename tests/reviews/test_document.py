@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from reviews.document import qualifiers_of, understand
 from reviews.models import DocumentText, PageText
-from tests.reviews.conftest import DR, IDP, extracted
+from tests.reviews.conftest import DR, IDP, design_page, extracted
 
 PAGE = """Solution Overview
 The workload runs in us-east-1 with a pilot light copy in us-west-2.
@@ -97,13 +97,7 @@ def test_purpose_and_scope_lines_are_lead_ins() -> None:
         "Scope\n• Monitoring, alerting, and operational procedures\n"
         "Monitoring Design\n• CloudWatch alarms alert on replication lag above 5 seconds\n"
     )
-    doc = DocumentText(
-        source="d.pdf",
-        sha256="c" * 64,
-        extractor="pdfplumber",
-        pages=[PageText(number=1, text="Design"), PageText(number=2, text=text)],
-    )
-    model = understand(doc)
+    model = understand(design_page(text))
     assert _by_text(model, "Define the design").lead_in
     assert _by_text(model, "Monitoring, alerting").lead_in
     assert not _by_text(model, "CloudWatch alarms").lead_in

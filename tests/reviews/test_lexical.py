@@ -14,7 +14,7 @@ from reviews.assessors.lexical import (
     practice_evidence,
 )
 from reviews.document import understand
-from reviews.models import DocumentText, PageText
+from tests.reviews.conftest import design_page
 
 
 def test_inflections_of_one_word_share_a_stem() -> None:
@@ -61,13 +61,7 @@ def test_quote_names_the_practice_not_only_its_guidance_words() -> None:
         "• Dashboards show that requests are followed between services\n"
         "• X-Ray traces are kept for 30 days\n"
     )
-    doc = DocumentText(
-        source="d.pdf",
-        sha256="d" * 64,
-        extractor="pdfplumber",
-        pages=[PageText(number=1, text="Design"), PageText(number=2, text=text)],
-    )
-    views = document_views(understand(doc), deep=False)
+    views = document_views(understand(design_page(text)), deep=False)
     ev = practice_evidence(notes[0], views, build_corpus(notes))
     ranked = sorted(ev.ranked, key=lambda r: -r[1])
     assert ranked[0][0].display.startswith("• Dashboards")  # more guidance words in common
