@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if not stems:
         print(f"no truth files in {TRUTH}", file=sys.stderr)
         return 2
+    args.out.mkdir(parents=True, exist_ok=True)
     for stem in stems:
         truth = json.loads((TRUTH / f"{stem}.json").read_text(encoding="utf-8"))
         rows = sample(run_review(stem, args.mode), args.n, args.seed)

@@ -82,6 +82,12 @@ _LEAD_IN = re.compile(
     r"\bthe following\b|\bas follows\b|\bbelow:\s*$|^\W*(?:this|the) (?:document|section)\b",
     re.I,
 )
+#: sections that describe the document rather than the design (its purpose, scope, audience)
+_ABOUT_DOCUMENT_HEADING = re.compile(
+    r"^\W*(?:document\s+)?(?:purpose|scope|audience|intended audience|about this document|"
+    r"document (?:overview|conventions))\W*$",
+    re.I,
+)
 _GLOSSARY_HEADER = {
     ("term", "definition"),
     ("acronym", "definition"),
@@ -116,7 +122,10 @@ class Statement:
     @property
     def lead_in(self) -> bool:
         """A sentence that announces a list ("... the following components") or speaks about
-        the document itself: matched like any statement, quoted only when nothing better is."""
+        the document itself (also every line of its purpose, scope or audience section):
+        matched like any statement, quoted only when nothing better is."""
+        if self.section and _ABOUT_DOCUMENT_HEADING.match(self.section[-1]):
+            return True
         return self.kind != "row" and bool(_LEAD_IN.search(self.display))
 
     @property

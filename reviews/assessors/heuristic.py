@@ -49,6 +49,7 @@ from reviews.models import DocumentText, Mode, Quote, Verdict
 from tools.errors import RcaError
 
 MAX_QUOTES: dict[str, int] = {"quick": 1, "deep": 3}
+TITLE_COVER_WEIGHT = 0.5
 _DOES_NOT_APPLY = re.compile(r"\bnot applicable\b|\bdoes not apply\b|\bnot relevant\b", re.I)
 
 
@@ -216,9 +217,26 @@ def _quote(stmt: Statement) -> Quote:
 
 
 def _best(ev: PracticeEvidence, limit: int, named: bool = False) -> list[Quote]:
-    """Best statements: not lead-ins, naming a concept first, then by similarity (``named``:
-    only statements naming a concept)."""
-    ranked = sorted(ev.ranked, key=lambda r: (r[0].lead_in, -len(r[2]), -r[1], r[0].index))
+    """The statements quoted for a practice, best first (``named``: only statements naming a
+    concept of the practice).
+
+    A quote must show the practice, not merely share words with its guidance: statements that
+    speak about the document (lead-ins, its purpose and scope lists) come last; then statements
+    naming more of the practice's concepts; then by similarity plus the share of the practice
+    title's weight in the statement's own words (:attr:`PracticeEvidence.title_cover`, at
+    :data:`TITLE_COVER_WEIGHT`), so a line that shares only guidance words or only its section's
+    words with the practice is quoted after one that names what the practice is about.
+    """
+    cover = ev.title_cover
+    ranked = sorted(
+        ev.ranked,
+        key=lambda r: (
+            r[0].lead_in,
+            -len(r[2]),
+            -(r[1] + TITLE_COVER_WEIGHT * cover.get(r[0].index, 0.0)),
+            r[0].index,
+        ),
+    )
     quotes: list[Quote] = []
     for stmt, _, hits in ranked:
         if named and not hits:

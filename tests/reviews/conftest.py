@@ -10,7 +10,7 @@ import pytest
 from lenses.catalog import GuidanceNote, Lens, load_guidance, load_lens
 from reviews.assessors.heuristic import HeuristicAssessor
 from reviews.extract import PdfPlumberExtractor
-from reviews.models import Assessment, DocumentText, ReviewRecord
+from reviews.models import Assessment, DocumentText, PageText, ReviewRecord
 from reviews.retrieve import LocalRetriever
 from reviews.runner import ReviewRunner
 from reviews.store import SqliteReviewStore
@@ -37,6 +37,16 @@ def notes(lens: Lens) -> list[GuidanceNote]:
 @pytest.fixture(scope="session")
 def retriever(notes: list[GuidanceNote]) -> LocalRetriever:
     return LocalRetriever(notes)
+
+
+def design_page(text: str) -> DocumentText:
+    """A two-page extracted document: a title page, then ``text`` on page 2."""
+    return DocumentText(
+        source="d.pdf",
+        sha256="c" * 64,
+        extractor="pdfplumber",
+        pages=[PageText(number=1, text="Design"), PageText(number=2, text=text)],
+    )
 
 
 def design_pdf(name: str) -> Path:

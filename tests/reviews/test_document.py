@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from reviews.document import qualifiers_of, understand
 from reviews.models import DocumentText, PageText
-from tests.reviews.conftest import DR, IDP, extracted
+from tests.reviews.conftest import DR, IDP, design_page, extracted
 
 PAGE = """Solution Overview
 The workload runs in us-east-1 with a pilot light copy in us-west-2.
@@ -88,3 +88,16 @@ def test_design_documents_facts_and_no_heading_evidence() -> None:
     assert warm and all(not s.present for s in warm)  # "(optional, Phase 2)"
     for model in (dr, idp):
         assert not any(s.present and s.text.lower().startswith("term:") for s in model.statements)
+
+
+def test_purpose_and_scope_lines_are_lead_ins() -> None:
+    """Lines of a document's purpose or scope section describe the document: quoted last."""
+    text = (
+        "Purpose\nDefine the design specifications that guide the implementation team.\n"
+        "Scope\n• Monitoring, alerting, and operational procedures\n"
+        "Monitoring Design\n• CloudWatch alarms alert on replication lag above 5 seconds\n"
+    )
+    model = understand(design_page(text))
+    assert _by_text(model, "Define the design").lead_in
+    assert _by_text(model, "Monitoring, alerting").lead_in
+    assert not _by_text(model, "CloudWatch alarms").lead_in
