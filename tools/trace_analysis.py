@@ -78,6 +78,7 @@ class TraceFindings:
     credits: list[Credit] = field(default_factory=list)
     edges: pd.DataFrame = field(default_factory=pd.DataFrame)
     behaviour: pd.DataFrame = field(default_factory=pd.DataFrame)
+    companions: pd.DataFrame = field(default_factory=pd.DataFrame)
     fanout: pd.DataFrame = field(default_factory=pd.DataFrame)
     window_spans: int = 0
     reference_spans: int = 0
@@ -349,15 +350,22 @@ def _behaviour(
     table = table.sort_values("evidence", ascending=False).reset_index(drop=True)
     found.behaviour = table
     strong = table[table["evidence"] >= significance.SIGNIFICANT]
+    last_call = _last_calls(items)
+    pair_credits, pair_stops = _companions(items, kinds, counts, found, last_call)
     if strong.empty:
-        return [], []
-    last_call = _last_calls(items, kinds)
-    credits: list[Credit] = []
+        return pair_credits, pair_stops
     stops: list[dict[str, Any]] = []
     best_own: dict[str, Credit] = {}
+    wanted = set(strong["kind"])
+    win_kinds = kinds[(kinds["period"] == "window") & kinds["kind"].isin(wanted)]
+    win_present = present[(present["period"] == "window") & present["kind"].isin(wanted)]
     for row in strong.itertuples(index=False):
         svc = str(row.service)
-        stop = _stopped_after(row, kinds, present, last_call) if row.change == "missing" else None
+        stop = (
+            _stopped_after(row, win_kinds, win_present, last_call)
+            if row.change == "missing"
+            else None
+        )
         share = (row.n - row.c) / row.n if row.change == "missing" else row.c / row.n
         text = f"{svc}: spans {row.kind.split(' | ', 1)[1]!r} " + (
             f"lack {row.item!r} in {row.n - row.c} of {row.n} (reference: "
@@ -381,43 +389,168 @@ def _behaviour(
             continue
         if svc not in best_own or best_own[svc].evidence < credit.evidence:
             best_own[svc] = credit
-    credits = list(best_own.values())
-    return credits, stops
+    for credit in pair_credits:
+        svc = credit.component
+        if svc not in best_own or best_own[svc].evidence < credit.evidence:
+            best_own[svc] = credit
+    return list(best_own.values()), stops + pair_stops
 
 
-def _last_calls(items: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFrame:
-    """Per span (trace_id, span_id): the service its last child call reached and that child's
-    span id."""
-    calls = items[items["callee"] != ""].sort_values("t_ns")
-    return calls.groupby(["trace_id", "span_id"])[["callee", "child"]].last()
-
-
-def _stopped_after(
-    row: Any, kinds: pd.DataFrame, present: pd.DataFrame, last_call: pd.Series
-) -> str | None:
-    """The service the changed spans of ``row``'s kind last called (following internal spans
-    of the same service down to a remote call), when most of the changed spans that made a call
-    did so (they stopped right after that call); else None."""
+def _lacking_spans(row: Any, kinds: pd.DataFrame, present: pd.DataFrame) -> pd.DataFrame:
+    """Window spans of ``row``'s kind lacking ``row.item`` (trace_id, span_id)."""
     win = kinds[(kinds["kind"] == row.kind) & (kinds["period"] == "window")]
     having = present[(present["kind"] == row.kind) & (present["item"] == row.item)]
     having = having[having["period"] == "window"][["trace_id", "span_id"]]
     lacking = win.merge(having, on=["trace_id", "span_id"], how="left", indicator=True)
-    lacking = lacking[lacking["_merge"] == "left_only"]
+    return lacking[lacking["_merge"] == "left_only"][["trace_id", "span_id"]]
+
+
+# ------------------------------------------------------------------------ 2b. companions
+def _companions(
+    items: pd.DataFrame,
+    kinds: pd.DataFrame,
+    counts: pd.DataFrame,
+    found: TraceFindings,
+    last_call: dict[tuple[str, str], tuple[str, str]],
+) -> tuple[list[Credit], list[dict[str, Any]]]:
+    """Statements that lose their companion: per span kind and pair of items ``(A, B)`` (child
+    calls or log statements), a reference span holding ``A`` is *regular* when it holds ``B``
+    at least as often as ``A`` (``B`` accompanies every ``A``: the closing statement of an
+    opening one, the call that follows another). ``k`` of the ``n`` window spans holding ``A``
+    are irregular; null model Binomial(n, p0) with ``p0`` the reference irregularity rate of
+    the pair (add-one smoothed); Bonferroni over the pairs tested.
+
+    This finds a fault between two statements of one span when the span kind mixes requests
+    that do and do not reach them (one operation serving many routes, a loop over items): the
+    per-kind presence test sees the companion still written by the other requests or loop
+    iterations, the pair test does not. Attribution as for the behaviour rule (a span that
+    stops right after a call to another service credits it only when callers agree).
+    """
+    per_span = items.groupby(["trace_id", "span_id", "item"]).size().rename("cnt").reset_index()
+    per_span = per_span.merge(
+        kinds[["trace_id", "span_id", "kind", "period"]], on=["trace_id", "span_id"]
+    )
+    per_span = per_span[per_span["kind"].isin(counts.index)]
+    if per_span.empty:
+        return [], []
+    ref = per_span[per_span["period"] == "reference"]
+    # spans holding A, per (kind, A): n_ref; pairs (A, B) co-present with cB >= cA: regular
+    n_ref = ref.groupby(["kind", "item"]).size().rename("n_ref")
+    pairs = ref.merge(ref, on=["trace_id", "span_id", "kind"], suffixes=("_a", "_b"))
+    pairs = pairs[(pairs["item_a"] != pairs["item_b"]) & (pairs["cnt_b"] >= pairs["cnt_a"])]
+    regular = pairs.groupby(["kind", "item_a", "item_b"]).size().rename("r_ref").reset_index()
+    regular = regular.merge(
+        n_ref.rename_axis(["kind", "item_a"]).reset_index(), on=["kind", "item_a"]
+    )
+    regular = regular[regular["n_ref"] >= MIN_WINDOW_SPANS]
+    regular["p0"] = (regular["n_ref"] - regular["r_ref"] + 1) / (regular["n_ref"] + 2)
+    win = per_span[per_span["period"] == "window"]
+    n_win = win.groupby(["kind", "item"]).size().rename("n")
+    table = regular.merge(n_win.rename_axis(["kind", "item_a"]).reset_index(), on=["kind", "item_a"])
+    # only pairs whose window could reach significance are tests (judged without the window's
+    # outcomes: n and p0 alone), so the correction counts what could have been found
+    table = table[table["n"] * -np.log10(table["p0"]) >= significance.SIGNIFICANT]
+    if table.empty:
+        return [], []
+    wpairs = win.merge(win, on=["trace_id", "span_id", "kind"], suffixes=("_a", "_b"))
+    wpairs = wpairs[(wpairs["item_a"] != wpairs["item_b"]) & (wpairs["cnt_b"] >= wpairs["cnt_a"])]
+    r_win = wpairs.groupby(["kind", "item_a", "item_b"]).size().rename("r").reset_index()
+    table = table.merge(r_win, on=["kind", "item_a", "item_b"], how="left")
+    table["r"] = table["r"].fillna(0).astype(int)
+    table["k"] = table["n"] - table["r"]
+    table["raw"] = binomial_many(table["k"], table["n"], table["p0"])
+    m = max(1, len(table))
+    table["evidence"] = np.round(np.maximum(0.0, table["raw"] - math.log10(m)), 3)
+    table["service"] = table["kind"].str.split(" | ", regex=False).str[0]
+    table = table.sort_values("evidence", ascending=False).reset_index(drop=True)
+    found.companions = table
+    strong = table[table["evidence"] >= significance.SIGNIFICANT]
+    if strong.empty:
+        return [], []
+    best_own: dict[str, Credit] = {}
+    stops: list[dict[str, Any]] = []
+    strong = strong.head(MAX_ITEMS * 4)
+    wanted = set(zip(strong["kind"], strong["item_a"], strict=True))
+    wanted |= set(zip(strong["kind"], strong["item_b"], strict=True))
+    keyed = win[pd.Series(list(zip(win["kind"], win["item"], strict=True)), index=win.index).isin(wanted)]
+    groups = {key: group for key, group in keyed.groupby(["kind", "item"])}
+    empty = win.iloc[:0]
+    for row in strong.itertuples(index=False):
+        svc = str(row.service)
+        having_a = groups.get((row.kind, row.item_a), empty)
+        holding_b = groups.get((row.kind, row.item_b), empty)
+        cnt = having_a[["trace_id", "span_id", "cnt"]].merge(
+            holding_b[["trace_id", "span_id", "cnt"]],
+            on=["trace_id", "span_id"],
+            how="left",
+            suffixes=("_a", "_b"),
+        )
+        irregular = cnt[cnt["cnt_b"].fillna(0) < cnt["cnt_a"]][["trace_id", "span_id"]]
+        stop = _stop_target(irregular, svc, last_call)
+        text = (
+            f"{svc}: spans {row.kind.split(' | ', 1)[1]!r} holding {row.item_a!r} lack its "
+            f"companion {row.item_b!r} in {int(row.k)} of {int(row.n)} (reference: "
+            f"{int(row.n_ref - row.r_ref)} of {int(row.n_ref)})"
+        )
+        credit = Credit(
+            component=svc,
+            detector="span_behaviour",
+            evidence=float(row.evidence),
+            raw=float(row.raw),
+            share=round(float(row.k / row.n), 3),
+            text=text,
+            test="binomial vs the reference irregularity rate of the statement pair",
+            attribution="own span",
+        )
+        if stop is not None and stop != svc:
+            stops.append({"caller": svc, "callee": stop, "credit": credit})
+            continue
+        if svc not in best_own or best_own[svc].evidence < credit.evidence:
+            best_own[svc] = credit
+    return list(best_own.values()), stops
+
+
+def _last_calls(items: pd.DataFrame) -> dict[tuple[str, str], tuple[str, str]]:
+    """Per span (trace_id, span_id): the service its last item reached and that child's span
+    id (both empty when the last item is a log statement: the span did not stop after a
+    call)."""
+    ordered = items.sort_values("t_ns", kind="stable")
+    last = ordered.groupby(["trace_id", "span_id"])[["callee", "child"]].last()
+    return dict(zip(last.index, zip(last["callee"], last["child"], strict=True), strict=True))
+
+
+def _stopped_after(
+    row: Any,
+    kinds: pd.DataFrame,
+    present: pd.DataFrame,
+    last_call: dict[tuple[str, str], tuple[str, str]],
+) -> str | None:
+    """The service the changed spans of ``row``'s kind last called (following internal spans
+    of the same service down to a remote call), when most of the changed spans that made a call
+    did so (they stopped right after that call); else None."""
+    return _stop_target(_lacking_spans(row, kinds, present), str(row.service), last_call)
+
+
+def _stop_target(
+    lacking: pd.DataFrame, own: str, last_call: dict[tuple[str, str], tuple[str, str]]
+) -> str | None:
+    """The service most of the ``lacking`` spans (trace_id, span_id) of service ``own`` last
+    called, following internal spans of ``own`` down to a remote call; None when fewer than
+    :data:`MIN_WINDOW_SPANS` made a call or no service reached a majority."""
     if lacking.empty:
         return None
-    own = str(row.service)
     reached: list[str] = []
     for trace, span in zip(lacking["trace_id"], lacking["span_id"], strict=True):
         key, callee = (trace, span), None
         for _ in range(16):  # follow internal spans of the same service down to a remote call
-            if key not in last_call.index:
+            if key not in last_call:
                 break
-            callee, child = last_call.loc[key, "callee"], last_call.loc[key, "child"]
+            callee, child = last_call[key]
             if callee != own:
                 break
             key = (trace, child)
         if callee is not None:
-            reached.append(str(callee))
+            reached.append(str(callee) or own)  # a log statement last: stopped in its own code
     if len(reached) < MIN_WINDOW_SPANS:
         return None
     top = pd.Series(reached).value_counts()
