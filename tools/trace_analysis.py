@@ -8,7 +8,11 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    two services (network, queues, the caller's own scheduling). Per edge ``caller -> callee``:
    ``k`` of the ``n`` window calls exceed the threshold ``max(q99, median + 1 ms)`` of the
    reference calls; null model Binomial(n, p0) with ``p0`` the reference exceedance rate
-   (add-one smoothed, at least 1%). Attribution is direction-aware: a slow edge credits the
+   (add-one smoothed, at least 1%). A second, magnitude test per edge (:func:`_tail_scan`)
+   scans thresholds beyond the edge's own q99 with the larger of the edge's own and the pooled
+   (all edges) reference tail rate, so that a few calls delayed far beyond anything in the
+   references are significant on an edge seen only a dozen times; the stronger of the two
+   tests counts (Bonferroni over both). Attribution is direction-aware: a slow edge credits the
    callee by the share of its inbound edges that are slow and the caller by the share of all its
    edges (in and out) that are slow (edges with too few window calls to ever reach significance
    are left out of the shares) (a delayed pod delays everything in and out of it; a
@@ -24,6 +28,12 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    goes to ``S``): then ``S`` is credited when two or more different caller services stop after
    calling ``S``, or ``S`` has evidence of its own; otherwise the exception happened in the
    span's own service.
+   **Companions** (:func:`_companions`): per span kind and pair of items ``(A, B)``, the
+   window spans holding ``A`` without ``B`` at least as often, vs the reference irregularity
+   rate of the pair: finds a fault between two statements when one operation serves several
+   routes or loops over items (the presence test then still sees ``B`` from other requests or
+   iterations). Child calls are named by the service they reach, so client spans named only
+   ``HTTP GET`` stay apart. A span whose last item is a log statement stopped in its own code.
 3. **Error origin** (only when the source has status codes: HTTP >= 500 or ``ERROR``): the
    deepest failing spans, whose children all succeeded; per service, ``k`` origins of ``n``
    window spans vs the reference origin rate (binomial). Credited to the origin's service.
@@ -363,7 +373,7 @@ def _items(joined: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
         {
             "trace_id": children["trace_id"],
             "span_id": children["parent_id"].astype(str),
-            "item": "call " + children["service"] + " " + children["operation"],
+            "item": "call " + callee + " " + children["operation"],
             "t_ns": children["start_ns"],
             "callee": callee,
             "child": children["span_id"].astype(str),
