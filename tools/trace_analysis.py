@@ -464,21 +464,8 @@ def _behaviour(
             else f"write new {row.item!r} in {row.c} of {row.n} (reference: "
             f"{row.c_ref} of {row.n_ref})"
         )
-        credit = Credit(
-            component=svc,
-            detector="span_behaviour",
-            evidence=float(row.evidence),
-            raw=float(row.raw),
-            share=round(float(share), 3),
-            text=text,
-            test="binomial vs the reference irregularity rate of the span kind",
-            attribution="own span",
-        )
-        if stop is not None and stop != svc:
-            stops.append({"caller": svc, "callee": stop, "credit": credit})
-            continue
-        if svc not in best_own or best_own[svc].evidence < credit.evidence:
-            best_own[svc] = credit
+        test = "binomial vs the reference irregularity rate of the span kind"
+        _file(_span_credit(svc, row, share, text, test), stop, stops, best_own)
     for credit in pair_credits:
         svc = credit.component
         if svc not in best_own or best_own[svc].evidence < credit.evidence:
@@ -594,22 +581,34 @@ def _companions(
             f"companion {row.item_b!r} in {int(row.k)} of {int(row.n)} (reference: "
             f"{int(row.n_ref - row.r_ref)} of {int(row.n_ref)})"
         )
-        credit = Credit(
-            component=svc,
-            detector="span_behaviour",
-            evidence=float(row.evidence),
-            raw=float(row.raw),
-            share=round(float(row.k / row.n), 3),
-            text=text,
-            test="binomial vs the reference irregularity rate of the statement pair",
-            attribution="own span",
-        )
-        if stop is not None and stop != svc:
-            stops.append({"caller": svc, "callee": stop, "credit": credit})
-            continue
-        if svc not in best_own or best_own[svc].evidence < credit.evidence:
-            best_own[svc] = credit
+        test = "binomial vs the reference irregularity rate of the statement pair"
+        _file(_span_credit(svc, row, row.k / row.n, text, test), stop, stops, best_own)
     return list(best_own.values()), stops
+
+
+def _span_credit(svc: str, row: Any, share: float, text: str, test: str) -> Credit:
+    return Credit(
+        component=svc,
+        detector="span_behaviour",
+        evidence=float(row.evidence),
+        raw=float(row.raw),
+        share=round(float(share), 3),
+        text=text,
+        test=test,
+        attribution="own span",
+    )
+
+
+def _file(
+    credit: Credit, stop: str | None, stops: list[dict[str, Any]], best_own: dict[str, Credit]
+) -> None:
+    """A span change that stopped right after a call to another service waits for
+    :func:`_attribute_stops`; otherwise it is the span's own service's (strongest kept)."""
+    svc = credit.component
+    if stop is not None and stop != svc:
+        stops.append({"caller": svc, "callee": stop, "credit": credit})
+    elif svc not in best_own or best_own[svc].evidence < credit.evidence:
+        best_own[svc] = credit
 
 
 class _LastCalls:
