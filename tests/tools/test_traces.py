@@ -298,3 +298,26 @@ def test_a_burst_of_stalled_calls_within_one_second_is_not_significant() -> None
     spans, logs = trees.frames()
     found = analyse(spans, logs, WINDOW, [REFERENCE])
     assert found.edges.iloc[0]["tail_raw"] < significance.SIGNIFICANT
+
+
+def test_a_span_ending_in_its_own_statement_is_not_moved_to_its_last_callee() -> None:
+    """The spans of a lose their closing statement after their last call to b returned and a
+    statement of a's own was written: a stopped in its own code, even though b (with
+    evidence of its own) was the last service it called."""
+    trees = Trees()
+    for period, broken in ((REFERENCE, False), (WINDOW, True)):
+        for i in range(20):
+            keys = [("A#451", "INFO"), ("A#457", "INFO")] * 3
+            b_logs = [("B#9", "ERROR")] if broken else []
+            trees.request(
+                ns(period, i),
+                "a",
+                [("b", 1.0, 2.0)],
+                logs=keys[:-1] if broken else keys,
+                callee_logs={"b": b_logs},
+            )
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    pair = [c for c in found.credits if "companion" in c.text]
+    assert [c.component for c in pair] == ["a"]
+    assert "b" in {c.component for c in found.credits}  # b's new ERROR statement, its own
