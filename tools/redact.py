@@ -95,6 +95,10 @@ _WORDS: dict[str, tuple[str, ...]] = {
     "sql-password": ("password",),
     "keyword": ("pass", "pwd", "secret", "key", "token", "credential", "webhook"),
 }
+# the hints of every rule without words at once: when it finds nothing, none of them can match
+_LITERAL_HINTS = re.compile(
+    "|".join(f"(?:{_HINTS[kind].pattern})" for kind, _ in _RULES if kind not in _WORDS)
+)
 
 
 def redact(text: str) -> str:
@@ -106,21 +110,19 @@ def redact(text: str) -> str:
     if not text:
         return text
     lower = text.lower() if text.isascii() else None
+    literal = _LITERAL_HINTS.search(text) is not None
     for kind, pattern in _RULES:
         words = _WORDS.get(kind)
         if words is not None and lower is not None:
             if not any(word in lower for word in words):
                 continue
-        elif _HINTS[kind].search(text) is None:
+        elif (words is None and not literal) or _HINTS[kind].search(text) is None:
             continue
         replaced = pattern.sub(functools.partial(_replace, kind), text)
         if replaced != text:
             text = replaced
             lower = text.lower() if text.isascii() else None
-    return text
-    for kind, pattern in _RULES:
-        if _HINTS[kind].search(text) is not None:
-            text = pattern.sub(functools.partial(_replace, kind), text)
+            literal = _LITERAL_HINTS.search(text) is not None
     return text
 
 

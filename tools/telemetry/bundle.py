@@ -35,6 +35,7 @@ class BundleBackend(TelemetryBackend):
         self.bundle = bundle
         self._by_namespace: dict[str, list[Any]] | None = None
         self._redacted: dict[str, str] = {}
+        self._patterns: dict[Any, LogPatternResult] = {}
 
     def _redact(self, message: str) -> str:
         """:func:`tools.redact.redact` of a raw line, remembered per distinct line for the
@@ -60,7 +61,27 @@ class BundleBackend(TelemetryBackend):
     ) -> LogPatternResult:
         """Templates (Drain3, or the record's event key when it has one) of the window's
         records, counted in the window and over every reference window. Each raw line is
-        redacted (:func:`tools.redact.redact`) before it is mined or sampled."""
+        redacted (:func:`tools.redact.redact`) before it is mined or sampled. A repeated
+        request (same groups, periods and bins) returns the first result without mining again."""
+        key = (
+            tuple(log_groups),
+            (window.start, window.end),
+            tuple((r.start, r.end) for r in references),
+            bin_seconds,
+        )
+        found = self._patterns.get(key)
+        if found is None:
+            found = self._mine(log_groups, window, references, bin_seconds)
+            self._patterns[key] = found
+        return found
+
+    def _mine(
+        self,
+        log_groups: list[str],
+        window: TimeWindow,
+        references: list[TimeWindow],
+        bin_seconds: int,
+    ) -> LogPatternResult:
         baseline = references[0]
         miner = LogTemplateMiner()
         n_bins = max(1, int(-(-window.seconds // bin_seconds)))
