@@ -153,6 +153,7 @@ class BundleBackend(TelemetryBackend):
         """Series per namespace, built once from the bundle's metric table: (metric,
         dimensions, unit, epoch-seconds array, values array), time-ordered, one point per
         timestamp (the last one read)."""
+        import numpy as np
         import pandas as pd  # on first use: the tool Lambdas and the runtime never read bundles
 
         if self._by_namespace is None:
@@ -178,17 +179,29 @@ class BundleBackend(TelemetryBackend):
                 frame = frame.drop_duplicates(
                     ["namespace", "metric", "dimensions", "epoch"], keep="last"
                 )
-                for (namespace, metric, _dims), group in frame.groupby(
-                    ["namespace", "metric", "dimensions"], sort=True
+                keys = ["namespace", "metric", "dimensions"]
+                codes = frame.groupby(keys, sort=True).ngroup().to_numpy()
+                order = np.argsort(codes, kind="stable")  # by series, time order kept
+                codes = codes[order]
+                starts = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist()]
+                ends = [*starts[1:], len(codes)]
+                epochs = frame["epoch"].to_numpy()[order]
+                values = frame["value"].to_numpy(dtype=float)[order]
+                firsts = frame.iloc[order[starts]]
+                for (namespace, metric, dims, unit), lo, hi in zip(
+                    zip(
+                        firsts["namespace"],
+                        firsts["metric"],
+                        firsts["dims"],
+                        firsts["unit"],
+                        strict=True,
+                    ),
+                    starts,
+                    ends,
+                    strict=True,
                 ):
                     index[str(namespace)].append(
-                        (
-                            str(metric),
-                            dict(group["dims"].iloc[0]),
-                            str(group["unit"].iloc[0]),
-                            group["epoch"].to_numpy(),
-                            group["value"].to_numpy(dtype=float),
-                        )
+                        (str(metric), dict(dims), str(unit), epochs[lo:hi], values[lo:hi])
                     )
             self._by_namespace = dict(index)
         return self._by_namespace
