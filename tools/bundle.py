@@ -19,7 +19,9 @@ IncidentSpec fields (``alert_time``, ``reference_windows``, ``broken_series``).
 
 Loading validates every file with pydantic and raises :class:`BundleError` naming the file, the
 line and the field. Nothing is read lazily except log files, which are parsed per log group on
-first use.
+first use, once per bundle, into a :class:`LogTable` (columns; a record that is plainly valid is
+checked without building the pydantic model, any other is validated by it, so errors are the
+same).
 
 Reading is bounded, whatever the input (a hostile or damaged bundle gets one clear error):
 
