@@ -19,7 +19,9 @@ IncidentSpec fields (``alert_time``, ``reference_windows``, ``broken_series``).
 
 Loading validates every file with pydantic and raises :class:`BundleError` naming the file, the
 line and the field. Nothing is read lazily except log files, which are parsed per log group on
-first use.
+first use, once per bundle, into a :class:`LogTable` (columns; a record that is plainly valid is
+checked without building the pydantic model, any other is validated by it, so errors are the
+same).
 
 Reading is bounded, whatever the input (a hostile or damaged bundle gets one clear error):
 
@@ -46,9 +48,11 @@ import json
 import math
 import os
 import stat
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -179,6 +183,81 @@ class LogRecord(Model):
     @classmethod
     def _time(cls, value: Any) -> datetime:
         return parse_time(value)
+
+
+_LOG_FIELDS = frozenset(LogRecord.model_fields)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class LogTable:
+    """The records of one log group as columns, sorted by time (stable; the order of
+    :meth:`Bundle.log_records`). Row ``i`` of every column is one record.
+
+    Attributes:
+        times: each record's ``timestamp`` (aware UTC datetime).
+        micros: the same times as epoch microseconds (numpy int64 array), for window masks.
+        messages, streams: ``message`` and ``stream`` texts.
+        trace_ids, span_ids, event_keys: the optional bundle v2 fields (None when absent).
+    """
+
+    times: list[datetime]
+    micros: Any
+    messages: list[str]
+    streams: list[str]
+    trace_ids: list[str | None]
+    span_ids: list[str | None]
+    event_keys: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def between(self, window: TimeWindow) -> Any:
+        """Boolean numpy mask of the records in ``[window.start, window.end)``."""
+        lo, hi = epoch_micros(window.start), epoch_micros(window.end)
+        return (self.micros >= lo) & (self.micros < hi)
+
+    def record(self, index: int) -> LogRecord:
+        """Row ``index`` as a :class:`LogRecord` (built without a second validation)."""
+        return LogRecord.model_construct(
+            timestamp=self.times[index],
+            message=self.messages[index],
+            stream=self.streams[index],
+            trace_id=self.trace_ids[index],
+            span_id=self.span_ids[index],
+            event_key=self.event_keys[index],
+        )
+
+
+def epoch_micros(value: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC of an aware datetime (exact, an int)."""
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _plain_record(value: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The fields of a log record that certainly validates as it is (keys known, texts as
+    strings, message within its limit, a readable time): ``(timestamp, message, stream,
+    trace_id, span_id, event_key)``; None for anything else, which :class:`LogRecord`
+    validation then accepts or rejects with its exact error."""
+    if not _LOG_FIELDS.issuperset(value):
+        return None
+    message, stream = value.get("message"), value.get("stream", "")
+    if type(message) is not str or type(stream) is not str:
+        return None
+    if len(message) > MAX_LOG_LINE_BYTES:
+        return None
+    ids = (value.get("trace_id"), value.get("span_id"), value.get("event_key"))
+    if any(v is not None and type(v) is not str for v in ids):
+        return None
+    stamp = value.get("timestamp")
+    if type(stamp) is not str:
+        return None
+    try:
+        when = parse_time(stamp)
+    except ValueError:
+        return None
+    return (when, message, stream, *ids)
 
 
 class MetricPoint(Model):
@@ -470,7 +549,9 @@ class Bundle:
         if not os.path.lexists(self.workspace_path):
             raise BundleError(f"{self.root}: no workspace.json (the Structurizr workspace)")
         regular_file(self.root, self.workspace_path, MAX_WORKSPACE_BYTES)
+        self._log_tables: dict[str, LogTable] = {}
         self._log_cache: dict[str, list[LogRecord]] = {}
+        self._log_lock = threading.Lock()  # tools run in threads: each group is parsed once
         self._budget = _Budget()
         self.warnings: list[str] = []
         """Problems that do not stop an investigation (non-finite metric values), one line each."""
@@ -491,22 +572,69 @@ class Bundle:
             regular_file(self.root, path)
         return {log_group_of(p): p for p in files}
 
-    def log_records(self, group: str) -> list[LogRecord]:
-        """All records of one log group, sorted by time; ``[]`` when the group has no file."""
-        if group not in self._log_cache:
-            path = self.log_files.get(group)
-            records: list[LogRecord] = []
-            if path is not None:
-                for lineno, value in _read_jsonl(path, self._budget):
+    def log_table(self, group: str) -> LogTable:
+        """All records of one log group as columns (:class:`LogTable`), sorted by time; empty
+        when the group has no file. Parsed once per bundle (thread-safe) through the bounded
+        reader; a record that is not plainly valid is validated as a :class:`LogRecord`, so a
+        bad line gets the same one-line error as before.
+
+        Raises:
+            BundleError: a line is not a JSON object or not a valid log record (file, line and
+                field named), or the file breaks a size limit.
+        """
+        with self._log_lock:
+            table = self._log_tables.get(group)
+            if table is None:
+                table = self._read_log_table(group)
+                self._log_tables[group] = table
+            return table
+
+    def _read_log_table(self, group: str) -> LogTable:
+        import numpy as np
+
+        path = self.log_files.get(group)
+        rows: list[tuple[Any, ...]] = []
+        if path is not None:
+            for lineno, value in _read_jsonl(path, self._budget):
+                row = _plain_record(value)
+                if row is None:
                     try:
-                        records.append(LogRecord.model_validate(value))
+                        record = LogRecord.model_validate(value)
                     except ValidationError as exc:
                         raise BundleError(
                             f"{path}: line {lineno}: {_validation_message(exc)}"
                         ) from exc
-            records.sort(key=lambda r: r.timestamp)
-            self._log_cache[group] = records
-        return self._log_cache[group]
+                    row = (
+                        record.timestamp,
+                        record.message,
+                        record.stream,
+                        record.trace_id,
+                        record.span_id,
+                        record.event_key,
+                    )
+                rows.append(row)
+        micros = np.fromiter((epoch_micros(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+        order = np.argsort(micros, kind="stable")
+        rows = [rows[i] for i in order]
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 6
+        return LogTable(
+            times=list(columns[0]),
+            micros=micros[order],
+            messages=list(columns[1]),
+            streams=list(columns[2]),
+            trace_ids=list(columns[3]),
+            span_ids=list(columns[4]),
+            event_keys=list(columns[5]),
+        )
+
+    def log_records(self, group: str) -> list[LogRecord]:
+        """All records of one log group, sorted by time; ``[]`` when the group has no file
+        (built from :meth:`log_table`, which raises :class:`BundleError` for a bad file)."""
+        table = self.log_table(group)
+        with self._log_lock:
+            if group not in self._log_cache:
+                self._log_cache[group] = [table.record(i) for i in range(len(table))]
+            return self._log_cache[group]
 
     # -------------------------------------------------------------- metrics
     @cached_property
@@ -643,8 +771,10 @@ class Bundle:
     def validate(self) -> None:
         """Read every file once so that any error surfaces now (raises :class:`BundleError`)."""
         for group in self.log_files:
-            self.log_records(group)
-        _ = self.metric_points, self.cloudtrail_records, self.alarm_changes, self.spans
+            self.log_table(group)
+        if self.metric_frame is None:  # the row reader names a bad line, counts NaN values
+            _ = self.metric_points
+        _ = self.cloudtrail_records, self.alarm_changes, self.spans
 
 
 def _metric_frame(path: Path, budget: _Budget) -> Any:

@@ -215,14 +215,26 @@ class LogTemplateMiner:
             parametrize_numeric_tokens=base.parametrize_numeric_tokens,
         )
         self._miner.drain = self._drain
+        self._masked: dict[str, str] = {}  # message -> masked text (lines repeat)
+
+    def _mask(self, message: str) -> str:
+        masked = self._masked.get(message)
+        if masked is None:
+            masked = self._miner.masker.mask(message)
+            self._masked[message] = masked
+        return masked
 
     def mask(self, message: str) -> str:
         """``message`` with every value matched by :data:`MASKING_PATTERNS` replaced by ``<*>``."""
-        return _render(self._miner.masker.mask(message))
+        return _render(self._mask(message))
 
     def add(self, message: str) -> int:
-        """Learn from ``message``; the id of the cluster it joined or started."""
-        return int(self._miner.add_log_message(message)["cluster_id"])
+        """Learn from ``message``; the id of the cluster it joined or started.
+
+        What Drain3's ``TemplateMiner.add_log_message`` does without persistence, with each
+        distinct message masked once per miner (the masking regexes are most of the cost)."""
+        cluster, _change = self._drain.add_log_message(self._mask(message))
+        return int(cluster.cluster_id)
 
     def add_all(self, messages: Iterable[str]) -> list[int]:
         """:meth:`add` each message in order; the cluster id of each."""

@@ -28,6 +28,8 @@ from tools.telemetry.base import LogPattern
 MIN_NEW = 3
 SURGE_Z = 4.0
 MAX_PATTERNS_PER_COMPONENT = 6
+MAX_LISTED = 25
+"""Changes per component listed in the tool's data (``max_patterns`` is at most this)."""
 
 ERROR_WORDS = re.compile(
     r"error|exception|fail|timeout|timed out|refused|denied|unavailable|expired|invalid|fatal|"
@@ -84,6 +86,27 @@ def _surge_onset(
     return None
 
 
+def _status(pattern: LogPattern, ratio: float, traffic: float) -> tuple[str, float, float]:
+    """``(status, expected window count, z)`` of a pattern (see :func:`classify`)."""
+    k = pattern.window_count
+    expected = pattern.baseline_count * ratio
+    z = (k - expected) / math.sqrt(expected + 1.0)
+    if pattern.baseline_count == 0 and k >= MIN_NEW:
+        status = "new"
+    elif z >= SURGE_Z and k >= 2 * expected:
+        status = "surge"
+    elif expected >= 5 and k <= expected / 4:
+        status = "vanished" if expected * traffic >= 5 and k <= expected * traffic / 4 else "drop"
+    else:
+        status = "steady"
+    return status, expected, z
+
+
+def _error(pattern: LogPattern) -> bool:
+    """Whether the template or its first sample reads as an error (:data:`ERROR_WORDS`)."""
+    return bool(ERROR_WORDS.search(pattern.template + " " + " ".join(pattern.samples[:1])))
+
+
 def classify(
     pattern: LogPattern,
     ratio: float,
@@ -102,16 +125,7 @@ def classify(
     that surges for a surging one (its first occurrence may predate the surge).
     """
     k = pattern.window_count
-    expected = pattern.baseline_count * ratio
-    z = (k - expected) / math.sqrt(expected + 1.0)
-    if pattern.baseline_count == 0 and k >= MIN_NEW:
-        status = "new"
-    elif z >= SURGE_Z and k >= 2 * expected:
-        status = "surge"
-    elif expected >= 5 and k <= expected / 4:
-        status = "vanished" if expected * traffic >= 5 and k <= expected * traffic / 4 else "drop"
-    else:
-        status = "steady"
+    status, expected, z = _status(pattern, ratio, traffic)
     lam = (pattern.baseline_count + 1) * ratio
     if status in ("drop", "vanished"):
         strength = max(0.0, -float(stats.poisson.logcdf(k, lam)) / math.log(10))
@@ -119,12 +133,11 @@ def classify(
         strength = significance.poisson(k, lam)
     else:
         strength = 0.0
-    text = pattern.template + " " + " ".join(pattern.samples[:1])
     first_seen = iso(pattern.first_seen) if pattern.first_seen else None
     return PatternChange(
         template=redact(pattern.template),
         status=status,
-        error=bool(ERROR_WORDS.search(text)),
+        error=_error(pattern),
         window_count=k,
         baseline_count=pattern.baseline_count,
         expected=round(expected, 2),
@@ -144,8 +157,26 @@ def classify(
     )
 
 
-def _rank(change: PatternChange) -> tuple[int, int, float]:
-    return (change.status == "steady", not change.error, -abs(change.z))
+def _classify_ranked(
+    patterns: list[LogPattern],
+    ratio: float,
+    window: TimeWindow,
+    bin_seconds: int,
+    traffic: float,
+    keep: int | None,
+) -> list[PatternChange]:
+    """:func:`classify` every pattern, changed before steady, then errors first, then by
+    ``|z|`` (rounded as in :class:`PatternChange`) descending, stable; keep the first ``keep``
+    (all when None). The order needs only the status, the error flag and z, so only the
+    patterns kept are classified in full (redacted, tested)."""
+    keys = []
+    for p in patterns:
+        status, _expected, z = _status(p, ratio, traffic)
+        keys.append((status == "steady", not _error(p), -abs(round(z, 2))))
+    order = sorted(range(len(patterns)), key=keys.__getitem__)
+    if keep is not None:
+        order = order[:keep]
+    return [classify(patterns[i], ratio, window, bin_seconds, traffic) for i in order]
 
 
 def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
@@ -181,7 +212,16 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
             if result.baseline_records
             else 1.0
         )
-        changes = [classify(p, ratio, window, bin_seconds, traffic) for p in result.patterns]
+        # without a text filter only the first MAX_LISTED changes are ever used
+        changes = _classify_ranked(
+            result.patterns,
+            ratio,
+            window,
+            bin_seconds,
+            traffic,
+            None if args.pattern else MAX_LISTED,
+        )
+        n_templates = len(result.patterns)
         if args.pattern:
             needle = args.pattern.lower()
             changes = [
@@ -189,7 +229,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
                 for c in changes
                 if needle in c.template.lower() or any(needle in s.lower() for s in c.samples)
             ]
-        changes.sort(key=_rank)
+            n_templates = len(changes)
         searched = (
             f"log groups {', '.join(groups)}; window {window.label()} vs reference "
             f"{', '.join(r.label() for r in references)}; {result.query}"
@@ -215,7 +255,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
                     window=window,
                     time=c.onset,
                     figures={
-                        "evidence": significance.bonferroni(c.evidence, max(1, len(changes))),
+                        "evidence": significance.bonferroni(c.evidence, max(1, n_templates)),
                         "window_count": c.window_count,
                         "baseline_count": c.baseline_count,
                         "expected": c.expected,
@@ -225,7 +265,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
                         "status": c.status,
                         "error": str(c.error).lower(),
                         "test": "Poisson count vs the add-one baseline rate (Bonferroni over "
-                        f"{len(changes)} templates)",
+                        f"{n_templates} templates)",
                         "scope": "symptom",
                         **({"span_links": ",".join(c.span_links)} if c.span_links else {}),
                     },
@@ -239,7 +279,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
             else:
                 kind = "log_steady"
                 text = (
-                    f"{element.name}: {len(changes)} templates, none new or changed "
+                    f"{element.name}: {n_templates} templates, none new or changed "
                     f"({result.window_records} records in window, "
                     f"{result.baseline_records} in baseline)"
                 )
@@ -264,7 +304,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
             "window_records": result.window_records,
             "baseline_records": result.baseline_records,
             "missing_groups": result.missing_groups,
-            "changes": [c.model_dump() for c in changes[:25]],
+            "changes": [c.model_dump() for c in changes[:MAX_LISTED]],
         }
     if unmapped:
         lines.append("No log groups mapped (rca.logGroups) for: " + ", ".join(unmapped))

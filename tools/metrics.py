@@ -229,7 +229,7 @@ def _anomaly_text(name: str, a: Anomaly, window: TimeWindow) -> str:
 
 def _merge(first: list[MetricSeries], second: list[MetricSeries]) -> list[MetricSeries]:
     """Series of two time ranges joined per label, in time order."""
-    merged = {s.label: s.model_copy(deep=True) for s in first}
+    merged = {s.label: s.model_copy() for s in first}  # lists are replaced, never changed
     for s in second:
         if s.label not in merged:
             merged[s.label] = s

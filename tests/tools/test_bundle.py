@@ -150,3 +150,72 @@ def test_spans_missing_column_is_a_clear_error(tmp_path):
 
     with pytest.raises(BundleError, match="missing column"):
         BundleWriter(tmp_path).add_spans(pd.DataFrame({"trace_id": ["t"]}))
+
+
+def _validated(lines: list[str]) -> list:  # type: ignore[type-arg]
+    """What the row-by-row reader made of ``lines``: each validated, stable-sorted by time."""
+    import json
+
+    from tools.bundle import LogRecord
+
+    records = [LogRecord.model_validate(json.loads(line)) for line in lines]
+    return sorted(records, key=lambda r: r.timestamp)
+
+
+def test_log_table_keeps_every_record_as_validation_reads_it(chain: Path, tmp_path: Path) -> None:
+    b = copy(chain, tmp_path / "odd")
+    lines = [
+        '{"timestamp": "2026-03-02T10:05:00.250Z", "message": "b", "stream": "s1"}',
+        '{"timestamp": "2026-03-02T12:05:00+02:00", "message": "a"}',  # offset: same instant
+        '{"timestamp": 1772445900000, "message": "epoch ms", "trace_id": "t", "span_id": "s"}',
+        '{"timestamp": "2026-03-02T10:04:00", "message": "naive is UTC", "event_key": null}',
+        '{"timestamp": " 2026-03-02T10:03:00Z ", "message": "padded", "event_key": "L#1"}',
+        '{"timestamp": "2026-03-02T10:05:00Z", "message": "\\u00e9t\\u00e9 \\u0000 nul"}',
+    ]
+    path = b / "logs" / log_file_name("/aws/lambda/web")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bundle = Bundle(b)
+    assert bundle.log_records("/aws/lambda/web") == _validated(lines)
+    table = bundle.log_table("/aws/lambda/web")
+    assert table.messages == [r.message for r in _validated(lines)]
+    assert table.between(WINDOW).sum() == sum(
+        WINDOW.contains(r.timestamp) for r in _validated(lines)
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ('{"timestamp": "2026-03-02T10:05:00Z", "message": 5}', "message: Input should be"),
+        ('{"timestamp": "2026-03-02T10:05:00Z", "message": "x", "level": "E"}', "level: Extra"),
+        ('{"timestamp": "2026-03-02T10:05:00Z"}', "message: Field required"),
+        ('{"timestamp": "yesterday", "message": "x"}', "not an ISO 8601 time"),
+        ('{"timestamp": 1772445600, "message": "x"}', "looks like seconds"),
+        ('{"timestamp": "2026-03-02T10:05:00Z", "message": "x", "span_id": 7}', "span_id"),
+    ],
+)
+def test_bad_log_record_gets_its_validation_error(
+    chain: Path, tmp_path: Path, line: str, error: str
+) -> None:
+    b = copy(chain, tmp_path / "bad")
+    path = b / "logs" / log_file_name("/aws/lambda/web")
+    path.write_text('{"timestamp": "2026-03-02T10:05:00Z", "message": "ok"}\n' + line + "\n")
+    with pytest.raises(BundleError, match=rf"{path.name}: line 2: .*{error}"):
+        Bundle(b).validate()
+
+
+def test_log_group_is_parsed_once_by_concurrent_tools(chain: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    bundle = Bundle(chain)
+    reads: list[str] = []
+    original = Bundle._read_log_table
+
+    def counted(self, group):  # type: ignore[no-untyped-def]
+        reads.append(group)
+        return original(self, group)
+
+    monkeypatch.setattr(Bundle, "_read_log_table", counted)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        tables = list(pool.map(bundle.log_table, ["/aws/lambda/web"] * 8))
+    assert reads == ["/aws/lambda/web"] and all(t is tables[0] for t in tables)

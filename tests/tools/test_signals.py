@@ -144,3 +144,27 @@ def test_vanished_pattern_against_steady_traffic() -> None:
     gone = LogPattern(template="order stored", window_count=0, baseline_count=40)
     assert classify(gone, 1.0, traffic=1.0).status == "vanished"  # the rest kept logging
     assert classify(gone, 1.0, traffic=0.1).status == "drop"  # everything dropped: less traffic
+
+
+def test_ranked_classification_equals_classifying_every_pattern_then_sorting() -> None:
+    import random
+
+    from tools.logs import _classify_ranked
+
+    rng = random.Random(7)
+    words = ["GET /x", "Timeout calling db", "user login ok", "ERROR failed", "cache hit"]
+    patterns = [
+        LogPattern(
+            template=f"{rng.choice(words)} {i}",
+            window_count=rng.choice([0, 0, 1, 3, 5, 12, 40]),
+            baseline_count=rng.choice([0, 0, 2, 6, 20, 80]),
+            bins=[0] * 6,
+            samples=[rng.choice(words)],
+        )
+        for i in range(300)
+    ]
+    every = [classify(p, 0.5, WINDOW, 300, 1.2) for p in patterns]
+    every.sort(key=lambda c: (c.status == "steady", not c.error, -abs(c.z)))
+    assert _classify_ranked(patterns, 0.5, WINDOW, 300, 1.2, None) == every
+    assert _classify_ranked(patterns, 0.5, WINDOW, 300, 1.2, 25) == every[:25]
+    assert len({c.status for c in every[:25]}) > 1  # the prefix mixes kinds of change

@@ -34,6 +34,17 @@ class BundleBackend(TelemetryBackend):
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self._by_namespace: dict[str, list[Any]] | None = None
+        self._redacted: dict[str, str] = {}
+        self._patterns: dict[Any, LogPatternResult] = {}
+
+    def _redact(self, message: str) -> str:
+        """:func:`tools.redact.redact` of a raw line, remembered per distinct line for the
+        backend's lifetime (log lines repeat; every tool call would redact them again)."""
+        found = self._redacted.get(message)
+        if found is None:
+            found = redact(message)
+            self._redacted[message] = message if found == message else found
+        return found
 
     def log_patterns(
         self, log_groups: list[str], window: TimeWindow, baseline: TimeWindow, bin_seconds: int
@@ -50,7 +61,27 @@ class BundleBackend(TelemetryBackend):
     ) -> LogPatternResult:
         """Templates (Drain3, or the record's event key when it has one) of the window's
         records, counted in the window and over every reference window. Each raw line is
-        redacted (:func:`tools.redact.redact`) before it is mined or sampled."""
+        redacted (:func:`tools.redact.redact`) before it is mined or sampled. A repeated
+        request (same groups, periods and bins) returns the first result without mining again."""
+        key = (
+            tuple(log_groups),
+            (window.start, window.end),
+            tuple((r.start, r.end) for r in references),
+            bin_seconds,
+        )
+        found = self._patterns.get(key)
+        if found is None:
+            found = self._mine(log_groups, window, references, bin_seconds)
+            self._patterns[key] = found
+        return found
+
+    def _mine(
+        self,
+        log_groups: list[str],
+        window: TimeWindow,
+        references: list[TimeWindow],
+        bin_seconds: int,
+    ) -> LogPatternResult:
         baseline = references[0]
         miner = LogTemplateMiner()
         n_bins = max(1, int(-(-window.seconds // bin_seconds)))
@@ -63,34 +94,31 @@ class BundleBackend(TelemetryBackend):
         scanned = scanned_bytes = n_window = n_baseline = 0
         missing = [g for g in log_groups if g not in self.bundle.log_files]
         for group in log_groups:
-            for record in self.bundle.log_records(group):
-                in_window = window.contains(record.timestamp)
-                if not in_window and not any(r.contains(record.timestamp) for r in references):
-                    continue
+            table = self.bundle.log_table(group)
+            inside = table.between(window)
+            keep = inside.copy()
+            for ref in references:
+                keep |= table.between(ref)
+            for i in keep.nonzero()[0].tolist():
+                raw, when, key = table.messages[i], table.times[i], table.event_keys[i]
+                in_window = bool(inside[i])
                 scanned += 1
-                scanned_bytes += len(record.message.encode("utf-8"))
+                scanned_bytes += len(raw.encode("utf-8"))
                 # redact the raw line before mining: Drain3 masks digits, after which a token
                 # such as ``xoxb-<*>-<*>-...`` no longer matches any secret rule
-                message = redact(record.message)
+                message = self._redact(raw)
                 # a stable source location is its own template, never masked (bundle v2)
-                cluster = (
-                    f"{message.split(' ', 1)[0]} {record.event_key}"
-                    if record.event_key
-                    else miner.add(message)
-                )
+                cluster = f"{message.split(' ', 1)[0]} {key}" if key else miner.add(message)
                 if in_window:
                     n_window += 1
                     window_counts[cluster] += 1
-                    index = int((record.timestamp - window.start).total_seconds() // bin_seconds)
+                    index = int((when - window.start).total_seconds() // bin_seconds)
                     bins[cluster][min(index, n_bins - 1)] += 1
-                    first_seen.setdefault(cluster, record.timestamp)
-                    if (
-                        len(samples[cluster]) < MAX_SAMPLES
-                        and message not in samples[cluster]
-                    ):
+                    first_seen.setdefault(cluster, when)
+                    if len(samples[cluster]) < MAX_SAMPLES and message not in samples[cluster]:
                         samples[cluster].append(message)
-                        if record.span_id:
-                            links[cluster].append(f"{record.trace_id or ''}/{record.span_id}")
+                        if table.span_ids[i]:
+                            links[cluster].append(f"{table.trace_ids[i] or ''}/{table.span_ids[i]}")
                 else:
                     n_baseline += 1
                     baseline_counts[cluster] += 1
@@ -125,6 +153,7 @@ class BundleBackend(TelemetryBackend):
         """Series per namespace, built once from the bundle's metric table: (metric,
         dimensions, unit, epoch-seconds array, values array), time-ordered, one point per
         timestamp (the last one read)."""
+        import numpy as np
         import pandas as pd  # on first use: the tool Lambdas and the runtime never read bundles
 
         if self._by_namespace is None:
@@ -150,17 +179,29 @@ class BundleBackend(TelemetryBackend):
                 frame = frame.drop_duplicates(
                     ["namespace", "metric", "dimensions", "epoch"], keep="last"
                 )
-                for (namespace, metric, _dims), group in frame.groupby(
-                    ["namespace", "metric", "dimensions"], sort=True
+                keys = ["namespace", "metric", "dimensions"]
+                codes = frame.groupby(keys, sort=True).ngroup().to_numpy()
+                order = np.argsort(codes, kind="stable")  # by series, time order kept
+                codes = codes[order]
+                starts = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist()]
+                ends = [*starts[1:], len(codes)]
+                epochs = frame["epoch"].to_numpy()[order]
+                values = frame["value"].to_numpy(dtype=float)[order]
+                firsts = frame.iloc[order[starts]]
+                for (namespace, metric, dims, unit), lo, hi in zip(
+                    zip(
+                        firsts["namespace"],
+                        firsts["metric"],
+                        firsts["dims"],
+                        firsts["unit"],
+                        strict=True,
+                    ),
+                    starts,
+                    ends,
+                    strict=True,
                 ):
                     index[str(namespace)].append(
-                        (
-                            str(metric),
-                            dict(group["dims"].iloc[0]),
-                            str(group["unit"].iloc[0]),
-                            group["epoch"].to_numpy(),
-                            group["value"].to_numpy(dtype=float),
-                        )
+                        (str(metric), dict(dims), str(unit), epochs[lo:hi], values[lo:hi])
                     )
             self._by_namespace = dict(index)
         return self._by_namespace
@@ -218,31 +259,34 @@ class BundleBackend(TelemetryBackend):
         group of the bundle); the level is the message's first word."""
         import pandas as pd
 
-        periods = [window, *references]
         rows: list[tuple[str, str, str, str, int]] = []
         for group in self.bundle.log_files:
-            for r in self.bundle.log_records(group):
-                if r.span_id is None or r.event_key is None:
+            table = self.bundle.log_table(group)
+            keep = table.between(window)
+            for period in references:
+                keep |= table.between(period)
+            for i in keep.nonzero()[0].tolist():
+                span_id, key = table.span_ids[i], table.event_keys[i]
+                if span_id is None or key is None:
                     continue
-                if any(p.contains(r.timestamp) for p in periods):
-                    rows.append(
-                        (
-                            r.trace_id or "",
-                            r.span_id,
-                            r.event_key,
-                            r.message.split(" ", 1)[0],
-                            int(r.timestamp.timestamp() * 1e9),
-                        )
+                rows.append(
+                    (
+                        table.trace_ids[i] or "",
+                        span_id,
+                        key,
+                        table.messages[i].split(" ", 1)[0],
+                        int(table.times[i].timestamp() * 1e9),
                     )
+                )
         return pd.DataFrame(rows, columns=["trace_id", "span_id", "event_key", "level", "t_ns"])
 
     def coverage(self) -> TimeWindow | None:
         """From the earliest to the latest timestamp of any telemetry in the bundle."""
         times: list[datetime] = []
         for group in self.bundle.log_files:
-            records = self.bundle.log_records(group)
-            if records:
-                times += [records[0].timestamp, records[-1].timestamp]
+            table = self.bundle.log_table(group)
+            if len(table):
+                times += [table.times[0], table.times[-1]]
         frame = self.bundle.metric_frame
         if frame is not None and len(frame):
             times += [
