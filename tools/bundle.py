@@ -77,6 +77,11 @@ SPAN_COLUMNS = (
 """Columns of ``spans.csv`` (v2): ids as strings, ``parent_id`` empty for a root span,
 ``start_ns`` epoch nanoseconds UTC, ``duration_ns`` nanoseconds, ``kind`` and ``status_code``
 empty when the source lacks them."""
+OPTIONAL_SPAN_COLUMNS = ("peer_service",)
+"""Optional columns of ``spans.csv``: ``peer_service``, the service a client span calls
+(OpenTelemetry ``peer.service``; the name of an X-Ray subsegment of namespace ``aws`` or
+``remote``), the only record of a call into a component that writes no spans of its own (a
+managed service, a third party). Read as empty when absent."""
 T = TypeVar("T")
 MAX_LOG_LINE_BYTES = 256 * 1024  # CloudWatch Logs caps an event at 256 KiB
 MAX_LINE_BYTES = 1024 * 1024
@@ -618,7 +623,7 @@ class Bundle:
 
         path = _first_existing(self.root, "spans.csv", "spans.csv.gz")
         if path is None:
-            return pd.DataFrame(columns=list(SPAN_COLUMNS))
+            return pd.DataFrame(columns=list(SPAN_COLUMNS + OPTIONAL_SPAN_COLUMNS))
         text = "".join(line for _n, line in _lines(path, self._budget))  # bounded read
         try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
@@ -627,6 +632,9 @@ class Bundle:
         missing = [c for c in SPAN_COLUMNS if c not in frame.columns]
         if missing:
             raise BundleError(f"{path}: missing column(s) {', '.join(missing)}")
+        for column in OPTIONAL_SPAN_COLUMNS:
+            if column not in frame.columns:
+                frame[column] = ""
         for column in ("start_ns", "duration_ns"):
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
         return frame
@@ -745,7 +753,8 @@ class BundleWriter:
         self._trail.append(record)
 
     def add_spans(self, frame: Any) -> None:
-        """Queue spans (a DataFrame with :data:`SPAN_COLUMNS`) for ``spans.csv``.
+        """Queue spans (a DataFrame with :data:`SPAN_COLUMNS` and any of
+        :data:`OPTIONAL_SPAN_COLUMNS`) for ``spans.csv``.
 
         Raises:
             BundleError: a required column is missing.
@@ -753,7 +762,8 @@ class BundleWriter:
         missing = [c for c in SPAN_COLUMNS if c not in frame.columns]
         if missing:
             raise BundleError(f"spans: missing column(s) {', '.join(missing)}")
-        self._spans.append(frame[list(SPAN_COLUMNS)])
+        optional = [c for c in OPTIONAL_SPAN_COLUMNS if c in frame.columns]
+        self._spans.append(frame[list(SPAN_COLUMNS) + optional])
 
     def add_alarm(self, change: AlarmStateChange) -> None:
         self._alarms.append(change)
