@@ -8,7 +8,11 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    two services (network, queues, the caller's own scheduling). Per edge ``caller -> callee``:
    ``k`` of the ``n`` window calls exceed the threshold ``max(q99, median + 1 ms)`` of the
    reference calls; null model Binomial(n, p0) with ``p0`` the reference exceedance rate
-   (add-one smoothed, at least 1%). A client span that names the service it calls
+   (add-one smoothed, at least 1%). A second, magnitude test per edge (:func:`_tail_scan`)
+   scans thresholds beyond the edge's own q99 with the larger of the edge's own and the pooled
+   (all edges) reference tail rate, so that a few calls delayed far beyond anything in the
+   references are significant on an edge seen only a dozen times; the stronger of the two
+   tests counts (Bonferroni over both). A client span that names the service it calls
    (``peer_service``) and has no server span below it (a managed service or third party that
    writes no spans, or a call it rejected before serving) is an edge ``caller -> peer`` whose
    time is the whole round trip. Attribution is direction-aware: a slow edge credits the
@@ -27,6 +31,12 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    goes to ``S``): then ``S`` is credited when two or more different caller services stop after
    calling ``S``, or ``S`` has evidence of its own; otherwise the exception happened in the
    span's own service.
+   **Companions** (:func:`_companions`): per span kind and pair of items ``(A, B)``, the
+   window spans holding ``A`` without ``B`` at least as often, vs the reference irregularity
+   rate of the pair: finds a fault between two statements when one operation serves several
+   routes or loops over items (the presence test then still sees ``B`` from other requests or
+   iterations). Child calls are named by the service they reach, so client spans named only
+   ``HTTP GET`` stay apart. A span whose last item is a log statement stopped in its own code.
 3. **Error origin** (only when the source has status codes: HTTP >= 500 or ``ERROR``, and on
    client spans any HTTP >= 400, as OpenTelemetry's HTTP conventions set a client span's status:
    a throttled call's 429 or DynamoDB's 400 ``ProvisionedThroughputExceededException``): the
@@ -85,6 +95,7 @@ class TraceFindings:
     credits: list[Credit] = field(default_factory=list)
     edges: pd.DataFrame = field(default_factory=pd.DataFrame)
     behaviour: pd.DataFrame = field(default_factory=pd.DataFrame)
+    companions: pd.DataFrame = field(default_factory=pd.DataFrame)
     fanout: pd.DataFrame = field(default_factory=pd.DataFrame)
     window_spans: int = 0
     reference_spans: int = 0
@@ -240,6 +251,15 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     edges = edges[edges["n"] > 0]
     edges["p0"] = np.maximum((edges["k_ref"] + 1) / (edges["n_ref"] + 2), MIN_EXCEED_RATE)
     edges["raw"] = binomial_many(edges["k"], edges["n"], edges["p0"])
+    edges = edges.merge(_tail_scan(merged), on=["p_service", "service"], how="left")
+    edges[["tail_raw", "tail_k", "tail_ms", "tail_p0"]] = edges[
+        ["tail_raw", "tail_k", "tail_ms", "tail_p0"]
+    ].fillna(0.0)
+    edges["test"] = np.where(edges["tail_raw"] > edges["raw"], "tail", "q99")
+    # the stronger of the two tests per edge, corrected for having looked at both
+    edges["raw"] = np.round(
+        np.maximum(0.0, np.maximum(edges["raw"], edges["tail_raw"]) - math.log10(2)), 3
+    )
     medians = merged[merged["period"] == "window"].groupby(["p_service", "service"])["net"]
     edges = edges.merge(medians.median().rename("win_median").reset_index(), how="left")
     edges = edges.merge(table[["p_service", "service", "median"]], how="left")
@@ -247,7 +267,8 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     edges["slow_edge"] = edges["evidence"] >= significance.SIGNIFICANT
     # an edge with too few window calls to ever reach significance tells nothing either way:
     # it is left out of the shares (all n calls slow would give n * -log10 p0)
-    reachable = edges["n"] * -np.log10(edges["p0"]) - math.log10(max(1, len(edges)))
+    best_p0 = np.minimum(edges["p0"], edges["floor_p0"].fillna(1.0))
+    reachable = edges["n"] * -np.log10(best_p0) - math.log10(max(1, len(edges)))
     edges["testable"] = reachable >= significance.SIGNIFICANT
     found.edges = edges.sort_values("evidence", ascending=False).reset_index(drop=True)
     credits: list[Credit] = []
@@ -279,15 +300,83 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     return credits
 
 
+def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
+    """The magnitude test of a call edge, exact for few calls: every window call's excess over
+    its edge's reference median beyond the edge's own reference q99 (and at least 1 ms) is a
+    candidate threshold ``t``; ``k`` window calls of the edge
+    reach ``t`` out of ``n``; null model Binomial(n, p0(t)) with ``p0(t)`` the larger of the
+    edge's own reference rate of excesses ``>= t`` and the pooled rate over the reference calls
+    of every edge (add-one smoothed: ``(1 + #>= t) / (N + 1)``). The pooled rate stands in for
+    the edge's tail where the edge has too few reference calls to estimate it (nine calls
+    delayed by two seconds on an edge seen 17 times); the edge's own rate keeps an edge with a
+    heavy tail of its own from looking slow. Bonferroni over the ``n`` thresholds scanned.
+
+    Returns per edge (p_service, service): ``tail_raw`` (-log10 p), ``tail_k``, ``tail_ms``
+    (the threshold, ms over the median), ``tail_p0`` and ``floor_p0`` (the smallest p0 any
+    threshold could have: the pooled floor ``1 / (N + 1)``).
+    """
+    merged = merged.assign(excess=merged["net"] - merged["median"])
+    ref = merged[merged["period"] == "reference"]
+    pooled = np.sort(ref["excess"].to_numpy(dtype=float))
+    total = len(pooled)
+    rows = []
+    if not total:
+        return pd.DataFrame(
+            columns=["p_service", "service", "tail_raw", "tail_k", "tail_ms", "tail_p0", "floor_p0"]
+        )
+    own = {
+        key: np.sort(g.to_numpy(dtype=float))
+        for key, g in ref.groupby(["p_service", "service"])["excess"]
+    }
+    window = merged[merged["period"] == "window"]
+    group_q99 = (
+        (merged["q99"] - merged["median"]).groupby([merged["p_service"], merged["service"]]).first()
+    )
+    for key, group in window.groupby(["p_service", "service"])["excess"]:
+        x = np.sort(group.to_numpy(dtype=float))[::-1]
+        n = len(x)
+        k = np.arange(1, n + 1)
+        pooled_ge = total - np.searchsorted(pooled, x, side="left")
+        mine = own.get(key, np.array([]))
+        own_ge = len(mine) - np.searchsorted(mine, x, side="left") if len(mine) else 0 * k
+        p0 = np.maximum((1 + pooled_ge) / (total + 1), own_ge / max(1, len(mine)))
+        ev = binomial_many(k, np.full(n, n), p0)
+        floor = max(FLOOR_NS, float(group_q99[key]))
+        ev = np.where(x >= floor, ev, 0.0)
+        best = int(np.argmax(ev))
+        rows.append(
+            {
+                "p_service": key[0],
+                "service": key[1],
+                "tail_raw": round(max(0.0, float(ev[best]) - math.log10(n)), 3),
+                "tail_k": int(k[best]),
+                "tail_ms": round(float(x[best]) / 1e6, 3),
+                "tail_p0": float(p0[best]),
+                "floor_p0": 1.0 / (total + 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _edge_credit(
     svc: str, row: pd.Series, share: float, role: str, n_slow: int, n_all: int, which: str
 ) -> Credit:
     win_ms = float(row["win_median"]) / 1e6
     ref_ms = float(row["median"]) / 1e6
+    if row.get("test") == "tail":
+        over = (
+            f"{int(row['tail_k'])} of {int(row['n'])} calls at least {row['tail_ms']:.1f} ms over "
+            f"the edge's reference median (expected rate {row['tail_p0']:.2g}, the larger of the "
+            "edge's own and all edges' reference rates)"
+        )
+    else:
+        over = (
+            f"{int(row['k'])} of {int(row['n'])} calls over the reference q99 (expected rate "
+            f"{row['p0']:.3f})"
+        )
     text = (
         f"{svc}: {n_slow} of {n_all} {which} call edges slow; strongest "
-        f"{row['p_service']} -> {row['service']}: {int(row['k'])} of {int(row['n'])} calls over "
-        f"the reference q99 (expected rate {row['p0']:.3f}), network time median "
+        f"{row['p_service']} -> {row['service']}: {over}, network time median "
         f"{win_ms:.1f} ms vs {ref_ms:.1f} ms in the references"
     )
     return Credit(
@@ -297,7 +386,10 @@ def _edge_credit(
         raw=float(row["evidence"]),
         share=round(share, 3),
         text=text,
-        test="binomial exceedance of the reference q99 of client-minus-server span time",
+        test=(
+            "binomial exceedance of the reference q99 of client-minus-server span time, or of "
+            "a scanned excess over the median (own and pooled reference rates)"
+        ),
         edge=(str(row["p_service"]), str(row["service"])),
         attribution=f"{role}: share {share:.2f} of {which} edges slow",
     )
@@ -322,7 +414,7 @@ def _items(joined: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
         {
             "trace_id": children["trace_id"],
             "span_id": children["parent_id"].astype(str),
-            "item": "call " + children["service"] + " " + children["operation"],
+            "item": "call " + callee + " " + children["operation"],
             "t_ns": children["start_ns"],
             "callee": callee,
             "child": children["span_id"].astype(str),
@@ -389,15 +481,22 @@ def _behaviour(
     table = table.sort_values("evidence", ascending=False).reset_index(drop=True)
     found.behaviour = table
     strong = table[table["evidence"] >= significance.SIGNIFICANT]
+    last_call = _LastCalls(items)
+    pair_credits, pair_stops = _companions(items, kinds, counts, found, last_call)
     if strong.empty:
-        return [], []
-    last_call = _last_calls(items, kinds)
-    credits: list[Credit] = []
+        return pair_credits, pair_stops
     stops: list[dict[str, Any]] = []
     best_own: dict[str, Credit] = {}
+    wanted = set(strong["kind"])
+    win_kinds = kinds[(kinds["period"] == "window") & kinds["kind"].isin(wanted)]
+    win_present = present[(present["period"] == "window") & present["kind"].isin(wanted)]
     for row in strong.itertuples(index=False):
         svc = str(row.service)
-        stop = _stopped_after(row, kinds, present, last_call) if row.change == "missing" else None
+        stop = (
+            _stopped_after(row, win_kinds, win_present, last_call)
+            if row.change == "missing"
+            else None
+        )
         share = (row.n - row.c) / row.n if row.change == "missing" else row.c / row.n
         text = f"{svc}: spans {row.kind.split(' | ', 1)[1]!r} " + (
             f"lack {row.item!r} in {row.n - row.c} of {row.n} (reference: "
@@ -421,43 +520,190 @@ def _behaviour(
             continue
         if svc not in best_own or best_own[svc].evidence < credit.evidence:
             best_own[svc] = credit
-    credits = list(best_own.values())
-    return credits, stops
+    for credit in pair_credits:
+        svc = credit.component
+        if svc not in best_own or best_own[svc].evidence < credit.evidence:
+            best_own[svc] = credit
+    return list(best_own.values()), stops + pair_stops
 
 
-def _last_calls(items: pd.DataFrame, kinds: pd.DataFrame) -> pd.DataFrame:
-    """Per span (trace_id, span_id): the service its last child call reached and that child's
-    span id."""
-    calls = items[items["callee"] != ""].sort_values("t_ns")
-    return calls.groupby(["trace_id", "span_id"])[["callee", "child"]].last()
-
-
-def _stopped_after(
-    row: Any, kinds: pd.DataFrame, present: pd.DataFrame, last_call: pd.Series
-) -> str | None:
-    """The service the changed spans of ``row``'s kind last called (following internal spans
-    of the same service down to a remote call), when most of the changed spans that made a call
-    did so (they stopped right after that call); else None."""
+def _lacking_spans(row: Any, kinds: pd.DataFrame, present: pd.DataFrame) -> pd.DataFrame:
+    """Window spans of ``row``'s kind lacking ``row.item`` (trace_id, span_id)."""
     win = kinds[(kinds["kind"] == row.kind) & (kinds["period"] == "window")]
     having = present[(present["kind"] == row.kind) & (present["item"] == row.item)]
     having = having[having["period"] == "window"][["trace_id", "span_id"]]
     lacking = win.merge(having, on=["trace_id", "span_id"], how="left", indicator=True)
-    lacking = lacking[lacking["_merge"] == "left_only"]
+    return lacking[lacking["_merge"] == "left_only"][["trace_id", "span_id"]]
+
+
+# ------------------------------------------------------------------------ 2b. companions
+def _companions(
+    items: pd.DataFrame,
+    kinds: pd.DataFrame,
+    counts: pd.DataFrame,
+    found: TraceFindings,
+    last_call: _LastCalls,
+) -> tuple[list[Credit], list[dict[str, Any]]]:
+    """Statements that lose their companion: per span kind and pair of items ``(A, B)`` (child
+    calls or log statements), a reference span holding ``A`` is *regular* when it holds ``B``
+    at least as often as ``A`` (``B`` accompanies every ``A``: the closing statement of an
+    opening one, the call that follows another). ``k`` of the ``n`` window spans holding ``A``
+    are irregular; null model Binomial(n, p0) with ``p0`` the reference irregularity rate of
+    the pair (add-one smoothed); Bonferroni over the pairs tested.
+
+    This finds a fault between two statements of one span when the span kind mixes requests
+    that do and do not reach them (one operation serving many routes, a loop over items): the
+    per-kind presence test sees the companion still written by the other requests or loop
+    iterations, the pair test does not. Attribution as for the behaviour rule (a span that
+    stops right after a call to another service credits it only when callers agree).
+    """
+    per_span = items.groupby(["trace_id", "span_id", "item"]).size().rename("cnt").reset_index()
+    per_span = per_span.merge(
+        kinds[["trace_id", "span_id", "kind", "period"]], on=["trace_id", "span_id"]
+    )
+    per_span = per_span[per_span["kind"].isin(counts.index)]
+    if per_span.empty:
+        return [], []
+    # integer codes: the pair self-joins below are the detector's cost
+    sid = pd.factorize(pd.MultiIndex.from_frame(per_span[["trace_id", "span_id"]]))[0]
+    kid, kind_names = pd.factorize(per_span["kind"])
+    iid, item_names = pd.factorize(per_span["item"])
+    coded = pd.DataFrame(
+        {
+            "sid": sid,
+            "kid": kid,
+            "iid": iid,
+            "cnt": per_span["cnt"].to_numpy(),
+            "win": (per_span["period"] == "window").to_numpy(),
+        }
+    )
+
+    def regular_pairs(rows: pd.DataFrame, name: str) -> pd.DataFrame:
+        pairs = rows.merge(rows, on=["sid", "kid"], suffixes=("_a", "_b"))
+        pairs = pairs[(pairs["iid_a"] != pairs["iid_b"]) & (pairs["cnt_b"] >= pairs["cnt_a"])]
+        return pairs.groupby(["kid", "iid_a", "iid_b"]).size().rename(name).reset_index()
+
+    ref, win_coded = coded[~coded["win"]], coded[coded["win"]]
+    n_ref = ref.groupby(["kid", "iid"]).size().rename("n_ref").rename_axis(["kid", "iid_a"])
+    regular = regular_pairs(ref, "r_ref").merge(n_ref.reset_index(), on=["kid", "iid_a"])
+    regular = regular[regular["n_ref"] >= MIN_WINDOW_SPANS]
+    regular["p0"] = (regular["n_ref"] - regular["r_ref"] + 1) / (regular["n_ref"] + 2)
+    n_win = win_coded.groupby(["kid", "iid"]).size().rename("n").rename_axis(["kid", "iid_a"])
+    table = regular.merge(n_win.reset_index(), on=["kid", "iid_a"])
+    # only pairs whose window could reach significance are tests (judged without the window's
+    # outcomes: n and p0 alone), so the correction counts what could have been found
+    table = table[table["n"] * -np.log10(table["p0"]) >= significance.SIGNIFICANT]
+    if table.empty:
+        return [], []
+    table = table.merge(regular_pairs(win_coded, "r"), on=["kid", "iid_a", "iid_b"], how="left")
+    table["r"] = table["r"].fillna(0).astype(int)
+    table["k"] = table["n"] - table["r"]
+    table["raw"] = binomial_many(table["k"], table["n"], table["p0"])
+    m = max(1, len(table))
+    table["evidence"] = np.round(np.maximum(0.0, table["raw"] - math.log10(m)), 3)
+    table["kind"] = np.asarray(kind_names)[table["kid"].to_numpy()]
+    table["item_a"] = np.asarray(item_names)[table["iid_a"].to_numpy()]
+    table["item_b"] = np.asarray(item_names)[table["iid_b"].to_numpy()]
+    win = per_span[per_span["period"] == "window"]
+    table["service"] = table["kind"].str.split(" | ", regex=False).str[0]
+    table = table.sort_values("evidence", ascending=False).reset_index(drop=True)
+    found.companions = table
+    strong = table[table["evidence"] >= significance.SIGNIFICANT]
+    if strong.empty:
+        return [], []
+    best_own: dict[str, Credit] = {}
+    stops: list[dict[str, Any]] = []
+    strong = strong.head(MAX_ITEMS * 4)
+    keyed = win[win["kind"].isin(set(strong["kind"]))]
+    keyed = keyed[keyed["item"].isin(set(strong["item_a"]) | set(strong["item_b"]))]
+    groups = {key: group for key, group in keyed.groupby(["kind", "item"])}
+    empty = win.iloc[:0]
+    for row in strong.itertuples(index=False):
+        svc = str(row.service)
+        having_a = groups.get((row.kind, row.item_a), empty)
+        holding_b = groups.get((row.kind, row.item_b), empty)
+        cnt = having_a[["trace_id", "span_id", "cnt"]].merge(
+            holding_b[["trace_id", "span_id", "cnt"]],
+            on=["trace_id", "span_id"],
+            how="left",
+            suffixes=("_a", "_b"),
+        )
+        irregular = cnt[cnt["cnt_b"].fillna(0) < cnt["cnt_a"]][["trace_id", "span_id"]]
+        stop = _stop_target(irregular, svc, last_call)
+        text = (
+            f"{svc}: spans {row.kind.split(' | ', 1)[1]!r} holding {row.item_a!r} lack its "
+            f"companion {row.item_b!r} in {int(row.k)} of {int(row.n)} (reference: "
+            f"{int(row.n_ref - row.r_ref)} of {int(row.n_ref)})"
+        )
+        credit = Credit(
+            component=svc,
+            detector="span_behaviour",
+            evidence=float(row.evidence),
+            raw=float(row.raw),
+            share=round(float(row.k / row.n), 3),
+            text=text,
+            test="binomial vs the reference irregularity rate of the statement pair",
+            attribution="own span",
+        )
+        if stop is not None and stop != svc:
+            stops.append({"caller": svc, "callee": stop, "credit": credit})
+            continue
+        if svc not in best_own or best_own[svc].evidence < credit.evidence:
+            best_own[svc] = credit
+    return list(best_own.values()), stops
+
+
+class _LastCalls:
+    """Per span (trace_id, span_id): the service its last item reached and that child's span
+    id (both empty when the last item is a log statement: the span did not stop after a
+    call). Built on first use (only attribution of a significant change needs it)."""
+
+    def __init__(self, items: pd.DataFrame) -> None:
+        self._items: pd.DataFrame | None = items
+        self._last: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def get(self, key: tuple[str, str]) -> tuple[str, str] | None:
+        if self._items is not None:
+            ordered = self._items.sort_values("t_ns", kind="stable")
+            last = ordered.groupby(["trace_id", "span_id"])[["callee", "child"]].last()
+            self._last = dict(
+                zip(last.index, zip(last["callee"], last["child"], strict=True), strict=True)
+            )
+            self._items = None
+        return self._last.get(key)
+
+
+def _stopped_after(
+    row: Any,
+    kinds: pd.DataFrame,
+    present: pd.DataFrame,
+    last_call: _LastCalls,
+) -> str | None:
+    """The service the changed spans of ``row``'s kind last called (following internal spans
+    of the same service down to a remote call), when most of the changed spans that made a call
+    did so (they stopped right after that call); else None."""
+    return _stop_target(_lacking_spans(row, kinds, present), str(row.service), last_call)
+
+
+def _stop_target(lacking: pd.DataFrame, own: str, last_call: _LastCalls) -> str | None:
+    """The service most of the ``lacking`` spans (trace_id, span_id) of service ``own`` last
+    called, following internal spans of ``own`` down to a remote call; None when fewer than
+    :data:`MIN_WINDOW_SPANS` made a call or no service reached a majority."""
     if lacking.empty:
         return None
-    own = str(row.service)
     reached: list[str] = []
     for trace, span in zip(lacking["trace_id"], lacking["span_id"], strict=True):
         key, callee = (trace, span), None
         for _ in range(16):  # follow internal spans of the same service down to a remote call
-            if key not in last_call.index:
+            found = last_call.get(key)
+            if found is None:
                 break
-            callee, child = last_call.loc[key, "callee"], last_call.loc[key, "child"]
+            callee, child = found
             if callee != own:
                 break
             key = (trace, child)
         if callee is not None:
-            reached.append(str(callee))
+            reached.append(str(callee) or own)  # a log statement last: stopped in its own code
     if len(reached) < MIN_WINDOW_SPANS:
         return None
     top = pd.Series(reached).value_counts()

@@ -265,3 +265,74 @@ def test_a_client_error_status_fails_client_spans_only() -> None:
     kinds = pd.Series(["server", "client", "server", "", "client", "client"])
     assert _is_error(codes, kinds).tolist() == [False, True, True, True, False, False]
     assert _is_error(codes).tolist() == [False, False, True, True, False, False]
+
+
+def test_an_exception_after_a_call_on_one_route_is_credited_to_the_caller() -> None:
+    """One operation serves two routes (a front end): the checkout route throws right after
+    its call to b returns, so it no longer calls c, while the browse route still calls c in
+    every span: only the pair test (b's companion c) sees the change."""
+    trees = Trees()
+    for period, broken in ((REFERENCE, False), (WINDOW, True)):
+        for i in range(40):
+            trees.request(ns(period, i), "front", [("c", 1.0, 2.0), ("d", 1.0, 2.0)])
+            if i % 4 == 0:
+                after = [] if broken else [("c", 1.0, 2.0)]
+                trees.request(ns(period, i) + 1, "front", [("b", 1.0, 2.0), *after])
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    got = {c.component: c for c in found.credits}
+    assert set(got) == {"front"}
+    assert got["front"].evidence >= significance.SIGNIFICANT
+    assert "companion" in got["front"].text and "'call b HTTP GET'" in got["front"].text
+
+
+def test_a_closing_statement_missing_inside_a_loop_is_found() -> None:
+    """A loop writes an opening and a closing statement per item; the fault throws between
+    them on a late item, so the span still holds the closing statement of earlier items."""
+    trees = Trees()
+    for period, broken in ((REFERENCE, False), (WINDOW, True)):
+        for i in range(20):
+            keys = [("T#451", "INFO"), ("T#457", "INFO")] * 3
+            if broken:
+                keys = keys[:-1]  # the third item's closing statement is never written
+            trees.request(ns(period, i), "t", [("b", 1.0, 2.0)], logs=keys)
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    assert found.behaviour.empty or found.behaviour["evidence"].max() < significance.SIGNIFICANT
+    top = found.companions.iloc[0]
+    assert (top["item_a"], top["item_b"]) == ("log T#451", "log T#457")
+    assert {c.component for c in found.credits} == {"t"}
+
+
+def test_a_delayed_low_traffic_edge_is_significant_from_its_magnitude() -> None:
+    """Nine calls delayed by two seconds on an edge seen 17 times: the q99 exceedance rate
+    of 17 calls cannot exceed 1/19, the pooled tail of all edges' reference calls can."""
+    trees = Trees()
+    for i in range(40):  # busy edges: the pooled reference
+        for period in (REFERENCE, WINDOW):
+            trees.request(ns(period, i), "gateway", [("a", 1.0 + (i % 7) * 0.3, 2.0)])
+            trees.request(ns(period, i) + 1, "gateway", [("auth", 1.0 + (i % 3) * 0.2, 2.0)])
+    for i in range(17):
+        trees.request(ns(REFERENCE, i) + 3, "auth", [("code", 1.0 + (i % 5) * 0.5, 2.0)])
+    for i in range(9):
+        trees.request(ns(WINDOW, i) + 3, "auth", [("code", 2000.0, 2.0)])
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    got = {c.component: c for c in found.credits}
+    edge = found.edges.iloc[0]
+    assert (edge["p_service"], edge["service"], edge["test"]) == ("auth", "code", "tail")
+    assert got["code"].evidence >= 10
+    assert got["code"].evidence > got["auth"].evidence
+
+
+def test_an_edge_with_a_heavy_tail_of_its_own_is_not_slow() -> None:
+    """The pooled rate never lowers an edge's own reference rate: an edge that often takes
+    a second in the reference is not slow when it does so in the window."""
+    trees = Trees()
+    for period in (REFERENCE, WINDOW):
+        for i in range(40):
+            trees.request(ns(period, i), "gateway", [("a", 1.0, 2.0)])
+            trees.request(
+                ns(period, i) + 1, "batch", [("slow", 1000.0 if i % 4 == 0 else 1.0, 2.0)]
+            )
+    assert credits(trees) == {}
