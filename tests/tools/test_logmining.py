@@ -227,17 +227,3 @@ def test_loghub_grouping_accuracy_floors() -> None:
     known = [r.accuracy for name, r in results.items() if name in GA_FLOORS]
     if len(known) == len(GA_FLOORS):
         assert sum(known) / len(known) >= MEAN_GA_FLOOR
-
-
-def test_the_level_of_a_log_line_is_found_in_common_formats() -> None:
-    from tools.telemetry.base import log_level
-
-    spring = "2026-03-02T10:00:00.000Z  WARN 1 --- [nio-8080-exec-3] c.s.c.CartController : slow"
-    lambda_python = "[WARNING]\t2026-03-02T10:00:00.000Z\t4f2a\tThrottled; retrying"
-    nezha = "INFO a.c.AssuranceController#75 [createNewAssurance][Create new assurance]"
-    assert log_level(spring) == "WARN"
-    assert log_level(lambda_python) == "WARNING"
-    assert log_level(nezha) == "INFO"
-    # a level word deep in the message text is not the line's level
-    assert log_level("2026-03-02 10:00:00 started worker 7 after ERROR recovery") == "2026-03-02"
-    assert log_level("") == ""

@@ -7,7 +7,6 @@ What belongs to a component comes from Structurizr element properties (see
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any
@@ -183,22 +182,3 @@ class TelemetryBackend(ABC):
     @abstractmethod
     def coverage(self) -> TimeWindow | None:
         """The span of time this backend holds telemetry for, or None when unknown/unbounded."""
-
-
-_LEVEL = re.compile(r"^[\[<(]?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|SEVERE|CRITICAL|FATAL)\b")
-LEVEL_TOKENS = 4
-"""Log levels are looked for in the first four whitespace-separated tokens of a line."""
-
-
-def log_level(message: str) -> str:
-    """The level of a raw log line: the first of its first :data:`LEVEL_TOKENS` tokens that is
-    an upper-case level name (optionally in brackets), e.g. ``WARN`` in Spring Boot's
-    ``2026-03-02T10:00:00.000Z  WARN 1 --- [main] c.e.App : ...``, ``WARNING`` in the Lambda
-    Python runtime's ``[WARNING]\t2026-...\treq-id\t...``, ``INFO`` in ``INFO a.b.C#75 ...``;
-    the first token when none is (a line in an unknown format keeps its first word)."""
-    tokens = message.split(None, LEVEL_TOKENS)[:LEVEL_TOKENS]
-    for token in tokens:
-        found = _LEVEL.match(token)
-        if found:
-            return found.group(1)
-    return tokens[0] if tokens else ""

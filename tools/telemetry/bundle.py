@@ -21,7 +21,6 @@ from tools.telemetry.base import (
     MetricSelector,
     MetricSeries,
     TelemetryBackend,
-    log_level,
 )
 
 MAX_SAMPLES = 3
@@ -73,10 +72,9 @@ class BundleBackend(TelemetryBackend):
                 # redact the raw line before mining: Drain3 masks digits, after which a token
                 # such as ``xoxb-<*>-<*>-...`` no longer matches any secret rule
                 message = redact(record.message)
-                # a stable source location is its own template, never masked (bundle v2),
-                # named by its level (not the line's first word: a timestamp in most formats)
+                # a stable source location is its own template, never masked (bundle v2)
                 cluster = (
-                    f"{log_level(message)} {record.event_key}"
+                    f"{message.split(' ', 1)[0]} {record.event_key}"
                     if record.event_key
                     else miner.add(message)
                 )
@@ -86,7 +84,10 @@ class BundleBackend(TelemetryBackend):
                     index = int((record.timestamp - window.start).total_seconds() // bin_seconds)
                     bins[cluster][min(index, n_bins - 1)] += 1
                     first_seen.setdefault(cluster, record.timestamp)
-                    if len(samples[cluster]) < MAX_SAMPLES and message not in samples[cluster]:
+                    if (
+                        len(samples[cluster]) < MAX_SAMPLES
+                        and message not in samples[cluster]
+                    ):
                         samples[cluster].append(message)
                         if record.span_id:
                             links[cluster].append(f"{record.trace_id or ''}/{record.span_id}")
@@ -214,7 +215,7 @@ class BundleBackend(TelemetryBackend):
 
     def span_logs(self, window: TimeWindow, references: list[TimeWindow]) -> Any:
         """Log records with a span link and an event key in any of the windows (every log
-        group of the bundle); the level is :func:`tools.telemetry.base.log_level` of the line."""
+        group of the bundle); the level is the message's first word."""
         import pandas as pd
 
         periods = [window, *references]
@@ -229,7 +230,7 @@ class BundleBackend(TelemetryBackend):
                             r.trace_id or "",
                             r.span_id,
                             r.event_key,
-                            log_level(r.message),
+                            r.message.split(" ", 1)[0],
                             int(r.timestamp.timestamp() * 1e9),
                         )
                     )
