@@ -34,6 +34,7 @@ change and a neighbouring incident.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -112,8 +113,11 @@ def reliability(results: list[CaseResult]) -> list[str]:
     return rows
 
 
-def run(count: int, seed_start: int, out: Path, shared: Path) -> dict[str, list[CaseResult]]:
-    """Generate, evaluate and print; returns the results per workspace label."""
+def run(
+    count: int, seed_start: int, out: Path, shared: Path, only: str = ""
+) -> dict[str, list[CaseResult]]:
+    """Generate, evaluate and print; returns the results per workspace label (only the
+    workspaces whose label starts with ``only`` when given)."""
     header = (
         f"{'group':<34} {'cases':>5} {'AC@1':>6} {'AC@3':>6} {'Avg@5':>6}   "
         f"{'cAC@1':>6} {'cAC@3':>6} {'cAvg5':>6}   {'rAC@1':>6} {'rAC@3':>6} {'rAvg5':>6} "
@@ -123,6 +127,8 @@ def run(count: int, seed_start: int, out: Path, shared: Path) -> dict[str, list[
     print("investigator | c = constant baseline (most central first) | r = random expectation")
     every: dict[str, list[CaseResult]] = {}
     for label, workspace, overlay in workspaces(shared):
+        if only and not label.startswith(only):
+            continue
         _ws, _ov, _arch, topo = load_inputs(workspace, overlay)
         ranking = constant_ranking(topo)
         started = time.perf_counter()
@@ -172,11 +178,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=25, help="incidents per workspace")
     parser.add_argument("--seed-start", type=int, default=EVAL_SEEDS_FROM)
     parser.add_argument("--out", type=Path, default=REPO / ".cache" / "generated-eval")
+    parser.add_argument("--only", default="", help="only the workspace whose label starts so")
+    parser.add_argument("--json", type=Path, help="also write the per-case results here")
     args = parser.parse_args(argv)
     if args.count < 1:
         print("--count must be at least 1", file=sys.stderr)
         return 2
-    run(args.count, args.seed_start, args.out, shared)
+    every = run(args.count, args.seed_start, args.out, shared, args.only)
+    if args.json:
+        rows = {k: [r.model_dump(mode="json") for r in v] for k, v in every.items()}
+        args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     return 0
 
 
