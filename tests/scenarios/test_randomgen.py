@@ -9,6 +9,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -120,15 +121,22 @@ def test_throttling_is_retried_once() -> None:
     assert slow > expected_latency(topo, {}, "svc")
 
 
-def test_saturation_stays_local() -> None:
+def _metrics_of_first(kind: str, runtime: str) -> tuple[Topology, Any, Any, list]:
+    """(topology, overlay, plan, metric points) of the first development seed of the checkout
+    workspace whose fault is ``kind`` on a component of ``runtime`` (no neighbouring
+    incident)."""
     _ws, overlay, _arch, topo = load_inputs(CHECKOUT, CHECKOUT_OVERLAY)
     plan = next(
         p
-        for p in (plan_incident(topo, overlay, s) for s in range(200))
-        if p.fault.kind == "cpu_contention" and topo.nodes[p.fault.component].runtime == "ecs"
+        for p in (plan_incident(topo, overlay, s) for s in range(300))
+        if p.fault.kind == kind and topo.nodes[p.fault.component].runtime == runtime
     )
     plan.neighbour = None
-    points = _metrics(topo, overlay, plan, _Instances(topo, plan))
+    return topo, overlay, plan, _metrics(topo, overlay, plan, _Instances(topo, plan))
+
+
+def test_saturation_stays_local() -> None:
+    topo, _overlay, plan, points = _metrics_of_first("cpu_contention", "ecs")
     onset = plan.fault.start + timedelta(minutes=3)
     cpu: dict[str, tuple[list[float], list[float]]] = {}
     for p in points:
@@ -335,14 +343,7 @@ def test_throttling_shows_rejections_at_the_throttled_component() -> None:
 
 
 def test_a_throttled_third_party_fails_its_canary_runs() -> None:
-    _ws, overlay, _arch, topo = load_inputs(CHECKOUT, CHECKOUT_OVERLAY)
-    plan = next(
-        p
-        for p in (plan_incident(topo, overlay, s) for s in range(300))
-        if p.fault.kind == "throttling" and topo.nodes[p.fault.component].runtime == "external"
-    )
-    plan.neighbour = None
-    points = _metrics(topo, overlay, plan, _Instances(topo, plan))
+    topo, _overlay, plan, points = _metrics_of_first("throttling", "external")
     onset = plan.fault.start + timedelta(minutes=3)
     slug = topo.nodes[plan.fault.component].slug
     success = [
