@@ -68,6 +68,10 @@ from tools.traces import TracesInput
 MIN_REFERENCE_CALLS = 5
 MIN_WINDOW_SPANS = 3
 FLOOR_NS = 1_000_000  # 1 ms: the natural-unit floor of a network-time excess
+# the unit of the edge magnitude test: calls in one second share one stall (a GC pause, a
+# CFS throttling period of 100 ms), so a second, not a call, is an independent trial; set
+# a priori (not fitted), after a fault-free check showed bursts of stalled calls
+TIME_UNIT_NS = 1_000_000_000
 MIN_EXCEED_RATE = 0.01
 ERROR_LEVELS = ("ERROR", "FATAL", "WARN", "WARNING", "SEVERE")
 MAX_ITEMS = 8
@@ -252,9 +256,8 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     edges["p0"] = np.maximum((edges["k_ref"] + 1) / (edges["n_ref"] + 2), MIN_EXCEED_RATE)
     edges["raw"] = binomial_many(edges["k"], edges["n"], edges["p0"])
     edges = edges.merge(_tail_scan(merged), on=["p_service", "service"], how="left")
-    edges[["tail_raw", "tail_k", "tail_ms", "tail_p0"]] = edges[
-        ["tail_raw", "tail_k", "tail_ms", "tail_p0"]
-    ].fillna(0.0)
+    tail_columns = ["tail_raw", "tail_k", "tail_units", "tail_ms", "tail_p0"]
+    edges[tail_columns] = edges[tail_columns].fillna(0.0)
     edges["test"] = np.where(edges["tail_raw"] > edges["raw"], "tail", "q99")
     # the stronger of the two tests per edge, corrected for having looked at both
     edges["raw"] = np.round(
@@ -267,8 +270,10 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     edges["slow_edge"] = edges["evidence"] >= significance.SIGNIFICANT
     # an edge with too few window calls to ever reach significance tells nothing either way:
     # it is left out of the shares (all n calls slow would give n * -log10 p0)
-    best_p0 = np.minimum(edges["p0"], edges["floor_p0"].fillna(1.0))
-    reachable = edges["n"] * -np.log10(best_p0) - math.log10(max(1, len(edges)))
+    reachable = np.maximum(
+        edges["n"] * -np.log10(edges["p0"]),
+        edges["tail_units"] * -np.log10(edges["floor_p0"].fillna(1.0)),
+    ) - math.log10(max(1, len(edges)))
     edges["testable"] = reachable >= significance.SIGNIFICANT
     found.edges = edges.sort_values("evidence", ascending=False).reset_index(drop=True)
     credits: list[Credit] = []
@@ -303,15 +308,18 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
 def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
     """The magnitude test of a call edge, exact for few calls: every window call's excess over
     its edge's reference median beyond the edge's own reference q99 (and at least 1 ms) is a
-    candidate threshold ``t``; ``k`` window calls of the edge
-    reach ``t`` out of ``n``; null model Binomial(n, p0(t)) with ``p0(t)`` the larger of the
-    edge's own reference rate of excesses ``>= t`` and the pooled rate over the reference calls
-    of every edge (add-one smoothed: ``(1 + #>= t) / (N + 1)``). The pooled rate stands in for
+    candidate threshold ``t``; ``k`` of the ``n`` seconds (:data:`TIME_UNIT_NS`) in which
+    the edge was called hold a call reaching ``t``; null model Binomial(n, p0(t)) with
+    ``p0(t) = 1 - (1 - q(t)) ** (calls per second)`` and ``q(t)`` the larger of the edge's own
+    reference rate of excesses ``>= t`` and the pooled rate over the reference calls of every
+    edge (add-one smoothed: ``(1 + #>= t) / (N + 1)``). Seconds, not calls, are the trials:
+    one stall delays every call in flight together. The pooled rate stands in for
     the edge's tail where the edge has too few reference calls to estimate it (nine calls
     delayed by two seconds on an edge seen 17 times); the edge's own rate keeps an edge with a
     heavy tail of its own from looking slow. Bonferroni over the ``n`` thresholds scanned.
 
-    Returns per edge (p_service, service): ``tail_raw`` (-log10 p), ``tail_k``, ``tail_ms``
+    Returns per edge (p_service, service): ``tail_raw`` (-log10 p), ``tail_k`` (seconds),
+    ``tail_units`` (seconds with calls), ``tail_ms``
     (the threshold, ms over the median), ``tail_p0`` and ``floor_p0`` (the smallest p0 any
     threshold could have: the pooled floor ``1 / (N + 1)``).
     """
@@ -322,7 +330,16 @@ def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
     rows = []
     if not total:
         return pd.DataFrame(
-            columns=["p_service", "service", "tail_raw", "tail_k", "tail_ms", "tail_p0", "floor_p0"]
+            columns=[
+                "p_service",
+                "service",
+                "tail_raw",
+                "tail_k",
+                "tail_units",
+                "tail_ms",
+                "tail_p0",
+                "floor_p0",
+            ]
         )
     own = {
         key: np.sort(g.to_numpy(dtype=float))
@@ -332,15 +349,21 @@ def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
     group_q99 = (
         (merged["q99"] - merged["median"]).groupby([merged["p_service"], merged["service"]]).first()
     )
-    for key, group in window.groupby(["p_service", "service"])["excess"]:
-        x = np.sort(group.to_numpy(dtype=float))[::-1]
+    for key, group in window.groupby(["p_service", "service"]):
+        order = np.argsort(-group["excess"].to_numpy(dtype=float), kind="stable")
+        x = group["excess"].to_numpy(dtype=float)[order]
+        seconds = (group["start_ns"].to_numpy(dtype="int64") // TIME_UNIT_NS)[order]
         n = len(x)
-        k = np.arange(1, n + 1)
+        # the unit is a second of wall-clock time with calls, not a call: one stall delays
+        # every call in flight together, so k = seconds holding a call >= t, of n_units
+        k = np.cumsum(~pd.Series(seconds).duplicated().to_numpy())
+        n_units = int(k[-1])
         pooled_ge = total - np.searchsorted(pooled, x, side="left")
         mine = own.get(key, np.array([]))
         own_ge = len(mine) - np.searchsorted(mine, x, side="left") if len(mine) else 0 * k
-        p0 = np.maximum((1 + pooled_ge) / (total + 1), own_ge / max(1, len(mine)))
-        ev = binomial_many(k, np.full(n, n), p0)
+        p_call = np.maximum((1 + pooled_ge) / (total + 1), own_ge / max(1, len(mine)))
+        p0 = 1.0 - (1.0 - p_call) ** (n / n_units)  # a second with n / n_units calls
+        ev = binomial_many(k, np.full(n, n_units), p0)
         floor = max(FLOOR_NS, float(group_q99[key]))
         ev = np.where(x >= floor, ev, 0.0)
         best = int(np.argmax(ev))
@@ -350,6 +373,7 @@ def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
                 "service": key[1],
                 "tail_raw": round(max(0.0, float(ev[best]) - math.log10(n)), 3),
                 "tail_k": int(k[best]),
+                "tail_units": n_units,
                 "tail_ms": round(float(x[best]) / 1e6, 3),
                 "tail_p0": float(p0[best]),
                 "floor_p0": 1.0 / (total + 1),
@@ -365,9 +389,10 @@ def _edge_credit(
     ref_ms = float(row["median"]) / 1e6
     if row.get("test") == "tail":
         over = (
-            f"{int(row['tail_k'])} of {int(row['n'])} calls at least {row['tail_ms']:.1f} ms over "
-            f"the edge's reference median (expected rate {row['tail_p0']:.2g}, the larger of the "
-            "edge's own and all edges' reference rates)"
+            f"in {int(row['tail_k'])} of the {int(row['tail_units'])} seconds with calls (of "
+            f"{int(row['n'])} calls) a call at least {row['tail_ms']:.1f} ms over the edge's "
+            f"reference median (expected rate per second {row['tail_p0']:.2g}, from the larger "
+            "of the edge's own and all edges' reference rates per call)"
         )
     else:
         over = (
@@ -505,21 +530,8 @@ def _behaviour(
             else f"write new {row.item!r} in {row.c} of {row.n} (reference: "
             f"{row.c_ref} of {row.n_ref})"
         )
-        credit = Credit(
-            component=svc,
-            detector="span_behaviour",
-            evidence=float(row.evidence),
-            raw=float(row.raw),
-            share=round(float(share), 3),
-            text=text,
-            test="binomial vs the reference irregularity rate of the span kind",
-            attribution="own span",
-        )
-        if stop is not None and stop != svc:
-            stops.append({"caller": svc, "callee": stop, "credit": credit})
-            continue
-        if svc not in best_own or best_own[svc].evidence < credit.evidence:
-            best_own[svc] = credit
+        test = "binomial vs the reference irregularity rate of the span kind"
+        _file(_span_credit(svc, row, share, text, test), stop, stops, best_own)
     for credit in pair_credits:
         svc = credit.component
         if svc not in best_own or best_own[svc].evidence < credit.evidence:
@@ -635,22 +647,34 @@ def _companions(
             f"companion {row.item_b!r} in {int(row.k)} of {int(row.n)} (reference: "
             f"{int(row.n_ref - row.r_ref)} of {int(row.n_ref)})"
         )
-        credit = Credit(
-            component=svc,
-            detector="span_behaviour",
-            evidence=float(row.evidence),
-            raw=float(row.raw),
-            share=round(float(row.k / row.n), 3),
-            text=text,
-            test="binomial vs the reference irregularity rate of the statement pair",
-            attribution="own span",
-        )
-        if stop is not None and stop != svc:
-            stops.append({"caller": svc, "callee": stop, "credit": credit})
-            continue
-        if svc not in best_own or best_own[svc].evidence < credit.evidence:
-            best_own[svc] = credit
+        test = "binomial vs the reference irregularity rate of the statement pair"
+        _file(_span_credit(svc, row, row.k / row.n, text, test), stop, stops, best_own)
     return list(best_own.values()), stops
+
+
+def _span_credit(svc: str, row: Any, share: float, text: str, test: str) -> Credit:
+    return Credit(
+        component=svc,
+        detector="span_behaviour",
+        evidence=float(row.evidence),
+        raw=float(row.raw),
+        share=round(float(share), 3),
+        text=text,
+        test=test,
+        attribution="own span",
+    )
+
+
+def _file(
+    credit: Credit, stop: str | None, stops: list[dict[str, Any]], best_own: dict[str, Credit]
+) -> None:
+    """A span change that stopped right after a call to another service waits for
+    :func:`_attribute_stops`; otherwise it is the span's own service's (strongest kept)."""
+    svc = credit.component
+    if stop is not None and stop != svc:
+        stops.append({"caller": svc, "callee": stop, "credit": credit})
+    elif svc not in best_own or best_own[svc].evidence < credit.evidence:
+        best_own[svc] = credit
 
 
 class _LastCalls:

@@ -18,13 +18,13 @@ def test_nezha_development_cases(tmp_path: Path) -> None:
     results, scores = evaluate(bundles)
     assert not [r.error for r in results if r.error]
     by_group = {s.group: s for s in scores}
-    # floors a little below the measured figures (benchmarks/nezha_eval.md: 0.853 / 0.912
-    # overall, Train Ticket 0.800, Online Boutique 0.895 AC@1; nothing in the ranking is
-    # fitted), so a regression of the method fails here
-    assert by_group["all"].ac1 >= 0.82
-    assert by_group["all"].ac3 >= 0.88
-    assert by_group["trainticket"].ac1 >= 0.75
-    assert by_group["onlineboutique"].ac1 >= 0.85
+    # floors at the goal, a little below the measured figures (benchmarks/nezha_eval.md: 34 of
+    # 34 first; nothing in the ranking is fitted, but the method was designed on these cases),
+    # so a regression of the method fails here
+    assert by_group["all"].ac1 >= 0.9
+    assert by_group["all"].ac3 >= 0.95
+    assert by_group["trainticket"].ac1 >= 0.9
+    assert by_group["onlineboutique"].ac1 >= 0.9
     # every fault type of Train Ticket is found at least once; CPU faults always
     assert by_group["trainticket / cpu_contention"].ac1 == 1.0
     assert by_group["onlineboutique / cpu_contention"].ac1 == 1.0

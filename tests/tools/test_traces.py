@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -312,10 +313,10 @@ def test_a_delayed_low_traffic_edge_is_significant_from_its_magnitude() -> None:
         for period in (REFERENCE, WINDOW):
             trees.request(ns(period, i), "gateway", [("a", 1.0 + (i % 7) * 0.3, 2.0)])
             trees.request(ns(period, i) + 1, "gateway", [("auth", 1.0 + (i % 3) * 0.2, 2.0)])
-    for i in range(17):
-        trees.request(ns(REFERENCE, i) + 3, "auth", [("code", 1.0 + (i % 5) * 0.5, 2.0)])
+    for i in range(17):  # one call every 3 s / 6 s: each in its own second
+        trees.request(ns(REFERENCE, 15 * i) + 3, "auth", [("code", 1.0 + (i % 5) * 0.5, 2.0)])
     for i in range(9):
-        trees.request(ns(WINDOW, i) + 3, "auth", [("code", 2000.0, 2.0)])
+        trees.request(ns(WINDOW, 30 * i) + 3, "auth", [("code", 2000.0, 2.0)])
     spans, logs = trees.frames()
     found = analyse(spans, logs, WINDOW, [REFERENCE])
     got = {c.component: c for c in found.credits}
@@ -336,3 +337,43 @@ def test_an_edge_with_a_heavy_tail_of_its_own_is_not_slow() -> None:
                 ns(period, i) + 1, "batch", [("slow", 1000.0 if i % 4 == 0 else 1.0, 2.0)]
             )
     assert credits(trees) == {}
+
+
+def test_a_burst_of_stalled_calls_within_one_second_is_not_significant() -> None:
+    """One stall (a pause in the callee's runtime) delays the calls in flight together: 20
+    calls stalled within one second of a busy edge are one event for the magnitude test,
+    not 20 independent ones."""
+    rng = random.Random(7)
+    trees = Trees()
+    for period in (REFERENCE, WINDOW):
+        for i in range(250):
+            stalled = period is WINDOW and 100 <= i < 120
+            at = ns(period, 0) + (20_000 * MS + i if stalled else i * 200 * MS)
+            net = 500.0 if stalled else rng.uniform(0.5, 3.0)
+            trees.request(at, "front", [("currency", net, 2.0)])
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    assert found.edges.iloc[0]["tail_raw"] < significance.SIGNIFICANT
+
+
+def test_a_span_ending_in_its_own_statement_is_not_moved_to_its_last_callee() -> None:
+    """The spans of a lose their closing statement after their last call to b returned and a
+    statement of a's own was written: a stopped in its own code, even though b (with
+    evidence of its own) was the last service it called."""
+    trees = Trees()
+    for period, broken in ((REFERENCE, False), (WINDOW, True)):
+        for i in range(20):
+            keys = [("A#451", "INFO"), ("A#457", "INFO")] * 3
+            b_logs = [("B#9", "ERROR")] if broken else []
+            trees.request(
+                ns(period, i),
+                "a",
+                [("b", 1.0, 2.0)],
+                logs=keys[:-1] if broken else keys,
+                callee_logs={"b": b_logs},
+            )
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    pair = [c for c in found.credits if "companion" in c.text]
+    assert [c.component for c in pair] == ["a"]
+    assert "b" in {c.component for c in found.credits}  # b's new ERROR statement, its own
