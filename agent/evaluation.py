@@ -36,6 +36,9 @@ class CaseResult(Model):
     rank: int | None = Field(description="1-based rank of the truth, None when absent")
     seconds: float
     error: str | None = None
+    confidence: float | None = Field(
+        default=None, description="the top hypothesis' confidence (0..1); None without one"
+    )
 
     def hit(self, k: int) -> bool:
         """True when the truth is within the top ``k``."""
@@ -103,6 +106,7 @@ def evaluate_case(path: Path, loop_for: LoopFor = heuristic_loop) -> CaseResult:
         if cid not in ranking:
             ranking.append(cid)
     rank = ranking.index(truth_id) + 1 if truth_id in ranking else None
+    top = inv.answer.hypotheses[0] if inv.answer and inv.answer.hypotheses else None
     return CaseResult(
         case=incident.id,
         system=system,
@@ -111,6 +115,7 @@ def evaluate_case(path: Path, loop_for: LoopFor = heuristic_loop) -> CaseResult:
         ranking=[arch.elements[c].name for c in ranking],
         rank=rank,
         seconds=round(time.perf_counter() - started, 3),
+        confidence=top.confidence if top is not None else None,
     )
 
 

@@ -13,7 +13,9 @@ after a call credits the callee only when callers agree). The scorer adds no wei
   show no significant non-traffic evidence themselves (1 for a leaf, 0 when every dependency is
   anomalous): the deepest anomalous element keeps its symptoms (Microscope, MicroRCA); a
   traffic change propagates the other way (callers drive their callees' traffic), so it counts
-  by the share of callers without one;
+  by the share of callers without one; a dependency whose traffic *fell* while this
+  component's did not (its calls stopped arriving: a refused connection, a removed network
+  rule) accounts for this component's symptoms by the strength of that fall;
 - **changes**: a write event mapped to the component (or to an edge into it) before the onset of
   its anomaly is an independent test of the same hypothesis: its timing evidence is combined by
   Fisher's method (:func:`tools.significance.fisher`) with the strongest anomaly it precedes, on
@@ -69,6 +71,7 @@ class ComponentSignals:
     symptom: float = 0.0
     health: float = 0.0
     load: float = 0.0
+    dropped: float = 0.0
     onset: datetime | None = None
     health_evidence: list[Evidence] = field(default_factory=list)
     load_evidence: list[Evidence] = field(default_factory=list)
@@ -113,6 +116,8 @@ def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
         sig.sources[source] = max(sig.sources.get(source, 0.0), value)
         if _is_load(ev):
             sig.load = max(sig.load, value)
+            if ev.kind == "log_pattern" or ev.labels.get("direction") == "down":
+                sig.dropped = max(sig.dropped, value)
             sig.load_evidence.append(ev)
         else:
             if ev.labels.get("scope") == "own":
@@ -185,18 +190,22 @@ def score(
         if cid not in arch.elements:
             continue
         deps = [d for d in arch.graph.successors(cid) if d in signals]
-        # a dependency explains symptoms when it or anything it depends on is unhealthy
+        # a dependency explains symptoms when it or anything it depends on is unhealthy, or
+        # when its traffic fell while this component's did not (the calls stopped arriving)
+        steady = sig.load < SIGNIFICANT
+        starved = {d for d in deps if steady and signals[d].dropped >= SIGNIFICANT}
         sick = [
             d
             for d in deps
             if signals[d].unhealthy
+            or d in starved
             or any(signals[x].unhealthy for x in nx.descendants(arch.graph, d) if x in signals)
         ]
         # the share of the symptom the dependencies cannot account for: a dependency (with
         # what lies below it) accounts for its strength relative to this component's symptom
         below = [
             max(
-                [max(signals[d].own, signals[d].symptom)]
+                [max(signals[d].own, signals[d].symptom, signals[d].dropped * (d in starved))]
                 + [
                     max(signals[x].own, signals[x].symptom)
                     for x in nx.descendants(arch.graph, d)

@@ -48,9 +48,10 @@ FAULT_KINDS: dict[str, str] = {
     "memory_leak": "memory grows until the tasks are OOM-killed and restart",
     "network_delay": "added network delay on every call into the component",
     "exception": "an unhandled exception on a share of the component's requests (logged)",
-    "error_return": "the component returns a wrong or empty result without logging an error",
+    "error_return": "the component returns error responses (status 500) without logging anything",
     "deployment": "a deployment of the component introduced a fault (exceptions or slowness)",
-    "throttling": "the component (or its capacity limit) rejects a share of calls with 429",
+    "throttling": "the component (or its capacity limit) rejects a share of calls (429, "
+    "ThrottlingException); callers retry once",
 }
 """The generator's fault kinds (``ground_truth.fault_kind``); names follow Nezha where shared."""
 
@@ -208,10 +209,12 @@ class Effect:
     """What a fault does to its own component at one moment.
 
     ``self_factor`` multiplies own processing time; ``inbound_delay_ms`` is added to every call
-    into the component (network); ``error_rate`` is the share of its executions that fail
-    (``error_logged`` False: a silent wrong result, the span status stays 200 and only the caller
-    notices); ``throttle_rate`` the share of calls rejected with 429; ``cpu_points`` and
-    ``memory_points`` add percentage points to its utilisation.
+    into the component (network); ``error_rate`` is the share of its executions that fail with
+    status 500 (``error_logged`` False: the error is returned as a response without any log
+    statement, so it is no function error for Lambda, but the span status and the service's own
+    request metrics show it); ``throttle_rate`` the share of calls rejected with 429 before the
+    component runs; ``cpu_points`` and ``memory_points`` add percentage points to its
+    utilisation.
     """
 
     self_factor: float = 1.0
@@ -374,10 +377,12 @@ def expected_error(topo: Topology, effects: Mapping[str, Effect], name: str) -> 
     return _error(topo, effects, name, {})
 
 
-def reported_error(topo: Topology, effects: Mapping[str, Effect], name: str) -> float:
-    """Share (0..1) of requests ``name`` itself reports as failed (its Errors metric, its span
-    status): :func:`expected_error` without its own silent wrong results, which it returned
-    with status 200 (only its callers count those)."""
+def function_error(topo: Topology, effects: Mapping[str, Effect], name: str) -> float:
+    """Share (0..1) of requests that end in an error the runtime counts as a function error
+    (``AWS/Lambda`` ``Errors``: an unhandled exception or a failed call it raises):
+    :func:`expected_error` without the component's own error responses returned without a log
+    statement (a handler that returns ``{"statusCode": 500}`` has not failed for Lambda; its span
+    status and the service's own request metrics still count it)."""
     total = _error(topo, effects, name, {})
     eff = effects.get(name, NONE)
     if eff.error_logged or eff.error_rate <= 0:
@@ -396,7 +401,8 @@ def stable_line(slug: str, statement: str) -> int:
 
 @dataclass
 class SpanRow:
-    """One span (a row of ``spans.csv``); times in ms from the epoch, float."""
+    """One span (a row of ``spans.csv``); times in ms from the epoch, float; ``peer_service``
+    the component a client span calls (empty on server spans)."""
 
     trace_id: str
     span_id: str
@@ -408,6 +414,7 @@ class SpanRow:
     start_ms: float
     duration_ms: float
     status_code: int
+    peer_service: str = ""
 
 
 @dataclass
@@ -491,7 +498,7 @@ class RequestSimulator:
             if rng.random() < eff.throttle_rate:
                 return False, start + min(own_ms, 5.0), 429
             if rng.random() < eff.error_rate:
-                return False, start + own_ms, 500 if eff.error_logged else 200
+                return False, start + own_ms, 500
             return True, start + own_ms, 200
         here = _Where(name, self.instance_of(name, rng), self._id(8))
         op = f"{'GET' if node.runtime == 'client' else 'POST'} /{node.slug}"
@@ -507,25 +514,24 @@ class RequestSimulator:
             cursor, call_ok, call_status = self._call(req, edge, here, cursor)
             if call_ok:
                 continue
-            callee = self.topo.nodes[edge.callee].name
+            callee = self.topo.nodes[edge.callee]
+            reason = f" ({throttle_error(callee.runtime)})" if 400 <= call_status < 500 else ""
             if rng.random() < edge.propagate:
-                status, ok = (502 if call_status == 200 else 500), False
-                text = (
-                    f"Unexpected response from {callee}: missing field in payload"
-                    if call_status == 200
-                    else f"Call to {callee} failed with status {call_status}"
-                )
+                status, ok = 500, False
+                text = f"Call to {callee.name} failed with status {call_status}{reason}"
                 self._log(req, here, cursor, "ERROR", f"call-failed:{edge.callee}", text)
                 break
-            text = f"{callee} unavailable (status {call_status}); continuing with cached data"
+            text = (
+                f"{callee.name} unavailable (status {call_status}{reason}); "
+                "continuing with cached data"
+            )
             self._log(req, here, cursor, "WARN", f"fallback:{edge.callee}", text)
         if failing and ok:
-            ok = False
+            ok, status = False, 500
             if eff.error_logged:
-                status = 500
                 text = f"Unhandled exception in {op}: {eff.error_class}"
                 self._log(req, here, cursor, "ERROR", "unhandled", text)
-            # else a silent wrong result: early return, status stays 200, nothing logged
+            # else an error response returned early without any log statement
         end = cursor + own_ms / 2
         if ok:
             took = end - start
@@ -561,8 +567,9 @@ class RequestSimulator:
     def _call(
         self, req: _Request, edge: Edge, caller: _Where, start: float
     ) -> tuple[float, bool, int]:
-        """One call along ``edge`` from the span ``caller`` (a client span, retried once on 429);
-        returns (end ms, ok, status). A client node's calls are its own root span."""
+        """One call along ``edge`` from the span ``caller`` (a client span naming the callee in
+        ``peer_service``, retried once when throttled); returns (end ms, ok, status: a throttled
+        call's is :func:`throttle_status`). A client node's calls are its own root span."""
         from_client = self.topo.nodes[edge.caller].runtime == "client"
         callee = self.topo.nodes[edge.callee]
         callee_eff = req.effects.get(edge.callee, NONE)
@@ -575,6 +582,9 @@ class RequestSimulator:
             else:
                 ok, server_end, status = self._serve(req, edge.callee, span_id, cursor + one_way)
             end = server_end + one_way
+            throttled = status == 429
+            if throttled:
+                status = throttle_status(callee.runtime)
             if not from_client:
                 req.spans.append(
                     SpanRow(
@@ -588,13 +598,17 @@ class RequestSimulator:
                         cursor,
                         end - cursor,
                         status,
+                        callee.name,
                     )
                 )
             cursor = end
-            if status != 429 or attempt == 1:
+            if not throttled or attempt == 1:
                 break
             backoff = self._lognormal(RETRY_BACKOFF_MS, 0.2)
-            text = f"{callee.name} throttled the request (429); retrying in {backoff:.0f} ms"
+            text = (
+                f"{callee.name} throttled the request ({throttle_error(callee.runtime)}); "
+                f"retrying in {backoff:.0f} ms"
+            )
             self._log(req, caller, cursor, "WARN", f"throttled:{edge.callee}", text)
             cursor += backoff
         return cursor, ok, status
@@ -608,6 +622,28 @@ class RequestSimulator:
                     where.name, where.instance, at, level, statement, text, req.trace, where.span
                 )
             )
+
+
+def throttle_status(runtime: str) -> int:
+    """The HTTP status of a throttled call to a component of ``runtime``: 400 for DynamoDB
+    (``ProvisionedThroughputExceededException``), 429 otherwise (Lambda
+    ``TooManyRequestsException``, an HTTP API's Too Many Requests)."""
+    return 400 if runtime == "dynamodb" else 429
+
+
+def throttle_error(runtime: str) -> str:
+    """The error a caller's SDK reports when a component of ``runtime`` throttles a call:
+    Lambda ``Invoke`` answers 429 ``TooManyRequestsException``, DynamoDB 400
+    ``ProvisionedThroughputExceededException``, a third-party HTTP API 429 Too Many Requests
+    (AWS API references of ``Invoke`` and ``GetItem``/``PutItem``)."""
+    if runtime == "lambda":
+        return "TooManyRequestsException: Rate Exceeded."
+    if runtime == "dynamodb":
+        return (
+            "ProvisionedThroughputExceededException: The level of configured provisioned "
+            "throughput for the table was exceeded"
+        )
+    return "429 Too Many Requests"
 
 
 def pick_weighted(weights: list[float], u: float) -> int:

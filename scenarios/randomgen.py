@@ -65,8 +65,8 @@ from scenarios.propagation import (
     expected_call_latency,
     expected_error,
     expected_latency,
+    function_error,
     pick_weighted,
-    reported_error,
     stable_line,
 )
 from scenarios.rand import HEX, chars, rng_for, uuid4
@@ -81,6 +81,7 @@ from scenarios.spec import (
 )
 from scenarios.trail import TrailBuilder
 from tools.bundle import (
+    OPTIONAL_SPAN_COLUMNS,
     SPAN_COLUMNS,
     BundleWriter,
     GroundTruth,
@@ -481,7 +482,7 @@ def _metrics(topo: Topology, overlay: Overlay, plan: Plan, inst: _Instances) -> 
             slug, rpm = node.slug, rates[name]
             load = rpm / (nominal_rates[name] or 1.0)
             lat = expected_latency(topo, effects, name)
-            err = min(1.0, reported_error(topo, effects, name))
+            err = min(1.0, expected_error(topo, effects, name))
             own_ms = node.self_ms * eff.self_factor
             reqs = int(rng.poisson(rpm))
             errs = int(rng.binomial(reqs, err)) if reqs else 0
@@ -513,7 +514,9 @@ def _metrics(topo: Topology, overlay: Overlay, plan: Plan, inst: _Instances) -> 
                 dims = {"FunctionName": slug}
                 conc = rpm / 60 * lat / 1000 * jitter(0.1)
                 add("AWS/Lambda", "Invocations", dims, reqs, "Count")
-                add("AWS/Lambda", "Errors", dims, errs, "Count")
+                fn_err = min(1.0, function_error(topo, effects, name))
+                fn_errs = int(rng.binomial(reqs, fn_err)) if reqs else 0
+                add("AWS/Lambda", "Errors", dims, fn_errs, "Count")
                 add("AWS/Lambda", "Duration", dims, lat * jitter(0.06), "Milliseconds")
                 throttles = int(rng.poisson(rpm * eff.throttle_rate))
                 add("AWS/Lambda", "Throttles", dims, throttles, "Count")
@@ -556,7 +559,8 @@ def _metrics(topo: Topology, overlay: Overlay, plan: Plan, inst: _Instances) -> 
                 )
             elif node.runtime == "external":
                 dims = {"CanaryName": slug}
-                fail = rng.random() < 1 - (1 - eff.error_rate) * (1 - eff.throttle_rate**2)
+                # a canary makes one attempt per run: a throttled call fails it
+                fail = rng.random() < 1 - (1 - eff.error_rate) * (1 - eff.throttle_rate)
                 took = (own_ms + eff.inbound_delay_ms + 30) * jitter(0.1)
                 add(
                     "CloudWatchSynthetics",
@@ -623,8 +627,9 @@ def _span_frame(spans: list[SpanRow], status_codes: bool) -> pd.DataFrame:
             "start_ns": [round(s.start_ms * 1e6) for s in spans],
             "duration_ns": [round(s.duration_ms * 1e6) for s in spans],
             "status_code": [str(s.status_code) if status_codes else "" for s in spans],
+            "peer_service": [s.peer_service for s in spans],
         },
-        columns=list(SPAN_COLUMNS),
+        columns=[*SPAN_COLUMNS, *OPTIONAL_SPAN_COLUMNS],
     )
     return frame
 

@@ -84,7 +84,9 @@ empty when the source lacks them."""
 SPAN_OPTIONAL_COLUMNS = ("status", "peer_service")
 """Optional columns of ``spans.csv`` (empty when absent): ``status`` is the source's own outcome
 word (X-Ray ``ok`` / ``error`` / ``throttle`` / ``fault``; OpenTelemetry ``unset`` / ``ok`` /
-``error``) and ``peer_service`` the called service of a client span. ``status_code`` holds the
+``error``) and ``peer_service`` the service a client span calls (OpenTelemetry ``peer.service``;
+the name of an X-Ray subsegment of namespace ``aws`` or ``remote``), the only record of a call
+into a component that writes no spans of its own (a managed service, a third party). ``status_code`` holds the
 HTTP status when the source records one, else ``FAULT`` / ``ERROR`` for a failing span."""
 T = TypeVar("T")
 MAX_LOG_LINE_BYTES = 256 * 1024  # CloudWatch Logs caps an event at 256 KiB
@@ -752,7 +754,7 @@ class Bundle:
 
         path = _first_existing(self.root, "spans.csv", "spans.csv.gz")
         if path is None:
-            return pd.DataFrame(columns=list(SPAN_COLUMNS))
+            return pd.DataFrame(columns=list(SPAN_COLUMNS + OPTIONAL_SPAN_COLUMNS))
         text = "".join(line for _n, line in _lines(path, self._budget))  # bounded read
         try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
@@ -884,7 +886,8 @@ class BundleWriter:
         self._trail.append(record)
 
     def add_spans(self, frame: Any) -> None:
-        """Queue spans (a DataFrame with :data:`SPAN_COLUMNS`) for ``spans.csv``.
+        """Queue spans (a DataFrame with :data:`SPAN_COLUMNS` and any of
+        :data:`OPTIONAL_SPAN_COLUMNS`) for ``spans.csv``.
 
         Raises:
             BundleError: a required column is missing.

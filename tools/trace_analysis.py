@@ -12,7 +12,10 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    scans thresholds beyond the edge's own q99 with the larger of the edge's own and the pooled
    (all edges) reference tail rate, so that a few calls delayed far beyond anything in the
    references are significant on an edge seen only a dozen times; the stronger of the two
-   tests counts (Bonferroni over both). Attribution is direction-aware: a slow edge credits the
+   tests counts (Bonferroni over both). A client span that names the service it calls
+   (``peer_service``) and has no server span below it (a managed service or third party that
+   writes no spans, or a call it rejected before serving) is an edge ``caller -> peer`` whose
+   time is the whole round trip. Attribution is direction-aware: a slow edge credits the
    callee by the share of its inbound edges that are slow and the caller by the share of all its
    edges (in and out) that are slow (edges with too few window calls to ever reach significance
    are left out of the shares) (a delayed pod delays everything in and out of it; a
@@ -34,9 +37,14 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    routes or loops over items (the presence test then still sees ``B`` from other requests or
    iterations). Child calls are named by the service they reach, so client spans named only
    ``HTTP GET`` stay apart. A span whose last item is a log statement stopped in its own code.
-3. **Error origin** (only when the source has status codes: HTTP >= 500 or ``ERROR``): the
+3. **Error origin** (only when the source has status codes: HTTP >= 500 or ``ERROR``, and on
+   client spans any HTTP >= 400, as OpenTelemetry's HTTP conventions set a client span's status:
+   a throttled call's 429 or DynamoDB's 400 ``ProvisionedThroughputExceededException``): the
    deepest failing spans, whose children all succeeded; per service, ``k`` origins of ``n``
-   window spans vs the reference origin rate (binomial). Credited to the origin's service.
+   window spans vs the reference origin rate (binomial). Credited to the origin's service; a
+   failing client span without a span below it that names its ``peer_service`` is an origin in
+   the peer (the callee failed or refused the call and wrote no span of its own), counted
+   against the calls into that peer.
 4. **Fan-out and call counts.** Per span kind and child call, more calls per span than the
    reference rate (Poisson); reported as context (retries and fan-out changes are consequences
    as often as causes), not credited.
@@ -125,10 +133,25 @@ def _period(starts: pd.Series, window: TimeWindow, references: list[TimeWindow])
     return label
 
 
-def _is_error(codes: pd.Series) -> pd.Series:
+def _is_error(codes: pd.Series, kinds: pd.Series | None = None) -> pd.Series:
+    """True for a failing span: status ``ERROR``/``FAULT`` or HTTP >= 500; on a client span
+    (``kinds`` == ``client``) any HTTP >= 400 (OpenTelemetry HTTP semantic conventions: 4xx
+    leaves a server span's status unset and sets a client span's to Error)."""
     text = codes.astype(str).str.strip().str.upper()
     numeric = pd.to_numeric(text, errors="coerce")
-    return text.isin(["ERROR", "FAULT"]) | (numeric >= 500)
+    failing = text.isin(["ERROR", "FAULT"]) | (numeric >= 500)
+    if kinds is not None:
+        client = kinds.astype(str).str.strip().str.lower() == "client"
+        failing |= client & (numeric >= 400)
+    return failing
+
+
+def _served(joined: pd.DataFrame) -> pd.Series:
+    """True for a span with at least one child span (the call reached a service that wrote
+    one)."""
+    parents = pd.MultiIndex.from_frame(joined[["trace_id", "parent_id"]].astype(str))
+    keys = pd.MultiIndex.from_frame(joined[["trace_id", "span_id"]].astype(str))
+    return pd.Series(keys.isin(parents), index=joined.index)
 
 
 def analyse(
@@ -150,6 +173,9 @@ def analyse(
     spans["start_ns"] = pd.to_numeric(spans["start_ns"], errors="coerce")
     spans["duration_ns"] = pd.to_numeric(spans["duration_ns"], errors="coerce")
     spans = spans.dropna(subset=["start_ns", "duration_ns"])
+    if "peer_service" not in spans.columns:
+        spans["peer_service"] = ""
+    spans["peer_service"] = spans["peer_service"].fillna("").astype(str).str.strip()
     spans["period"] = _period(spans["start_ns"], window, references)
     spans = spans[spans["period"] != ""]
     found.window_spans = int((spans["period"] == "window").sum())
@@ -196,9 +222,24 @@ def _window_counts(frame: pd.DataFrame, keys: list[str], flag: str) -> pd.DataFr
 # ----------------------------------------------------------------------------- 1. edges
 def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     cross = joined[joined["p_service"].notna() & (joined["p_service"] != joined["service"])]
+    cross = cross.assign(net=(cross["p_duration"] - cross["duration_ns"]).astype(float))
+    # calls into a peer that wrote no span: the client span's whole round trip
+    leaf = joined[(joined["peer_service"] != "") & (joined["peer_service"] != joined["service"])]
+    leaf = leaf[~_served(joined).loc[leaf.index]]
+    if not leaf.empty:
+        cross = pd.concat(
+            [
+                cross,
+                leaf.assign(
+                    p_service=leaf["service"],
+                    service=leaf["peer_service"],
+                    net=leaf["duration_ns"].astype(float),
+                ),
+            ],
+            ignore_index=True,
+        )
     if cross.empty:
         return []
-    cross = cross.assign(net=(cross["p_duration"] - cross["duration_ns"]).astype(float))
     ref = cross[cross["period"] == "reference"].groupby(["p_service", "service"])["net"]
     table = pd.DataFrame(
         {"n_ref": ref.size(), "q99": ref.quantile(0.99), "median": ref.median()}
@@ -729,7 +770,8 @@ def _attribute_stops(stops: list[dict[str, Any]], with_own: set[str]) -> list[Cr
 
 # --------------------------------------------------------------------------- 3. origins
 def _origins(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
-    joined = joined.assign(error=_is_error(joined["status_code"]))
+    kinds = joined["kind"] if "kind" in joined.columns else None
+    joined = joined.assign(error=_is_error(joined["status_code"], kinds))
     keys = pd.MultiIndex.from_frame(joined[["trace_id", "span_id"]].astype(str))
     parent_keys = pd.MultiIndex.from_frame(joined[["trace_id", "parent_id"]].astype(str))
     # failing below: a failing span anywhere under it (client spans without a status between)
@@ -741,7 +783,13 @@ def _origins(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
         if updated.equals(below):
             break
         below = updated
-    joined = joined.assign(origin=joined["error"] & ~below)
+    # a failing call the peer answered without a span of its own originates in the peer; the
+    # calls into the peer are its spans for the origin rate
+    unserved = (joined["peer_service"] != "") & ~_served(joined)
+    joined = joined.assign(
+        origin=joined["error"] & ~below,
+        service=joined["service"].where(~unserved, joined["peer_service"]),
+    )
     table = _window_counts(joined, ["service"], "origin")
     if table is None:
         return []

@@ -9,6 +9,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ from scenarios.propagation import (
     effects_at,
     expected_error,
     expected_latency,
-    reported_error,
+    function_error,
 )
 from scenarios.randomgen import (
     GUARD_MIN,
@@ -99,11 +100,12 @@ def test_errors_propagate_upward_with_probability() -> None:
     assert err["api"] == pytest.approx(0.5 * 0.5 * 0.2)  # half the requests, 20% propagate
     assert err["client"] == pytest.approx(err["api"])
     assert err["svc"] == 0 and err["db"] == 0  # never downward or sideways
-    # a silent wrong result is not counted by the component that returned it, only by callers
+    # an error response returned without a log statement is no function error of its own
+    # component (Lambda counts unhandled errors only), but its callers' failures are
     silent = {"mailer": Effect(error_rate=0.4, error_logged=False)}
-    assert reported_error(topo, silent, "mailer") == pytest.approx(0)
+    assert function_error(topo, silent, "mailer") == pytest.approx(0)
     assert expected_error(topo, silent, "mailer") == pytest.approx(0.4)
-    assert reported_error(topo, silent, "api") == pytest.approx(0.5 * 0.4 * 0.2)
+    assert function_error(topo, silent, "api") == pytest.approx(0.5 * 0.4 * 0.2)
     # the simulation draws the same shares
     rng = np.random.default_rng(1)
     sim = RequestSimulator(topo, rng, lambda name, r: name)
@@ -119,15 +121,22 @@ def test_throttling_is_retried_once() -> None:
     assert slow > expected_latency(topo, {}, "svc")
 
 
-def test_saturation_stays_local() -> None:
+def _metrics_of_first(kind: str, runtime: str) -> tuple[Topology, Any, Any, list]:
+    """(topology, overlay, plan, metric points) of the first development seed of the checkout
+    workspace whose fault is ``kind`` on a component of ``runtime`` (no neighbouring
+    incident)."""
     _ws, overlay, _arch, topo = load_inputs(CHECKOUT, CHECKOUT_OVERLAY)
     plan = next(
         p
-        for p in (plan_incident(topo, overlay, s) for s in range(200))
-        if p.fault.kind == "cpu_contention" and topo.nodes[p.fault.component].runtime == "ecs"
+        for p in (plan_incident(topo, overlay, s) for s in range(300))
+        if p.fault.kind == kind and topo.nodes[p.fault.component].runtime == runtime
     )
     plan.neighbour = None
-    points = _metrics(topo, overlay, plan, _Instances(topo, plan))
+    return topo, overlay, plan, _metrics(topo, overlay, plan, _Instances(topo, plan))
+
+
+def test_saturation_stays_local() -> None:
+    topo, _overlay, plan, points = _metrics_of_first("cpu_contention", "ecs")
     onset = plan.fault.start + timedelta(minutes=3)
     cpu: dict[str, tuple[list[float], list[float]]] = {}
     for p in points:
@@ -275,6 +284,76 @@ def test_network_delay_shows_on_edges_into_the_root_only() -> None:
                 )
     assert np.median(gap[("api", "svc")]) > 200
     assert np.median(gap[("api", "mailer")]) < 20
+
+
+def _spans_of(topo: Topology, effects: dict[str, Effect], n: int = 600) -> list:
+    sim = RequestSimulator(topo, np.random.default_rng(5), lambda name, r: name)
+    out = []
+    for i in range(n):
+        spans, logs, _ok = sim.request("client", i * 100.0, effects)
+        out.append((spans, logs))
+    return out
+
+
+def test_an_error_return_shows_error_statuses_on_the_callee_and_no_log() -> None:
+    topo = chain()
+    requests = _spans_of(topo, {"svc": Effect(error_rate=0.5, error_logged=False)})
+    svc = [s for spans, _ in requests for s in spans if s.service == "svc" and s.kind == "server"]
+    failed = [s for s in svc if s.status_code >= 500]
+    assert 0.4 < len(failed) / len(svc) < 0.6
+    svc_logs = [line for _, logs in requests for line in logs if line.component == "svc"]
+    assert not [line for line in svc_logs if line.level == "ERROR"]
+    # the caller names the failed call in its own log and fails too (propagate 0.8)
+    api_errors = [line for _, logs in requests for line in logs if line.level == "ERROR"]
+    assert api_errors and all(line.component == "api" for line in api_errors)
+    assert all("Call to svc failed with status 500" in line.text for line in api_errors)
+
+
+def test_throttling_shows_rejections_at_the_throttled_component() -> None:
+    nodes = [
+        Node("client", "client", "client", 1.0, rpm=60, fanout="one"),
+        Node("api", "ecs", "api", 10.0),
+        Node("fn", "lambda", "fn", 8.0),
+        Node("table", "dynamodb", "table", 3.0),
+    ]
+    edges = [
+        Edge("client", "api", propagate=1.0, net_ms=25.0),
+        Edge("api", "fn"),
+        Edge("api", "table"),
+    ]
+    topo = Topology(nodes, edges)
+    for name, status, error in (
+        ("fn", 429, "TooManyRequestsException"),
+        ("table", 400, "ProvisionedThroughputExceededException"),
+    ):
+        requests = _spans_of(topo, {name: Effect(throttle_rate=0.4)})
+        calls = [
+            s
+            for spans, _ in requests
+            for s in spans
+            if s.kind == "client" and s.peer_service == name
+        ]
+        rejected = [s for s in calls if s.status_code == status]
+        assert 0.25 < len(rejected) / len(calls) < 0.45  # retried calls are calls too
+        # a rejected call never reached the component: no span of it below the client span
+        served = {s.parent_id for spans, _ in requests for s in spans if s.service == name}
+        assert not served & {s.span_id for s in rejected}
+        warnings = [line.text for _, logs in requests for line in logs if line.level == "WARN"]
+        assert any(error in text and "retrying" in text for text in warnings)
+
+
+def test_a_throttled_third_party_fails_its_canary_runs() -> None:
+    topo, _overlay, plan, points = _metrics_of_first("throttling", "external")
+    onset = plan.fault.start + timedelta(minutes=3)
+    slug = topo.nodes[plan.fault.component].slug
+    success = [
+        (p.timestamp >= onset, p.value)
+        for p in points
+        if p.metric == "SuccessPercent" and p.dimensions.get("CanaryName") == slug
+    ]
+    before = [v for after, v in success if not after]
+    after = [v for after, v in success if after]
+    assert np.mean(before) > 99 and np.mean(after) < 100 - 50 * plan.fault.params["rate"]
 
 
 def test_overlay_gives_a_real_workspace_rca_properties() -> None:

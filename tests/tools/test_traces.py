@@ -35,6 +35,9 @@ class Trees:
         start: int,
         duration: int,
         status: str = "",
+        *,
+        kind: str = "",
+        peer: str = "",
     ) -> str:
         sid = f"s{next(_ids)}"
         self.spans.append(
@@ -45,10 +48,11 @@ class Trees:
                 "service": service,
                 "instance": service + "-0",
                 "operation": operation,
-                "kind": "",
+                "kind": kind,
                 "start_ns": start,
                 "duration_ns": duration,
                 "status_code": status,
+                "peer_service": peer,
             }
         )
         return sid
@@ -210,6 +214,58 @@ def test_steady_traffic_has_no_significant_evidence() -> None:
         for i in range(40):
             trees.request(ns(period, i), "a", [("b", 1.0, 2.0)], logs=[("A#1", "INFO")])
     assert credits(trees) == {}
+
+
+def _peer_calls(trees: Trees, period: TimeWindow, i: int, db_ms: float, db_status: str) -> None:
+    """``a`` serves a request: a call to ``b`` (which writes spans) and one to ``table`` (a
+    managed service that writes none: only a's client span, naming it as the peer)."""
+    trace, at = f"p{period.start.minute}-{i}", ns(period, i)
+    root = trees.span(trace, "", "a", "handle", at, 30 * MS, "200", kind="server")
+    client = trees.span(trace, root, "a", "call b", at + MS, 4 * MS, "200", kind="client", peer="b")
+    trees.span(trace, client, "b", "serve", at + 2 * MS, 2 * MS, "200", kind="server")
+    trees.span(
+        trace,
+        root,
+        "a",
+        "call table",
+        at + 6 * MS,
+        int(db_ms * MS),
+        db_status,
+        kind="client",
+        peer="table",
+    )
+
+
+def test_a_throttling_peer_without_spans_is_the_error_origin() -> None:
+    trees = Trees()
+    for i in range(40):
+        _peer_calls(trees, REFERENCE, i, 3.0, "200")
+        # the table rejects 40% of the calls (DynamoDB answers 400 ThrottlingException); a
+        # retries and still answers 200
+        _peer_calls(trees, WINDOW, i, 2.0, "400" if i % 5 < 2 else "200")
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    origins = {c.component: c.evidence for c in found.credits if c.detector == "error_origin"}
+    assert set(origins) == {"table"} and origins["table"] >= significance.SIGNIFICANT
+
+
+def test_a_delayed_peer_without_spans_is_credited_over_its_caller() -> None:
+    trees = Trees()
+    for i in range(40):
+        _peer_calls(trees, REFERENCE, i, 3.0, "200")
+        _peer_calls(trees, WINDOW, i, 3.0 + 60.0, "200")
+    got = credits(trees)
+    assert got["table"] >= significance.SIGNIFICANT
+    assert got["table"] > got.get("a", 0.0) and "b" not in got
+
+
+def test_a_client_error_status_fails_client_spans_only() -> None:
+    from tools.trace_analysis import _is_error
+
+    codes = pd.Series(["404", "429", "500", "ERROR", "200", ""])
+    kinds = pd.Series(["server", "client", "server", "", "client", "client"])
+    assert _is_error(codes, kinds).tolist() == [False, True, True, True, False, False]
+    assert _is_error(codes).tolist() == [False, False, True, True, False, False]
 
 
 def test_an_exception_after_a_call_on_one_route_is_credited_to_the_caller() -> None:
