@@ -754,7 +754,7 @@ class Bundle:
 
         path = _first_existing(self.root, "spans.csv", "spans.csv.gz")
         if path is None:
-            return pd.DataFrame(columns=list(SPAN_COLUMNS + OPTIONAL_SPAN_COLUMNS))
+            return pd.DataFrame(columns=list(SPAN_COLUMNS + SPAN_OPTIONAL_COLUMNS))
         text = "".join(line for _n, line in _lines(path, self._budget))  # bounded read
         try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
@@ -887,7 +887,7 @@ class BundleWriter:
 
     def add_spans(self, frame: Any) -> None:
         """Queue spans (a DataFrame with :data:`SPAN_COLUMNS` and any of
-        :data:`OPTIONAL_SPAN_COLUMNS`) for ``spans.csv``.
+        :data:`SPAN_OPTIONAL_COLUMNS`) for ``spans.csv``.
 
         Raises:
             BundleError: a required column is missing.
