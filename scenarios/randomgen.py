@@ -81,7 +81,6 @@ from scenarios.spec import (
 )
 from scenarios.trail import TrailBuilder
 from tools.bundle import (
-    SPAN_OPTIONAL_COLUMNS,
     SPAN_COLUMNS,
     BundleWriter,
     GroundTruth,
@@ -629,7 +628,7 @@ def _span_frame(spans: list[SpanRow], status_codes: bool) -> pd.DataFrame:
             "status_code": [str(s.status_code) if status_codes else "" for s in spans],
             "peer_service": [s.peer_service for s in spans],
         },
-        columns=[*SPAN_COLUMNS, *SPAN_OPTIONAL_COLUMNS],
+        columns=[*SPAN_COLUMNS, "peer_service"],
     )
     return frame
 

@@ -86,8 +86,9 @@ SPAN_OPTIONAL_COLUMNS = ("status", "peer_service")
 word (X-Ray ``ok`` / ``error`` / ``throttle`` / ``fault``; OpenTelemetry ``unset`` / ``ok`` /
 ``error``) and ``peer_service`` the service a client span calls (OpenTelemetry ``peer.service``;
 the name of an X-Ray subsegment of namespace ``aws`` or ``remote``), the only record of a call
-into a component that writes no spans of its own (a managed service, a third party). ``status_code`` holds the
-HTTP status when the source records one, else ``FAULT`` / ``ERROR`` for a failing span."""
+into a component that writes no spans of its own (a managed service, a third party).
+``status_code`` holds the HTTP status when the source records one, else ``FAULT`` / ``ERROR``
+for a failing span."""
 T = TypeVar("T")
 MAX_LOG_LINE_BYTES = 256 * 1024  # CloudWatch Logs caps an event at 256 KiB
 MAX_LINE_BYTES = 1024 * 1024
