@@ -74,6 +74,13 @@ _ONE_OF = re.compile(
     r"\bsingle[- ]az\b|\bnot redundant\b|\bnon[- ]redundant\b",
     re.I,
 )
+_AVOIDS_SPOF = re.compile(
+    r"\b(?:eliminat\w*|avoid\w*|remov\w*|prevent\w*|mitigat\w*|no|without|free of)\b"
+    r"[^.;]{0,40}?\bsingle points? of failure",
+    re.I,
+)
+"""A statement that the design avoids single points of failure (a claim of redundancy, not a
+candidate single point of failure)."""
 _REDUNDANCY_FACTS = ("availability_zones", "dr_pattern", "regions")
 _FAULT_ISOLATION = ("fault-isolation", "withstand-component-failures")
 
@@ -269,7 +276,11 @@ def _spof(a: Assessment, model: DocumentModel | None) -> Grounding:
     lines: list[str] = []
     cites: list[Citation] = []
     if model is not None:
-        singles = [s for s in model.evidence() if s.present and _ONE_OF.search(s.text)][:6]
+        singles = [
+            s
+            for s in model.evidence()
+            if s.present and _ONE_OF.search(s.text) and not _AVOIDS_SPOF.search(s.text)
+        ][:6]
         if singles:
             lines.append(
                 "Statements that name a single component (candidate single points of failure):"

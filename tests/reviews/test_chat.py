@@ -190,6 +190,8 @@ def test_ordinary_questions_are_answered_with_citations(quick_chat: ReviewChat) 
     assert _refs(fix, "choice") and _refs(fix, "choice") <= unselected
     spof = quick_chat.ask("Where does this design have a single point of failure?")
     assert spof.answered and _refs(spof, "page") and "fault isolation" in spof.text
+    candidates = spof.text.split("Redundancy the document states")[0]
+    assert "eliminates single points" not in candidates.replace("\n", " ")
     other = quick_chat.ask("What is the capital of France?")
     assert not other.answered and "cannot answer" in other.text
 
@@ -232,3 +234,16 @@ def test_bedrock_chat_gets_the_same_grounding(review_of, notes) -> None:  # type
     context = seen["messages"][-1]["content"][0]["text"]
     assert "(answer)" in context and "RPO stated in the document" in context
     assert turn.answered and "3" in _refs(turn, "page")
+
+
+def test_a_statement_that_avoids_single_points_of_failure_is_no_candidate() -> None:
+    from reviews.grounding import _AVOIDS_SPOF, _ONE_OF
+
+    claims = [
+        "The solution eliminates single points of failure through multi-Region redundancy.",
+        "Designed with no single point of failure.",
+        "Avoids single points of failure by running two NAT gateways.",
+    ]
+    candidates = ["A single NAT gateway serves the private subnets.", "Instances: 1 (pilot)"]
+    assert all(_ONE_OF.search(c) and _AVOIDS_SPOF.search(c) for c in claims)
+    assert all(_ONE_OF.search(c) and not _AVOIDS_SPOF.search(c) for c in candidates)
