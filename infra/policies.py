@@ -207,11 +207,25 @@ def grant(role: iam.IRole, kind: str, values: Mapping[str, Value]) -> list[dict[
     return found
 
 
+def tool_statements(tool: str) -> list[dict[str, Any]]:
+    """One tool's own read statements in the ``tools`` policy file: those whose Sid starts
+    with ``<Tool>Tool`` (e.g. ``TracesToolXRayTraces``), as written there (unfilled)."""
+    document = json.loads(policy_text("tools"))
+    prefix = f"{tool.capitalize()}Tool"
+    return [s for s in document["Statement"] if s["Sid"].startswith(prefix)]
+
+
+def tool_actions(tool: str) -> list[str]:
+    """The API actions of :func:`tool_statements` (``[]`` for a tool the file does not name)."""
+    return [
+        a
+        for st in tool_statements(tool)
+        for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    ]
+
+
 def tool_sids(tool: str) -> tuple[str, ...]:
     """The Sids of one tool's role: its own read statements (``<Tool>Tool...``), the
     workload accounts' read-only role and the workspace object."""
-    document = json.loads(policy_text("tools"))
-    own = tuple(
-        s["Sid"] for s in document["Statement"] if s["Sid"].startswith(f"{tool.capitalize()}Tool")
-    )
+    own = tuple(s["Sid"] for s in tool_statements(tool))
     return (*own, "CrossAccountReadOnlyRoles", "HandlersWorkspaceFromS3")

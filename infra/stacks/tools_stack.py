@@ -10,7 +10,14 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import InfraConfig
-from infra.policies import Value, add_statements, compose, stack_values, tool_sids
+from infra.policies import (
+    Value,
+    add_statements,
+    compose,
+    stack_values,
+    tool_actions,
+    tool_sids,
+)
 from infra.stacks.common import (
     acknowledge,
     acknowledge_workspace,
@@ -22,27 +29,7 @@ from infra.stacks.common import (
 from tools.gateway import tool_definition
 from tools.toolbox import TOOLS
 
-POLICY_FILE = Path(__file__).resolve().parents[1] / "iam" / "rca-tools-readonly-policy.json"
-
-
-def _tool_actions() -> dict[str, list[str]]:
-    """Read-only API actions per tool, from ``infra/iam/rca-tools-readonly-policy.json`` (the
-    one place they are written; ``tests/aws/test_iam.py`` checks every call is in it): a
-    statement whose Sid starts with ``<Tool>Tool`` belongs to that tool."""
-    import json
-
-    out: dict[str, list[str]] = {}
-    for st in json.loads(POLICY_FILE.read_text())["Statement"]:
-        sid = st.get("Sid", "")
-        if "Tool" not in sid:
-            continue
-        tool = sid.split("Tool", 1)[0].lower()
-        actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
-        out.setdefault(tool, []).extend(actions)
-    return out
-
-
-TOOL_ACTIONS: dict[str, list[str]] = _tool_actions()
+TOOL_ACTIONS: dict[str, list[str]] = {name: tool_actions(name) for name in TOOLS}
 """Read-only API actions per tool (every tool has some: ``traces`` reads X-Ray traces or the
 ``aws/spans`` log group of CloudWatch Transaction Search)."""
 WRITE_VERBS = ("Put", "Create", "Delete", "Update", "Start", "Stop", "Tag", "Untag", "Set")
