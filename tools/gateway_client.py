@@ -65,7 +65,12 @@ DEFAULT_TIMEOUT_S = 130.0  # the tool Lambdas time out at 120 s (infra/stacks/to
 MAX_ERROR_TEXT = 500
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a tool answer is at most ~25 KB (tools.handlers.fit)
 _RETRY_STATUS = frozenset({429, 502, 503, 504})
-_THROTTLE_STATUS = frozenset({429})
+
+
+def _throttled(status: int, headers: Mapping[str, str]) -> bool:
+    """Whether an answer is throttling: HTTP 429, or an ``x-amzn-ErrorType`` naming a throttle
+    (``ThrottlingException``, with or without its ``:<url>`` suffix). ``headers`` lower-cased."""
+    return status == 429 or "Throttl" in headers.get("x-amzn-errortype", "")
 
 
 def _one_line(text: str, limit: int = MAX_ERROR_TEXT) -> str:
@@ -188,10 +193,9 @@ class GatewayClient:
                     f"cannot reach the tool gateway for {operation}: {_one_line(str(reason))}",
                     service=SIGNING_SERVICE, operation=operation, code="ConnectionError",
                 ) from exc  # fmt: skip
-            throttled = status in _THROTTLE_STATUS or "Throttl" in headers.get(
-                "x-amzn-errortype", ""
-            )
-            if (throttled or status in _RETRY_STATUS) and attempt < self.max_attempts:
+            if (_throttled(status, headers) or status in _RETRY_STATUS) and (
+                attempt < self.max_attempts
+            ):
                 self.sleep(random.uniform(0, self.backoff_s * 2 ** (attempt - 1)))
                 continue
             return status, headers, text.encode("utf-8")
@@ -235,7 +239,7 @@ class GatewayClient:
             return
         text = _one_line(body.decode("utf-8", "replace"), 200)
         kind = headers.get("x-amzn-errortype", "").split(":")[0]
-        if status == 429 or "Throttl" in kind:
+        if _throttled(status, headers):
             raise ThrottledError(
                 f"the tool gateway throttled {op} (HTTP {status}) after retries; "
                 "wait a minute or lower the loop's parallel tool calls",
