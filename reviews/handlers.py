@@ -36,7 +36,6 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger, Tracer
 from pydantic import Field
 
-from reviews.models import QuestionAssessment
 from reviews.service import ReviewOptions, ReviewService, ReviewSettings
 from tools.errors import RcaError
 from tools.markup import mrkdwn
@@ -44,8 +43,6 @@ from tools.models import Model
 
 logger = Logger(service="rca-reviews")
 tracer = Tracer(service="rca-reviews")
-
-FAILED_ASSESSOR = "failed"
 
 
 class Notify(Model):
@@ -163,24 +160,9 @@ def mark_failed(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Checkpoint a question whose assessment kept failing as ``UNANSWERED`` with the error
     (Step Functions ``Catch`` output ``{"Error", "Cause"}``), so finalize can go on."""
     task = QuestionTask.model_validate(event)
-    service = get_service()
-    question = service.lens.question(task.question_id)
     error = task.error or {}
     reason = f"{error.get('Error', 'error')}: {str(error.get('Cause', ''))[:500]}"
-    service.store.save_question(
-        task.review_id,
-        QuestionAssessment(
-            question_id=question.id,
-            number=question.number,
-            pillar_id=question.pillar_id,
-            title=question.title,
-            best_practices=[],
-            risk="UNANSWERED",
-            summary="The assessment of this question failed; re-run the review to retry it.",
-            assessor=FAILED_ASSESSOR,
-            warnings=[f"assessment failed: {reason}"],
-        ),
-    )
+    get_service().mark_question_failed(task.review_id, task.question_id, reason)
     logger.warning("question marked failed", extra={"question": task.question_id})
     return {"question_id": task.question_id, "risk": "UNANSWERED", "failed": True}
 

@@ -79,6 +79,8 @@ __all__ = [
     "parse_s3_uri",
 ]
 
+FAILED_ASSESSOR = "failed"
+"""The ``assessor`` of a question checkpointed by :meth:`ReviewService.mark_question_failed`."""
 DEFAULT_FORMATS = ("md", "html", "json", "csv")
 log = logging.getLogger(__name__)
 
@@ -511,6 +513,31 @@ class ReviewService:
         wanted = set(self.questions(review_id))
         done = sum(1 for qa in self.store.questions(review_id) if qa.question_id in wanted)
         return {"questions_done": done, "questions_total": len(wanted)}
+
+    def mark_question_failed(
+        self, review_id: str, question_id: str, reason: str
+    ) -> QuestionAssessment:
+        """Checkpoint a question whose assessment kept failing as ``UNANSWERED`` (assessor
+        ``failed``, ``reason`` in its warnings), so finalize can go on; re-running the review
+        assesses it again. Returns the stored assessment.
+
+        Raises:
+            LensError: an unknown question id.
+        """
+        question = self.lens.question(question_id)
+        qa = QuestionAssessment(
+            question_id=question.id,
+            number=question.number,
+            pillar_id=question.pillar_id,
+            title=question.title,
+            best_practices=[],
+            risk="UNANSWERED",
+            summary="The assessment of this question failed; re-run the review to retry it.",
+            assessor=FAILED_ASSESSOR,
+            warnings=[f"assessment failed: {reason}"],
+        )
+        self.store.save_question(review_id, qa)
+        return qa
 
     def assess_question(
         self, review_id: str, question_id: str, *, listener: Listener | None = None

@@ -374,6 +374,9 @@ def test_a_question_that_keeps_failing_is_marked_and_the_review_completes(
 
             raise AssessmentError("model answered no valid assessment")
 
+        # the real checkpoint over this fake's lens and store
+        mark_question_failed = ReviewService.mark_question_failed
+
     saved: list[Any] = []
 
     class Store:
