@@ -16,6 +16,14 @@
   implemented", "no ... planned"), ``current_state`` (under a current-state / existing-environment
   heading, until a target/solution heading). A statement with any qualifier is not *present*: it
   does not count as the design's decision.
+- **shows vs names** (:data:`NAMING_ROLES`, :attr:`Statement.naming`): a present statement
+  either *shows* a practice in place (a concrete statement of what the design does) or only
+  *names* its concept: a line of a requirements, assumptions or risks list (known from the
+  section heading or from the lead-in that announces the list, "the following ... requirements"),
+  a requirement's modality ("must", "shall", "mandatory"), a question, a definition, a reference
+  to another document, a section's opening summary sentence above its list or table, or a
+  heading-like fragment. Quotes prefer statements that show; the calibrated decision reads how
+  well the practice matches statements that show (:mod:`reviews.assessors.lexical`).
 - **facts** (:func:`extract_facts`): RTO, RPO, Regions, Availability Zones, encryption, identity,
   backups, monitoring and the DR pattern, each with the page it was read on, extracted once per
   document for the report's summary and the chat.
@@ -88,6 +96,49 @@ _ABOUT_DOCUMENT_HEADING = re.compile(
     r"document (?:overview|conventions))\W*$",
     re.I,
 )
+#: why a present statement only names a concept (:attr:`Statement.naming`); "" = it shows one
+NAMING_ROLES = (
+    "requirement",
+    "risk",
+    "modality",
+    "question",
+    "definition",
+    "reference",
+    "summary",
+    "fragment",
+)
+_ROLE_NOUNS = {
+    "requirement": r"requirements?|constraints?|criteria|objectives?|drivers?|goals?|targets?|"
+    r"expectations?|needs",
+    "risk": r"assumptions?|risks?|issues?|open (?:questions?|items?|points?)|concerns?|"
+    r"questions?",
+}
+#: a section heading that names a list's role ("Success Criteria", "Risk Register")
+_ROLE_HEADING = {
+    role: re.compile(rf"\b(?:{nouns})\b", re.I) for role, nouns in _ROLE_NOUNS.items()
+}
+#: a lead-in that announces a list's role ("... the following regulatory requirements")
+_ROLE_LEAD_IN = {
+    role: re.compile(
+        rf"\bthe following\s+(?!(?:table|list|diagram|matrix)\b)(?:[\w/&-]+\s+){{0,4}}?"
+        rf"(?:{nouns})\b",
+        re.I,
+    )
+    for role, nouns in _ROLE_NOUNS.items()
+}
+_MODALITY = re.compile(r"\b(?:must|shall|should|mandatory|mandated?|needs? to|has to|have to)\b", re.I)
+_REFERENCE = re.compile(
+    r"\b(?:see|refer to|described in|documented in|covered in|detailed in|"
+    r"in conjunction with)\s+(?:the\s+)?[A-Z\d]",
+)
+_DEFINITION = re.compile(
+    r"\b(?:means|refers to|is defined as|stands for)\b|"
+    r"^\W*[\w /&-]{2,40}\s+(?:is|are) (?:a|an) (?:\w+ )?(?:process|practice|method|technique|"
+    r"approach|way|concept|term)\b",
+    re.I,
+)
+_MITIGATION = re.compile(r"\b(?:mitigations?|responses?|controls?|actions?|treatments?)\b", re.I)
+_LABEL_VALUE = re.compile(r"^\W*[A-Z][\w/&() -]{0,40}:\s+\S")
 _GLOSSARY_HEADER = {
     ("term", "definition"),
     ("acronym", "definition"),
@@ -105,6 +156,8 @@ class Statement:
     matched (a table row as ``"column: value; ..."``); ``section`` the heading path;
     ``qualifiers`` a subset of :data:`QUALIFIERS`; ``evidence`` False for headings, header rows,
     glossary, TOC and reference lines. ``index`` is the statement's position in the document.
+    ``naming`` says why a statement only names a concept (one of :data:`NAMING_ROLES`), or is
+    "" when it may show the practice in place (:attr:`shows`).
     """
 
     index: int
@@ -118,6 +171,7 @@ class Statement:
     qualifiers: frozenset[str] = frozenset()
     evidence: bool = True
     tokens: tuple[str, ...] = field(default=(), repr=False)
+    naming: str = ""
 
     @property
     def lead_in(self) -> bool:
@@ -132,6 +186,12 @@ class Statement:
     def present(self) -> bool:
         """Usable as evidence of what the design does: evidence and unqualified."""
         return self.evidence and not self.qualifiers
+
+    @property
+    def shows(self) -> bool:
+        """Present, and a concrete statement of what the design does: not a lead-in and not a
+        line that only names a concept (:attr:`naming`, one of :data:`NAMING_ROLES`, or "")."""
+        return self.present and not self.naming and not self.lead_in
 
     @property
     def display(self) -> str:
@@ -231,6 +291,7 @@ def understand(doc: DocumentText) -> DocumentModel:
     section_future = False
     not_evidence_section = False
     glossary_table = False
+    section_role = ""
     for seg in segments(doc):
         display = " ".join(seg.text.split())
         row = rows.get((seg.page, display)) if seg.kind == "row" else None
@@ -245,6 +306,7 @@ def understand(doc: DocumentText) -> DocumentModel:
             section_future = bool(_FUTURE_HEADING.search(display))
             not_evidence_section = bool(_NOT_EVIDENCE_HEADING.match(display))
             glossary_table = False
+            section_role = _role_of(display, _ROLE_HEADING)
             statements.append(_statement(len(statements), seg, display, tuple(section), False))
             continue
         text = display
@@ -270,10 +332,75 @@ def understand(doc: DocumentText) -> DocumentModel:
             quals.add("future")
         stmt = _statement(len(statements), seg, text, tuple(section), evidence)
         stmt.qualifiers = frozenset(quals)
+        if row is None and _LEAD_IN.search(display):
+            section_role = _role_of(display, _ROLE_LEAD_IN) or section_role
+        role = section_role
+        if row is not None and row[0]:
+            role = role or _role_of(row[0][0], _ROLE_HEADING)
+            if role == "risk" and any(_MITIGATION.search(h) for h in row[0]):
+                role = ""  # a risk register row with its mitigation: the mitigation is design
+        stmt.naming = _naming(display, seg.kind, role)
         statements.append(stmt)
+    _mark_summaries(statements)
     model = DocumentModel(doc=doc, statements=statements, facts=[], title=doc.title or "")
     model.facts = extract_facts(model)
     return model
+
+
+def roles_named(title: str) -> frozenset[str]:
+    """The list roles a best practice's own title names ("Evaluate compliance requirements" ->
+    ``requirement``): for such a practice a line of that list shows it, not only names it."""
+    return frozenset(role for role, pattern in _ROLE_HEADING.items() if pattern.search(title))
+
+
+def shows_for(stmt: Statement, roles: frozenset[str]) -> bool:
+    """:attr:`Statement.shows`, counting lines of the lists ``roles`` (see :func:`roles_named`)."""
+    return stmt.shows or (stmt.present and not stmt.lead_in and stmt.naming in roles)
+
+
+def _role_of(text: str, patterns: dict[str, re.Pattern[str]]) -> str:
+    """The list role ("risk" before "requirement") a heading or lead-in names, or ""."""
+    for role in ("risk", "requirement"):
+        if patterns[role].search(text):
+            return role
+    return ""
+
+
+def _naming(display: str, kind: str, section_role: str) -> str:
+    """Why a statement only names a concept (see :data:`NAMING_ROLES`), or "" (it may show)."""
+    if display.rstrip().endswith("?"):
+        return "question"
+    if _REFERENCE.search(display):
+        return "reference"
+    if _DEFINITION.search(display):
+        return "definition"
+    if section_role:
+        return section_role
+    if _MODALITY.search(display):
+        return "modality"
+    words = display.lstrip("•▪◦-*– ").split()
+    if (
+        kind in ("item", "paragraph")
+        and len(words) <= 4
+        and not any(ch.isdigit() for ch in display)
+        and not _LABEL_VALUE.match(display.lstrip("•▪◦-*– "))
+    ):
+        return "fragment"
+    return ""
+
+
+def _mark_summaries(statements: list[Statement]) -> None:
+    """A section's opening sentence above its list or table summarises the topic the list then
+    shows: mark it ``summary`` (it names the concept; its items show it)."""
+    for prev, stmt, nxt in zip(statements, statements[1:], statements[2:], strict=False):
+        if (
+            prev.kind == "heading"
+            and stmt.kind in ("paragraph", "sentence")
+            and nxt.kind in ("item", "row")
+            and nxt.section == stmt.section
+            and not stmt.naming
+        ):
+            stmt.naming = "summary"
 
 
 def _statement(

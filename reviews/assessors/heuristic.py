@@ -50,6 +50,7 @@ from tools.errors import RcaError
 
 MAX_QUOTES: dict[str, int] = {"quick": 1, "deep": 3}
 TITLE_COVER_WEIGHT = 0.5
+NAMES_ONLY_PENALTY = float(__import__("os").environ.get("HQ_P", "1.0"))
 _DOES_NOT_APPLY = re.compile(r"\bnot applicable\b|\bdoes not apply\b|\bnot relevant\b", re.I)
 
 
@@ -232,8 +233,12 @@ def _best(ev: PracticeEvidence, limit: int, named: bool = False) -> list[Quote]:
         ev.ranked,
         key=lambda r: (
             r[0].lead_in,
-            -len(r[2]),
-            -(r[1] + TITLE_COVER_WEIGHT * cover.get(r[0].index, 0.0)),
+            -(
+                len(r[2])
+                + r[1]
+                + TITLE_COVER_WEIGHT * cover.get(r[0].index, 0.0)
+                - NAMES_ONLY_PENALTY * (r[0].index not in ev.showing)
+            ),
             r[0].index,
         ),
     )

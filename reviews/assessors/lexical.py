@@ -38,7 +38,7 @@ from functools import lru_cache
 import snowballstemmer
 
 from lenses.catalog import GuidanceNote
-from reviews.document import DocumentModel, Statement
+from reviews.document import DocumentModel, Statement, roles_named, shows_for
 from tools.text import STOPWORDS as BASE_STOPWORDS
 
 SPECIFIC_NOTES = 15
@@ -238,6 +238,7 @@ class PracticeEvidence:
     ranked: list[tuple[Statement, float, list[str]]]
     matched: list[str]
     title_cover: dict[int, float] = field(default_factory=dict)
+    showing: frozenset[int] = frozenset()
 
     def vector(self) -> list[float]:
         """The feature vector of the calibrated decision."""
@@ -289,6 +290,8 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
         if hits or sim > 0:
             ranked.append((view.stmt, len(hits) + sim, hits))
             cover[view.stmt.index] = sum(w for q, w in title.items() if q in words) / title_total
+    roles = roles_named(note.title)
+    showing = frozenset(s.index for s, _, _ in ranked if shows_for(s, roles))
     ranked.sort(key=lambda r: (-len(r[2]) > 0, -r[1], r[0].index))
     ranked.sort(key=lambda r: -r[1])
     sims.sort(reverse=True)
@@ -300,6 +303,7 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
         ranked=ranked,
         matched=sorted(matched_any),
         title_cover=cover,
+        showing=showing,
     )
 
 
