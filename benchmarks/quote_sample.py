@@ -2,13 +2,29 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/quote_sample.py [--mode quick] [--n 30] [--seed 11] [--out DIR]
+    .venv/bin/python benchmarks/quote_sample.py [--mode quick] [--n 30] [--out DIR]
+    .venv/bin/python benchmarks/quote_sample.py --heldout      # the held-out sample (see below)
 
-For each document with a truth file, runs the offline review (shipped weights), takes every
-``SELECTED`` best practice's first quote, samples ``n`` of them with a fixed seed and writes
-``quote_sample_<doc>.md`` (practice, guidance, page, quote, and an empty judgement column) to
-``--out`` (default ``benchmarks/``). It also prints how many sampled practices the reviewer's truth
-file marks addressed (a lower bound a human judgement can be compared with).
+For each document with a truth file, runs the offline review, takes every ``SELECTED`` best
+practice's first quote, samples ``n`` of them and writes a Markdown table (practice, page, quote,
+a "supports?" column for a human judgement) to ``--out`` (default ``benchmarks/``). It also prints
+how many sampled practices the reviewer's truth file marks addressed.
+
+Two samples, kept apart:
+
+- **development** (default): ``random.Random(11)`` over the practices selected with the shipped
+  weights (fitted on both documents: in-sample), written to ``quote_sample_<doc>.md``. These
+  samples have been read while the quote choice was developed, so their figures are
+  development figures.
+- **held out** (``--heldout``): the seed is CRC32 of :data:`HELDOUT_LABEL` (fixed before the
+  sample was first drawn, like ``benchmarks/generated_eval.py``), over the practices selected
+  with weights fitted on the *other* document (leave-one-document-out), written to
+  ``quote_sample_heldout_<doc>.md``. Judge it once; do not tune on it (pick a new label for a
+  new sample).
+
+When a file exists, the judgement of each row whose practice and quote are unchanged is kept
+(``--keep``, the default), so only new or changed rows need judging; the count of "yes" rows is
+printed for files whose rows are all judged.
 """
 
 from __future__ import annotations
@@ -16,17 +32,25 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.review_accuracy import TRUTH, documents, run_review  # noqa: E402
+from benchmarks.review_accuracy import TRUTH, documents, run_review, training_data  # noqa: E402
+from scenarios.randomgen import seed_range  # noqa: E402
+
+DEV_SEED = 11
+#: the held-out sample's seed label (CRC32 -> seed); fixed before the sample was drawn
+HELDOUT_LABEL = "h-quotes quote sample, held out, 2026-12-06"
+_ROW = re.compile(r"^\| (\d+) \| ([^|]*) \| ([^|]*) \| (\d+) \| (.*) \| ([^|]*) \|$")
 
 
-def sample(assessment: dict, n: int, seed: int) -> list[dict]:
+def sample(assessment: dict[str, Any], n: int, seed: int) -> list[dict[str, Any]]:
     """``n`` random (question, practice, quote) rows of selected practices with a quote."""
     rows = [
         {
@@ -43,12 +67,50 @@ def sample(assessment: dict, n: int, seed: int) -> list[dict]:
     return random.Random(seed).sample(rows, min(n, len(rows)))
 
 
+def judgements(path: Path) -> dict[tuple[str, str], str]:
+    """(practice title, quote cell) -> judgement cell of an existing sample file."""
+    if not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = _ROW.match(line)
+        if m and m.group(6).strip():
+            out[(m.group(3).strip(), m.group(5).strip())] = m.group(6).strip()
+    return out
+
+
+def lodo_calibration(stem: str, stems: list[str], mode: str) -> Any:
+    """The decision fitted on every labelled document except ``stem``."""
+    from reviews.assessors.calibration import fit
+
+    xs: list[list[float]] = []
+    ys: list[bool] = []
+    for other in stems:
+        if other != stem:
+            x, y = training_data(other, mode)
+            xs.extend(x)
+            ys.extend(y)
+    return fit(xs, ys)
+
+
+def render(stem: str, rows: list[dict[str, Any]], header: list[str], kept: dict) -> list[str]:
+    """The Markdown lines of one sample, with kept judgements filled in."""
+    lines = [*header, "", "| # | question | practice | p. | quote | supports? |"]
+    lines.append("|---|---|---|---|---|---|")
+    for i, r in enumerate(rows, start=1):
+        quote = r["quote"].replace("|", "/")
+        judged = kept.get((r["title"], quote), "")
+        lines.append(f"| {i} | {r['question']} | {r['title']} | {r['page']} | {quote} | {judged} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the samples; exit 2 when the truth data is absent."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", default="quick", choices=["quick", "deep"])
     parser.add_argument("--n", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--heldout", action="store_true", help="the held-out sample (LODO)")
+    parser.add_argument("--no-keep", dest="keep", action="store_false")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks")
     args = parser.parse_args(argv)
     stems = documents()
@@ -56,25 +118,46 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no truth files in {TRUTH}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
+    seed = seed_range(HELDOUT_LABEL) if args.heldout else DEV_SEED
     for stem in stems:
         truth = json.loads((TRUTH / f"{stem}.json").read_text(encoding="utf-8"))
-        rows = sample(run_review(stem, args.mode), args.n, args.seed)
+        if args.heldout:
+            assessment = run_review(stem, args.mode, lodo_calibration(stem, stems, args.mode))
+            path = args.out / f"quote_sample_heldout_{stem}.md"
+            how = (
+                f"held-out sample: seed {seed} = CRC32 of {HELDOUT_LABEL!r}, fixed before it was "
+                "drawn; selection by weights fitted on the other document (leave-one-document-out)"
+            )
+        else:
+            assessment = run_review(stem, args.mode)
+            path = args.out / f"quote_sample_{stem}.md"
+            how = (
+                f"development sample: seed {seed}, studied while the quote choice was developed; "
+                "selection by the shipped weights (fitted on both documents: in-sample)"
+            )
+        rows = sample(assessment, args.n, seed)
         agree = sum(truth[r["choice_id"]]["addressed"] for r in rows)
-        lines = [
-            f"# Quote sample: {stem} ({args.mode} mode, seed {args.seed})",
+        kept = judgements(path) if args.keep else {}
+        header = [
+            f"# Quote sample: {stem} ({args.mode} mode)",
             "",
-            f"{len(rows)} random selected practices; the truth file marks {agree} of them "
-            "addressed.",
-            "",
-            "| # | question | practice | p. | quote | supports? |",
-            "|---|---|---|---|---|---|",
+            f"{how}. {len(rows)} random selected practices; the truth file marks {agree} of "
+            "them addressed.",
         ]
-        for i, r in enumerate(rows, start=1):
-            quote = r["quote"].replace("|", "/")
-            lines.append(f"| {i} | {r['question']} | {r['title']} | {r['page']} | {quote} | |")
-        path = args.out / f"quote_sample_{stem}.md"
+        lines = render(stem, rows, header, kept)
+        judged = [line.rsplit("|", 2)[1].strip() for line in lines if _ROW.match(line)]
+        if all(judged):
+            yes = sum(j.startswith("yes") for j in judged)
+            lines.insert(4, "")
+            lines.insert(5, f"Judged by hand (the last column): **{yes} of {len(judged)} quotes "
+                         "support their practice**.")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        print(f"{stem}: {len(rows)} quotes, truth marks {agree} addressed -> {path}")
+        status = (
+            f"{sum(j.startswith('yes') for j in judged)}/{len(judged)} support"
+            if all(judged)
+            else f"{sum(not j for j in judged)} rows to judge"
+        )
+        print(f"{stem}: {len(rows)} quotes, truth marks {agree} addressed, {status} -> {path}")
     return 0
 
 

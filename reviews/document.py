@@ -347,10 +347,23 @@ def understand(doc: DocumentText) -> DocumentModel:
     return model
 
 
+#: a practice title that asks for the list itself: a verb of setting or knowing it, then within
+#: three words the list's noun ("Evaluate compliance requirements", "meet availability targets";
+#: not "Test functional requirements")
+_ROLE_TITLE = {
+    role: re.compile(
+        r"\b(?:evaluate|define|identify|establish|understand|determine|set|meet|align|agree|"
+        rf"implement|validate|document|review)\b(?:\W+\w+){{0,3}}?\W+(?:{nouns})\b",
+        re.I,
+    )
+    for role, nouns in _ROLE_NOUNS.items()
+}
+
+
 def roles_named(title: str) -> frozenset[str]:
-    """The list roles a best practice's own title names ("Evaluate compliance requirements" ->
-    ``requirement``): for such a practice a line of that list shows it, not only names it."""
-    return frozenset(role for role, pattern in _ROLE_HEADING.items() if pattern.search(title))
+    """The list roles a best practice's own title asks for ("Evaluate compliance requirements"
+    -> ``requirement``): for such a practice a line of that list shows it, not only names it."""
+    return frozenset(role for role, pattern in _ROLE_TITLE.items() if pattern.search(title))
 
 
 def shows_for(stmt: Statement, roles: frozenset[str]) -> bool:
@@ -389,9 +402,22 @@ def _naming(display: str, kind: str, section_role: str) -> str:
     return ""
 
 
+_NAME = re.compile(r"^[A-Z][a-z]+[A-Z]?\w*$|^[A-Z][\w.-]*\d[\w.-]*$")
+
+
+def concrete(text: str) -> bool:
+    """A statement with a concrete value or a named component: a digit, or a capitalised name
+    (``Secrets Manager``, ``S3``) after its first word."""
+    if any(ch.isdigit() for ch in text):
+        return True
+    words = re.findall(r"[A-Za-z][\w.-]*", text)
+    return any(_NAME.match(w) and len(w) >= 4 for w in words[1:])
+
+
 def _mark_summaries(statements: list[Statement]) -> None:
-    """A section's opening sentence above its list or table summarises the topic the list then
-    shows: mark it ``summary`` (it names the concept; its items show it)."""
+    """A section's opening sentence above its list or table, with no concrete value or named
+    component (:func:`concrete`), summarises the topic the list then shows: mark it ``summary``
+    (it names the concept; its items show it)."""
     for prev, stmt, nxt in zip(statements, statements[1:], statements[2:], strict=False):
         if (
             prev.kind == "heading"
@@ -399,6 +425,7 @@ def _mark_summaries(statements: list[Statement]) -> None:
             and nxt.kind in ("item", "row")
             and nxt.section == stmt.section
             and not stmt.naming
+            and not concrete(stmt.display)
         ):
             stmt.naming = "summary"
 

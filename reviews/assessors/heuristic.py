@@ -50,7 +50,9 @@ from tools.errors import RcaError
 
 MAX_QUOTES: dict[str, int] = {"quick": 1, "deep": 3}
 TITLE_COVER_WEIGHT = 0.5
-NAMES_ONLY_PENALTY = float(__import__("os").environ.get("HQ_P", "1.0"))
+#: how much a statement that only names a concept (:attr:`reviews.document.Statement.naming`)
+#: is ranked below one that shows the practice, in units of one matched concept
+NAMES_ONLY_PENALTY = 1.0
 _DOES_NOT_APPLY = re.compile(r"\bnot applicable\b|\bdoes not apply\b|\bnot relevant\b", re.I)
 
 
@@ -222,11 +224,14 @@ def _best(ev: PracticeEvidence, limit: int, named: bool = False) -> list[Quote]:
     concept of the practice).
 
     A quote must show the practice, not merely share words with its guidance: statements that
-    speak about the document (lead-ins, its purpose and scope lists) come last; then statements
-    naming more of the practice's concepts; then by similarity plus the share of the practice
-    title's weight in the statement's own words (:attr:`PracticeEvidence.title_cover`, at
-    :data:`TITLE_COVER_WEIGHT`), so a line that shares only guidance words or only its section's
-    words with the practice is quoted after one that names what the practice is about.
+    speak about the document (lead-ins, its purpose and scope lists) come last; the rest by the
+    concepts they match (each counted twice: once on its own, once in the match score), their
+    similarity, the share of the practice title's weight in the statement's own words
+    (:attr:`PracticeEvidence.title_cover`, at :data:`TITLE_COVER_WEIGHT`), less
+    :data:`NAMES_ONLY_PENALTY` for a statement that only names a concept (a requirement or risk
+    list line, a question, a definition, a reference, a section summary:
+    :attr:`PracticeEvidence.showing`), so a concrete statement of what the design does is
+    quoted before one that names the practice's topic.
     """
     cover = ev.title_cover
     ranked = sorted(

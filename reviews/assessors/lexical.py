@@ -228,7 +228,9 @@ class PracticeEvidence:
     ``similarity2``: second best; ``matched``: signals matched; ``title_cover``: statement
     index -> share of the practice title's idf weight found in the statement's *own* words
     (not its section or neighbours), the cross-check that a quote names what the practice is
-    about rather than only generic words of its guidance.
+    about rather than only generic words of its guidance; ``showing``: indexes of the ranked
+    statements that show the practice in place rather than only name it
+    (:func:`reviews.document.shows_for`, with the lists the practice's title names).
     """
 
     phrases: float
@@ -248,10 +250,25 @@ class PracticeEvidence:
             self.similarity,
             self.similarity2,
             self.phrases * self.similarity,
+            self.names_only,
         ]
 
+    @property
+    def names_only(self) -> float:
+        """1.0 when the practice's concepts are matched only in statements that name them
+        without showing the practice in place (:attr:`showing`), else 0.0."""
+        shown = any(hits and stmt.index in self.showing for stmt, _, hits in self.ranked)
+        return float(self.phrases > 0 and not shown)
 
-FEATURES = ("phrases", "concepts", "similarity", "similarity2", "phrases_x_similarity")
+
+FEATURES = (
+    "phrases",
+    "concepts",
+    "similarity",
+    "similarity2",
+    "phrases_x_similarity",
+    "names_only",
+)
 
 
 def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) -> PracticeEvidence:
