@@ -148,9 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         judged = [line.rsplit("|", 2)[1].strip() for line in lines if _ROW.match(line)]
         if all(judged):
             yes = sum(j.startswith("yes") for j in judged)
-            lines.insert(4, "")
-            lines.insert(5, f"Judged by hand (the last column): **{yes} of {len(judged)} quotes "
-                         "support their practice**.")
+            lines[3:3] = [
+                "",
+                f"Judged by hand (the last column): **{yes} of {len(judged)} quotes support "
+                "their practice**.",
+            ]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         status = (
             f"{sum(j.startswith('yes') for j in judged)}/{len(judged)} support"

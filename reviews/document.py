@@ -114,9 +114,7 @@ _ROLE_NOUNS = {
     r"questions?",
 }
 #: a section heading that names a list's role ("Success Criteria", "Risk Register")
-_ROLE_HEADING = {
-    role: re.compile(rf"\b(?:{nouns})\b", re.I) for role, nouns in _ROLE_NOUNS.items()
-}
+_ROLE_HEADING = {role: re.compile(rf"\b(?:{nouns})\b", re.I) for role, nouns in _ROLE_NOUNS.items()}
 #: a lead-in that announces a list's role ("... the following regulatory requirements")
 _ROLE_LEAD_IN = {
     role: re.compile(
@@ -126,7 +124,9 @@ _ROLE_LEAD_IN = {
     )
     for role, nouns in _ROLE_NOUNS.items()
 }
-_MODALITY = re.compile(r"\b(?:must|shall|should|mandatory|mandated?|needs? to|has to|have to)\b", re.I)
+_MODALITY = re.compile(
+    r"\b(?:must|shall|should|mandatory|mandated?|needs? to|has to|have to)\b", re.I
+)
 _REFERENCE = re.compile(
     r"\b(?:see|refer to|described in|documented in|covered in|detailed in|"
     r"in conjunction with)\s+(?:the\s+)?[A-Z\d]",

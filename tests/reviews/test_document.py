@@ -3,7 +3,7 @@ facts."""
 
 from __future__ import annotations
 
-from reviews.document import qualifiers_of, understand
+from reviews.document import qualifiers_of, roles_named, shows_for, understand
 from reviews.models import DocumentText, PageText
 from tests.reviews.conftest import DR, IDP, design_page, extracted
 
@@ -101,3 +101,74 @@ def test_purpose_and_scope_lines_are_lead_ins() -> None:
     assert _by_text(model, "Define the design").lead_in
     assert _by_text(model, "Monitoring, alerting").lead_in
     assert not _by_text(model, "CloudWatch alarms").lead_in
+
+
+NAMING_PAGE = """Compliance Factors
+The solution must adhere to the following regulatory and compliance requirements.
+• Encryption at rest with KMS mandatory for all stores
+• Audit logging for all operations
+Assumptions
+• AWS account limits raised before go-live
+Open Questions
+• Which team owns the runbook?
+Data Protection
+Data protection controls ensure confidentiality at rest.
+• Encryption at Rest: KMS customer-managed keys for Aurora and S3
+• Backups must be copied to a second account
+• Restore steps are described in the Operations Runbook
+Secrets Management
+All credentials are managed through AWS Secrets Manager.
+• Rotation every 30 days
+Diagrams
+• Network Topology Diagram
+"""
+
+
+def test_statements_that_only_name_a_concept() -> None:
+    """Requirement, assumption and question lists (by heading or by the lead-in that announces
+    them), modality, references, section summaries and fragments name; design lines show."""
+    model = understand(design_page(NAMING_PAGE))
+    assert _by_text(model, "Encryption at rest with KMS").naming == "requirement"  # lead-in
+    assert _by_text(model, "Audit logging").naming == "requirement"
+    assert _by_text(model, "AWS account limits").naming == "risk"  # an assumption
+    assert _by_text(model, "Which team").naming == "question"
+    assert _by_text(model, "Data protection controls").naming == "summary"
+    assert _by_text(model, "Backups must").naming == "modality"
+    assert _by_text(model, "Restore steps").naming == "reference"
+    assert _by_text(model, "Network Topology Diagram").naming == "fragment"
+    shown = _by_text(model, "Encryption at Rest: KMS")
+    assert shown.naming == "" and shown.shows
+    # a section's opening sentence that names a component is a design statement, not a summary
+    assert _by_text(model, "All credentials are managed").shows
+    assert _by_text(model, "Rotation every 30 days").shows
+    assert not _by_text(model, "Audit logging").shows
+
+
+def test_risk_register_rows_with_a_mitigation_show_it() -> None:
+    text = (
+        "Risk Register\nRisk Likelihood Impact Mitigation\n"
+        "Region outage Low High Pilot light copy in a second Region\n"
+        "Key Risks\n• Vendor lock-in on the managed services\n"
+    )
+    tables = [
+        [
+            ["Risk", "Likelihood", "Impact", "Mitigation"],
+            ["Region outage", "Low", "High", "Pilot light copy in a second Region"],
+        ]
+    ]
+    doc = design_page(text)
+    doc.pages[1].tables = tables
+    model = understand(doc)
+    assert _by_text(model, "Region outage").shows
+    assert _by_text(model, "Vendor lock-in").naming == "risk"
+
+
+def test_a_practice_title_that_asks_for_a_list_lets_its_lines_show_it() -> None:
+    assert roles_named("Evaluate compliance requirements") == {"requirement"}
+    assert roles_named("Define recovery objectives for downtime and data loss") == {"requirement"}
+    assert roles_named("Test functional requirements") == set()
+    assert roles_named("Automate testing and rollback") == set()
+    model = understand(design_page(NAMING_PAGE))
+    line = _by_text(model, "Audit logging")
+    assert shows_for(line, roles_named("Evaluate compliance requirements"))
+    assert not shows_for(line, roles_named("Test functional requirements"))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from lenses.catalog import GuidanceNote
+from reviews.assessors.calibration import SHIPPED
 from reviews.assessors.heuristic import _best
 from reviews.assessors.lexical import (
+    FEATURES,
     build_corpus,
     content,
     content_of,
@@ -66,3 +68,29 @@ def test_quote_names_the_practice_not_only_its_guidance_words() -> None:
     ranked = sorted(ev.ranked, key=lambda r: -r[1])
     assert ranked[0][0].display.startswith("• Dashboards")  # more guidance words in common
     assert _best(ev, 1)[0].text.startswith("• X-Ray traces")  # but this one names the practice
+
+
+def test_quote_shows_the_practice_rather_than_naming_it() -> None:
+    """A requirement line and a design line name the same concept: the design line is quoted;
+    a practice matched only in naming lines carries the ``names_only`` feature."""
+    notes = [
+        _note("Encrypt data at rest", "Stored data is encrypted.", ["encryption at rest", "KMS"]),
+        _note("Use chaos engineering", "Faults are injected.", ["fault injection"], "c2"),
+    ]
+    text = (
+        "Compliance Factors\n"
+        "The solution must adhere to the following regulatory requirements.\n"
+        "• Encryption at rest with KMS mandatory for all data stores\n"
+        "• Fault injection experiments required before go-live\n"
+        "Data Protection\n"
+        "• Encryption at rest: KMS keys per Region for the Aurora cluster\n"
+    )
+    views = document_views(understand(design_page(text)), deep=False)
+    corpus = build_corpus(notes)
+    ev = practice_evidence(notes[0], views, corpus)
+    assert _best(ev, 1)[0].text.startswith("• Encryption at rest: KMS keys")
+    assert ev.names_only == 0.0
+    chaos = practice_evidence(notes[1], views, corpus)
+    assert chaos.phrases == 1 and chaos.names_only == 1.0
+    assert len(chaos.vector()) == len(FEATURES)
+    assert all(len(c.weights) == len(FEATURES) for c in SHIPPED.values())

@@ -1,0 +1,58 @@
+"""The quote-sample benchmark: fixed seeds, and judgements kept only for unchanged rows."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+from tests.conftest import load_benchmark
+
+
+def _assessment(quotes: dict[str, str]) -> dict:
+    return {
+        "questions": [
+            {
+                "number": "REL 9",
+                "best_practices": [
+                    {
+                        "choice_id": cid,
+                        "title": f"Practice {cid}",
+                        "status": "SELECTED",
+                        "evidence": [{"page": 3, "text": text}],
+                    }
+                    for cid, text in quotes.items()
+                ]
+                + [{"choice_id": "x", "title": "X", "status": "UNSELECTED", "evidence": []}],
+            }
+        ]
+    }
+
+
+def test_heldout_seed_is_fixed_by_its_label_and_differs_from_the_development_seed() -> None:
+    bench = load_benchmark("quote_sample")
+    seed = bench.seed_range(bench.HELDOUT_LABEL)
+    assert seed == zlib.crc32(bench.HELDOUT_LABEL.encode()) % (2**31 - 10**6)
+    assert seed != bench.DEV_SEED
+    rows = bench.sample(_assessment({c: f"quote {c}" for c in "abcdef"}), 4, seed)
+    assert rows == bench.sample(_assessment({c: f"quote {c}" for c in "abcdef"}), 4, seed)
+    assert len(rows) == 4 and all(r["choice_id"] != "x" for r in rows)
+
+
+def test_judgements_are_kept_only_where_practice_and_quote_are_unchanged(tmp_path: Path) -> None:
+    bench = load_benchmark("quote_sample")
+    old = bench.sample(_assessment({"a": "Backups | daily", "b": "Old line"}), 2, 1)
+    path = tmp_path / "s.md"
+    lines = bench.render("d", old, ["# s"], {})
+    judged = [
+        line.removesuffix("  |") + (" yes |" if "Backups" in line else " no |")
+        if line.startswith(("| 1 ", "| 2 "))
+        else line
+        for line in lines
+    ]
+    path.write_text("\n".join(judged) + "\n", encoding="utf-8")
+    kept = bench.judgements(path)
+    assert kept == {("Practice a", "Backups / daily"): "yes", ("Practice b", "Old line"): "no"}
+    new = bench.sample(_assessment({"a": "Backups | daily", "b": "New line"}), 2, 1)
+    text = "\n".join(bench.render("d", new, ["# s"], kept))
+    assert "| Backups / daily | yes |" in text
+    assert "| New line |  |" in text
