@@ -113,17 +113,21 @@ _ROLE_NOUNS = {
     "risk": r"assumptions?|risks?|issues?|open (?:questions?|items?|points?)|concerns?|"
     r"questions?",
 }
+
+
+def _role_patterns(before: str) -> dict[str, re.Pattern[str]]:
+    """Per list role, ``before`` followed by one of the role's nouns (case-insensitive)."""
+    return {
+        role: re.compile(rf"{before}(?:{nouns})\b", re.I) for role, nouns in _ROLE_NOUNS.items()
+    }
+
+
 #: a section heading that names a list's role ("Success Criteria", "Risk Register")
-_ROLE_HEADING = {role: re.compile(rf"\b(?:{nouns})\b", re.I) for role, nouns in _ROLE_NOUNS.items()}
+_ROLE_HEADING = _role_patterns(r"\b")
 #: a lead-in that announces a list's role ("... the following regulatory requirements")
-_ROLE_LEAD_IN = {
-    role: re.compile(
-        rf"\bthe following\s+(?!(?:table|list|diagram|matrix)\b)(?:[\w/&-]+\s+){{0,4}}?"
-        rf"(?:{nouns})\b",
-        re.I,
-    )
-    for role, nouns in _ROLE_NOUNS.items()
-}
+_ROLE_LEAD_IN = _role_patterns(
+    r"\bthe following\s+(?!(?:table|list|diagram|matrix)\b)(?:[\w/&-]+\s+){0,4}?"
+)
 _MODALITY = re.compile(
     r"\b(?:must|shall|should|mandatory|mandated?|needs? to|has to|have to)\b", re.I
 )
@@ -350,14 +354,10 @@ def understand(doc: DocumentText) -> DocumentModel:
 #: a practice title that asks for the list itself: a verb of setting or knowing it, then within
 #: three words the list's noun ("Evaluate compliance requirements", "meet availability targets";
 #: not "Test functional requirements")
-_ROLE_TITLE = {
-    role: re.compile(
-        r"\b(?:evaluate|define|identify|establish|understand|determine|set|meet|align|agree|"
-        rf"implement|validate|document|review)\b(?:\W+\w+){{0,3}}?\W+(?:{nouns})\b",
-        re.I,
-    )
-    for role, nouns in _ROLE_NOUNS.items()
-}
+_ROLE_TITLE = _role_patterns(
+    r"\b(?:evaluate|define|identify|establish|understand|determine|set|meet|align|agree|"
+    r"implement|validate|document|review)\b(?:\W+\w+){0,3}?\W+"
+)
 
 
 def roles_named(title: str) -> frozenset[str]:
