@@ -161,6 +161,17 @@ def _change_strength(ev: Evidence, onset: datetime | None) -> float:
     return significance.change_timing(lead, lead_up, m)
 
 
+def dependency_graph(arch: ArchitectureModel) -> nx.DiGraph:
+    """The graph symptoms are attributed along: the workspace's relationships without people.
+
+    A person is no dependency of the element that relates to them: an e-mail system "sends
+    e-mails to" the customer who "uses" the web site, and through that person every element
+    would depend on every other one, itself included (its own symptom would then be explained
+    by itself). A read-only view of ``arch.graph``."""
+    people = {e.id for e in arch.elements.values() if e.kind == "person"}
+    return nx.subgraph_view(arch.graph, filter_node=lambda n: n not in people)
+
+
 def score(
     arch: ArchitectureModel, evidence: list[Evidence], candidates: list[str]
 ) -> list[Candidate]:
@@ -185,11 +196,20 @@ def score(
             signals.setdefault(ev.component, ComponentSignals(ev.component)).changes.append(
                 (ev, value)
             )
+    graph = dependency_graph(arch)
+    reach: dict[str, set[str]] = {}
+
+    def below_of(dep: str, cid: str) -> list[str]:
+        # what ``dep`` depends on, with signals, never ``cid`` itself (a cycle back to it)
+        if dep not in reach:
+            reach[dep] = nx.descendants(graph, dep) if dep in graph else set()
+        return [x for x in reach[dep] if x in signals and x != cid]
+
     results: list[Candidate] = []
     for cid, sig in signals.items():
         if cid not in arch.elements:
             continue
-        deps = [d for d in arch.graph.successors(cid) if d in signals]
+        deps = [d for d in graph.successors(cid) if d in signals and d != cid]
         # a dependency explains symptoms when it or anything it depends on is unhealthy, or
         # when its traffic fell while this component's did not (the calls stopped arriving)
         steady = sig.load < SIGNIFICANT
@@ -199,18 +219,14 @@ def score(
             for d in deps
             if signals[d].unhealthy
             or d in starved
-            or any(signals[x].unhealthy for x in nx.descendants(arch.graph, d) if x in signals)
+            or any(signals[x].unhealthy for x in below_of(d, cid))
         ]
         # the share of the symptom the dependencies cannot account for: a dependency (with
         # what lies below it) accounts for its strength relative to this component's symptom
         below = [
             max(
                 [max(signals[d].own, signals[d].symptom, signals[d].dropped * (d in starved))]
-                + [
-                    max(signals[x].own, signals[x].symptom)
-                    for x in nx.descendants(arch.graph, d)
-                    if x in signals
-                ]
+                + [max(signals[x].own, signals[x].symptom) for x in below_of(d, cid)]
             )
             for d in sick
         ]

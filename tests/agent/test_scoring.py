@@ -56,3 +56,22 @@ def test_a_callee_whose_traffic_fell_explains_its_callers_errors(tmp_path: Path)
     # a traffic rise at the callee explains nothing
     rose = _evidence(api, "metric_anomaly", 20.0, role="load", direction="up", harmful="true")
     assert _scores(arch, [errors, rose])["Web App"] == 60.0
+
+
+def test_a_person_closes_no_dependency_cycle(tmp_path: Path) -> None:
+    # Orders DB "notifies" the shopper who "buys with" the web app: through the person the web
+    # app would depend on itself, and its own symptom would be explained by itself
+    ws = chain_workspace()
+    db = ws["model"]["softwareSystems"][0]["containers"][2]
+    db["relationships"] = [
+        {"id": "r41", "sourceId": "4", "destinationId": "1", "description": "Notifies"}
+    ]
+    path = tmp_path / "workspace.json"
+    path.write_text(json.dumps(ws), encoding="utf-8")
+    arch = ArchitectureModel.load(path)
+    assert arch.graph.has_edge(arch.get("Orders DB").id, arch.get("Shopper").id)
+    web, api = arch.get("Web App").id, arch.get("Orders API").id
+    errors = _evidence(web, "metric_anomaly", 14.0, role="errors", harmful="true")
+    steady = _evidence(api, "metric_steady", 0.0)
+    got = _scores(arch, [errors, steady])
+    assert got["Web App"] == 14.0
