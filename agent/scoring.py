@@ -19,9 +19,13 @@ after a call credits the callee only when callers agree). The scorer adds no wei
 - **changes**: a write event mapped to the component (or to an edge into it) before the onset of
   its anomaly is an independent test of the same hypothesis: its timing evidence is combined by
   Fisher's method (:func:`tools.significance.fisher`) with the strongest anomaly it precedes, on
-  the component or on its direct callers (the effects a change propagates to), when the timing
-  test alone reaches p < 0.1. A change on a
-  component without significant evidence adds nothing (that is how decoys are ruled out).
+  the component or on its direct callers (the effects a change propagates to, counted by the
+  share of the component's symptoms its dependencies do not explain: a change on a victim
+  borrows nothing from the victim's callers), when the timing test alone reaches p < 0.1. The
+  onset is the earliest significant evidence with an observed time (:func:`timed`; span
+  comparisons cover the whole window and have none), else the earliest of the callers'. A
+  change on a component without significant evidence adds nothing (that is how decoys are
+  ruled out).
 
 A component's score is its strongest evidence (the strongest own item, the share-weighted
 strongest symptom, or the Fisher combination with a change); ties break on the second strongest
@@ -96,6 +100,14 @@ def _is_load(ev: Evidence) -> bool:
     return ev.labels.get("role") == "load"
 
 
+def timed(ev: Evidence) -> bool:
+    """True when ``ev.time`` is an observed onset. The traces tool compares the whole window
+    with the reference windows: its items carry the window start, which is no onset (taken
+    as one, every component with span evidence would seem to start at the window start, before
+    the deployment that caused it)."""
+    return ev.time is not None and ev.tool != "traces"
+
+
 def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
     """Per-component strongest own, symptom and traffic evidence, onsets and items (changes
     excluded). Metric moves that are not harmful (e.g. a latency drop) are left out."""
@@ -125,11 +137,7 @@ def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
             else:
                 sig.symptom = max(sig.symptom, value)
             sig.health_evidence.append(ev)
-        if (
-            value >= SIGNIFICANT
-            and ev.time is not None
-            and (sig.onset is None or ev.time < sig.onset)
-        ):
+        if value >= SIGNIFICANT and timed(ev) and (sig.onset is None or ev.time < sig.onset):
             sig.onset = ev.time
     for sig in signals.values():
         sig.health_evidence.sort(key=lambda e: -strength(e))
@@ -191,6 +199,14 @@ def score(
         if not anomalous:
             continue
         onsets = [s.onset for s in anomalous if s.onset is not None]
+        if not onsets:  # window-wide evidence only: the incident's onset is its callers'
+            onsets = [
+                signals[c].onset
+                for e in ends
+                if e in arch.graph
+                for c in arch.graph.predecessors(e)
+                if c in signals and signals[c].onset is not None
+            ]
         value = _change_strength(ev, min(onsets) if onsets else None)
         if value > 0:
             signals.setdefault(ev.component, ComponentSignals(ev.component)).changes.append(
@@ -244,8 +260,10 @@ def score(
             when = min(
                 ev.time for ev, w in sig.changes if w >= CHANGE_LEVEL and ev.time is not None
             )
+            # the callers' symptoms reach them through this component: they are its effects
+            # only as far as its own symptoms are not explained by its dependencies
             effects = [
-                max(signals[c].own, signals[c].symptom)
+                max(signals[c].own, signals[c].symptom) * share
                 for c in arch.graph.predecessors(cid)
                 if c in signals and signals[c].onset is not None and signals[c].onset >= when
             ]

@@ -75,3 +75,51 @@ def test_a_person_closes_no_dependency_cycle(tmp_path: Path) -> None:
     steady = _evidence(api, "metric_steady", 0.0)
     got = _scores(arch, [errors, steady])
     assert got["Web App"] == 14.0
+
+
+def _change(component: str, minutes_before_onset: float, examined: int = 1) -> Evidence:
+    when = ONSET - timedelta(minutes=minutes_before_onset)
+    return Evidence(
+        id=f"E{next(_ids)}",
+        tool="changes",
+        kind="change",
+        component=component,
+        summary=f"UpdateFunctionCode on {component}",
+        searched="test",
+        time=when,
+        figures={"lead_up_s": 6 * 3600.0, "changes_examined": float(examined), "evidence": 1.0},
+        labels={"scope": "own", "components": component},
+    )
+
+
+def _spans(component: str, value: float) -> Evidence:
+    # the traces tool compares the whole window: its items carry the window start
+    ev = _evidence(component, "span_behaviour", value, scope="own")
+    return ev.model_copy(update={"tool": "traces", "time": WINDOW.start})
+
+
+def test_span_evidence_sets_no_onset_before_a_deployment(tmp_path: Path) -> None:
+    arch = _arch(tmp_path)
+    api = arch.get("Orders API").id
+    errors = _evidence(api, "metric_anomaly", 10.0, role="errors", harmful="true")  # ONSET+1
+    deploy = _change(api, 3)  # after the window start, 4 min before the errors
+    alone = _scores(arch, [errors, _spans(api, 8.0)])["Orders API"]
+    got = _scores(arch, [errors, _spans(api, 8.0), deploy])["Orders API"]
+    assert alone == 10.0
+    assert got > alone  # the deployment precedes the errors: Fisher-combined with them
+
+
+def test_a_change_on_a_victim_borrows_nothing_from_its_callers(tmp_path: Path) -> None:
+    arch = _arch(tmp_path)
+    web, api, db = (arch.get(n).id for n in ("Web App", "Orders API", "Orders DB"))
+    cause = _evidence(db, "metric_anomaly", 20.0, role="saturation", harmful="true", scope="own")
+    victim = _evidence(api, "metric_anomaly", 30.0, role="errors", harmful="true")
+    caller = _evidence(web, "metric_anomaly", 30.0, role="errors", harmful="true")
+    caller = caller.model_copy(update={"time": ONSET + timedelta(minutes=3)})
+    # a routine deployment of the API lands after the database went bad, before the web errors
+    deploy = _change(api, -1.5)
+    got = _scores(arch, [cause, victim, caller, deploy])
+    # the API's symptom is two thirds explained by the database: the web app's errors reach
+    # it through the API, so they count for the change by the same third at most
+    assert got["Orders API"] < got["Orders DB"]
+    assert got["Orders API"] < 30.0 / 3 + 3
