@@ -15,7 +15,10 @@ after a call credits the callee only when callers agree). The scorer adds no wei
   traffic change propagates the other way (callers drive their callees' traffic), so it counts
   by the share of callers without one; a dependency whose traffic *fell* while this
   component's did not (its calls stopped arriving: a refused connection, a removed network
-  rule) accounts for this component's symptoms by the strength of that fall;
+  rule) accounts for this component's symptoms by the strength of that fall; when spans show
+  failures originating below it (``error_origin``) and none originating in it, its failure
+  symptoms (errors, availability, log statements) are the dependency's whatever the tests'
+  strengths (a span test sees a sample, an error count every request);
 - **changes**: a write event mapped to the component (or to an edge into it) before the onset of
   its anomaly is an independent test of the same hypothesis: its timing evidence is combined by
   Fisher's method (:func:`tools.significance.fisher`) with the strongest anomaly it precedes, on
@@ -76,6 +79,8 @@ class ComponentSignals:
     health: float = 0.0
     load: float = 0.0
     dropped: float = 0.0
+    origin: float = 0.0
+    other_symptom: float = 0.0
     onset: datetime | None = None
     health_evidence: list[Evidence] = field(default_factory=list)
     load_evidence: list[Evidence] = field(default_factory=list)
@@ -92,6 +97,12 @@ class ComponentSignals:
     def unhealthy(self) -> bool:
         """Significant evidence other than a traffic change (which the callers explain)."""
         return max(self.own, self.symptom) >= SIGNIFICANT
+
+
+def _is_failure(ev: Evidence) -> bool:
+    """A failure symptom: an error or availability metric or alarm, or a log statement (a
+    caller logs the failed call)."""
+    return ev.kind == "log_pattern" or ev.labels.get("role") in ("errors", "availability")
 
 
 def _is_load(ev: Evidence) -> bool:
@@ -134,8 +145,12 @@ def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
         else:
             if ev.labels.get("scope") == "own":
                 sig.own = max(sig.own, value)
+                if ev.kind == "error_origin":
+                    sig.origin = max(sig.origin, value)
             else:
                 sig.symptom = max(sig.symptom, value)
+                if not _is_failure(ev):
+                    sig.other_symptom = max(sig.other_symptom, value)
             sig.health_evidence.append(ev)
         if value >= SIGNIFICANT and timed(ev) and (sig.onset is None or ev.time < sig.onset):
             sig.onset = ev.time
@@ -246,12 +261,22 @@ def score(
             )
             for d in sick
         ]
-        share = 1.0 - min(1.0, max(below) / sig.symptom) if below and sig.symptom else 1.0
+        # the spans say where failures originate: when they originate below this component
+        # and never in it, its failure symptoms are the dependency's, whatever the two tests'
+        # strengths (span tests see a sample, metric counts every request); what remains is
+        # its other symptoms (latency, pressure)
+        symptom = sig.symptom
+        if sig.origin < SIGNIFICANT and any(
+            signals[x].origin >= SIGNIFICANT for d in sick for x in [d, *below_of(d, cid)]
+        ):
+            symptom = sig.other_symptom
+        share = 1.0 - min(1.0, max(below) / symptom) if below and symptom else 1.0
         # traffic propagates the other way: a caller's traffic drives its callees'
         callers = [c for c in arch.graph.predecessors(cid) if c in signals]
         busy = [c for c in callers if signals[c].load >= SIGNIFICANT]
         load_share = 1.0 - len(busy) / len(callers) if callers else 1.0
-        items = [sig.own, sig.symptom * share, sig.load * load_share]
+        items = [sig.own, symptom * share, sig.load * load_share]
+        share = symptom * share / sig.symptom if sig.symptom else 1.0  # of all its symptoms
         best = max(items)
         change = max((w for _, w in sig.changes), default=0.0)
         if change >= CHANGE_LEVEL:

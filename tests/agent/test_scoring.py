@@ -123,3 +123,20 @@ def test_a_change_on_a_victim_borrows_nothing_from_its_callers(tmp_path: Path) -
     # it through the API, so they count for the change by the same third at most
     assert got["Orders API"] < got["Orders DB"]
     assert got["Orders API"] < 30.0 / 3 + 3
+
+
+def test_failures_that_originate_below_are_the_dependencys(tmp_path: Path) -> None:
+    arch = _arch(tmp_path)
+    api, db = arch.get("Orders API").id, arch.get("Orders DB").id
+    # a sample of spans says the failures originate in the database (a weaker test than the
+    # API's error count over every request)
+    origin = _evidence(db, "error_origin", 7.0, scope="own").model_copy(update={"tool": "traces"})
+    errors = _evidence(api, "metric_anomaly", 36.0, role="errors", harmful="true")
+    slow = _evidence(api, "metric_anomaly", 5.0, role="latency", harmful="true")
+    got = _scores(arch, [origin, errors, slow])
+    assert got["Orders DB"] == 7.0
+    assert got["Orders API"] == 0.0  # its latency (5) is explained by the database too (7)
+    # failures that also originate in the API itself are its own: strengths compare as before
+    own = _evidence(api, "error_origin", 4.0, scope="own").model_copy(update={"tool": "traces"})
+    got = _scores(arch, [origin, errors, slow, own])
+    assert got["Orders API"] == round(36.0 * (1 - 7.0 / 36.0), 3)
