@@ -240,7 +240,8 @@ def score(
     for cid, sig in signals.items():
         if cid not in arch.elements:
             continue
-        deps = [d for d in graph.successors(cid) if d in signals and d != cid]
+        succ = graph.successors(cid) if cid in graph else []  # a person depends on nothing
+        deps = [d for d in succ if d in signals and d != cid]
         # a dependency explains symptoms when it or anything it depends on is unhealthy, or
         # when its traffic fell while this component's did not (the calls stopped arriving)
         steady = sig.load < SIGNIFICANT

@@ -75,6 +75,9 @@ def test_a_person_closes_no_dependency_cycle(tmp_path: Path) -> None:
     steady = _evidence(api, "metric_steady", 0.0)
     got = _scores(arch, [errors, steady])
     assert got["Web App"] == 14.0
+    # evidence about the person (e.g. a client-side error rate) is scored, depending on nothing
+    client = _evidence(arch.get("Shopper").id, "metric_anomaly", 5.0, role="errors", harmful="true")
+    assert _scores(arch, [errors, steady, client])["Shopper"] == 5.0
 
 
 def _change(component: str, minutes_before_onset: float, examined: int = 1) -> Evidence:
