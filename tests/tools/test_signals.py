@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.builders import ONSET, T0, WINDOW, trail
 from tools.bundle import CloudTrailRecord
@@ -170,7 +172,7 @@ def test_ranked_classification_equals_classifying_every_pattern_then_sorting() -
     assert len({c.status for c in every[:25]}) > 1  # the prefix mixes kinds of change
 
 
-def test_telemetry_writes_are_no_changes(tmp_path, monkeypatch) -> None:
+def test_telemetry_writes_are_no_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # a new execution environment opens a log stream in the component's log group minutes
     # before the onset: no candidate cause, and no test that dilutes the deployment's timing
     from agent.factory import open_bundle
