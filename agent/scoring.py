@@ -15,13 +15,20 @@ after a call credits the callee only when callers agree). The scorer adds no wei
   traffic change propagates the other way (callers drive their callees' traffic), so it counts
   by the share of callers without one; a dependency whose traffic *fell* while this
   component's did not (its calls stopped arriving: a refused connection, a removed network
-  rule) accounts for this component's symptoms by the strength of that fall;
+  rule) accounts for this component's symptoms by the strength of that fall; when spans show
+  failures originating below it (``error_origin``) and none originating in it, its failure
+  symptoms (errors, availability, log statements) are the dependency's whatever the tests'
+  strengths (a span test sees a sample, an error count every request);
 - **changes**: a write event mapped to the component (or to an edge into it) before the onset of
   its anomaly is an independent test of the same hypothesis: its timing evidence is combined by
   Fisher's method (:func:`tools.significance.fisher`) with the strongest anomaly it precedes, on
-  the component or on its direct callers (the effects a change propagates to), when the timing
-  test alone reaches p < 0.1. A change on a
-  component without significant evidence adds nothing (that is how decoys are ruled out).
+  the component or on its direct callers (the effects a change propagates to, counted by the
+  share of the component's symptoms its dependencies do not explain: a change on a victim
+  borrows nothing from the victim's callers), when the timing test alone reaches p < 0.1. The
+  onset is the earliest significant evidence with an observed time (:func:`timed`; span
+  comparisons cover the whole window and have none), else the earliest of the callers'. A
+  change on a component without significant evidence adds nothing (that is how decoys are
+  ruled out).
 
 A component's score is its strongest evidence (the strongest own item, the share-weighted
 strongest symptom, or the Fisher combination with a change); ties break on the second strongest
@@ -72,6 +79,8 @@ class ComponentSignals:
     health: float = 0.0
     load: float = 0.0
     dropped: float = 0.0
+    origin: float = 0.0
+    other_symptom: float = 0.0
     onset: datetime | None = None
     health_evidence: list[Evidence] = field(default_factory=list)
     load_evidence: list[Evidence] = field(default_factory=list)
@@ -90,10 +99,24 @@ class ComponentSignals:
         return max(self.own, self.symptom) >= SIGNIFICANT
 
 
+def _is_failure(ev: Evidence) -> bool:
+    """A failure symptom: an error or availability metric or alarm, or a log statement (a
+    caller logs the failed call)."""
+    return ev.kind == "log_pattern" or ev.labels.get("role") in ("errors", "availability")
+
+
 def _is_load(ev: Evidence) -> bool:
     if ev.kind == "log_pattern":
         return ev.labels.get("status") in ("drop", "vanished")
     return ev.labels.get("role") == "load"
+
+
+def timed(ev: Evidence) -> bool:
+    """True when ``ev.time`` is an observed onset. The traces tool compares the whole window
+    with the reference windows: its items carry the window start, which is no onset (taken
+    as one, every component with span evidence would seem to start at the window start, before
+    the deployment that caused it)."""
+    return ev.time is not None and ev.tool != "traces"
 
 
 def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
@@ -122,14 +145,14 @@ def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:
         else:
             if ev.labels.get("scope") == "own":
                 sig.own = max(sig.own, value)
+                if ev.kind == "error_origin":
+                    sig.origin = max(sig.origin, value)
             else:
                 sig.symptom = max(sig.symptom, value)
+                if not _is_failure(ev):
+                    sig.other_symptom = max(sig.other_symptom, value)
             sig.health_evidence.append(ev)
-        if (
-            value >= SIGNIFICANT
-            and ev.time is not None
-            and (sig.onset is None or ev.time < sig.onset)
-        ):
+        if value >= SIGNIFICANT and timed(ev) and (sig.onset is None or ev.time < sig.onset):
             sig.onset = ev.time
     for sig in signals.values():
         sig.health_evidence.sort(key=lambda e: -strength(e))
@@ -161,6 +184,17 @@ def _change_strength(ev: Evidence, onset: datetime | None) -> float:
     return significance.change_timing(lead, lead_up, m)
 
 
+def dependency_graph(arch: ArchitectureModel) -> nx.DiGraph:
+    """The graph symptoms are attributed along: the workspace's relationships without people.
+
+    A person is no dependency of the element that relates to them: an e-mail system "sends
+    e-mails to" the customer who "uses" the web site, and through that person every element
+    would depend on every other one, itself included (its own symptom would then be explained
+    by itself). A read-only view of ``arch.graph``."""
+    people = {e.id for e in arch.elements.values() if e.kind == "person"}
+    return nx.subgraph_view(arch.graph, filter_node=lambda n: n not in people)
+
+
 def score(
     arch: ArchitectureModel, evidence: list[Evidence], candidates: list[str]
 ) -> list[Candidate]:
@@ -180,16 +214,34 @@ def score(
         if not anomalous:
             continue
         onsets = [s.onset for s in anomalous if s.onset is not None]
+        if not onsets:  # window-wide evidence only: the incident's onset is its callers'
+            onsets = [
+                signals[c].onset
+                for e in ends
+                if e in arch.graph
+                for c in arch.graph.predecessors(e)
+                if c in signals and signals[c].onset is not None
+            ]
         value = _change_strength(ev, min(onsets) if onsets else None)
         if value > 0:
             signals.setdefault(ev.component, ComponentSignals(ev.component)).changes.append(
                 (ev, value)
             )
+    graph = dependency_graph(arch)
+    reach: dict[str, set[str]] = {}
+
+    def below_of(dep: str, cid: str) -> list[str]:
+        # what ``dep`` depends on, with signals, never ``cid`` itself (a cycle back to it)
+        if dep not in reach:
+            reach[dep] = nx.descendants(graph, dep) if dep in graph else set()
+        return [x for x in reach[dep] if x in signals and x != cid]
+
     results: list[Candidate] = []
     for cid, sig in signals.items():
         if cid not in arch.elements:
             continue
-        deps = [d for d in arch.graph.successors(cid) if d in signals]
+        succ = graph.successors(cid) if cid in graph else []  # a person depends on nothing
+        deps = [d for d in succ if d in signals and d != cid]
         # a dependency explains symptoms when it or anything it depends on is unhealthy, or
         # when its traffic fell while this component's did not (the calls stopped arriving)
         steady = sig.load < SIGNIFICANT
@@ -199,27 +251,33 @@ def score(
             for d in deps
             if signals[d].unhealthy
             or d in starved
-            or any(signals[x].unhealthy for x in nx.descendants(arch.graph, d) if x in signals)
+            or any(signals[x].unhealthy for x in below_of(d, cid))
         ]
         # the share of the symptom the dependencies cannot account for: a dependency (with
         # what lies below it) accounts for its strength relative to this component's symptom
         below = [
             max(
                 [max(signals[d].own, signals[d].symptom, signals[d].dropped * (d in starved))]
-                + [
-                    max(signals[x].own, signals[x].symptom)
-                    for x in nx.descendants(arch.graph, d)
-                    if x in signals
-                ]
+                + [max(signals[x].own, signals[x].symptom) for x in below_of(d, cid)]
             )
             for d in sick
         ]
-        share = 1.0 - min(1.0, max(below) / sig.symptom) if below and sig.symptom else 1.0
+        # the spans say where failures originate: when they originate below this component
+        # and never in it, its failure symptoms are the dependency's, whatever the two tests'
+        # strengths (span tests see a sample, metric counts every request); what remains is
+        # its other symptoms (latency, pressure)
+        symptom = sig.symptom
+        if sig.origin < SIGNIFICANT and any(
+            signals[x].origin >= SIGNIFICANT for d in sick for x in [d, *below_of(d, cid)]
+        ):
+            symptom = sig.other_symptom
+        share = 1.0 - min(1.0, max(below) / symptom) if below and symptom else 1.0
         # traffic propagates the other way: a caller's traffic drives its callees'
         callers = [c for c in arch.graph.predecessors(cid) if c in signals]
         busy = [c for c in callers if signals[c].load >= SIGNIFICANT]
         load_share = 1.0 - len(busy) / len(callers) if callers else 1.0
-        items = [sig.own, sig.symptom * share, sig.load * load_share]
+        items = [sig.own, symptom * share, sig.load * load_share]
+        share = symptom * share / sig.symptom if sig.symptom else 1.0  # of all its symptoms
         best = max(items)
         change = max((w for _, w in sig.changes), default=0.0)
         if change >= CHANGE_LEVEL:
@@ -228,8 +286,10 @@ def score(
             when = min(
                 ev.time for ev, w in sig.changes if w >= CHANGE_LEVEL and ev.time is not None
             )
+            # the callers' symptoms reach them through this component: they are its effects
+            # only as far as its own symptoms are not explained by its dependencies
             effects = [
-                max(signals[c].own, signals[c].symptom)
+                max(signals[c].own, signals[c].symptom) * share
                 for c in arch.graph.predecessors(cid)
                 if c in signals and signals[c].onset is not None and signals[c].onset >= when
             ]

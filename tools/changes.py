@@ -21,6 +21,11 @@ from tools.models import Evidence, Model, TimeWindow, iso
 from tools.redact import redact, redact_value
 
 MAX_CHANGES = 25
+# writes a running workload makes about itself (a new execution environment or task opens a log
+# stream; agents put metrics and trace segments): telemetry, not a change to the component
+TELEMETRY_WRITES = frozenset(
+    {"CreateLogStream", "PutLogEvents", "PutMetricData", "PutTraceSegments", "PutTelemetryRecords"}
+)
 
 _CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -171,7 +176,9 @@ def changes(ctx: ToolContext, args: ChangesInput) -> ToolResult:
     """Write events in the window and lead-up, mapped to components and edges.
 
     ``data.changes`` lists :class:`MappedChange` dicts (mapped ones first, then by time);
-    ``data.unmapped`` counts events touching no known resource, by event name.
+    ``data.unmapped`` counts events touching no known resource, by event name;
+    ``data.telemetry_writes`` the writes a workload makes about itself (:data:`TELEMETRY_WRITES`:
+    log streams, metrics, trace segments), which are no changes and are not examined.
 
     Raises:
         UnknownComponentError: a component filter does not resolve.
@@ -185,7 +192,12 @@ def changes(ctx: ToolContext, args: ChangesInput) -> ToolResult:
     records = ctx.backend.write_events(search)
     mapped: list[MappedChange] = []
     unmapped: dict[str, int] = {}
+    telemetry: dict[str, int] = {}
     for record in records:
+        if record.eventName in TELEMETRY_WRITES:
+            # not a candidate cause, and not a test to correct for (Bonferroni over changes)
+            telemetry[record.eventName] = telemetry.get(record.eventName, 0) + 1
+            continue
         change = map_change(record, to_component, to_edge, onset)
         touched = set(change.components) | {n for e in change.edges for n in e}
         if not touched:
@@ -251,6 +263,11 @@ def changes(ctx: ToolContext, args: ChangesInput) -> ToolResult:
             "Not mapped to any component: "
             + ", ".join(f"{n} x{k}" for n, k in sorted(unmapped.items(), key=lambda i: -i[1]))
         )
+    if telemetry:
+        lines.append(
+            "Telemetry writes, not changes: "
+            + ", ".join(f"{n} x{k}" for n, k in sorted(telemetry.items(), key=lambda i: -i[1]))
+        )
     if not mapped:
         lines.insert(0, f"No write events touching the components in {search.label()}.")
         evidence.append(
@@ -272,6 +289,7 @@ def changes(ctx: ToolContext, args: ChangesInput) -> ToolResult:
         data={
             "changes": [c.model_dump(mode="json") for c in mapped],
             "unmapped": unmapped,
+            "telemetry_writes": telemetry,
             "searched": search.label(),
         },
     )

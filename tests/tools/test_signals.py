@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.builders import ONSET, T0, WINDOW, trail
 from tools.bundle import CloudTrailRecord
@@ -168,3 +170,30 @@ def test_ranked_classification_equals_classifying_every_pattern_then_sorting() -
     assert _classify_ranked(patterns, 0.5, WINDOW, 300, 1.2, None) == every
     assert _classify_ranked(patterns, 0.5, WINDOW, 300, 1.2, 25) == every[:25]
     assert len({c.status for c in every[:25]}) > 1  # the prefix mixes kinds of change
+
+
+def test_telemetry_writes_are_no_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a new execution environment opens a log stream in the component's log group minutes
+    # before the onset: no candidate cause, and no test that dilutes the deployment's timing
+    from agent.factory import open_bundle
+    from tests.builders import write_chain_bundle
+    from tools.changes import ChangesInput, changes
+
+    ctx = open_bundle(write_chain_bundle(tmp_path / "b")).context
+    stream = CloudTrailRecord.from_raw(
+        trail(
+            "CreateLogStream",
+            ONSET - timedelta(minutes=1),
+            {"logGroupName": "/aws/lambda/orders", "logStreamName": "2026/01/01/[$LATEST]ab"},
+            source="logs.amazonaws.com",
+            eid="9",
+        )
+    )
+    real = ctx.backend.write_events
+    monkeypatch.setattr(ctx.backend, "write_events", lambda window: [*real(window), stream])
+    result = changes(ctx, ChangesInput(onset=ONSET))
+    names = [c["event_name"] for c in result.data["changes"]]
+    assert "CreateLogStream" not in names and "UpdateFunctionCode20150331v2" in names
+    assert result.data["telemetry_writes"] == {"CreateLogStream": 2}
+    deploy = [e for e in result.evidence if e.labels.get("event_name", "").startswith("Update")]
+    assert {e.figures["changes_examined"] for e in deploy} == {float(len(names))}
