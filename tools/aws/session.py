@@ -45,7 +45,7 @@ from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, ValidationError
 
-from tools.aws.errors import CredentialsError, translate
+from tools.aws.errors import CredentialsError, aws_call, translate
 from tools.models import Model
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,34 @@ class ClientFactory(Protocol):
     """Anything that returns a client for ``service`` ("logs", "cloudwatch", ...) at a location."""
 
     def __call__(self, service: str, location: Location) -> Any: ...
+
+
+class LocatedWrapper:
+    """Base of the telemetry wrappers: one boto3 client (or stand-in) of one service in one
+    :class:`Location`. Subclasses set :attr:`service` (the name errors use, e.g. ``"CloudTrail"``).
+
+    Raises (from :meth:`_call`):
+        AccessDeniedError, ThrottledError, CredentialsError, AwsError: see tools.aws.errors.
+    """
+
+    service: str = "AWS"
+
+    def __init__(self, client: Any, *, location: Location | None = None) -> None:
+        self.client = client
+        self.location = location or Location()
+
+    def _call(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> Any:
+        """``method(**kwargs)`` through :func:`tools.aws.errors.aws_call`: a botocore failure
+        becomes the :class:`~tools.aws.errors.AwsError` naming the service, ``operation``
+        (the API name, e.g. ``LookupEvents``), account and Region."""
+        return aws_call(
+            method,
+            service=self.service,
+            operation=operation,
+            account=self.location.account,
+            region=self.location.region,
+            **kwargs,
+        )
 
 
 class RoleConfig(Model):

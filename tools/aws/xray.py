@@ -52,7 +52,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tools.aws.errors import AwsError, aws_call
-from tools.aws.session import Location
+from tools.aws.session import LocatedWrapper, Location
 from tools.aws.span_rows import SpanLimits, SpanRead, gap_line, span_text
 from tools.models import TimeWindow, to_utc
 
@@ -101,8 +101,13 @@ def _ns(seconds: Any) -> int | None:
 
 
 # ------------------------------------------------------------------------ X-Ray segments
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object field of a segment document, ``{}`` when absent or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
 def _instance(doc: dict[str, Any]) -> str:
-    aws = doc.get("aws") if isinstance(doc.get("aws"), dict) else {}
+    aws = _object(doc.get("aws"))
     for group, key in (
         ("ecs", "container"),
         ("ecs", "container_id"),
@@ -117,8 +122,8 @@ def _instance(doc: dict[str, Any]) -> str:
 
 def _status(doc: dict[str, Any]) -> tuple[str, str]:
     """``(status, status_code)`` of a segment or subsegment (see the module docstring)."""
-    http = doc.get("http") if isinstance(doc.get("http"), dict) else {}
-    response = http.get("response") if isinstance(http.get("response"), dict) else {}
+    http = _object(doc.get("http"))
+    response = _object(http.get("response"))
     code = response.get("status")
     status = (
         "fault"
@@ -135,9 +140,9 @@ def _status(doc: dict[str, Any]) -> tuple[str, str]:
 
 
 def _operation(doc: dict[str, Any], namespace: str) -> str:
-    aws = doc.get("aws") if isinstance(doc.get("aws"), dict) else {}
-    http = doc.get("http") if isinstance(doc.get("http"), dict) else {}
-    request = http.get("request") if isinstance(http.get("request"), dict) else {}
+    aws = _object(doc.get("aws"))
+    http = _object(doc.get("http"))
+    request = _object(http.get("request"))
     if aws.get("operation"):
         prefix = f"{doc.get('name')}." if namespace == "aws" and doc.get("name") else ""
         return span_text(f"{prefix}{aws['operation']}")
@@ -290,19 +295,19 @@ def xray_spans(
     try:
         for start in range(0, len(chosen), MAX_TRACE_IDS_PER_BATCH):
             batch = chosen[start : start + MAX_TRACE_IDS_PER_BATCH]
-            token: str | None = None
+            batch_token: str | None = None
             for _ in range(MAX_BATCH_PAGES):
                 kwargs: dict[str, Any] = {"TraceIds": batch}
-                if token:
-                    kwargs["NextToken"] = token
+                if batch_token:
+                    kwargs["NextToken"] = batch_token
                 page = call("BatchGetTraces", client.batch_get_traces, **kwargs)
                 unprocessed += [str(t) for t in page.get("UnprocessedTraceIds") or []]
                 for trace in page.get("Traces") or []:
                     traces_seen.add(str(trace.get("Id")))
                     for segment in trace.get("Segments") or []:
                         documents.extend(_documents(segment))
-                token = page.get("NextToken")
-                if not token:
+                batch_token = page.get("NextToken")
+                if not batch_token:
                     break
     except AwsError as exc:
         read.gaps.append(gap_line("X-Ray", exc))
@@ -330,26 +335,14 @@ def _documents(segment: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield doc if isinstance(doc, dict) else {}
 
 
-class XRayServiceGraph:
+class XRayServiceGraph(LocatedWrapper):
     """The X-Ray service graph of one account and Region.
 
     Raises:
         AccessDeniedError, ThrottledError, CredentialsError, AwsError: see tools.aws.errors.
     """
 
-    def __init__(self, client: Any, *, location: Location | None = None) -> None:
-        self.client = client
-        self.location = location or Location()
-
-    def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
-        return aws_call(
-            method,
-            service=SERVICE,
-            operation="GetServiceGraph",
-            account=self.location.account,
-            region=self.location.region,
-            **kwargs,
-        )
+    service = SERVICE
 
     def edges(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
         """Observed calls as sorted, unique ``(caller service name, callee service name)``."""
@@ -358,6 +351,7 @@ class XRayServiceGraph:
         token: str | None = None
         while True:
             page = self._call(
+                "GetServiceGraph",
                 self.client.get_service_graph,
                 StartTime=to_utc(start),
                 EndTime=to_utc(end),
