@@ -871,18 +871,30 @@ class BundleWriter:
         self._spans: list[Any] = []
 
     def add_log(self, group: str, record: LogRecord) -> None:
+        """Queue one record of log group ``group`` (written to ``logs/`` under
+        :func:`log_file_name`, sorted by ``timestamp``, UTC)."""
         self._logs.setdefault(group, []).append(record)
 
     def add_logs(self, group: str, records: Iterable[LogRecord]) -> None:
+        """Queue records of log group ``group`` (see :meth:`add_log`)."""
         self._logs.setdefault(group, []).extend(records)
 
     def add_metric(self, point: MetricPoint) -> None:
+        """Queue one datapoint for ``metrics.csv``."""
         self._metrics.append(point)
 
     def add_metrics(self, points: Iterable[MetricPoint]) -> None:
+        """Queue datapoints for ``metrics.csv``."""
         self._metrics.extend(points)
 
     def add_cloudtrail(self, record: dict[str, Any]) -> None:
+        """Queue one raw CloudTrail record (the JSON object of LookupEvents'
+        ``CloudTrailEvent``) for ``cloudtrail.jsonl``, kept whole.
+
+        Raises:
+            pydantic.ValidationError: the record lacks the fields :class:`CloudTrailRecord`
+                requires (checked here, not at :meth:`write`).
+        """
         CloudTrailRecord.from_raw(record)  # validate early
         self._trail.append(record)
 
@@ -900,6 +912,7 @@ class BundleWriter:
         self._spans.append(frame[[*SPAN_COLUMNS, *optional]])
 
     def add_alarm(self, change: AlarmStateChange) -> None:
+        """Queue one alarm state change for ``alarms.jsonl``."""
         self._alarms.append(change)
 
     def _write(self, name: str, text: str) -> None:

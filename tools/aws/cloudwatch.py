@@ -50,6 +50,7 @@ class MetricId(Model):
 
     @property
     def key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        """A hashable identity: ``(namespace, metric, sorted (dimension, value) pairs)``."""
         return (self.namespace, self.metric, tuple(sorted(self.dimensions.items())))
 
 

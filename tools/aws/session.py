@@ -117,6 +117,7 @@ class Location(NamedTuple):
     region: str | None = None
 
     def label(self) -> str:
+        """``account/Region`` for messages, e.g. ``739102846375/eu-central-1``."""
         return f"{self.account or 'default account'}/{self.region or 'default Region'}"
 
 
@@ -175,6 +176,7 @@ class RoleConfig(Model):
 
     @property
     def configured(self) -> bool:
+        """True when a template or a per-account role is set (else no role is assumed)."""
         return bool(self.role_arn_template or self.roles)
 
     @classmethod
