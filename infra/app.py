@@ -72,7 +72,12 @@ def export_guidance(config: InfraConfig) -> Path:
 def build(
     config: InfraConfig, base: Path, *, app: App | None = None, nag: bool = True
 ) -> Deployment:
-    """Every stack of ``config`` in ``app`` (a new one by default), cdk-nag attached."""
+    """Every stack of ``config`` in ``app`` (a new one by default), cdk-nag attached;
+    ``base`` is the folder relative paths of the config (the workspace) are read from.
+
+    Raises:
+        ConfigError: the configured workspace file does not exist.
+    """
     app = app or App(outdir=str(HERE / "cdk.out"))
     env = Environment(account=config.account, region=config.region)
     extra: dict[str, Path] = {}

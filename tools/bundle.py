@@ -343,7 +343,11 @@ def log_file_name(group: str) -> str:
 
 
 def log_group_of(path: Path) -> str:
-    """Log group name of a file in ``logs/`` (``.jsonl`` or ``.jsonl.gz``)."""
+    """Log group name of a file in ``logs/`` (``.jsonl`` or ``.jsonl.gz``).
+
+    Raises:
+        BundleError: the file has neither ending.
+    """
     name = path.name
     for suffix in (".jsonl.gz", ".jsonl"):
         if name.endswith(suffix):
@@ -399,6 +403,11 @@ class _Budget:
         self.left = total
 
     def take(self, path: Path, n: int) -> None:
+        """Count ``n`` more (decompressed) bytes read from ``path``.
+
+        Raises:
+            BundleError: the bundle's total is over :data:`MAX_BUNDLE_BYTES`.
+        """
         self.left -= n
         if self.left < 0:
             raise BundleError(
@@ -562,7 +571,12 @@ class Bundle:
     # ----------------------------------------------------------------- logs
     @cached_property
     def log_files(self) -> dict[str, Path]:
-        """Log group name -> file (each checked to be a regular file inside the bundle)."""
+        """Log group name -> file (each checked to be a regular file inside the bundle).
+
+        Raises:
+            BundleError: ``logs/`` is not a directory, a symlink out of the bundle, or holds a
+                file that is not a regular file inside it.
+        """
         folder = self.root / "logs"
         if not os.path.lexists(folder):
             return {}
@@ -660,6 +674,9 @@ class Bundle:
 
         Non-finite values (``nan``, ``inf``) are left out and counted in :attr:`warnings`
         (with their first line numbers), never dropped silently.
+
+        Raises:
+            BundleError: a row is invalid (named by line and field).
         """
         path = _first_existing(self.root, "metrics.csv", "metrics.csv.gz")
         if path is None:

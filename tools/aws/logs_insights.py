@@ -110,7 +110,12 @@ def epoch_seconds(start: datetime, end: datetime) -> tuple[int, int]:
 
 
 def parse_insights_time(value: str) -> datetime:
-    """Parse a Logs Insights timestamp (``2026-03-17 16:22:30.123``, UTC) or ISO 8601 string."""
+    """Parse a Logs Insights timestamp (``2026-03-17 16:22:30.123``, UTC), an ISO 8601 string or
+    epoch milliseconds (digits only) into an aware UTC datetime.
+
+    Raises:
+        ValueError: none of these forms.
+    """
     text = value.strip().replace("T", " ").rstrip("Z")
     for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
         try:

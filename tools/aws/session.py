@@ -261,7 +261,11 @@ class AwsSessions:
         return self.client(service, location)
 
     def client(self, service: str, location: Location) -> Any:
-        """A cached boto3 client for ``service`` at ``location`` (Region defaults to the base)."""
+        """A cached boto3 client for ``service`` at ``location`` (Region defaults to the base).
+
+        Raises:
+            CredentialsError: no Region anywhere, or the account's role cannot be assumed.
+        """
         region = location.region or self.default_region
         if not region:
             raise CredentialsError(
@@ -275,7 +279,13 @@ class AwsSessions:
             return self._clients[key]
 
     def caller_account(self) -> str:
-        """The account id of the base credentials (STS GetCallerIdentity, once)."""
+        """The account id of the base credentials (STS GetCallerIdentity, once; it needs no
+        permission).
+
+        Raises:
+            CredentialsError, AwsError: no usable credentials, or STS failed
+                (:func:`tools.aws.errors.translate`).
+        """
         with self._lock:
             if self._caller is None:
                 sts = make_client(
