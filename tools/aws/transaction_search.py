@@ -9,7 +9,7 @@ format with W3C trace IDs"; fields used: ``traceId``, ``spanId``, ``parentSpanId
 / ``attributes.rpc.service`` on client spans. One Logs Insights count query, then one span query
 (``limit`` at most :data:`tools.aws.logs_insights.MAX_ROWS_PER_PAGE`) that keeps whole traces by
 the last two hex digits of the trace id when the range holds more spans than
-:attr:`SpanLimits.max_spans`; the kept share is recorded. The span query passes
+:attr:`~tools.aws.span_rows.SpanLimits.max_spans`; the kept share is recorded. The span query passes
 :func:`tools.aws.logs_insights.check_query` (10,000 characters) and runs through
 :class:`~tools.aws.logs_insights.LogsInsights` (StopQuery on any abnormal exit).
 

@@ -5,15 +5,15 @@ with ``ReferenceId``, ``Name`` and ``Edges`` whose ``ReferenceId`` points at the
 ``NextToken``; StartTime/EndTime are datetimes.
 https://docs.aws.amazon.com/xray/latest/api/API_GetServiceGraph.html
 
-**Spans** (:func:`xray_spans`; https://docs.aws.amazon.com/xray/latest/api/API_GetTraceSummaries.html,
+**Spans** (:func:`xray_spans`;
+  https://docs.aws.amazon.com/xray/latest/api/API_GetTraceSummaries.html,
 https://docs.aws.amazon.com/xray/latest/api/API_BatchGetTraces.html):
-
 
 - GetTraceSummaries ``StartTime`` / ``EndTime`` (datetimes), ``TimeRangeType="TraceId"`` (traces
   selected by their start time), ``Sampling=False``, optional ``FilterExpression``, paged by
   ``NextToken``; the range is cut into slices of at most :data:`XRAY_SLICE_S` (6 hours, a
   conservative bound; the API reference states none) and each slice reads at most its share of
-  :attr:`SpanLimits.max_summary_pages` pages;
+  :attr:`~tools.aws.span_rows.SpanLimits.max_summary_pages` pages;
 - BatchGetTraces ``TraceIds``: "Minimum number of 1 item. Maximum number of 5 items"
   (:data:`MAX_TRACE_IDS_PER_BATCH`; botocore's model omits the maximum), paged by ``NextToken``;
   ``UnprocessedTraceIds`` are reported; each ``Segments[].Document`` is a segment document
@@ -31,8 +31,8 @@ https://docs.aws.amazon.com/xray/latest/api/API_BatchGetTraces.html):
   counted.
 - Sampling: X-Ray records the requests its sampling rules select; the rate applied to a trace is
   not returned by these APIs, so it is recorded as unknown. When a range holds more trace ids
-  than :attr:`SpanLimits.max_traces`, a uniform subset is kept by a hash of the trace id, and the
-  kept share is recorded.
+  than :attr:`~tools.aws.span_rows.SpanLimits.max_traces`, a uniform subset is kept by a hash of the
+  trace id, and the kept share is recorded.
 
 With Transaction Search enabled, BatchGetTraces finds no traces; :mod:`tools.aws.spans` then reads
 :mod:`tools.aws.transaction_search` instead. A failing call (access denied, throttled) is not
