@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pydantic import Field
 
 from tools.aws.session import LocatedWrapper
-from tools.bundle import LogRecord
-from tools.models import Model
+from tools.bundle import LogRecord, epoch_micros
+from tools.models import Model, to_utc
 
 SERVICE = "CloudWatch Logs"
 MAX_LIMIT = 10_000
@@ -36,8 +36,8 @@ class SampledEvents(Model):
 
 
 def epoch_ms(value: datetime) -> int:
-    """Epoch milliseconds of an aware datetime."""
-    return int(value.timestamp() * 1000)
+    """Milliseconds since the epoch (UTC; a naive ``value`` is read as UTC), floored, exact."""
+    return epoch_micros(to_utc(value)) // 1000
 
 
 class LogEvents(LocatedWrapper):

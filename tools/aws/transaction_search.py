@@ -19,17 +19,16 @@ A failing query (access denied, throttled, failed) is not raised by
 
 from __future__ import annotations
 
-import calendar
 import math
 from collections.abc import Iterable
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tools.aws.errors import AwsError
 from tools.aws.logs_insights import MAX_ROWS_PER_PAGE, LogsInsights
 from tools.aws.span_rows import SpanLimits, SpanRead, gap_line, span_text
-from tools.models import TimeWindow
+from tools.bundle import epoch_micros
+from tools.models import TimeWindow, to_utc
 
 SPAN_LOG_GROUP = "aws/spans"
 TS_SAMPLING_NOTE = (
@@ -219,9 +218,8 @@ def transaction_search_spans(
     return read
 
 
-def _epoch_ns(when: datetime) -> int:
-    return (calendar.timegm(when.utctimetuple()) * 1_000_000 + when.microsecond) * 1000
-
-
 def _inside(start_ns: int, window: TimeWindow) -> bool:
-    return _epoch_ns(window.start) <= start_ns < _epoch_ns(window.end)
+    """True when ``start_ns`` (nanoseconds since the epoch) lies in ``window`` (``[start, end)``,
+    exact integer arithmetic)."""
+    lo, hi = (epoch_micros(to_utc(t)) * 1000 for t in (window.start, window.end))
+    return lo <= start_ns < hi
