@@ -35,35 +35,52 @@ class _Loose(BaseModel):
 
 
 class AlarmMetric(_Loose):
+    """``metricStat.metric`` of an alarm event: namespace, metric name and dimensions as an
+    object ``{dimension name: value}`` (not the API's list of Name/Value pairs)."""
+
     namespace: str = ""
     name: str = ""
     dimensions: dict[str, str] = Field(default_factory=dict)
 
 
 class MetricStat(_Loose):
+    """``metricStat`` of one alarm query: the metric, ``period`` in seconds and the statistic
+    (``Average``, ``Sum``, ``p99``, ...)."""
+
     metric: AlarmMetric = Field(default_factory=AlarmMetric)
     period: int | None = None
     stat: str | None = None
 
 
 class MetricQuery(_Loose):
+    """One entry of ``configuration.metrics``: a metric (``metricStat``) or a metric-math
+    ``expression`` over other entries' ``id``."""
+
     id: str = ""
     metric_stat: MetricStat | None = Field(default=None, alias="metricStat")
     expression: str | None = None
 
 
 class AlarmConfiguration(_Loose):
+    """``detail.configuration``: the alarm's description and metric queries."""
+
     description: str | None = None
     metrics: list[MetricQuery] = Field(default_factory=list)
 
 
 class AlarmState(_Loose):
+    """``detail.state`` / ``detail.previousState``: ``value`` (``OK``, ``ALARM``,
+    ``INSUFFICIENT_DATA``), CloudWatch's ``reason`` text (untrusted) and the ``timestamp`` of the
+    change (ISO 8601; UTC when it carries no offset, see :attr:`AlarmEvent.changed_at`)."""
+
     value: str
     reason: str = ""
     timestamp: datetime | None = None
 
 
 class AlarmDetail(_Loose):
+    """The event's ``detail``: alarm name, new and previous state, configuration."""
+
     alarm_name: str = Field(alias="alarmName")
     state: AlarmState
     previous_state: AlarmState | None = Field(default=None, alias="previousState")
@@ -83,6 +100,7 @@ class AlarmEvent(_Loose):
 
     @property
     def alarm_arn(self) -> str | None:
+        """The alarm's ARN (the event's first ``resources`` entry), None when absent."""
         return self.resources[0] if self.resources else None
 
     @property

@@ -13,7 +13,6 @@ Environment (set by ``infra/stacks/agent_stack.py``):
   ``RCA_SESSION_TTL_DAYS`` after the last write);
 - ``RCA_WORKSPACE``: the Structurizr workspace (``s3://`` URI or a path in the package);
 - ``RCA_ACCOUNTS`` / ``RCA_REGIONS``: comma-separated accounts and Regions to investigate;
-- ``RCA_ROLE_ARN_TEMPLATE``: the workload accounts' read-only role (``{account}``);
 - ``RCA_MODEL_ID``: the Bedrock model or inference profile id; ``AWS_REGION``;
 - ``RCA_GUARDRAIL_ID`` / ``RCA_GUARDRAIL_VERSION``: an optional Bedrock Guardrail applied to
   tool output before the model reads it;
@@ -21,7 +20,9 @@ Environment (set by ``infra/stacks/agent_stack.py``):
   loop's tool calls go through the Gateway to the tool Lambdas
   (:class:`tools.gateway_client.GatewayTools`, SigV4-signed with the runtime role, which holds
   ``bedrock-agentcore:InvokeGateway`` and no telemetry read action); unset, the tools run in
-  this process (:func:`tools.toolbox.run_tool`) with the runtime's own credentials;
+  this process (:func:`tools.toolbox.run_tool`) with the runtime's own credentials (and the
+  ``RCA_ROLE_*`` / ``RCA_AWS_CONFIG`` role settings of :class:`tools.aws.session.RoleConfig`,
+  which the deployed runtime does not get: its tools assume the workload roles);
   ``RCA_GATEWAY_TIMEOUT_S``: seconds per Gateway request (default 130);
 - ``RCA_BUNDLE`` / ``RCA_MODEL_PROVIDER=heuristic``: serve an incident bundle with the offline
   investigator instead (trials without AWS; the tests; never through the Gateway).
@@ -102,7 +103,6 @@ class RuntimeSettings(Model):
     bundle: str | None = None
     accounts: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
-    role_arn_template: str | None = None
     model_id: str | None = None
     provider: Literal["bedrock", "heuristic"] = "bedrock"
     region: str | None = None
@@ -121,7 +121,6 @@ class RuntimeSettings(Model):
             bundle=env.get("RCA_BUNDLE") or None,
             accounts=_list(env.get("RCA_ACCOUNTS")),
             regions=_list(env.get("RCA_REGIONS")),
-            role_arn_template=env.get("RCA_ROLE_ARN_TEMPLATE") or None,
             model_id=env.get("RCA_MODEL_ID") or None,
             provider="heuristic" if env.get("RCA_MODEL_PROVIDER") == "heuristic" else "bedrock",
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
@@ -166,7 +165,6 @@ class RuntimeSettings(Model):
             workspace=str(self.workspace),
             accounts=self.accounts,
             regions=self.regions or ([self.region] if self.region else []),
-            role_arn_template=self.role_arn_template,
         )
 
     def model(self, max_steps: int) -> ModelChoice:

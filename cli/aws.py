@@ -88,7 +88,7 @@ def capture(
     debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
 ) -> None:
     """Capture an incident window of real AWS accounts into an incident bundle (redacted)."""
-    from tools.aws.spans import SOURCES, SpanLimits
+    from tools.aws.span_rows import SOURCES, SpanLimits
     from tools.capture import CaptureLimits, capture_incident
 
     if span_source not in SOURCES:

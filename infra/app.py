@@ -15,12 +15,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(HERE.parent))
 
+# isort: off
+import infra  # noqa: E402,F401  (before aws_cdk: points jsii at the packaged Node.js LTS)
 from aws_cdk import App, Environment, Stack, Tags, Validations  # noqa: E402
+
+# isort: on
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from infra.config import EXAMPLE, ConfigError, InfraConfig, load_config  # noqa: E402
@@ -69,7 +72,12 @@ def export_guidance(config: InfraConfig) -> Path:
 def build(
     config: InfraConfig, base: Path, *, app: App | None = None, nag: bool = True
 ) -> Deployment:
-    """Every stack of ``config`` in ``app`` (a new one by default), cdk-nag attached."""
+    """Every stack of ``config`` in ``app`` (a new one by default), cdk-nag attached;
+    ``base`` is the folder relative paths of the config (the workspace) are read from.
+
+    Raises:
+        ConfigError: the configured workspace file does not exist.
+    """
     app = app or App(outdir=str(HERE / "cdk.out"))
     env = Environment(account=config.account, region=config.region)
     extra: dict[str, Path] = {}

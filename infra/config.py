@@ -38,6 +38,8 @@ class ConfigError(ValueError):
 
 
 class Strict(BaseModel):
+    """Base of the config models: unknown keys are errors (``extra="forbid"``), values frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -203,10 +205,12 @@ class InfraConfig(Strict):
 
     @property
     def accounts(self) -> list[str]:
+        """The workload account ids of ``investigate``, in file order."""
         return [t.account for t in self.investigate]
 
     @property
     def regions(self) -> list[str]:
+        """Every Region named under ``investigate``, sorted, once each."""
         return sorted({r for t in self.investigate for r in t.regions})
 
 

@@ -183,6 +183,9 @@ def metadata_filter(
 
     A single value becomes ``equals``, several ``in``; several attributes are combined with
     ``andAll``; nothing given returns ``None`` (no filter).
+
+    Raises:
+        ValueError: an attribute is given as an empty list (it would match nothing).
     """
     parts: list[RetrievalFilter] = []
     for key, given in (

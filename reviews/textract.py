@@ -200,7 +200,13 @@ class TextractExtractor(Extractor):
         return key
 
     def start(self, key: str, sha256: str, name: str) -> str:
-        """Start the analysis job; return its JobId."""
+        """Start the analysis job of the uploaded ``key`` (``sha256`` is the idempotency
+        ``ClientRequestToken``); return its JobId.
+
+        Raises:
+            DocumentTooLargeError, CorruptPdfError: Textract refused the document.
+            ThrottledError, AwsError: other failures (:func:`tools.aws.errors.translate`).
+        """
         try:
             response = self.textract.start_document_analysis(
                 DocumentLocation={"S3Object": {"Bucket": self.bucket, "Name": key}},
@@ -244,7 +250,12 @@ class TextractExtractor(Extractor):
             waited += self.poll_interval_s
 
     def results(self, job_id: str, first: dict[str, Any], name: str) -> list[dict[str, Any]]:
-        """Every result page's blocks, following NextToken."""
+        """Every result page's blocks (``first`` is the finished job's first page), following
+        NextToken.
+
+        Raises:
+            ThrottledError, AwsError: a GetDocumentAnalysis call failed.
+        """
         blocks = list(first.get("Blocks") or [])
         token = first.get("NextToken")
         while token:

@@ -405,7 +405,12 @@ class WaToolClient:
         return result
 
     def caller_arn(self) -> str:
-        """The ARN of the calling identity (STS ``GetCallerIdentity``, needs no permission)."""
+        """The ARN of the calling identity (STS ``GetCallerIdentity``, needs no permission).
+
+        Raises:
+            ThrottledError: STS throttled after botocore's retries.
+            WaToolError: any other failure (no credentials, network), in one line.
+        """
         if self._sts is None:
             from tools.aws.session import make_client
 

@@ -343,7 +343,11 @@ def log_file_name(group: str) -> str:
 
 
 def log_group_of(path: Path) -> str:
-    """Log group name of a file in ``logs/`` (``.jsonl`` or ``.jsonl.gz``)."""
+    """Log group name of a file in ``logs/`` (``.jsonl`` or ``.jsonl.gz``).
+
+    Raises:
+        BundleError: the file has neither ending.
+    """
     name = path.name
     for suffix in (".jsonl.gz", ".jsonl"):
         if name.endswith(suffix):
@@ -399,6 +403,11 @@ class _Budget:
         self.left = total
 
     def take(self, path: Path, n: int) -> None:
+        """Count ``n`` more (decompressed) bytes read from ``path``.
+
+        Raises:
+            BundleError: the bundle's total is over :data:`MAX_BUNDLE_BYTES`.
+        """
         self.left -= n
         if self.left < 0:
             raise BundleError(
@@ -562,7 +571,12 @@ class Bundle:
     # ----------------------------------------------------------------- logs
     @cached_property
     def log_files(self) -> dict[str, Path]:
-        """Log group name -> file (each checked to be a regular file inside the bundle)."""
+        """Log group name -> file (each checked to be a regular file inside the bundle).
+
+        Raises:
+            BundleError: ``logs/`` is not a directory, a symlink out of the bundle, or holds a
+                file that is not a regular file inside it.
+        """
         folder = self.root / "logs"
         if not os.path.lexists(folder):
             return {}
@@ -660,6 +674,9 @@ class Bundle:
 
         Non-finite values (``nan``, ``inf``) are left out and counted in :attr:`warnings`
         (with their first line numbers), never dropped silently.
+
+        Raises:
+            BundleError: a row is invalid (named by line and field).
         """
         path = _first_existing(self.root, "metrics.csv", "metrics.csv.gz")
         if path is None:
@@ -871,18 +888,30 @@ class BundleWriter:
         self._spans: list[Any] = []
 
     def add_log(self, group: str, record: LogRecord) -> None:
+        """Queue one record of log group ``group`` (written to ``logs/`` under
+        :func:`log_file_name`, sorted by ``timestamp``, UTC)."""
         self._logs.setdefault(group, []).append(record)
 
     def add_logs(self, group: str, records: Iterable[LogRecord]) -> None:
+        """Queue records of log group ``group`` (see :meth:`add_log`)."""
         self._logs.setdefault(group, []).extend(records)
 
     def add_metric(self, point: MetricPoint) -> None:
+        """Queue one datapoint for ``metrics.csv``."""
         self._metrics.append(point)
 
     def add_metrics(self, points: Iterable[MetricPoint]) -> None:
+        """Queue datapoints for ``metrics.csv``."""
         self._metrics.extend(points)
 
     def add_cloudtrail(self, record: dict[str, Any]) -> None:
+        """Queue one raw CloudTrail record (the JSON object of LookupEvents'
+        ``CloudTrailEvent``) for ``cloudtrail.jsonl``, kept whole.
+
+        Raises:
+            pydantic.ValidationError: the record lacks the fields :class:`CloudTrailRecord`
+                requires (checked here, not at :meth:`write`).
+        """
         CloudTrailRecord.from_raw(record)  # validate early
         self._trail.append(record)
 
@@ -900,6 +929,7 @@ class BundleWriter:
         self._spans.append(frame[[*SPAN_COLUMNS, *optional]])
 
     def add_alarm(self, change: AlarmStateChange) -> None:
+        """Queue one alarm state change for ``alarms.jsonl``."""
         self._alarms.append(change)
 
     def _write(self, name: str, text: str) -> None:

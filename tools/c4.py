@@ -173,7 +173,11 @@ class ArchitectureModel:
 
     @classmethod
     def from_buildzr(cls, workspace: Any) -> ArchitectureModel:
-        """Build from a ``buildzr.models.Workspace``."""
+        """Build from a ``buildzr.models.Workspace``.
+
+        Raises:
+            WorkspaceError: an element has no id or repeats another's.
+        """
         elements: list[Element] = []
         rels: list[Relationship] = []
         alias: dict[str, str] = {}  # deployment instance id -> logical element id

@@ -15,7 +15,7 @@ For the components of a workspace it writes, through :class:`~tools.bundle.Bundl
 - ``spans.csv`` (bundle v2): spans of the traces that started in the baseline and the window,
   from AWS X-Ray or CloudWatch Transaction Search (``aws/spans``), read by the same code as the
   ``traces`` tool (:meth:`tools.telemetry.aws.AwsBackend.span_reads`, :mod:`tools.aws.spans`)
-  within :class:`~tools.aws.spans.SpanLimits`; ``incident.yaml`` ``source.spans`` records the
+  within :class:`~tools.aws.span_rows.SpanLimits`; ``incident.yaml`` ``source.spans`` records the
   source used per account and Region, the share of traces kept, that the recording sampling
   rate is unknown, what was left out, and any failure (a failing span source is not fatal);
 - ``workspace.json``: the workspace itself; ``incident.yaml``: window, baseline, description and
@@ -39,7 +39,7 @@ from pydantic import Field
 from tools.aws.errors import NotFoundError
 from tools.aws.log_events import LogEvents
 from tools.aws.session import ClientFactory
-from tools.aws.spans import SpanLimits, read_window_label, to_frame
+from tools.aws.span_rows import SpanLimits, read_window_label, to_frame
 from tools.bundle import BundleWriter, IncidentSpec, LogRecord, MetricPoint
 from tools.c4 import ArchitectureModel
 from tools.errors import WorkspaceError

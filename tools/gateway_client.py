@@ -309,7 +309,12 @@ class GatewayClient:
 
     def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """``tools/call`` of the Gateway tool ``name`` (its full ``<target>___<tool>`` name);
-        returns the MCP result ``{"content": [...], "isError": bool, ...}``."""
+        returns the MCP result ``{"content": [...], "isError": bool, ...}``.
+
+        Raises:
+            AwsError: the result is not a JSON object, or the request failed (see :meth:`_rpc`;
+                ``ThrottledError`` after the retries).
+        """
         self._ready()
         result = self._rpc("tools/call", {"name": name, "arguments": arguments})
         if not isinstance(result, dict):

@@ -91,6 +91,8 @@ class SessionLedger(EvidenceLedger):
         self.offset = max(0, offset)
 
     def add(self, **fields: Any) -> Evidence:
+        """Record one :class:`Evidence` (``fields`` are its fields but ``id``) as
+        ``E{offset + n}``; thread-safe."""
         with self._lock:
             evidence = Evidence(id=f"E{self.offset + len(self._items) + 1}", **fields)
             self._items.append(evidence)
@@ -190,6 +192,7 @@ def set_runtime(runtime: Runtime | None) -> None:
 
 
 def get_runtime() -> Runtime:
+    """The runtime of this process, loaded once from the environment (:meth:`Runtime.load`)."""
     global _runtime
     with _runtime_lock:
         if _runtime is None:

@@ -167,14 +167,14 @@ def acknowledge_workspace(policy: IConstruct, config: InfraConfig) -> None:
 def investigator_environment(
     config: InfraConfig,
     table_name: str,
-    guardrail: tuple[str, str] | None = None,
-    gateway_url: str | None = None,
+    guardrail: tuple[str, str] | None,
+    gateway_url: str,
 ) -> dict[str, str]:
     """The environment :class:`agent.runtime.RuntimeSettings`, ``open_store`` and
-    :func:`tools.gateway_client.gateway_tools_from_env` read (``gateway_url``: the tools run
-    behind the AgentCore Gateway; the role then needs no telemetry action)."""
-    from infra.stacks.tools_stack import session_policy
-
+    :func:`tools.gateway_client.gateway_tools_from_env` read. The investigators call the tools
+    behind the AgentCore Gateway (``gateway_url``), so they read no telemetry and assume no
+    workload role: the role settings (``RCA_ROLE_*``) go to the tool Lambdas only
+    (:class:`infra.stacks.tools_stack.ToolsStack`)."""
     env = {
         "RCA_SESSION_TABLE": table_name,
         "RCA_SESSION_TTL_DAYS": str(config.session_ttl_days),
@@ -183,16 +183,11 @@ def investigator_environment(
         else "/var/task/tools/workspace.json",
         "RCA_ACCOUNTS": ",".join(config.accounts),
         "RCA_REGIONS": ",".join(config.regions),
-        "RCA_ROLE_ARN_TEMPLATE": config.role_arn_template,
-        "RCA_ROLE_SESSION_POLICY": session_policy(),
         "RCA_MODEL_ID": config.model.id,
+        "RCA_GATEWAY_URL": gateway_url,
     }
-    if config.external_id:
-        env["RCA_ROLE_EXTERNAL_ID"] = config.external_id
     if guardrail:
         env["RCA_GUARDRAIL_ID"], env["RCA_GUARDRAIL_VERSION"] = guardrail
-    if gateway_url:
-        env["RCA_GATEWAY_URL"] = gateway_url
     return env
 
 

@@ -32,14 +32,14 @@ ALARM_EVENT_TYPE = "CloudWatch Alarm State Change"
 
 def slack_app_config(config: InfraConfig) -> str:
     """The Slack app's config file (:mod:`slackbot.config`) for the cloud: every channel
-    investigates the configured AWS accounts with the configured model."""
+    investigates the configured AWS accounts with the configured model, its tools behind the
+    Gateway (so no workload role is named here: the tool Lambdas assume it)."""
     aws = {
         "workspace": config.workspace
         if config.workspace.startswith("s3://")
         else "/var/task/tools/workspace.json",
         "accounts": config.accounts,
         "regions": config.regions,
-        "role_arn_template": config.role_arn_template,
     }
     return json.dumps(
         {"default": {"aws": aws}, "model": {"provider": "bedrock", "model_id": config.model.id}},

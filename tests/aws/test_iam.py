@@ -22,7 +22,7 @@ CALLERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tools/aws/cloudwatch.py": (("tools",), ("cloudwatch",)),
     "tools/aws/cloudtrail.py": (("tools",), ("cloudtrail",)),
     "tools/aws/xray.py": (("tools",), ("xray",)),
-    "tools/aws/spans.py": (("tools",), ("xray", "logs")),
+    "tools/aws/transaction_search.py": (("tools",), ("logs",)),
     "tools/aws/session.py": (("tools",), ("sts",)),
     "tools/handlers.py": (("tools",), ("s3",)),
     "tools/workspace.py": (("tools", "agent", "slack"), ("s3",)),

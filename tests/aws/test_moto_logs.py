@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import boto3
 from moto import mock_aws
 
-from tools.aws.log_events import LogEvents
+from tools.aws.log_events import LogEvents, epoch_ms
 from tools.aws.logs_insights import LogsInsights
 
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -39,3 +39,10 @@ def test_sample_keeps_the_first_events_of_each_slice_and_existing_groups():
     assert bounded.truncated_slices == 2
     found = LogsInsights(logs).existing_groups(["/aws/lambda/cv-bff", "/aws/lambda/cv"])
     assert found == {"/aws/lambda/cv-bff"}
+
+
+def test_epoch_ms_is_exact_and_reads_naive_times_as_utc():
+    aware = datetime(2026, 3, 17, 16, 0, 0, 999_999, tzinfo=UTC)
+    assert epoch_ms(aware) == 1_773_763_200_999  # floored, no float rounding up to ...201_000
+    assert epoch_ms(aware.replace(tzinfo=None)) == epoch_ms(aware)
+    assert epoch_ms(aware.astimezone(timezone(timedelta(hours=2)))) == epoch_ms(aware)

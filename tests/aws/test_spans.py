@@ -12,18 +12,15 @@ from botocore.stub import ANY, Stubber
 
 from tests.aws.conftest import client, event
 from tools.aws.logs_insights import LogsInsights
-from tools.aws.spans import (
-    MAX_TRACE_IDS_PER_BATCH,
-    SpanLimits,
+from tools.aws.span_rows import SpanLimits, to_frame
+from tools.aws.spans import read_spans
+from tools.aws.transaction_search import (
     otel_rows,
-    read_spans,
-    segment_rows,
     spans_query,
     suffix_filter,
-    to_frame,
     transaction_search_spans,
-    xray_spans,
 )
+from tools.aws.xray import MAX_TRACE_IDS_PER_BATCH, segment_rows, xray_spans
 from tools.bundle import SPAN_COLUMNS, SPAN_OPTIONAL_COLUMNS
 from tools.models import TimeWindow
 

@@ -16,7 +16,7 @@ from tests.aws.conftest import client
 from tests.builders import WINDOW, write_chain_bundle
 from tools.aws.replay import ReplayClients
 from tools.aws.session import Location
-from tools.aws.spans import to_frame
+from tools.aws.span_rows import to_frame
 from tools.bundle import Bundle
 from tools.capture import capture_incident
 from tools.telemetry.aws import open_aws_session

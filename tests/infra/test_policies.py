@@ -203,3 +203,7 @@ def test_the_cloud_investigators_are_configured_to_use_the_gateway(synthesized: 
             if r["Type"] == "AWS::Lambda::Function"
         ]  # fmt: skip
         assert "RCA_GATEWAY_URL" in fn["Properties"]["Environment"]["Variables"], concern
+    # behind the Gateway the investigators assume no workload role: only the tools get RCA_ROLE_*
+    for concern in ("agent", "slack", "alarms"):
+        assert "RCA_ROLE_" not in json.dumps(synthesized.templates[concern]), concern
+    assert "RCA_ROLE_ARN_TEMPLATE" in json.dumps(synthesized.templates["tools"])

@@ -190,6 +190,8 @@ def test_buttons_report_evidence_and_feedback(
     assert store.load(key).feedback[0].verdict == "helpful"
     # Wrong: the modal opens at once (trigger ids expire after 3 s), the submission is stored
     app.dispatch(action("rca_wrong", {"k": key, "t": 1}, message_ts=answer_ts, thread_ts=ts))
+    # Bolt runs the listener on its pool after ack(): dispatch may return before views.open
+    fake.wait_for(lambda: fake.of("views.open"))
     opened = fake.of("views.open")[0]
     assert opened["view"]["callback_id"] == "rca_wrong_modal"
     submission = {

@@ -25,8 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tools.aws.errors import aws_call
-from tools.aws.session import Location
+from tools.aws.session import LocatedWrapper, Location
 from tools.bundle import CloudTrailRecord
 from tools.models import to_utc
 
@@ -81,7 +80,7 @@ def lookup_limiter(location: Location) -> RateLimiter:
         return _LIMITERS[key]
 
 
-class CloudTrailLookup:
+class CloudTrailLookup(LocatedWrapper):
     """LookupEvents in one account and Region.
 
     ``truncated`` tells whether the last lookup stopped at ``max_pages`` before the end.
@@ -89,6 +88,8 @@ class CloudTrailLookup:
     Raises (from every method):
         AccessDeniedError, ThrottledError, CredentialsError, AwsError: see tools.aws.errors.
     """
+
+    service = SERVICE
 
     def __init__(
         self,
@@ -98,8 +99,7 @@ class CloudTrailLookup:
         limiter: RateLimiter | None = None,
         max_pages: int = DEFAULT_MAX_PAGES,
     ) -> None:
-        self.client = client
-        self.location = location or Location()
+        super().__init__(client, location=location)
         self.limiter = limiter or lookup_limiter(self.location)
         self.max_pages = max_pages
         self.truncated = False
@@ -124,12 +124,9 @@ class CloudTrailLookup:
         for page_no in range(self.max_pages):
             self.limiter.acquire()
             self.calls += 1
-            page = aws_call(
+            page = self._call(
+                "LookupEvents",
                 self.client.lookup_events,
-                service=SERVICE,
-                operation="LookupEvents",
-                account=self.location.account,
-                region=self.location.region,
                 **request,
                 **({"NextToken": token} if token else {}),
             )

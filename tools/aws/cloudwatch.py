@@ -29,8 +29,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from tools.aws.errors import aws_call
-from tools.aws.session import Location
+from tools.aws.session import LocatedWrapper, Location
 from tools.bundle import AlarmStateChange
 from tools.models import Model, to_utc
 
@@ -51,6 +50,7 @@ class MetricId(Model):
 
     @property
     def key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        """A hashable identity: ``(namespace, metric, sorted (dimension, value) pairs)``."""
         return (self.namespace, self.metric, tuple(sorted(self.dimensions.items())))
 
 
@@ -89,7 +89,7 @@ def _dims(dimensions: dict[str, str]) -> list[dict[str, str]]:
     return [{"Name": k, "Value": v} for k, v in sorted(dimensions.items())]
 
 
-class CloudWatchMetrics:
+class CloudWatchMetrics(LocatedWrapper):
     """CloudWatch metrics and alarms in one account and Region.
 
     ``client`` is a boto3 ``cloudwatch`` client (or stand-in); ``now`` returns the current UTC
@@ -102,6 +102,8 @@ class CloudWatchMetrics:
         AccessDeniedError, ThrottledError, CredentialsError, AwsError: see tools.aws.errors.
     """
 
+    service = SERVICE
+
     def __init__(
         self,
         client: Any,
@@ -110,20 +112,9 @@ class CloudWatchMetrics:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         linked_account: str | None = None,
     ) -> None:
-        self.client = client
-        self.location = location or Location()
+        super().__init__(client, location=location)
         self.now = now
         self.linked_account = linked_account
-
-    def _call(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> Any:
-        return aws_call(
-            method,
-            service=SERVICE,
-            operation=operation,
-            account=self.location.account,
-            region=self.location.region,
-            **kwargs,
-        )
 
     def _pages(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> list[Any]:
         pages = []

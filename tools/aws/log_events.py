@@ -13,16 +13,13 @@ truncated in ``incident.yaml``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import Field
 
-from tools.aws.errors import aws_call
-from tools.aws.session import Location
-from tools.bundle import LogRecord
-from tools.models import Model
+from tools.aws.session import LocatedWrapper
+from tools.bundle import LogRecord, epoch_micros
+from tools.models import Model, to_utc
 
 SERVICE = "CloudWatch Logs"
 MAX_LIMIT = 10_000
@@ -39,11 +36,11 @@ class SampledEvents(Model):
 
 
 def epoch_ms(value: datetime) -> int:
-    """Epoch milliseconds of an aware datetime."""
-    return int(value.timestamp() * 1000)
+    """Milliseconds since the epoch (UTC; a naive ``value`` is read as UTC), floored, exact."""
+    return epoch_micros(to_utc(value)) // 1000
 
 
-class LogEvents:
+class LogEvents(LocatedWrapper):
     """FilterLogEvents in one account and Region.
 
     Raises:
@@ -51,19 +48,7 @@ class LogEvents:
         AccessDeniedError, ThrottledError, CredentialsError, AwsError: see tools.aws.errors.
     """
 
-    def __init__(self, client: Any, *, location: Location | None = None) -> None:
-        self.client = client
-        self.location = location or Location()
-
-    def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
-        return aws_call(
-            method,
-            service=SERVICE,
-            operation="FilterLogEvents",
-            account=self.location.account,
-            region=self.location.region,
-            **kwargs,
-        )
+    service = SERVICE
 
     def events(
         self, log_group: str, start: datetime, end: datetime, limit: int
@@ -75,6 +60,7 @@ class LogEvents:
         calls = 0
         while len(records) < limit:
             page = self._call(
+                "FilterLogEvents",
                 self.client.filter_log_events,
                 logGroupName=log_group,
                 startTime=epoch_ms(start),

@@ -66,8 +66,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field
 
-from tools.aws.errors import QueryError, aws_call
-from tools.aws.session import Location
+from tools.aws.errors import QueryError
+from tools.aws.session import LocatedWrapper, Location
 from tools.models import Model
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,12 @@ def epoch_seconds(start: datetime, end: datetime) -> tuple[int, int]:
 
 
 def parse_insights_time(value: str) -> datetime:
-    """Parse a Logs Insights timestamp (``2026-03-17 16:22:30.123``, UTC) or ISO 8601 string."""
+    """Parse a Logs Insights timestamp (``2026-03-17 16:22:30.123``, UTC), an ISO 8601 string or
+    epoch milliseconds (digits only) into an aware UTC datetime.
+
+    Raises:
+        ValueError: none of these forms.
+    """
     text = value.strip().replace("T", " ").rstrip("Z")
     for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
         try:
@@ -280,7 +285,7 @@ def literal_batches(literals: Sequence[str], bin_s: int) -> list[list[str]]:
     return batches
 
 
-class LogsInsights:
+class LogsInsights(LocatedWrapper):
     """CloudWatch Logs Insights for one account and Region.
 
     ``client`` is a boto3 ``logs`` client (or a stand-in); ``sleep`` and ``clock`` (seconds,
@@ -291,6 +296,8 @@ class LogsInsights:
         NotFoundError: a log group does not exist.
         AccessDeniedError, ThrottledError, CredentialsError, AwsError: see tools.aws.errors.
     """
+
+    service = SERVICE
 
     def __init__(
         self,
@@ -304,24 +311,13 @@ class LogsInsights:
         max_poll_s: float = 4.0,
         slots: threading.Semaphore | None = None,
     ) -> None:
-        self.client = client
-        self.location = location or Location()
+        super().__init__(client, location=location)
         self.sleep = sleep
         self.clock = clock
         self.timeout_s = timeout_s
         self.poll_s = poll_s
         self.max_poll_s = max_poll_s
         self.slots = slots or query_slots(self.location)
-
-    def _call(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> Any:
-        return aws_call(
-            method,
-            service=SERVICE,
-            operation=operation,
-            account=self.location.account,
-            region=self.location.region,
-            **kwargs,
-        )
 
     # ------------------------------------------------------------------ core
     def run(

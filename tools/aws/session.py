@@ -45,7 +45,7 @@ from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, ValidationError
 
-from tools.aws.errors import CredentialsError, translate
+from tools.aws.errors import CredentialsError, aws_call, translate
 from tools.models import Model
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,7 @@ class Location(NamedTuple):
     region: str | None = None
 
     def label(self) -> str:
+        """``account/Region`` for messages, e.g. ``739102846375/eu-central-1``."""
         return f"{self.account or 'default account'}/{self.region or 'default Region'}"
 
 
@@ -124,6 +125,34 @@ class ClientFactory(Protocol):
     """Anything that returns a client for ``service`` ("logs", "cloudwatch", ...) at a location."""
 
     def __call__(self, service: str, location: Location) -> Any: ...
+
+
+class LocatedWrapper:
+    """Base of the telemetry wrappers: one boto3 client (or stand-in) of one service in one
+    :class:`Location`. Subclasses set :attr:`service` (the name errors use, e.g. ``"CloudTrail"``).
+
+    Raises (from :meth:`_call`):
+        AccessDeniedError, ThrottledError, CredentialsError, AwsError: see tools.aws.errors.
+    """
+
+    service: str = "AWS"
+
+    def __init__(self, client: Any, *, location: Location | None = None) -> None:
+        self.client = client
+        self.location = location or Location()
+
+    def _call(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> Any:
+        """``method(**kwargs)`` through :func:`tools.aws.errors.aws_call`: a botocore failure
+        becomes the :class:`~tools.aws.errors.AwsError` naming the service, ``operation``
+        (the API name, e.g. ``LookupEvents``), account and Region."""
+        return aws_call(
+            method,
+            service=self.service,
+            operation=operation,
+            account=self.location.account,
+            region=self.location.region,
+            **kwargs,
+        )
 
 
 class RoleConfig(Model):
@@ -147,6 +176,7 @@ class RoleConfig(Model):
 
     @property
     def configured(self) -> bool:
+        """True when a template or a per-account role is set (else no role is assumed)."""
         return bool(self.role_arn_template or self.roles)
 
     @classmethod
@@ -231,7 +261,11 @@ class AwsSessions:
         return self.client(service, location)
 
     def client(self, service: str, location: Location) -> Any:
-        """A cached boto3 client for ``service`` at ``location`` (Region defaults to the base)."""
+        """A cached boto3 client for ``service`` at ``location`` (Region defaults to the base).
+
+        Raises:
+            CredentialsError: no Region anywhere, or the account's role cannot be assumed.
+        """
         region = location.region or self.default_region
         if not region:
             raise CredentialsError(
@@ -245,7 +279,13 @@ class AwsSessions:
             return self._clients[key]
 
     def caller_account(self) -> str:
-        """The account id of the base credentials (STS GetCallerIdentity, once)."""
+        """The account id of the base credentials (STS GetCallerIdentity, once; it needs no
+        permission).
+
+        Raises:
+            CredentialsError, AwsError: no usable credentials, or STS failed
+                (:func:`tools.aws.errors.translate`).
+        """
         with self._lock:
             if self._caller is None:
                 sts = make_client(

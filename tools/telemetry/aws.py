@@ -53,15 +53,9 @@ from tools.aws.logs_insights import (
     log_group_arn,
 )
 from tools.aws.session import AwsSessions, ClientFactory, Location, RoleConfig
-from tools.aws.spans import (
-    SPAN_LOG_GROUP,
-    SpanLimits,
-    SpanRead,
-    name_services,
-    read_spans,
-    read_window_label,
-    to_frame,
-)
+from tools.aws.span_rows import SpanLimits, SpanRead, name_services, read_window_label, to_frame
+from tools.aws.spans import read_spans
+from tools.aws.transaction_search import SPAN_LOG_GROUP
 from tools.aws.xray import XRayServiceGraph
 from tools.bundle import AlarmStateChange, CloudTrailRecord
 from tools.c4 import ArchitectureModel

@@ -79,6 +79,7 @@ class MetricSeries(Model):
 
     @property
     def label(self) -> str:
+        """``Namespace/Metric[Dim=value,...]``, dimensions sorted by name."""
         dims = ",".join(f"{k}={v}" for k, v in sorted(self.dimensions.items()))
         return f"{self.namespace}/{self.metric}" + (f"[{dims}]" if dims else "")
 
