@@ -18,7 +18,9 @@ not underflow to 0; where even the log tail underflows the Chernoff bound
   :func:`design_effect` ``1 + (m - 1) * rho`` for ``m`` trials per block;
 - :func:`poisson`: ``k`` or more events when ``lam`` are expected (log template counts);
 - :func:`normal`: a one-sided standard normal tail of a robust z (metric level shifts);
-- :func:`bonferroni`: the family-wise correction for the strongest of ``m`` tests.
+- :func:`bonferroni`: the family-wise correction for the strongest of ``m`` tests;
+- :func:`answer_level`: the level below which an *answer* says there is no significant
+  evidence, keeping false alarms at :data:`FALSE_ALARM_RATE` per investigation.
 """
 
 from __future__ import annotations
@@ -30,8 +32,28 @@ import pandas as pd
 from scipy import stats
 
 SIGNIFICANT = 3.0
-"""-log10 of the significance level (p = 0.001)."""
+"""-log10 of the significance level of one test family (p = 0.001): a detector's finding is
+significant at or above it (slow edges, shares, the scorer's anomaly flags)."""
+FALSE_ALARM_RATE = 0.01
+"""The family-wise false-alarm rate per investigation that :func:`answer_level` keeps."""
 LN10 = math.log(10.0)
+
+
+def answer_level(families: int) -> float:
+    """-log10 p below which an answer says "no significant evidence" instead of ranking noise.
+
+    Derivation (Bonferroni over families; no fitting): every tool call corrects the strongest
+    of its tests within each detector family it runs (:func:`bonferroni`: the edges of a
+    traces call, the series of a metrics call, the templates of a logs call), so under the
+    null one family's reported evidence reaches ``L`` with probability at most ``10 ** -L``.
+    An investigation reports the strongest of its ``families`` families, so it raises a false
+    alarm with probability at most ``families * 10 ** -L``; the level that keeps that at
+    :data:`FALSE_ALARM_RATE` is ``L = -log10(FALSE_ALARM_RATE / families)``, and never below
+    :data:`SIGNIFICANT`. This holds only as far as the null models hold on fault-free data:
+    ``benchmarks/traces_fault_free.py`` checks the traces detectors on fault-free windows.
+    """
+    level = -math.log10(FALSE_ALARM_RATE / max(1, families))
+    return round(max(SIGNIFICANT, level), 3)
 
 
 def _from_log(log_p: float) -> float:

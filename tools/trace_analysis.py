@@ -78,6 +78,12 @@ TIME_UNIT_NS = 1_000_000_000
 # between-block variation (:func:`tools.significance.block_correlation`). Set a priori (not
 # fitted): longer than a trace, short enough that a one-minute reference window holds six
 BLOCK_NS = 10_000_000_000
+# the clusters a binomial test's trials are grouped by: the time block and the trace (a loop
+# in one request writes many spans of a kind that share the request's data); a block of
+# exchangeable trials understates the effect of a few large clusters inside it, so each
+# grouping gives a design effect and the larger one counts (both are lower bounds of the
+# design effect of the nested clusters)
+CLUSTERS = ("block", "trace_id")
 MIN_EXCEED_RATE = 0.01
 ERROR_LEVELS = ("ERROR", "FATAL", "WARN", "WARNING", "SEVERE")
 MAX_ITEMS = 8
@@ -109,6 +115,7 @@ class TraceFindings:
     fanout: pd.DataFrame = field(default_factory=pd.DataFrame)
     window_spans: int = 0
     reference_spans: int = 0
+    families: int = 0
     has_status: bool = False
     has_logs: bool = False
 
@@ -212,6 +219,8 @@ def analyse(
     own, stops = _behaviour(joined, logs, found)
     origin = _origins(joined, found) if found.has_status else []
     found.credits = edge_credits + own + origin
+    # test families corrected separately: edges, span presence, companions, origins
+    found.families = 3 + int(found.has_status)
     found.credits += _attribute_stops(stops, {c.component for c in found.credits})
     _fanout(joined, found)
     return found
@@ -240,10 +249,25 @@ def _design(frame: pd.DataFrame, keys: list[str], flag: str) -> pd.DataFrame:
     ``deff``, the design effect of the unit's window rows over their blocks
     (:func:`tools.significance.design_effect`). Units without window rows are absent."""
     ref = frame[frame["period"] == "reference"]
-    blocks = ref.groupby([*keys, "block"])[flag].agg(k="sum", n="size").reset_index()
-    rho, pooled = significance.block_correlation(blocks, keys)
-    win = frame[frame["period"] == "window"].groupby(keys)["block"].agg(["size", "nunique"])
-    return _deff_table(win["size"], win["nunique"], rho, pooled)
+    out = None
+    for cluster in [c for c in CLUSTERS if c in frame.columns]:
+        blocks = ref.groupby([*keys, cluster])[flag].agg(k="sum", n="size").reset_index()
+        rho, pooled = significance.block_correlation(blocks, keys)
+        win = frame[frame["period"] == "window"].groupby(keys)[cluster].agg(["size", "nunique"])
+        out = _larger(out, _deff_table(win["size"], win["nunique"], rho, pooled))
+    return out
+
+
+def _larger(a: pd.DataFrame | None, b: pd.DataFrame) -> pd.DataFrame:
+    """Per unit, the row (``rho``, ``deff``) of ``a`` or ``b`` with the larger ``deff``."""
+    if a is None:
+        return b
+    other = b.reindex(a.index)
+    take = a["deff"].to_numpy() >= other["deff"].fillna(1.0).to_numpy()
+    return pd.DataFrame(
+        {col: np.where(take, a[col].to_numpy(), other[col].to_numpy()) for col in a.columns},
+        index=a.index,
+    )
 
 
 def _deff_table(n: pd.Series, blocks: pd.Series, rho: pd.Series, pooled: float) -> pd.DataFrame:
@@ -411,7 +435,7 @@ def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
         pooled_ge = total - np.searchsorted(pooled, x, side="left")
         mine = own.get(key, np.array([]))
         own_ge = len(mine) - np.searchsorted(mine, x, side="left") if len(mine) else 0 * k
-        p_call = np.maximum((1 + pooled_ge) / (total + 1), own_ge / max(1, len(mine)))
+        p_call = np.maximum((1 + pooled_ge) / (total + 1), (own_ge + 1) / (len(mine) + 2))
         p0 = 1.0 - (1.0 - p_call) ** (n / n_units)  # a second with n / n_units calls
         deff = design["deff"].get(key, 1.0)
         ev = binomial_many(k, np.full(n, n_units), p0, np.full(n, deff))
@@ -601,21 +625,25 @@ def _presence_design(
     """``rho`` and ``deff`` (:func:`_deff_table`) per unit (kind, item) of ``table``: the
     outcome is "the span holds the item", its trials the spans of the kind, per block."""
     units = table[["kind", "item"]]
-    n_blk = kinds.groupby(["kind", "period", "block"]).size().rename("n").reset_index()
-    c_blk = present.groupby(["kind", "item", "period", "block"]).size().rename("k").reset_index()
-    ref_n = n_blk[n_blk["period"] == "reference"].drop(columns="period")
-    blocks = units.merge(ref_n, on="kind").merge(
-        c_blk[c_blk["period"] == "reference"].drop(columns="period"),
-        on=["kind", "item", "block"],
-        how="left",
-    )
-    blocks["k"] = blocks["k"].fillna(0)
-    rho, pooled = significance.block_correlation(blocks, ["kind", "item"])
-    win = n_blk[n_blk["period"] == "window"].groupby("kind")["block"].nunique()
     index = pd.MultiIndex.from_frame(units)
     n = pd.Series(table["n"].to_numpy(), index=index)
-    nb = pd.Series(win.reindex(units["kind"]).fillna(1).to_numpy(), index=index)
-    return _deff_table(n, nb, rho, pooled).rename_axis(["kind", "item"]).reset_index()
+    out = None
+    for cluster in CLUSTERS:
+        n_blk = kinds.groupby(["kind", "period", cluster]).size().rename("n").reset_index()
+        c_blk = present.groupby(["kind", "item", "period", cluster]).size().rename("k")
+        c_blk = c_blk.reset_index()
+        ref_n = n_blk[n_blk["period"] == "reference"].drop(columns="period")
+        blocks = units.merge(ref_n, on="kind").merge(
+            c_blk[c_blk["period"] == "reference"].drop(columns="period"),
+            on=["kind", "item", cluster],
+            how="left",
+        )
+        blocks["k"] = blocks["k"].fillna(0)
+        rho, pooled = significance.block_correlation(blocks, ["kind", "item"])
+        win = n_blk[n_blk["period"] == "window"].groupby("kind")[cluster].nunique()
+        nb = pd.Series(win.reindex(units["kind"]).fillna(1).to_numpy(), index=index)
+        out = _larger(out, _deff_table(n, nb, rho, pooled))
+    return out.rename_axis(["kind", "item"]).reset_index()
 
 
 def _lacking_spans(row: Any, kinds: pd.DataFrame, present: pd.DataFrame) -> pd.DataFrame:
@@ -667,6 +695,7 @@ def _companions(
             "cnt": per_span["cnt"].to_numpy(),
             "win": (per_span["period"] == "window").to_numpy(),
             "block": per_span["block"].to_numpy(),
+            "trace_id": pd.factorize(per_span["trace_id"])[0],
         }
     )
 
@@ -677,7 +706,7 @@ def _companions(
 
     ref, win_coded = coded[~coded["win"]], coded[coded["win"]]
     n_ref = ref.groupby(["kid", "iid"]).size().rename("n_ref").rename_axis(["kid", "iid_a"])
-    regular_blocks = regular_pairs(ref, "r_ref", ("block",))
+    regular_blocks = regular_pairs(ref, "r_ref", CLUSTERS)
     regular = regular_blocks.groupby(["kid", "iid_a", "iid_b"])["r_ref"].sum().reset_index()
     regular = regular.merge(n_ref.reset_index(), on=["kid", "iid_a"])
     regular = regular[regular["n_ref"] >= MIN_WINDOW_SPANS]
@@ -745,21 +774,24 @@ def _pair_design(
     the spans holding ``A``, per block (``ref``/``win``: coded rows sid, kid, iid, block)."""
     keys = ["kid", "iid_a", "iid_b"]
     units = table[keys].drop_duplicates()
-    n_blk = ref.groupby(["kid", "iid", "block"]).size().rename("n").reset_index()
-    blocks = units.merge(n_blk.rename(columns={"iid": "iid_a"}), on=["kid", "iid_a"])
-    blocks = blocks.merge(regular_blocks, on=[*keys, "block"], how="left")
-    blocks["k"] = blocks["r_ref"].fillna(0)
-    rho, pooled = significance.block_correlation(blocks, keys)
-    w = win.groupby(["kid", "iid"])["block"].agg(["size", "nunique"])
-    w = w.rename_axis(["kid", "iid_a"]).reset_index()
-    w = units.merge(w, on=["kid", "iid_a"])
-    index = pd.MultiIndex.from_frame(w[keys])
-    out = _deff_table(
-        pd.Series(w["size"].to_numpy(), index=index),
-        pd.Series(w["nunique"].to_numpy(), index=index),
-        rho,
-        pooled,
-    )
+    out = None
+    for cluster in CLUSTERS:
+        n_blk = ref.groupby(["kid", "iid", cluster]).size().rename("n").reset_index()
+        blocks = units.merge(n_blk.rename(columns={"iid": "iid_a"}), on=["kid", "iid_a"])
+        r_blk = regular_blocks.groupby([*keys, cluster])["r_ref"].sum().reset_index()
+        blocks = blocks.merge(r_blk, on=[*keys, cluster], how="left")
+        blocks["k"] = blocks["r_ref"].fillna(0)
+        rho, pooled = significance.block_correlation(blocks, keys)
+        w = win.groupby(["kid", "iid"])[cluster].agg(["size", "nunique"])
+        w = units.merge(w.rename_axis(["kid", "iid_a"]).reset_index(), on=["kid", "iid_a"])
+        index = pd.MultiIndex.from_frame(w[keys])
+        sized = _deff_table(
+            pd.Series(w["size"].to_numpy(), index=index),
+            pd.Series(w["nunique"].to_numpy(), index=index),
+            rho,
+            pooled,
+        )
+        out = _larger(out, sized)
     return out.reset_index()
 
 
@@ -1054,6 +1086,7 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
         "references": [r.label() for r in references],
         "window_spans": found.window_spans,
         "reference_spans": found.reference_spans,
+        "families": found.families,
         "edges": _records(found.edges, ["p_service", "service", "k", "n", "evidence"]),
         "behaviour": _records(found.behaviour, ["kind", "item", "change", "c", "n", "evidence"]),
         "fanout": _records(found.fanout, ["kind", "call", "window", "expected", "evidence"]),
