@@ -141,3 +141,22 @@ def test_a_delayed_callee_is_still_credited_over_clustered_references() -> None:
     assert got["b"] >= significance.SIGNIFICANT
     assert got["b"] > got.get("a", 0.0) and got["b"] > got.get("d", 0.0)
     assert "c" not in got
+
+
+def test_the_answer_level_keeps_false_alarms_at_one_percent_per_investigation() -> None:
+    # Bonferroni over the families: families * 10 ** -level == 1%, never below one family's
+    assert significance.answer_level(100) == 4.0
+    assert abs(13 * 10 ** -significance.answer_level(13) - 0.01) < 1e-4
+    assert significance.answer_level(1) == significance.SIGNIFICANT
+    assert significance.answer_level(0) == significance.SIGNIFICANT
+
+
+def test_the_traces_detectors_report_their_test_families() -> None:
+    trees = Trees()
+    for period in (REFERENCE, WINDOW):
+        for i in range(20):
+            trees.request(at(period, i * 200), "a", [("b", 1.0, 2.0)])
+    spans, logs = trees.frames()
+    assert analyse(spans, logs, WINDOW, [REFERENCE]).families == 3  # no status codes
+    spans["status_code"] = "200"
+    assert analyse(spans, logs, WINDOW, [REFERENCE]).families == 4
