@@ -26,10 +26,12 @@ not underflow to 0; where even the log tail underflows the Chernoff bound
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 from scipy import stats
+
+if TYPE_CHECKING:  # pandas only where tables are analysed (the agent's Lambda has none)
+    import pandas as pd
 
 SIGNIFICANT = 3.0
 """-log10 of the significance level of one test family (p = 0.001): a detector's finding is
@@ -118,6 +120,9 @@ def block_correlation(blocks: pd.DataFrame, keys: list[str]) -> tuple[pd.Series,
 
     Returns (per-unit rho indexed by ``keys``, pooled rho).
     """
+    import numpy as np
+    import pandas as pd
+
     if blocks.empty:
         return pd.Series(dtype=float), 0.0
     b = blocks[[*keys, "k", "n"]].copy()
