@@ -59,6 +59,7 @@ def run_case(path: Path) -> dict:
         "ranking": names,
         "scores": [c.score for c in ranked],
         "rank": names.index(truth) + 1 if truth in names else None,
+        "truth_score": ranked[names.index(truth)].score if truth in names else 0.0,
         "seconds": seconds,
         "cpu_seconds": cpu_seconds,
         "traces": _has_window_spans(bundle),
@@ -181,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nPer case (rank of the truth, top 3):")
     for c in cases:
         print(
-            f"- {c['case']}: rank {c['rank']}, top {c['ranking'][:3]}, {c['seconds']:.2f} s "
+            f"- {c['case']}: rank {c['rank']} (-log10 p {c['truth_score']:.1f}), "
+            f"top {c['ranking'][:3]}, {c['seconds']:.2f} s "
             f"({c['cpu_seconds']:.2f} s CPU)"
         )
     return 0

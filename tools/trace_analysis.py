@@ -72,6 +72,18 @@ FLOOR_NS = 1_000_000  # 1 ms: the natural-unit floor of a network-time excess
 # CFS throttling period of 100 ms), so a second, not a call, is an independent trial; set
 # a priori (not fitted), after a fault-free check showed bursts of stalled calls
 TIME_UNIT_NS = 1_000_000_000
+# the cluster of the binomial tests (spans, calls, error origins): spans of one trace, of one
+# burst of requests or of one day's traffic mix share their cause, so the trials of a 10 s
+# block are correlated; the correlation is estimated per test from the reference windows'
+# between-block variation (:func:`tools.significance.block_correlation`). Set a priori (not
+# fitted): longer than a trace, short enough that a one-minute reference window holds six
+BLOCK_NS = 10_000_000_000
+# the clusters a binomial test's trials are grouped by: the time block and the trace (a loop
+# in one request writes many spans of a kind that share the request's data); a block of
+# exchangeable trials understates the effect of a few large clusters inside it, so each
+# grouping gives a design effect and the larger one counts (both are lower bounds of the
+# design effect of the nested clusters)
+CLUSTERS = ("block", "trace_id")
 MIN_EXCEED_RATE = 0.01
 ERROR_LEVELS = ("ERROR", "FATAL", "WARN", "WARNING", "SEVERE")
 MAX_ITEMS = 8
@@ -103,18 +115,26 @@ class TraceFindings:
     fanout: pd.DataFrame = field(default_factory=pd.DataFrame)
     window_spans: int = 0
     reference_spans: int = 0
+    families: int = 0
     has_status: bool = False
     has_logs: bool = False
 
 
-def binomial_many(k: np.ndarray, n: np.ndarray, p0: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`tools.significance.binomial` (-log10 P(X >= k), 0 without excess)."""
+def binomial_many(
+    k: np.ndarray, n: np.ndarray, p0: np.ndarray, deff: np.ndarray | None = None
+) -> np.ndarray:
+    """Vectorised :func:`tools.significance.binomial` (-log10 P(X >= k), 0 without excess);
+    ``deff`` (per row, >= 1): the design effect of clustered trials, the test then runs on
+    ``k / deff`` of ``n / deff`` effective trials (Rao & Scott 1992)."""
     k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
     p0 = np.clip(np.asarray(p0, dtype=float), 1e-12, 1 - 1e-12)
     out = np.zeros(len(k))
     mask = (k > 0) & (n > 0) & (k > n * p0)
+    if deff is not None:
+        d = np.maximum(1.0, np.nan_to_num(np.asarray(deff, dtype=float), nan=1.0))
+        k, n = k / d, n / d
     if mask.any():
-        log_p = stats.binom.logsf(k[mask] - 1, n[mask], p0[mask])
+        log_p = stats.beta.logcdf(p0[mask], k[mask], n[mask] - k[mask] + 1)
         q = np.clip(k[mask] / n[mask], 1e-12, 1 - 1e-12)
         kl = q * np.log(q / p0[mask]) + (1 - q) * np.log((1 - q) / (1 - p0[mask]))
         log_p = np.where(np.isfinite(log_p), log_p, -n[mask] * kl)
@@ -177,6 +197,7 @@ def analyse(
         spans["peer_service"] = ""
     spans["peer_service"] = spans["peer_service"].fillna("").astype(str).str.strip()
     spans["period"] = _period(spans["start_ns"], window, references)
+    spans["block"] = spans["start_ns"].astype("int64") // BLOCK_NS
     spans = spans[spans["period"] != ""]
     found.window_spans = int((spans["period"] == "window").sum())
     found.reference_spans = int((spans["period"] == "reference").sum())
@@ -198,6 +219,8 @@ def analyse(
     own, stops = _behaviour(joined, logs, found)
     origin = _origins(joined, found) if found.has_status else []
     found.credits = edge_credits + own + origin
+    # test families corrected separately: edges, span presence, companions, origins
+    found.families = 3 + int(found.has_status)
     found.credits += _attribute_stops(stops, {c.component for c in found.credits})
     _fanout(joined, found)
     return found
@@ -217,6 +240,42 @@ def _window_counts(frame: pd.DataFrame, keys: list[str], flag: str) -> pd.DataFr
             "n_ref": by.get(("size", "reference"), 0),
         }
     )
+
+
+def _design(frame: pd.DataFrame, keys: list[str], flag: str) -> pd.DataFrame:
+    """Per test unit (``keys``) of a binary outcome ``flag`` over rows with ``period`` and
+    ``block``: ``rho``, the unit's own intra-block correlation in the references, else the
+    detector's pooled one (:func:`tools.significance.block_correlation`), and
+    ``deff``, the design effect of the unit's window rows over their blocks
+    (:func:`tools.significance.design_effect`). Units without window rows are absent."""
+    ref = frame[frame["period"] == "reference"]
+    out = None
+    for cluster in [c for c in CLUSTERS if c in frame.columns]:
+        blocks = ref.groupby([*keys, cluster])[flag].agg(k="sum", n="size").reset_index()
+        rho, pooled = significance.block_correlation(blocks, keys)
+        win = frame[frame["period"] == "window"].groupby(keys)[cluster].agg(["size", "nunique"])
+        out = _larger(out, _deff_table(win["size"], win["nunique"], rho, pooled))
+    return out
+
+
+def _larger(a: pd.DataFrame | None, b: pd.DataFrame) -> pd.DataFrame:
+    """Per unit, the row (``rho``, ``deff``) of ``a`` or ``b`` with the larger ``deff``."""
+    if a is None:
+        return b
+    other = b.reindex(a.index)
+    take = a["deff"].to_numpy() >= other["deff"].fillna(1.0).to_numpy()
+    return pd.DataFrame(
+        {col: np.where(take, a[col].to_numpy(), other[col].to_numpy()) for col in a.columns},
+        index=a.index,
+    )
+
+
+def _deff_table(n: pd.Series, blocks: pd.Series, rho: pd.Series, pooled: float) -> pd.DataFrame:
+    """``rho`` (the unit's own, else ``pooled``) and ``deff`` per unit of ``n`` window trials in
+    ``blocks`` blocks (all three indexed alike)."""
+    r = rho.reindex(n.index).fillna(pooled) if len(rho) else 0.0 * n + pooled
+    m = n.astype(float) / blocks.clip(lower=1).astype(float)
+    return pd.DataFrame({"rho": r, "deff": np.maximum(1.0, 1.0 + (m - 1.0) * r)})
 
 
 # ----------------------------------------------------------------------------- 1. edges
@@ -254,7 +313,12 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     edges = edges.reset_index()
     edges = edges[edges["n"] > 0]
     edges["p0"] = np.maximum((edges["k_ref"] + 1) / (edges["n_ref"] + 2), MIN_EXCEED_RATE)
-    edges["raw"] = binomial_many(edges["k"], edges["n"], edges["p0"])
+    edges = edges.merge(
+        _design(merged, ["p_service", "service"], "slow").reset_index(),
+        on=["p_service", "service"],
+        how="left",
+    )
+    edges["raw"] = binomial_many(edges["k"], edges["n"], edges["p0"], edges["deff"])
     edges = edges.merge(_tail_scan(merged), on=["p_service", "service"], how="left")
     tail_columns = ["tail_raw", "tail_k", "tail_units", "tail_ms", "tail_p0"]
     edges[tail_columns] = edges[tail_columns].fillna(0.0)
@@ -271,8 +335,10 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     # an edge with too few window calls to ever reach significance tells nothing either way:
     # it is left out of the shares (all n calls slow would give n * -log10 p0)
     reachable = np.maximum(
-        edges["n"] * -np.log10(edges["p0"]),
-        edges["tail_units"] * -np.log10(edges["floor_p0"].fillna(1.0)),
+        edges["n"] / edges["deff"].fillna(1.0) * -np.log10(edges["p0"]),
+        edges["tail_units"]
+        / edges["tail_deff"].fillna(1.0)
+        * -np.log10(edges["floor_p0"].fillna(1.0)),
     ) - math.log10(max(1, len(edges)))
     edges["testable"] = reachable >= significance.SIGNIFICANT
     found.edges = edges.sort_values("evidence", ascending=False).reset_index(drop=True)
@@ -313,7 +379,10 @@ def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
     ``p0(t) = 1 - (1 - q(t)) ** (calls per second)`` and ``q(t)`` the larger of the edge's own
     reference rate of excesses ``>= t`` and the pooled rate over the reference calls of every
     edge (add-one smoothed: ``(1 + #>= t) / (N + 1)``). Seconds, not calls, are the trials:
-    one stall delays every call in flight together. The pooled rate stands in for
+    one stall delays every call in flight together; and seconds of one 10 s block
+    (:data:`BLOCK_NS`) are correlated in turn (a stall or a burst outlasts a second), with a
+    design effect from the intra-block correlation of the reference seconds holding a call
+    over the edge's q99 (own and pooled over edges, :func:`_design`). The pooled rate stands in for
     the edge's tail where the edge has too few reference calls to estimate it (nine calls
     delayed by two seconds on an edge seen 17 times); the edge's own rate keeps an edge with a
     heavy tail of its own from looking slow. Bonferroni over the ``n`` thresholds scanned.
@@ -339,6 +408,7 @@ def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
                 "tail_ms",
                 "tail_p0",
                 "floor_p0",
+                "tail_deff",
             ]
         )
     own = {
@@ -349,6 +419,10 @@ def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
     group_q99 = (
         (merged["q99"] - merged["median"]).groupby([merged["p_service"], merged["service"]]).first()
     )
+    per_second = merged.assign(second=merged["start_ns"].astype("int64") // TIME_UNIT_NS)
+    per_second = per_second.groupby(["p_service", "service", "period", "second"], sort=False)
+    per_second = per_second.agg(slow=("slow", "any"), block=("block", "first")).reset_index()
+    design = _design(per_second, ["p_service", "service"], "slow")
     for key, group in window.groupby(["p_service", "service"]):
         order = np.argsort(-group["excess"].to_numpy(dtype=float), kind="stable")
         x = group["excess"].to_numpy(dtype=float)[order]
@@ -361,9 +435,10 @@ def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
         pooled_ge = total - np.searchsorted(pooled, x, side="left")
         mine = own.get(key, np.array([]))
         own_ge = len(mine) - np.searchsorted(mine, x, side="left") if len(mine) else 0 * k
-        p_call = np.maximum((1 + pooled_ge) / (total + 1), own_ge / max(1, len(mine)))
+        p_call = np.maximum((1 + pooled_ge) / (total + 1), (own_ge + 1) / (len(mine) + 2))
         p0 = 1.0 - (1.0 - p_call) ** (n / n_units)  # a second with n / n_units calls
-        ev = binomial_many(k, np.full(n, n_units), p0)
+        deff = design["deff"].get(key, 1.0)
+        ev = binomial_many(k, np.full(n, n_units), p0, np.full(n, deff))
         floor = max(FLOOR_NS, float(group_q99[key]))
         ev = np.where(x >= floor, ev, 0.0)
         best = int(np.argmax(ev))
@@ -377,6 +452,7 @@ def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
                 "tail_ms": round(float(x[best]) / 1e6, 3),
                 "tail_p0": float(p0[best]),
                 "floor_p0": 1.0 / (total + 1),
+                "tail_deff": deff,
             }
         )
     return pd.DataFrame(rows)
@@ -466,7 +542,9 @@ def _items(joined: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
 def _behaviour(
     joined: pd.DataFrame, logs: pd.DataFrame, found: TraceFindings
 ) -> tuple[list[Credit], list[dict[str, Any]]]:
-    kinds = joined[["trace_id", "span_id", "service", "operation", "p_operation", "period"]]
+    kinds = joined[
+        ["trace_id", "span_id", "service", "operation", "p_operation", "period", "block"]
+    ]
     kinds = kinds.assign(
         kind=kinds["service"] + " | " + kinds["operation"] + " | " + kinds["p_operation"]
     )
@@ -477,7 +555,8 @@ def _behaviour(
     counts = counts[(counts["n"] >= MIN_WINDOW_SPANS) & (counts["n_ref"] >= MIN_WINDOW_SPANS)]
     items = _items(joined, logs)
     present = items.drop_duplicates(["trace_id", "span_id", "item"]).merge(
-        kinds[["trace_id", "span_id", "kind", "period", "service"]], on=["trace_id", "span_id"]
+        kinds[["trace_id", "span_id", "kind", "period", "service", "block"]],
+        on=["trace_id", "span_id"],
     )
     present = present[present["kind"].isin(counts.index)]
     if present.empty:
@@ -490,13 +569,14 @@ def _behaviour(
     table = c.reset_index().merge(counts[["n", "n_ref"]].reset_index(), on="kind")
     levels = present.groupby("item")["level"].first()
     table["level"] = table["item"].map(levels).fillna("")
+    table = table.merge(_presence_design(kinds, present, table), on=["kind", "item"], how="left")
     # a statement or call that stopped: window spans lacking it vs the reference irregularity
     absent, absent_ref = table["n"] - table["c"], table["n_ref"] - table["c_ref"]
     table["p_missing"] = (absent_ref + 1) / (table["n_ref"] + 2)
-    missing = binomial_many(absent, table["n"], table["p_missing"])
+    missing = binomial_many(absent, table["n"], table["p_missing"], table["deff"])
     # a new error statement: window spans containing it vs its reference rate
     table["p_new"] = (table["c_ref"] + 1) / (table["n_ref"] + 2)
-    new = binomial_many(table["c"], table["n"], table["p_new"])
+    new = binomial_many(table["c"], table["n"], table["p_new"], table["deff"])
     is_error = table["level"].str.upper().isin(ERROR_LEVELS)
     table["change"] = np.where(missing >= new, "missing", "new")
     table["raw"] = np.where(missing >= new, missing, np.where(is_error, new, 0.0))
@@ -539,6 +619,33 @@ def _behaviour(
     return list(best_own.values()), stops + pair_stops
 
 
+def _presence_design(
+    kinds: pd.DataFrame, present: pd.DataFrame, table: pd.DataFrame
+) -> pd.DataFrame:
+    """``rho`` and ``deff`` (:func:`_deff_table`) per unit (kind, item) of ``table``: the
+    outcome is "the span holds the item", its trials the spans of the kind, per block."""
+    units = table[["kind", "item"]]
+    index = pd.MultiIndex.from_frame(units)
+    n = pd.Series(table["n"].to_numpy(), index=index)
+    out = None
+    for cluster in CLUSTERS:
+        n_blk = kinds.groupby(["kind", "period", cluster]).size().rename("n").reset_index()
+        c_blk = present.groupby(["kind", "item", "period", cluster]).size().rename("k")
+        c_blk = c_blk.reset_index()
+        ref_n = n_blk[n_blk["period"] == "reference"].drop(columns="period")
+        blocks = units.merge(ref_n, on="kind").merge(
+            c_blk[c_blk["period"] == "reference"].drop(columns="period"),
+            on=["kind", "item", cluster],
+            how="left",
+        )
+        blocks["k"] = blocks["k"].fillna(0)
+        rho, pooled = significance.block_correlation(blocks, ["kind", "item"])
+        win = n_blk[n_blk["period"] == "window"].groupby("kind")[cluster].nunique()
+        nb = pd.Series(win.reindex(units["kind"]).fillna(1).to_numpy(), index=index)
+        out = _larger(out, _deff_table(n, nb, rho, pooled))
+    return out.rename_axis(["kind", "item"]).reset_index()
+
+
 def _lacking_spans(row: Any, kinds: pd.DataFrame, present: pd.DataFrame) -> pd.DataFrame:
     """Window spans of ``row``'s kind lacking ``row.item`` (trace_id, span_id)."""
     win = kinds[(kinds["kind"] == row.kind) & (kinds["period"] == "window")]
@@ -571,7 +678,7 @@ def _companions(
     """
     per_span = items.groupby(["trace_id", "span_id", "item"]).size().rename("cnt").reset_index()
     per_span = per_span.merge(
-        kinds[["trace_id", "span_id", "kind", "period"]], on=["trace_id", "span_id"]
+        kinds[["trace_id", "span_id", "kind", "period", "block"]], on=["trace_id", "span_id"]
     )
     per_span = per_span[per_span["kind"].isin(counts.index)]
     if per_span.empty:
@@ -587,30 +694,37 @@ def _companions(
             "iid": iid,
             "cnt": per_span["cnt"].to_numpy(),
             "win": (per_span["period"] == "window").to_numpy(),
+            "block": per_span["block"].to_numpy(),
+            "trace_id": pd.factorize(per_span["trace_id"])[0],
         }
     )
 
-    def regular_pairs(rows: pd.DataFrame, name: str) -> pd.DataFrame:
-        pairs = rows.merge(rows, on=["sid", "kid"], suffixes=("_a", "_b"))
+    def regular_pairs(rows: pd.DataFrame, name: str, by: tuple[str, ...] = ()) -> pd.DataFrame:
+        pairs = rows.merge(rows, on=["sid", "kid", *by], suffixes=("_a", "_b"))
         pairs = pairs[(pairs["iid_a"] != pairs["iid_b"]) & (pairs["cnt_b"] >= pairs["cnt_a"])]
-        return pairs.groupby(["kid", "iid_a", "iid_b"]).size().rename(name).reset_index()
+        return pairs.groupby(["kid", "iid_a", "iid_b", *by]).size().rename(name).reset_index()
 
     ref, win_coded = coded[~coded["win"]], coded[coded["win"]]
     n_ref = ref.groupby(["kid", "iid"]).size().rename("n_ref").rename_axis(["kid", "iid_a"])
-    regular = regular_pairs(ref, "r_ref").merge(n_ref.reset_index(), on=["kid", "iid_a"])
+    regular_blocks = regular_pairs(ref, "r_ref", CLUSTERS)
+    regular = regular_blocks.groupby(["kid", "iid_a", "iid_b"])["r_ref"].sum().reset_index()
+    regular = regular.merge(n_ref.reset_index(), on=["kid", "iid_a"])
     regular = regular[regular["n_ref"] >= MIN_WINDOW_SPANS]
     regular["p0"] = (regular["n_ref"] - regular["r_ref"] + 1) / (regular["n_ref"] + 2)
     n_win = win_coded.groupby(["kid", "iid"]).size().rename("n").rename_axis(["kid", "iid_a"])
     table = regular.merge(n_win.reset_index(), on=["kid", "iid_a"])
     # only pairs whose window could reach significance are tests (judged without the window's
     # outcomes: n and p0 alone), so the correction counts what could have been found
-    table = table[table["n"] * -np.log10(table["p0"]) >= significance.SIGNIFICANT]
+    table = table.merge(
+        _pair_design(ref, win_coded, regular_blocks, table), on=["kid", "iid_a", "iid_b"]
+    )
+    table = table[table["n"] / table["deff"] * -np.log10(table["p0"]) >= significance.SIGNIFICANT]
     if table.empty:
         return [], []
     table = table.merge(regular_pairs(win_coded, "r"), on=["kid", "iid_a", "iid_b"], how="left")
     table["r"] = table["r"].fillna(0).astype(int)
     table["k"] = table["n"] - table["r"]
-    table["raw"] = binomial_many(table["k"], table["n"], table["p0"])
+    table["raw"] = binomial_many(table["k"], table["n"], table["p0"], table["deff"])
     m = max(1, len(table))
     table["evidence"] = np.round(np.maximum(0.0, table["raw"] - math.log10(m)), 3)
     table["kind"] = np.asarray(kind_names)[table["kid"].to_numpy()]
@@ -650,6 +764,35 @@ def _companions(
         test = "binomial vs the reference irregularity rate of the statement pair"
         _file(_span_credit(svc, row, row.k / row.n, text, test), stop, stops, best_own)
     return list(best_own.values()), stops
+
+
+def _pair_design(
+    ref: pd.DataFrame, win: pd.DataFrame, regular_blocks: pd.DataFrame, table: pd.DataFrame
+) -> pd.DataFrame:
+    """``rho`` and ``deff`` (:func:`_deff_table`) per pair (kid, iid_a, iid_b) of ``table``:
+    the outcome is "the span holding A also holds B at least as often" (regular), its trials
+    the spans holding ``A``, per block (``ref``/``win``: coded rows sid, kid, iid, block)."""
+    keys = ["kid", "iid_a", "iid_b"]
+    units = table[keys].drop_duplicates()
+    out = None
+    for cluster in CLUSTERS:
+        n_blk = ref.groupby(["kid", "iid", cluster]).size().rename("n").reset_index()
+        blocks = units.merge(n_blk.rename(columns={"iid": "iid_a"}), on=["kid", "iid_a"])
+        r_blk = regular_blocks.groupby([*keys, cluster])["r_ref"].sum().reset_index()
+        blocks = blocks.merge(r_blk, on=[*keys, cluster], how="left")
+        blocks["k"] = blocks["r_ref"].fillna(0)
+        rho, pooled = significance.block_correlation(blocks, keys)
+        w = win.groupby(["kid", "iid"])[cluster].agg(["size", "nunique"])
+        w = units.merge(w.rename_axis(["kid", "iid_a"]).reset_index(), on=["kid", "iid_a"])
+        index = pd.MultiIndex.from_frame(w[keys])
+        sized = _deff_table(
+            pd.Series(w["size"].to_numpy(), index=index),
+            pd.Series(w["nunique"].to_numpy(), index=index),
+            rho,
+            pooled,
+        )
+        out = _larger(out, sized)
+    return out.reset_index()
 
 
 def _span_credit(svc: str, row: Any, share: float, text: str, test: str) -> Credit:
@@ -794,7 +937,8 @@ def _origins(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     if table is None:
         return []
     table["p0"] = (table["k_ref"] + 1) / (table["n_ref"] + 2)
-    table["raw"] = binomial_many(table["k"], table["n"], table["p0"])
+    table = table.join(_design(joined, ["service"], "origin"))
+    table["raw"] = binomial_many(table["k"], table["n"], table["p0"], table["deff"])
     credits = []
     for svc, row in table.iterrows():
         evidence = significance.bonferroni(float(row["raw"]), len(table))
@@ -942,6 +1086,7 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
         "references": [r.label() for r in references],
         "window_spans": found.window_spans,
         "reference_spans": found.reference_spans,
+        "families": found.families,
         "edges": _records(found.edges, ["p_service", "service", "k", "n", "evidence"]),
         "behaviour": _records(found.behaviour, ["kind", "item", "change", "c", "n", "evidence"]),
         "fanout": _records(found.fanout, ["kind", "call", "window", "expected", "evidence"]),

@@ -22,6 +22,7 @@ from agent.scoring import (
     score,
     to_hypotheses,
 )
+from tools import significance
 from tools.c4 import ArchitectureModel
 from tools.models import Evidence
 
@@ -38,6 +39,17 @@ def state_window(state: LoopState, edge: str) -> str:
                 start, end = window.split("..")
                 return start if edge == "start" else end
     raise ValueError("no earlier window in the session")
+
+
+def _families(steps: list[Step]) -> int:
+    """Test families the investigation's evidence tools ran (a tool result's ``families``,
+    else one per call): what :func:`tools.significance.answer_level` corrects over."""
+    total = 0
+    for step in steps:
+        for ex in step.executions:
+            if ex.call.name in ("metrics", "logs", "traces", "changes"):
+                total += int((ex.result.data or {}).get("families", 1) or 1)
+    return max(1, total)
 
 
 def _executions(steps: list[Step], tool: str) -> list[dict]:
@@ -222,7 +234,9 @@ class HeuristicProvider(ModelProvider):
     ) -> Hypotheses:
         """Rank hypotheses from the evidence (also used for partial answers)."""
         ranked = score(self.arch, evidence, affected)
-        if not ranked or ranked[0].score < SIGNIFICANT:
+        families = _families(self._steps)
+        level = significance.answer_level(families)
+        if not ranked or ranked[0].score < level:
             ranked = []  # nothing significant after attribution: do not rank noise
         hypotheses = to_hypotheses(self.arch, ranked, entries)
         gaps = self._gaps(state_steps=self._steps, affected=affected, ranked=ranked)
@@ -233,9 +247,12 @@ class HeuristicProvider(ModelProvider):
                 Hypothesis(
                     rank=1,
                     statement=(
-                        f"No significant evidence (p < 0.001 under every detector's null model) "
-                        f"on the affected path ({names}); ranking the noise would mislead. The "
-                        "cause may lie outside the modelled telemetry or outside the window."
+                        f"No significant evidence (no finding reaches -log10 p {level:.1f}, the "
+                        f"level that keeps false alarms at {significance.FALSE_ALARM_RATE:.0%} "
+                        f"per investigation over its {families} test families) on the affected "
+                        f"path ({names}); ranking "
+                        "the noise would mislead. The cause may lie outside the modelled "
+                        "telemetry or outside the window."
                     ),
                     component=entry,
                     confidence=0.02,
