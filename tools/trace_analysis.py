@@ -53,6 +53,7 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -507,7 +508,8 @@ def _behaviour(
     found.behaviour = table
     strong = table[table["evidence"] >= significance.SIGNIFICANT]
     last_call = _LastCalls(items)
-    pair_credits, pair_stops = _companions(items, kinds, counts, found, last_call)
+    failed = _FailedCalls(items, joined, logs)
+    pair_credits, pair_stops = _companions(items, kinds, counts, found, last_call, failed)
     if strong.empty:
         return pair_credits, pair_stops
     stops: list[dict[str, Any]] = []
@@ -531,7 +533,12 @@ def _behaviour(
             f"{row.c_ref} of {row.n_ref})"
         )
         test = "binomial vs the reference irregularity rate of the span kind"
-        _file(_span_credit(svc, row, share, text, test), stop, stops, best_own)
+        credit = _span_credit(svc, row, share, text, test)
+        if row.change == "new" and _to_failed_callee(
+            credit, _holding_spans(row, win_present), failed, best_own
+        ):
+            continue
+        _file(credit, stop, stops, best_own)
     for credit in pair_credits:
         svc = credit.component
         if svc not in best_own or best_own[svc].evidence < credit.evidence:
@@ -548,6 +555,168 @@ def _lacking_spans(row: Any, kinds: pd.DataFrame, present: pd.DataFrame) -> pd.D
     return lacking[lacking["_merge"] == "left_only"][["trace_id", "span_id"]]
 
 
+def _holding_spans(row: Any, present: pd.DataFrame) -> pd.DataFrame:
+    """Window spans of ``row``'s kind holding ``row.item`` (trace_id, span_id)."""
+    having = present[(present["kind"] == row.kind) & (present["item"] == row.item)]
+    return having[having["period"] == "window"][["trace_id", "span_id"]].drop_duplicates()
+
+
+# ------------------------------------------------------------------- 2a. failed calls
+class _FailedCalls:
+    """Per span (trace_id, span_id): the services it made a *failed call* to, read from the
+    span's own structure, without status codes: a child call to ``X`` (the service the call
+    reaches, or for a client span without a server span below it the ``peer_service`` it names)
+    that is followed, next in the span, by a WARN/ERROR statement of the caller (its reaction
+    to the call's outcome) which
+
+    - is followed by another call to ``X`` (the call was retried), or
+    - names ``X`` (the log record's text mentions the called service as a whole word), or
+
+    a child call whose own span fails (when the source has status codes). A caller that throws
+    after a call returned normally writes a statement that neither names the callee nor is
+    followed by a retry: its spans hold no failed call (the exception is the caller's).
+
+    Built on first use (only attribution of a significant change needs it).
+    """
+
+    def __init__(self, items: pd.DataFrame, joined: pd.DataFrame, logs: pd.DataFrame) -> None:
+        self._args: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = (items, joined, logs)
+        self._failed: dict[tuple[str, str], set[str]] = {}
+
+    def _build(self) -> None:
+        assert self._args is not None
+        items, joined, logs = self._args
+        self._args = None
+        span_keys = joined[["trace_id", "span_id"]].astype(str)
+        index = pd.MultiIndex.from_frame(span_keys)
+        owner = pd.Series(joined["service"].astype(str).to_numpy(), index=index)
+        peer = pd.Series(joined["peer_service"].astype(str).to_numpy(), index=index)
+        owner = owner[~owner.index.duplicated()]
+        peer = peer[~peer.index.duplicated()]
+        calls = items[items["child"].astype(str) != ""]
+        if calls.empty:
+            return
+        parent_idx = pd.MultiIndex.from_frame(calls[["trace_id", "span_id"]].astype(str))
+        child_idx = pd.MultiIndex.from_arrays(
+            [calls["trace_id"].astype(str), calls["child"].astype(str)]
+        )
+        own = owner.reindex(parent_idx).fillna("").to_numpy()
+        callee = calls["callee"].astype(str).to_numpy()
+        child_peer = peer.reindex(child_idx).fillna("").to_numpy()
+        target = np.where(callee != own, callee, np.where(child_peer != own, child_peer, ""))
+        seq = pd.DataFrame(
+            {
+                "trace_id": calls["trace_id"].astype(str).to_numpy(),
+                "span_id": calls["span_id"].astype(str).to_numpy(),
+                "t_ns": calls["t_ns"].to_numpy(),
+                "target": target,
+                "level": "",
+                "message": "",
+                "failing": False,
+            }
+        )
+        if "status_code" in joined.columns:
+            kinds = joined["kind"] if "kind" in joined.columns else None
+            error = pd.Series(_is_error(joined["status_code"], kinds).to_numpy(), index=index)
+            error = error[~error.index.duplicated()]
+            seq["failing"] = error.reindex(child_idx).fillna(False).to_numpy(dtype=bool)
+        if not logs.empty:
+            linked = logs[logs["span_id"].astype(str) != ""]
+            lines = pd.DataFrame(
+                {
+                    "trace_id": linked["trace_id"].astype(str).to_numpy(),
+                    "span_id": linked["span_id"].astype(str).to_numpy(),
+                    "t_ns": linked["t_ns"].to_numpy(),
+                    "target": "",
+                    "level": linked["level"].astype(str).str.upper().to_numpy(),
+                    "message": (
+                        linked["message"].astype(str).to_numpy()
+                        if "message" in linked.columns
+                        else ""
+                    ),
+                    "failing": False,
+                }
+            )
+            seq = pd.concat([seq, lines], ignore_index=True)
+        seq = seq.sort_values(["trace_id", "span_id", "t_ns"], kind="stable").reset_index(drop=True)
+        same_prev = (seq["trace_id"] == seq["trace_id"].shift(1)) & (
+            seq["span_id"] == seq["span_id"].shift(1)
+        )
+        same_next = (seq["trace_id"] == seq["trace_id"].shift(-1)) & (
+            seq["span_id"] == seq["span_id"].shift(-1)
+        )
+        prev_target = seq["target"].shift(1).where(same_prev, "").fillna("")
+        next_target = seq["target"].shift(-1).where(same_next, "").fillna("")
+        reaction = seq["level"].isin(ERROR_LEVELS) & (prev_target != "")
+        retried = reaction & (next_target == prev_target)
+        candidates = seq[reaction & ~retried]
+        named = pd.Series(False, index=seq.index)
+        for name, group in candidates.groupby(prev_target[candidates.index]):
+            pattern = re.compile(rf"(?<![\w-]){re.escape(str(name))}(?![\w-])", re.I)
+            named[group.index] = [bool(pattern.search(m)) for m in group["message"]]
+        failed_after = seq[retried | named]
+        for trace, span, x in zip(
+            failed_after["trace_id"],
+            failed_after["span_id"],
+            prev_target[failed_after.index],
+            strict=True,
+        ):
+            self._failed.setdefault((trace, span), set()).add(str(x))
+        failing = seq[seq["failing"] & (seq["target"] != "")]
+        for trace, span, x in zip(
+            failing["trace_id"], failing["span_id"], failing["target"], strict=True
+        ):
+            self._failed.setdefault((trace, span), set()).add(str(x))
+
+    def target(self, spans: pd.DataFrame, own: str) -> tuple[str, int, int] | None:
+        """The service ``X`` (not ``own``) that most of ``spans`` (trace_id, span_id) made a
+        failed call to, with how many did and of how many: when more than half did and at
+        least :data:`MIN_WINDOW_SPANS`; else None."""
+        if self._args is not None:
+            self._build()
+        n = len(spans)
+        if not n or not self._failed:
+            return None
+        counts: dict[str, int] = {}
+        for key in zip(spans["trace_id"].astype(str), spans["span_id"].astype(str), strict=True):
+            for x in self._failed.get(key, ()):
+                if x != own:
+                    counts[x] = counts.get(x, 0) + 1
+        if not counts:
+            return None
+        best = max(sorted(counts), key=counts.__getitem__)
+        k = counts[best]
+        return (best, k, n) if k > 0.5 * n and k >= MIN_WINDOW_SPANS else None
+
+
+def _to_failed_callee(
+    credit: Credit, changed: pd.DataFrame, failed: _FailedCalls, best_own: dict[str, Credit]
+) -> bool:
+    """When most of the ``changed`` spans of the credit's service made a failed call to ``X``
+    (:class:`_FailedCalls`), the change is the caller's reaction to ``X`` failing: file the
+    credit under ``X`` (strongest kept) and return True; else False (nothing filed)."""
+    found = failed.target(changed, credit.component)
+    if found is None:
+        return False
+    callee, k, n = found
+    moved = Credit(
+        component=callee,
+        detector=credit.detector,
+        evidence=credit.evidence,
+        raw=credit.raw,
+        share=credit.share,
+        text=credit.text
+        + f"; {k} of these {n} spans made a failed call to {callee} (the statement after the "
+        "call names it or the call is retried)",
+        test=credit.test,
+        edge=(credit.component, callee),
+        attribution=f"callee: the caller's spans changed around failed calls to {callee}",
+    )
+    if callee not in best_own or best_own[callee].evidence < moved.evidence:
+        best_own[callee] = moved
+    return True
+
+
 # ------------------------------------------------------------------------ 2b. companions
 def _companions(
     items: pd.DataFrame,
@@ -555,6 +724,7 @@ def _companions(
     counts: pd.DataFrame,
     found: TraceFindings,
     last_call: _LastCalls,
+    failed: _FailedCalls | None = None,
 ) -> tuple[list[Credit], list[dict[str, Any]]]:
     """Statements that lose their companion: per span kind and pair of items ``(A, B)`` (child
     calls or log statements), a reference span holding ``A`` is *regular* when it holds ``B``
@@ -648,7 +818,10 @@ def _companions(
             f"{int(row.n_ref - row.r_ref)} of {int(row.n_ref)})"
         )
         test = "binomial vs the reference irregularity rate of the statement pair"
-        _file(_span_credit(svc, row, row.k / row.n, text, test), stop, stops, best_own)
+        credit = _span_credit(svc, row, row.k / row.n, text, test)
+        if failed is not None and _to_failed_callee(credit, irregular, failed, best_own):
+            continue
+        _file(credit, stop, stops, best_own)
     return list(best_own.values()), stops
 
 

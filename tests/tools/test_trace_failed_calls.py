@@ -1,0 +1,180 @@
+"""A caller's reaction to a failed call is evidence against the callee (spans without status
+codes): :class:`tools.trace_analysis._FailedCalls` on small span trees."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from tools import significance
+from tools.models import TimeWindow
+from tools.trace_analysis import analyse
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+REFERENCE = TimeWindow(start=T0, end=T0 + timedelta(minutes=1))
+WINDOW = TimeWindow(start=T0 + timedelta(minutes=2), end=T0 + timedelta(minutes=3))
+MS = 1_000_000
+_ids = itertools.count(1)
+
+
+class Spans:
+    """Span trees whose log records carry their text (as the bundle backend gives them)."""
+
+    def __init__(self) -> None:
+        self.spans: list[dict] = []
+        self.logs: list[dict] = []
+
+    def span(
+        self,
+        trace: str,
+        parent: str,
+        service: str,
+        op: str,
+        at: int,
+        ms: float,
+        *,
+        kind: str = "server",
+        peer: str = "",
+        status: str = "",
+    ) -> str:
+        sid = f"s{next(_ids)}"
+        self.spans.append(
+            {
+                "trace_id": trace,
+                "span_id": sid,
+                "parent_id": parent,
+                "service": service,
+                "instance": service + "-0",
+                "operation": op,
+                "kind": kind,
+                "start_ns": at,
+                "duration_ns": int(ms * MS),
+                "status_code": status,
+                "peer_service": peer,
+            }
+        )
+        return sid
+
+    def log(self, trace: str, span: str, key: str, level: str, at: int, text: str) -> None:
+        self.logs.append(
+            {
+                "trace_id": trace,
+                "span_id": span,
+                "event_key": key,
+                "level": level,
+                "t_ns": at,
+                "message": f"2026-01-01T12:00:00Z {level} 1 --- : {text}",
+            }
+        )
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return pd.DataFrame(self.spans), pd.DataFrame(self.logs)
+
+
+def start(window: TimeWindow, i: int) -> int:
+    return int(window.start.timestamp() * 1e9) + i * 500 * MS
+
+
+def credits(trees: Spans) -> dict[str, float]:
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    best: dict[str, float] = {}
+    for c in found.credits:
+        best[c.component] = max(best.get(c.component, 0.0), c.evidence)
+    return best
+
+
+def _call_peer(
+    trees: Spans, trace: str, root: str, caller: str, peer: str, at: int, throttled: bool
+) -> int:
+    """One call from ``caller`` into ``peer`` (a third party: no spans of its own); a throttled
+    call is rejected fast, the caller logs a WARN and retries once. Returns the end time."""
+    if throttled:
+        trees.span(trace, root, caller, f"call {peer}", at, 3.0, kind="client", peer=peer)
+        at += 3 * MS
+        trees.log(
+            trace, root, f"{caller}#40", "WARN", at, "upstream rejected the request; retrying"
+        )
+        at += 50 * MS
+    trees.span(trace, root, caller, f"call {peer}", at, 60.0, kind="client", peer=peer)
+    return at + 60 * MS
+
+
+def test_a_third_party_that_throttles_without_status_codes_is_credited_over_its_callers() -> None:
+    """Two callers of a third party that rejects a third of the calls in the window: each
+    writes a retry WARN between the rejected call and its retry. No status codes, no spans from
+    the third party, and the WARN does not name it: the retry alone implicates the callee."""
+    trees = Spans()
+    for period in (REFERENCE, WINDOW):
+        for i in range(60):
+            for caller in ("facade", "mailer"):
+                trace, at = f"{caller}-{period.start.minute}-{i}", start(period, i)
+                root = trees.span(trace, "", caller, "handle", at, 200.0)
+                trees.log(trace, root, f"{caller}#10", "INFO", at + MS, "Handling request")
+                end = _call_peer(
+                    trees,
+                    trace,
+                    root,
+                    caller,
+                    "api",
+                    at + 2 * MS,
+                    throttled=period is WINDOW and i % 3 == 0,
+                )
+                trees.log(trace, root, f"{caller}#90", "INFO", end + MS, "Completed")
+    got = credits(trees)
+    assert got.get("api", 0.0) >= significance.SIGNIFICANT
+    assert "facade" not in got and "mailer" not in got
+
+
+def test_a_single_caller_naming_the_failed_callee_credits_the_callee() -> None:
+    """One caller; the callee (it writes spans, but no status codes) returns errors silently;
+    the caller's ERROR names it and the caller stops."""
+    trees = Spans()
+    for period in (REFERENCE, WINDOW):
+        for i in range(60):
+            trace, at = f"n-{period.start.minute}-{i}", start(period, i)
+            root = trees.span(trace, "", "orders", "handle", at, 40.0)
+            client = trees.span(trace, root, "orders", "call", at + MS, 10.0, kind="client")
+            trees.span(trace, client, "payments", "charge", at + 2 * MS, 8.0)
+            if period is WINDOW and i % 2 == 0:
+                trees.log(
+                    trace,
+                    root,
+                    "orders#55",
+                    "ERROR",
+                    at + 12 * MS,
+                    "Call to payments failed: internal error",
+                )
+                continue
+            trees.log(trace, root, "orders#90", "INFO", at + 12 * MS, "Completed")
+    got = credits(trees)
+    assert got.get("payments", 0.0) >= significance.SIGNIFICANT
+    assert got.get("orders", 0.0) < got["payments"]
+
+
+def test_a_caller_whose_own_bug_writes_the_error_is_credited_itself() -> None:
+    """The caller throws right after its call returned normally: its ERROR (about its own
+    code) follows the call but neither names the callee nor precedes a retry."""
+    trees = Spans()
+    for period in (REFERENCE, WINDOW):
+        for i in range(60):
+            trace, at = f"b-{period.start.minute}-{i}", start(period, i)
+            root = trees.span(trace, "", "orders", "handle", at, 40.0)
+            client = trees.span(trace, root, "orders", "call", at + MS, 10.0, kind="client")
+            trees.span(trace, client, "payments", "charge", at + 2 * MS, 8.0)
+            if period is WINDOW and i % 2 == 0:
+                trees.log(
+                    trace,
+                    root,
+                    "orders#31",
+                    "ERROR",
+                    at + 12 * MS,
+                    "Unhandled exception in POST /orders: NullPointerException",
+                )
+                continue
+            trees.log(trace, root, "orders#90", "INFO", at + 12 * MS, "Completed")
+    got = credits(trees)
+    assert got.get("orders", 0.0) >= significance.SIGNIFICANT
+    assert "payments" not in got
