@@ -21,6 +21,7 @@ from scipy import stats
 
 from tools import significance
 from tools.context import ToolContext, ToolResult
+from tools.loglevel import log_level
 from tools.models import Evidence, Model, TimeWindow, iso
 from tools.redact import redact
 from tools.telemetry.base import LogPattern
@@ -179,6 +180,43 @@ def _classify_ranked(
     return [classify(patterns[i], ratio, window, bin_seconds, traffic) for i in order]
 
 
+MIN_NAME = 4
+"""Shortest resource name matched in log text (shorter ones match ordinary words)."""
+
+
+def dependency_names(ctx: ToolContext, element_id: str) -> dict[str, re.Pattern[str]]:
+    """The direct dependencies of an element (C4 relationships from it) -> a pattern that
+    matches a mention of one in log text: its element name, or the last segment of one of its
+    ``rca.resources`` (a function, table, queue or host name; at least :data:`MIN_NAME`
+    characters), as a whole word, any case."""
+    arch = ctx.architecture
+    out: dict[str, re.Pattern[str]] = {}
+    for dep in arch.graph.successors(element_id):
+        if dep == element_id or dep not in arch.elements:
+            continue
+        names = {arch.elements[dep].name}
+        for resource in arch.telemetry(dep).resources:
+            last = re.split(r"[:/]", resource.rstrip("/"))[-1]
+            if len(last) >= MIN_NAME:
+                names.add(last)
+        words = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        out[dep] = re.compile(rf"(?<![\w-])(?:{words})(?![\w-])", re.I)
+    return out
+
+
+def named_dependency(change: PatternChange, names: dict[str, re.Pattern[str]]) -> str | None:
+    """The one direct dependency that a new or surging error template names in its samples
+    (the caller's reaction to a failed call: ``Call to X failed``, ``X throttled the request;
+    retrying``); None when it names none or several. Such a statement is evidence against the
+    dependency it names, not against the component that wrote it."""
+    erring = change.error or log_level(change.template) in ("WARN", "ERROR", "FATAL")
+    if not erring or change.status not in ("new", "surge") or not names:
+        return None
+    text = " ".join([change.template, *change.samples])
+    named = [dep for dep, pattern in names.items() if pattern.search(text)]
+    return named[0] if len(named) == 1 else None
+
+
 def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
     """New, surging and dropped log templates per component.
 
@@ -237,6 +275,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
             + f"; {result.records_scanned} records, {result.bytes_scanned} bytes scanned"
         )
         notable = [c for c in changes if c.status != "steady"][: args.max_patterns]
+        names = dependency_names(ctx, element.id)
         for c in notable:
             text = (
                 f"{element.name}: {c.status} {'error ' if c.error else ''}pattern "
@@ -244,12 +283,19 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
                 f"baseline (expected {c.expected:g}, z {c.z:+.1f})"
                 + (f", from {c.onset}" if c.onset else "")
             )
+            about = named_dependency(c, names)
+            if about is not None:
+                text += (
+                    f"; the statement names its dependency {ctx.architecture.elements[about].name}"
+                    " (a reaction to failed calls to it: evidence against it)"
+                )
             lines.append(text)
             evidence.append(
                 ctx.ledger.add(
                     tool="logs",
                     kind="log_pattern",
-                    component=element.id,
+                    component=about or element.id,
+                    edge=(element.id, about) if about else None,
                     summary=text,
                     searched=searched,
                     window=window,
@@ -267,6 +313,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
                         "test": "Poisson count vs the add-one baseline rate (Bonferroni over "
                         f"{n_templates} templates)",
                         "scope": "symptom",
+                        **({"written_by": element.id} if about else {}),
                         **({"span_links": ",".join(c.span_links)} if c.span_links else {}),
                     },
                     samples=c.samples,
