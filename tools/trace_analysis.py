@@ -45,6 +45,16 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    failing client span without a span below it that names its ``peer_service`` is an origin in
    the peer (the callee failed or refused the call and wrote no span of its own), counted
    against the calls into that peer.
+   **Unserved calls** (:func:`_unserved`): a client span naming a ``peer_service`` that
+   writes spans, with no span of it below (the call was rejected before the callee ran: a
+   throttled Lambda invocation), ``k`` of ``n`` window calls vs the reference rate (binomial);
+   credited to the peer. Needs no status codes.
+   **Failed calls** (:class:`_FailedCalls`): a span-behaviour change (a new WARN/ERROR
+   statement, a missing statement or call, a lost companion) whose changed spans mostly made a
+   failed call to another service ``X`` (the call was retried, the statement right after it
+   names ``X``, it was not served, or its span fails) is the caller's reaction to ``X``
+   failing and is credited to ``X``; a caller that throws after a call returned normally
+   keeps its own change.
 4. **Fan-out and call counts.** Per span kind and child call, more calls per span than the
    reference rate (Poisson); reported as context (retries and fan-out changes are consequences
    as often as causes), not credited.
@@ -198,7 +208,7 @@ def analyse(
     edge_credits = _edges(joined, found)
     own, stops = _behaviour(joined, logs, found)
     origin = _origins(joined, found) if found.has_status else []
-    found.credits = edge_credits + own + origin
+    found.credits = edge_credits + own + origin + _unserved(joined, found)
     found.credits += _attribute_stops(stops, {c.component for c in found.credits})
     _fanout(joined, found)
     return found
@@ -227,6 +237,9 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     # calls into a peer that wrote no span: the client span's whole round trip
     leaf = joined[(joined["peer_service"] != "") & (joined["peer_service"] != joined["service"])]
     leaf = leaf[~_served(joined).loc[leaf.index]]
+    # an unserved call into a service that writes spans was rejected before it ran: its round
+    # trip is no network time (see _unserved)
+    leaf = leaf[~leaf["peer_service"].isin(set(joined["service"]))]
     if not leaf.empty:
         cross = pd.concat(
             [
@@ -534,9 +547,12 @@ def _behaviour(
         )
         test = "binomial vs the reference irregularity rate of the span kind"
         credit = _span_credit(svc, row, share, text, test)
-        if row.change == "new" and _to_failed_callee(
-            credit, _holding_spans(row, win_present), failed, best_own
-        ):
+        changed = (
+            _holding_spans(row, win_present)
+            if row.change == "new"
+            else _lacking_spans(row, win_kinds, win_present)
+        )
+        if _to_failed_callee(credit, changed, failed, best_own):
             continue
         _file(credit, stop, stops, best_own)
     for credit in pair_credits:
@@ -570,9 +586,12 @@ class _FailedCalls:
     to the call's outcome) which
 
     - is followed by another call to ``X`` (the call was retried), or
-    - names ``X`` (the log record's text mentions the called service as a whole word), or
+    - names ``X`` (the log record's text mentions the called service as a whole word);
 
-    a child call whose own span fails (when the source has status codes). A caller that throws
+    a child call left unserved by ``X``, a service that writes spans (no span of ``X`` below
+    the client span: rejected before it ran); a child call whose own span fails (when the
+    source has status codes). A span that is itself an unserved call to ``X`` (a client's one
+    call per span) failed to ``X`` too. A caller that throws
     after a call returned normally writes a statement that neither names the callee nor is
     followed by a retry: its spans hold no failed call (the exception is the caller's).
 
@@ -615,11 +634,29 @@ class _FailedCalls:
                 "failing": False,
             }
         )
+        # a call left unserved by a service that writes spans (no span of it below the client
+        # span: rejected before it ran) failed, and so did a failing client span
+        writers = set(joined["service"].astype(str))
+        unserved = (
+            joined["peer_service"].isin(writers)
+            & (joined["peer_service"] != joined["service"])
+            & ~_served(joined)
+        )
         if "status_code" in joined.columns:
             kinds = joined["kind"] if "kind" in joined.columns else None
-            error = pd.Series(_is_error(joined["status_code"], kinds).to_numpy(), index=index)
-            error = error[~error.index.duplicated()]
-            seq["failing"] = error.reindex(child_idx).fillna(False).to_numpy(dtype=bool)
+            unserved |= _is_error(joined["status_code"], kinds)
+        error = pd.Series(unserved.to_numpy(), index=index)
+        error = error[~error.index.duplicated()]
+        seq["failing"] = error.reindex(child_idx).fillna(False).to_numpy(dtype=bool)
+        # a span that is itself such a call (a client's one call per span) failed to its peer
+        for trace, span, x in zip(
+            joined.loc[unserved, "trace_id"].astype(str),
+            joined.loc[unserved, "span_id"].astype(str),
+            joined.loc[unserved, "peer_service"].astype(str),
+            strict=True,
+        ):
+            if x:
+                self._failed.setdefault((trace, span), set()).add(x)
         if not logs.empty:
             linked = logs[logs["span_id"].astype(str) != ""]
             lines = pd.DataFrame(
@@ -706,8 +743,8 @@ def _to_failed_callee(
         raw=credit.raw,
         share=credit.share,
         text=credit.text
-        + f"; {k} of these {n} spans made a failed call to {callee} (the statement after the "
-        "call names it or the call is retried)",
+        + f"; {k} of these {n} spans made a failed call to {callee} (retried, named by the "
+        "statement after it, not served, or failing)",
         test=credit.test,
         edge=(credit.component, callee),
         attribution=f"callee: the caller's spans changed around failed calls to {callee}",
@@ -987,6 +1024,56 @@ def _origins(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
                 ),
                 test="binomial vs the reference error-origin rate",
                 attribution="own: the deepest failing span",
+            )
+        )
+    return credits
+
+
+# ------------------------------------------------------------------- 3b. unserved calls
+def _unserved(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
+    """Calls into a service that writes spans, left unserved: a client span naming its
+    ``peer_service`` ``X`` (a service with spans of its own) with no span below it. The call
+    was rejected before ``X`` ran: a throttled Lambda invocation (429
+    ``TooManyRequestsException``), a refused connection, a full queue in front of ``X``; X-Ray
+    shows such a call as a client segment without the function's segment. Needs no status
+    codes. Per ``X``: ``k`` unserved of ``n`` window calls vs the reference's unserved rate
+    (add-one smoothed; traces are sampled whole, so a served call's span is kept with it),
+    binomial, Bonferroni over the peers tested; credited to ``X`` (the caller's spans only
+    show that the call came back without being served)."""
+    writers = set(joined["service"].astype(str))
+    calls = joined[
+        (joined["peer_service"] != "")
+        & (joined["peer_service"] != joined["service"])
+        & joined["peer_service"].isin(writers)
+    ]
+    if calls.empty:
+        return []
+    calls = calls.assign(unserved=~_served(joined).loc[calls.index])
+    table = _window_counts(calls, ["peer_service"], "unserved")
+    if table is None:
+        return []
+    table = table[table["n"] > 0]
+    table["p0"] = (table["k_ref"] + 1) / (table["n_ref"] + 2)
+    table["raw"] = binomial_many(table["k"], table["n"], table["p0"])
+    credits = []
+    for peer, row in table.iterrows():
+        evidence = significance.bonferroni(float(row["raw"]), len(table))
+        if evidence < significance.SIGNIFICANT:
+            continue
+        credits.append(
+            Credit(
+                component=str(peer),
+                detector="unserved_calls",
+                evidence=evidence,
+                raw=float(row["raw"]),
+                share=round(float(row["k"] / row["n"]), 3),
+                text=(
+                    f"{peer}: {int(row['k'])} of {int(row['n'])} calls into it were not served "
+                    f"(a client span naming it with no span of {peer} below); reference "
+                    f"{int(row['k_ref'])} of {int(row['n_ref'])}"
+                ),
+                test="binomial vs the reference rate of unserved calls",
+                attribution="callee: calls were rejected before it ran (throttled, refused)",
             )
         )
     return credits

@@ -178,3 +178,21 @@ def test_a_caller_whose_own_bug_writes_the_error_is_credited_itself() -> None:
     got = credits(trees)
     assert got.get("orders", 0.0) >= significance.SIGNIFICANT
     assert "payments" not in got
+
+
+def test_a_throttled_lambda_entry_point_is_credited_from_its_unserved_calls() -> None:
+    """A client (RUM) records one span per request naming the API it calls; the function
+    writes a span when it runs. Throttled invocations never run: the client's span has no
+    span of the function below it. No status codes."""
+    trees = Spans()
+    for period in (REFERENCE, WINDOW):
+        for i in range(60):
+            trace, at = f"u-{period.start.minute}-{i}", start(period, i)
+            root = trees.span(trace, "", "web", "GET /", at, 30.0, kind="client", peer="checkout")
+            if period is WINDOW and i % 4 == 0:
+                continue  # throttled twice: no span of the function
+            api = trees.span(trace, root, "checkout", "POST /checkout", at + MS, 25.0)
+            trees.span(trace, api, "checkout", "call", at + 2 * MS, 5.0, kind="client", peer="db")
+    got = credits(trees)
+    assert got.get("checkout", 0.0) >= significance.SIGNIFICANT
+    assert "web" not in got and "db" not in got
