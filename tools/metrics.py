@@ -126,6 +126,21 @@ class Anomaly(Model):
     test: str = ""
 
 
+def _periods(
+    series: MetricSeries, window: TimeWindow, lookback_s: float, baseline: TimeWindow | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(epoch seconds, values, baseline mask, window mask) of a series: the baseline is the
+    ``lookback_s`` before the window and, when given, ``baseline`` outside the window."""
+    times = np.array([t.timestamp() for t in series.timestamps], dtype=float)
+    values = np.array(series.values, dtype=float)
+    start, end = window.start.timestamp(), window.end.timestamp()
+    in_base = (times >= start - lookback_s) & (times < start)
+    if baseline is not None:
+        b_start, b_end = baseline.start.timestamp(), baseline.end.timestamp()
+        in_base |= (times >= b_start) & (times < b_end) & ((times < start) | (times >= end))
+    return times, values, in_base, (times >= start) & (times < end)
+
+
 def detect_anomaly(
     series: MetricSeries,
     window: TimeWindow,
@@ -139,15 +154,8 @@ def detect_anomaly(
     the scale is at least 25% of the baseline median, so only changes of 100% or more count.
     Returns None when the series is steady or has no baseline point.
     """
-    times = np.array([t.timestamp() for t in series.timestamps], dtype=float)
-    values = np.array(series.values, dtype=float)
-    start, end = window.start.timestamp(), window.end.timestamp()
-    in_base = (times >= start - lookback_s) & (times < start)
-    if baseline is not None:
-        b_start, b_end = baseline.start.timestamp(), baseline.end.timestamp()
-        in_base |= (times >= b_start) & (times < b_end) & ((times < start) | (times >= end))
+    times, values, in_base, in_window = _periods(series, window, lookback_s, baseline)
     base = values[in_base]
-    in_window = (times >= start) & (times < end)
     win, win_times = values[in_window], times[in_window]
     base = base[np.isfinite(base)]
     finite = np.isfinite(win)
@@ -248,14 +256,7 @@ def detect_proportion(
     full = pass_fail_scale(series)
     if full is None:
         return None
-    times = np.array([t.timestamp() for t in series.timestamps], dtype=float)
-    values = np.array(series.values, dtype=float)
-    start, end = window.start.timestamp(), window.end.timestamp()
-    in_base = (times >= start - lookback_s) & (times < start)
-    if baseline is not None:
-        b_start, b_end = baseline.start.timestamp(), baseline.end.timestamp()
-        in_base |= (times >= b_start) & (times < b_end) & ((times < start) | (times >= end))
-    in_window = (times >= start) & (times < end)
+    times, values, in_base, in_window = _periods(series, window, lookback_s, baseline)
     finite = np.isfinite(values)
     role = metric_role(series.metric)
     failing = values < full if role == "availability" else values > 0

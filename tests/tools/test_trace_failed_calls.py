@@ -3,30 +3,18 @@ codes): :class:`tools.trace_analysis._FailedCalls` on small span trees."""
 
 from __future__ import annotations
 
-import itertools
-from datetime import UTC, datetime, timedelta
-
 import pandas as pd
 
+from tests.tools.test_traces import MS, REFERENCE, WINDOW, Trees, credits
 from tools import significance
 from tools.models import TimeWindow
-from tools.trace_analysis import analyse
-
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-REFERENCE = TimeWindow(start=T0, end=T0 + timedelta(minutes=1))
-WINDOW = TimeWindow(start=T0 + timedelta(minutes=2), end=T0 + timedelta(minutes=3))
-MS = 1_000_000
-_ids = itertools.count(1)
 
 
-class Spans:
-    """Span trees whose log records carry their text (as the bundle backend gives them)."""
+class Spans(Trees):
+    """:class:`tests.tools.test_traces.Trees` whose spans take durations in ms and whose log
+    records carry their text (as the bundle backend gives them)."""
 
-    def __init__(self) -> None:
-        self.spans: list[dict] = []
-        self.logs: list[dict] = []
-
-    def span(
+    def span(  # type: ignore[override]
         self,
         trace: str,
         parent: str,
@@ -37,37 +25,14 @@ class Spans:
         *,
         kind: str = "server",
         peer: str = "",
-        status: str = "",
     ) -> str:
-        sid = f"s{next(_ids)}"
-        self.spans.append(
-            {
-                "trace_id": trace,
-                "span_id": sid,
-                "parent_id": parent,
-                "service": service,
-                "instance": service + "-0",
-                "operation": op,
-                "kind": kind,
-                "start_ns": at,
-                "duration_ns": int(ms * MS),
-                "status_code": status,
-                "peer_service": peer,
-            }
-        )
-        return sid
+        return super().span(trace, parent, service, op, at, int(ms * MS), kind=kind, peer=peer)
 
-    def log(self, trace: str, span: str, key: str, level: str, at: int, text: str) -> None:
-        self.logs.append(
-            {
-                "trace_id": trace,
-                "span_id": span,
-                "event_key": key,
-                "level": level,
-                "t_ns": at,
-                "message": f"2026-01-01T12:00:00Z {level} 1 --- : {text}",
-            }
-        )
+    def log(  # type: ignore[override]
+        self, trace: str, span: str, key: str, level: str, at: int, text: str
+    ) -> None:
+        super().log(trace, span, key, level, at)
+        self.logs[-1]["message"] = f"2026-01-01T12:00:00Z {level} 1 --- : {text}"
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         return pd.DataFrame(self.spans), pd.DataFrame(self.logs)
@@ -75,15 +40,6 @@ class Spans:
 
 def start(window: TimeWindow, i: int) -> int:
     return int(window.start.timestamp() * 1e9) + i * 500 * MS
-
-
-def credits(trees: Spans) -> dict[str, float]:
-    spans, logs = trees.frames()
-    found = analyse(spans, logs, WINDOW, [REFERENCE])
-    best: dict[str, float] = {}
-    for c in found.credits:
-        best[c.component] = max(best.get(c.component, 0.0), c.evidence)
-    return best
 
 
 def _call_peer(
@@ -128,28 +84,31 @@ def test_a_third_party_that_throttles_without_status_codes_is_credited_over_its_
     assert "facade" not in got and "mailer" not in got
 
 
-def test_a_single_caller_naming_the_failed_callee_credits_the_callee() -> None:
-    """One caller; the callee (it writes spans, but no status codes) returns errors silently;
-    the caller's ERROR names it and the caller stops."""
+def _orders_after_payments(key: str, text: str) -> dict[str, float]:
+    """``orders`` calls ``payments`` (which writes spans; no status codes); in the window half
+    of its spans write the ERROR ``text`` right after the call returns and stop there."""
     trees = Spans()
     for period in (REFERENCE, WINDOW):
         for i in range(60):
-            trace, at = f"n-{period.start.minute}-{i}", start(period, i)
+            trace, at = f"{key}-{period.start.minute}-{i}", start(period, i)
             root = trees.span(trace, "", "orders", "handle", at, 40.0)
             client = trees.span(trace, root, "orders", "call", at + MS, 10.0, kind="client")
             trees.span(trace, client, "payments", "charge", at + 2 * MS, 8.0)
-            if period is WINDOW and i % 2 == 0:
-                trees.log(
-                    trace,
-                    root,
-                    "orders#55",
-                    "ERROR",
-                    at + 12 * MS,
-                    "Call to payments failed: internal error",
-                )
-                continue
-            trees.log(trace, root, "orders#90", "INFO", at + 12 * MS, "Completed")
-    got = credits(trees)
+            failing = period is WINDOW and i % 2 == 0
+            trees.log(
+                trace,
+                root,
+                key if failing else "orders#90",
+                "ERROR" if failing else "INFO",
+                at + 12 * MS,
+                text if failing else "Completed",
+            )
+    return credits(trees)
+
+
+def test_a_single_caller_naming_the_failed_callee_credits_the_callee() -> None:
+    """One caller; the callee returns errors silently; the caller's ERROR names it."""
+    got = _orders_after_payments("orders#55", "Call to payments failed: internal error")
     assert got.get("payments", 0.0) >= significance.SIGNIFICANT
     assert got.get("orders", 0.0) < got["payments"]
 
@@ -157,25 +116,9 @@ def test_a_single_caller_naming_the_failed_callee_credits_the_callee() -> None:
 def test_a_caller_whose_own_bug_writes_the_error_is_credited_itself() -> None:
     """The caller throws right after its call returned normally: its ERROR (about its own
     code) follows the call but neither names the callee nor precedes a retry."""
-    trees = Spans()
-    for period in (REFERENCE, WINDOW):
-        for i in range(60):
-            trace, at = f"b-{period.start.minute}-{i}", start(period, i)
-            root = trees.span(trace, "", "orders", "handle", at, 40.0)
-            client = trees.span(trace, root, "orders", "call", at + MS, 10.0, kind="client")
-            trees.span(trace, client, "payments", "charge", at + 2 * MS, 8.0)
-            if period is WINDOW and i % 2 == 0:
-                trees.log(
-                    trace,
-                    root,
-                    "orders#31",
-                    "ERROR",
-                    at + 12 * MS,
-                    "Unhandled exception in POST /orders: NullPointerException",
-                )
-                continue
-            trees.log(trace, root, "orders#90", "INFO", at + 12 * MS, "Completed")
-    got = credits(trees)
+    got = _orders_after_payments(
+        "orders#31", "Unhandled exception in POST /orders: NullPointerException"
+    )
     assert got.get("orders", 0.0) >= significance.SIGNIFICANT
     assert "payments" not in got
 
