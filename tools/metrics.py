@@ -250,8 +250,8 @@ def detect_proportion(
     hold ``k`` failures of ``n`` against ``k0`` of ``n0`` in the baseline; one-sided Fisher
     exact test (the two-proportion test exact for small counts: ``P(X >= k)`` with ``X``
     hypergeometric over the pooled runs), ``-log10 p`` Bonferroni-corrected over the candidate
-    onsets. Returns None when the series is not pass/fail, has no baseline run, or fails no
-    more often than its baseline.
+    onsets. Returns None when the series is not pass/fail, has no baseline run, or does not
+    fail significantly more often than its baseline (p >= 0.001 after the correction).
     """
     full = pass_fail_scale(series)
     if full is None:
@@ -278,6 +278,8 @@ def detect_proportion(
     if best_i < 0:
         return None
     evidence = significance.bonferroni(best, len(onsets))
+    if evidence < significance.SIGNIFICANT:  # as a level shift must pass Z_THRESHOLD
+        return None
     k, n = best_kn
     ok_base = 100.0 * (1 - k0 / n0)
     ok_after = 100.0 * (1 - k / n)

@@ -165,6 +165,36 @@ def _served(joined: pd.DataFrame) -> pd.Series:
     return pd.Series(keys.isin(parents), index=joined.index)
 
 
+def _joined(
+    spans: pd.DataFrame, window: TimeWindow, references: list[TimeWindow]
+) -> pd.DataFrame | None:
+    """The spans of ``window`` and ``references`` (column ``period``), each with its parent's
+    service, operation and duration (``p_service``, ``p_operation``, ``p_duration``); None
+    without spans."""
+    if spans.empty:
+        return None
+    spans = spans.copy()
+    spans["start_ns"] = pd.to_numeric(spans["start_ns"], errors="coerce")
+    spans["duration_ns"] = pd.to_numeric(spans["duration_ns"], errors="coerce")
+    spans = spans.dropna(subset=["start_ns", "duration_ns"])
+    if "peer_service" not in spans.columns:
+        spans["peer_service"] = ""
+    spans["peer_service"] = spans["peer_service"].fillna("").astype(str).str.strip()
+    spans["period"] = _period(spans["start_ns"], window, references)
+    spans = spans[spans["period"] != ""]
+    parents = spans[["trace_id", "span_id", "service", "operation", "duration_ns"]].rename(
+        columns={
+            "span_id": "parent_id",
+            "service": "p_service",
+            "operation": "p_operation",
+            "duration_ns": "p_duration",
+        }
+    )
+    joined = spans.merge(parents, on=["trace_id", "parent_id"], how="left")
+    joined["p_operation"] = joined["p_operation"].fillna("")
+    return joined
+
+
 def analyse(
     spans: pd.DataFrame,
     logs: pd.DataFrame,
@@ -178,32 +208,14 @@ def analyse(
     not in the window) the reference. Returns the findings; never raises on empty input.
     """
     found = TraceFindings()
-    if spans.empty:
+    joined = _joined(spans, window, references)
+    if joined is None:
         return found
-    spans = spans.copy()
-    spans["start_ns"] = pd.to_numeric(spans["start_ns"], errors="coerce")
-    spans["duration_ns"] = pd.to_numeric(spans["duration_ns"], errors="coerce")
-    spans = spans.dropna(subset=["start_ns", "duration_ns"])
-    if "peer_service" not in spans.columns:
-        spans["peer_service"] = ""
-    spans["peer_service"] = spans["peer_service"].fillna("").astype(str).str.strip()
-    spans["period"] = _period(spans["start_ns"], window, references)
-    spans = spans[spans["period"] != ""]
-    found.window_spans = int((spans["period"] == "window").sum())
-    found.reference_spans = int((spans["period"] == "reference").sum())
+    found.window_spans = int((joined["period"] == "window").sum())
+    found.reference_spans = int((joined["period"] == "reference").sum())
     if not found.window_spans or not found.reference_spans:
         return found
-    parents = spans[["trace_id", "span_id", "service", "operation", "duration_ns"]].rename(
-        columns={
-            "span_id": "parent_id",
-            "service": "p_service",
-            "operation": "p_operation",
-            "duration_ns": "p_duration",
-        }
-    )
-    joined = spans.merge(parents, on=["trace_id", "parent_id"], how="left")
-    joined["p_operation"] = joined["p_operation"].fillna("")
-    found.has_status = bool((spans["status_code"].astype(str).str.strip() != "").any())
+    found.has_status = bool((joined["status_code"].astype(str).str.strip() != "").any())
     found.has_logs = not logs.empty
     edge_credits = _edges(joined, found)
     own, stops = _behaviour(joined, logs, found)
