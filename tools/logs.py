@@ -204,17 +204,40 @@ def dependency_names(ctx: ToolContext, element_id: str) -> dict[str, re.Pattern[
     return out
 
 
+def _new_warning(change: PatternChange) -> bool:
+    """A new or surging template that reads as an error or is written at WARN or above."""
+    erring = change.error or log_level(change.template) in ("WARN", "ERROR", "FATAL")
+    return erring and change.status in ("new", "surge")
+
+
 def named_dependency(change: PatternChange, names: dict[str, re.Pattern[str]]) -> str | None:
     """The one direct dependency that a new or surging error template names in its samples
     (the caller's reaction to a failed call: ``Call to X failed``, ``X throttled the request;
     retrying``); None when it names none or several. Such a statement is evidence against the
     dependency it names, not against the component that wrote it."""
-    erring = change.error or log_level(change.template) in ("WARN", "ERROR", "FATAL")
-    if not erring or change.status not in ("new", "surge") or not names:
+    if not names or not _new_warning(change):
         return None
     text = " ".join([change.template, *change.samples])
     named = [dep for dep, pattern in names.items() if pattern.search(text)]
     return named[0] if len(named) == 1 else None
+
+
+def _reactions(
+    ctx: ToolContext, window: TimeWindow, references: list[TimeWindow]
+) -> dict[tuple[str, str], str]:
+    """:func:`tools.trace_analysis.reaction_targets` over the backend's spans and span-linked
+    statements of ``window`` and ``references``; empty without spans."""
+    spans = ctx.backend.spans(
+        TimeWindow(
+            start=min(r.start for r in [window, *references]),
+            end=max(r.end for r in [window, *references]),
+        )
+    )
+    if spans is None or spans.empty:
+        return {}
+    from tools.trace_analysis import reaction_targets  # pandas: only when there are spans
+
+    return reaction_targets(spans, ctx.backend.span_logs(window, references), window, references)
 
 
 def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
@@ -235,6 +258,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
     unmapped: list[str] = []
     lines: list[str] = []
     partial = False
+    reactions: dict[tuple[str, str], str] | None = None
     for ref in args.components:
         element = ctx.architecture.get(ref)
         groups = ctx.architecture.telemetry(element.id).log_groups
@@ -277,17 +301,26 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
         notable = [c for c in changes if c.status != "steady"][: args.max_patterns]
         names = dependency_names(ctx, element.id)
         for c in notable:
+            about, how = named_dependency(c, names), "names its dependency"
+            if about is None and _new_warning(c) and " " in c.template:
+                # a keyed statement (``LEVEL logger#line``) written right after failed or
+                # slow calls to one service in its spans is the caller's reaction to it
+                if reactions is None:
+                    reactions = _reactions(ctx, window, references)
+                callee = reactions.get((element.name, c.template.split(" ", 1)[1]))
+                if callee is not None and ctx.architecture.has(callee):
+                    about = ctx.architecture.get(callee).id
+                    how = "follows failed or slow calls in its spans to"
             text = (
                 f"{element.name}: {c.status} {'error ' if c.error else ''}pattern "
                 f"'{c.template[:240]}' {c.window_count}x in window vs {c.baseline_count}x in "
                 f"baseline (expected {c.expected:g}, z {c.z:+.1f})"
                 + (f", from {c.onset}" if c.onset else "")
             )
-            about = named_dependency(c, names)
             if about is not None:
                 text += (
-                    f"; the statement names its dependency {ctx.architecture.elements[about].name}"
-                    " (a reaction to failed calls to it: evidence against it)"
+                    f"; the statement {how} {ctx.architecture.elements[about].name} (a reaction "
+                    "to failed calls to it: evidence against it)"
                 )
             lines.append(text)
             evidence.append(

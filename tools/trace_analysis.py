@@ -590,6 +590,39 @@ def _holding_spans(row: Any, present: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------- 2a. failed calls
+def _slow_calls(
+    joined: pd.DataFrame,
+    index: pd.MultiIndex,
+    child_idx: pd.MultiIndex,
+    own: np.ndarray,
+    target: np.ndarray,
+) -> np.ndarray:
+    """Per call (child span ``child_idx`` of a span of service ``own`` reaching ``target``):
+    True when the call took longer than ``max(q99, median + 1 ms)`` of the reference calls
+    from ``own`` to ``target`` (at least :data:`MIN_REFERENCE_CALLS` of them)."""
+    duration = pd.Series(joined["duration_ns"].to_numpy(dtype=float), index=index)
+    period = pd.Series(joined["period"].astype(str).to_numpy(), index=index)
+    duration = duration[~duration.index.duplicated()]
+    period = period[~period.index.duplicated()]
+    calls = pd.DataFrame(
+        {
+            "own": own,
+            "target": target,
+            "dur": duration.reindex(child_idx).to_numpy(),
+            "period": period.reindex(child_idx).fillna("").to_numpy(),
+        }
+    )
+    ref = calls[(calls["period"] == "reference") & (calls["target"] != "")]
+    grouped = ref.groupby(["own", "target"])["dur"]
+    table = pd.DataFrame(
+        {"n": grouped.size(), "q99": grouped.quantile(0.99), "median": grouped.median()}
+    )
+    table = table[table["n"] >= MIN_REFERENCE_CALLS]
+    limit = np.maximum(table["q99"], table["median"] + FLOOR_NS).rename("limit").reset_index()
+    merged = calls.merge(limit, on=["own", "target"], how="left")
+    return (merged["dur"] > merged["limit"]).fillna(False).to_numpy(dtype=bool)
+
+
 class _FailedCalls:
     """Per span (trace_id, span_id): the services it made a *failed call* to, read from the
     span's own structure, without status codes: a child call to ``X`` (the service the call
@@ -598,7 +631,10 @@ class _FailedCalls:
     to the call's outcome) which
 
     - is followed by another call to ``X`` (the call was retried), or
-    - names ``X`` (the log record's text mentions the called service as a whole word);
+    - names ``X`` (the log record's text mentions the called service as a whole word), or
+    - follows a *slow* call to ``X`` (longer than ``max(q99, median + 1 ms)`` of the
+      reference calls from the caller to ``X``: a timeout, a slow-request warning) in a span
+      whose slow calls all go to ``X`` (a CPU-starved caller is slow in every call);
 
     a child call left unserved by ``X``, a service that writes spans (no span of ``X`` below
     the client span: rejected before it ran); a child call whose own span fails (when the
@@ -644,6 +680,7 @@ class _FailedCalls:
                 "level": "",
                 "message": "",
                 "failing": False,
+                "slow": _slow_calls(joined, index, child_idx, own, target),
             }
         )
         # a call left unserved by a service that writes spans (no span of it below the client
@@ -684,6 +721,7 @@ class _FailedCalls:
                         else ""
                     ),
                     "failing": False,
+                    "slow": False,
                 }
             )
             seq = pd.concat([seq, lines], ignore_index=True)
@@ -703,7 +741,16 @@ class _FailedCalls:
         for name, group in candidates.groupby(prev_target[candidates.index]):
             pattern = re.compile(rf"(?<![\w-]){re.escape(str(name))}(?![\w-])", re.I)
             named[group.index] = [bool(pattern.search(m)) for m in group["message"]]
-        failed_after = seq[retried | named]
+        # a slow call implicates its callee only in a span whose slow calls all go to one
+        # service (a CPU-starved caller is slow in every call it makes)
+        slow_calls = seq[seq["slow"]]
+        spread = slow_calls.groupby(["trace_id", "span_id"])["target"].nunique()
+        one_target = pd.MultiIndex.from_frame(seq[["trace_id", "span_id"]]).isin(
+            spread[spread == 1].index
+        )
+        prev_slow = seq["slow"].shift(1).where(same_prev, False).fillna(False).astype(bool)
+        prev_slow &= one_target
+        failed_after = seq[retried | named | (reaction & prev_slow)]
         for trace, span, x in zip(
             failed_after["trace_id"],
             failed_after["span_id"],
@@ -736,6 +783,35 @@ class _FailedCalls:
         best = max(sorted(counts), key=counts.__getitem__)
         k = counts[best]
         return (best, k, n) if k > 0.5 * n and k >= MIN_WINDOW_SPANS else None
+
+
+def reaction_targets(
+    spans: pd.DataFrame, logs: pd.DataFrame, window: TimeWindow, references: list[TimeWindow]
+) -> dict[tuple[str, str], str]:
+    """``(service, event key) -> X`` for the WARN/ERROR statements of the window whose spans
+    mostly made a failed call to ``X`` (:class:`_FailedCalls`: retried, named right after the
+    call, not served, failing, or slow): the caller's reaction to ``X``, which the logs tool
+    counts against ``X``. ``spans`` and ``logs`` as for :func:`analyse` (``logs`` with
+    ``message`` when the source has it); empty when either is empty."""
+    joined = _joined(spans, window, references)
+    if joined is None or logs.empty:
+        return {}
+    linked = logs[logs["level"].astype(str).str.upper().isin(ERROR_LEVELS)]
+    if linked.empty:
+        return {}
+    failed = _FailedCalls(_items(joined, logs), joined, logs)
+    win = joined[joined["period"] == "window"][["trace_id", "span_id", "service"]].astype(str)
+    records = (
+        linked[["trace_id", "span_id", "event_key"]]
+        .astype(str)
+        .merge(win, on=["trace_id", "span_id"])
+    )
+    out: dict[tuple[str, str], str] = {}
+    for (service, key), group in records.groupby(["service", "event_key"]):
+        found = failed.target(group[["trace_id", "span_id"]].drop_duplicates(), str(service))
+        if found is not None:
+            out[(str(service), str(key))] = found[0]
+    return out
 
 
 def _to_failed_callee(

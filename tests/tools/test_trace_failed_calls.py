@@ -139,3 +139,38 @@ def test_a_throttled_lambda_entry_point_is_credited_from_its_unserved_calls() ->
     got = credits(trees)
     assert got.get("checkout", 0.0) >= significance.SIGNIFICANT
     assert "web" not in got and "db" not in got
+
+
+def _slow_then_warn(callee_delay: dict[str, float]) -> dict[str, float]:
+    """``front`` calls ``b`` then ``c`` (both write spans) and, when its request was slow,
+    writes a WARN at its end; ``callee_delay`` adds ms to calls into b and/or c in the
+    window."""
+    trees = Spans()
+    for period in (REFERENCE, WINDOW):
+        for i in range(60):
+            trace, at = f"w-{period.start.minute}-{i}", start(period, i)
+            root = trees.span(trace, "", "front", "handle", at, 300.0)
+            cursor = at + MS
+            for callee in ("b", "c"):
+                extra = callee_delay.get(callee, 0.0) if period is WINDOW else 0.0
+                ms = 5.0 + (i % 5) * 0.2 + extra
+                client = trees.span(trace, root, "front", "call", cursor, ms, kind="client")
+                trees.span(trace, client, callee, "serve", cursor + MS // 2, 4.0)
+                cursor += int(ms * MS) + MS
+            if period is WINDOW:
+                trees.log(trace, root, "front#61", "WARN", cursor, "Slow request took long")
+    return credits(trees)
+
+
+def test_a_slow_request_warning_after_a_slow_call_credits_the_callee() -> None:
+    got = _slow_then_warn({"c": 200.0})
+    assert got.get("c", 0.0) >= significance.SIGNIFICANT
+    assert got.get("front", 0.0) < got["c"] and "b" not in got
+
+
+def test_a_caller_slow_in_every_call_keeps_its_slow_request_warning() -> None:
+    """Every call of the caller is slow (its own CPU starvation, as spans show it): the
+    warning is not moved to the last service it called."""
+    got = _slow_then_warn({"b": 200.0, "c": 200.0})
+    assert got.get("front", 0.0) >= significance.SIGNIFICANT
+    assert got["front"] >= max(got.get("b", 0.0), got.get("c", 0.0))
