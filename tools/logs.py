@@ -7,6 +7,10 @@ by the ratio of period lengths (lambda); its deviation is the Poisson-style scor
 *surging* when z >= 4 and k >= 2 lambda, *dropped* when lambda >= 5 and k <= lambda / 4, and
 *vanished* when it drops even against the component's own overall log rate (see
 :func:`classify`).
+A new or surging WARN/ERROR template is the writer's reaction to a failed dependency, and
+evidence against that dependency (edge writer -> dependency), when it names exactly one direct
+dependency (:func:`named_dependency`) or, with spans, when its records follow failed or slow
+calls to one service in their spans (:func:`tools.trace_analysis.reaction_targets`).
 Samples are redacted before they leave the tool.
 """
 

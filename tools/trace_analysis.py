@@ -52,9 +52,10 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    **Failed calls** (:class:`_FailedCalls`): a span-behaviour change (a new WARN/ERROR
    statement, a missing statement or call, a lost companion) whose changed spans mostly made a
    failed call to another service ``X`` (the call was retried, the statement right after it
-   names ``X``, it was not served, or its span fails) is the caller's reaction to ``X``
-   failing and is credited to ``X``; a caller that throws after a call returned normally
-   keeps its own change.
+   names ``X``, it was not served, its span fails, or it was slow and the caller's only slow
+   callee) is the caller's reaction to ``X`` failing and is credited to ``X``; a caller that
+   throws after a call returned normally keeps its own change. :func:`reaction_targets` gives
+   the logs tool the same judgement per statement.
 4. **Fan-out and call counts.** Per span kind and child call, more calls per span than the
    reference rate (Poisson); reported as context (retries and fan-out changes are consequences
    as often as causes), not credited.
