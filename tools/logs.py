@@ -230,7 +230,11 @@ def _reactions(
     ctx: ToolContext, window: TimeWindow, references: list[TimeWindow]
 ) -> dict[tuple[str, str], str]:
     """:func:`tools.trace_analysis.reaction_targets` over the backend's spans and span-linked
-    statements of ``window`` and ``references``; empty without spans."""
+    statements of ``window`` and ``references``; empty without spans. Only spans the backend
+    holds (a bundle): the logs tool never queries a live span source (X-Ray calls belong to the
+    traces tool and its role; the traces tool makes the same attribution there)."""
+    if ctx.backend.name != "bundle":
+        return {}
     spans = ctx.backend.spans(
         TimeWindow(
             start=min(r.start for r in [window, *references]),
