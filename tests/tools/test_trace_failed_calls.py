@@ -8,7 +8,7 @@ import pandas as pd
 from tests.tools.test_traces import MS, REFERENCE, WINDOW, Trees, credits
 from tools import significance
 from tools.models import TimeWindow
-from tools.trace_analysis import analyse
+from tools.trace_analysis import analyse, reaction_targets
 
 
 class Spans(Trees):
@@ -142,7 +142,7 @@ def test_a_throttled_lambda_entry_point_is_credited_from_its_unserved_calls() ->
     assert "web" not in got and "db" not in got
 
 
-def _slow_then_warn(callee_delay: dict[str, float]) -> dict[str, str]:
+def _slow_then_warn_trees(callee_delay: dict[str, float]) -> Spans:
     """``front`` calls ``b`` then ``c`` (both write spans) and, when its request was slow,
     writes a WARN at its end; ``callee_delay`` adds ms to calls into b and/or c in the
     window."""
@@ -160,7 +160,11 @@ def _slow_then_warn(callee_delay: dict[str, float]) -> dict[str, str]:
                 cursor += int(ms * MS) + MS
             if period is WINDOW:
                 trees.log(trace, root, "front#61", "WARN", cursor, "Slow request took long")
-    spans, logs = trees.frames()
+    return trees
+
+
+def _slow_then_warn(callee_delay: dict[str, float]) -> dict[str, str]:
+    spans, logs = _slow_then_warn_trees(callee_delay).frames()
     found = analyse(spans, logs, WINDOW, [REFERENCE])
     # who the new WARN statement is credited to
     return {
@@ -178,3 +182,10 @@ def test_a_caller_slow_in_every_call_keeps_its_slow_request_warning() -> None:
     """Every call of the caller is slow (its own CPU starvation, as spans show it): the
     warning is not moved to the last service it called."""
     assert list(_slow_then_warn({"b": 200.0, "c": 200.0})) == ["front"]
+
+
+def test_the_logs_tool_learns_which_statements_react_to_a_callee() -> None:
+    """reaction_targets: (service, event key) -> the callee its records react to."""
+    for delay, expected in (({"c": 200.0}, {("front", "front#61"): "c"}), ({}, {})):
+        spans, logs = _slow_then_warn_trees(delay).frames()
+        assert reaction_targets(spans, logs, WINDOW, [REFERENCE]) == expected
