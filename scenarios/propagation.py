@@ -337,6 +337,19 @@ def _latency(
     return memo[name]
 
 
+def expected_call_error(topo: Topology, effects: Mapping[str, Effect], edge: Edge) -> float:
+    """Share (0..1) of calls along ``edge`` that fail as the caller sees them: the callee's
+    errors, or a throttle on both attempts (the caller retries once)."""
+    return _failed(topo, effects, edge, {})
+
+
+def expected_entry_error(topo: Topology, effects: Mapping[str, Effect], name: str) -> float:
+    """Share (0..1) of the jobs of an entry ``name`` (a function its event source invokes)
+    that fail: its errors, or an invocation throttled twice (the source retries once)."""
+    throttle = effects.get(name, NONE).throttle_rate
+    return 1 - (1 - expected_error(topo, effects, name)) * (1 - throttle**2)
+
+
 def expected_latency(topo: Topology, effects: Mapping[str, Effect], name: str) -> float:
     """Mean server-side duration (ms) of a request handled by ``name``, including its calls."""
     return _latency(topo, effects, name, {})
@@ -481,6 +494,16 @@ class RequestSimulator:
     ) -> tuple[list[SpanRow], list[LogLine], bool]:
         """Spans and log lines of one request originated by ``entry``; True when it succeeded."""
         req = _Request(self._id(16), effects)
+        throttle = effects.get(entry, NONE).throttle_rate
+        if throttle and self.topo.nodes[entry].runtime != "client":
+            # the invocation by the event source is throttled before the function runs (no
+            # span, no log); the source retries once after a back-off, as a caller does
+            for attempt in range(2):
+                if self.rng.random() >= throttle:
+                    break
+                if attempt == 1:
+                    return [], [], False
+                start_ms += self._lognormal(RETRY_BACKOFF_MS, 0.2)
         ok, _end, _status = self._serve(req, entry, "", start_ms)
         return req.spans, req.logs, ok
 
@@ -508,7 +531,10 @@ class RequestSimulator:
         status, ok = 200, True
         if node.runtime != "client" and rng.random() < 0.6:
             self._log(req, here, start + 0.2, "INFO", "received", f"Handling {op}")
-        for i, edge in enumerate(self._choose_calls(name)):
+        chosen = self._choose_calls(name)
+        # a client's span is its one call (RUM records the request with the API it calls)
+        peer = chosen[0].callee if node.runtime == "client" and len(chosen) == 1 else ""
+        for i, edge in enumerate(chosen):
             if i == fail_after:
                 break
             cursor, call_ok, call_status = self._call(req, edge, here, cursor)
@@ -552,6 +578,7 @@ class RequestSimulator:
                 start,
                 end - start,
                 status,
+                peer,
             )
         )
         return ok, end, status

@@ -55,6 +55,7 @@ from scenarios.overlay import Overlay, OverlayError, apply_overlay, load_overlay
 from scenarios.propagation import (
     FAULT_KINDS,
     KINDS_BY_RUNTIME,
+    RETRY_BACKOFF_MS,
     Effect,
     Fault,
     LogLine,
@@ -62,7 +63,9 @@ from scenarios.propagation import (
     SpanRow,
     Topology,
     effects_at,
+    expected_call_error,
     expected_call_latency,
+    expected_entry_error,
     expected_error,
     expected_latency,
     function_error,
@@ -210,12 +213,14 @@ def _endpoint_view(
     for entry in topo.entries:
         if entry.fanout == "one":
             for edge in topo.calls(entry.name):
-                err = expected_error(topo, effects, edge.callee)
+                err = expected_call_error(topo, effects, edge)
                 out[(entry.name, edge.callee)] = (err, expected_call_latency(topo, effects, edge))
         else:
+            throttle = effects.get(entry.name, Effect()).throttle_rate
+            lat = expected_latency(topo, effects, entry.name)
             out[(entry.name, entry.name)] = (
-                expected_error(topo, effects, entry.name),
-                expected_latency(topo, effects, entry.name),
+                expected_entry_error(topo, effects, entry.name),
+                lat + throttle * (RETRY_BACKOFF_MS + lat),
             )
     return out
 
@@ -483,7 +488,10 @@ def _metrics(topo: Topology, overlay: Overlay, plan: Plan, inst: _Instances) -> 
             lat = expected_latency(topo, effects, name)
             err = min(1.0, expected_error(topo, effects, name))
             own_ms = node.self_ms * eff.self_factor
-            reqs = int(rng.poisson(rpm))
+            # requests the component served: a throttled Lambda invocation never ran (the
+            # caller retries once, so rpm * (1 - t^2) of the requests run)
+            served = 1 - eff.throttle_rate**2 if node.runtime == "lambda" else 1.0
+            reqs = int(rng.poisson(rpm * served))
             errs = int(rng.binomial(reqs, err)) if reqs else 0
             if node.instrumented:
                 dims = {"Service": slug}
@@ -512,12 +520,15 @@ def _metrics(topo: Topology, overlay: Overlay, plan: Plan, inst: _Instances) -> 
             elif node.runtime == "lambda":
                 dims = {"FunctionName": slug}
                 conc = rpm / 60 * lat / 1000 * jitter(0.1)
+                # a throttled invocation is no invocation (AWS/Lambda metrics reference)
                 add("AWS/Lambda", "Invocations", dims, reqs, "Count")
                 fn_err = min(1.0, function_error(topo, effects, name))
                 fn_errs = int(rng.binomial(reqs, fn_err)) if reqs else 0
                 add("AWS/Lambda", "Errors", dims, fn_errs, "Count")
                 add("AWS/Lambda", "Duration", dims, lat * jitter(0.06), "Milliseconds")
-                throttles = int(rng.poisson(rpm * eff.throttle_rate))
+                # every attempt counts, the retry of a throttled one too
+                throttle = eff.throttle_rate
+                throttles = int(rng.poisson(rpm * throttle * (1 + throttle)))
                 add("AWS/Lambda", "Throttles", dims, throttles, "Count")
                 add("AWS/Lambda", "ConcurrentExecutions", dims, round(conc, 2), "Count")
             elif node.runtime == "rds":

@@ -7,6 +7,10 @@ by the ratio of period lengths (lambda); its deviation is the Poisson-style scor
 *surging* when z >= 4 and k >= 2 lambda, *dropped* when lambda >= 5 and k <= lambda / 4, and
 *vanished* when it drops even against the component's own overall log rate (see
 :func:`classify`).
+A new or surging WARN/ERROR template is the writer's reaction to a failed dependency, and
+evidence against that dependency (edge writer -> dependency), when it names exactly one direct
+dependency (:func:`named_dependency`) or, with spans, when its records follow failed or slow
+calls to one service in their spans (:func:`tools.trace_analysis.reaction_targets`).
 Samples are redacted before they leave the tool.
 """
 
@@ -21,6 +25,7 @@ from scipy import stats
 
 from tools import significance
 from tools.context import ToolContext, ToolResult
+from tools.loglevel import log_level
 from tools.models import Evidence, Model, TimeWindow, iso
 from tools.redact import redact
 from tools.telemetry.base import LogPattern
@@ -179,6 +184,70 @@ def _classify_ranked(
     return [classify(patterns[i], ratio, window, bin_seconds, traffic) for i in order]
 
 
+MIN_NAME = 4
+"""Shortest resource name matched in log text (shorter ones match ordinary words)."""
+
+
+def dependency_names(ctx: ToolContext, element_id: str) -> dict[str, re.Pattern[str]]:
+    """The direct dependencies of an element (C4 relationships from it) -> a pattern that
+    matches a mention of one in log text: its element name, or the last segment of one of its
+    ``rca.resources`` (a function, table, queue or host name; at least :data:`MIN_NAME`
+    characters), as a whole word, any case."""
+    arch = ctx.architecture
+    out: dict[str, re.Pattern[str]] = {}
+    for dep in arch.graph.successors(element_id):
+        if dep == element_id or dep not in arch.elements:
+            continue
+        names = {arch.elements[dep].name}
+        for resource in arch.telemetry(dep).resources:
+            last = re.split(r"[:/]", resource.rstrip("/"))[-1]
+            if len(last) >= MIN_NAME:
+                names.add(last)
+        words = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        out[dep] = re.compile(rf"(?<![\w-])(?:{words})(?![\w-])", re.I)
+    return out
+
+
+def _new_warning(change: PatternChange) -> bool:
+    """A new or surging template that reads as an error or is written at WARN or above."""
+    erring = change.error or log_level(change.template) in ("WARN", "ERROR", "FATAL")
+    return erring and change.status in ("new", "surge")
+
+
+def named_dependency(change: PatternChange, names: dict[str, re.Pattern[str]]) -> str | None:
+    """The one direct dependency that a new or surging error template names in its samples
+    (the caller's reaction to a failed call: ``Call to X failed``, ``X throttled the request;
+    retrying``); None when it names none or several. Such a statement is evidence against the
+    dependency it names, not against the component that wrote it."""
+    if not names or not _new_warning(change):
+        return None
+    text = " ".join([change.template, *change.samples])
+    named = [dep for dep, pattern in names.items() if pattern.search(text)]
+    return named[0] if len(named) == 1 else None
+
+
+def _reactions(
+    ctx: ToolContext, window: TimeWindow, references: list[TimeWindow]
+) -> dict[tuple[str, str], str]:
+    """:func:`tools.trace_analysis.reaction_targets` over the backend's spans and span-linked
+    statements of ``window`` and ``references``; empty without spans. Only spans the backend
+    holds (a bundle): the logs tool never queries a live span source (X-Ray calls belong to the
+    traces tool and its role; the traces tool makes the same attribution there)."""
+    if ctx.backend.name != "bundle":
+        return {}
+    spans = ctx.backend.spans(
+        TimeWindow(
+            start=min(r.start for r in [window, *references]),
+            end=max(r.end for r in [window, *references]),
+        )
+    )
+    if spans is None or spans.empty:
+        return {}
+    from tools.trace_analysis import reaction_targets  # pandas: only when there are spans
+
+    return reaction_targets(spans, ctx.backend.span_logs(window, references), window, references)
+
+
 def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
     """New, surging and dropped log templates per component.
 
@@ -197,6 +266,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
     unmapped: list[str] = []
     lines: list[str] = []
     partial = False
+    reactions: dict[tuple[str, str], str] | None = None
     for ref in args.components:
         element = ctx.architecture.get(ref)
         groups = ctx.architecture.telemetry(element.id).log_groups
@@ -237,19 +307,36 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
             + f"; {result.records_scanned} records, {result.bytes_scanned} bytes scanned"
         )
         notable = [c for c in changes if c.status != "steady"][: args.max_patterns]
+        names = dependency_names(ctx, element.id)
         for c in notable:
+            about, how = named_dependency(c, names), "names its dependency"
+            if about is None and _new_warning(c) and " " in c.template:
+                # a keyed statement (``LEVEL logger#line``) written right after failed or
+                # slow calls to one service in its spans is the caller's reaction to it
+                if reactions is None:
+                    reactions = _reactions(ctx, window, references)
+                callee = reactions.get((element.name, c.template.split(" ", 1)[1]))
+                if callee is not None and ctx.architecture.has(callee):
+                    about = ctx.architecture.get(callee).id
+                    how = "follows failed or slow calls in its spans to"
             text = (
                 f"{element.name}: {c.status} {'error ' if c.error else ''}pattern "
                 f"'{c.template[:240]}' {c.window_count}x in window vs {c.baseline_count}x in "
                 f"baseline (expected {c.expected:g}, z {c.z:+.1f})"
                 + (f", from {c.onset}" if c.onset else "")
             )
+            if about is not None:
+                text += (
+                    f"; the statement {how} {ctx.architecture.elements[about].name} (a reaction "
+                    "to failed calls to it: evidence against it)"
+                )
             lines.append(text)
             evidence.append(
                 ctx.ledger.add(
                     tool="logs",
                     kind="log_pattern",
-                    component=element.id,
+                    component=about or element.id,
+                    edge=(element.id, about) if about else None,
                     summary=text,
                     searched=searched,
                     window=window,
@@ -267,6 +354,7 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
                         "test": "Poisson count vs the add-one baseline rate (Bonferroni over "
                         f"{n_templates} templates)",
                         "scope": "symptom",
+                        **({"written_by": element.id} if about else {}),
                         **({"span_links": ",".join(c.span_links)} if c.span_links else {}),
                     },
                     samples=c.samples,

@@ -126,6 +126,21 @@ class Anomaly(Model):
     test: str = ""
 
 
+def _periods(
+    series: MetricSeries, window: TimeWindow, lookback_s: float, baseline: TimeWindow | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(epoch seconds, values, baseline mask, window mask) of a series: the baseline is the
+    ``lookback_s`` before the window and, when given, ``baseline`` outside the window."""
+    times = np.array([t.timestamp() for t in series.timestamps], dtype=float)
+    values = np.array(series.values, dtype=float)
+    start, end = window.start.timestamp(), window.end.timestamp()
+    in_base = (times >= start - lookback_s) & (times < start)
+    if baseline is not None:
+        b_start, b_end = baseline.start.timestamp(), baseline.end.timestamp()
+        in_base |= (times >= b_start) & (times < b_end) & ((times < start) | (times >= end))
+    return times, values, in_base, (times >= start) & (times < end)
+
+
 def detect_anomaly(
     series: MetricSeries,
     window: TimeWindow,
@@ -139,15 +154,8 @@ def detect_anomaly(
     the scale is at least 25% of the baseline median, so only changes of 100% or more count.
     Returns None when the series is steady or has no baseline point.
     """
-    times = np.array([t.timestamp() for t in series.timestamps], dtype=float)
-    values = np.array(series.values, dtype=float)
-    start, end = window.start.timestamp(), window.end.timestamp()
-    in_base = (times >= start - lookback_s) & (times < start)
-    if baseline is not None:
-        b_start, b_end = baseline.start.timestamp(), baseline.end.timestamp()
-        in_base |= (times >= b_start) & (times < b_end) & ((times < start) | (times >= end))
+    times, values, in_base, in_window = _periods(series, window, lookback_s, baseline)
     base = values[in_base]
-    in_window = (times >= start) & (times < end)
     win, win_times = values[in_window], times[in_window]
     base = base[np.isfinite(base)]
     finite = np.isfinite(win)
@@ -207,6 +215,97 @@ def _evidence(
     p = float(result.pvalue)
     value = -math.log10(p) if p > 0 else significance.normal(shift)
     return round(max(0.0, value), 3), "one-sided Mann-Whitney U vs the baseline points"
+
+
+def pass_fail_scale(series: MetricSeries) -> float | None:
+    """The full-scale value of a pass/fail series, or None when the series is not one.
+
+    A pass/fail series records one run's outcome per point (a CloudWatch Synthetics canary's
+    ``SuccessPercent`` is 100 or 0 per run; a health check's 1 or 0): every finite value is 0
+    or the full scale (100 for a percent metric, else 1), and its role says which is a
+    failure (availability: 0 fails; errors: full scale fails)."""
+    role = metric_role(series.metric)
+    if role not in ("availability", "errors"):
+        return None
+    full = 100.0 if natural_floor(series) == PERCENT_FLOOR else 1.0
+    values = np.array(series.values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < MIN_BASELINE_POINTS or not np.isin(values, (0.0, full)).all():
+        return None
+    return full
+
+
+def detect_proportion(
+    series: MetricSeries,
+    window: TimeWindow,
+    lookback_s: float,
+    baseline: TimeWindow | None = None,
+) -> Anomaly | None:
+    """A pass/fail series (:func:`pass_fail_scale`) failing more often in ``window`` than in
+    its baseline (the ``lookback_s`` before the window and, when given, ``baseline``), as a
+    proportion, not a level: a canary that fails on a minority of its runs keeps its median
+    at 100% and shows no level shift.
+
+    Test: from each failing run in the window as a candidate onset, the runs from the onset on
+    hold ``k`` failures of ``n`` against ``k0`` of ``n0`` in the baseline; one-sided Fisher
+    exact test (the two-proportion test exact for small counts: ``P(X >= k)`` with ``X``
+    hypergeometric over the pooled runs), ``-log10 p`` Bonferroni-corrected over the candidate
+    onsets. Returns None when the series is not pass/fail, has no baseline run, or does not
+    fail significantly more often than its baseline (p >= 0.001 after the correction).
+    """
+    full = pass_fail_scale(series)
+    if full is None:
+        return None
+    times, values, in_base, in_window = _periods(series, window, lookback_s, baseline)
+    finite = np.isfinite(values)
+    role = metric_role(series.metric)
+    failing = values < full if role == "availability" else values > 0
+    base_fail = failing[in_base & finite]
+    win_fail, win_times = failing[in_window & finite], times[in_window & finite]
+    n0, k0 = len(base_fail), int(base_fail.sum())
+    onsets = np.flatnonzero(win_fail)
+    if not n0 or not len(onsets):
+        return None
+    best, best_i, best_kn = 0.0, -1, (0, 0)
+    for i in onsets:
+        k, n = int(win_fail[i:].sum()), len(win_fail) - int(i)
+        if k / n <= k0 / n0:
+            continue
+        log_p = float(stats.hypergeom.logsf(k - 1, n + n0, k + k0, n))
+        value = max(0.0, -log_p / math.log(10)) if math.isfinite(log_p) else 0.0
+        if value > best:
+            best, best_i, best_kn = value, int(i), (k, n)
+    if best_i < 0:
+        return None
+    evidence = significance.bonferroni(best, len(onsets))
+    if evidence < significance.SIGNIFICANT:  # as a level shift must pass Z_THRESHOLD
+        return None
+    k, n = best_kn
+    ok_base = 100.0 * (1 - k0 / n0)
+    ok_after = 100.0 * (1 - k / n)
+    sign = -1 if role == "availability" else 1
+    return Anomaly(
+        series=series.label,
+        role=role,
+        direction=sign,
+        onset=datetime.fromtimestamp(win_times[best_i], tz=window.start.tzinfo),
+        baseline_median=round(ok_base if role == "availability" else 100 - ok_base, 3),
+        window_median=round(ok_after if role == "availability" else 100 - ok_after, 3),
+        z=round(sign * abs(significance_z(evidence)), 2),
+        change_pct=None,
+        harmful=True,
+        sparse_baseline=n0 < MIN_BASELINE_POINTS,
+        evidence=evidence,
+        test=(
+            f"one-sided Fisher exact two-proportion test of failing runs: {k} of {n} from the "
+            f"onset vs {k0} of {n0} in the baseline (Bonferroni over {len(onsets)} onsets)"
+        ),
+    )
+
+
+def significance_z(evidence: float) -> float:
+    """The standard normal z whose one-sided tail is ``10 ** -evidence`` (for display)."""
+    return float(stats.norm.isf(min(0.5, 10.0**-evidence))) if evidence > 0 else 0.0
 
 
 class MetricsInput(Model):
@@ -286,7 +385,15 @@ def metrics(ctx: ToolContext, args: MetricsInput) -> ToolResult:
             broken.setdefault(s.metric, []).append(element.name)
         reference = ctx.baseline if args.window is None else None
         found = [
-            a for s in series if (a := detect_anomaly(s, window, ctx.metric_lookback_s, reference))
+            a
+            for s in series
+            if (
+                a := (
+                    detect_proportion(s, window, ctx.metric_lookback_s, reference)
+                    if pass_fail_scale(s) is not None
+                    else detect_anomaly(s, window, ctx.metric_lookback_s, reference)
+                )
+            )
         ]
         found.sort(key=lambda a: (not a.harmful, -abs(a.z)))
         fired = [a for a in alarms if _alarm_matches(a, tele.metrics)]

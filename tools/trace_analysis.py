@@ -45,6 +45,17 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    failing client span without a span below it that names its ``peer_service`` is an origin in
    the peer (the callee failed or refused the call and wrote no span of its own), counted
    against the calls into that peer.
+   **Unserved calls** (:func:`_unserved`): a client span naming a ``peer_service`` that
+   writes spans, with no span of it below (the call was rejected before the callee ran: a
+   throttled Lambda invocation), ``k`` of ``n`` window calls vs the reference rate (binomial);
+   credited to the peer. Needs no status codes.
+   **Failed calls** (:class:`_FailedCalls`): a span-behaviour change (a new WARN/ERROR
+   statement, a missing statement or call, a lost companion) whose changed spans mostly made a
+   failed call to another service ``X`` (the call was retried, the statement right after it
+   names ``X``, it was not served, its span fails, or it was slow and the caller's only slow
+   callee) is the caller's reaction to ``X`` failing and is credited to ``X``; a caller that
+   throws after a call returned normally keeps its own change. :func:`reaction_targets` gives
+   the logs tool the same judgement per statement.
 4. **Fan-out and call counts.** Per span kind and child call, more calls per span than the
    reference rate (Poisson); reported as context (retries and fan-out changes are consequences
    as often as causes), not credited.
@@ -53,6 +64,7 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,6 +186,37 @@ def _served(joined: pd.DataFrame) -> pd.Series:
     return pd.Series(keys.isin(parents), index=joined.index)
 
 
+def _joined(
+    spans: pd.DataFrame, window: TimeWindow, references: list[TimeWindow]
+) -> pd.DataFrame | None:
+    """The spans of ``window`` and ``references`` (column ``period``), each with its parent's
+    service, operation and duration (``p_service``, ``p_operation``, ``p_duration``); None
+    without spans."""
+    if spans.empty:
+        return None
+    spans = spans.copy()
+    spans["start_ns"] = pd.to_numeric(spans["start_ns"], errors="coerce")
+    spans["duration_ns"] = pd.to_numeric(spans["duration_ns"], errors="coerce")
+    spans = spans.dropna(subset=["start_ns", "duration_ns"])
+    if "peer_service" not in spans.columns:
+        spans["peer_service"] = ""
+    spans["peer_service"] = spans["peer_service"].fillna("").astype(str).str.strip()
+    spans["period"] = _period(spans["start_ns"], window, references)
+    spans["block"] = spans["start_ns"].astype("int64") // BLOCK_NS
+    spans = spans[spans["period"] != ""]
+    parents = spans[["trace_id", "span_id", "service", "operation", "duration_ns"]].rename(
+        columns={
+            "span_id": "parent_id",
+            "service": "p_service",
+            "operation": "p_operation",
+            "duration_ns": "p_duration",
+        }
+    )
+    joined = spans.merge(parents, on=["trace_id", "parent_id"], how="left")
+    joined["p_operation"] = joined["p_operation"].fillna("")
+    return joined
+
+
 def analyse(
     spans: pd.DataFrame,
     logs: pd.DataFrame,
@@ -187,40 +230,21 @@ def analyse(
     not in the window) the reference. Returns the findings; never raises on empty input.
     """
     found = TraceFindings()
-    if spans.empty:
+    joined = _joined(spans, window, references)
+    if joined is None:
         return found
-    spans = spans.copy()
-    spans["start_ns"] = pd.to_numeric(spans["start_ns"], errors="coerce")
-    spans["duration_ns"] = pd.to_numeric(spans["duration_ns"], errors="coerce")
-    spans = spans.dropna(subset=["start_ns", "duration_ns"])
-    if "peer_service" not in spans.columns:
-        spans["peer_service"] = ""
-    spans["peer_service"] = spans["peer_service"].fillna("").astype(str).str.strip()
-    spans["period"] = _period(spans["start_ns"], window, references)
-    spans["block"] = spans["start_ns"].astype("int64") // BLOCK_NS
-    spans = spans[spans["period"] != ""]
-    found.window_spans = int((spans["period"] == "window").sum())
-    found.reference_spans = int((spans["period"] == "reference").sum())
+    found.window_spans = int((joined["period"] == "window").sum())
+    found.reference_spans = int((joined["period"] == "reference").sum())
     if not found.window_spans or not found.reference_spans:
         return found
-    parents = spans[["trace_id", "span_id", "service", "operation", "duration_ns"]].rename(
-        columns={
-            "span_id": "parent_id",
-            "service": "p_service",
-            "operation": "p_operation",
-            "duration_ns": "p_duration",
-        }
-    )
-    joined = spans.merge(parents, on=["trace_id", "parent_id"], how="left")
-    joined["p_operation"] = joined["p_operation"].fillna("")
-    found.has_status = bool((spans["status_code"].astype(str).str.strip() != "").any())
+    found.has_status = bool((joined["status_code"].astype(str).str.strip() != "").any())
     found.has_logs = not logs.empty
     edge_credits = _edges(joined, found)
     own, stops = _behaviour(joined, logs, found)
     origin = _origins(joined, found) if found.has_status else []
-    found.credits = edge_credits + own + origin
-    # test families corrected separately: edges, span presence, companions, origins
-    found.families = 3 + int(found.has_status)
+    found.credits = edge_credits + own + origin + _unserved(joined, found)
+    # test families corrected separately: edges, span presence, companions, unserved calls, origins
+    found.families = 4 + int(found.has_status)
     found.credits += _attribute_stops(stops, {c.component for c in found.credits})
     _fanout(joined, found)
     return found
@@ -285,6 +309,9 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     # calls into a peer that wrote no span: the client span's whole round trip
     leaf = joined[(joined["peer_service"] != "") & (joined["peer_service"] != joined["service"])]
     leaf = leaf[~_served(joined).loc[leaf.index]]
+    # an unserved call into a service that writes spans was rejected before it ran: its round
+    # trip is no network time (see _unserved)
+    leaf = leaf[~leaf["peer_service"].isin(set(joined["service"]))]
     if not leaf.empty:
         cross = pd.concat(
             [
@@ -587,7 +614,8 @@ def _behaviour(
     found.behaviour = table
     strong = table[table["evidence"] >= significance.SIGNIFICANT]
     last_call = _LastCalls(items)
-    pair_credits, pair_stops = _companions(items, kinds, counts, found, last_call)
+    failed = _FailedCalls(items, joined, logs)
+    pair_credits, pair_stops = _companions(items, kinds, counts, found, last_call, failed)
     if strong.empty:
         return pair_credits, pair_stops
     stops: list[dict[str, Any]] = []
@@ -611,7 +639,15 @@ def _behaviour(
             f"{row.c_ref} of {row.n_ref})"
         )
         test = "binomial vs the reference irregularity rate of the span kind"
-        _file(_span_credit(svc, row, share, text, test), stop, stops, best_own)
+        credit = _span_credit(svc, row, share, text, test)
+        changed = (
+            _holding_spans(row, win_present)
+            if row.change == "new"
+            else _lacking_spans(row, win_kinds, win_present)
+        )
+        if _to_failed_callee(credit, changed, failed, best_own):
+            continue
+        _file(credit, stop, stops, best_own)
     for credit in pair_credits:
         svc = credit.component
         if svc not in best_own or best_own[svc].evidence < credit.evidence:
@@ -655,6 +691,265 @@ def _lacking_spans(row: Any, kinds: pd.DataFrame, present: pd.DataFrame) -> pd.D
     return lacking[lacking["_merge"] == "left_only"][["trace_id", "span_id"]]
 
 
+def _holding_spans(row: Any, present: pd.DataFrame) -> pd.DataFrame:
+    """Window spans of ``row``'s kind holding ``row.item`` (trace_id, span_id)."""
+    having = present[(present["kind"] == row.kind) & (present["item"] == row.item)]
+    return having[having["period"] == "window"][["trace_id", "span_id"]].drop_duplicates()
+
+
+# ------------------------------------------------------------------- 2a. failed calls
+def _slow_calls(
+    joined: pd.DataFrame,
+    index: pd.MultiIndex,
+    child_idx: pd.MultiIndex,
+    own: np.ndarray,
+    target: np.ndarray,
+) -> np.ndarray:
+    """Per call (child span ``child_idx`` of a span of service ``own`` reaching ``target``):
+    True when the call took longer than ``max(q99, median + 1 ms)`` of the reference calls
+    from ``own`` to ``target`` (at least :data:`MIN_REFERENCE_CALLS` of them)."""
+    duration = pd.Series(joined["duration_ns"].to_numpy(dtype=float), index=index)
+    period = pd.Series(joined["period"].astype(str).to_numpy(), index=index)
+    duration = duration[~duration.index.duplicated()]
+    period = period[~period.index.duplicated()]
+    calls = pd.DataFrame(
+        {
+            "own": own,
+            "target": target,
+            "dur": duration.reindex(child_idx).to_numpy(),
+            "period": period.reindex(child_idx).fillna("").to_numpy(),
+        }
+    )
+    ref = calls[(calls["period"] == "reference") & (calls["target"] != "")]
+    grouped = ref.groupby(["own", "target"])["dur"]
+    table = pd.DataFrame(
+        {"n": grouped.size(), "q99": grouped.quantile(0.99), "median": grouped.median()}
+    )
+    table = table[table["n"] >= MIN_REFERENCE_CALLS]
+    limit = np.maximum(table["q99"], table["median"] + FLOOR_NS).rename("limit").reset_index()
+    merged = calls.merge(limit, on=["own", "target"], how="left")
+    return (merged["dur"] > merged["limit"]).fillna(False).to_numpy(dtype=bool)
+
+
+class _FailedCalls:
+    """Per span (trace_id, span_id): the services it made a *failed call* to, read from the
+    span's own structure, without status codes: a child call to ``X`` (the service the call
+    reaches, or for a client span without a server span below it the ``peer_service`` it names)
+    that is followed, next in the span, by a WARN/ERROR statement of the caller (its reaction
+    to the call's outcome) which
+
+    - is followed by another call to ``X`` (the call was retried), or
+    - names ``X`` (the log record's text mentions the called service as a whole word), or
+    - follows a *slow* call to ``X`` (longer than ``max(q99, median + 1 ms)`` of the
+      reference calls from the caller to ``X``: a timeout, a slow-request warning) in a span
+      whose slow calls all go to ``X`` (a CPU-starved caller is slow in every call);
+
+    a child call left unserved by ``X``, a service that writes spans (no span of ``X`` below
+    the client span: rejected before it ran); a child call whose own span fails (when the
+    source has status codes). A span that is itself an unserved call to ``X`` (a client's one
+    call per span) failed to ``X`` too. A caller that throws
+    after a call returned normally writes a statement that neither names the callee nor is
+    followed by a retry: its spans hold no failed call (the exception is the caller's).
+
+    Built on first use (only attribution of a significant change needs it).
+    """
+
+    def __init__(self, items: pd.DataFrame, joined: pd.DataFrame, logs: pd.DataFrame) -> None:
+        self._args: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = (items, joined, logs)
+        self._failed: dict[tuple[str, str], set[str]] = {}
+
+    def _build(self) -> None:
+        assert self._args is not None
+        items, joined, logs = self._args
+        self._args = None
+        span_keys = joined[["trace_id", "span_id"]].astype(str)
+        index = pd.MultiIndex.from_frame(span_keys)
+        owner = pd.Series(joined["service"].astype(str).to_numpy(), index=index)
+        peer = pd.Series(joined["peer_service"].astype(str).to_numpy(), index=index)
+        owner = owner[~owner.index.duplicated()]
+        peer = peer[~peer.index.duplicated()]
+        calls = items[items["child"].astype(str) != ""]
+        if calls.empty:
+            return
+        parent_idx = pd.MultiIndex.from_frame(calls[["trace_id", "span_id"]].astype(str))
+        child_idx = pd.MultiIndex.from_arrays(
+            [calls["trace_id"].astype(str), calls["child"].astype(str)]
+        )
+        own = owner.reindex(parent_idx).fillna("").to_numpy()
+        callee = calls["callee"].astype(str).to_numpy()
+        child_peer = peer.reindex(child_idx).fillna("").to_numpy()
+        target = np.where(callee != own, callee, np.where(child_peer != own, child_peer, ""))
+        seq = pd.DataFrame(
+            {
+                "trace_id": calls["trace_id"].astype(str).to_numpy(),
+                "span_id": calls["span_id"].astype(str).to_numpy(),
+                "t_ns": calls["t_ns"].to_numpy(),
+                "target": target,
+                "level": "",
+                "message": "",
+                "failing": False,
+                "slow": _slow_calls(joined, index, child_idx, own, target),
+            }
+        )
+        # a call left unserved by a service that writes spans (no span of it below the client
+        # span: rejected before it ran) failed, and so did a failing client span
+        writers = set(joined["service"].astype(str))
+        unserved = (
+            joined["peer_service"].isin(writers)
+            & (joined["peer_service"] != joined["service"])
+            & ~_served(joined)
+        )
+        if "status_code" in joined.columns:
+            kinds = joined["kind"] if "kind" in joined.columns else None
+            unserved |= _is_error(joined["status_code"], kinds)
+        error = pd.Series(unserved.to_numpy(), index=index)
+        error = error[~error.index.duplicated()]
+        seq["failing"] = error.reindex(child_idx).fillna(False).to_numpy(dtype=bool)
+        # a span that is itself such a call (a client's one call per span) failed to its peer
+        for trace, span, x in zip(
+            joined.loc[unserved, "trace_id"].astype(str),
+            joined.loc[unserved, "span_id"].astype(str),
+            joined.loc[unserved, "peer_service"].astype(str),
+            strict=True,
+        ):
+            if x:
+                self._failed.setdefault((trace, span), set()).add(x)
+        if not logs.empty:
+            linked = logs[logs["span_id"].astype(str) != ""]
+            lines = pd.DataFrame(
+                {
+                    "trace_id": linked["trace_id"].astype(str).to_numpy(),
+                    "span_id": linked["span_id"].astype(str).to_numpy(),
+                    "t_ns": linked["t_ns"].to_numpy(),
+                    "target": "",
+                    "level": linked["level"].astype(str).str.upper().to_numpy(),
+                    "message": (
+                        linked["message"].astype(str).to_numpy()
+                        if "message" in linked.columns
+                        else ""
+                    ),
+                    "failing": False,
+                    "slow": False,
+                }
+            )
+            seq = pd.concat([seq, lines], ignore_index=True)
+        seq = seq.sort_values(["trace_id", "span_id", "t_ns"], kind="stable").reset_index(drop=True)
+        same_prev = (seq["trace_id"] == seq["trace_id"].shift(1)) & (
+            seq["span_id"] == seq["span_id"].shift(1)
+        )
+        same_next = (seq["trace_id"] == seq["trace_id"].shift(-1)) & (
+            seq["span_id"] == seq["span_id"].shift(-1)
+        )
+        prev_target = seq["target"].shift(1).where(same_prev, "").fillna("")
+        next_target = seq["target"].shift(-1).where(same_next, "").fillna("")
+        reaction = seq["level"].isin(ERROR_LEVELS) & (prev_target != "")
+        retried = reaction & (next_target == prev_target)
+        candidates = seq[reaction & ~retried]
+        named = pd.Series(False, index=seq.index)
+        for name, group in candidates.groupby(prev_target[candidates.index]):
+            pattern = re.compile(rf"(?<![\w-]){re.escape(str(name))}(?![\w-])", re.I)
+            named[group.index] = [bool(pattern.search(m)) for m in group["message"]]
+        # a slow call implicates its callee only in a span whose slow calls all go to one
+        # service (a CPU-starved caller is slow in every call it makes)
+        slow_calls = seq[seq["slow"]]
+        spread = slow_calls.groupby(["trace_id", "span_id"])["target"].nunique()
+        one_target = pd.MultiIndex.from_frame(seq[["trace_id", "span_id"]]).isin(
+            spread[spread == 1].index
+        )
+        prev_slow = seq["slow"].shift(1).where(same_prev, False).fillna(False).astype(bool)
+        prev_slow &= one_target
+        failed_after = seq[retried | named | (reaction & prev_slow)]
+        for trace, span, x in zip(
+            failed_after["trace_id"],
+            failed_after["span_id"],
+            prev_target[failed_after.index],
+            strict=True,
+        ):
+            self._failed.setdefault((trace, span), set()).add(str(x))
+        failing = seq[seq["failing"] & (seq["target"] != "")]
+        for trace, span, x in zip(
+            failing["trace_id"], failing["span_id"], failing["target"], strict=True
+        ):
+            self._failed.setdefault((trace, span), set()).add(str(x))
+
+    def target(self, spans: pd.DataFrame, own: str) -> tuple[str, int, int] | None:
+        """The service ``X`` (not ``own``) that most of ``spans`` (trace_id, span_id) made a
+        failed call to, with how many did and of how many: when more than half did and at
+        least :data:`MIN_WINDOW_SPANS`; else None."""
+        if self._args is not None:
+            self._build()
+        n = len(spans)
+        if not n or not self._failed:
+            return None
+        counts: dict[str, int] = {}
+        for key in zip(spans["trace_id"].astype(str), spans["span_id"].astype(str), strict=True):
+            for x in self._failed.get(key, ()):
+                if x != own:
+                    counts[x] = counts.get(x, 0) + 1
+        if not counts:
+            return None
+        best = max(sorted(counts), key=counts.__getitem__)
+        k = counts[best]
+        return (best, k, n) if k > 0.5 * n and k >= MIN_WINDOW_SPANS else None
+
+
+def reaction_targets(
+    spans: pd.DataFrame, logs: pd.DataFrame, window: TimeWindow, references: list[TimeWindow]
+) -> dict[tuple[str, str], str]:
+    """``(service, event key) -> X`` for the WARN/ERROR statements of the window whose spans
+    mostly made a failed call to ``X`` (:class:`_FailedCalls`: retried, named right after the
+    call, not served, failing, or slow): the caller's reaction to ``X``, which the logs tool
+    counts against ``X``. ``spans`` and ``logs`` as for :func:`analyse` (``logs`` with
+    ``message`` when the source has it); empty when either is empty."""
+    joined = _joined(spans, window, references)
+    if joined is None or logs.empty:
+        return {}
+    linked = logs[logs["level"].astype(str).str.upper().isin(ERROR_LEVELS)]
+    if linked.empty:
+        return {}
+    failed = _FailedCalls(_items(joined, logs), joined, logs)
+    win = joined[joined["period"] == "window"][["trace_id", "span_id", "service"]].astype(str)
+    records = (
+        linked[["trace_id", "span_id", "event_key"]]
+        .astype(str)
+        .merge(win, on=["trace_id", "span_id"])
+    )
+    out: dict[tuple[str, str], str] = {}
+    for (service, key), group in records.groupby(["service", "event_key"]):
+        found = failed.target(group[["trace_id", "span_id"]].drop_duplicates(), str(service))
+        if found is not None:
+            out[(str(service), str(key))] = found[0]
+    return out
+
+
+def _to_failed_callee(
+    credit: Credit, changed: pd.DataFrame, failed: _FailedCalls, best_own: dict[str, Credit]
+) -> bool:
+    """When most of the ``changed`` spans of the credit's service made a failed call to ``X``
+    (:class:`_FailedCalls`), the change is the caller's reaction to ``X`` failing: file the
+    credit under ``X`` (strongest kept) and return True; else False (nothing filed)."""
+    found = failed.target(changed, credit.component)
+    if found is None:
+        return False
+    callee, k, n = found
+    moved = Credit(
+        component=callee,
+        detector=credit.detector,
+        evidence=credit.evidence,
+        raw=credit.raw,
+        share=credit.share,
+        text=credit.text
+        + f"; {k} of these {n} spans made a failed call to {callee} (retried, named by the "
+        "statement after it, not served, or failing)",
+        test=credit.test,
+        edge=(credit.component, callee),
+        attribution=f"callee: the caller's spans changed around failed calls to {callee}",
+    )
+    if callee not in best_own or best_own[callee].evidence < moved.evidence:
+        best_own[callee] = moved
+    return True
+
+
 # ------------------------------------------------------------------------ 2b. companions
 def _companions(
     items: pd.DataFrame,
@@ -662,6 +957,7 @@ def _companions(
     counts: pd.DataFrame,
     found: TraceFindings,
     last_call: _LastCalls,
+    failed: _FailedCalls | None = None,
 ) -> tuple[list[Credit], list[dict[str, Any]]]:
     """Statements that lose their companion: per span kind and pair of items ``(A, B)`` (child
     calls or log statements), a reference span holding ``A`` is *regular* when it holds ``B``
@@ -762,7 +1058,10 @@ def _companions(
             f"{int(row.n_ref - row.r_ref)} of {int(row.n_ref)})"
         )
         test = "binomial vs the reference irregularity rate of the statement pair"
-        _file(_span_credit(svc, row, row.k / row.n, text, test), stop, stops, best_own)
+        credit = _span_credit(svc, row, row.k / row.n, text, test)
+        if failed is not None and _to_failed_callee(credit, irregular, failed, best_own):
+            continue
+        _file(credit, stop, stops, best_own)
     return list(best_own.values()), stops
 
 
@@ -958,6 +1257,58 @@ def _origins(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
                 ),
                 test="binomial vs the reference error-origin rate",
                 attribution="own: the deepest failing span",
+            )
+        )
+    return credits
+
+
+# ------------------------------------------------------------------- 3b. unserved calls
+def _unserved(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
+    """Calls into a service that writes spans, left unserved: a client span naming its
+    ``peer_service`` ``X`` (a service with spans of its own) with no span below it. The call
+    was rejected before ``X`` ran: a throttled Lambda invocation (429
+    ``TooManyRequestsException``), a refused connection, a full queue in front of ``X``; X-Ray
+    shows such a call as a client segment without the function's segment. Needs no status
+    codes. Per ``X``: ``k`` unserved of ``n`` window calls vs the reference's unserved rate
+    (add-one smoothed; traces are sampled whole, so a served call's span is kept with it),
+    binomial on effective counts (the design effect of :func:`_design`), Bonferroni over the
+    peers tested; credited to ``X`` (the caller's spans only show that the call came back
+    without being served)."""
+    writers = set(joined["service"].astype(str))
+    calls = joined[
+        (joined["peer_service"] != "")
+        & (joined["peer_service"] != joined["service"])
+        & joined["peer_service"].isin(writers)
+    ]
+    if calls.empty:
+        return []
+    calls = calls.assign(unserved=~_served(joined).loc[calls.index])
+    table = _window_counts(calls, ["peer_service"], "unserved")
+    if table is None:
+        return []
+    table = table[table["n"] > 0]
+    table["p0"] = (table["k_ref"] + 1) / (table["n_ref"] + 2)
+    table = table.join(_design(calls, ["peer_service"], "unserved"))
+    table["raw"] = binomial_many(table["k"], table["n"], table["p0"], table["deff"])
+    credits = []
+    for peer, row in table.iterrows():
+        evidence = significance.bonferroni(float(row["raw"]), len(table))
+        if evidence < significance.SIGNIFICANT:
+            continue
+        credits.append(
+            Credit(
+                component=str(peer),
+                detector="unserved_calls",
+                evidence=evidence,
+                raw=float(row["raw"]),
+                share=round(float(row["k"] / row["n"]), 3),
+                text=(
+                    f"{peer}: {int(row['k'])} of {int(row['n'])} calls into it were not served "
+                    f"(a client span naming it with no span of {peer} below); reference "
+                    f"{int(row['k_ref'])} of {int(row['n_ref'])}"
+                ),
+                test="binomial vs the reference rate of unserved calls",
+                attribution="callee: calls were rejected before it ran (throttled, refused)",
             )
         )
     return credits

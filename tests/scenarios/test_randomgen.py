@@ -435,3 +435,47 @@ def test_generated_set_end_to_end(tmp_path: Path) -> None:
         assert len(results) == 3
         assert all(r.error is None for r in results), [r.error for r in results]
         assert all(r.truth != "?" for r in results)
+
+
+def test_a_throttled_entry_function_never_runs_its_throttled_invocations() -> None:
+    """An entry function its event source invokes: a throttled invocation writes no span and
+    no log; the source retries once, so about t^2 of the jobs are lost; the client's span
+    names the API it calls."""
+    nodes = [
+        Node("client", "client", "client", 1.0, rpm=60, fanout="one"),
+        Node("worker", "lambda", "worker", 8.0, rpm=60),
+        Node("api", "ecs", "api", 10.0),
+    ]
+    topo = Topology(nodes, [Edge("client", "api"), Edge("worker", "api")])
+    sim = RequestSimulator(topo, np.random.default_rng(3), lambda name, r: name)
+    ran = sum(
+        bool(sim.request("worker", i * 100.0, {"worker": Effect(throttle_rate=0.5)})[0])
+        for i in range(800)
+    )
+    assert 0.7 < ran / 800 < 0.8  # 1 - 0.5^2
+    spans, _logs, _ok = sim.request("client", 0.0, {})
+    assert [s.peer_service for s in spans if s.service == "client"] == ["api"]
+
+
+def test_throttled_lambda_invocations_are_not_invocations() -> None:
+    topo, _overlay, plan, points = _metrics_of_first("throttling", "lambda")
+    onset = plan.fault.start + timedelta(minutes=3)
+    slug = topo.nodes[plan.fault.component].slug
+
+    def mean(metric: str, after: bool) -> float:
+        return float(
+            np.mean(
+                [
+                    p.value
+                    for p in points
+                    if p.metric == metric
+                    and p.dimensions.get("FunctionName") == slug
+                    and (p.timestamp >= onset if after else p.timestamp < plan.fault.start)
+                ]
+            )
+        )
+
+    rate = plan.fault.params["rate"]
+    assert mean("Throttles", False) == 0 and mean("Throttles", True) > 0
+    # invocations fall by about t^2 (the retried share of the throttled ones runs)
+    assert mean("Invocations", True) < mean("Invocations", False) * (1 - rate**2 / 3)

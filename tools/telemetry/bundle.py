@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tools.bundle import AlarmStateChange, Bundle, CloudTrailRecord
+from tools.loglevel import log_level
 from tools.logmining import LogTemplateMiner
 from tools.models import TimeWindow
 from tools.redact import redact
@@ -107,8 +108,9 @@ class BundleBackend(TelemetryBackend):
                 # redact the raw line before mining: Drain3 masks digits, after which a token
                 # such as ``xoxb-<*>-<*>-...`` no longer matches any secret rule
                 message = self._redact(raw)
-                # a stable source location is its own template, never masked (bundle v2)
-                cluster = f"{message.split(' ', 1)[0]} {key}" if key else miner.add(message)
+                # a stable source location is its own template, never masked (bundle v2),
+                # named by the line's level (its first word is a timestamp in most formats)
+                cluster = f"{log_level(raw) or '-'} {key}" if key else miner.add(message)
                 if in_window:
                     n_window += 1
                     window_counts[cluster] += 1
@@ -256,10 +258,12 @@ class BundleBackend(TelemetryBackend):
 
     def span_logs(self, window: TimeWindow, references: list[TimeWindow]) -> Any:
         """Log records with a span link and an event key in any of the windows (every log
-        group of the bundle); the level is the message's first word."""
+        group of the bundle); the level is :func:`tools.loglevel.log_level` of the line and
+        ``message`` the raw line (the traces tool matches it against the services a span
+        called; it never leaves the tool)."""
         import pandas as pd
 
-        rows: list[tuple[str, str, str, str, int]] = []
+        rows: list[tuple[str, str, str, str, int, str]] = []
         for group in self.bundle.log_files:
             table = self.bundle.log_table(group)
             keep = table.between(window)
@@ -274,11 +278,14 @@ class BundleBackend(TelemetryBackend):
                         table.trace_ids[i] or "",
                         span_id,
                         key,
-                        table.messages[i].split(" ", 1)[0],
+                        log_level(table.messages[i]),
                         int(table.times[i].timestamp() * 1e9),
+                        table.messages[i],
                     )
                 )
-        return pd.DataFrame(rows, columns=["trace_id", "span_id", "event_key", "level", "t_ns"])
+        return pd.DataFrame(
+            rows, columns=["trace_id", "span_id", "event_key", "level", "t_ns", "message"]
+        )
 
     def coverage(self) -> TimeWindow | None:
         """From the earliest to the latest timestamp of any telemetry in the bundle."""
