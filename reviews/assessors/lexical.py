@@ -38,6 +38,7 @@ from functools import lru_cache
 import snowballstemmer
 
 from lenses.catalog import GuidanceNote
+from reviews.assessors.semantic import note_context, space_for
 from reviews.document import DocumentModel, Statement
 from tools.text import STOPWORDS as BASE_STOPWORDS
 
@@ -46,6 +47,7 @@ SPECIFIC_SHARE = 0.08
 CONTEXT_WEIGHT = 0.5
 RELEVANT_STATEMENTS = 12  # statements a model assessor is shown per question
 TITLE_WEIGHT = 3.0
+SEMANTIC_RANK_WEIGHT = 1.0  # weight of the semantic cosine in a statement's rank
 STOPWORDS = BASE_STOPWORDS | frozenset(
     ["each", "per", "use", "used", "using", "via", "we", "were", "you", "your", "e", "g", "eg"]
 )
@@ -115,6 +117,9 @@ class Corpus:
     notes: int
     df: Counter[str]
     acronyms: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    #: choice id -> content tokens of the note's text, the guidance side of
+    #: :mod:`reviews.assessors.semantic`'s space
+    guidance: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def idf(self, word: str) -> float:
         """Smoothed inverse note frequency (BM25's, floored at 0)."""
@@ -131,15 +136,17 @@ def build_corpus(notes: list[GuidanceNote]) -> Corpus:
     """Note frequencies over the guidance corpus and the acronyms the notes define."""
     df: Counter[str] = Counter()
     acronyms: dict[tuple[str, ...], tuple[str, ...]] = {}
+    guidance: dict[str, tuple[str, ...]] = {}
     for note in notes:
         df.update(set(content_of(note_text(note))))
+        guidance[note.choice_id] = content_of(note_context(note))
         for text in (note.good, *note.signals, *note.gaps):
             for m in _ACRONYM.finditer(text):
                 long, short = content_of(m.group(1)), content_of(m.group(2))
                 words = long[-len(m.group(2)) :] if len(long) > len(m.group(2)) else long
                 if short and words and "".join(w[0] for w in words) == short[0][: len(words)]:
                     acronyms[short] = words
-    return Corpus(notes=len(notes), df=df, acronyms=acronyms)
+    return Corpus(notes=len(notes), df=df, acronyms=acronyms, guidance=guidance)
 
 
 @dataclass
@@ -225,7 +232,9 @@ class PracticeEvidence:
 
     ``phrases``: most distinct concepts matched in one present statement; ``concepts``: distinct
     concepts matched anywhere; ``similarity``: best statement similarity (0-1);
-    ``similarity2``: second best; ``matched``: signals matched; ``title_cover``: statement
+    ``similarity2``: second best; ``semantic``: best cosine of the practice's guidance with a
+    statement in the document's latent semantic space (:mod:`reviews.assessors.semantic`);
+    ``matched``: signals matched; ``title_cover``: statement
     index -> share of the practice title's idf weight found in the statement's *own* words
     (not its section or neighbours), the cross-check that a quote names what the practice is
     about rather than only generic words of its guidance.
@@ -238,6 +247,7 @@ class PracticeEvidence:
     ranked: list[tuple[Statement, float, list[str]]]
     matched: list[str]
     title_cover: dict[int, float] = field(default_factory=dict)
+    semantic: float = 0.0
 
     def vector(self) -> list[float]:
         """The feature vector of the calibrated decision."""
@@ -247,10 +257,11 @@ class PracticeEvidence:
             self.similarity,
             self.similarity2,
             self.phrases * self.similarity,
+            self.semantic,
         ]
 
 
-FEATURES = ("phrases", "concepts", "similarity", "similarity2", "phrases_x_similarity")
+FEATURES = ("phrases", "concepts", "similarity", "similarity2", "phrases_x_similarity", "semantic")
 
 
 def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) -> PracticeEvidence:
@@ -269,6 +280,9 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
     matched_any: set[str] = set()
     best_phrases = 0.0
     sims: list[float] = []
+    cosines = space_for(views, corpus.guidance).cosines(
+        note.choice_id, [v.stmt.index for v in views.views]
+    )
     for view in views.views:
         words = set(view.tokens)
         hits: list[str] = []
@@ -287,7 +301,8 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
             matched_any.update(hits)
             best_phrases = max(best_phrases, float(len(hits)))
         if hits or sim > 0:
-            ranked.append((view.stmt, len(hits) + sim, hits))
+            score = len(hits) + sim + SEMANTIC_RANK_WEIGHT * cosines[view.stmt.index]
+            ranked.append((view.stmt, score, hits))
             cover[view.stmt.index] = sum(w for q, w in title.items() if q in words) / title_total
     ranked.sort(key=lambda r: (-len(r[2]) > 0, -r[1], r[0].index))
     ranked.sort(key=lambda r: -r[1])
@@ -300,6 +315,7 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
         ranked=ranked,
         matched=sorted(matched_any),
         title_cover=cover,
+        semantic=max(cosines.values(), default=0.0),
     )
 
 
