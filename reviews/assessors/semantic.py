@@ -83,8 +83,8 @@ def build_space(
 
     ``notes`` maps choice id -> tokens, ``statements`` statement index -> tokens (the stems of
     :func:`reviews.assessors.lexical.content_of`). With fewer contexts or terms than
-    ``dimensions + 1`` the space keeps ``min(shape) - 1`` components, and with fewer than three
-    it is the tf-idf space itself. The SVD is LAPACK's (``numpy.linalg.svd``, exact) up to
+    ``dimensions + 1`` the space keeps ``min(shape) - 1`` components, and with one context or
+    term it is the tf-idf space itself. The SVD is LAPACK's (``numpy.linalg.svd``, exact) up to
     :data:`DENSE_LIMIT` contexts and terms, else ARPACK's truncated one (``scipy``'s ``svds``,
     from a fixed start vector); both are deterministic, and a component's sign does not change
     a cosine.
@@ -112,11 +112,11 @@ def build_space(
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1))).ravel()
     matrix = csr_matrix(matrix.multiply(1.0 / np.clip(norms, 1e-12, None)[:, None]))
     k = min(dimensions, min(matrix.shape) - 1)
-    if k >= 3 and min(matrix.shape) > DENSE_LIMIT:
+    if k >= 1 and min(matrix.shape) > DENSE_LIMIT:
         v0 = np.full(min(matrix.shape), 1.0 / math.sqrt(min(matrix.shape)))
         u, s, _ = svds(matrix, k=k, v0=v0)
         dense = u * s
-    elif k >= 3:
+    elif k >= 1:
         u, s, _ = np.linalg.svd(matrix.toarray(), full_matrices=False)
         dense = u[:, :k] * s[:k]
     else:
