@@ -29,8 +29,9 @@ both modes, LODO and in-sample, with the baselines, as the README's Markdown tab
 classes the LODO errors (see :func:`causes`).
 
 Chosen while looking at both documents (so LODO is somewhat optimistic; a held-out document
-measures the method): the matcher's cut-offs and weights, the feature set, the stemmer and deep
-mode's context. Nothing in the matcher names a phrase of either document.
+measures the method): the matcher's cut-offs and weights, the feature set, the stemmer, deep
+mode's context and the semantic space's text and dimensions (:mod:`reviews.assessors.semantic`).
+Nothing in the matcher names a phrase of either document.
 """
 
 from __future__ import annotations

