@@ -110,7 +110,7 @@ socket.socket.connect_ex = _refuse
 socket.create_connection = _refuse
 socket.getaddrinfo = _refuse
 from cli.main import app
-sys.argv = ["rca", "review", sys.argv[1], "--pillar", "ops", "--json"]
+sys.argv = ["rca", "review", sys.argv[1], "--pillar", "ops", "--json", "--out", sys.argv[2]]
 app()
 """
 
@@ -137,7 +137,7 @@ def test_a_review_runs_with_the_network_refused_and_hubs_offline(tmp_path: Path)
         "RCA_HOME": str(tmp_path / "home"),
     }
     done = subprocess.run(
-        [sys.executable, "-c", _OFFLINE, str(pdf)],
+        [sys.executable, "-c", _OFFLINE, str(pdf), str(tmp_path / "out")],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -154,3 +154,5 @@ def test_a_review_runs_with_the_network_refused_and_hubs_offline(tmp_path: Path)
     }
     assert verdicts["ops_ready_to_support_use_runbooks"] in ("addressed", "partly")
     assert "network use" not in done.stderr
+    assert sorted(p.suffix for p in (tmp_path / "out").iterdir())  # reports went to --out
+    assert not list(REPO.glob("review-*"))
