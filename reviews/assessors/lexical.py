@@ -47,7 +47,6 @@ SPECIFIC_SHARE = 0.08
 CONTEXT_WEIGHT = 0.5
 RELEVANT_STATEMENTS = 12  # statements a model assessor is shown per question
 TITLE_WEIGHT = 3.0
-SEMANTIC_RANK_WEIGHT = 1.0  # weight of the semantic cosine in a statement's rank
 STOPWORDS = BASE_STOPWORDS | frozenset(
     ["each", "per", "use", "used", "using", "via", "we", "were", "you", "your", "e", "g", "eg"]
 )
@@ -233,8 +232,9 @@ class PracticeEvidence:
     ``phrases``: most distinct concepts matched in one present statement; ``concepts``: distinct
     concepts matched anywhere; ``similarity``: best statement similarity (0-1);
     ``similarity2``: second best; ``semantic``: best cosine of the practice's guidance with a
-    statement in the document's latent semantic space (:mod:`reviews.assessors.semantic`);
-    ``matched``: signals matched; ``title_cover``: statement
+    present statement in the document's latent semantic space
+    (:mod:`reviews.assessors.semantic`), ``cosines`` that cosine per statement index (not part
+    of the rank: see the README); ``matched``: signals matched; ``title_cover``: statement
     index -> share of the practice title's idf weight found in the statement's *own* words
     (not its section or neighbours), the cross-check that a quote names what the practice is
     about rather than only generic words of its guidance.
@@ -248,6 +248,7 @@ class PracticeEvidence:
     matched: list[str]
     title_cover: dict[int, float] = field(default_factory=dict)
     semantic: float = 0.0
+    cosines: dict[int, float] = field(default_factory=dict)
 
     def vector(self) -> list[float]:
         """The feature vector of the calibrated decision."""
@@ -301,8 +302,7 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
             matched_any.update(hits)
             best_phrases = max(best_phrases, float(len(hits)))
         if hits or sim > 0:
-            score = len(hits) + sim + SEMANTIC_RANK_WEIGHT * cosines[view.stmt.index]
-            ranked.append((view.stmt, score, hits))
+            ranked.append((view.stmt, len(hits) + sim, hits))
             cover[view.stmt.index] = sum(w for q, w in title.items() if q in words) / title_total
     ranked.sort(key=lambda r: (-len(r[2]) > 0, -r[1], r[0].index))
     ranked.sort(key=lambda r: -r[1])
@@ -316,6 +316,7 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
         matched=sorted(matched_any),
         title_cover=cover,
         semantic=max(cosines.values(), default=0.0),
+        cosines=cosines,
     )
 
 

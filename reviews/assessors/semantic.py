@@ -28,8 +28,7 @@ reached an AUC of 0.50-0.72 for "addressed" on the labelled documents (this spac
 :func:`space_for` gives the (cached) space of a document's views;
 :meth:`SemanticSpace.cosines` a practice's cosine with each statement.
 :func:`reviews.assessors.lexical.practice_evidence` takes the best over the present statements
-as the feature ``semantic`` of the calibrated decision (:mod:`reviews.assessors.calibration`)
-and adds each cosine to the statement's rank.
+as the feature ``semantic`` of the calibrated decision (:mod:`reviews.assessors.calibration`).
 """
 
 from __future__ import annotations
