@@ -1,7 +1,6 @@
 """The calibrated decision of the offline assessor: logistic regression on lexical evidence.
 
-``P(addressed) = sigmoid(w . x + b)`` over :data:`reviews.assessors.lexical.FEATURES` (lexical
-figures and the semantic cosine of :mod:`reviews.assessors.semantic`); a practice is
+``P(addressed) = sigmoid(w . x + b)`` over :data:`reviews.assessors.lexical.FEATURES`; a practice is
 ``addressed`` when the probability reaches :attr:`Calibration.threshold`, ``partly`` when it
 reaches half of it (or a concept matched), else ``not_addressed`` / ``insufficient_information``.
 
@@ -75,9 +74,9 @@ def fit(xs: list[list[float]], ys: list[bool], l2: float = 0.01) -> Calibration:
 #: ``benchmarks/review_accuracy.py --fit``
 SHIPPED: dict[str, Calibration] = {
     "quick": Calibration(
-        weights=(1.1074, 0.9863, -1.8361, 10.4502, -2.1307, 5.483), bias=-4.3649, threshold=0.32
+        weights=(1.4439, 0.9822, 2.2502, 10.36, -2.2714), bias=-2.9663, threshold=0.39
     ),
     "deep": Calibration(
-        weights=(0.1687, 1.1964, -2.8771, 7.8118, 1.8013, 5.0051), bias=-4.0269, threshold=0.39
+        weights=(0.2234, 1.4061, 0.754, 8.5693, 1.1667), bias=-2.8869, threshold=0.32
     ),
 }

@@ -38,7 +38,6 @@ from functools import lru_cache
 import snowballstemmer
 
 from lenses.catalog import GuidanceNote
-from reviews.assessors.semantic import note_context, space_for
 from reviews.document import DocumentModel, Statement
 from tools.text import STOPWORDS as BASE_STOPWORDS
 
@@ -116,9 +115,6 @@ class Corpus:
     notes: int
     df: Counter[str]
     acronyms: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
-    #: choice id -> content tokens of the note's text, the guidance side of
-    #: :mod:`reviews.assessors.semantic`'s space
-    guidance: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def idf(self, word: str) -> float:
         """Smoothed inverse note frequency (BM25's, floored at 0)."""
@@ -135,17 +131,15 @@ def build_corpus(notes: list[GuidanceNote]) -> Corpus:
     """Note frequencies over the guidance corpus and the acronyms the notes define."""
     df: Counter[str] = Counter()
     acronyms: dict[tuple[str, ...], tuple[str, ...]] = {}
-    guidance: dict[str, tuple[str, ...]] = {}
     for note in notes:
         df.update(set(content_of(note_text(note))))
-        guidance[note.choice_id] = content_of(note_context(note))
         for text in (note.good, *note.signals, *note.gaps):
             for m in _ACRONYM.finditer(text):
                 long, short = content_of(m.group(1)), content_of(m.group(2))
                 words = long[-len(m.group(2)) :] if len(long) > len(m.group(2)) else long
                 if short and words and "".join(w[0] for w in words) == short[0][: len(words)]:
                     acronyms[short] = words
-    return Corpus(notes=len(notes), df=df, acronyms=acronyms, guidance=guidance)
+    return Corpus(notes=len(notes), df=df, acronyms=acronyms)
 
 
 @dataclass
@@ -231,10 +225,7 @@ class PracticeEvidence:
 
     ``phrases``: most distinct concepts matched in one present statement; ``concepts``: distinct
     concepts matched anywhere; ``similarity``: best statement similarity (0-1);
-    ``similarity2``: second best; ``semantic``: best cosine of the practice's guidance with a
-    present statement in the document's latent semantic space
-    (:mod:`reviews.assessors.semantic`), ``cosines`` that cosine per statement index (not part
-    of the rank: see the README); ``matched``: signals matched; ``title_cover``: statement
+    ``similarity2``: second best; ``matched``: signals matched; ``title_cover``: statement
     index -> share of the practice title's idf weight found in the statement's *own* words
     (not its section or neighbours), the cross-check that a quote names what the practice is
     about rather than only generic words of its guidance.
@@ -247,8 +238,6 @@ class PracticeEvidence:
     ranked: list[tuple[Statement, float, list[str]]]
     matched: list[str]
     title_cover: dict[int, float] = field(default_factory=dict)
-    semantic: float = 0.0
-    cosines: dict[int, float] = field(default_factory=dict)
 
     def vector(self) -> list[float]:
         """The feature vector of the calibrated decision."""
@@ -258,11 +247,10 @@ class PracticeEvidence:
             self.similarity,
             self.similarity2,
             self.phrases * self.similarity,
-            self.semantic,
         ]
 
 
-FEATURES = ("phrases", "concepts", "similarity", "similarity2", "phrases_x_similarity", "semantic")
+FEATURES = ("phrases", "concepts", "similarity", "similarity2", "phrases_x_similarity")
 
 
 def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) -> PracticeEvidence:
@@ -281,9 +269,6 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
     matched_any: set[str] = set()
     best_phrases = 0.0
     sims: list[float] = []
-    cosines = space_for(views, corpus.guidance).cosines(
-        note.choice_id, [v.stmt.index for v in views.views]
-    )
     for view in views.views:
         words = set(view.tokens)
         hits: list[str] = []
@@ -315,8 +300,6 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
         ranked=ranked,
         matched=sorted(matched_any),
         title_cover=cover,
-        semantic=max(cosines.values(), default=0.0),
-        cosines=cosines,
     )
 
 

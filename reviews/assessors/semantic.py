@@ -26,9 +26,14 @@ reached an AUC of 0.50-0.72 for "addressed" on the labelled documents (this spac
 (see the README).
 
 :func:`space_for` gives the (cached) space of a document's views;
-:meth:`SemanticSpace.cosines` a practice's cosine with each statement.
-:func:`reviews.assessors.lexical.practice_evidence` takes the best over the present statements
-as the feature ``semantic`` of the calibrated decision (:mod:`reviews.assessors.calibration`).
+:meth:`SemanticSpace.cosines` a practice's cosine with each statement; :func:`semantic_feature`
+the best cosine over the present statements. **It is not part of the shipped decision**: as a
+sixth feature of the calibrated decision it raised the leave-one-document-out F1 in quick mode
+(0.724 -> 0.760 DR, 0.785 -> 0.807 IDP), was mixed in deep mode (0.734 -> 0.724, 0.790 -> 0.803),
+and it selects too many Security practices (36 of the DR document's 63 against the reviewer's
+24), because the cosine measures a statement's topic more than one practice, so the plan of a
+DR design no longer led with Reliability. ``benchmarks/review_accuracy.py
+--semantic`` reproduces these figures.
 """
 
 from __future__ import annotations
@@ -154,11 +159,18 @@ _CACHE: OrderedDict[tuple[object, ...], SemanticSpace] = OrderedDict()
 CACHED_SPACES = 8  # spaces kept (one per document and set of statements)
 
 
+def guidance_tokens(notes: list[GuidanceNote]) -> dict[str, tuple[str, ...]]:
+    """Choice id -> content tokens of :func:`note_context`, the guidance side of the space."""
+    from reviews.assessors.lexical import content_of
+
+    return {note.choice_id: content_of(note_context(note)) for note in notes}
+
+
 def space_for(views: DocumentViews, guidance: dict[str, tuple[str, ...]]) -> SemanticSpace:
     """The space of one document's views, fitted once per distinct content (thread-safe).
 
     ``guidance`` maps choice id -> content tokens of :func:`note_context` (every note of the
-    lens, :attr:`reviews.assessors.lexical.Corpus.guidance`); each statement of ``views`` is
+    lens, :func:`guidance_tokens`); each statement of ``views`` is
     its content tokens plus those of its nearest section heading. The last
     :data:`CACHED_SPACES` spaces are kept, keyed by that content, so the 300 practices of a
     review (and the per-question retrieval of a model assessor) share one fit.
@@ -179,3 +191,9 @@ def space_for(views: DocumentViews, guidance: dict[str, tuple[str, ...]]) -> Sem
         while len(_CACHE) > CACHED_SPACES:
             _CACHE.popitem(last=False)
         return space
+
+
+def semantic_feature(space: SemanticSpace, choice_id: str, views: DocumentViews) -> float:
+    """The practice's best cosine over the present statements of ``views`` (0 when none)."""
+    cosines = space.cosines(choice_id, [v.stmt.index for v in views.views])
+    return max(cosines.values(), default=0.0)
