@@ -1,9 +1,9 @@
 """Semantic matching of a best practice's guidance with a document's statements: a latent
-semantic space fitted at review time, with nothing downloaded.
+semantic space fitted per document at run time, with nothing downloaded.
 
 **Method** (latent semantic analysis: Deerwester et al., "Indexing by Latent Semantic Analysis",
 JASIS 41(6), 1990; Landauer & Dumais, "A solution to Plato's problem", Psychological Review
-104(2), 1997). Each review builds one term x context matrix whose contexts are
+104(2), 1997). For each document one term x context matrix is built, whose contexts are
 
 - every guidance note of the lens (:class:`lenses.catalog.GuidanceNote`: title, "what good looks
   like", signals, gaps and the question's title), and
