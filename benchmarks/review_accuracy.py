@@ -9,6 +9,7 @@ Usage::
     .venv/bin/python benchmarks/review_accuracy.py --fit            # weights on both documents
     .venv/bin/python benchmarks/review_accuracy.py --table          # both modes, LODO + in-sample
     .venv/bin/python benchmarks/review_accuracy.py --causes         # LODO errors by cause
+    .venv/bin/python benchmarks/review_accuracy.py --semantic       # with the semantic feature
 
 Truth (``../shared/data/design-docs/truth/``, see its README): ``<doc>.json`` maps WA choice id ->
 ``{"addressed": bool, ...}``; ``<doc>.questions.json`` maps question number -> ``{"question_id",
@@ -29,8 +30,9 @@ both modes, LODO and in-sample, with the baselines, as the README's Markdown tab
 classes the LODO errors (see :func:`causes`).
 
 Chosen while looking at both documents (so LODO is somewhat optimistic; a held-out document
-measures the method): the matcher's cut-offs and weights, the feature set, the stemmer and deep
-mode's context. Nothing in the matcher names a phrase of either document.
+measures the method): the matcher's cut-offs and weights, the feature set, the stemmer, deep
+mode's context and the semantic space's text and dimensions (:mod:`reviews.assessors.semantic`).
+Nothing in the matcher names a phrase of either document.
 """
 
 from __future__ import annotations
@@ -131,10 +133,14 @@ def compare_modes(quick: dict[str, Any], deep: dict[str, Any]) -> tuple[int, int
     return sum(q[c][0] != d[c][0] for c in q), sum(q[c][1] != d[c][1] for c in q)
 
 
-def training_data(stem: str, mode: str) -> tuple[list[list[float]], list[bool]]:
-    """Feature vectors and truth labels of every labelled practice of one document."""
+def training_data(
+    stem: str, mode: str, semantic: bool = False
+) -> tuple[list[list[float]], list[bool]]:
+    """Feature vectors and truth labels of every labelled practice of one document
+    (``semantic``: the semantic feature of :mod:`reviews.assessors.semantic` appended)."""
     from lenses.catalog import load_guidance, load_lens
     from reviews.assessors.lexical import build_corpus, document_views, practice_evidence
+    from reviews.assessors.semantic import guidance_tokens, semantic_feature, space_for
     from reviews.document import understand
     from reviews.extract import PdfPlumberExtractor
 
@@ -144,12 +150,62 @@ def training_data(stem: str, mode: str) -> tuple[list[list[float]], list[bool]]:
     views = document_views(
         understand(PdfPlumberExtractor().extract(DATA / f"{stem}.pdf")), mode == "deep"
     )
+    space = space_for(views, guidance_tokens(notes)) if semantic else None
     xs, ys = [], []
     for note in notes:
         if note.choice_id in truth:
-            xs.append(practice_evidence(note, views, corpus).vector())
+            x = practice_evidence(note, views, corpus).vector()
+            if space is not None:
+                x.append(semantic_feature(space, note.choice_id, views))
+            xs.append(x)
             ys.append(bool(truth[note.choice_id]["addressed"]))
     return xs, ys
+
+
+def semantic_report(stems: list[str], mode: str) -> list[str]:
+    """The semantic feature as a sixth feature of the decision, measured, not shipped.
+
+    Per document: P / R / F1 of "addressed" leave-one-document-out with the lexical features
+    alone and with the semantic feature (feature level, as the review decides it), and the two
+    pillars with the highest share of practices selected by weights fitted on both documents
+    (in-sample), against the reviewer's (the plan ranks pillars by that share).
+    """
+    from lenses.catalog import load_guidance, load_lens
+    from reviews.assessors.calibration import fit
+
+    notes = load_guidance(load_lens("wellarchitected"))
+    lines = []
+    for semantic in (False, True):
+        data = {stem: training_data(stem, mode, semantic) for stem in stems}
+        both = fit([x for s in stems for x in data[s][0]], [y for s in stems for y in data[s][1]])
+        for stem in stems:
+            others = [s for s in stems if s != stem]
+            cal = fit(
+                [x for o in others for x in data[o][0]], [y for o in others for y in data[o][1]]
+            )
+            xs, ys = data[stem]
+            pred = {i for i, x in enumerate(xs) if cal.probability(x) >= cal.threshold}
+            p, r, f = prf(pred, {i for i, y in enumerate(ys) if y})
+            truth = json.loads((TRUTH / f"{stem}.json").read_text(encoding="utf-8"))
+            labelled = [n for n in notes if n.choice_id in truth]
+            chosen = [both.probability(x) >= both.threshold for x in xs]
+            lines.append(
+                f"{stem} ({mode}, {'lexical + semantic' if semantic else 'lexical'}): "
+                f"LODO P {p:.3f} R {r:.3f} F1 {f:.3f}; top pillars in-sample "
+                f"{_top_pillars(labelled, chosen)}, reviewer {_top_pillars(labelled, ys)}"
+            )
+    return lines
+
+
+def _top_pillars(notes: list[Any], selected: list[bool]) -> str:
+    share: dict[str, list[float]] = {}
+    by_question: dict[tuple[str, str], list[bool]] = {}
+    for note, chosen in zip(notes, selected, strict=True):
+        by_question.setdefault((note.pillar_id, note.question_id), []).append(chosen)
+    for (pillar, _), picks in by_question.items():
+        share.setdefault(pillar, []).append(sum(picks) / len(picks))
+    top = sorted(((sum(v) / len(v), k) for k, v in share.items()), reverse=True)[:2]
+    return ", ".join(f"{k} {v:.2f}" for v, k in top)
 
 
 def table(stems: list[str]) -> list[str]:
@@ -274,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         "--table", action="store_true", help="both modes, LODO and in-sample, as a Markdown table"
     )
     parser.add_argument("--causes", action="store_true", help="LODO errors by cause")
+    parser.add_argument(
+        "--semantic", action="store_true", help="LODO with the semantic feature (not shipped)"
+    )
     args = parser.parse_args(argv)
     stems = documents()
     if not stems:
@@ -284,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.causes:
         print("\n".join(causes(stems, args.mode)))
+        return 0
+    if args.semantic:
+        print("\n".join(semantic_report(stems, args.mode)))
         return 0
     if args.compare_modes:
         for stem in stems:
