@@ -725,28 +725,29 @@ def _metric_points(
         keep &= times <= pd.Timestamp(hi)
     df, times = df[keep], times[keep]
     seconds = pd.DatetimeIndex(times.dt.floor("s")).as_unit("ns").asi8
-    parts: list[pd.DataFrame] = []
-    for column in df.columns:
-        if column in _TIME_COLUMNS:
-            continue
-        values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
-        finite = np.isfinite(values)
-        n = int(finite.sum())
-        parts.append(
-            pd.DataFrame(
-                {
-                    "timestamp": seconds[finite],
-                    "namespace": [namespace_of(column)] * n,
-                    "metric": [column] * n,
-                    "dimensions": [dims] * n,
-                    "value": values[finite],
-                    "unit": [_unit(column)] * n,
-                }
-            )
-        )
-    if not parts:
+    columns = [c for c in df.columns if c not in _TIME_COLUMNS]
+    if not columns:
         return _metric_frame([])
-    frame = pd.concat(parts, ignore_index=True)
+    # column by column, row by row (the order of the points), finite values only
+    values = np.concatenate(
+        [pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in columns]
+    )
+    finite = np.isfinite(values)
+    which = np.repeat(np.arange(len(columns)), len(seconds))[finite]
+
+    def per_column(texts: list[str]) -> np.ndarray:
+        return np.array(texts, dtype=object)[which]
+
+    frame = pd.DataFrame(
+        {
+            "timestamp": np.tile(seconds, len(columns))[finite],
+            "namespace": per_column([namespace_of(c) for c in columns]),
+            "metric": per_column(columns),
+            "dimensions": [dims] * len(which),
+            "value": values[finite],
+            "unit": per_column([_unit(c) for c in columns]),
+        }
+    )
     frame["timestamp"] = pd.to_datetime(frame["timestamp"].to_numpy(), unit="ns", utc=True)
     return frame
 
