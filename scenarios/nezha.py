@@ -298,11 +298,18 @@ def _call_graph(spans: pd.DataFrame, source: str) -> _CallGraph:
     if cross.empty:
         return graph
     counts = cross.groupby(["caller", "service", "OperationName"]).size().reset_index(name="n")
-    for (caller, callee), group in counts.groupby(["caller", "service"]):
+    totals = counts.groupby(["caller", "service"])["n"].sum()
+    # per edge, its most frequent operation (ties: the first by name)
+    top = counts.sort_values(
+        ["caller", "service", "n", "OperationName"], ascending=[True, True, False, True]
+    ).drop_duplicates(["caller", "service"])
+    examples = dict(
+        zip(zip(top["caller"], top["service"], strict=True), top["OperationName"], strict=True)
+    )
+    for (caller, callee), n in totals.items():
         key = (str(caller), str(callee))
-        graph.edges[key] = int(group["n"].sum())
-        top = group.sort_values(["n", "OperationName"], ascending=[False, True]).iloc[0]
-        graph.example[key] = str(top["OperationName"])
+        graph.edges[key] = int(n)
+        graph.example[key] = str(examples[(caller, callee)])
     return graph
 
 
