@@ -736,9 +736,7 @@ def _metric_points(
     if not columns:
         return _metric_frame([])
     # column by column, row by row (the order of the points), finite values only
-    values = np.concatenate(
-        [pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in columns]
-    )
+    values = np.concatenate([_numbers(df[c]) for c in columns])
     finite = np.isfinite(values)
     which = np.repeat(np.arange(len(columns)), len(seconds))[finite]
 
@@ -757,6 +755,13 @@ def _metric_points(
     )
     frame["timestamp"] = pd.to_datetime(frame["timestamp"].to_numpy(), unit="ns", utc=True)
     return frame
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """A column as floats, NaN where a cell is not a number."""
+    if pd.api.types.is_numeric_dtype(column.dtype):  # already parsed as numbers by read_csv
+        return column.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
 
 
 def _first_sample_after(front: pd.DataFrame | None, when: datetime) -> datetime | None:
