@@ -45,13 +45,10 @@ def first_difference(a: bytes, b: bytes) -> str:
 def compare_bundles(before: Path, after: Path) -> list[str]:
     """One line per differing or one-sided file; empty when the bundles are identical."""
     a, b = contents(before), contents(after)
-    problems = []
-    for name in sorted(set(a) | set(b)):
-        if name not in b or name not in a:
-            problems.append(f"{name}: only {'before' if name in a else 'after'}")
-        elif a[name] != b[name]:
-            problems.append(f"{name}: {first_difference(a[name], b[name])}")
-    return problems
+    one_sided = [f"{n}: only {'before' if n in a else 'after'}" for n in sorted(set(a) ^ set(b))]
+    return one_sided + [
+        f"{n}: {first_difference(a[n], b[n])}" for n in sorted(set(a) & set(b)) if a[n] != b[n]
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

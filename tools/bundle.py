@@ -1079,6 +1079,24 @@ def _log_frame_lines(frames: list[Any], logs: dict[str, list[LogRecord]]) -> dic
     return lines
 
 
+def metric_points_frame(points: list[MetricPoint]) -> Any:
+    """Datapoints as the columns :meth:`BundleWriter.add_metric_frame` takes (a pandas
+    DataFrame: ``timestamp`` UTC, ``namespace``, ``metric``, ``dimensions`` dicts, ``value``,
+    ``unit``), in the same order."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime([p.timestamp for p in points], utc=True),
+            "namespace": [p.namespace for p in points],
+            "metric": [p.metric for p in points],
+            "dimensions": [p.dimensions for p in points],
+            "value": [p.value for p in points],
+            "unit": [p.unit for p in points],
+        }
+    )
+
+
 def _metric_frame_csv(frames: list[Any], points: list[MetricPoint]) -> str:
     """``metrics.csv`` of ``points`` followed by the rows of ``frames``, exactly as the
     row-by-row writer formats and orders the same points: sorted (stable) by time, namespace,
@@ -1087,19 +1105,7 @@ def _metric_frame_csv(frames: list[Any], points: list[MetricPoint]) -> str:
     import pandas as pd
 
     if points:
-        frames = [
-            pd.DataFrame(
-                {
-                    "timestamp": pd.to_datetime([p.timestamp for p in points], utc=True),
-                    "namespace": [p.namespace for p in points],
-                    "metric": [p.metric for p in points],
-                    "dimensions": [p.dimensions for p in points],
-                    "value": [p.value for p in points],
-                    "unit": [p.unit for p in points],
-                }
-            ),
-            *frames,
-        ]
+        frames = [metric_points_frame(points), *frames]
     frame = pd.concat(frames, ignore_index=True)
     dims = frame["dimensions"].tolist()
     texts: dict[int, tuple[str, str]] = {}

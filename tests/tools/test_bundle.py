@@ -227,7 +227,13 @@ def test_log_and_metric_frames_write_the_files_records_do(tmp_path: Path) -> Non
 
     import pandas as pd
 
-    from tools.bundle import BundleWriter, IncidentSpec, LogRecord, MetricPoint
+    from tools.bundle import (
+        BundleWriter,
+        IncidentSpec,
+        LogRecord,
+        MetricPoint,
+        metric_points_frame,
+    )
 
     spec = IncidentSpec.model_validate(
         {
@@ -280,18 +286,7 @@ def test_log_and_metric_frames_write_the_files_records_do(tmp_path: Path) -> Non
             }
         )
     )
-    by_frames.add_metric_frame(
-        pd.DataFrame(
-            {
-                "timestamp": pd.to_datetime([p.timestamp for p in points], utc=True),
-                "namespace": [p.namespace for p in points],
-                "metric": [p.metric for p in points],
-                "dimensions": [p.dimensions for p in points],
-                "value": [p.value for p in points],
-                "unit": [p.unit for p in points],
-            }
-        )
-    )
+    by_frames.add_metric_frame(metric_points_frame(points))
     by_frames.write(spec, {"model": {}})
     files = sorted(p.relative_to(tmp_path / "records") for p in (tmp_path / "records").rglob("*"))
     assert files == sorted(
