@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -167,7 +168,9 @@ def run(
         print()
         print(
             f"all workspaces: {len(pooled)} incidents, AC@1 {scores('all', pooled).ac1:.3f}, "
-            f"median {statistics.median(r.seconds for r in pooled):.2f} s per case"
+            f"median {statistics.median(r.seconds for r in pooled):.2f} s per case (max "
+            f"{max(r.seconds for r in pooled):.2f}, wall-clock); peak resident memory of this "
+            f"process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
         )
         print("\nReliability of the top-1 confidence (temperature fitted on Nezha Train Ticket):")
         print("| bin | cases | mean confidence | AC@1 |\n|---|---|---|---|")

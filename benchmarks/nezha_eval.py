@@ -75,6 +75,13 @@ def _has_window_spans(bundle) -> bool:
     return bool(((spans["start_ns"] >= lo) & (spans["start_ns"] < hi)).any())
 
 
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far (MiB; ``ru_maxrss`` is KiB on Linux)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def ac(ranks: list[int | None], k: int) -> float:
     return sum(r is not None and r <= k for r in ranks) / len(ranks) if ranks else 0.0
 
@@ -130,9 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         import_all(args.data, args.bundles)
     cases = [run_case(p) for p in find_bundles([args.bundles])]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    walls, cpus = [c["seconds"] for c in cases], [c["cpu_seconds"] for c in cases]
     print(
         f"{len(cases)} cases; 1-minute load average at the end {load:.1f} on "
         f"{os.cpu_count()} CPUs (seconds are wall-clock, single process)\n"
+        f"seconds per case: wall-clock median {statistics.median(walls):.2f}, max "
+        f"{max(walls):.2f}; CPU median {statistics.median(cpus):.2f}, max {max(cpus):.2f}; "
+        f"peak resident memory of this process {peak_rss_mib():.0f} MiB (ru_maxrss)\n"
     )
     for c in cases:
         c["base"] = constant_rank(c, cases)

@@ -46,8 +46,6 @@ from tools.bundle import (
     BundleWriter,
     GroundTruth,
     IncidentSpec,
-    LogRecord,
-    MetricPoint,
     ReferenceWindow,
 )
 from tools.models import TimeWindow
@@ -262,8 +260,13 @@ def _read_traces(paths: Iterable[Path]) -> pd.DataFrame:
     spans = spans.dropna(subset=["TraceID", "SpanID", "PodName"])
     spans = spans.drop_duplicates(["TraceID", "SpanID"], keep="first")
     spans["ParentID"] = spans["ParentID"].fillna("root").astype(str)
-    spans["service"] = spans["PodName"].astype(str).map(service_of)
+    spans["service"] = _services(spans["PodName"].astype(str))
     return spans.reset_index(drop=True)
+
+
+def _services(pods: pd.Series) -> pd.Series:
+    """:func:`service_of` of every pod name (computed once per distinct name)."""
+    return pods.map({pod: service_of(pod) for pod in pods.unique()})
 
 
 @dataclass
@@ -283,7 +286,8 @@ def _call_graph(spans: pd.DataFrame, source: str) -> _CallGraph:
     graph = _CallGraph(source=source)
     if spans.empty:
         return graph
-    for pod, svc in zip(spans["PodName"].astype(str), spans["service"], strict=True):
+    pairs = pd.DataFrame({"pod": spans["PodName"].astype(str), "svc": spans["service"]})
+    for pod, svc in pairs.drop_duplicates().itertuples(index=False):
         graph.pods.setdefault(svc, set()).add(pod)
     graph.roots = Counter(spans.loc[spans["ParentID"] == "root", "service"].tolist())
     parents = spans[["TraceID", "SpanID", "service"]].rename(
@@ -294,11 +298,18 @@ def _call_graph(spans: pd.DataFrame, source: str) -> _CallGraph:
     if cross.empty:
         return graph
     counts = cross.groupby(["caller", "service", "OperationName"]).size().reset_index(name="n")
-    for (caller, callee), group in counts.groupby(["caller", "service"]):
+    totals = counts.groupby(["caller", "service"])["n"].sum()
+    # per edge, its most frequent operation (ties: the first by name)
+    top = counts.sort_values(
+        ["caller", "service", "n", "OperationName"], ascending=[True, True, False, True]
+    ).drop_duplicates(["caller", "service"])
+    examples = dict(
+        zip(zip(top["caller"], top["service"], strict=True), top["OperationName"], strict=True)
+    )
+    for (caller, callee), n in totals.items():
         key = (str(caller), str(callee))
-        graph.edges[key] = int(group["n"].sum())
-        top = group.sort_values(["n", "OperationName"], ascending=[False, True]).iloc[0]
-        graph.example[key] = str(top["OperationName"])
+        graph.edges[key] = int(n)
+        graph.example[key] = str(examples[(caller, callee)])
     return graph
 
 
@@ -318,11 +329,25 @@ def _union_baseline_graph(baseline_root: str, services: frozenset[str]) -> _Call
     return _call_graph(_read_traces(paths), "baseline traces of every day of the system")
 
 
-def _trace_metrics(spans: pd.DataFrame) -> list[MetricPoint]:
-    """Per service and minute file: span count and duration percentiles (ms)."""
+_METRIC_COLUMNS = ["timestamp", "namespace", "metric", "dimensions", "value", "unit"]
+"""Columns of the metric frames the importer builds (:meth:`BundleWriter.add_metric_frame`)."""
+
+
+def _metric_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """Rows ``(timestamp datetime, namespace, metric, dimensions dict, value, unit)`` as a metric
+    frame (:data:`_METRIC_COLUMNS`)."""
+    frame = pd.DataFrame(rows, columns=_METRIC_COLUMNS)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame["value"] = frame["value"].astype(float)
+    return frame
+
+
+def _trace_metrics(spans: pd.DataFrame) -> pd.DataFrame:
+    """Per service and minute file: span count and duration percentiles (ms), as a metric
+    frame (:data:`_METRIC_COLUMNS`)."""
     if spans.empty:
-        return []
-    points = []
+        return _metric_frame([])
+    rows: list[tuple[Any, ...]] = []
     ends = spans.groupby("file")["StartTimeUnixNano"].quantile(0.99)
     duration_ms = spans["Duration"].astype(float) / 1000.0
     frame = spans[["file", "service"]].assign(ms=duration_ms)
@@ -331,33 +356,16 @@ def _trace_metrics(spans: pd.DataFrame) -> list[MetricPoint]:
         values = group["ms"].to_numpy(dtype=float)
         values = values[np.isfinite(values)]
         dims = {"Service": str(svc)}
-        points.append(
-            MetricPoint(
-                timestamp=when,
-                namespace=NS_TRACE,
-                metric="SpanCount",
-                dimensions=dims,
-                value=float(len(group)),
-                unit="Count",
-            )
-        )
+        rows.append((when, NS_TRACE, "SpanCount", dims, float(len(group)), "Count"))
         if len(values):
             for name, q in (("DurationP50(ms)", 50), ("DurationP90(ms)", 90)):
-                points.append(
-                    MetricPoint(
-                        timestamp=when,
-                        namespace=NS_TRACE,
-                        metric=name,
-                        dimensions=dims,
-                        value=float(np.percentile(values, q)),
-                        unit="Milliseconds",
-                    )
-                )
-    points += _inbound_network_metrics(spans, ends)
-    return points
+                value = float(np.percentile(values, q))
+                rows.append((when, NS_TRACE, name, dims, value, "Milliseconds"))
+    rows += _inbound_network_metrics(spans, ends)
+    return _metric_frame(rows)
 
 
-def _inbound_network_metrics(spans: pd.DataFrame, ends: pd.Series) -> list[MetricPoint]:
+def _inbound_network_metrics(spans: pd.DataFrame, ends: pd.Series) -> list[tuple[Any, ...]]:
     """Per callee service and minute file: p90 of the network time of calls into it (ms).
 
     For a span whose parent span belongs to another service, the parent is the caller's client
@@ -370,7 +378,7 @@ def _inbound_network_metrics(spans: pd.DataFrame, ends: pd.Series) -> list[Metri
     )
     joined = spans[spans["ParentID"] != "root"].merge(parents, on=["TraceID", "ParentID"])
     cross = joined[joined["caller"] != joined["service"]]
-    points: list[MetricPoint] = []
+    points: list[tuple[Any, ...]] = []
     if cross.empty:
         return points
     overhead = (cross["parent_us"].astype(float) - cross["Duration"].astype(float)) / 1000.0
@@ -381,13 +389,13 @@ def _inbound_network_metrics(spans: pd.DataFrame, ends: pd.Series) -> list[Metri
         if not len(values):
             continue
         points.append(
-            MetricPoint(
-                timestamp=_floor_s(_to_datetime(ends.loc[file_index])),
-                namespace=NS_TRACE,
-                metric="InboundNetworkP90(ms)",
-                dimensions={"Service": str(svc)},
-                value=float(np.percentile(values, 90)),
-                unit="Milliseconds",
+            (
+                _floor_s(_to_datetime(ends.loc[file_index])),
+                NS_TRACE,
+                "InboundNetworkP90(ms)",
+                {"Service": str(svc)},
+                float(np.percentile(values, 90)),
+                "Milliseconds",
             )
         )
     return points
@@ -443,7 +451,7 @@ def _bounded(table: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, dict[str, A
 
 
 def _broken_series(
-    pod_files: dict[str, Path], front_df: pd.DataFrame | None, front: str
+    pod_frames: dict[str, pd.DataFrame], front_df: pd.DataFrame | None, front: str
 ) -> list[str]:
     """Series labels (``Namespace/Metric[Dim=value,...]``) that carry no information at the
     source: a success rate that is 0 % on every row of the case while the same file shows
@@ -458,8 +466,7 @@ def _broken_series(
         return bool(len(values)) and bool((values == 0).all()) and served
 
     broken = []
-    for pod, path in sorted(pod_files.items()):
-        df = _read_csv(path)
+    for pod, df in sorted(pod_frames.items()):
         for column in df.columns:
             if "SuccessRate" in column and dead(df, column, ["PodWorkload(Ops)"]):
                 namespace = NS_NODE if column.startswith("Node") else NS_POD
@@ -478,7 +485,7 @@ class _Day:
 
     day: str
     spans: pd.DataFrame
-    logs: list[tuple[str, LogRecord]]
+    logs: pd.DataFrame
     window: TimeWindow | None
 
 
@@ -487,7 +494,7 @@ def _day(day_dir: str) -> _Day:
     folder = Path(day_dir)
     spans = _read_traces(sorted((folder / "trace").glob("*.csv.gz")))
     logs = _read_logs(sorted((folder / "log").glob("*.csv.gz")))
-    return _Day(folder.name, spans, logs, _baseline_window((r for _s, r in logs), spans))
+    return _Day(folder.name, spans, logs, _baseline_window(logs, spans))
 
 
 def _day_services(folder: Path) -> set[str]:
@@ -519,7 +526,7 @@ def _other_days(case: _Case) -> list[_Day]:
 
 def _reference_windows(
     case: _Case,
-    case_logs: list[tuple[str, LogRecord]],
+    case_logs: pd.DataFrame,
     case_spans: pd.DataFrame,
     baseline: TimeWindow | None,
     other_days: list[_Day],
@@ -531,7 +538,9 @@ def _reference_windows(
     end = case.inject - timedelta(seconds=GUARD_S)
     earliest = case.inject - timedelta(seconds=ADJACENT_MAX_S)
     # a few source records carry corrupt clocks (e.g. year 1754): only plausible times count
-    firsts = [r.timestamp for _s, r in case_logs if earliest <= r.timestamp < end]
+    micros = case_logs["micros"].to_numpy()
+    plausible = micros[(micros >= _micros(earliest)) & (micros < _micros(end))]
+    firsts = [_from_micros(plausible.min())] if len(plausible) else []
     if not case_spans.empty:
         starts = pd.to_numeric(case_spans["StartTimeUnixNano"], errors="coerce").dropna()
         lo, hi = earliest.timestamp() * 1e9, end.timestamp() * 1e9
@@ -570,9 +579,15 @@ def _reference_windows(
 
 
 # ------------------------------------------------------------------------------------ logs
-def _read_logs(paths: Iterable[Path]) -> list[tuple[str, LogRecord]]:
-    """(service, record) for every row of the log files."""
-    out: list[tuple[str, LogRecord]] = []
+_LOG_COLUMNS = ["service", "micros", "message", "stream", "trace_id", "span_id", "event_key"]
+"""Columns of :func:`_read_logs`: ``micros`` is the record's time in epoch microseconds (UTC),
+the other columns are the :class:`LogRecord` fields (None where a record has none)."""
+
+
+def _read_logs(paths: Iterable[Path]) -> pd.DataFrame:
+    """Every row of the log files with a readable time, in file and row order, as columns
+    (:data:`_LOG_COLUMNS`)."""
+    frames: list[pd.DataFrame] = []
     for path in paths:
         df = _read_csv(path)
         if df.empty:
@@ -589,33 +604,62 @@ def _read_logs(paths: Iterable[Path]) -> list[tuple[str, LogRecord]]:
                 pd.to_datetime(df["Timestamp"], format="ISO8601", utc=True, errors="coerce")
             )
         stamps = stamps.dt.floor("us")
-        trace_ids = _id_column(df, "TraceID")
-        span_ids = _id_column(df, "SpanID")
-        for pod, raw, stamp, trace_id, span_id in zip(
-            df["PodName"].astype(str),
-            df["Log"].astype(str),
-            stamps,
-            trace_ids,
-            span_ids,
-            strict=True,
-        ):
-            if pd.isna(stamp):
-                continue
-            message, _level = extract_message(raw)
-            out.append(
-                (
-                    service_of(pod),
-                    LogRecord(
-                        timestamp=stamp.to_pydatetime(),
-                        message=message,
-                        stream=pod,
-                        trace_id=trace_id,
-                        span_id=span_id,
-                        event_key=event_key(message),
-                    ),
-                )
+        keep = stamps.notna().to_numpy()
+        pods = df["PodName"].astype(str)[keep]
+        messages = [extract_message(raw)[0] for raw in df["Log"].astype(str)[keep].tolist()]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "service": _services(pods).tolist(),
+                    "micros": pd.DatetimeIndex(stamps[keep]).as_unit("us").asi8,
+                    "message": messages,
+                    "stream": pods.tolist(),
+                    "trace_id": _kept(_id_column(df, "TraceID"), keep),
+                    "span_id": _kept(_id_column(df, "SpanID"), keep),
+                    "event_key": [event_key(m) for m in messages],
+                },
+                columns=_LOG_COLUMNS,
             )
-    return out
+        )
+    if not frames:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in _LOG_COLUMNS}).astype(
+            {"micros": "int64"}
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _kept(values: list[str | None], keep: np.ndarray) -> list[str | None]:
+    return [v for v, k in zip(values, keep.tolist(), strict=True) if k]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(value: datetime) -> int:
+    """Epoch microseconds of an aware datetime (exact)."""
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def _from_micros(micros: int | np.integer) -> datetime:
+    """The aware UTC datetime of epoch microseconds (exact)."""
+    return _EPOCH + timedelta(microseconds=int(micros))
+
+
+def _log_frame(group_prefix: str, logs: pd.DataFrame) -> pd.DataFrame:
+    """Log rows as :meth:`BundleWriter.add_log_frame` takes them (group per service)."""
+    return pd.DataFrame(
+        {
+            "group": group_prefix + logs["service"].astype(str),
+            "timestamp": pd.to_datetime(
+                logs["micros"].to_numpy(dtype="int64"), unit="us", utc=True
+            ),
+            "message": logs["message"].to_numpy(dtype=object),
+            "stream": logs["stream"].to_numpy(dtype=object),
+            "trace_id": logs["trace_id"].to_numpy(dtype=object),
+            "span_id": logs["span_id"].to_numpy(dtype=object),
+            "event_key": logs["event_key"].to_numpy(dtype=object),
+        }
+    )
 
 
 def _id_column(df: pd.DataFrame, column: str) -> list[str | None]:
@@ -637,18 +681,18 @@ def event_key(message: str) -> str | None:
     return match[1] if match else None
 
 
-def _baseline_window(records: Iterable[LogRecord], spans: pd.DataFrame) -> TimeWindow | None:
+def _baseline_window(logs: pd.DataFrame, spans: pd.DataFrame) -> TimeWindow | None:
     """The reference minute as a window: the 2nd..98th percentile of the baseline log record
     times, to the second, widened to the time the baseline trace metrics are stamped with (or,
     without logs, the minute before that time). The 2023-01-29 log file has 3 % stragglers up to a
     minute and a half away from its minute; the full span (170 s) would understate the baseline
     log rates by more than half."""
-    stamps = sorted(r.timestamp for r in records)
+    stamps = np.sort(logs["micros"].to_numpy(dtype="int64"))
     bounds: list[datetime] = []
-    if stamps:
+    if len(stamps):
         bounds += [
-            stamps[int(0.02 * (len(stamps) - 1))],
-            stamps[math.ceil(0.98 * (len(stamps) - 1))],
+            _from_micros(stamps[int(0.02 * (len(stamps) - 1))]),
+            _from_micros(stamps[math.ceil(0.98 * (len(stamps) - 1))]),
         ]
     if not spans.empty:  # the trace metrics of the minute are stamped at this time
         stamped = _to_datetime(spans["StartTimeUnixNano"].astype(float).quantile(0.99))
@@ -674,9 +718,12 @@ def _metric_points(
     namespace_of: Callable[[str], str],
     lo: datetime | None,
     hi: datetime | None,
-) -> list[MetricPoint]:
+) -> pd.DataFrame:
+    """The finite values of every metric column of a per-pod (or front-end) file whose ``Time``
+    lies in ``[lo, hi]``, column by column and row by row, as a metric frame
+    (:data:`_METRIC_COLUMNS`); times to the second."""
     if df.empty or "Time" not in df.columns:
-        return []
+        return _metric_frame([])
     times = _parse_time_column(df["Time"])
     keep = times.notna()
     if lo is not None:
@@ -684,26 +731,37 @@ def _metric_points(
     if hi is not None:
         keep &= times <= pd.Timestamp(hi)
     df, times = df[keep], times[keep]
-    stamps = [t.to_pydatetime() for t in times.dt.floor("s")]
-    points = []
-    for column in df.columns:
-        if column in _TIME_COLUMNS:
-            continue
-        values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
-        namespace, unit = namespace_of(column), _unit(column)
-        for when, value in zip(stamps, values, strict=True):
-            if math.isfinite(value):
-                points.append(
-                    MetricPoint(
-                        timestamp=when,
-                        namespace=namespace,
-                        metric=column,
-                        dimensions=dims,
-                        value=float(value),
-                        unit=unit,
-                    )
-                )
-    return points
+    seconds = pd.DatetimeIndex(times.dt.floor("s")).as_unit("ns").asi8
+    columns = [c for c in df.columns if c not in _TIME_COLUMNS]
+    if not columns:
+        return _metric_frame([])
+    # column by column, row by row (the order of the points), finite values only
+    values = np.concatenate([_numbers(df[c]) for c in columns])
+    finite = np.isfinite(values)
+    which = np.repeat(np.arange(len(columns)), len(seconds))[finite]
+
+    def per_column(texts: list[str]) -> np.ndarray:
+        return np.array(texts, dtype=object)[which]
+
+    frame = pd.DataFrame(
+        {
+            "timestamp": np.tile(seconds, len(columns))[finite],
+            "namespace": per_column([namespace_of(c) for c in columns]),
+            "metric": per_column(columns),
+            "dimensions": [dims] * len(which),
+            "value": values[finite],
+            "unit": per_column([_unit(c) for c in columns]),
+        }
+    )
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"].to_numpy(), unit="ns", utc=True)
+    return frame
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """A column as floats, NaN where a cell is not a number."""
+    if pd.api.types.is_numeric_dtype(column.dtype):  # already parsed as numbers by read_csv
+        return column.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
 
 
 def _first_sample_after(front: pd.DataFrame | None, when: datetime) -> datetime | None:
@@ -928,8 +986,9 @@ def import_case(
     for frame in (case_spans, base_spans):
         for pod in frame["PodName"].astype(str).unique() if not frame.empty else []:
             pods.setdefault(service_of(pod), set()).add(pod)
-    for _svc, record in (*case_logs, *base_logs):
-        pods.setdefault(service_of(record.stream), set()).add(record.stream)
+    for logs in (case_logs, base_logs):
+        for pod in logs["stream"].unique().tolist():
+            pods.setdefault(service_of(pod), set()).add(pod)
     services_set = set(pods) | {s for edge in graph.edges for s in edge}
     root_cause = str(case.meta.get("root_cause_service") or "")
     if root_cause:
@@ -942,17 +1001,19 @@ def import_case(
     services = sorted(s for s in services_set if s)
 
     out_dir_case = Path(out_dir) / case.case_id
-    writer = BundleWriter(out_dir_case, gzip_files=True)
-    log_services: set[str] = set()
+    # zlib level 6: about 1.4 times faster than 9 here, and 0.3 % larger
+    writer = BundleWriter(out_dir_case, gzip_files=True, compresslevel=6)
     other_days = _other_days(case)
-    other_logs = [item for day in other_days for item in day.logs]
-    for svc, record in (*case_logs, *base_logs, *other_logs):
-        writer.add_log(f"/nezha/{system}/{svc}", record)
-        log_services.add(svc)
+    all_logs = pd.concat(
+        [case_logs, base_logs, *(day.logs for day in other_days)], ignore_index=True
+    )
+    log_services = set(all_logs["service"].unique().tolist())
+    if len(all_logs):
+        writer.add_log_frame(_log_frame(f"/nezha/{system}/", all_logs))
 
-    for pod, path in sorted(pod_files.items()):
-        df = _read_csv(path)
-        writer.add_metrics(
+    pod_frames = {pod: _read_csv(path) for pod, path in sorted(pod_files.items())}
+    for pod, df in pod_frames.items():
+        writer.add_metric_frame(
             _metric_points(
                 df,
                 dims={"Service": service_of(pod), "Pod": pod},
@@ -962,24 +1023,26 @@ def import_case(
             )
         )
     if front_df is not None:
-        writer.add_metrics(
+        writer.add_metric_frame(
             _metric_points(
                 front_df, dims={"Service": front}, namespace_of=lambda c: NS_FRONT, lo=lo, hi=hi
             )
         )
-    trace_points = _trace_metrics(case_spans) + _trace_metrics(base_spans)
-    writer.add_metrics(trace_points)
-    trace_services = {p.dimensions["Service"] for p in trace_points}
+    trace_points = pd.concat(
+        [_trace_metrics(case_spans), _trace_metrics(base_spans)], ignore_index=True
+    )
+    writer.add_metric_frame(trace_points)
+    trace_services = {d["Service"] for d in trace_points["dimensions"].tolist()}
 
     # window and baseline
     last_record: datetime | None = None
-    stamps = [r.timestamp for _s, r in case_logs]
+    stamps = [_from_micros(case_logs["micros"].max())] if len(case_logs) else []
     if not case_spans.empty:
         stamps.append(_to_datetime(case_spans["StartTimeUnixNano"].max()))
     if stamps:
         last_record = max(stamps)
     window, window_rule = fault_window(inject, front_df, last_record)
-    baseline = _baseline_window((r for _s, r in base_logs), base_spans)
+    baseline = _baseline_window(base_logs, base_spans)
     references = _reference_windows(case, case_logs, case_spans, baseline, other_days)
     span_table = pd.concat(
         [_span_rows(case_spans), _span_rows(base_spans)]
@@ -989,7 +1052,7 @@ def import_case(
     span_table, sampling = _bounded(span_table, MAX_SPANS)
     if not span_table.empty:
         writer.add_spans(span_table)
-    broken = _broken_series(pod_files, front_df, front)
+    broken = _broken_series(pod_frames, front_df, front)
 
     workspace = _workspace(system, services, pods, graph, front, log_services, trace_services)
     spec = IncidentSpec(

@@ -875,14 +875,24 @@ class BundleWriter:
     """Writes a bundle directory (used by the scenario generator, importers and ``rca capture``).
 
     Log records are appended per group and written sorted by time; ``gzip=True`` writes
-    ``.jsonl.gz`` / ``.csv.gz`` files, with a fixed mtime so output is byte-reproducible.
+    ``.jsonl.gz`` / ``.csv.gz`` files, with a fixed mtime so output is byte-reproducible
+    (``compresslevel`` 1-9, default 9: zlib's, a lower one is faster and a little larger).
+
+    Importers with many records can queue them as columns (:meth:`add_log_frame`,
+    :meth:`add_metric_frame`): the files are the same as for the same records given one by one,
+    written without a pydantic model per record.
     """
 
-    def __init__(self, root: Path | str, *, gzip_files: bool = False) -> None:
+    def __init__(
+        self, root: Path | str, *, gzip_files: bool = False, compresslevel: int = 9
+    ) -> None:
         self.root = Path(root)
         self.gzip_files = gzip_files
+        self.compresslevel = compresslevel
         self._logs: dict[str, list[LogRecord]] = {}
+        self._log_frames: list[Any] = []
         self._metrics: list[MetricPoint] = []
+        self._metric_frames: list[Any] = []
         self._trail: list[dict[str, Any]] = []
         self._alarms: list[AlarmStateChange] = []
         self._spans: list[Any] = []
@@ -903,6 +913,44 @@ class BundleWriter:
     def add_metrics(self, points: Iterable[MetricPoint]) -> None:
         """Queue datapoints for ``metrics.csv``."""
         self._metrics.extend(points)
+
+    def add_log_frame(self, frame: Any) -> None:
+        """Queue log records given as a pandas DataFrame with columns ``group``, ``timestamp``
+        (datetime64, UTC; used to the microsecond, as a :class:`LogRecord` holds it),
+        ``message``, ``stream`` and any of ``trace_id``, ``span_id``, ``event_key`` (None or NaN
+        where a record has none). Written exactly as the same records given to :meth:`add_log`
+        in the same order; records of :meth:`add_log` come first among records of equal time.
+
+        Raises:
+            BundleError: a required column is missing, or a message is longer than
+                :data:`MAX_LOG_LINE_BYTES` characters (the :class:`LogRecord` limit).
+        """
+        missing = [c for c in ("group", "timestamp", "message", "stream") if c not in frame]
+        if missing:
+            raise BundleError(f"logs: missing column(s) {', '.join(missing)}")
+        too_long = frame["message"].str.len() > MAX_LOG_LINE_BYTES
+        if too_long.any():
+            raise BundleError(
+                f"logs: a message of {frame['message'][too_long].iloc[0][:60]!r}... is longer "
+                f"than {MAX_LOG_LINE_BYTES} characters"
+            )
+        self._log_frames.append(frame)
+
+    def add_metric_frame(self, frame: Any) -> None:
+        """Queue datapoints given as a pandas DataFrame with columns ``timestamp`` (datetime64,
+        UTC), ``namespace``, ``metric``, ``dimensions`` (a dict of strings per row; the rows of
+        one series may share one dict), ``value`` (float) and ``unit``. Written exactly as the
+        same :class:`MetricPoint` values given to :meth:`add_metrics` in the same order; points
+        of :meth:`add_metrics` come first among points of equal sort key.
+
+        Raises:
+            BundleError: a column is missing.
+        """
+        columns = ("timestamp", "namespace", "metric", "dimensions", "value", "unit")
+        missing = [c for c in columns if c not in frame]
+        if missing:
+            raise BundleError(f"metrics: missing column(s) {', '.join(missing)}")
+        self._metric_frames.append(frame[list(columns)])
 
     def add_cloudtrail(self, record: dict[str, Any]) -> None:
         """Queue one raw CloudTrail record (the JSON object of LookupEvents'
@@ -938,7 +986,9 @@ class BundleWriter:
         if self.gzip_files:
             with (
                 open(str(path) + ".gz", "wb") as raw,
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle,
+                gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=self.compresslevel
+                ) as handle,
             ):
                 handle.write(text.encode("utf-8"))
         else:
@@ -957,11 +1007,17 @@ class BundleWriter:
         (self.root / "workspace.json").write_text(
             json.dumps(workspace, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        for group, records in sorted(self._logs.items()):
-            records = sorted(records, key=lambda r: r.timestamp)
-            lines = [json.dumps(_log_row(r), ensure_ascii=False) for r in records]
+        framed = _log_frame_lines(self._log_frames, self._logs)
+        for group in sorted(set(self._logs) | set(framed)):
+            if group in framed:
+                lines = framed[group]
+            else:
+                records = sorted(self._logs[group], key=lambda r: r.timestamp)
+                lines = [json.dumps(_log_row(r), ensure_ascii=False) for r in records]
             self._write("logs/" + log_file_name(group), "\n".join(lines) + "\n")
-        if self._metrics:
+        if self._metric_frames:
+            self._write("metrics.csv", _metric_frame_csv(self._metric_frames, self._metrics))
+        elif self._metrics:
             out = io.StringIO()
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(["timestamp", "namespace", "metric", "dimensions", "value", "unit"])
@@ -999,6 +1055,120 @@ class BundleWriter:
                 "".join(a.model_dump_json(exclude_none=True) + "\n" for a in alarms),
             )
         return self.root
+
+
+_LOG_OPTIONAL = ("trace_id", "span_id", "event_key")
+
+
+def _log_frame_lines(frames: list[Any], logs: dict[str, list[LogRecord]]) -> dict[str, list[str]]:
+    """The JSONL lines of every group that has records in ``frames`` (with that group's records
+    of ``logs`` first), sorted by time (stable), each exactly ``json.dumps(_log_row(record),
+    ensure_ascii=False)`` of the equivalent :class:`LogRecord`."""
+    import numpy as np
+    import pandas as pd
+
+    if not frames:
+        return {}
+    frame = pd.concat(frames, ignore_index=True)
+    encode = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
+    micros = pd.DatetimeIndex(frame["timestamp"]).floor("us").as_unit("us").asi8
+    optional = {
+        key: (
+            frame[key].astype(object).where(frame[key].notna(), None).tolist()
+            if key in frame
+            else [None] * len(frame)
+        )
+        for key in _LOG_OPTIONAL
+    }
+    lines: dict[str, list[str]] = {}
+    for group, index in frame.groupby("group", sort=False).indices.items():
+        records = logs.get(group, [])
+        stamps = np.concatenate(
+            [np.array([epoch_micros(r.timestamp) for r in records], dtype=np.int64), micros[index]]
+        )
+        messages = [r.message for r in records] + frame["message"].to_numpy()[index].tolist()
+        streams = [r.stream for r in records] + frame["stream"].to_numpy()[index].tolist()
+        extra = {
+            key: [getattr(r, key) for r in records] + [optional[key][i] for i in index]
+            for key in _LOG_OPTIONAL
+        }
+        order = np.argsort(stamps, kind="stable")
+        texts = np.datetime_as_string((stamps[order] // 1000).astype("datetime64[ms]"), unit="ms")
+        out = []
+        for text, i in zip(texts.tolist(), order.tolist(), strict=True):
+            line = (
+                f'{{"timestamp": "{text}Z", "message": {encode(messages[i])}, '
+                f'"stream": {encode(streams[i])}'
+            )
+            for key in _LOG_OPTIONAL:
+                value = extra[key][i]
+                if value is not None:
+                    line += f', "{key}": {encode(value)}'
+            out.append(line + "}")
+        lines[str(group)] = out
+    return lines
+
+
+def metric_points_frame(points: list[MetricPoint]) -> Any:
+    """Datapoints as the columns :meth:`BundleWriter.add_metric_frame` takes (a pandas
+    DataFrame: ``timestamp`` UTC, ``namespace``, ``metric``, ``dimensions`` dicts, ``value``,
+    ``unit``), in the same order."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime([p.timestamp for p in points], utc=True),
+            "namespace": [p.namespace for p in points],
+            "metric": [p.metric for p in points],
+            "dimensions": [p.dimensions for p in points],
+            "value": [p.value for p in points],
+            "unit": [p.unit for p in points],
+        }
+    )
+
+
+def _metric_frame_csv(frames: list[Any], points: list[MetricPoint]) -> str:
+    """``metrics.csv`` of ``points`` followed by the rows of ``frames``, exactly as the
+    row-by-row writer formats and orders the same points: sorted (stable) by time, namespace,
+    metric and ``str(dimensions)``."""
+    import numpy as np
+    import pandas as pd
+
+    if points:
+        frames = [metric_points_frame(points), *frames]
+    frame = pd.concat(frames, ignore_index=True)
+    dims = frame["dimensions"].tolist()
+    texts: dict[int, tuple[str, str]] = {}
+    for d in dims:
+        if id(d) not in texts:
+            texts[id(d)] = (json.dumps(d, sort_keys=True), str(d))
+    stamps = pd.DatetimeIndex(frame["timestamp"]).as_unit("ns").asi8
+
+    def codes(values: list[str]) -> Any:
+        return pd.factorize(np.array(values, dtype=object), sort=True)[0]
+
+    namespaces, metrics = frame["namespace"].tolist(), frame["metric"].tolist()
+    order = np.lexsort(
+        (codes([texts[id(d)][1] for d in dims]), codes(metrics), codes(namespaces), stamps)
+    ).tolist()
+    when, first = pd.factorize(stamps)
+    iso_of = [iso(_EPOCH + timedelta(microseconds=int(ns) // 1000)) for ns in first]
+    values, units = frame["value"].tolist(), frame["unit"].tolist()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["timestamp", "namespace", "metric", "dimensions", "value", "unit"])
+    writer.writerows(
+        (
+            iso_of[when[i]],
+            namespaces[i],
+            metrics[i],
+            texts[id(dims[i])][0],
+            repr(round(values[i], 6)),
+            units[i],
+        )
+        for i in order
+    )
+    return out.getvalue()
 
 
 def _log_row(record: LogRecord) -> dict[str, Any]:

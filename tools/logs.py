@@ -36,12 +36,17 @@ MAX_PATTERNS_PER_COMPONENT = 6
 MAX_LISTED = 25
 """Changes per component listed in the tool's data (``max_patterns`` is at most this)."""
 
-ERROR_WORDS = re.compile(
-    r"error|exception|fail|timeout|timed out|refused|denied|unavailable|expired|invalid|fatal|"
-    r"panic|throttl|enotfound|etimedout|econnreset|unreachable|out of memory|oom|killed|"
-    r"not available|rejected|unauthori[sz]ed|forbidden|\b5\d\d\b|traceback|severe|critical",
-    re.I,
+_ERROR_LITERALS = (
+    *("error", "exception", "fail", "timeout", "timed out", "refused", "denied", "unavailable"),
+    *("expired", "invalid", "fatal", "panic", "throttl", "enotfound", "etimedout", "econnreset"),
+    *("unreachable", "out of memory", "oom", "killed", "not available", "rejected"),
+    *("unauthorised", "unauthorized", "forbidden", "traceback", "severe", "critical"),
 )
+_ERROR_CODE = re.compile(r"\b5\d\d\b")
+ERROR_WORDS = re.compile(
+    "|".join(re.escape(w) for w in _ERROR_LITERALS) + "|" + _ERROR_CODE.pattern, re.I
+)
+"""Words that make a log line read as an error (any case), or an HTTP 5xx status."""
 
 
 class LogsInput(Model):
@@ -108,8 +113,16 @@ def _status(pattern: LogPattern, ratio: float, traffic: float) -> tuple[str, flo
 
 
 def _error(pattern: LogPattern) -> bool:
-    """Whether the template or its first sample reads as an error (:data:`ERROR_WORDS`)."""
-    return bool(ERROR_WORDS.search(pattern.template + " " + " ".join(pattern.samples[:1])))
+    """Whether the template or its first sample reads as an error (:data:`ERROR_WORDS`).
+
+    ASCII text (nearly every line) is tested by substring on its lower case, which for ASCII is
+    exactly what the case-insensitive regex matches, and many times faster; other text (where
+    ``re.I`` also folds e.g. the Kelvin sign to ``k``) by the regex."""
+    text = pattern.template + " " + " ".join(pattern.samples[:1])
+    if text.isascii():
+        lower = text.lower()
+        return any(w in lower for w in _ERROR_LITERALS) or _ERROR_CODE.search(text) is not None
+    return bool(ERROR_WORDS.search(text))
 
 
 def classify(

@@ -95,6 +95,13 @@ _WORDS: dict[str, tuple[str, ...]] = {
     "sql-password": ("password",),
     "keyword": ("pass", "pwd", "secret", "key", "token", "credential", "webhook"),
 }
+# A second, tighter necessary condition for a rule whose hint words are common in logs
+# (``reset-password``, ``tokenizer``): every match of the keyword rule holds a key word followed
+# by ``:`` or ``=`` (after an optional quote and blanks); where none is, the rule's far slower
+# regex (a lazy key prefix tried at every word start) is not run. The output is unchanged.
+_GUARDS: dict[str, re.Pattern[str]] = {
+    "keyword": re.compile(rf"(?i)(?:{_KEYWORDS})[\"']?\s*(?::|=)"),
+}
 # the hints of every rule without words at once: when it finds nothing, none of them can match
 _LITERAL_HINTS = re.compile(
     "|".join(f"(?:{_HINTS[kind].pattern})" for kind, _ in _RULES if kind not in _WORDS)
@@ -117,6 +124,9 @@ def redact(text: str) -> str:
             if not any(word in lower for word in words):
                 continue
         elif (words is None and not literal) or _HINTS[kind].search(text) is None:
+            continue
+        guard = _GUARDS.get(kind)
+        if guard is not None and guard.search(text) is None:
             continue
         replaced = pattern.sub(functools.partial(_replace, kind), text)
         if replaced != text:

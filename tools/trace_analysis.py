@@ -181,9 +181,16 @@ def _is_error(codes: pd.Series, kinds: pd.Series | None = None) -> pd.Series:
 def _served(joined: pd.DataFrame) -> pd.Series:
     """True for a span with at least one child span (the call reached a service that wrote
     one)."""
-    parents = pd.MultiIndex.from_frame(joined[["trace_id", "parent_id"]].astype(str))
-    keys = pd.MultiIndex.from_frame(joined[["trace_id", "span_id"]].astype(str))
-    return pd.Series(keys.isin(parents), index=joined.index)
+    ids = joined[["trace_id", "parent_id", "span_id"]].astype(str)
+    if ids.isna().any().any():  # missing ids: as the MultiIndex matches them
+        parents = pd.MultiIndex.from_frame(ids[["trace_id", "parent_id"]])
+        keys = pd.MultiIndex.from_frame(ids[["trace_id", "span_id"]])
+        return pd.Series(keys.isin(parents), index=joined.index)
+    # the same membership test on a set of (trace, parent) pairs: several times faster
+    trace = ids["trace_id"].tolist()
+    parents_set = set(zip(trace, ids["parent_id"].tolist(), strict=True))
+    flags = [key in parents_set for key in zip(trace, ids["span_id"].tolist(), strict=True)]
+    return pd.Series(flags, index=joined.index, dtype=bool)
 
 
 def _joined(

@@ -219,3 +219,99 @@ def test_log_group_is_parsed_once_by_concurrent_tools(chain: Path, monkeypatch) 
     with ThreadPoolExecutor(max_workers=4) as pool:
         tables = list(pool.map(bundle.log_table, ["/aws/lambda/web"] * 8))
     assert reads == ["/aws/lambda/web"] and all(t is tables[0] for t in tables)
+
+
+def test_log_and_metric_frames_write_the_files_records_do(tmp_path: Path) -> None:
+    # the column path of importers is a speed-up only: byte-identical files, same order
+    from datetime import UTC, datetime, timedelta
+
+    import pandas as pd
+
+    from tools.bundle import (
+        BundleWriter,
+        IncidentSpec,
+        LogRecord,
+        MetricPoint,
+        metric_points_frame,
+    )
+
+    spec = IncidentSpec.model_validate(
+        {
+            "id": "frames",
+            "description": "slow checkout",
+            "window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:05:00Z"},
+        }
+    )
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    stamps = [t0 + timedelta(microseconds=us) for us in (5_000_123, 1_999, 5_000_123, -1)]
+    stamps.append(datetime(1754, 8, 30, 22, 43, 41, 128_654, tzinfo=UTC))  # a corrupt clock
+    logs = [
+        ("/g/a", LogRecord(timestamp=t, message=m, stream="pod-1", trace_id=tid, event_key=k))
+        for t, m, tid, k in zip(
+            stamps,
+            ['ERROR café "quoted" \\ \u2028', "INFO ok", "WARN tie", "DEBUG early", "INFO old"],
+            ["t1", None, "t2", None, "t3"],
+            ["X#1", None, None, "Y#2", None],
+            strict=True,
+        )
+    ] + [("/g/b", LogRecord(timestamp=t0, message="only", stream="pod-2", span_id="s1"))]
+    dims_a, dims_b = {"Service": "a", "Pod": "a-1"}, {"Service": "b"}
+    points = [
+        MetricPoint(timestamp=t, namespace=ns, metric=m, dimensions=d, value=v, unit=u)
+        for t, ns, m, d, v, u in [
+            (t0 + timedelta(seconds=60), "N/Pod", "Cpu(%)", dims_a, 12.3456789, "Percent"),
+            (t0, "N/Pod", "Cpu(%)", dims_a, 1e-9, "Percent"),
+            (t0, "N/Pod", "Cpu(%)", dims_b, 2.0, "Percent"),
+            (t0, "N/Pod", "Cpu(%)", dims_a, 3.5, "Percent"),  # same key: order of addition
+            (t0, "N/Front", "Latency", {"Service": 'a, "b"'}, 1e21, "None"),
+        ]
+    ]
+    by_records = BundleWriter(tmp_path / "records", gzip_files=True)
+    for group, record in logs:
+        by_records.add_log(group, record)
+    by_records.add_metrics(points)
+    by_records.write(spec, {"model": {}})
+
+    by_frames = BundleWriter(tmp_path / "frames", gzip_files=True, compresslevel=1)
+    by_frames.add_log_frame(
+        pd.DataFrame(
+            {
+                "group": [g for g, _ in logs],
+                "timestamp": pd.to_datetime([r.timestamp for _, r in logs], utc=True),
+                "message": [r.message for _, r in logs],
+                "stream": [r.stream for _, r in logs],
+                "trace_id": [r.trace_id for _, r in logs],
+                "span_id": [r.span_id for _, r in logs],
+                "event_key": [r.event_key for _, r in logs],
+            }
+        )
+    )
+    by_frames.add_metric_frame(metric_points_frame(points))
+    by_frames.write(spec, {"model": {}})
+    files = sorted(p.relative_to(tmp_path / "records") for p in (tmp_path / "records").rglob("*"))
+    assert files == sorted(
+        p.relative_to(tmp_path / "frames") for p in (tmp_path / "frames").rglob("*")
+    )
+    for name in files:
+        a, b = tmp_path / "records" / name, tmp_path / "frames" / name
+        if a.is_file():
+            read = gzip.decompress if name.suffix == ".gz" else (lambda data: data)
+            assert read(a.read_bytes()) == read(b.read_bytes()), name
+    assert Bundle(tmp_path / "frames").log_records("/g/a")[0].message == "INFO old"
+
+
+def test_log_frame_refuses_an_oversized_message(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tools.bundle import MAX_LOG_LINE_BYTES, BundleWriter
+
+    frame = pd.DataFrame(
+        {
+            "group": ["/g"],
+            "timestamp": pd.to_datetime(["2026-01-01T00:00:00Z"], utc=True),
+            "message": ["x" * (MAX_LOG_LINE_BYTES + 1)],
+            "stream": [""],
+        }
+    )
+    with pytest.raises(BundleError, match="longer than"):
+        BundleWriter(tmp_path / "b").add_log_frame(frame)

@@ -117,6 +117,9 @@ def _every_rule(text: str) -> str:
         "\u00e9chec: password=caf\u00e9-s3cret b\u0131asic ZGVhZGJlZWY=",
         "plain ascii line without any credential words 12345",
         "x" * 5000 + " password=abc123 " + "y" * 5000,
+        "Completed POST /reset-password status=200 in 18 ms",
+        "reset-password token \"abc\" and 'secret' : 's3cr3t-value' x-api-key => abcdef12",
+        "client_secret\t=\tabcdef123 and passwd:'qwerty12'",
     ],
 )
 def test_hints_skip_only_rules_that_cannot_match(text: str) -> None:

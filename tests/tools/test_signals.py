@@ -11,7 +11,7 @@ import pytest
 from tests.builders import ONSET, T0, WINDOW, trail
 from tools.bundle import CloudTrailRecord
 from tools.changes import change_category, map_change
-from tools.logs import classify
+from tools.logs import ERROR_WORDS, _error, classify
 from tools.metrics import detect_anomaly, harmful, metric_role
 from tools.telemetry.base import LogPattern, MetricSeries
 
@@ -104,6 +104,26 @@ def test_log_pattern_classification() -> None:
         ratio,
     )
     assert "hunter2" not in redacted.samples[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "INFO Completed POST /orders status=200 in 18 ms",
+        "WARN Upstream TIMED OUT after 3 s",
+        "ERROR c.b.Payment#12 Unauthorised",
+        "status 503 from checkout",
+        "status 5030 is not a 5xx",
+        "oOm killer",
+        "\u212aILLED by the kernel (Kelvin sign)",
+        "caf\u00e9 unavailable",
+        "plain line",
+    ],
+)
+def test_error_flag_equals_the_case_insensitive_regex(text: str) -> None:
+    # the ASCII fast path is a speed-up only: the flag is what ERROR_WORDS finds
+    pattern = LogPattern(template=text, window_count=1, baseline_count=0, bins=[1])
+    assert _error(pattern) == bool(ERROR_WORDS.search(text + " "))
 
 
 def test_change_mapping_by_whole_tokens_and_edges() -> None:
