@@ -338,12 +338,17 @@ class ReviewService:
         return record
 
     @contextlib.contextmanager
-    def _failing(self, review_id: str, step: str, listener: Listener | None) -> Iterator[None]:
+    def _failing(
+        self, review_id: str, step: str, listener: Listener | None, *, errors: bool = True
+    ) -> Iterator[None]:
         """Mark the review ``failed`` (reason; kind = the document problem or ``step``) when the
-        block raises a product error or is interrupted, then re-raise."""
+        block raises a product error (only when ``errors``) or is interrupted, then re-raise."""
+        caught: tuple[type[BaseException], ...] = (
+            (RcaError, KeyboardInterrupt) if errors else (KeyboardInterrupt,)
+        )
         try:
             yield
-        except (RcaError, KeyboardInterrupt) as exc:
+        except caught as exc:
             if isinstance(exc, RcaError):
                 kind = exc.kind if isinstance(exc, DocumentError) else step
                 if isinstance(exc, ThrottledError):  # resumable: botocore's retries were spent
@@ -353,9 +358,11 @@ class ReviewService:
                 kind = "interrupted"
                 name = getattr(exc, "signal_name", "SIGINT")
                 message = f"interrupted by {name}; `rca review --resume {review_id}` continues it"
-            # the original error matters more than bookkeeping; a second Ctrl-C waits for it
+            # the original error matters more than bookkeeping; a second Ctrl-C waits for it;
+            # a review already completed (a signal while its reports are written) stays so
             with shield(), contextlib.suppress(RcaError):
-                self._state(review_id, "failed", listener, error=message, error_kind=kind)
+                if self.store.get(review_id).state != "completed":
+                    self._state(review_id, "failed", listener, error=message, error_kind=kind)
             raise
 
     # submit -------------------------------------------------------------------------------
@@ -630,16 +637,20 @@ class ReviewService:
         record = self.store.get(review_id)
         if record.state == "completed" and record.questions_done >= record.questions_total:
             return record  # nothing to do (a finished review is not re-finalized)
-        record = self.extract(review_id, listener=listener)
-        self._check_lens(record)
-        if record.state != "assessing":
-            self._state(review_id, "assessing", listener)
-        doc = self.store.load_document(review_id)
+        # a signal between the steps (after extraction stored "assessing", while the document
+        # loads) must not leave a stale "assessing" record either
+        with self._failing(review_id, "assessing", listener, errors=False):
+            record = self.extract(review_id, listener=listener)
+            self._check_lens(record)
+            if record.state != "assessing":
+                self._state(review_id, "assessing", listener)
+            doc = self.store.load_document(review_id)
         with self._failing(review_id, "assessing", listener):
             self._runner(listener, review_id).run(
                 review_id, doc, record.mode, record.pillars or None
             )
-        return self.finalize(review_id, listener=listener)
+        with self._failing(review_id, "assessing", listener, errors=False):
+            return self.finalize(review_id, listener=listener)
 
     # after a review ----------------------------------------------------------------------
 

@@ -284,3 +284,30 @@ def test_a_failing_listener_never_fails_the_review(service: ReviewService, pdf: 
     record = service.submit(pdf, options=RELIABILITY, listener=flaky)
     assert service.run(record.id, listener=flaky).state == "completed"
     assert seen.count("question_assessed") == 13
+
+
+@pytest.mark.parametrize("step", ["load_document", "finalize"])
+def test_a_signal_between_the_steps_of_run_leaves_no_stale_state(
+    service: ReviewService, pdf: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """A Ctrl-C after extraction stored ``assessing`` (while the document loads) or while the
+    review is finalized marks the review ``failed`` / ``interrupted``, never a stale
+    ``assessing``; the resume then completes it. (Found by the 50 interrupted reviews test.)"""
+    record = service.submit(pdf, options=RELIABILITY)
+    target = service.store if step == "load_document" else service
+    real = getattr(target, step)
+    calls = {"n": 0}
+
+    def interrupted_once(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, step, interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        service.run(record.id)
+    stopped = service.status(record.id)
+    assert stopped.state == "failed" and stopped.error_kind == "interrupted"
+    assert "--resume" in (stopped.error or "")
+    assert service.run(record.id).state == "completed"
