@@ -9,9 +9,10 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    ``k`` of the ``n`` window calls exceed the threshold ``max(q99, median + 1 ms)`` of the
    reference calls; null model Binomial(n, p0) with ``p0`` the reference exceedance rate
    (add-one smoothed, at least 1%). A second, magnitude test per edge (:func:`_tail_scan`)
-   scans thresholds beyond the edge's own q99 with the larger of the edge's own and the pooled
-   (all edges) reference tail rate, so that a few calls delayed far beyond anything in the
-   references are significant on an edge seen only a dozen times; the stronger of the two
+   scans thresholds beyond the edge's own q99 with an empirical-Bayes tail rate (the edge's own
+   reference rate shrunk toward the pooled rate of all edges by its reference count,
+   :func:`tail_rate_eb`), so that a few calls delayed far beyond anything in the references
+   are significant on an edge seen only a dozen times; the stronger of the two
    tests counts (Bonferroni over both). A client span that names the service it calls
    (``peer_service``) and has no server span below it (a managed service or third party that
    writes no spans, or a call it rejected before serving) is an edge ``caller -> peer`` whose
@@ -405,21 +406,95 @@ def _edges(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     return credits
 
 
+def _edge_counts(x: np.ndarray, own: dict[tuple[str, str], np.ndarray]) -> np.ndarray:
+    """(edges, thresholds): reference calls of each edge at least ``x`` ns over its median."""
+    return np.stack([len(v) - np.searchsorted(v, x, side="left") for v in own.values()]).astype(
+        float
+    )
+
+
+def tail_correlation(own: dict[tuple[str, str], np.ndarray]) -> float:
+    """The between-edge correlation ``rho`` of the reference tail, one per case, no labels.
+
+    ``own``: per edge, its sorted reference excesses over its median (ns). Thresholds: every
+    distinct reference excess at or beyond the pooled q99 of all edges; at each, the edges'
+    counts of calls reaching it give the Williams (1982) moment statistic (as in
+    :func:`tools.significance.block_correlation`, edges as the clusters: ``X2 - (J - 1)`` over
+    ``N - sum n_j^2 / N - J + 1``); numerators and denominators are summed over the
+    thresholds (a threshold no reference call reaches tells nothing about ``rho``, so the
+    tail's correlation is estimated where the tail was observed and carried beyond it).
+    Clipped to [0, 1]; 0 with fewer than two edges.
+    """
+    sizes = np.array([len(v) for v in own.values()], dtype=float)
+    if len(sizes) < 2:
+        return 0.0
+    pooled = np.sort(np.concatenate(list(own.values())))
+    x = np.unique(pooled[pooled >= np.quantile(pooled, 0.99)])
+    counts = _edge_counts(x, own)
+    total = float(sizes.sum())
+    p_hat = counts.sum(axis=0) / total
+    keep = (p_hat > 0) & (p_hat < 1)
+    if not keep.any():
+        return 0.0
+    counts, p_hat = counts[:, keep], p_hat[keep]
+    x2 = ((counts - sizes[:, None] * p_hat) ** 2 / (sizes[:, None] * p_hat * (1 - p_hat))).sum(0)
+    den = total - float((sizes**2).sum()) / total - len(sizes) + 1
+    if den <= 0:
+        return 0.0
+    return float(np.clip((x2 - (len(sizes) - 1)).sum() / (den * len(x2)), 0.0, 1.0))
+
+
+def tail_rate_eb(
+    x: np.ndarray, own: dict[tuple[str, str], np.ndarray], key: tuple[str, str], rho: float
+) -> np.ndarray:
+    """Empirical-Bayes reference rate per call of the excesses ``>= x`` on edge ``key``.
+
+    ``x``: thresholds (ns over each edge's reference median), shape ``(m,)``; ``own``: per
+    edge, the sorted reference excesses (ns) of every edge with enough reference calls
+    (``key`` among them); ``rho``: the between-edge correlation (:func:`tail_correlation`).
+    At each threshold the edges' rates are modelled as draws from one beta distribution (the
+    beta-binomial model of parametric empirical Bayes: Efron, B. & Morris, C. (1975), "Data
+    analysis using Stein's estimator and its generalizations", JASA 70:311-319; Casella, G.
+    (1985), "An introduction to empirical Bayes data analysis", The American Statistician
+    39(2):83-87), fitted by the method of moments on the case's own reference calls, no
+    labels: prior mean ``mu`` the pooled rate over all edges, add-one smoothed
+    ``(1 + K) / (N + 1)``, and ``a + b = (1 - rho) / rho``. The edge's posterior rate weighs
+    its own estimate by ``Z = n rho / (n rho + 1 - rho)`` (``n`` its reference calls; the
+    credibility weight of the beta-binomial posterior mean) and ``mu`` by ``1 - Z``: a thin
+    edge (a dozen calls) is shrunk toward the pooled rate, a well-observed edge keeps its own.
+    The own estimate is the add-one (Laplace) rate ``(c + 1) / (n + 2)``, as everywhere in
+    this module: 0 of 1,438 calls is not a rate of 0 (with the raw ``c / n`` a busy edge
+    whose 1,438 reference calls never reached ``x`` would get the pooled floor, and its own
+    occasional stall in the window would look significant).
+
+    Returns the rate per call, shape ``(m,)``, in (0, 1].
+    """
+    counts = _edge_counts(np.asarray(x, dtype=float), own)
+    total = float(sum(len(v) for v in own.values()))
+    mu = (1.0 + counts.sum(axis=0)) / (total + 1.0)
+    mine = own[key]
+    c = len(mine) - np.searchsorted(mine, x, side="left")
+    weight = len(mine) * rho / (len(mine) * rho + 1.0 - rho) if rho < 1 else 1.0
+    rate = weight * (c + 1.0) / (len(mine) + 2.0) + (1.0 - weight) * mu
+    return np.clip(rate, 1.0 / (total + 1.0), 1.0)
+
+
 def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
     """The magnitude test of a call edge, exact for few calls: every window call's excess over
     its edge's reference median beyond the edge's own reference q99 (and at least 1 ms) is a
     candidate threshold ``t``; ``k`` of the ``n`` seconds (:data:`TIME_UNIT_NS`) in which
     the edge was called hold a call reaching ``t``; null model Binomial(n, p0(t)) with
-    ``p0(t) = 1 - (1 - q(t)) ** (calls per second)`` and ``q(t)`` the larger of the edge's own
-    reference rate of excesses ``>= t`` and the pooled rate over the reference calls of every
-    edge (add-one smoothed: ``(1 + #>= t) / (N + 1)``). Seconds, not calls, are the trials:
+    ``p0(t) = 1 - (1 - q(t)) ** (calls per second)`` and ``q(t)`` the edge's empirical-Bayes
+    reference rate of excesses ``>= t`` (:func:`tail_rate_eb`: its own rate shrunk toward the
+    pooled rate of every edge by its reference count). Seconds, not calls, are the trials:
     one stall delays every call in flight together; and seconds of one 10 s block
     (:data:`BLOCK_NS`) are correlated in turn (a stall or a burst outlasts a second), with a
     design effect from the intra-block correlation of the reference seconds holding a call
-    over the edge's q99 (own and pooled over edges, :func:`_design`). The pooled rate stands in for
-    the edge's tail where the edge has too few reference calls to estimate it (nine calls
-    delayed by two seconds on an edge seen 17 times); the edge's own rate keeps an edge with a
-    heavy tail of its own from looking slow. Bonferroni over the ``n`` thresholds scanned.
+    over the edge's q99 (own and pooled over edges, :func:`_design`). The shrinkage lets the
+    pooled rate stand in for the tail of an edge with too few reference calls to estimate it
+    (nine calls delayed by two seconds on an edge seen 17 times), while a well-observed edge
+    with a heavy tail of its own keeps it and does not look slow. Bonferroni over the ``n``
+    thresholds scanned.
 
     Returns per edge (p_service, service): ``tail_raw`` (-log10 p), ``tail_k`` (seconds),
     ``tail_units`` (seconds with calls), ``tail_ms``
@@ -449,6 +524,7 @@ def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
         key: np.sort(g.to_numpy(dtype=float))
         for key, g in ref.groupby(["p_service", "service"])["excess"]
     }
+    rho = tail_correlation(own)
     window = merged[merged["period"] == "window"]
     group_q99 = (
         (merged["q99"] - merged["median"]).groupby([merged["p_service"], merged["service"]]).first()
@@ -466,14 +542,13 @@ def _tail_scan(merged: pd.DataFrame) -> pd.DataFrame:
         # every call in flight together, so k = seconds holding a call >= t, of n_units
         k = np.cumsum(~pd.Series(seconds).duplicated().to_numpy())
         n_units = int(k[-1])
-        pooled_ge = total - np.searchsorted(pooled, x, side="left")
-        mine = own.get(key, np.array([]))
-        own_ge = len(mine) - np.searchsorted(mine, x, side="left") if len(mine) else 0 * k
-        p_call = np.maximum((1 + pooled_ge) / (total + 1), (own_ge + 1) / (len(mine) + 2))
+        floor = max(FLOOR_NS, float(group_q99[key]))
+        # only thresholds beyond the edge's own q99 are scanned
+        p_call = np.ones(n)
+        p_call[x >= floor] = tail_rate_eb(x[x >= floor], own, key, rho)
         p0 = 1.0 - (1.0 - p_call) ** (n / n_units)  # a second with n / n_units calls
         deff = design["deff"].get(key, 1.0)
         ev = binomial_many(k, np.full(n, n_units), p0, np.full(n, deff))
-        floor = max(FLOOR_NS, float(group_q99[key]))
         ev = np.where(x >= floor, ev, 0.0)
         best = int(np.argmax(ev))
         rows.append(
@@ -501,8 +576,8 @@ def _edge_credit(
         over = (
             f"in {int(row['tail_k'])} of the {int(row['tail_units'])} seconds with calls (of "
             f"{int(row['n'])} calls) a call at least {row['tail_ms']:.1f} ms over the edge's "
-            f"reference median (expected rate per second {row['tail_p0']:.2g}, from the larger "
-            "of the edge's own and all edges' reference rates per call)"
+            f"reference median (expected rate per second {row['tail_p0']:.2g}, from the edge's "
+            "own reference rate per call shrunk toward all edges' rate by its reference count)"
         )
     else:
         over = (
@@ -523,7 +598,7 @@ def _edge_credit(
         text=text,
         test=(
             "binomial exceedance of the reference q99 of client-minus-server span time, or of "
-            "a scanned excess over the median (own and pooled reference rates)"
+            "a scanned excess over the median (empirical-Bayes reference rate)"
         ),
         edge=(str(row["p_service"]), str(row["service"])),
         attribution=f"{role}: share {share:.2f} of {which} edges slow",

@@ -378,3 +378,48 @@ def test_a_span_ending_in_its_own_statement_is_not_moved_to_its_last_callee() ->
     pair = [c for c in found.credits if "companion" in c.text]
     assert [c.component for c in pair] == ["a"]
     assert "b" in {c.component for c in found.credits}  # b's new ERROR statement, its own
+
+
+def _thin_edge_trees(window_calls: list[tuple[int, float]]) -> Trees:
+    """Six busy edges (60 reference calls each) and a thin edge ``auth -> code`` seen 15 times
+    in the reference, all with the same network-time jitter (0.5-3 ms); ``window_calls``:
+    (offset in 200 ms steps, network ms) of the thin edge's window calls."""
+    rng = random.Random(11)
+    trees = Trees()
+    for i in range(60):
+        for period in (REFERENCE, WINDOW):
+            for j in range(6):
+                trees.request(ns(period, 4 * i) + j, "gateway", [(f"s{j}", rng.uniform(0.5, 3), 2)])
+    for i in range(15):  # one call every 4 s: each in its own second
+        trees.request(ns(REFERENCE, 20 * i) + 9, "auth", [("code", rng.uniform(0.5, 3.0), 2.0)])
+    for step, net_ms in window_calls:
+        trees.request(ns(WINDOW, step) + 9, "auth", [("code", net_ms, 2.0)])
+    return trees
+
+
+def test_a_thin_edge_delayed_on_every_call_borrows_the_pooled_tail_rate() -> None:
+    """Empirical Bayes: fifteen reference calls cannot estimate a tail rate, so the thin
+    edge's rate is shrunk toward the pooled rate of all edges (nothing of 375 calls that far
+    out; the edges' tails do not differ), far below its own add-one rate of 1/17; all eight
+    delayed calls credit the callee."""
+    trees = _thin_edge_trees([(30 * i, 1500.0) for i in range(8)])
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    edge = found.edges.iloc[0]
+    assert (edge["p_service"], edge["service"], edge["test"]) == ("auth", "code", "tail")
+    assert edge["tail_p0"] < 0.5 * (1 / 17)
+    got = {c.component: c.evidence for c in found.credits}
+    assert got["code"] >= 8 and got["code"] >= got.get("auth", 0.0)
+
+
+def test_a_thin_edge_with_one_slow_call_in_a_burst_is_not_credited() -> None:
+    """The same thin edge in a burst: twelve calls within two seconds, one of them 1.5 s
+    slow. One second of the few with calls holds a slow call: no significant evidence."""
+    burst = [(s, 1500.0 if s == 3 else 1.0 + (s % 4) * 0.3) for s in range(12)]  # 2.4 s
+    trees = _thin_edge_trees([*burst, (150, 1.2), (250, 1.6)])
+    spans, logs = trees.frames()
+    found = analyse(spans, logs, WINDOW, [REFERENCE])
+    thin = found.edges[(found.edges["p_service"] == "auth") & (found.edges["service"] == "code")]
+    assert len(thin) == 1
+    assert thin.iloc[0]["evidence"] < significance.SIGNIFICANT
+    assert not [c for c in found.credits if c.component in {"auth", "code"}]
