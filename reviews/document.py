@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from reviews.evidence import Segment, looks_heading, segments, term_tokens
+from reviews.evidence import Segment, looks_heading, row_key, segments, term_tokens
 from reviews.models import DesignFact, DocumentText
 
 QUALIFIERS = ("future", "optional", "conditional", "out_of_scope", "negated", "current_state")
@@ -231,14 +231,17 @@ class DocumentModel:
         return [f for f in self.facts if f.name == name]
 
 
-def _row_lookup(doc: DocumentText) -> dict[tuple[int, str], tuple[list[str], list[str], bool]]:
-    """(page, joined row text) -> (header cells, row cells, is_header_row)."""
-    out: dict[tuple[int, str], tuple[list[str], list[str], bool]] = {}
-    headers: set[str] = set()
+def _row_lookup(
+    doc: DocumentText,
+) -> dict[tuple[int, tuple[str, ...]], tuple[list[str], list[str], bool]]:
+    """(page, :func:`~reviews.evidence.row_key` of the row) -> (header cells, row cells,
+    is_header_row); the key matches a ``row`` segment however its cells were printed."""
+    out: dict[tuple[int, tuple[str, ...]], tuple[list[str], list[str], bool]] = {}
+    headers: set[tuple[str, ...]] = set()
     for page in doc.pages:
         for table in page.tables:
             if table and any(table[0]):
-                headers.add(_joined(table[0]))
+                headers.add(row_key(_joined(table[0])))
     for page in doc.pages:
         for table in page.tables:
             if not table:
@@ -246,9 +249,8 @@ def _row_lookup(doc: DocumentText) -> dict[tuple[int, str], tuple[list[str], lis
             header = [c or "" for c in table[0]]
             for n, row in enumerate(table):
                 cells = [c or "" for c in row]
-                key = (page.number, _joined(cells))
-                is_header = n == 0 or _joined(cells) in headers
-                out[key] = (header, cells, is_header)
+                key = row_key(_joined(cells))
+                out.setdefault((page.number, key), (header, cells, n == 0 or key in headers))
     return out
 
 
@@ -298,8 +300,8 @@ def understand(doc: DocumentText) -> DocumentModel:
     section_role = ""
     for seg in segments(doc):
         display = " ".join(seg.text.split())
-        row = rows.get((seg.page, display)) if seg.kind == "row" else None
-        heading = row is None and _is_heading(seg)
+        row = rows.get((seg.page, row_key(display))) if seg.kind == "row" else None
+        heading = seg.kind != "row" and _is_heading(seg)
         if heading:
             parent = section[-1:] if section and _looks_parent(statements) else []
             section = [*parent, display]

@@ -172,3 +172,95 @@ def test_a_practice_title_that_asks_for_a_list_lets_its_lines_show_it() -> None:
     line = _by_text(model, "Audit logging")
     assert shows_for(line, roles_named("Evaluate compliance requirements"))
     assert not shows_for(line, roles_named("Test functional requirements"))
+
+
+def test_wrapped_table_cells_are_one_row_never_a_heading() -> None:
+    """A row whose cells wrap over several lines (pdfplumber prints the first line of every cell,
+    then the rest: "Gateway" alone) or come one cell per line (Textract) is one row statement;
+    its short continuation lines are not headings, so the section stays the table's."""
+    wrapped = (
+        "Component Design\n"
+        "The solution comprises the following components.\n"
+        "Component Purpose Technology\n"
+        "API Gateway Request routing Amazon API\n"
+        "Gateway\n"
+        "Document File upload and validation S3 + Lambda\n"
+        "Ingestion\n"
+        "Data Store Metadata and results DynamoDB\n"
+        "Technology Stack\n"
+        "Compute runs on AWS Lambda.\n"
+    )
+    per_cell = wrapped.replace(
+        "Document File upload and validation S3 + Lambda\nIngestion",
+        "Document\nIngestion\nFile upload and validation\nS3 + Lambda",
+    )
+    table = [
+        ["Component", "Purpose", "Technology"],
+        ["API Gateway", "Request routing", "Amazon API\nGateway"],
+        ["Document\nIngestion", "File upload and validation", "S3 + Lambda"],
+        ["Data Store", "Metadata and results", "DynamoDB"],
+    ]
+    for text in (wrapped, per_cell):
+        doc = DocumentText(
+            source="d.pdf",
+            sha256="c" * 64,
+            extractor="pdfplumber",
+            pages=[PageText(number=1, text=text, tables=[table])],
+        )
+        model = understand(doc)
+        headings = [s.display for s in model.statements if s.kind == "heading"]
+        assert headings == ["Component Design", "Technology Stack"]
+        ingestion = _by_text(model, "Document")
+        assert ingestion.kind == "row" and ingestion.present
+        assert ingestion.text == (
+            "Component: Document Ingestion; Purpose: File upload and validation; "
+            "Technology: S3 + Lambda"
+        )
+        assert ingestion.quote in text
+        assert _by_text(model, "API Gateway").text.endswith("Technology: Amazon API Gateway")
+        for stmt in model.statements[1:-2]:
+            assert stmt.section == ("Component Design",), stmt.display
+        assert _by_text(model, "Compute runs").section == ("Technology Stack",)
+
+
+def test_design_documents_table_cells_are_not_headings() -> None:
+    """Every table row of both development documents is read as a row; no heading is a line
+    of a wrapped cell ("Gateway" of "Amazon API Gateway")."""
+    for name in (DR, IDP):
+        doc = extracted(name)
+        model = understand(doc)
+        wrapped = {
+            line.strip()
+            for p in doc.pages
+            for t in p.tables
+            for r in t
+            for c in r
+            if "\n" in c
+            for line in c.split("\n")
+        }
+        headings = {s.display for s in model.statements if s.kind == "heading"}
+        assert wrapped or name == DR, name  # the IDP document has wrapped cells
+        assert not headings & wrapped, name
+        rows = sum(len(t) for p in doc.pages for t in p.tables)
+        assert sum(s.kind == "row" for s in model.statements) >= rows, name
+
+
+def test_a_table_line_no_row_accounts_for_is_not_a_heading() -> None:
+    """A line between two rows of one table, all of its words the table's, is a table line (an
+    extractor's stray cell fragment) even when no row's words match it: never a heading."""
+    text = (
+        "Sizing\nEach tier is sized for the peak load of the busiest month of the year.\n"
+        "Tier Count\nWeb Tier 3\nApp\nApp Tier 2\nNext Steps\n"
+        "The team ships the web tier first and the app tier after it, in two waves.\n"
+    )
+    table = [["Tier", "Count"], ["Web Tier", "3"], ["App Tier", "2"]]
+    doc = DocumentText(
+        source="d.pdf",
+        sha256="d" * 64,
+        extractor="pdfplumber",
+        pages=[PageText(number=1, text=text, tables=[table])],
+    )
+    model = understand(doc)
+    assert [s.display for s in model.statements if s.kind == "heading"] == ["Sizing", "Next Steps"]
+    assert _by_text(model, "App Tier 2").section == ("Sizing",)
+    assert _by_text(model, "App Tier 2").text == "Tier: App Tier; Count: 2"
