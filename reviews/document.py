@@ -291,8 +291,15 @@ def understand(doc: DocumentText) -> DocumentModel:
     title_lines = {
         line.strip() for line in (doc.pages[0].text.split("\n") if doc.pages else []) if line
     }
+    #: per page, the headings not yet met, in order (a caption repeating a heading's words
+    #: later on the page is not the heading again)
+    pending = {
+        p.number: [(" ".join(h.text.split()), h.level) for h in p.headings] for p in doc.pages
+    }
+    levels = any(pending.values())
     statements: list[Statement] = []
     section: list[str] = []
+    open_levels: list[int] = []  # the level of each entry of ``section`` (typographic headings)
     current_state = False
     section_future = False
     not_evidence_section = False
@@ -301,10 +308,21 @@ def understand(doc: DocumentText) -> DocumentModel:
     for seg in segments(doc):
         display = " ".join(seg.text.split())
         row = rows.get((seg.page, row_key(display))) if seg.kind == "row" else None
-        heading = seg.kind != "row" and _is_heading(seg)
+        if levels:  # the extractor read the heading structure: it alone says what a heading is
+            level = _next_heading(pending.get(seg.page, []), display, seg.kind)
+            heading = level is not None
+        else:
+            level, heading = None, seg.kind != "row" and _is_heading(seg)
         if heading:
-            parent = section[-1:] if section and _looks_parent(statements) else []
-            section = [*parent, display]
+            if level is not None:
+                while open_levels and open_levels[-1] >= level:
+                    open_levels.pop()
+                    section.pop()
+                open_levels.append(level)
+                section = [*section, display]
+            else:
+                parent = section[-1:] if section and _looks_parent(statements) else []
+                section = [*parent, display]
             if _CURRENT_HEADING.search(display):
                 current_state = True
             elif current_state and _TARGET_HEADING.search(display):
@@ -313,7 +331,9 @@ def understand(doc: DocumentText) -> DocumentModel:
             not_evidence_section = bool(_NOT_EVIDENCE_HEADING.match(display))
             glossary_table = False
             section_role = _role_of(display, _ROLE_HEADING)
-            statements.append(_statement(len(statements), seg, display, tuple(section), False))
+            statements.append(
+                _statement(len(statements), seg, display, tuple(section), False, heading=True)
+            )
             continue
         text = display
         evidence = not not_evidence_section
@@ -336,7 +356,9 @@ def understand(doc: DocumentText) -> DocumentModel:
             quals.add("current_state")
         if section_future:
             quals.add("future")
-        stmt = _statement(len(statements), seg, text, tuple(section), evidence)
+        stmt = _statement(
+            len(statements), seg, text, tuple(section), evidence, heading=False if levels else None
+        )
         stmt.qualifiers = frozenset(quals)
         if row is None and _LEAD_IN.search(display):
             section_role = _role_of(display, _ROLE_LEAD_IN) or section_role
@@ -432,9 +454,31 @@ def _mark_summaries(statements: list[Statement]) -> None:
             stmt.naming = "summary"
 
 
+def _next_heading(pending: list[tuple[str, int]], display: str, kind: str) -> int | None:
+    """The level of ``display`` when it is one of the page's ``pending`` headings (which then
+    drops it and those before it), else None."""
+    if kind != "paragraph":
+        return None
+    for n, (text, level) in enumerate(pending):
+        if text == display:
+            del pending[: n + 1]
+            return level
+    return None
+
+
 def _statement(
-    index: int, seg: Segment, text: str, section: tuple[str, ...], evidence: bool
+    index: int,
+    seg: Segment,
+    text: str,
+    section: tuple[str, ...],
+    evidence: bool,
+    *,
+    heading: bool | None = None,
 ) -> Statement:
+    """A statement of ``seg``; its kind is "heading" when ``heading`` says so (None: when it is
+    not evidence and looks like a heading)."""
+    if heading is None:
+        heading = not evidence and seg.heading
     return Statement(
         index=index,
         page=seg.page,
@@ -442,7 +486,7 @@ def _statement(
         end=seg.end,
         quote=seg.text,
         text=text,
-        kind="heading" if not evidence and seg.heading else seg.kind,
+        kind="heading" if heading else seg.kind,
         section=section,
         evidence=evidence,
         tokens=term_tokens(text),

@@ -264,3 +264,66 @@ def test_a_table_line_no_row_accounts_for_is_not_a_heading() -> None:
     assert [s.display for s in model.statements if s.kind == "heading"] == ["Sizing", "Next Steps"]
     assert _by_text(model, "App Tier 2").section == ("Sizing",)
     assert _by_text(model, "App Tier 2").text == "Tier: App Tier; Count: 2"
+
+
+def test_sections_follow_the_extracted_heading_structure() -> None:
+    """With heading levels from the extractor, sections nest by level, title-page lines and a
+    caption repeating a heading's words are not headings, and a short title-like line is not a
+    heading for looking like one."""
+    from reviews.models import Heading
+
+    text = (
+        "Security\n"
+        "Access control follows least privilege for every role in the workload.\n"
+        "Identity\n"
+        "Users sign in through IAM Identity Center with MFA for every console session.\n"
+        "Role Definitions\n"
+        "Administrators hold the only role that can change IAM policies in production.\n"
+        "Secrets Rotation\n"
+        "Secrets Manager rotates database credentials every 30 days with a Lambda.\n"
+        "Security\n"
+        "Operations\n"
+        "CloudWatch alarms page the on-call engineer within five minutes of a breach.\n"
+    )
+    headings = [("Security", 1), ("Identity", 2), ("Role Definitions", 3), ("Operations", 1)]
+    doc = DocumentText(
+        source="d.pdf",
+        sha256="e" * 64,
+        extractor="pdfplumber",
+        pages=[
+            PageText(number=1, text="Big Design Title\nVersion 1.0"),
+            PageText(
+                number=2,
+                text=text,
+                headings=[Heading(text=t, level=n) for t, n in headings],
+            ),
+        ],
+    )
+    model = understand(doc)
+    assert [(s.display, s.section) for s in model.statements if s.kind == "heading"] == [
+        ("Security", ("Security",)),
+        ("Identity", ("Security", "Identity")),
+        ("Role Definitions", ("Security", "Identity", "Role Definitions")),
+        ("Operations", ("Operations",)),
+    ]
+    assert _by_text(model, "Big Design Title").section == ()
+    assert _by_text(model, "Secrets Manager").section == (
+        "Security",
+        "Identity",
+        "Role Definitions",
+    )
+    assert _by_text(model, "CloudWatch").section == ("Operations",)
+
+
+def test_design_documents_sections_nest_like_their_markdown() -> None:
+    for name, statement, path in (
+        (
+            IDP,
+            "Administrator Full system access",
+            ("Identity & Access Management", "Role Definitions"),
+        ),
+        (IDP, "API Gateway Request routing", ("Solution Architecture", "Component Design")),
+        (DR, "Define the technical architecture", ("Executive Summary", "Purpose")),
+    ):
+        model = understand(extracted(name))
+        assert _by_text(model, statement).section[-len(path) :] == path, name
