@@ -174,6 +174,19 @@ def test_a_practice_title_that_asks_for_a_list_lets_its_lines_show_it() -> None:
     assert not shows_for(line, roles_named("Test functional requirements"))
 
 
+def _one_page(text: str, table: list[list[str]]) -> DocumentText:
+    return DocumentText(
+        source="d.pdf",
+        sha256="c" * 64,
+        extractor="pdfplumber",
+        pages=[PageText(number=1, text=text, tables=[table])],
+    )
+
+
+def _headings(model) -> list[str]:  # type: ignore[no-untyped-def]
+    return [s.display for s in model.statements if s.kind == "heading"]
+
+
 def test_wrapped_table_cells_are_one_row_never_a_heading() -> None:
     """A row whose cells wrap over several lines (pdfplumber prints the first line of every cell,
     then the rest: "Gateway" alone) or come one cell per line (Textract) is one row statement;
@@ -201,15 +214,8 @@ def test_wrapped_table_cells_are_one_row_never_a_heading() -> None:
         ["Data Store", "Metadata and results", "DynamoDB"],
     ]
     for text in (wrapped, per_cell):
-        doc = DocumentText(
-            source="d.pdf",
-            sha256="c" * 64,
-            extractor="pdfplumber",
-            pages=[PageText(number=1, text=text, tables=[table])],
-        )
-        model = understand(doc)
-        headings = [s.display for s in model.statements if s.kind == "heading"]
-        assert headings == ["Component Design", "Technology Stack"]
+        model = understand(_one_page(text, table))
+        assert _headings(model) == ["Component Design", "Technology Stack"]
         ingestion = _by_text(model, "Document")
         assert ingestion.kind == "row" and ingestion.present
         assert ingestion.text == (
@@ -253,15 +259,8 @@ def test_a_table_line_no_row_accounts_for_is_not_a_heading() -> None:
         "Tier Count\nWeb Tier 3\nApp\nApp Tier 2\nNext Steps\n"
         "The team ships the web tier first and the app tier after it, in two waves.\n"
     )
-    table = [["Tier", "Count"], ["Web Tier", "3"], ["App Tier", "2"]]
-    doc = DocumentText(
-        source="d.pdf",
-        sha256="d" * 64,
-        extractor="pdfplumber",
-        pages=[PageText(number=1, text=text, tables=[table])],
-    )
-    model = understand(doc)
-    assert [s.display for s in model.statements if s.kind == "heading"] == ["Sizing", "Next Steps"]
+    model = understand(_one_page(text, [["Tier", "Count"], ["Web Tier", "3"], ["App Tier", "2"]]))
+    assert _headings(model) == ["Sizing", "Next Steps"]
     assert _by_text(model, "App Tier 2").section == ("Sizing",)
     assert _by_text(model, "App Tier 2").text == "Tier: App Tier; Count: 2"
 
