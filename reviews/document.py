@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from reviews.evidence import Segment, looks_heading, segments, term_tokens
+from reviews.evidence import Segment, looks_heading, row_key, segments, term_tokens
 from reviews.models import DesignFact, DocumentText
 
 QUALIFIERS = ("future", "optional", "conditional", "out_of_scope", "negated", "current_state")
@@ -231,14 +231,17 @@ class DocumentModel:
         return [f for f in self.facts if f.name == name]
 
 
-def _row_lookup(doc: DocumentText) -> dict[tuple[int, str], tuple[list[str], list[str], bool]]:
-    """(page, joined row text) -> (header cells, row cells, is_header_row)."""
-    out: dict[tuple[int, str], tuple[list[str], list[str], bool]] = {}
-    headers: set[str] = set()
+def _row_lookup(
+    doc: DocumentText,
+) -> dict[tuple[int, tuple[str, ...]], tuple[list[str], list[str], bool]]:
+    """(page, :func:`~reviews.evidence.row_key` of the row) -> (header cells, row cells,
+    is_header_row); the key matches a ``row`` segment however its cells were printed."""
+    out: dict[tuple[int, tuple[str, ...]], tuple[list[str], list[str], bool]] = {}
+    headers: set[tuple[str, ...]] = set()
     for page in doc.pages:
         for table in page.tables:
             if table and any(table[0]):
-                headers.add(_joined(table[0]))
+                headers.add(row_key(_joined(table[0])))
     for page in doc.pages:
         for table in page.tables:
             if not table:
@@ -246,9 +249,8 @@ def _row_lookup(doc: DocumentText) -> dict[tuple[int, str], tuple[list[str], lis
             header = [c or "" for c in table[0]]
             for n, row in enumerate(table):
                 cells = [c or "" for c in row]
-                key = (page.number, _joined(cells))
-                is_header = n == 0 or _joined(cells) in headers
-                out[key] = (header, cells, is_header)
+                key = row_key(_joined(cells))
+                out.setdefault((page.number, key), (header, cells, n == 0 or key in headers))
     return out
 
 
@@ -289,8 +291,15 @@ def understand(doc: DocumentText) -> DocumentModel:
     title_lines = {
         line.strip() for line in (doc.pages[0].text.split("\n") if doc.pages else []) if line
     }
+    #: per page, the headings not yet met, in order (a caption repeating a heading's words
+    #: later on the page is not the heading again)
+    pending = {
+        p.number: [(" ".join(h.text.split()), h.level) for h in p.headings] for p in doc.pages
+    }
+    levels = any(pending.values())
     statements: list[Statement] = []
     section: list[str] = []
+    open_levels: list[int] = []  # the level of each entry of ``section`` (typographic headings)
     current_state = False
     section_future = False
     not_evidence_section = False
@@ -298,11 +307,22 @@ def understand(doc: DocumentText) -> DocumentModel:
     section_role = ""
     for seg in segments(doc):
         display = " ".join(seg.text.split())
-        row = rows.get((seg.page, display)) if seg.kind == "row" else None
-        heading = row is None and _is_heading(seg)
+        row = rows.get((seg.page, row_key(display))) if seg.kind == "row" else None
+        if levels:  # the extractor read the heading structure: it alone says what a heading is
+            level = _next_heading(pending.get(seg.page, []), display, seg.kind)
+            heading = level is not None
+        else:
+            level, heading = None, seg.kind != "row" and _is_heading(seg)
         if heading:
-            parent = section[-1:] if section and _looks_parent(statements) else []
-            section = [*parent, display]
+            if level is not None:
+                while open_levels and open_levels[-1] >= level:
+                    open_levels.pop()
+                    section.pop()
+                open_levels.append(level)
+                section = [*section, display]
+            else:
+                parent = section[-1:] if section and _looks_parent(statements) else []
+                section = [*parent, display]
             if _CURRENT_HEADING.search(display):
                 current_state = True
             elif current_state and _TARGET_HEADING.search(display):
@@ -311,7 +331,9 @@ def understand(doc: DocumentText) -> DocumentModel:
             not_evidence_section = bool(_NOT_EVIDENCE_HEADING.match(display))
             glossary_table = False
             section_role = _role_of(display, _ROLE_HEADING)
-            statements.append(_statement(len(statements), seg, display, tuple(section), False))
+            statements.append(
+                _statement(len(statements), seg, display, tuple(section), False, heading=True)
+            )
             continue
         text = display
         evidence = not not_evidence_section
@@ -334,7 +356,9 @@ def understand(doc: DocumentText) -> DocumentModel:
             quals.add("current_state")
         if section_future:
             quals.add("future")
-        stmt = _statement(len(statements), seg, text, tuple(section), evidence)
+        stmt = _statement(
+            len(statements), seg, text, tuple(section), evidence, heading=False if levels else None
+        )
         stmt.qualifiers = frozenset(quals)
         if row is None and _LEAD_IN.search(display):
             section_role = _role_of(display, _ROLE_LEAD_IN) or section_role
@@ -430,9 +454,31 @@ def _mark_summaries(statements: list[Statement]) -> None:
             stmt.naming = "summary"
 
 
+def _next_heading(pending: list[tuple[str, int]], display: str, kind: str) -> int | None:
+    """The level of ``display`` when it is one of the page's ``pending`` headings (which then
+    drops it and those before it), else None."""
+    if kind != "paragraph":
+        return None
+    for n, (text, level) in enumerate(pending):
+        if text == display:
+            del pending[: n + 1]
+            return level
+    return None
+
+
 def _statement(
-    index: int, seg: Segment, text: str, section: tuple[str, ...], evidence: bool
+    index: int,
+    seg: Segment,
+    text: str,
+    section: tuple[str, ...],
+    evidence: bool,
+    *,
+    heading: bool | None = None,
 ) -> Statement:
+    """A statement of ``seg``; its kind is "heading" when ``heading`` says so (None: when it is
+    not evidence and looks like a heading)."""
+    if heading is None:
+        heading = not evidence and seg.heading
     return Statement(
         index=index,
         page=seg.page,
@@ -440,7 +486,7 @@ def _statement(
         end=seg.end,
         quote=seg.text,
         text=text,
-        kind="heading" if not evidence and seg.heading else seg.kind,
+        kind="heading" if heading else seg.kind,
         section=section,
         evidence=evidence,
         tokens=term_tokens(text),

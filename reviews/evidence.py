@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 from reviews.models import DocumentText
 
@@ -176,10 +177,70 @@ def _split_long(page: int, text: str, start: int, end: int, kind: str) -> list[S
     return out
 
 
+def row_key(text: str) -> tuple[str, ...]:
+    """A table row's identity in page text: its whitespace-separated words, sorted.
+
+    The words of a row are the same whether its cells sit on one line, wrap over several lines
+    (pdfplumber prints the first line of every cell, then the rest) or come one cell per line
+    (Textract's ``LINE`` blocks), so ``row_key(" ".join(cells))`` equals the key of the lines
+    that print the row."""
+    return tuple(sorted(text.split()))
+
+
+MAX_ROW_LINES = 12  # a table row printed over more lines than this is not looked for
+
+
+def _table_lines(
+    text: str, spans: list[tuple[int, int]], tables: list[list[list[str]]]
+) -> tuple[dict[int, int], set[int]]:
+    """Which lines of a page print its table rows.
+
+    Returns ``runs`` (index of a run's first line in ``spans`` -> index of its last line): the
+    shortest runs of consecutive lines whose words are exactly a row's words (:func:`row_key`),
+    and ``inside``: the other lines between two runs of the same table whose words all occur in
+    that table (a cell fragment the row matching could not place). Neither is ever a heading.
+    """
+    keys: dict[tuple[str, ...], int] = {}
+    vocab: list[set[str]] = []
+    for n, table in enumerate(tables):
+        vocab.append({w for row in table for cell in row for w in (cell or "").split()})
+        for row in table:
+            if any(row):
+                keys.setdefault(row_key(" ".join(c or "" for c in row)), n)
+    most = max((len(k) for k in keys), default=0)
+    runs: dict[int, int] = {}
+    table_of: dict[int, int] = {}
+    i = 0
+    while i < len(spans) and keys:
+        words: list[str] = []
+        for j in range(i, min(len(spans), i + MAX_ROW_LINES)):
+            words += text[spans[j][0] : spans[j][1]].split()
+            if len(words) > most:
+                break
+            key = tuple(sorted(words))
+            if key in keys:
+                runs[i], table_of[i] = j, keys[key]
+                break
+        i = runs[i] + 1 if i in runs else i + 1
+    inside: set[int] = set()
+    starts = sorted(runs)
+    for before, after in pairwise(starts):
+        table = table_of[before]
+        if table_of[after] != table:
+            continue
+        for k in range(runs[before] + 1, after):
+            if set(text[spans[k][0] : spans[k][1]].split()) <= vocab[table]:
+                inside.add(k)
+    return runs, inside
+
+
 def segments(doc: DocumentText) -> list[Segment]:
     """Cut every page into verbatim segments (see the module docstring).
 
-    Segments listed under an "Out-of-scope" label or heading get ``out_of_scope = True``.
+    A table row is one ``row`` segment spanning the lines that print it (:func:`row_key`); a
+    line inside a table that no row accounts for is a ``row`` segment of its own, never a
+    paragraph (so never a heading). Segments listed under an "Out-of-scope" label or heading
+    get ``out_of_scope = True``.
     """
     skip = boilerplate_lines(doc)
     out: list[Segment] = []
@@ -190,24 +251,31 @@ def segments(doc: DocumentText) -> list[Segment]:
         ]
         widths = sorted(e - s for s, e in spans)
         wide = widths[int(len(widths) * 0.8)] if widths else 0
-        row_lines = {
-            " ".join(" ".join(row).split()) for table in page.tables for row in table if any(row)
-        }
+        runs, inside = _table_lines(text, spans, page.tables)
         group: list[tuple[int, int]] = []
         kind = "paragraph"
+        skip_to = 0
 
-        for s, e in spans:
+        for n, (s, e) in enumerate(spans):
+            if n < skip_to:
+                continue
+            if n in runs or n in inside:
+                if group:
+                    out.extend(_split_long(page.number, text, group[0][0], group[-1][1], kind))
+                    group = []
+                last = runs.get(n, n)
+                end = spans[last][1]
+                out.append(Segment(page.number, s, end, text[s:end], "row"))
+                skip_to = last + 1
+                continue
             line = text[s:e]
             is_bullet = bool(_BULLET.match(line))
-            is_row = " ".join(line.split()) in row_lines
             if group:
-                last = text[group[-1][0] : group[-1][1]]
+                last_line = text[group[-1][0] : group[-1][1]]
                 prev_wide = (group[-1][1] - group[-1][0]) >= 0.85 * wide
-                prev_open = last.rstrip()[-1:] not in (".", ":")
+                prev_open = last_line.rstrip()[-1:] not in (".", ":")
                 continues = (
                     not is_bullet
-                    and not is_row
-                    and kind != "row"
                     and prev_wide
                     and prev_open
                     and not (looks_heading(line) and len(line) < 0.6 * wide)
@@ -218,7 +286,7 @@ def segments(doc: DocumentText) -> list[Segment]:
             if group:
                 out.extend(_split_long(page.number, text, group[0][0], group[-1][1], kind))
             group = [(s, e)]
-            kind = "row" if is_row else "item" if is_bullet else "paragraph"
+            kind = "item" if is_bullet else "paragraph"
         if group:
             out.extend(_split_long(page.number, text, group[0][0], group[-1][1], kind))
     _mark_scope(out)

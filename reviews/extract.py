@@ -47,7 +47,7 @@ from reviews.errors import (
     NotAPdfError,
     NoTextError,
 )
-from reviews.models import DocumentText, ExtractorName, PageText
+from reviews.models import DocumentText, ExtractorName, Heading, PageText
 from tools.models import Model
 from tools.redact import redact
 
@@ -243,6 +243,7 @@ def require_text(doc: DocumentText) -> DocumentText:
             update={
                 "text": redact(page.text),
                 "tables": [[[redact(cell) for cell in row] for row in t] for t in page.tables],
+                "headings": [h.model_copy(update={"text": redact(h.text)}) for h in page.headings],
             }
         )
         for page in doc.pages
@@ -270,11 +271,70 @@ def _clean_table(table: list[list[str | None]]) -> list[list[str]]:
     return [[(cell or "").strip() for cell in row] for row in table if any(c for c in row)]
 
 
+#: a heading is printed at least this many points larger than the body text
+HEADING_SIZE_MARGIN = 1.0
+#: a line of more words than this is a paragraph in a large font, not a heading
+HEADING_MAX_WORDS = 12
+
+
+def typographic_headings(lines: dict[int, list[tuple[str, float]]]) -> dict[int, list[Heading]]:
+    """The heading structure of a document from its font sizes.
+
+    ``lines`` maps a page number to its text lines as ``(text, font size in points)``. The body
+    size is the size that prints the most characters; a heading line is a line of at most
+    :data:`HEADING_MAX_WORDS` words printed :data:`HEADING_SIZE_MARGIN` points or more above it,
+    in a size that recurs on two pages or more when the document has three pages or more (a
+    size used on one page only is the title page's, not a section level). Levels rank the
+    heading sizes, largest first (1 = outermost). Returns page number -> headings in order
+    (pages without headings omitted); empty when the document shows no such structure.
+    """
+    chars: dict[float, int] = {}
+    pages_of: dict[float, set[int]] = {}
+    for number, page_lines in lines.items():
+        for text, size in page_lines:
+            chars[size] = chars.get(size, 0) + len(text)
+            pages_of.setdefault(size, set()).add(number)
+    if not chars:
+        return {}
+    body = max(chars, key=lambda size: chars[size])
+    sizes = sorted(
+        (
+            size
+            for size in chars
+            if size >= body + HEADING_SIZE_MARGIN and (len(lines) < 3 or len(pages_of[size]) >= 2)
+        ),
+        reverse=True,
+    )
+    level = {size: n for n, size in enumerate(sizes, start=1)}
+    out: dict[int, list[Heading]] = {}
+    for number, page_lines in lines.items():
+        found = [
+            Heading(text=" ".join(text.split()), level=level[size])
+            for text, size in page_lines
+            if size in level and 0 < len(text.split()) <= HEADING_MAX_WORDS
+        ]
+        if found:
+            out[number] = found
+    return out
+
+
+def _line_sizes(page: Any) -> list[tuple[str, float]]:
+    """A pdfplumber page's text lines with the median font size of their characters (points,
+    rounded to 0.5)."""
+    out = []
+    for line in page.extract_text_lines():
+        sizes = sorted(float(c.get("size", 0.0)) for c in line.get("chars", []))
+        if sizes and line.get("text", "").strip():
+            out.append((line["text"], round(sizes[len(sizes) // 2] * 2) / 2))
+    return out
+
+
 class PdfPlumberExtractor(Extractor):
     """Local extraction with pdfplumber: ``extract_text`` per page, ``extract_tables`` for tables.
 
     Page text keeps pdfplumber's line breaks; table cells are stripped and ``None`` cells become
-    empty strings. Tables also appear as text lines in the page text (as in the PDF).
+    empty strings. Tables also appear as text lines in the page text (as in the PDF). Headings
+    and their levels come from the font sizes of the lines (:func:`typographic_headings`).
     """
 
     name: ExtractorName = "pdfplumber"
@@ -295,11 +355,13 @@ class PdfPlumberExtractor(Extractor):
             path, max_bytes=self.max_bytes, max_pages=self.max_pages, password=self.password
         )
         pages: list[PageText] = []
+        sizes: dict[int, list[tuple[str, float]]] = {}
         try:
             with pdfplumber.open(path, password=self.password or "") as pdf:
                 for page in pdf.pages:
                     text = page.extract_text() or ""
                     tables = [_clean_table(t) for t in page.extract_tables()]
+                    sizes[page.page_number] = _line_sizes(page)
                     pages.append(
                         PageText(
                             number=page.page_number, text=text, tables=[t for t in tables if t]
@@ -312,9 +374,10 @@ class PdfPlumberExtractor(Extractor):
             ) from exc
         except Exception as exc:  # plain errors on some damage, RecursionError on deep nesting
             raise CorruptPdfError(
-                f"{path.name}: a page cannot be read ({type(exc).__name__}); re-export the "
-                "document"
+                f"{path.name}: a page cannot be read ({type(exc).__name__}); re-export the document"
             ) from exc
+        headings = typographic_headings(sizes)
+        pages = [p.model_copy(update={"headings": headings.get(p.number, [])}) for p in pages]
         warnings = ["the PDF is encrypted with an empty user password"] if info.encrypted else []
         doc = DocumentText(
             source=str(path),

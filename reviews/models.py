@@ -2,9 +2,10 @@
 
 Shapes at a glance:
 
-- :class:`DocumentText` ``pages[{number, text, tables: list[table[row[cell str]]]}]``: what an
-  extractor produced; page numbers are 1-based PDF page numbers, ``text`` is the page's text in
-  reading order (tables included as text lines), ``tables`` keeps every table as rows of cells.
+- :class:`DocumentText` ``pages[{number, text, tables: list[table[row[cell str]]], headings}]``:
+  what an extractor produced; page numbers are 1-based PDF page numbers, ``text`` is the page's
+  text in reading order (tables included as text lines), ``tables`` keeps every table as rows of
+  cells, ``headings`` the page's heading lines with their level (when known).
 - :class:`QuestionAssessment`: one WA question with one :class:`BestPracticeAssessment` per
   choice (best practice): verdict, WA Tool choice status, evidence quotes (verbatim substrings of
   their page's text), cited guidance (choice ids of retrieved guidance notes), rationale.
@@ -56,12 +57,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+class Heading(Model):
+    """A heading line of a page: its ``text`` (as printed in the page text) and ``level``
+    (1 = outermost), read from the document's typography (:mod:`reviews.extract`)."""
+
+    text: str
+    level: int = Field(ge=1)
+
+
 class PageText(Model):
-    """One page of extracted text: 1-based number, text in reading order, tables as cell grids."""
+    """One page of extracted text: 1-based number, text in reading order, tables as cell grids,
+    and the page's heading lines when the extractor knows the document's heading structure
+    (empty: unknown, headings are then recognised from the text, :mod:`reviews.document`)."""
 
     number: int = Field(ge=1)
     text: str = ""
     tables: list[list[list[str]]] = Field(default_factory=list)
+    headings: list[Heading] = Field(default_factory=list)
 
 
 class DocumentText(Model):

@@ -18,9 +18,12 @@ A best practice's **query** comes from its guidance note (:class:`lenses.catalog
 :func:`features` returns, per practice, the figures the calibrated decision
 (:mod:`reviews.assessors.calibration`) reads, computed only over statements qualified as present
 (:attr:`reviews.document.Statement.present`), and the ranked evidence statements. In ``deep``
-mode a statement is read with its **context**: the words of its section headings count towards
-similarity at half weight, and concept words split across a statement and its section title
-still match. (Neighbouring rows and items as context were measured and dropped: with them the
+mode a statement is read with its **context**: the words of its own section heading (the
+innermost of its path) count towards similarity at half weight, and concept words split across a
+statement and its section title still match. (The whole path, chapter titles included, was
+measured once the extractor read the heading structure and dropped: leave-one-document-out F1
+of deep mode on the IDP document 0.759 vs 0.793 with the innermost heading alone, DR 0.740 vs
+0.739. Neighbouring rows and items as context were measured and dropped: with them the
 leave-one-document-out F1 of deep mode fell below quick mode's on the IDP document, 0.753 vs
 0.785, since a table's rows lend each other words; a row already carries its table's column
 names.)
@@ -212,7 +215,7 @@ def document_views(model: DocumentModel, deep: bool) -> DocumentViews:
             continue
         context: set[str] = set()
         if deep:
-            for heading in s.section:
+            for heading in s.section[-1:]:
                 context.update(content_of(heading))
             context -= set(toks[s.index])
         views.append(StatementView(s, toks[s.index], frozenset(context)))

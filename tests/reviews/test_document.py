@@ -172,3 +172,157 @@ def test_a_practice_title_that_asks_for_a_list_lets_its_lines_show_it() -> None:
     line = _by_text(model, "Audit logging")
     assert shows_for(line, roles_named("Evaluate compliance requirements"))
     assert not shows_for(line, roles_named("Test functional requirements"))
+
+
+def _one_page(text: str, table: list[list[str]]) -> DocumentText:
+    return DocumentText(
+        source="d.pdf",
+        sha256="c" * 64,
+        extractor="pdfplumber",
+        pages=[PageText(number=1, text=text, tables=[table])],
+    )
+
+
+def _headings(model) -> list[str]:  # type: ignore[no-untyped-def]
+    return [s.display for s in model.statements if s.kind == "heading"]
+
+
+def test_wrapped_table_cells_are_one_row_never_a_heading() -> None:
+    """A row whose cells wrap over several lines (pdfplumber prints the first line of every cell,
+    then the rest: "Gateway" alone) or come one cell per line (Textract) is one row statement;
+    its short continuation lines are not headings, so the section stays the table's."""
+    wrapped = (
+        "Component Design\n"
+        "The solution comprises the following components.\n"
+        "Component Purpose Technology\n"
+        "API Gateway Request routing Amazon API\n"
+        "Gateway\n"
+        "Document File upload and validation S3 + Lambda\n"
+        "Ingestion\n"
+        "Data Store Metadata and results DynamoDB\n"
+        "Technology Stack\n"
+        "Compute runs on AWS Lambda.\n"
+    )
+    per_cell = wrapped.replace(
+        "Document File upload and validation S3 + Lambda\nIngestion",
+        "Document\nIngestion\nFile upload and validation\nS3 + Lambda",
+    )
+    table = [
+        ["Component", "Purpose", "Technology"],
+        ["API Gateway", "Request routing", "Amazon API\nGateway"],
+        ["Document\nIngestion", "File upload and validation", "S3 + Lambda"],
+        ["Data Store", "Metadata and results", "DynamoDB"],
+    ]
+    for text in (wrapped, per_cell):
+        model = understand(_one_page(text, table))
+        assert _headings(model) == ["Component Design", "Technology Stack"]
+        ingestion = _by_text(model, "Document")
+        assert ingestion.kind == "row" and ingestion.present
+        assert ingestion.text == (
+            "Component: Document Ingestion; Purpose: File upload and validation; "
+            "Technology: S3 + Lambda"
+        )
+        assert ingestion.quote in text
+        assert _by_text(model, "API Gateway").text.endswith("Technology: Amazon API Gateway")
+        for stmt in model.statements[1:-2]:
+            assert stmt.section == ("Component Design",), stmt.display
+        assert _by_text(model, "Compute runs").section == ("Technology Stack",)
+
+
+def test_design_documents_table_cells_are_not_headings() -> None:
+    """Every table row of both development documents is read as a row; no heading is a line
+    of a wrapped cell ("Gateway" of "Amazon API Gateway")."""
+    for name in (DR, IDP):
+        doc = extracted(name)
+        model = understand(doc)
+        wrapped = {
+            line.strip()
+            for p in doc.pages
+            for t in p.tables
+            for r in t
+            for c in r
+            if "\n" in c
+            for line in c.split("\n")
+        }
+        headings = {s.display for s in model.statements if s.kind == "heading"}
+        assert wrapped or name == DR, name  # the IDP document has wrapped cells
+        assert not headings & wrapped, name
+        rows = sum(len(t) for p in doc.pages for t in p.tables)
+        assert sum(s.kind == "row" for s in model.statements) >= rows, name
+
+
+def test_a_table_line_no_row_accounts_for_is_not_a_heading() -> None:
+    """A line between two rows of one table, all of its words the table's, is a table line (an
+    extractor's stray cell fragment) even when no row's words match it: never a heading."""
+    text = (
+        "Sizing\nEach tier is sized for the peak load of the busiest month of the year.\n"
+        "Tier Count\nWeb Tier 3\nApp\nApp Tier 2\nNext Steps\n"
+        "The team ships the web tier first and the app tier after it, in two waves.\n"
+    )
+    model = understand(_one_page(text, [["Tier", "Count"], ["Web Tier", "3"], ["App Tier", "2"]]))
+    assert _headings(model) == ["Sizing", "Next Steps"]
+    assert _by_text(model, "App Tier 2").section == ("Sizing",)
+    assert _by_text(model, "App Tier 2").text == "Tier: App Tier; Count: 2"
+
+
+def test_sections_follow_the_extracted_heading_structure() -> None:
+    """With heading levels from the extractor, sections nest by level, title-page lines and a
+    caption repeating a heading's words are not headings, and a short title-like line is not a
+    heading for looking like one."""
+    from reviews.models import Heading
+
+    text = (
+        "Security\n"
+        "Access control follows least privilege for every role in the workload.\n"
+        "Identity\n"
+        "Users sign in through IAM Identity Center with MFA for every console session.\n"
+        "Role Definitions\n"
+        "Administrators hold the only role that can change IAM policies in production.\n"
+        "Secrets Rotation\n"
+        "Secrets Manager rotates database credentials every 30 days with a Lambda.\n"
+        "Security\n"
+        "Operations\n"
+        "CloudWatch alarms page the on-call engineer within five minutes of a breach.\n"
+    )
+    headings = [("Security", 1), ("Identity", 2), ("Role Definitions", 3), ("Operations", 1)]
+    doc = DocumentText(
+        source="d.pdf",
+        sha256="e" * 64,
+        extractor="pdfplumber",
+        pages=[
+            PageText(number=1, text="Big Design Title\nVersion 1.0"),
+            PageText(
+                number=2,
+                text=text,
+                headings=[Heading(text=t, level=n) for t, n in headings],
+            ),
+        ],
+    )
+    model = understand(doc)
+    assert [(s.display, s.section) for s in model.statements if s.kind == "heading"] == [
+        ("Security", ("Security",)),
+        ("Identity", ("Security", "Identity")),
+        ("Role Definitions", ("Security", "Identity", "Role Definitions")),
+        ("Operations", ("Operations",)),
+    ]
+    assert _by_text(model, "Big Design Title").section == ()
+    assert _by_text(model, "Secrets Manager").section == (
+        "Security",
+        "Identity",
+        "Role Definitions",
+    )
+    assert _by_text(model, "CloudWatch").section == ("Operations",)
+
+
+def test_design_documents_sections_nest_like_their_markdown() -> None:
+    for name, statement, path in (
+        (
+            IDP,
+            "Administrator Full system access",
+            ("Identity & Access Management", "Role Definitions"),
+        ),
+        (IDP, "API Gateway Request routing", ("Solution Architecture", "Component Design")),
+        (DR, "Define the technical architecture", ("Executive Summary", "Purpose")),
+    ):
+        model = understand(extracted(name))
+        assert _by_text(model, statement).section[-len(path) :] == path, name

@@ -20,7 +20,7 @@ from reviews.extract import PdfPlumberExtractor, inspect_pdf
 from reviews.pipeline import Reviewer
 from reviews.store import SqliteReviewStore
 from tests.reviews import pdfs
-from tests.reviews.conftest import DOCS, DR, IDP, extracted
+from tests.reviews.conftest import DOCS, DR, IDP, design_pdf, extracted
 
 
 @pytest.mark.parametrize("name", DOCS)
@@ -167,3 +167,37 @@ def test_over_size_marks_the_review_failed(tmp_path: Path, lens, notes, retrieve
     with pytest.raises(DocumentTooLargeError):
         reviewer.run(record.id)
     assert store.get(record.id).error_kind == "too_large"
+
+
+def test_typographic_headings_rank_sizes_and_skip_the_title_page() -> None:
+    """Sizes above the body give heading levels (largest first); a size used on one page only
+    (the title page's) and a long line in a large font are not headings."""
+    from reviews.extract import typographic_headings
+
+    body = "The workload runs in two Regions with a pilot light copy of the database."
+    lines = {
+        1: [("Big Design Title", 24.0), ("Version 1.0", 8.5)],
+        2: [("Overview", 16.0), (body, 9.5), ("Scope", 12.5), (body, 9.5), ("Col A Col B", 8.5)],
+        3: [("Design", 16.0), ("Network", 12.5), ("Subnets", 11.0), (body, 9.5), (body, 9.5)],
+        4: [("Operations", 16.0), (body, 9.5), ("Runbooks", 11.0), (" ".join([body] * 2), 16.0)],
+    }
+    found = typographic_headings(lines)
+    assert 1 not in found
+    assert [(h.text, h.level) for h in found[2]] == [("Overview", 1), ("Scope", 2)]
+    assert [(h.text, h.level) for h in found[3]] == [("Design", 1), ("Network", 2), ("Subnets", 3)]
+    assert [(h.text, h.level) for h in found[4]] == [("Operations", 1), ("Runbooks", 3)]
+    assert typographic_headings({1: [(body, 9.5)], 2: [(body, 9.5)]}) == {}
+
+
+def test_design_documents_heading_levels_follow_their_markdown() -> None:
+    """The PDFs' heading levels are those of their Markdown sources (#, ##, ###)."""
+    for name in (DR, IDP):
+        doc = extracted(name)
+        source = design_pdf(name).with_suffix(".md").read_text(encoding="utf-8")
+        expected = [
+            (len(line) - len(line.lstrip("#")), line.lstrip("#").strip())
+            for line in source.splitlines()
+            if line.startswith("#")
+        ]
+        got = [(h.level, h.text) for p in doc.pages for h in p.headings]
+        assert got == expected, name
