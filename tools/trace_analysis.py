@@ -1314,34 +1314,46 @@ def _origins(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
         origin=joined["error"] & ~below,
         service=joined["service"].where(~unserved, joined["peer_service"]),
     )
-    table = _window_counts(joined, ["service"], "origin")
+    return [
+        Credit(
+            component=svc,
+            detector="error_origin",
+            evidence=evidence,
+            raw=float(row["raw"]),
+            share=1.0,
+            text=(
+                f"{svc}: {int(row['k'])} of {int(row['n'])} spans are the deepest failing "
+                f"span of their trace (children all succeeded); reference "
+                f"{int(row['k_ref'])} of {int(row['n_ref'])}"
+            ),
+            test="binomial vs the reference error-origin rate",
+            attribution="own: the deepest failing span",
+        )
+        for svc, row, evidence in _rate_test(joined, "service", "origin")
+    ]
+
+
+def _rate_test(
+    frame: pd.DataFrame, key: str, flag: str, *, window_units_only: bool = False
+) -> list[tuple[str, pd.Series, float]]:
+    """Per value of ``key``: ``k`` of ``n`` window rows with ``flag`` vs the reference rate
+    (add-one smoothed), binomial on effective counts (the design effect of :func:`_design`),
+    Bonferroni over the units (``window_units_only``: those with window rows; else every unit
+    seen). Returns the significant ones as (unit, counts row, evidence), evidence in -log10 p."""
+    table = _window_counts(frame, [key], flag)
     if table is None:
         return []
+    if window_units_only:
+        table = table[table["n"] > 0]
     table["p0"] = (table["k_ref"] + 1) / (table["n_ref"] + 2)
-    table = table.join(_design(joined, ["service"], "origin"))
+    table = table.join(_design(frame, [key], flag))
     table["raw"] = binomial_many(table["k"], table["n"], table["p0"], table["deff"])
-    credits = []
-    for svc, row in table.iterrows():
+    found = []
+    for unit, row in table.iterrows():
         evidence = significance.bonferroni(float(row["raw"]), len(table))
-        if evidence < significance.SIGNIFICANT:
-            continue
-        credits.append(
-            Credit(
-                component=str(svc),
-                detector="error_origin",
-                evidence=evidence,
-                raw=float(row["raw"]),
-                share=1.0,
-                text=(
-                    f"{svc}: {int(row['k'])} of {int(row['n'])} spans are the deepest failing "
-                    f"span of their trace (children all succeeded); reference "
-                    f"{int(row['k_ref'])} of {int(row['n_ref'])}"
-                ),
-                test="binomial vs the reference error-origin rate",
-                attribution="own: the deepest failing span",
-            )
-        )
-    return credits
+        if evidence >= significance.SIGNIFICANT:
+            found.append((str(unit), row, evidence))
+    return found
 
 
 # ------------------------------------------------------------------- 3b. unserved calls
@@ -1365,35 +1377,25 @@ def _unserved(joined: pd.DataFrame, found: TraceFindings) -> list[Credit]:
     if calls.empty:
         return []
     calls = calls.assign(unserved=~_served(joined).loc[calls.index])
-    table = _window_counts(calls, ["peer_service"], "unserved")
-    if table is None:
-        return []
-    table = table[table["n"] > 0]
-    table["p0"] = (table["k_ref"] + 1) / (table["n_ref"] + 2)
-    table = table.join(_design(calls, ["peer_service"], "unserved"))
-    table["raw"] = binomial_many(table["k"], table["n"], table["p0"], table["deff"])
-    credits = []
-    for peer, row in table.iterrows():
-        evidence = significance.bonferroni(float(row["raw"]), len(table))
-        if evidence < significance.SIGNIFICANT:
-            continue
-        credits.append(
-            Credit(
-                component=str(peer),
-                detector="unserved_calls",
-                evidence=evidence,
-                raw=float(row["raw"]),
-                share=round(float(row["k"] / row["n"]), 3),
-                text=(
-                    f"{peer}: {int(row['k'])} of {int(row['n'])} calls into it were not served "
-                    f"(a client span naming it with no span of {peer} below); reference "
-                    f"{int(row['k_ref'])} of {int(row['n_ref'])}"
-                ),
-                test="binomial vs the reference rate of unserved calls",
-                attribution="callee: calls were rejected before it ran (throttled, refused)",
-            )
+    return [
+        Credit(
+            component=peer,
+            detector="unserved_calls",
+            evidence=evidence,
+            raw=float(row["raw"]),
+            share=round(float(row["k"] / row["n"]), 3),
+            text=(
+                f"{peer}: {int(row['k'])} of {int(row['n'])} calls into it were not served "
+                f"(a client span naming it with no span of {peer} below); reference "
+                f"{int(row['k_ref'])} of {int(row['n_ref'])}"
+            ),
+            test="binomial vs the reference rate of unserved calls",
+            attribution="callee: calls were rejected before it ran (throttled, refused)",
         )
-    return credits
+        for peer, row, evidence in _rate_test(
+            calls, "peer_service", "unserved", window_units_only=True
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------- 4. fan-out
