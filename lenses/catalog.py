@@ -431,7 +431,10 @@ class GuidanceNote(Model):
 
     ``good`` says what following the practice looks like; ``signals`` are short phrases an
     assessor looks for in a design document (match them case-insensitively); ``gaps`` are common
-    ways designs fall short. ``risk`` is the risk of not following the practice.
+    ways designs fall short. ``implementations`` are concrete forms a design document states when
+    the practice is in place (services and features, configurations, artifacts, processes, each a
+    short phrase as a design would write it: ``"AWS Backup vault lock"``, ``"quarterly restore
+    test"``); empty for notes that have none. ``risk`` is the risk of not following the practice.
     """
 
     lens: str
@@ -445,6 +448,7 @@ class GuidanceNote(Model):
     gaps: list[str] = Field(min_length=1)
     question_title: str = ""
     bp_id: str | None = None
+    implementations: list[str] = Field(default_factory=list)
 
     def text(self) -> str:
         """The note as one Markdown document: title, question, good practice, signals, gaps."""
@@ -456,6 +460,9 @@ class GuidanceNote(Model):
         lines.append(f"Risk if not followed: {self.risk}")
         lines += ["", "## What good looks like", self.good, "", "## Signals in a design"]
         lines += [f"- {s}" for s in self.signals]
+        if self.implementations:
+            lines += ["", "## How a design shows it"]
+            lines += [f"- {i}" for i in self.implementations]
         lines += ["", "## Common gaps"]
         lines += [f"- {g}" for g in self.gaps]
         return "\n".join(lines) + "\n"
@@ -475,6 +482,7 @@ class _NoteEntry(Model):
     good: str = Field(min_length=20, max_length=600)
     signals: list[str] = Field(min_length=3, max_length=5)
     gaps: list[str] = Field(min_length=2, max_length=3)
+    implementations: list[str] = Field(default_factory=list, max_length=20)
 
 
 class _GuidanceFile(Model):
@@ -516,7 +524,11 @@ def _load_notes(lens: Lens, guidance: Path) -> list[GuidanceNote]:
             if choice.id not in entries:
                 continue
             entry = entries[choice.id][0]
-            notes.append(_note(lens, question, choice, entry.good, entry.signals, entry.gaps))
+            notes.append(
+                _note(lens, question, choice, entry.good, entry.signals, entry.gaps).model_copy(
+                    update={"implementations": list(entry.implementations)}
+                )
+            )
     missing = sorted(expected - set(entries))
     unknown = sorted(set(entries) - expected)
     if missing or unknown:

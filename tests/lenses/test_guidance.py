@@ -124,3 +124,15 @@ def test_malformed_guidance_is_reported(tmp_path: Path, lens: Lens) -> None:
     (guidance / "copy.yaml").write_text(original)
     with pytest.raises(LensError, match="note 'ops_priorities_ext_cust_needs' also appears in"):
         load_guidance(lens, guidance)
+
+
+def test_implementations_are_short_distinct_phrases(notes: list[GuidanceNote]) -> None:
+    """Where a note lists how a design shows the practice, each is a short phrase, once."""
+    for note in notes:
+        phrases = [p.strip().lower() for p in note.implementations]
+        assert all(phrases), note.choice_id
+        assert len(set(phrases)) == len(phrases), note.choice_id
+        assert all(len(p.split()) <= 7 for p in phrases), note.choice_id
+        assert not set(phrases) & {s.lower() for s in note.signals}, note.choice_id
+        if note.implementations:
+            assert "## How a design shows it" in note.text()
