@@ -11,6 +11,12 @@ Blocks become pages: ``LINE`` blocks give the text of their ``Page`` in reading 
 of the ``LAYOUT_*`` blocks when present, else the order Textract returns), ``TABLE`` -> ``CELL``
 (``RowIndex``/``ColumnIndex``, 1-based, with spans) -> ``WORD`` children give the table grids.
 ``FAILED`` raises :class:`~reviews.errors.ExtractionError` with Textract's ``StatusMessage``;
+Headings: the lines of ``LAYOUT_SECTION_HEADER`` blocks are the page's headings
+(:attr:`~reviews.models.PageText.headings`); Textract gives no heading level, so levels come from
+the lines' heights (``Geometry.BoundingBox.Height``, a fraction of the page, read as points of a
+nominal :data:`NOMINAL_PAGE_HEIGHT_PT` page) ranked by the same rule as a local PDF's font sizes
+(:func:`reviews.extract.typographic_headings`); a section header printed at body size is the
+innermost level. ``LAYOUT_TITLE`` (the document's title) is not a section.
 ``PARTIAL_SUCCESS`` keeps what was extracted and records Textract's ``Warnings`` (error code and
 pages) in ``DocumentText.warnings``.
 
@@ -33,11 +39,19 @@ from reviews.errors import (
     DocumentTooLargeError,
     ExtractionError,
 )
-from reviews.extract import Extractor, inspect_pdf, require_text
-from reviews.models import DocumentText, ExtractorName, PageText
+from reviews.extract import (
+    HEADING_SIZE_MARGIN,
+    Extractor,
+    inspect_pdf,
+    require_text,
+    typographic_headings,
+)
+from reviews.models import DocumentText, ExtractorName, Heading, PageText
 from tools.aws.errors import ThrottledError, raise_if_throttled, translate
 
 TEXTRACT_MAX_BYTES = 500 * 1000 * 1000
+#: Textract geometry is a fraction of the page: heights are read as points of a US Letter page
+NOMINAL_PAGE_HEIGHT_PT = 792.0
 TEXTRACT_MAX_PAGES = 3_000
 FEATURE_TYPES = ["TABLES", "LAYOUT"]
 MAX_RESULTS = 1000
@@ -103,8 +117,50 @@ def table_grid(table: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> list[
     return grid
 
 
+def _height_pt(block: dict[str, Any]) -> float:
+    """A LINE's height in nominal points (0.0 when Textract gave no geometry), rounded to 0.5."""
+    box = (block.get("Geometry") or {}).get("BoundingBox") or {}
+    try:
+        height = float(box.get("Height", 0.0) or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return round(height * NOMINAL_PAGE_HEIGHT_PT * 2) / 2
+
+
+def layout_headings(
+    ordered: dict[int, list[str]], header_ids: set[str], by_id: dict[str, dict[str, Any]]
+) -> dict[int, list[Heading]]:
+    """Headings per page from ``LAYOUT_SECTION_HEADER`` lines, levelled by line height.
+
+    ``ordered`` maps a page number to its LINE ids in reading order; ``header_ids`` are the LINE
+    ids under section-header layout blocks. Body lines are read at the body height (the height
+    that prints the most characters outside headers) and header lines at least
+    :data:`~reviews.extract.HEADING_SIZE_MARGIN` above it, so only section headers can be
+    headings and :func:`~reviews.extract.typographic_headings` ranks their heights into levels.
+    Returns page number -> headings in reading order (pages without headings omitted).
+    """
+    chars: dict[float, int] = {}
+    for ids in ordered.values():
+        for line_id in ids:
+            if line_id not in header_ids:
+                size = _height_pt(by_id[line_id])
+                chars[size] = chars.get(size, 0) + len(by_id[line_id].get("Text", ""))
+    body = max(chars, key=lambda size: chars[size]) if chars else 0.0
+    lines: dict[int, list[tuple[str, float]]] = {}
+    for number, ids in ordered.items():
+        lines[number] = [
+            (
+                by_id[i].get("Text", ""),
+                max(_height_pt(by_id[i]), body + HEADING_SIZE_MARGIN) if i in header_ids else body,
+            )
+            for i in ids
+        ]
+    return typographic_headings(lines) if header_ids else {}
+
+
 def blocks_to_pages(blocks: list[dict[str, Any]], page_count: int | None = None) -> list[PageText]:
-    """Turn Textract blocks into pages: LINE text in reading order, TABLE grids.
+    """Turn Textract blocks into pages: LINE text in reading order, TABLE grids, and the
+    headings of ``LAYOUT_SECTION_HEADER`` blocks (:func:`layout_headings`).
 
     Pages without any block still appear (empty) when ``page_count`` is given.
     """
@@ -115,30 +171,34 @@ def blocks_to_pages(blocks: list[dict[str, Any]], page_count: int | None = None)
     lines: dict[int, list[str]] = {n: [] for n in numbers}
     layout_order: dict[int, list[str]] = {n: [] for n in numbers}
     tables: dict[int, list[list[list[str]]]] = {n: [] for n in numbers}
+    header_ids: set[str] = set()
     for block in blocks:
         page = int(block.get("Page", 1))
         kind = block.get("BlockType")
         if kind == "LINE":
             lines.setdefault(page, []).append(block["Id"])
         elif isinstance(kind, str) and kind.startswith("LAYOUT_"):
-            layout_order.setdefault(page, []).extend(
-                c for c in _children(block) if by_id.get(c, {}).get("BlockType") == "LINE"
-            )
+            children = [c for c in _children(block) if by_id.get(c, {}).get("BlockType") == "LINE"]
+            layout_order.setdefault(page, []).extend(children)
+            if kind == "LAYOUT_SECTION_HEADER":
+                header_ids.update(children)
         elif kind == "TABLE":
             grid = table_grid(block, by_id)
             if grid:
                 tables.setdefault(page, []).append(grid)
-    pages = []
+    ordered: dict[int, list[str]] = {}
     for number in sorted(set(lines) | set(layout_order) | set(tables)):
-        ordered: list[str] = []
-        seen: set[str] = set()
-        for line_id in layout_order.get(number, []) + lines.get(number, []):
-            if line_id not in seen:
-                seen.add(line_id)
-                ordered.append(line_id)
-        text = "\n".join(by_id[i].get("Text", "") for i in ordered)
-        pages.append(PageText(number=number, text=text, tables=tables.get(number, [])))
-    return pages
+        ordered[number] = list(dict.fromkeys(layout_order.get(number, []) + lines.get(number, [])))
+    headings = layout_headings(ordered, header_ids, by_id)
+    return [
+        PageText(
+            number=number,
+            text="\n".join(by_id[i].get("Text", "") for i in ids),
+            tables=tables.get(number, []),
+            headings=headings.get(number, []),
+        )
+        for number, ids in ordered.items()
+    ]
 
 
 class TextractExtractor(Extractor):

@@ -264,3 +264,88 @@ def test_blocks_with_spanned_cells() -> None:
     ]
     (page,) = blocks_to_pages(blocks)
     assert page.tables == [[["Both", "Both"], ["x", "y"]]]
+
+
+def _sized(block_id: str, text: str, page: int, height: float) -> dict[str, Any]:
+    """A LINE with a bounding-box height (fraction of the page)."""
+    line = _line(block_id, text, page)
+    line["Geometry"] = {"BoundingBox": {"Height": height, "Width": 0.5, "Left": 0.1, "Top": 0.1}}
+    return line
+
+
+def _layout(kind: str, block_id: str, page: int, children: list[str]) -> dict[str, Any]:
+    return {
+        "BlockType": f"LAYOUT_{kind}",
+        "Id": block_id,
+        "Page": page,
+        "Relationships": [{"Type": "CHILD", "Ids": children}],
+    }
+
+
+BODY = 11 / 792  # an 11 pt line on a Letter page
+SECTIONED = [
+    _sized("t", "Payments platform design", 1, 24 / 792),
+    _layout("TITLE", "lt", 1, ["t"]),
+    _sized("h1", "1 Architecture", 1, 18 / 792),
+    _layout("SECTION_HEADER", "s1", 1, ["h1"]),
+    _sized("h2", "1.1 Data tier", 1, 14 / 792),
+    _layout("SECTION_HEADER", "s2", 1, ["h2"]),
+    _sized("b1", "Aurora runs in three Availability Zones with automated backups.", 1, BODY),
+    _sized("f1", "FIGURE LABEL", 1, 30 / 792),  # large text in a figure, not a header
+    _layout("TEXT", "x1", 1, ["b1", "f1"]),
+    _sized("h3", "2 Operations", 2, 18 / 792),
+    _layout("SECTION_HEADER", "s3", 2, ["h3"]),
+    _sized("h4", "2.1 Monitoring", 2, 14 / 792),
+    _layout("SECTION_HEADER", "s4", 2, ["h4"]),
+    _sized("h5", "Alarm routing", 2, BODY),  # a section header printed at body size
+    _layout("SECTION_HEADER", "s5", 2, ["h5"]),
+    _sized("b2", "CloudWatch alarms page the on-call engineer through SNS.", 2, BODY),
+    _layout("TEXT", "x2", 2, ["b2"]),
+    _sized("h6", "3 Cost", 3, 18 / 792),
+    _layout("SECTION_HEADER", "s6", 3, ["h6"]),
+    _sized("h7", "3.1 Tags", 3, 14 / 792),
+    _layout("SECTION_HEADER", "s7", 3, ["h7"]),
+    _sized("h8", "Tag policy", 3, BODY),
+    _layout("SECTION_HEADER", "s8", 3, ["h8"]),
+    _sized("b3", "Every resource carries a CostCenter tag.", 3, BODY),
+    _layout("TEXT", "x3", 3, ["b3"]),
+]
+
+
+def test_section_headers_become_headings_levelled_by_height() -> None:
+    pages = blocks_to_pages(SECTIONED)
+    levels = [[(h.text, h.level) for h in p.headings] for p in pages]
+    assert levels == [
+        [("1 Architecture", 1), ("1.1 Data tier", 2)],
+        [("2 Operations", 1), ("2.1 Monitoring", 2), ("Alarm routing", 3)],
+        [("3 Cost", 1), ("3.1 Tags", 2), ("Tag policy", 3)],
+    ]
+    # the title and a large figure label are not sections; the page text keeps every line
+    assert "Payments platform design" in pages[0].text and "FIGURE LABEL" in pages[0].text
+
+
+def test_layout_headings_give_statements_their_section_path() -> None:
+    from reviews.document import understand
+    from reviews.models import DocumentText
+
+    doc = DocumentText(
+        source="design.pdf", sha256="0" * 64, extractor="textract", pages=blocks_to_pages(SECTIONED)
+    )
+    paths = {s.text: s.section for s in understand(doc).statements if s.evidence}
+    assert paths["CloudWatch alarms page the on-call engineer through SNS."] == (
+        "2 Operations",
+        "2.1 Monitoring",
+        "Alarm routing",
+    )
+    aurora = "Aurora runs in three Availability Zones with automated backups."
+    assert paths[aurora] == ("1 Architecture", "1.1 Data tier")
+
+
+def test_without_section_headers_or_geometry_there_are_no_layout_headings() -> None:
+    assert all(not p.headings for p in blocks_to_pages(PAGE_1 + PAGE_2))
+    no_geometry = [dict(b) for b in SECTIONED]
+    for block in no_geometry:
+        block.pop("Geometry", None)
+    pages = blocks_to_pages(no_geometry)
+    # headers without heights are still headers, all at one level
+    assert [h.level for p in pages for h in p.headings] == [1] * 8
