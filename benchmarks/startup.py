@@ -69,7 +69,8 @@ def run_once(code: str, argv: list[str], env: dict[str, str]) -> tuple[float, fl
         proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped
         if proc.returncode:
             err.seek(0)
-            raise SystemExit(f"{code} {argv}: exit {proc.returncode}\n{err.read().decode()[-2000:]}")
+            detail = err.read().decode()[-2000:]
+            raise SystemExit(f"{code} {argv}: exit {proc.returncode}\n{detail}")
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
@@ -102,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             runs = [run_once(code, extra, env) for _ in range(args.runs)]
             cpu = [c for c, _ in runs]
             rss = statistics.median(r for _, r in runs)
-            figures[name] = {"cpu_s": statistics.median(cpu), "min": min(cpu), "max": max(cpu),
-                             "rss_mib": rss}  # fmt: skip
-            print(f"{name:32s} {statistics.median(cpu):12.2f} "
-                  f"{min(cpu):6.2f}-{max(cpu):<6.2f} {rss:12.0f}", flush=True)  # fmt: skip
+            median = statistics.median(cpu)
+            figures[name] = {"cpu_s": median, "min": min(cpu), "max": max(cpu), "rss_mib": rss}
+            spread = f"{min(cpu):.2f}-{max(cpu):.2f}"
+            print(f"{name:32s} {median:12.2f} {spread:>13s} {rss:12.0f}", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     if args.json:
         print(json.dumps(figures))
