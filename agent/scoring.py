@@ -46,14 +46,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from agent.explain import category, next_checks, statement
 from agent.models import Hypotheses, Hypothesis
 from tools import significance
 from tools.c4 import ArchitectureModel
 from tools.models import Evidence
+
+if TYPE_CHECKING:  # networkx on use, as in tools.c4 (the graph exists once a model is built)
+    import networkx as nx
 
 CAUSAL_CHANGE = 0.3  # weight from which a change is named as the cause in statements
 ONSET_TOLERANCE_S = 60.0
@@ -191,6 +193,8 @@ def dependency_graph(arch: ArchitectureModel) -> nx.DiGraph:
     e-mails to" the customer who "uses" the web site, and through that person every element
     would depend on every other one, itself included (its own symptom would then be explained
     by itself). A read-only view of ``arch.graph``."""
+    import networkx as nx
+
     people = {e.id for e in arch.elements.values() if e.kind == "person"}
     return nx.subgraph_view(arch.graph, filter_node=lambda n: n not in people)
 
@@ -227,6 +231,8 @@ def score(
             signals.setdefault(ev.component, ComponentSignals(ev.component)).changes.append(
                 (ev, value)
             )
+    import networkx as nx
+
     graph = dependency_graph(arch)
     reach: dict[str, set[str]] = {}
 
@@ -323,6 +329,8 @@ def confidence(scores: list[float], value: float) -> float:
 
 def propagation_path(arch: ArchitectureModel, root: str, entries: list[str]) -> list[str]:
     """Names from the root cause up to the nearest entry element that depends on it."""
+    import networkx as nx
+
     best: list[str] | None = None
     for entry in entries:
         try:

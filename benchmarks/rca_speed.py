@@ -98,7 +98,12 @@ class _InlinePool:
 
 
 def _child(path: Path, profile: Path | None) -> int:
-    import pandas  # noqa: F401  (imported before the clock starts: a tool loads it on first use)
+    # imported before the clock starts: the tools and the model load them on first use
+    import buildzr.loaders  # noqa: F401
+    import drain3  # noqa: F401
+    import networkx  # noqa: F401
+    import pandas  # noqa: F401
+    import scipy.stats  # noqa: F401
 
     import agent.factory
     import agent.loop

@@ -21,8 +21,6 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import AsJson, Profile, Region, err, guard, out
-from lenses.catalog import load_guidance, load_lens
-from reviews.kb_export import export_kb
 
 lens_app = typer.Typer(
     no_args_is_help=True,
@@ -41,6 +39,8 @@ def export_kb_command(
     as_json: AsJson = False,
 ) -> None:
     """Write guidance notes as Bedrock Knowledge Base documents with .metadata.json sidecars."""
+    from reviews.kb_export import export_kb  # the review modules on use, as in search
+
     result = guard(export_kb, out_dir, lens)
     if as_json:
         _emit(result.model_dump(mode="json") | {"files": result.files})
@@ -62,6 +62,8 @@ def validate_command(
     as_json: AsJson = False,
 ) -> None:
     """Load a lens and its guidance notes; print pillar, question and choice counts."""
+    from lenses.catalog import load_guidance, load_lens
+
     loaded = guard(load_lens, lens)
     notes = guard(load_guidance, loaded)
     questions = loaded.questions()

@@ -26,20 +26,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.common import AsJson, Profile, Quiet, Region, err, fail, guard, out, state
-from reviews.models import ChatTurn, ReviewRecord
-from reviews.service import (
-    ReviewEvent,
-    ReviewOptions,
-    ReviewService,
-    ReviewSettings,
-    ReviewSummary,
-)
 from tools.markup import strip_controls, terminal
+
+if TYPE_CHECKING:  # the review modules are imported by the review commands, not by `rca ask`
+    from reviews.models import ReviewRecord
+    from reviews.service import ReviewEvent, ReviewService, ReviewSummary
 
 EXIT_HIGH_RISK = 3
 PILLAR_ALIASES = {
@@ -271,6 +267,8 @@ def register(app: typer.Typer) -> None:
         if apply and not yes and not sys.stdin.isatty():
             fail("--apply writes to your AWS account: confirm with --yes when not interactive", 2)
 
+        from reviews.service import ReviewOptions, ReviewService, ReviewSettings
+
         show = _Progress(quiet or as_json)
         settings = ReviewSettings(
             lens=lens,
@@ -381,6 +379,9 @@ def register(app: typer.Typer) -> None:
         """Ask follow-up questions about a review; answers cite pages, questions and guidance."""
         if model not in ("heuristic", "bedrock"):
             fail("--model must be heuristic or bedrock", 2)
+        from reviews.models import ChatTurn
+        from reviews.service import ReviewService, ReviewSettings
+
         settings = ReviewSettings(
             chat=model,  # type: ignore[arg-type]
             model_id=model_id,
@@ -422,6 +423,8 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False,
     ) -> None:
         """List stored reviews, newest first."""
+        from reviews.service import ReviewService, ReviewSettings
+
         service: ReviewService = guard(ReviewService, settings=ReviewSettings(region=region))
         records = guard(service.recent, limit)
         if as_json:
@@ -453,6 +456,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Render the reports of a stored review (complete or not) again."""
         formats = _formats(fmt)
+        from reviews.service import ReviewService, ReviewSettings
+
         service: ReviewService = guard(ReviewService, settings=ReviewSettings(region=region))
         for fmt_name, path in guard(service.write_reports, review_id, out_dir, formats).items():
             out.print(f"{fmt_name} report: {path}", highlight=False, markup=False)

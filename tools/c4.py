@@ -12,10 +12,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-from buildzr.loaders import JsonLoader
 from pydantic import Field, ValidationError, field_validator
 
 from tools.errors import UnknownComponentError, WorkspaceError
@@ -23,6 +21,9 @@ from tools.models import Model
 from tools.redact import redact
 from tools.telemetry.base import ComponentTelemetry, MetricSelector
 from tools.text import STOPWORDS, words
+
+if TYPE_CHECKING:  # networkx and buildzr (~0.15 s of CPU) are imported where a model is built
+    import networkx as nx
 
 _STOP = STOPWORDS | frozenset(
     [
@@ -118,6 +119,8 @@ class ArchitectureModel:
         self, name: str, elements: Iterable[Element], relationships: Iterable[Relationship]
     ) -> None:
         self.name = name
+        import networkx as nx
+
         self.elements: dict[str, Element] = {e.id: e for e in elements}
         self.graph: nx.DiGraph = nx.DiGraph()
         for element in self.elements.values():
@@ -151,6 +154,8 @@ class ArchitectureModel:
             raise WorkspaceError(f"{path}: JSON nested too deeply for a workspace") from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise WorkspaceError(f"{path}: not valid JSON ({exc})") from exc
+        from buildzr.loaders import JsonLoader
+
         try:
             workspace = JsonLoader().load(str(path))
         except (

@@ -21,7 +21,6 @@ import re
 from datetime import timedelta
 
 from pydantic import Field
-from scipy import stats
 
 from tools import significance
 from tools.context import ToolContext, ToolResult
@@ -146,6 +145,8 @@ def classify(
     status, expected, z = _status(pattern, ratio, traffic)
     lam = (pattern.baseline_count + 1) * ratio
     if status in ("drop", "vanished"):
+        from scipy import stats  # on use: scipy.stats costs ~0.6 s of CPU to import
+
         strength = max(0.0, -float(stats.poisson.logcdf(k, lam)) / math.log(10))
     elif status in ("new", "surge"):
         strength = significance.poisson(k, lam)
