@@ -352,9 +352,10 @@ class Support:
     """How a statement's *own* words (its verbatim line and, for a table row, its column
     names; never its section headings) carry a practice (:func:`quote_support`).
 
-    ``specific``: concepts of the practice found in the line that few notes share (signals of
-    fewer than :data:`SHARED_SIGNAL_NOTES` guidance notes); ``shared``: concepts found that many
-    notes list ("infrastructure as code", "serverless"); ``cover``: share of the practice
+    ``specific``: concepts of the practice's own found in the line: few notes share them
+    (signals of fewer than :data:`SHARED_SIGNAL_NOTES` guidance notes), or they carry a word of
+    the title; ``shared``: the other concepts found, which many notes list ("infrastructure as
+    code", "serverless" for "Automate network protection"); ``cover``: share of the practice
     title's idf weight in the line (0-1) and ``title_words`` how many title words it has;
     ``subject``: a concept is the line's subject (a table row's first cell, the label of a
     "Label: value" line), not a side mention.
@@ -426,14 +427,28 @@ def quote_support(
         subject = content_of(_subject(stmt))
         cover = sum(v for w, v in marking.items() if w in own)
         cover += COLUMN_WEIGHT * sum(v for w, v in marking.items() if w in words and w not in own)
+        own_concepts = [h for h in found if _own(h, forms.get(h, ()), shared, title)]
         out[stmt.index] = Support(
-            specific=tuple(h for h in found if shared[content_of(h)] < SHARED_SIGNAL_NOTES),
-            shared=tuple(h for h in found if shared[content_of(h)] >= SHARED_SIGNAL_NOTES),
+            specific=tuple(own_concepts),
+            shared=tuple(h for h in found if h not in own_concepts),
             cover=cover / total,
             subject=any(_within(f, subject) for h in found for f in forms.get(h, ())),
             title_words=sum(1 for w in marking if w in words),
         )
     return out
+
+
+def _own(
+    signal: str,
+    forms: list[tuple[str, ...]],
+    shared: Counter[tuple[str, ...]],
+    title: dict[str, float],
+) -> bool:
+    """A concept of the practice's own: few notes list it, or it carries a word of the title
+    ("auto scaling" for "Scale workload infrastructure dynamically")."""
+    return shared[content_of(signal)] < SHARED_SIGNAL_NOTES or any(
+        w in title for f in forms for w in f
+    )
 
 
 def _within(form: tuple[str, ...], tokens: tuple[str, ...]) -> bool:
