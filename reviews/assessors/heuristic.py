@@ -386,10 +386,10 @@ class Support:
 
 
 def shared_signals(notes: list[GuidanceNote]) -> Counter[tuple[str, ...]]:
-    """How many guidance notes list each signal (as content stems)."""
+    """How many guidance notes list each phrase, signal or implementation (as content stems)."""
     out: Counter[tuple[str, ...]] = Counter()
     for note in notes:
-        out.update({content_of(s) for s in note.signals} - {()})
+        out.update({content_of(s) for s in (*note.signals, *note.implementations)} - {()})
     return out
 
 
