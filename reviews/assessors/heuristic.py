@@ -251,6 +251,20 @@ def _draft(
     )
 
 
+#: what a naming line is, in a reviewer's words (:data:`reviews.document.NAMING_ROLES`)
+_NAMING_WORDS = {
+    "requirement": "a requirement",
+    "risk": "a risk or assumption",
+    "modality": "a requirement stated with \u201cmust\u201d or \u201cshall\u201d",
+    "question": "a question",
+    "definition": "a definition",
+    "reference": "a reference to another document",
+    "summary": "a section's summary sentence",
+    "fragment": "a heading-like fragment",
+    "convention": "a naming convention",
+}
+
+
 def _caveat(stmt: Statement, ev: PracticeEvidence, sup: Support | None) -> str:
     """What the best quoted line lacks, as a sentence for the rationale ("" when it shows the
     practice): it names only concepts many practices share, it only names the concept (a
@@ -264,12 +278,8 @@ def _caveat(stmt: Statement, ev: PracticeEvidence, sup: Support | None) -> str:
             "many practices share."
         )
     if stmt.index not in ev.showing:
-        return (
-            f" No line shows this practice in place: the closest only names it (a {stmt.naming} "
-            "line)."
-            if stmt.naming
-            else " No line shows this practice in place: the closest introduces a list."
-        )
+        what = _NAMING_WORDS.get(stmt.naming, "a line that introduces a list")
+        return f" No line shows this practice in place: the closest only names it ({what})."
     if not sup.shows:
         return (
             " No line names this practice's own subject: the closest shares only words of its "

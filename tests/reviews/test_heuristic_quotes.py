@@ -58,14 +58,19 @@ NOTES = [
 ]
 
 
-def _evidence(text: str, note: GuidanceNote, tables: list[list[list[str]]] | None = None):  # type: ignore[no-untyped-def]
+def _evidence(  # type: ignore[no-untyped-def]
+    text: str,
+    note: GuidanceNote,
+    tables: list[list[list[str]]] | None = None,
+    notes: list[GuidanceNote] = NOTES,
+):
     doc = design_page(text)
     if tables:
         doc.pages[1].tables = tables
     views = document_views(understand(doc), deep=False)
-    corpus = build_corpus(NOTES)
+    corpus = build_corpus(notes)
     ev = practice_evidence(note, views, corpus)
-    return ev, quote_support(note, ev, corpus, shared_signals(NOTES), views)
+    return ev, quote_support(note, ev, corpus, shared_signals(notes), views)
 
 
 def _support_of(ev, support, start: str):  # type: ignore[no-untyped-def]
@@ -91,6 +96,19 @@ def test_a_signal_many_practices_share_does_not_carry_a_practice_alone() -> None
     assert _best(ev, 1)[0].text.startswith("• Infrastructure as Code")  # without the rule
 
 
+def test_a_shared_concept_holding_a_word_of_the_title_is_the_practices_own() -> None:
+    """ "Infrastructure as code" is shared, but for "Review infrastructure changes" it carries
+    the title's own word: the line shows that practice (and still not "Automate network
+    protection")."""
+    review = _note("Review infrastructure changes", ["infrastructure as code"], "c8")
+    text = "Delivery Design\n• Infrastructure as Code: Terraform modules for every stack\n"
+    ev, support = _evidence(text, review, notes=[*NOTES, review])
+    _, line = _support_of(ev, support, "• Infrastructure as Code")
+    assert line.specific == ("infrastructure as code",) and line.shows and not line.generic
+    ev, support = _evidence(text, NOTES[0], notes=[*NOTES, review])
+    assert not _support_of(ev, support, "• Infrastructure as Code")[1].shows
+
+
 def test_the_rationale_says_when_no_line_shows_the_practice() -> None:
     """Selected on a shared concept alone: the quote is kept, the rationale says what it lacks."""
     ev, support = _evidence(
@@ -100,6 +118,11 @@ def test_the_rationale_says_when_no_line_shows_the_practice() -> None:
     assert draft.verdict == "addressed" and draft.evidence
     assert "No line shows this practice itself" in draft.rationale
     assert "\u201cinfrastructure as code\u201d" in draft.rationale
+    ev, support = _evidence(
+        "Delivery Design\n• Network protection must be automated for every VPC\n", NOTES[0]
+    )
+    draft = _draft(NOTES[0], ev, 0.99, ADDRESSED, True, "quick", support)
+    assert "only names it (a requirement stated with \u201cmust\u201d" in draft.rationale
     ev, support = _evidence(
         "Delivery Design\n• Network protection: Firewall policies pushed by the pipeline\n",
         NOTES[0],
