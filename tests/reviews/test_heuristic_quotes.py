@@ -22,22 +22,13 @@ from reviews.assessors.lexical import (
 )
 from reviews.document import understand
 from tests.reviews.conftest import design_page
+from tests.reviews.test_lexical import _note as lexical_note
 
 ADDRESSED = Calibration(weights=(0.0,) * len(FEATURES), bias=10.0, threshold=0.5)
 
 
 def _note(title: str, signals: list[str], choice: str) -> GuidanceNote:
-    return GuidanceNote(
-        lens="t",
-        pillar_id="p",
-        question_id="q",
-        choice_id=choice,
-        title=title,
-        risk="HIGH",
-        good=f"{title} is in place.",
-        signals=signals,
-        gaps=["none"],
-    )
+    return lexical_note(title, f"{title} is in place.", signals, choice)
 
 
 #: "infrastructure as code" is a signal of SHARED_SIGNAL_NOTES notes: shared by many practices
