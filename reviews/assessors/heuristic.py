@@ -314,7 +314,9 @@ def _best_statements(
     statement that only names a concept (a requirement or risk list line, a question, a
     definition, a reference, a section summary, a naming convention:
     :attr:`PracticeEvidence.showing`), so a concrete statement of what the design does is
-    quoted before one that names the practice's topic.
+    quoted before one that names the practice's topic. With ``support``, only the first quote
+    may fall short: a further one (deep mode quotes up to 3) must show the practice, so no
+    line about something else fills the list.
     """
     cover = ev.title_cover
     support = support or {}
@@ -340,6 +342,8 @@ def _best_statements(
             continue
         if len(quotes) >= limit:
             break
+        if quotes and support and not (support[stmt.index].shows and stmt.index in ev.showing):
+            continue  # a further quote must show the practice itself
         quote = _quote(stmt)
         if quote not in quotes:
             quotes.append(quote)

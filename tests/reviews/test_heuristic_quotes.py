@@ -163,3 +163,19 @@ def test_a_rows_column_names_count_at_part_weight_and_its_first_cell_is_its_subj
     _, label = _support_of(ev, support, "• On-call rota: PagerDuty")
     _, side = _support_of(ev, support, "• Escalation goes")
     assert label.subject and not side.subject
+
+
+def test_further_quotes_must_show_the_practice() -> None:
+    """Deep mode quotes up to three lines: after the first, a line matched only through a shared
+    concept or one guidance word is left out rather than quoted."""
+    text = (
+        "Delivery Design\n"
+        "• Network protection: Firewall policies pushed by the pipeline on every change\n"
+        "• Firewall rules: AWS Network Firewall stateful rule groups per VPC\n"
+        "• Infrastructure as Code: Terraform modules for every stack\n"
+        "• Protection of the build agents is reviewed yearly\n"
+    )
+    ev, support = _evidence(text, NOTES[0])
+    quotes = [q.text.split(":")[0] for q in _best(ev, 3, support=support)]
+    assert sorted(quotes) == ["• Firewall rules", "• Network protection"]
+    assert len(_best(ev, 3)) == 3  # without the rule
