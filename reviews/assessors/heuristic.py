@@ -246,7 +246,7 @@ def _draft(
         verdict=verdict,
         evidence=quotes,
         guidance=[note.choice_id],
-        rationale=_rationale(verdict, ev, quotes) + caveat,
+        rationale=_rationale(verdict, ev, quotes, bool(caveat)) + caveat,
         score=round(p, 3),
     )
 
@@ -484,9 +484,17 @@ def _subject(stmt: Statement) -> str:
     return m.group(1) if m else ""
 
 
-def _rationale(verdict: Verdict, ev: PracticeEvidence, quotes: list[Quote]) -> str:
+def _rationale(
+    verdict: Verdict, ev: PracticeEvidence, quotes: list[Quote], unshown: bool = False
+) -> str:
+    """The verdict in words (``unshown``: no quoted line shows the practice, see
+    :func:`_caveat`, which the caller appends)."""
     named = ", ".join(f"\u201c{s}\u201d" for s in ev.matched[:3])
     pages = ", ".join(f"p. {q.page}" for q in quotes)
+    if verdict == "addressed" and unshown:
+        return f"Judged addressed from the document's wording ({pages})" + (
+            f"; it names {named}." if named else "."
+        )
     if verdict == "addressed":
         return f"The document states this in its design ({pages})" + (
             f"; it names {named}." if named else "."

@@ -107,6 +107,7 @@ def test_the_rationale_says_when_no_line_shows_the_practice() -> None:
     )
     draft = _draft(NOTES[0], ev, 0.99, ADDRESSED, True, "quick", support)
     assert draft.verdict == "addressed" and draft.evidence
+    assert draft.rationale.startswith("Judged addressed from the document's wording (p. 2)")
     assert "No line shows this practice itself" in draft.rationale
     assert "\u201cinfrastructure as code\u201d" in draft.rationale
     ev, support = _evidence(
@@ -118,7 +119,8 @@ def test_the_rationale_says_when_no_line_shows_the_practice() -> None:
         "Delivery Design\n• Network protection: Firewall policies pushed by the pipeline\n",
         NOTES[0],
     )
-    assert "No line" not in _draft(NOTES[0], ev, 0.99, ADDRESSED, True, "quick", support).rationale
+    shown = _draft(NOTES[0], ev, 0.99, ADDRESSED, True, "quick", support).rationale
+    assert shown.startswith("The document states this in its design") and "No line" not in shown
 
 
 def test_title_words_the_document_uses_everywhere_mark_no_line() -> None:
