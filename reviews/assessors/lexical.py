@@ -362,8 +362,6 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
     for word in content_of(note.title):
         query[word] = TITLE_WEIGHT * corpus.idf(word)
     total = sum(query.values()) or 1.0
-    impl_query = {w: corpus.idf(w) for w in content_of(" ".join(note.implementations))}
-    impl_total = sum(impl_query.values()) or 1.0
     title = {word: corpus.idf(word) for word in content_of(note.title)}
     title_total = sum(title.values()) or 1.0
     cover: dict[int, float] = {}
@@ -373,6 +371,13 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
         for c in implementations(note, corpus)
         if (forms := [f for f in c.forms if _usable(f, corpus, views)])
     ]
+    impl_query = {
+        w: corpus.idf(w)
+        for c in impls
+        for w in c.forms[0]
+        if views.share.get(w, 0.0) <= SPECIFIC_SHARE
+    }
+    impl_total = sum(impl_query.values()) or 1.0
     ranked: list[tuple[Statement, float, list[str]]] = []
     matched_any: set[str] = set()
     impl_found: dict[str, float] = {}
