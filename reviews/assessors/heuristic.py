@@ -47,6 +47,7 @@ from reviews.assessors.lexical import (
     concepts,
     content_of,
     document_views,
+    implementations,
     practice_evidence,
 )
 from reviews.document import DocumentModel, Statement, understand
@@ -400,7 +401,9 @@ class Support:
 
 
 def shared_signals(notes: list[GuidanceNote]) -> Counter[tuple[str, ...]]:
-    """How many guidance notes list each phrase, signal or implementation (as content stems)."""
+    """How many guidance notes list each phrase, signal or implementation, as a whole (content
+    stems; unlike :attr:`~reviews.assessors.lexical.Corpus.listed`, which also counts every
+    run of words inside a longer phrase: "tagging" inside "cost allocation tagging")."""
     out: Counter[tuple[str, ...]] = Counter()
     for note in notes:
         out.update({content_of(s) for s in (*note.signals, *note.implementations)} - {()})
@@ -424,7 +427,7 @@ def quote_support(
     """
     share = views.share if views else {}
     n = len(views.views) if views else 0
-    forms = {c.signal: c.forms for c in concepts(note, corpus)}
+    forms = {c.signal: c.forms for c in [*concepts(note, corpus), *implementations(note, corpus)]}
     title = {w: corpus.idf(w) for w in content_of(note.title)}
     total = sum(title.values()) or 1.0
     marking = {
