@@ -71,7 +71,9 @@ weaker phrase (twice the matches, half of them on practices the reviewer did not
 0.767, 0.738 / 0.807); :data:`IMPL_NOTES` 1 or 6 and :data:`IMPL_SHARE` 0.02 or none, within
 0.01 of the shipped figures (on these two documents the share rule removes no phrase; it is
 kept for designs built on one service); no deep-mode heading context for the phrases; the
-figures of the best statement instead of anywhere. ``names_only`` and ``phrases_x_similarity``
+figures of the best statement instead of anywhere; the heading's words in deep mode's
+``impl_similarity`` (no change); a naming line (requirement, risk, "must") with an implementation
+phrase counted as showing the practice (within 0.006, the same quotes). ``names_only`` and ``phrases_x_similarity``
 now carry no weight: without them the shipped step gives 0.767 / 0.791, 0.729 / 0.796.
 """
 
