@@ -72,9 +72,10 @@ weaker phrase (twice the matches, half of them on practices the reviewer did not
 0.01 of the shipped figures (on these two documents the share rule removes no phrase; it is
 kept for designs built on one service); no deep-mode heading context for the phrases; the
 figures of the best statement instead of anywhere; the heading's words in deep mode's
-``impl_similarity`` (no change); a naming line (requirement, risk, "must") with an implementation
-phrase counted as showing the practice (within 0.006, the same quotes). ``names_only`` and ``phrases_x_similarity``
-now carry no weight: without them the shipped step gives 0.767 / 0.791, 0.729 / 0.796.
+``impl_similarity`` (no change); a naming line (requirement, risk, "must") with an
+implementation phrase counted as showing the practice (within 0.006, the same quotes).
+``names_only`` and ``phrases_x_similarity`` now carry no weight: without them the shipped step
+gives 0.767 / 0.791, 0.729 / 0.796.
 """
 
 from __future__ import annotations
@@ -426,6 +427,8 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
         if views.share.get(w, 0.0) <= SPECIFIC_SHARE
     }
     impl_total = sum(impl_query.values()) or 1.0
+    cons_words = {w for c in cons for f in c.forms for w in f}
+    impl_words = {w for c in impls for f in c.forms for w in f}
     ranked: list[tuple[Statement, float, list[str]]] = []
     matched_any: set[str] = set()
     impl_found: dict[str, float] = {}
@@ -435,10 +438,13 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
     for view in views.views:
         words = set(view.tokens)
         hits: list[str] = []
-        for concept in cons:
-            if any(_matches(form, view, corpus, views) for form in concept.forms):
-                hits.append(concept.signal)
-        impl_hits = [c for c in impls if any(_matches(f, view, corpus, views) for f in c.forms)]
+        impl_hits: list[Concept] = []
+        if not words.isdisjoint(cons_words):  # every match needs one of its words here
+            for concept in cons:
+                if any(_matches(form, view, corpus, views) for form in concept.forms):
+                    hits.append(concept.signal)
+        if not words.isdisjoint(impl_words):
+            impl_hits = [c for c in impls if any(_matches(f, view, corpus, views) for f in c.forms)]
         sim = sum(w for q, w in query.items() if q in words) / total
         if views.deep and view.context:
             sim += (
