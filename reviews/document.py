@@ -106,6 +106,7 @@ NAMING_ROLES = (
     "reference",
     "summary",
     "fragment",
+    "convention",
 )
 _ROLE_NOUNS = {
     "requirement": r"requirements?|constraints?|criteria|objectives?|drivers?|goals?|targets?|"
@@ -128,6 +129,8 @@ _ROLE_HEADING = _role_patterns(r"\b")
 _ROLE_LEAD_IN = _role_patterns(
     r"\bthe following\s+(?!(?:table|list|diagram|matrix)\b)(?:[\w/&-]+\s+){0,4}?"
 )
+#: a naming-convention section or table: its lines name resources, they decide nothing
+_CONVENTION_HEADING = re.compile(r"\bnaming (?:conventions?|standards?|patterns?|scheme)\b", re.I)
 _MODALITY = re.compile(
     r"\b(?:must|shall|should|mandatory|mandated?|needs? to|has to|have to)\b", re.I
 )
@@ -330,7 +333,9 @@ def understand(doc: DocumentText) -> DocumentModel:
             section_future = bool(_FUTURE_HEADING.search(display))
             not_evidence_section = bool(_NOT_EVIDENCE_HEADING.match(display))
             glossary_table = False
-            section_role = _role_of(display, _ROLE_HEADING)
+            section_role = _role_of(display, _ROLE_HEADING) or (
+                "convention" if _CONVENTION_HEADING.search(display) else ""
+            )
             statements.append(
                 _statement(len(statements), seg, display, tuple(section), False, heading=True)
             )

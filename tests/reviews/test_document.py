@@ -163,6 +163,27 @@ def test_risk_register_rows_with_a_mitigation_show_it() -> None:
     assert _by_text(model, "Vendor lock-in").naming == "risk"
 
 
+def test_naming_convention_rows_name_resources_they_show_no_practice() -> None:
+    """A naming-convention table names resources ("Lambda Function {env}-{app}-{fn}"): its rows
+    only name a concept; a design line naming the same service still shows."""
+    text = (
+        "Compute Design\n• Lambda functions run in private subnets with reserved concurrency\n"
+        "Naming Conventions\nResource Type Pattern Example\n"
+        "Lambda Function {env}-{app}-{fn} prod-idp-processor\n"
+    )
+    doc = design_page(text)
+    doc.pages[1].tables = [
+        [
+            ["Resource Type", "Pattern", "Example"],
+            ["Lambda Function", "{env}-{app}-{fn}", "prod-idp-processor"],
+        ]
+    ]
+    model = understand(doc)
+    row = _by_text(model, "Lambda Function {env}")
+    assert row.naming == "convention" and not row.shows
+    assert _by_text(model, "Lambda functions run in private").shows
+
+
 def test_a_practice_title_that_asks_for_a_list_lets_its_lines_show_it() -> None:
     assert roles_named("Evaluate compliance requirements") == {"requirement"}
     assert roles_named("Define recovery objectives for downtime and data loss") == {"requirement"}

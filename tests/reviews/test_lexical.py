@@ -1,4 +1,5 @@
-"""The offline matcher's words and quote choice: Snowball stems, thread safety, title cover."""
+"""The offline matcher's words and quote choice: Snowball stems, thread safety, title cover,
+and the guidance notes' implementation phrases."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from reviews.assessors.calibration import SHIPPED
 from reviews.assessors.heuristic import _best
 from reviews.assessors.lexical import (
     FEATURES,
+    IMPL_NOTES,
+    IMPL_SHARE,
     build_corpus,
     content,
     content_of,
@@ -34,7 +37,13 @@ def test_stemming_from_many_threads_agrees_with_one_thread() -> None:
         assert list(pool.map(lambda w: content(w.lower().split()), words)) == expected
 
 
-def _note(title: str, good: str, signals: list[str], choice: str = "c1") -> GuidanceNote:
+def _note(
+    title: str,
+    good: str,
+    signals: list[str],
+    choice: str = "c1",
+    implementations: list[str] | None = None,
+) -> GuidanceNote:
     return GuidanceNote(
         lens="t",
         pillar_id="p",
@@ -45,6 +54,7 @@ def _note(title: str, good: str, signals: list[str], choice: str = "c1") -> Guid
         good=good,
         signals=signals,
         gaps=["none"],
+        implementations=implementations or [],
     )
 
 
@@ -94,3 +104,117 @@ def test_quote_shows_the_practice_rather_than_naming_it() -> None:
     assert chaos.phrases == 1 and chaos.names_only == 1.0
     assert len(chaos.vector()) == len(FEATURES)
     assert all(len(c.weights) == len(FEATURES) for c in SHIPPED.values())
+
+
+def _notes_with(impls: list[str], others: int = 0, shared: str = "") -> list[GuidanceNote]:
+    """Note c1 lists ``impls``; ``others`` more notes each list ``shared`` (and filler)."""
+    notes = [
+        _note(
+            "Notify on availability events",
+            "Operators hear of outages.",
+            ["outage alert"],
+            implementations=impls,
+        )
+    ]
+    for i in range(others):
+        notes.append(
+            _note(
+                f"Practice {i}",
+                f"Thing {i} is done.",
+                [f"signal {i}"],
+                f"o{i}",
+                implementations=[shared, f"filler phrase {i}"],
+            )
+        )
+    for i in range(30):  # a corpus large enough for idf to mean something
+        notes.append(_note(f"Other {i}", f"Other {i} good.", [f"other {i}"], f"x{i}"))
+    return notes
+
+
+def _evidence(note: GuidanceNote, notes: list[GuidanceNote], text: str, deep: bool = False):
+    views = document_views(understand(design_page(text)), deep=deep)
+    return practice_evidence(note, views, build_corpus(notes))
+
+
+_LINES = "".join(f"• Component {i} stores orders in table {i}\n" for i in range(20))
+
+
+def test_a_contiguous_implementation_phrase_matches_a_split_one_does_not() -> None:
+    """Stemmed and stopword-free, the phrase's words must be contiguous in one statement."""
+    notes = _notes_with(["PagerDuty escalation policy"])
+    page = "Operations\n" + _LINES
+    hit = _evidence(
+        notes[0], notes, page + "• Outages page the on-call via PagerDuty escalation policies\n"
+    )
+    assert hit.implemented == ["PagerDuty escalation policy"] and hit.impl_weight > 0
+    assert hit.ranked[0][0].text.endswith("PagerDuty escalation policies")
+    assert "PagerDuty escalation policy" in hit.ranked[0][2]
+    split = _evidence(
+        notes[0], notes, page + "• PagerDuty pages the team; its escalation policy is manual\n"
+    )
+    assert split.implemented == [] and split.impl_weight == 0.0
+
+
+def test_a_phrase_listed_by_many_notes_is_weak() -> None:
+    """A phrase more than IMPL_NOTES notes list (alone or inside a longer phrase) shows none."""
+    page = "Operations\n" + _LINES + "• Status page updated by the SNS topic subscription\n"
+    few = _notes_with(["SNS topic subscription"], others=IMPL_NOTES - 1, shared="SNS topic")
+    many = _notes_with(
+        ["SNS topic subscription"], others=IMPL_NOTES, shared="SNS topic subscription"
+    )
+    assert _evidence(few[0], few, page).implemented == ["SNS topic subscription"]
+    assert _evidence(many[0], many, page).implemented == []
+    # ... and one listed by fewer notes weighs more (BM25 idf over the notes that list it)
+    assert build_corpus(few).phrase_idf(("sns", "topic", "subscript")) > build_corpus(
+        many
+    ).phrase_idf(("sns", "topic", "subscript"))
+
+
+def test_a_generic_phrase_does_not_address_a_practice_alone() -> None:
+    """A phrase the document uses everywhere, or a single word many notes use, is not evidence
+    of one practice: it matches nothing, and the shipped decision does not select on it."""
+    lines = "".join(f"• Amazon S3 bucket {i} holds the order exports\n" for i in range(8))
+    page = "Storage\n" + _LINES + lines
+    notes = _notes_with(["Amazon S3", "notification"])
+    notes += [_note(f"N{i}", "Notification sent.", [f"n {i}"], f"n{i}") for i in range(16)]
+    ev = _evidence(notes[0], notes, page + "• A notification goes to the team\n")
+    assert IMPL_SHARE < 8 / 29 and ev.implemented == []
+    for mode, cal in SHIPPED.items():
+        assert cal.probability(ev.vector()) < cal.threshold, mode
+
+
+def test_deep_mode_reads_an_implementation_phrase_across_the_section_heading() -> None:
+    """Deep mode: a phrase split between a statement and its own heading still matches."""
+    notes = _notes_with(["Route 53 health check"])
+    page = "Route 53 Configuration\n" + "• Health checks probe the primary every 10 seconds\n"
+    page += "Compute\n" + _LINES
+    assert _evidence(notes[0], notes, page, deep=False).implemented == []
+    deep = _evidence(notes[0], notes, page, deep=True)
+    assert deep.implemented == ["Route 53 health check"]
+    assert deep.ranked[0][0].text.startswith("• Health checks probe")
+
+
+def test_implementation_words_give_a_similarity_of_their_own() -> None:
+    """impl_similarity: the best statement's share of the implementation words' idf weight."""
+    notes = _notes_with(["Statuspage incident banner", "stakeholder email"])
+    page = "Operations\n" + _LINES
+    with_words = _evidence(notes[0], notes, page + "• The incident banner is posted for users\n")
+    without = _evidence(notes[0], notes, page)
+    assert 0.0 < with_words.impl_similarity < 1.0 and without.impl_similarity == 0.0
+    assert len(with_words.vector()) == len(FEATURES)
+
+
+def test_a_line_with_an_implementation_phrase_is_quoted_before_guidance_words() -> None:
+    """The line stating how the practice is in place is quoted, not the one that only shares
+    words with the guidance."""
+    notes = _notes_with(["Statuspage incident banner"])
+    page = (
+        "Operations\n"
+        + _LINES
+        + "• Operators hear of outages and availability events from the dashboard\n"
+        + "• A Statuspage incident banner is posted within 5 minutes\n"
+    )
+    ev = _evidence(notes[0], notes, page)
+    assert _best(ev, 1)[0].text.startswith("• A Statuspage incident banner")
+    without = _notes_with([])
+    assert _best(_evidence(without[0], without, page), 1)[0].text.startswith("• Operators hear")
