@@ -43,7 +43,14 @@ def topic_text(note: GuidanceNote) -> str:
     """The text of a note the topic model learns from: title, question title, good, signals,
     gaps and implementations."""
     return " ".join(
-        [note.title, note.question_title, note.good, *note.signals, *note.gaps, *note.implementations]
+        [
+            note.title,
+            note.question_title,
+            note.good,
+            *note.signals,
+            *note.gaps,
+            *note.implementations,
+        ]
     )
 
 
