@@ -80,6 +80,11 @@ class TopicModel:
         self._cache: dict[tuple[str, ...], np.ndarray | None] = {}
         self._lock = threading.Lock()
 
+    @property
+    def pillars(self) -> list[str]:
+        """The pillar ids the model knows, sorted."""
+        return sorted(self._pillar_rows)
+
     def posterior(self, tokens: Iterable[str]) -> np.ndarray | None:
         """P(question | statement) over :attr:`classes` (sums to 1), or ``None`` when no token
         is in the guidance vocabulary. ``tokens`` are content stems."""
@@ -156,8 +161,5 @@ def best_affinity(
         if a is not None and a > best:
             best = a
     if best < 0:
-        return 1.0 / max(1, len(topics._pillar_rows))
+        return 1.0 / max(1, len(topics.pillars))
     return best
-
-
-__all__ = ["ALPHA", "TEMPERATURE", "TopicModel", "best_affinity", "build_topics", "topic_text"]
