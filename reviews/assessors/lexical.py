@@ -391,7 +391,7 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
     best_phrases = 0.0
     best_impl_sim = 0.0
     sims: list[float] = []
-    matched_tokens: list[tuple[str, ...]] = []
+    matched_views: list[StatementView] = []
     for view in views.views:
         words = set(view.tokens)
         hits: list[str] = []
@@ -415,7 +415,7 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
             best_phrases = max(best_phrases, float(len(hits)))
         impl_found.update((c.signal, c.weight) for c in impl_hits)
         if hits or impl_hits:
-            matched_tokens.append(view.tokens)
+            matched_views.append(view)
         if hits or sim > 0 or impl_hits:
             lift = min(1.0, sum(c.weight for c in impl_hits) / IMPL_UNIT)
             ranked.append(
@@ -438,16 +438,19 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
         implemented=sorted(impl_found),
         impl_weight=min(IMPL_CAP, sum(impl_found.values()) / IMPL_UNIT),
         impl_similarity=best_impl_sim,
-        affinity=_affinity(corpus, matched_tokens, note.pillar_id),
+        affinity=_affinity(corpus, matched_views, note.pillar_id),
     )
 
 
-def _affinity(corpus: Corpus, matched: list[tuple[str, ...]], pillar_id: str) -> float:
+def _affinity(corpus: Corpus, matched: list[StatementView], pillar_id: str) -> float:
     """The ``affinity`` feature: the best pillar affinity (:mod:`reviews.assessors.affinity`)
-    of the statements matching a concept or implementation phrase, 0 when none matches."""
+    of the statements matching a concept or implementation phrase, each read with its own
+    section heading (in both modes: the heading says what a line is about), 0 when none
+    matches."""
     if not matched or corpus.topics is None:
         return 0.0
-    return best_affinity(corpus.topics, matched, pillar_id)
+    texts = [v.tokens + content_of(" ".join(v.stmt.section[-1:])) for v in matched]
+    return best_affinity(corpus.topics, texts, pillar_id)
 
 
 def _names(found: list[Concept]) -> list[str]:
