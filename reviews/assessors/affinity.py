@@ -52,11 +52,12 @@ measured with the statement alone; the pillar and question row with the heading)
 
 Adding the statement's affinity to its rank among the practice's evidence (so quotes come from
 on-topic lines) was measured and dropped: the first quote was the reviewer's line for 41 / 45
-true positives (quick) without it and 39 / 47 with it, 36 / 48 at double weight. :data:`ALPHA`
-and :data:`TEMPERATURE` were set without the documents: leaving each of 80 guidance notes out,
-its own lines (signals, implementations, gaps, good) are classed into its pillar with log-loss
-1.50 (accuracy 0.44, 6 pillars) at 0.1 / 0.5, 1.78 untempered, 1.48 at the best pair tried (0.5
-/ 0.25, whose LODO figures are within 0.01 of these). The form (pillar, max over matched lines,
+true positives (quick) without it and 39 / 47 with it, 36 / 48 at double weight. A label-free
+check supports :data:`ALPHA` and :data:`TEMPERATURE` (0.1 / 0.5, tried first; LODO figures of
+four pairs were also seen, all within about 0.02): leaving each of 80 guidance notes out, its
+own lines (signals, implementations, gaps, good) are classed into its pillar with log-loss 1.50
+(accuracy 0.44, 6 pillars) at 0.1 / 0.5, 1.78 untempered, 1.48 at the best pair tried (0.5 /
+0.25, whose LODO figures are within 0.01 of these). The form (pillar, max over matched lines,
 heading) was chosen looking at both documents' LODO figures, so they are somewhat optimistic.
 """
 
