@@ -34,7 +34,7 @@ variant                                          quick            deep
 no affinity                                      0.755 / 0.791    0.737 / 0.796
 pillar affinity, statement alone (first kept)    0.766 / 0.793    0.755 / 0.816
 **pillar affinity, statement + heading (kept)**  0.766 / 0.801    0.762 / 0.816
-\+ statement + whole section path                0.766 / 0.799    0.765 / 0.819
+plus the whole section path                      0.766 / 0.799    0.765 / 0.819
 heading alone                                    0.763 / 0.787    0.741 / 0.795
 question affinity instead of pillar              0.766 / 0.787    0.746 / 0.799
 pillar and question affinity (two features)      0.761 / 0.801    0.756 / 0.816
