@@ -19,8 +19,8 @@ documents nobody labelled):
   pillar (the sum over its questions); a statement with no known word has affinity ``None``
   (unknown, not low).
 
-:class:`TopicModel` caches posteriors per token tuple, so the per-practice cost is a dictionary
-lookup per statement.
+:class:`TopicModel` caches posteriors per token tuple (up to :data:`CACHE_SIZE`), so the
+per-practice cost is a dictionary lookup per matched statement.
 
 **Use in the decision** (:func:`reviews.assessors.lexical.practice_evidence`): the ``affinity``
 feature is the highest pillar affinity among the statements matching one of the practice's
@@ -75,6 +75,9 @@ from lenses.catalog import GuidanceNote
 ALPHA = 0.1
 #: the log-likelihood of a statement is divided by ``len(known words) ** TEMPERATURE``
 TEMPERATURE = 0.5
+#: posteriors kept per model (a long-running service reviews many documents); past it the cache
+#: starts afresh
+CACHE_SIZE = 50_000
 
 
 def topic_text(note: GuidanceNote) -> str:
@@ -137,6 +140,8 @@ class TopicModel:
             z = np.exp(loglik - loglik.max())
             post = z / z.sum()
         with self._lock:
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
             self._cache[key] = post
         return post
 

@@ -123,3 +123,14 @@ def test_the_affinity_feature_is_the_best_matched_statement_s() -> None:
     none = affinity("## Network\n\nTraffic enters through one load balancer in two zones.\n")
     assert 0.0 < iam < 0.3 < 0.7 < tags
     assert none == 0.0
+
+
+def test_the_posterior_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import reviews.assessors.affinity as affinity
+
+    monkeypatch.setattr(affinity, "CACHE_SIZE", 3)
+    topics = build_topics(NOTES)
+    lines = [content_of(t) for t in ("IAM roles", "budgets", "KMS key", "Cost Explorer", "MFA")]
+    first = [topics.pillar_affinity(t, "cost") for t in lines]
+    assert len(topics._cache) <= 3
+    assert [topics.pillar_affinity(t, "cost") for t in lines] == first
