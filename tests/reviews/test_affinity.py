@@ -11,7 +11,9 @@ from reviews.document import understand
 from tests.reviews.conftest import design_page
 
 
-def _note(pillar: str, question: str, choice: str, title: str, good: str, signals: list[str]):
+def _note(
+    pillar: str, question: str, choice: str, title: str, good: str, signals: list[str]
+) -> GuidanceNote:
     return GuidanceNote(
         lens="t",
         pillar_id=pillar,
