@@ -9,22 +9,14 @@ from reviews.assessors.affinity import best_affinity, build_topics
 from reviews.assessors.lexical import build_corpus, content_of, document_views, practice_evidence
 from reviews.document import understand
 from tests.reviews.conftest import design_page
+from tests.reviews.test_lexical import _note as lexical_note
 
 
 def _note(
     pillar: str, question: str, choice: str, title: str, good: str, signals: list[str]
 ) -> GuidanceNote:
-    return GuidanceNote(
-        lens="t",
-        pillar_id=pillar,
-        question_id=question,
-        choice_id=choice,
-        title=title,
-        risk="HIGH",
-        good=good,
-        signals=signals,
-        gaps=["not stated"],
-    )
+    note = lexical_note(title, good, signals, choice)
+    return note.model_copy(update={"pillar_id": pillar, "question_id": question})
 
 
 NOTES = [
