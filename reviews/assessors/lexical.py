@@ -22,7 +22,7 @@ A best practice's **query** comes from its guidance note (:class:`lenses.catalog
   document's statements; a single word also only under the single-word rule of signals. Each
   weighs its BM25 idf over the notes that list it (:meth:`Corpus.phrase_idf`). They stay apart
   from the signals (``phrases``/``concepts`` and the ``partly`` verdict are the signals'), and
-  give two features: ``implemented`` (the idf weight of the phrases matched anywhere, in units
+  give two features: ``impl_weight`` (the idf weight of the phrases matched anywhere, in units
   of :data:`IMPL_UNIT`, capped at :data:`IMPL_CAP`) and ``impl_similarity`` (the best
   statement's share of the idf weight of the usable phrases' words, words common in the
   document left out). A statement matched by an implementation phrase shows the practice in
@@ -51,7 +51,7 @@ step (L2 of the fit)                                   quick DR / IDP   deep DR 
 =====================================================  ===============  ===============
 start: 6 features, no implementations (0.01)           0.730 / 0.782    0.739 / 0.793
 implementation hits rank statements (0.01)             0.730 / 0.782    0.734 / 0.793
-+ ``implemented`` (0.01)                               0.757 / 0.785    0.738 / 0.780
++ ``impl_weight`` (0.01)                               0.757 / 0.785    0.738 / 0.780
 + ``impl_similarity`` alone (0.01)                     0.712 / 0.778    0.736 / 0.785
 + both (0.01)                                          0.739 / 0.775    0.738 / 0.800
 + both, L2 1.0 (**shipped**)                           0.755 / 0.791    0.737 / 0.796
@@ -71,8 +71,11 @@ weaker phrase (twice the matches, half of them on practices the reviewer did not
 0.767, 0.738 / 0.807); :data:`IMPL_NOTES` 1 or 6 and :data:`IMPL_SHARE` 0.02 or none, within
 0.01 of the shipped figures (on these two documents the share rule removes no phrase; it is
 kept for designs built on one service); no deep-mode heading context for the phrases; the
-figures of the best statement instead of anywhere. ``names_only`` and ``phrases_x_similarity``
-now carry no weight: without them the shipped step gives 0.767 / 0.791, 0.729 / 0.796.
+figures of the best statement instead of anywhere; the heading's words in deep mode's
+``impl_similarity`` (no change); a naming line (requirement, risk, "must") with an
+implementation phrase counted as showing the practice (within 0.006, the same quotes).
+``names_only`` and ``phrases_x_similarity`` now carry no weight: without them the shipped step
+gives 0.767 / 0.791, 0.729 / 0.796.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ IMPL_NOTES = 3
 #: an implementation phrase found in more than this share of a document's statements is that
 #: document's common vocabulary, not evidence of one practice
 IMPL_SHARE = 0.05
-#: the idf weight of implementation phrases that makes one unit of the ``implemented`` feature
+#: the idf weight of implementation phrases that makes one unit of the ``impl_weight`` feature
 #: (BM25 idf of a phrase listed by one note of ~300 is ~5), and the feature's cap
 IMPL_UNIT = 5.0
 IMPL_CAP = 2.0
@@ -400,7 +403,7 @@ FEATURES = (
     "similarity2",
     "phrases_x_similarity",
     "names_only",
-    "implemented",
+    "impl_weight",
     "impl_similarity",
     "affinity",
 )
@@ -431,6 +434,8 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
         if views.share.get(w, 0.0) <= SPECIFIC_SHARE
     }
     impl_total = sum(impl_query.values()) or 1.0
+    cons_words = {w for c in cons for f in c.forms for w in f}
+    impl_words = {w for c in impls for f in c.forms for w in f}
     ranked: list[tuple[Statement, float, list[str]]] = []
     matched_any: set[str] = set()
     impl_found: dict[str, float] = {}
@@ -441,10 +446,13 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
     for view in views.views:
         words = set(view.tokens)
         hits: list[str] = []
-        for concept in cons:
-            if any(_matches(form, view, corpus, views) for form in concept.forms):
-                hits.append(concept.signal)
-        impl_hits = [c for c in impls if any(_matches(f, view, corpus, views) for f in c.forms)]
+        impl_hits: list[Concept] = []
+        if not words.isdisjoint(cons_words):  # every match needs one of its words here
+            for concept in cons:
+                if any(_matches(form, view, corpus, views) for form in concept.forms):
+                    hits.append(concept.signal)
+        if not words.isdisjoint(impl_words):
+            impl_hits = [c for c in impls if any(_matches(f, view, corpus, views) for f in c.forms)]
         sim = sum(w for q, w in query.items() if q in words) / total
         if views.deep and view.context:
             sim += (
@@ -470,7 +478,7 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
             cover[view.stmt.index] = sum(w for q, w in title.items() if q in words) / title_total
     roles = roles_named(note.title)
     showing = frozenset(s.index for s, _, _ in ranked if shows_for(s, roles))
-    ranked.sort(key=lambda r: -r[1])  # stable: document order among equal scores
+    ranked.sort(key=lambda r: (-r[1], r[0].index))
     sims.sort(reverse=True)
     return PracticeEvidence(
         phrases=best_phrases,

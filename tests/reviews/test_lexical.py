@@ -178,7 +178,7 @@ def test_a_generic_phrase_does_not_address_a_practice_alone() -> None:
     notes = _notes_with(["Amazon S3", "notification"])
     notes += [_note(f"N{i}", "Notification sent.", [f"n {i}"], f"n{i}") for i in range(16)]
     ev = _evidence(notes[0], notes, page + "• A notification goes to the team\n")
-    assert 8 / 29 > IMPL_SHARE and ev.implemented == []
+    assert IMPL_SHARE < 8 / 29 and ev.implemented == []
     for mode, cal in SHIPPED.items():
         assert cal.probability(ev.vector()) < cal.threshold, mode
 
@@ -202,3 +202,19 @@ def test_implementation_words_give_a_similarity_of_their_own() -> None:
     without = _evidence(notes[0], notes, page)
     assert 0.0 < with_words.impl_similarity < 1.0 and without.impl_similarity == 0.0
     assert len(with_words.vector()) == len(FEATURES)
+
+
+def test_a_line_with_an_implementation_phrase_is_quoted_before_guidance_words() -> None:
+    """The line stating how the practice is in place is quoted, not the one that only shares
+    words with the guidance."""
+    notes = _notes_with(["Statuspage incident banner"])
+    page = (
+        "Operations\n"
+        + _LINES
+        + "• Operators hear of outages and availability events from the dashboard\n"
+        + "• A Statuspage incident banner is posted within 5 minutes\n"
+    )
+    ev = _evidence(notes[0], notes, page)
+    assert _best(ev, 1)[0].text.startswith("• A Statuspage incident banner")
+    without = _notes_with([])
+    assert _best(_evidence(without[0], without, page), 1)[0].text.startswith("• Operators hear")
