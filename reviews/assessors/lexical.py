@@ -90,6 +90,7 @@ from functools import cached_property, lru_cache
 import snowballstemmer
 
 from lenses.catalog import GuidanceNote
+from reviews.assessors.affinity import TopicModel, best_affinity, build_topics
 from reviews.document import DocumentModel, Statement, roles_named, shows_for
 from tools.text import STOPWORDS as BASE_STOPWORDS
 
@@ -181,6 +182,7 @@ class Corpus:
     df: Counter[str]
     acronyms: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
     listed: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    topics: TopicModel | None = None
 
     def idf(self, word: str) -> float:
         """Smoothed inverse note frequency (BM25's, floored at 0)."""
@@ -215,7 +217,9 @@ def build_corpus(notes: list[GuidanceNote]) -> Corpus:
                 words = long[-len(m.group(2)) :] if len(long) > len(m.group(2)) else long
                 if short and words and "".join(w[0] for w in words) == short[0][: len(words)]:
                     acronyms[short] = words
-    return Corpus(notes=len(notes), df=df, acronyms=acronyms, listed=listed)
+    return Corpus(
+        notes=len(notes), df=df, acronyms=acronyms, listed=listed, topics=build_topics(notes)
+    )
 
 
 def ngrams(tokens: tuple[str, ...], longest: int = MAX_GRAM) -> set[tuple[str, ...]]:
@@ -368,6 +372,7 @@ class PracticeEvidence:
     implemented: list[str] = field(default_factory=list)
     impl_weight: float = 0.0
     impl_similarity: float = 0.0
+    affinity: float = 0.0
 
     def vector(self) -> list[float]:
         """The feature vector of the calibrated decision (in the order of :data:`FEATURES`)."""
@@ -380,6 +385,7 @@ class PracticeEvidence:
             self.names_only,
             self.impl_weight,
             self.impl_similarity,
+            self.affinity,
         ]
 
     @property
@@ -399,6 +405,7 @@ FEATURES = (
     "names_only",
     "impl_weight",
     "impl_similarity",
+    "affinity",
 )
 
 
@@ -435,6 +442,7 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
     best_phrases = 0.0
     best_impl_sim = 0.0
     sims: list[float] = []
+    matched_views: list[StatementView] = []
     for view in views.views:
         words = set(view.tokens)
         hits: list[str] = []
@@ -460,6 +468,8 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
             matched_any.update(hits)
             best_phrases = max(best_phrases, float(len(hits)))
         impl_found.update((c.signal, c.weight) for c in impl_hits)
+        if hits or impl_hits:
+            matched_views.append(view)
         if hits or sim > 0 or impl_hits:
             lift = min(1.0, sum(c.weight for c in impl_hits) / IMPL_UNIT)
             ranked.append(
@@ -482,7 +492,19 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
         implemented=sorted(impl_found),
         impl_weight=min(IMPL_CAP, sum(impl_found.values()) / IMPL_UNIT),
         impl_similarity=best_impl_sim,
+        affinity=_affinity(corpus, matched_views, note.pillar_id),
     )
+
+
+def _affinity(corpus: Corpus, matched: list[StatementView], pillar_id: str) -> float:
+    """The ``affinity`` feature: the best pillar affinity (:mod:`reviews.assessors.affinity`)
+    of the statements matching a concept or implementation phrase, each read with its own
+    section heading (in both modes: the heading says what a line is about), 0 when none
+    matches."""
+    if not matched or corpus.topics is None:
+        return 0.0
+    texts = [v.tokens + content_of(" ".join(v.stmt.section[-1:])) for v in matched]
+    return best_affinity(corpus.topics, texts, pillar_id)
 
 
 def _names(found: list[Concept]) -> list[str]:
