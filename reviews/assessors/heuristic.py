@@ -45,6 +45,7 @@ from reviews.assessors.lexical import (
     PracticeEvidence,
     build_corpus,
     concepts,
+    contains,
     content_of,
     document_views,
     implementations,
@@ -440,7 +441,7 @@ def quote_support(
     for stmt, _, hits in ev.ranked:
         own = content_of(stmt.quote)
         words = content_of(stmt.text) if stmt.kind == "row" else own
-        found = [h for h in hits if any(_within(f, words) for f in forms.get(h, ()))]
+        found = [h for h in hits if any(contains(words, f) for f in forms.get(h, ()))]
         subject = content_of(_subject(stmt))
         cover = sum(v for w, v in marking.items() if w in own)
         cover += COLUMN_WEIGHT * sum(v for w, v in marking.items() if w in words and w not in own)
@@ -449,7 +450,7 @@ def quote_support(
             specific=tuple(own_concepts),
             shared=tuple(h for h in found if h not in own_concepts),
             cover=cover / total,
-            subject=any(_within(f, subject) for h in found for f in forms.get(h, ())),
+            subject=any(contains(subject, f) for h in found for f in forms.get(h, ())),
             title_words=sum(1 for w in marking if w in words),
         )
     return out
@@ -466,12 +467,6 @@ def _own(
     return shared[content_of(signal)] < SHARED_SIGNAL_NOTES or any(
         w in title for f in forms for w in f
     )
-
-
-def _within(form: tuple[str, ...], tokens: tuple[str, ...]) -> bool:
-    """``form`` occurs contiguously in ``tokens``."""
-    n = len(form)
-    return any(tokens[i : i + n] == form for i in range(len(tokens) - n + 1)) if n else False
 
 
 _LABEL = re.compile(r"^\W*([A-Z][\w/&() -]{0,40}):\s+\S")

@@ -276,7 +276,8 @@ def _phrases(texts: list[str], corpus: Corpus) -> list[Concept]:
     return out
 
 
-def _contains(tokens: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+def contains(tokens: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    """True when ``phrase`` occurs contiguously in ``tokens`` (never for an empty phrase)."""
     n = len(phrase)
     if not n or n > len(tokens):
         return False
@@ -298,7 +299,7 @@ class StatementView:
 
     def has(self, form: tuple[str, ...]) -> bool:
         """True when ``form`` occurs contiguously in the statement's own tokens."""
-        return form in self.grams if len(form) <= MAX_GRAM else _contains(self.tokens, form)
+        return form in self.grams if len(form) <= MAX_GRAM else contains(self.tokens, form)
 
 
 @dataclass
