@@ -3,6 +3,7 @@ and the investigation service over the session store."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -78,9 +79,22 @@ class OneLineErrors(TyperGroup):
             _click_error(f"{exc.format_message().rstrip('.')}{hint}", exc.exit_code)
         except click_errors.ClickException as exc:
             _click_error(exc.format_message(), exc.exit_code)
-        except click_errors.Abort:
+        except typer.Abort:  # Typer's own class (typer._click has none; older Typer: click's)
             _click_error("aborted", 1)
+        except BrokenPipeError:  # `rca ... | head`: the reader left; stop quietly
+            _stdout_closed()
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stdout_closed() -> NoReturn:
+    """Exit after the reader of stdout went away, with no traceback at interpreter shutdown.
+
+    Python's documented recipe (library/signal, "Note on SIGPIPE"): point stdout at devnull so
+    the final flush cannot raise again, then exit 1.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(1)
 
 
 def _click_error(message: str, code: int) -> NoReturn:
@@ -99,6 +113,8 @@ def guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
         if state["debug"]:
             raise
         fail(str(exc))
+    except BrokenPipeError:  # stdout's reader left (`| head`): OneLineErrors.main ends quietly
+        raise
     except OSError as exc:  # a file that cannot be written or read: say which, and why
         if state["debug"]:
             raise

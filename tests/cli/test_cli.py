@@ -110,3 +110,47 @@ def test_error_line_cannot_steer_the_terminal(tmp_path) -> None:
     assert proc.returncode != 0
     assert "\x1b[2J" not in proc.stderr
     assert "error:" in proc.stderr and "[bold]" in proc.stderr
+
+
+def test_an_aborted_prompt_is_one_line_not_a_traceback() -> None:
+    import typer
+
+    from cli.common import OneLineErrors
+
+    tiny = typer.Typer(cls=OneLineErrors)
+
+    @tiny.command()
+    def confirm() -> None:
+        typer.confirm("Write?", abort=True)
+
+    @tiny.command()
+    def other() -> None:  # two commands, so `confirm` stays a subcommand
+        pass
+
+    result = runner.invoke(tiny, ["confirm"], input="n\n")
+    assert result.exit_code == 1
+    assert "error: aborted" in result.output
+    assert isinstance(result.exception, SystemExit)  # not the AttributeError it once was
+
+
+def test_a_closed_stdout_ends_quietly() -> None:
+    """`rca --help | head -1`: the reader leaves; no traceback, exit 1 (Python's SIGPIPE note)."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", "from cli.main import app; app()", "--help"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1
