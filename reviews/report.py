@@ -216,7 +216,6 @@ def _html_finalize(value: object) -> object:
     return value
 
 
-
 def render_html(assessment: Assessment) -> str:
     """The self-contained HTML report (inline CSS and SVG, no external asset)."""
     context = _context(assessment)
