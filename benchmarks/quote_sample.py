@@ -46,7 +46,7 @@ from scenarios.randomgen import seed_range  # noqa: E402
 
 DEV_SEED = 11
 #: the held-out sample's seed label (CRC32 -> seed); fixed before the sample was drawn
-HELDOUT_LABEL = "h-quotes quote sample, held out, 2026-12-06"
+HELDOUT_LABEL = "stop 19 quote sample, held out, drawn after the merge"
 _ROW = re.compile(r"^\| (\d+) \| ([^|]*) \| ([^|]*) \| (\d+) \| (.*) \| ([^|]*) \|$")
 
 
