@@ -183,7 +183,9 @@ def explained_away(rows: list[dict[str, Any]], first: Any) -> list[list[float]]:
     for r, pr in zip(rows, p, strict=True):
         if r["top"]:
             best[r["top"][0][0]] = max(best[r["top"][0][0]], pr)
-    return [[float(bool(r["top"]) and best[r["top"][0][0]] > pr)] for r, pr in zip(rows, p, strict=True)]
+    return [
+        [float(bool(r["top"]) and best[r["top"][0][0]] > pr)] for r, pr in zip(rows, p, strict=True)
+    ]
 
 
 def question_mates(rows: list[dict[str, Any]], first: Any) -> list[list[float]]:
@@ -257,7 +259,9 @@ class Boosted:
             f += self.rate * np.array([_leaf(tree, row) for row in x])
         return 1.0 / (1.0 + np.exp(-f))
 
-    def _grow(self, x: np.ndarray, g: np.ndarray, h: np.ndarray, idx: np.ndarray, depth: int) -> Any:
+    def _grow(
+        self, x: np.ndarray, g: np.ndarray, h: np.ndarray, idx: np.ndarray, depth: int
+    ) -> Any:
         total_g, total_h = g[idx].sum(), h[idx].sum()
         value = float(-total_g / (total_h + self.ridge))
         if depth == 0 or len(idx) < 2 * self.min_leaf:
@@ -271,9 +275,11 @@ class Boosted:
                 if xs[k] == xs[k + 1]:
                     continue
                 gl, hl = gs[k], hs[k]
-                gain = gl * gl / (hl + self.ridge) + (total_g - gl) ** 2 / (
-                    total_h - hl + self.ridge
-                ) - base
+                gain = (
+                    gl * gl / (hl + self.ridge)
+                    + (total_g - gl) ** 2 / (total_h - hl + self.ridge)
+                    - base
+                )
                 if best is None or gain > best[0]:
                     best = (float(gain), j, float((xs[k] + xs[k + 1]) / 2))
         if best is None or best[0] <= 1e-9:
@@ -356,7 +362,9 @@ def measure(data: dict[tuple[str, str], list[dict[str, Any]]], stems: list[str])
                 variants["mean of quick and deep P"] = _quick_and_deep(data, stem, other)
             for name, variant in variants.items():
                 p, threshold = variant(data[(other, mode)], data[(stem, mode)])
-                chosen = expected_f1_selection(p) if name == "expected-F1 selection" else p >= threshold
+                chosen = (
+                    expected_f1_selection(p) if name == "expected-F1 selection" else p >= threshold
+                )
                 if base_sel is None:
                     base_sel = chosen
                 deltas = [f1_of(chosen[s], y[s]) - f1_of(base_sel[s], y[s]) for s in samples]
@@ -369,7 +377,9 @@ def measure(data: dict[tuple[str, str], list[dict[str, Any]]], stems: list[str])
     return lines
 
 
-def _quick_and_deep(data: dict[tuple[str, str], list[dict[str, Any]]], stem: str, other: str) -> Variant:
+def _quick_and_deep(
+    data: dict[tuple[str, str], list[dict[str, Any]]], stem: str, other: str
+) -> Variant:
     def run(train: list[dict[str, Any]], test: list[dict[str, Any]]) -> tuple[np.ndarray, float]:
         from reviews.assessors.calibration import fit
 
@@ -410,7 +420,9 @@ def union(stems: list[str], mode: str = "quick") -> dict[str, tuple[int, int, fl
     for offset, v in enumerate(views):
         shift = offset * 1_000_000  # statement indexes of the second document stay distinct
         merged += [
-            StatementView(dataclasses.replace(s.stmt, index=s.stmt.index + shift), s.tokens, s.context)
+            StatementView(
+                dataclasses.replace(s.stmt, index=s.stmt.index + shift), s.tokens, s.context
+            )
             for s in v.views
         ]
     words = set().union(*(v.share for v in views))
@@ -456,7 +468,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.union:
         for mode in ("quick", "deep"):
             for name, (sel, act, f1) in union(stems, mode).items():
-                print(f"{mode} {name}: selected {sel}, addressed {act}, F1 {f1:.3f} (shipped weights)")
+                print(
+                    f"{mode} {name}: selected {sel}, addressed {act}, F1 {f1:.3f} (shipped weights)"
+                )
         return 0
     data = {(s, m): collect(s, m) for s in stems for m in ("quick", "deep")}
     print("\n".join(measure(data, stems)))
