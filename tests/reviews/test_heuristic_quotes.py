@@ -22,6 +22,8 @@ from reviews.assessors.lexical import (
 )
 from reviews.document import understand
 from tests.reviews.conftest import design_page
+from tests.reviews.test_lexical import _LINES, _notes_with
+from tests.reviews.test_lexical import _evidence as _lexical_evidence
 from tests.reviews.test_lexical import _note as lexical_note
 
 ADDRESSED = Calibration(weights=(0.0,) * len(FEATURES), bias=10.0, threshold=0.5)
@@ -181,3 +183,30 @@ def test_further_quotes_must_show_the_practice() -> None:
     quotes = [q.text.split(":")[0] for q in _best(ev, 3, support=support)]
     assert sorted(quotes) == ["• Firewall rules", "• Network protection"]
     assert len(_best(ev, 3)) == 3  # without the rule
+
+
+NEVER = Calibration(weights=(0.0,) * len(FEATURES), bias=-10.0, threshold=0.5)
+
+
+def test_an_implementation_phrase_below_the_threshold_makes_the_practice_partly() -> None:
+    """No signal of the practice is named, but one of its implementation phrases is: below the
+    threshold the verdict is ``partly`` (not ``insufficient_information``), the line is quoted
+    and the rationale names the phrase; without the phrase it stays undecided."""
+    notes = _notes_with(["PagerDuty escalation policy"])
+    page = "Operations\n" + _LINES
+    hit = _lexical_evidence(
+        notes[0], notes, page + "• Outages page the on-call via PagerDuty escalation policies\n"
+    )
+    assert hit.concepts == 0 and hit.implemented == ["PagerDuty escalation policy"]
+    draft = _draft(notes[0], hit, 0.01, NEVER, False, "quick")
+    assert draft.verdict == "partly"
+    assert [q.text for q in draft.evidence] == [
+        "• Outages page the on-call via PagerDuty escalation policies"
+    ]
+    assert "\u201cPagerDuty escalation policy\u201d" in draft.rationale
+    miss = _lexical_evidence(notes[0], notes, page + "• Outages page the on-call by phone\n")
+    assert not miss.implemented and not miss.concepts
+    assert _draft(notes[0], miss, 0.01, NEVER, False, "quick").verdict == (
+        "insufficient_information"
+    )
+    assert _draft(notes[0], miss, 0.01, NEVER, True, "quick").verdict == "not_addressed"
