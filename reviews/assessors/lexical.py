@@ -88,9 +88,10 @@ for 0.13 / 0.12 and 0.08 / 0.09), while the reviewer's own lines are lead-ins fo
 (0.11 / 0.13 of all present lines) and purpose lines for 0.05 / 0.04 (0.13 / 0.15): such lines
 rarely carry a truth quote, but leaving them out removes true positives' evidence as well.
 ``benchmarks/concreteness_variants.py`` prints, LODO at the feature level, F1 / AUC per
-document and the 90% paired bootstrap interval of the F1 change (1,000 resamples): every
-interval contains 0 or lies below it; the best, deep DR without lead-ins, is [0, +0.020] with
-its AUC 0.863 -> 0.854.
+document and the 90% paired bootstrap interval of the F1 change (1,000 resamples; measured
+before the name rule below, the script prints the current figures): every interval contains 0
+or lies below it; the best, deep DR without lead-ins, is [0, +0.020] with its AUC 0.863 ->
+0.854.
 
 =====================================================  ===============  ===============
 variant (F1; AUC where marked)                         quick DR / IDP   deep DR / IDP
