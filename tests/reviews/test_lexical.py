@@ -16,6 +16,7 @@ from reviews.assessors.lexical import (
     content,
     content_of,
     document_views,
+    name_words,
     practice_evidence,
 )
 from reviews.document import understand
@@ -218,3 +219,42 @@ def test_a_line_with_an_implementation_phrase_is_quoted_before_guidance_words() 
     assert _best(ev, 1)[0].text.startswith("• A Statuspage incident banner")
     without = _notes_with([])
     assert _best(_evidence(without[0], without, page), 1)[0].text.startswith("• Operators hear")
+
+
+def test_a_product_name_matches_its_written_words_not_their_stems() -> None:
+    """``State Manager`` (an implementation phrase) is not "state management", ``Detective`` (a
+    signal) is not "PII detection": a name's words must be written, a plural and a hyphen aside;
+    an acronym form of a name still matches."""
+    notes = _notes_with(["State Manager", "Logs Insights"])
+    notes[0] = notes[0].model_copy(update={"signals": ["Detective", "outage alert"]})
+    page = "Operations\n" + _LINES
+    stems_only = _evidence(
+        notes[0],
+        notes,
+        page + "• DynamoDB holds metadata and state management\n• PII detection via Comprehend\n",
+    )
+    assert stems_only.implemented == [] and stems_only.matched == []
+    written = _evidence(
+        notes[0],
+        notes,
+        page
+        + "• Patch baselines applied by SSM State Manager associations\n"
+        + "• Log Insights queries for troubleshooting\n"
+        + "• GuardDuty findings investigated in Amazon Detective\n",
+    )
+    assert written.implemented == ["Logs Insights", "State Manager"]
+    assert written.matched == ["Detective"]
+    assert name_words("Logs Insights") == ("log", "insight")
+    assert name_words("rate limiting") == () and name_words("DLQ") == ()
+
+
+def test_an_acronym_form_of_a_name_is_not_held_to_its_words() -> None:
+    notes = _notes_with([])
+    notes[0] = notes[0].model_copy(
+        update={
+            "signals": ["Application Load Balancer", "outage alert"],
+            "good": "Traffic goes through an Application Load Balancer (ALB).",
+        }
+    )
+    page = "Operations\n" + _LINES + "• The ALB spreads requests over two zones\n"
+    assert _evidence(notes[0], notes, page).matched == ["Application Load Balancer"]
