@@ -55,7 +55,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.review_accuracy import DATA, TRUTH, documents  # noqa: E402
+from benchmarks.decision_variants import f1_of as f1  # noqa: E402
+from benchmarks.review_accuracy import DATA, TRUTH, auc, documents  # noqa: E402
 
 #: purpose, overview and lead-in wording: the line says why or what follows, not what is built
 PURPOSE = re.compile(
@@ -215,22 +216,6 @@ def lodo(
         cal = fit([x for o in others for x in xs[o]], [y for o in others for y in ys[o]])
         out[stem] = ([cal.probability(x) for x in xs[stem]], cal.threshold)
     return out
-
-
-def f1(pred: np.ndarray, y: np.ndarray) -> float:
-    """F1 of boolean predictions (0 when nothing is predicted nor true)."""
-    tp = float((pred & y).sum())
-    denom = float(pred.sum() + y.sum())
-    return 2 * tp / denom if denom else 0.0
-
-
-def auc(probs: list[float], ys: list[bool]) -> float:
-    """Area under the ROC curve (ties count half)."""
-    pos = [p for p, y in zip(probs, ys, strict=True) if y]
-    neg = [p for p, y in zip(probs, ys, strict=True) if not y]
-    if not pos or not neg:
-        return float("nan")
-    return sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / (len(pos) * len(neg))
 
 
 def bootstrap_delta(

@@ -54,7 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.review_accuracy import DATA, TRUTH, documents  # noqa: E402
+from benchmarks.review_accuracy import DATA, TRUTH, auc, documents  # noqa: E402
 
 #: feature indexes (see :data:`reviews.assessors.lexical.FEATURES`) of the similarity features
 SIMILARITIES = (2, 3, 7)
@@ -102,13 +102,6 @@ def f1_of(selected: np.ndarray, truth: np.ndarray) -> float:
     """F1 of a boolean selection against boolean truth (0 when both are empty)."""
     denominator = int(selected.sum() + truth.sum())
     return 2 * float((selected & truth).sum()) / denominator if denominator else 0.0
-
-
-def auc(scores: np.ndarray, truth: np.ndarray) -> float:
-    """Area under the ROC curve (ties count half; Mann-Whitney U / (n+ n-))."""
-    pos, neg = scores[truth], scores[~truth]
-    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(wins) / (len(pos) * len(neg))
 
 
 def with_features(extra: Callable[[list[dict[str, Any]], Any], list[list[float]]]) -> Variant:

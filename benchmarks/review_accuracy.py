@@ -104,6 +104,17 @@ def score(assessment: dict[str, Any], stem: str) -> dict[str, Any]:
     }
 
 
+def auc(scores: Any, truth: Any) -> float:
+    """Area under the ROC curve of scores against boolean truth (sequences or numpy arrays):
+    the Mann-Whitney U over positive/negative pairs, ties counting half, / (n+ n-); NaN when a
+    class is empty."""
+    pos = [float(s) for s, t in zip(scores, truth, strict=True) if t]
+    neg = [float(s) for s, t in zip(scores, truth, strict=True) if not t]
+    if not pos or not neg:
+        return float("nan")
+    return sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / (len(pos) * len(neg))
+
+
 def run_review(stem: str, mode: str, calibration: Any = None) -> dict[str, Any]:
     """Review ``<stem>.pdf`` with the offline pipeline; the assessment as JSON data.
 
@@ -266,10 +277,7 @@ def ablate(stems: list[str], mode: str) -> list[str]:
             probs = [cal.probability([x[i] for i in keep]) for x in xs]
             pred = {i for i, p in enumerate(probs) if p >= cal.threshold}
             f1 = prf(pred, {i for i, y in enumerate(ys) if y})[2]
-            pos = [p for p, y in zip(probs, ys, strict=True) if y]
-            neg = [p for p, y in zip(probs, ys, strict=True) if not y]
-            auc = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / (len(pos) * len(neg))
-            cells.append(f"{f1:.3f} / {auc:.3f}")
+            cells.append(f"{f1:.3f} / {auc(probs, ys):.3f}")
         lines.append(
             f"  {'all features' if left_out is None else 'without ' + left_out:28s} "
             + "   ".join(cells)
