@@ -31,6 +31,7 @@ from typing import Any
 
 from lenses.catalog import GuidanceNote, Lens, Question
 from reviews.evidence import locate_quote
+from reviews.gaps import DocumentGaps
 from reviews.models import (
     BestPracticeAssessment,
     ChoiceReason,
@@ -204,18 +205,10 @@ def question_risk(question: Question, bps: list[BestPracticeAssessment]) -> Risk
 
 
 def _recommendation_text(
-    bp: BestPracticeAssessment, note: GuidanceNote | None, bps: list[BestPracticeAssessment]
+    bp: BestPracticeAssessment, note: GuidanceNote | None, gaps: DocumentGaps | None
 ) -> str:
     quote = (bp.evidence[0].page, bp.evidence[0].text) if bp.evidence else None
-    context = next(
-        (
-            (o.evidence[0].page, o.evidence[0].text)
-            for o in bps
-            if o.status == "SELECTED" and o.evidence
-        ),
-        None,
-    )
-    return gap_sentence(bp.title, note, bp.verdict, quote, context)
+    return gap_sentence(bp.title, note, bp.verdict, quote, gaps)
 
 
 def finish_question(
@@ -224,8 +217,13 @@ def finish_question(
     *,
     assessor: str,
     guidance: QuestionGuidance,
+    gaps: DocumentGaps | None = None,
 ) -> QuestionAssessment:
     """Turn an assessor's draft into a checked :class:`QuestionAssessment`.
+
+    ``gaps`` is the document read for the improvement plan's sentences
+    (:class:`reviews.gaps.DocumentGaps`); without it a recommendation says only what the
+    document lacks.
 
     Best practices the draft left out get ``insufficient_information``; choice ids not in the
     question must have been rejected by the assessor already (this function ignores none).
@@ -274,7 +272,7 @@ def finish_question(
                 bp_risk=bp.bp_risk,
                 verdict=bp.verdict,
                 priority=n,
-                text=_recommendation_text(bp, note, bps),
+                text=_recommendation_text(bp, note, gaps),
                 url=question_choice_url(question, bp.choice_id),
                 effort=effort_of(note, bp.title),  # type: ignore[arg-type]
                 pillar_id=question.pillar_id,

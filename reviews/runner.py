@@ -41,6 +41,7 @@ from reviews.assess import (
 )
 from reviews.document import with_summary
 from reviews.errors import AssessmentError
+from reviews.gaps import gaps_for
 from reviews.models import (
     RISKS,
     Assessment,
@@ -145,7 +146,11 @@ class ReviewRunner:
                     f"({question.id})"
                 )
             qa = finish_question(
-                question, draft, assessor=self.assessor.name, guidance=guidance[question.id]
+                question,
+                draft,
+                assessor=self.assessor.name,
+                guidance=guidance[question.id],
+                gaps=gaps_for(doc, list(self.catalog.values())),
             )
             self.store.save_question(review_id, qa)
             results.append(qa)
