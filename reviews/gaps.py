@@ -5,30 +5,32 @@ The improvement plan says, per practice not addressed, what the document has and
 (:func:`reviews.plan.gap_sentence`). What it "has" must be about *this* practice, so it is
 chosen from the practice's own lexical evidence
 (:func:`reviews.assessors.lexical.practice_evidence`: the document's present statements ranked
-against the practice's guidance note) and kept only when it is **relevant** on two counts:
+against the practice's guidance note) and kept only when it is **relevant**:
 
-- **lexical**: the statement matches one of the practice's concepts or implementation phrases
-  (a signal such as ``"Route 53 health checks"``), or its own words (a table row's cells, not
-  its column names) carry at least
-  :data:`MIN_TITLE_COVER` of the idf weight of the practice's title with two distinct title words
-  not common in the document ("Key Management" for "Implement secure key and certificate
-  management"), or with one when the line's topic is the practice's question (``"backups"`` for
-  "Secure and encrypt backups"); one shared word on another topic ("Service Accounts: IAM roles"
-  for "Separate workloads using accounts") is not enough;
-- **topical**: read with its own section heading, the statement speaks about the practice's
-  subject in the guidance's topic model (:mod:`reviews.assessors.affinity`): pillar affinity at
-  least :data:`MIN_PILLAR_AFFINITY` or question affinity at least
-  :data:`MIN_QUESTION_AFFINITY`. A line that shares a word with the guidance but is about
-  something else ("Rate Limiting: AWS API throttling limits apply" for graceful degradation,
-  "SOC 2 RTO/RPO defined" for access requirements) is refused.
+- a line that matches a **multi-word concept** of the practice (a signal or implementation
+  phrase such as ``"Route 53 health checks"``, stemmed, contiguous) is relevant when, read with
+  its own section heading, it speaks about the practice's subject in the guidance's topic model
+  (:mod:`reviews.assessors.affinity`): pillar affinity at least :data:`MIN_PILLAR_AFFINITY` or
+  question affinity at least :data:`MIN_QUESTION_AFFINITY`;
+- a line that shares only **one word** with the practice (a single-word concept such as
+  ``"Lambda"`` or ``"Detective"``, or words of the title carrying at least
+  :data:`MIN_TITLE_COVER` of its idf weight, one of them specific: ``"backups"`` for "Secure and
+  encrypt backups") is relevant only when its topic is the practice's **question** (question
+  affinity at least :data:`MIN_QUESTION_AFFINITY`). Title words are read in the verbatim line (a
+  table row's cells, not its column names).
+
+A line that shares a word with the guidance but is about something else ("SOC 2 RTO/RPO
+defined" for access requirements, "Service Accounts: IAM roles" for "Separate workloads using
+accounts", "Amazon Comprehend ... detects PII" for the Detective implementation of "Correlate
+and enrich security events") is refused.
 
 Statements that only announce a list or speak about the document itself
 (:attr:`reviews.document.Statement.lead_in`) are never chosen. Among the relevant ones, a line
-that matches a concept comes first, then the line most about the practice's question (question
-affinity, to one decimal), then one that names a component or a value
+that matches a multi-word concept comes first, then the line most about the practice's question
+(question affinity, to one decimal), then one that names a component or a value
 (:func:`reviews.document.concrete`), then the lexical rank. When none is relevant,
-:func:`absent_signals` lists the practice's signals the document does not mention anywhere
-(headings and qualified lines included), so the plan can say so plainly.
+:meth:`DocumentGaps.absent_signals` lists the practice's signals the document does not mention
+anywhere (headings and qualified lines included), so the plan can say so plainly.
 
 The cut-offs were set by reading the development documents' plan items
 (``benchmarks/plan_relevance.py``), not fitted on labels; they decide only which line a
@@ -60,9 +62,8 @@ MIN_TITLE_COVER = 0.3
 MIN_PILLAR_AFFINITY = 0.5
 #: ... its question affinity
 MIN_QUESTION_AFFINITY = 0.3
-#: a title word counts towards the two-word rule only with at least this idf over the guidance
-#: notes (BM25 idf 2.5 is a word in about 25 of 308 notes: "implement", "secure", "manage",
-#: "deploy" are below it)
+#: a title word is specific with at least this idf over the guidance notes (BM25 idf 2.5 is a
+#: word in about 25 of 308 notes: "implement", "secure", "manage", "deploy" are below it)
 TITLE_WORD_IDF = 2.5
 #: a word common in the document (see :meth:`DocumentGaps._common`) is in at least this many
 #: statements (the offline assessor's rule for quotes, ``heuristic.COMMON_STATEMENTS``)
@@ -104,12 +105,17 @@ class DocumentGaps:
         for rank, (stmt, _score, names) in enumerate(ev.ranked[:CANDIDATES]):
             if stmt.lead_in or not stmt.present:
                 continue
-            if not self.on_topic(stmt, note):
+            pillar, question = self._affinity(stmt, note)
+            phrase = any(len(content_of(n)) > 1 for n in names)
+            if phrase:  # a multi-word concept of the practice, on the practice's topic
+                ok = pillar >= MIN_PILLAR_AFFINITY or question >= MIN_QUESTION_AFFINITY
+            else:  # one word of the practice: only in a line about its question
+                ok = question >= MIN_QUESTION_AFFINITY and (
+                    bool(names) or self._about_title(stmt, note)
+                )
+            if not ok:
                 continue
-            if not names and not self._about_title(stmt, note):
-                continue
-            question = round(self._affinity(stmt, note)[1], 1)
-            key = (bool(names), question, concrete(stmt.display), -float(rank))
+            key = (phrase, round(question, 1), concrete(stmt.display), -float(rank))
             if best is None or key > best[0]:
                 best = (key, Found(stmt, tuple(names)))
         return best[1] if best else None
@@ -132,24 +138,18 @@ class DocumentGaps:
         return pillar >= MIN_PILLAR_AFFINITY or question >= MIN_QUESTION_AFFINITY
 
     def _about_title(self, stmt: Statement, note: GuidanceNote) -> bool:
-        """A line without a concept of the practice is about it when its own words (the verbatim
-        line: a table row's cells, not its column names) carry :data:`MIN_TITLE_COVER` of the
-        title's idf weight, with two distinct title words that are specific (idf at least
-        :data:`TITLE_WORD_IDF`, not common in this document), or with one and the practice's
-        question as its topic."""
+        """Whether a line's own words (the verbatim line: a table row's cells, not its column
+        names) carry :data:`MIN_TITLE_COVER` of the practice title's idf weight, with at least
+        one specific title word (idf at least :data:`TITLE_WORD_IDF`, not common in this
+        document)."""
         own = set(content_of(stmt.display))
         title = set(content_of(note.title))
         total = sum(self.corpus.idf(w) for w in title) or 1.0
         if sum(self.corpus.idf(w) for w in title & own) / total < MIN_TITLE_COVER:
             return False
-        words = {
-            w
-            for w in title
-            if w in own and not self._common(w) and self.corpus.idf(w) >= TITLE_WORD_IDF
-        }
-        if len(words) >= 2:
-            return True
-        return bool(words) and self._affinity(stmt, note)[1] >= MIN_QUESTION_AFFINITY
+        return any(
+            not self._common(w) and self.corpus.idf(w) >= TITLE_WORD_IDF for w in title & own
+        )
 
     def _common(self, word: str) -> bool:
         """A word in more than :data:`SPECIFIC_SHARE` of the document's statements, and in at
