@@ -91,7 +91,7 @@ class DocumentGaps:
     def __init__(self, doc: DocumentText, notes: list[GuidanceNote]) -> None:
         self.model: DocumentModel = understand(doc)
         self.views: DocumentViews = document_views(self.model, deep=False)
-        self.corpus: Corpus = build_corpus(notes)
+        self.corpus: Corpus = corpus_for(notes)
         self._evidence = len(self.model.evidence())
         self._all = [frozenset(content_of(s.text)) for s in self.model.statements]
         self._lock = threading.Lock()
@@ -184,7 +184,23 @@ class DocumentGaps:
 
 
 _CACHE: dict[str, DocumentGaps] = {}
+_CORPORA: dict[int, Corpus] = {}
 _CACHE_LOCK = threading.Lock()
+
+
+def corpus_for(notes: list[GuidanceNote]) -> Corpus:
+    """The guidance corpus of ``notes`` (:func:`reviews.assessors.lexical.build_corpus`, a few
+    seconds), built once per process for the same notes."""
+    key = hash(tuple((n.choice_id, n.title, n.good, tuple(n.signals)) for n in notes))
+    with _CACHE_LOCK:
+        found = _CORPORA.get(key)
+    if found is None:
+        found = build_corpus(notes)
+        with _CACHE_LOCK:
+            if len(_CORPORA) >= 4:
+                _CORPORA.clear()
+            _CORPORA[key] = found
+    return found
 
 
 def gaps_for(doc: DocumentText, notes: list[GuidanceNote]) -> DocumentGaps:
