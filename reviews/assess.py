@@ -27,11 +27,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lenses.catalog import GuidanceNote, Lens, Question
 from reviews.evidence import locate_quote
-from reviews.gaps import DocumentGaps
 from reviews.models import (
     BestPracticeAssessment,
     ChoiceReason,
@@ -44,6 +43,9 @@ from reviews.models import (
     Verdict,
 )
 from reviews.plan import effort_of, gap_sentence
+
+if TYPE_CHECKING:  # the document reader loads numpy and the stemmer: only where it is used
+    from reviews.gaps import DocumentGaps
 
 NOT_ASSESSED = "not assessed"
 _RULE_RISK: dict[str, Risk] = {"HIGH_RISK": "HIGH", "MEDIUM_RISK": "MEDIUM", "NO_RISK": "NONE"}

@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from lenses.catalog import GuidanceNote, Lens
 from lenses.format import LensError
-from reviews.gaps import DocumentGaps
 from reviews.models import QuestionAssessment, Recommendation
+
+if TYPE_CHECKING:  # the document reader loads numpy and the stemmer: only where it is used
+    from reviews.gaps import DocumentGaps
 
 QUICK_WIN = "quick win"
 MAJOR = "major initiative"

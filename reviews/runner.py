@@ -41,7 +41,6 @@ from reviews.assess import (
 )
 from reviews.document import with_summary
 from reviews.errors import AssessmentError
-from reviews.gaps import gaps_for
 from reviews.models import (
     RISKS,
     Assessment,
@@ -134,6 +133,8 @@ class ReviewRunner:
     def _unit(
         self, review_id: str, doc: DocumentText, unit: Unit, mode: Mode
     ) -> list[QuestionAssessment]:
+        from reviews.gaps import gaps_for  # numpy and the stemmer: not at the handlers' import
+
         guidance = self._guidance(doc, unit)
         drafts = self._call(doc, unit, guidance, mode)
         by_id = {d.question_id: d for d in drafts}
