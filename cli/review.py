@@ -391,18 +391,26 @@ def register(app: typer.Typer) -> None:
         service: ReviewService = guard(ReviewService, settings=settings)
         guard(service.assessment, review_id)  # a missing review fails before any prompt
         questions = [question] if question else None
+        interactive = sys.stdin.isatty()  # piped questions: one a line, no "you:" prompt
         while True:
             if questions is not None:
                 if not questions:
                     break
                 text = questions.pop(0)
-            else:
+            elif interactive:
                 try:
                     text = typer.prompt("you", default="", show_default=False, err=True)
                 except (EOFError, typer.Abort):
                     break
                 if not text.strip() or text.strip().lower() in ("exit", "quit"):
                     break
+            else:
+                line = sys.stdin.readline()
+                if not line or line.strip().lower() in ("exit", "quit"):
+                    break
+                text = line.strip()
+                if not text:
+                    continue  # a blank line between piped questions
             answer = guard(service.chat, review_id, text)
             if as_json:
                 turn = ChatTurn(

@@ -65,6 +65,8 @@ REQUIREMENTS: dict[str, list[str]] = {
         "rich>=13",
         "pdfplumber>=0.11",
         "boto3>=1.40",
+        # the assess task: the lexical matcher (both assessors, the plan's sentences) stems
+        "snowballstemmer>=2.2",
     ],
     "slack": [
         *BASE,

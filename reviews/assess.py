@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lenses.catalog import GuidanceNote, Lens, Question
 from reviews.evidence import locate_quote
@@ -43,6 +43,9 @@ from reviews.models import (
     Verdict,
 )
 from reviews.plan import effort_of, gap_sentence
+
+if TYPE_CHECKING:  # the document reader loads numpy and the stemmer: only where it is used
+    from reviews.gaps import DocumentGaps
 
 NOT_ASSESSED = "not assessed"
 _RULE_RISK: dict[str, Risk] = {"HIGH_RISK": "HIGH", "MEDIUM_RISK": "MEDIUM", "NO_RISK": "NONE"}
@@ -204,18 +207,10 @@ def question_risk(question: Question, bps: list[BestPracticeAssessment]) -> Risk
 
 
 def _recommendation_text(
-    bp: BestPracticeAssessment, note: GuidanceNote | None, bps: list[BestPracticeAssessment]
+    bp: BestPracticeAssessment, note: GuidanceNote | None, gaps: DocumentGaps | None
 ) -> str:
     quote = (bp.evidence[0].page, bp.evidence[0].text) if bp.evidence else None
-    context = next(
-        (
-            (o.evidence[0].page, o.evidence[0].text)
-            for o in bps
-            if o.status == "SELECTED" and o.evidence
-        ),
-        None,
-    )
-    return gap_sentence(bp.title, note, bp.verdict, quote, context)
+    return gap_sentence(bp.title, note, bp.verdict, quote, gaps)
 
 
 def finish_question(
@@ -224,8 +219,13 @@ def finish_question(
     *,
     assessor: str,
     guidance: QuestionGuidance,
+    gaps: DocumentGaps | None = None,
 ) -> QuestionAssessment:
     """Turn an assessor's draft into a checked :class:`QuestionAssessment`.
+
+    ``gaps`` is the document read for the improvement plan's sentences
+    (:class:`reviews.gaps.DocumentGaps`); without it a recommendation says only what the
+    document lacks.
 
     Best practices the draft left out get ``insufficient_information``; choice ids not in the
     question must have been rejected by the assessor already (this function ignores none).
@@ -274,7 +274,7 @@ def finish_question(
                 bp_risk=bp.bp_risk,
                 verdict=bp.verdict,
                 priority=n,
-                text=_recommendation_text(bp, note, bps),
+                text=_recommendation_text(bp, note, gaps),
                 url=question_choice_url(question, bp.choice_id),
                 effort=effort_of(note, bp.title),  # type: ignore[arg-type]
                 pillar_id=question.pillar_id,

@@ -13,11 +13,13 @@ citation:
   plan items;
 - **the top risks of a pillar** ("What are the top reliability risks?"): its HIGH-risk questions and
   plan items in plan order;
-- **how to fix a question or practice** ("How do we fix SEC 3?", a BP id): per practice not
-  selected, the guidance (what good looks like), this document's gap and the AWS page;
+- **how to fix a question or practice** ("How do we fix SEC 3?", a BP id): the practices the
+  document already shows, then per practice not selected, in plan order, the plan's sentence
+  (what this document has or does not mention, and what good looks like) and the AWS page;
 - **single points of failure**: statements that name one of something (a single instance, NAT
-  gateway, Region, ``Count: 1`` rows), the redundancy the document does state (Multi-AZ, DR
-  pattern) and the verdicts of the fault-isolation practices.
+  gateway, Region, ``Count: 1`` rows) or a plain statement that none does, the redundancy the
+  document does state (Multi-AZ, DR pattern) and, under their own heading, the verdicts of the
+  fault-isolation questions.
 
 It returns ``None`` for other questions (the chat then retrieves). The same
 :class:`Grounding` is given to the Bedrock responder as context, so both worlds answer from the
@@ -31,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 
 from lenses.catalog import GuidanceNote
-from reviews.document import FACT_LABELS, DocumentModel
+from reviews.document import FACT_LABELS, DocumentModel, Statement
 from reviews.models import Assessment, Citation, QuestionAssessment
 
 PILLAR_WORDS: dict[str, tuple[str, ...]] = {
@@ -248,21 +250,32 @@ def _fix(question: str, a: Assessment, notes: dict[str, GuidanceNote]) -> Ground
         lines.append(f"{qa.number} {qa.title}: risk {qa.risk}. [{qa.number}]")
         cites.append(_q(qa))
     recs = {r.choice_id: r for r in a.recommendations}
+    done = [(qa, bp) for qa, bp in targets if bp.status == "SELECTED"]
+    if done:
+        shown = []
+        for _, bp in done[:6]:
+            where = f" [p. {bp.evidence[0].page}]" if bp.evidence else ""
+            shown.append(f"{bp.title} ({bp.bp_id or bp.choice_id}){where}")
+            if bp.evidence:
+                cites.append(_page(bp.evidence[0].page))
+        lines.append("Already shown by the document: " + "; ".join(shown) + ".")
     todo = [(qa, bp) for qa, bp in targets if bp.status == "UNSELECTED"]
     if not todo:
         lines.append("Every best practice asked about is already addressed by the document.")
+    else:
+        lines.append("To do, in plan order (what good looks like, and what this document has):")
     todo.sort(key=lambda t: recs[t[1].choice_id].priority if t[1].choice_id in recs else 10_000)
     for _, bp in todo[:6]:
         note = notes.get(bp.choice_id)
         rec = recs.get(bp.choice_id)
         line = f"- {bp.title} ({bp.bp_id or bp.choice_id}, {bp.bp_risk} risk"
         line += f", {rec.effort})" if rec and rec.effort else ")"
-        if note:
-            line += f": do this: {note.good}"
-        if rec:
-            line += f" This document: {rec.text}"
+        if rec:  # the plan's sentence: this document's gap, ending with what good looks like
+            line += f": {rec.text}"
             if rec.url:
                 line += f" See {rec.url}"
+        elif note:
+            line += f": {note.good}"
         line += f" [{bp.choice_id}] [guidance: {bp.choice_id}]"
         lines.append(line)
         cites += [
@@ -270,6 +283,15 @@ def _fix(question: str, a: Assessment, notes: dict[str, GuidanceNote]) -> Ground
             Citation(kind="guidance", ref=bp.choice_id, label=bp.bp_id or bp.choice_id),
         ]
     return Grounding("fix", lines, cites)
+
+
+def _why_single(stmt: Statement) -> str:
+    """For a table row, the ``column: value`` cell that names one of something, with a dash
+    (``"Count: 1 (pilot) - "``); "" for other statements (the quote says it itself)."""
+    if stmt.kind != "row":
+        return ""
+    cell = next((c for c in stmt.text.split("; ") if _ONE_OF.search(c)), "")
+    return f"{_short(cell, 60)} \u2013 " if cell else ""
 
 
 def _spof(a: Assessment, model: DocumentModel | None) -> Grounding:
@@ -286,23 +308,30 @@ def _spof(a: Assessment, model: DocumentModel | None) -> Grounding:
                 "Statements that name a single component (candidate single points of failure):"
             )
             for s in singles:
-                lines.append(f"- \u201c{_short(s.display)}\u201d [p. {s.page}]")
+                lines.append(f"- {_why_single(s)}\u201c{_short(s.display)}\u201d [p. {s.page}]")
                 cites.append(_page(s.page))
+        else:
+            lines.append(
+                "No statement of the document names a single instance, node, NAT gateway, "
+                "Availability Zone or Region (nor a count of 1)."
+            )
         redundancy = [f for name in _REDUNDANCY_FACTS for f in model.fact(name)][:5]
         if redundancy:
             lines.append("Redundancy the document states:")
             for f in redundancy:
                 lines.append(f"- {FACT_LABELS[f.name]}: {f.value} [p. {f.page}]")
                 cites.append(_page(f.page))
-    for qa in a.questions:
-        if qa.question_id in _FAULT_ISOLATION:
-            missing = [bp for bp in qa.best_practices if bp.status == "UNSELECTED"]
-            text = f"{qa.number} {qa.title}: risk {qa.risk}"
-            if missing:
-                text += "; not shown: " + "; ".join(bp.title for bp in missing[:3])
-            lines.append(f"- {text} [{qa.number}]")
-            cites.append(_q(qa))
-    if not lines:
+    isolation = [qa for qa in a.questions if qa.question_id in _FAULT_ISOLATION]
+    if isolation:
+        lines.append("The review's fault-isolation questions:")
+    for qa in isolation:
+        missing = [bp for bp in qa.best_practices if bp.status == "UNSELECTED"]
+        text = f"{qa.number} {qa.title}: risk {qa.risk}"
+        if missing:
+            text += "; not shown: " + "; ".join(bp.title for bp in missing[:3])
+        lines.append(f"- {text} [{qa.number}]")
+        cites.append(_q(qa))
+    if not cites:
         return Grounding(
             "spof",
             [

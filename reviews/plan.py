@@ -15,17 +15,23 @@
 
 and renumbers priorities 1..n. Each item carries its AWS best-practice page (the lens's URL of
 the choice), its effort class and one sentence about this document
-(:func:`gap_sentence`): what it shows, with a short quote and page, and what it lacks.
+(:func:`gap_sentence`): what it has on this practice (a verbatim quote, chosen for its relevance
+by :mod:`reviews.gaps`, with its page) or which of the practice's signals it does not mention,
+and what it lacks.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from lenses.catalog import GuidanceNote, Lens
 from lenses.format import LensError
 from reviews.models import QuestionAssessment, Recommendation
+
+if TYPE_CHECKING:  # the document reader loads numpy and the stemmer: only where it is used
+    from reviews.gaps import DocumentGaps
 
 QUICK_WIN = "quick win"
 MAJOR = "major initiative"
@@ -66,34 +72,61 @@ def _short(text: str, limit: int = 90) -> str:
     return short if len(short) <= limit else short[: limit - 3].rstrip() + "..."
 
 
+def _names(names: list[str] | tuple[str, ...]) -> str:
+    names = list(dict.fromkeys(names))[:3]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" or {names[-1]}"
+
+
 def gap_sentence(
     title: str,
     note: GuidanceNote | None,
     verdict: str,
     quote: tuple[int, str] | None,
-    context: tuple[int, str] | None = None,
+    gaps: DocumentGaps | None = None,
 ) -> str:
-    """One sentence about this document: what it shows and what it lacks.
+    """One sentence about this document: what it has on this practice and what it lacks.
 
-    ``quote`` is the practice's own partial evidence (page, text); ``context`` what the document
-    says on the question (page and text of an addressed practice's evidence).
+    ``quote`` is the practice's own partial evidence (page, verbatim text), used when the
+    verdict is ``partly`` and the line is on the practice's topic. ``gaps`` is the document read
+    for the plan (:class:`reviews.gaps.DocumentGaps`): the sentence quotes the statement it finds
+    relevant to this practice (naming the practice's concepts the line matches), or, when none
+    is, says which of the practice's signals the document does not mention. Without ``gaps``
+    the sentence claims nothing about the document beyond the verdict. The text carries quotes
+    and guidance only, never scores.
     """
     want = _lower_first(note.good) if note else _lower_first(title)
     if quote is not None and verdict == "partly":
         page, text = quote
+        stmt = gaps.statement_of(page, text) if gaps is not None else None
+        if gaps is None or note is None or stmt is None or gaps.on_topic(stmt, note):
+            return (
+                f"The document shows \u201c{_short(text)}\u201d (p. {page}) but does not state "
+                f"that {want}."
+            )
+    if gaps is None or note is None:
+        return f"The review found nothing in the document that shows that {want}."
+    found = gaps.relevant(note)
+    if found is not None:
+        stmt = found.statement
+        if found.names:
+            return (
+                f"The document names {_names(found.names)} in \u201c{_short(stmt.display)}\u201d "
+                f"(p. {stmt.page}) but does not show that {want}."
+            )
         return (
-            f"The document shows \u201c{_short(text)}\u201d (p. {page}) but does not state "
-            f"that {want}."
+            f"The closest the document comes is \u201c{_short(stmt.display)}\u201d "
+            f"(p. {stmt.page}), which does not show that {want}."
         )
-    if context is not None:
-        page, text = context
-        return (
-            f"On this question the document has \u201c{_short(text, 70)}\u201d (p. {page}) but "
-            f"does not show that {want}."
-        )
-    if verdict == "insufficient_information":
-        return f"The document says nothing on this; it should state that {want}."
-    return f"The document covers this question but does not show that {want}."
+    absent = gaps.absent_signals(note)
+    if absent:
+        return f"The document does not mention {_either(absent)}, so it does not show that {want}."
+    return f"No statement of the document speaks to this, so it does not show that {want}."
 
 
 def _share(qa: QuestionAssessment, verdicts: tuple[str, ...]) -> float:

@@ -133,6 +133,8 @@ class ReviewRunner:
     def _unit(
         self, review_id: str, doc: DocumentText, unit: Unit, mode: Mode
     ) -> list[QuestionAssessment]:
+        from reviews.gaps import gaps_for  # numpy and the stemmer: not at the handlers' import
+
         guidance = self._guidance(doc, unit)
         drafts = self._call(doc, unit, guidance, mode)
         by_id = {d.question_id: d for d in drafts}
@@ -145,7 +147,11 @@ class ReviewRunner:
                     f"({question.id})"
                 )
             qa = finish_question(
-                question, draft, assessor=self.assessor.name, guidance=guidance[question.id]
+                question,
+                draft,
+                assessor=self.assessor.name,
+                guidance=guidance[question.id],
+                gaps=gaps_for(doc, list(self.catalog.values())),
             )
             self.store.save_question(review_id, qa)
             results.append(qa)

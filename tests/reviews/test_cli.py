@@ -140,6 +140,10 @@ def test_review_chat_answers_and_refuses(tmp_path: Path) -> None:
     assert turn["role"] == "assistant" and any(c["kind"] == "question" for c in turn["citations"])
     missing = runner.invoke(app, ["review-chat", "nope-1234", "hello"])
     assert missing.exit_code == 1 and "no review 'nope-1234'" in missing.stderr
+    # questions piped on stdin (not a terminal): every one answered, no "you:" prompt printed
+    piped = runner.invoke(app, ["review-chat", review_id], input="What is the RPO?\n\nREL 9\n")
+    assert piped.exit_code == 0 and "you:" not in piped.stdout + piped.stderr
+    assert "RPO" in piped.stdout and "REL 9" in piped.stdout
 
 
 def test_review_of_an_s3_document_and_a_refused_upload(tmp_path: Path) -> None:
