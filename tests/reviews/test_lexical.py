@@ -234,6 +234,36 @@ def test_a_table_row_reads_a_concept_with_its_section_heading() -> None:
         assert ev.ranked[0][0].kind == "row" and ev.ranked[0][0].quote.startswith("CostCenter")
 
 
+def test_a_row_reads_a_phrase_in_one_cell_not_across_cells() -> None:
+    """In a table row a phrase's words in any order must share one cell ("column: value"):
+    words of two cells are two facts and do not make the phrase."""
+    notes = _notes_with(["Compute Optimizer"])
+    text = "Technology Stack\nLayer Technology Rationale\n"
+    text += "Compute EC2 Auto Scaling Cost optimization with pilot light\n"
+    text += "Tooling Optimizer for compute EC2 Right-sizing reports\nOperations\n" + _LINES
+    tables = [
+        [
+            ["Layer", "Technology", "Rationale"],
+            ["Compute", "EC2 Auto Scaling", "Cost optimization with pilot light"],
+            ["Tooling", "Optimizer for compute EC2", "Right-sizing reports"],
+        ]
+    ]
+    doc = DocumentText(
+        source="d.pdf",
+        sha256="e" * 64,
+        extractor="pdfplumber",
+        pages=[PageText(number=1, text="Design"), PageText(number=2, text=text, tables=tables)],
+    )
+    ev = practice_evidence(
+        notes[0], document_views(understand(doc), deep=False), build_corpus(notes)
+    )
+    assert ev.implemented == ["Compute Optimizer"]
+    hits = [stmt.text for stmt, _, names in ev.ranked if "Compute Optimizer" in names]
+    assert hits == [
+        "Layer: Tooling; Technology: Optimizer for compute EC2; Rationale: Right-sizing reports"
+    ]
+
+
 def test_deep_mode_adds_the_heading_words_to_similarity() -> None:
     """Only deep mode counts the heading's words towards a statement's similarity."""
     notes = _notes_with([])
