@@ -90,8 +90,8 @@ SHIPPED: dict[str, Calibration] = {
         threshold=0.26,
     ),
     "deep": Calibration(
-        weights=(0.0921, 1.181, 1.4712, 1.5441, 0.8411, -0.1068, 0.9036, 0.2743, 0.9755),
-        bias=-2.4207,
-        threshold=0.42,
+        weights=(0.1366, 1.1824, 1.4236, 1.5742, 0.6703, -0.1094, 0.9434, 0.4164, 0.9932),
+        bias=-2.3419,
+        threshold=0.37,
     ),
 }
