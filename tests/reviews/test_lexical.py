@@ -20,6 +20,7 @@ from reviews.assessors.lexical import (
     practice_evidence,
 )
 from reviews.document import understand
+from reviews.models import DocumentText, PageText
 from tests.reviews.conftest import design_page
 
 
@@ -156,6 +157,19 @@ def test_a_contiguous_implementation_phrase_matches_a_split_one_does_not() -> No
     assert split.implemented == [] and split.impl_weight == 0.0
 
 
+def test_deep_mode_reads_a_phrase_in_another_order_in_one_statement_not_across_two() -> None:
+    """Deep mode: the phrase's words in any order in one statement match; spread over two lines
+    of one section they do not."""
+    notes = _notes_with(["PagerDuty escalation policy"])
+    page = "Operations\n" + _LINES
+    reordered = page + "• PagerDuty pages the team; its escalation policy is manual\n"
+    assert _evidence(notes[0], notes, reordered, deep=True).implemented == [
+        "PagerDuty escalation policy"
+    ]
+    two_lines = page + "• PagerDuty pages the team\n• The escalation policy is manual\n"
+    assert _evidence(notes[0], notes, two_lines, deep=True).implemented == []
+
+
 def test_a_phrase_listed_by_many_notes_is_weak() -> None:
     """A phrase more than IMPL_NOTES notes list (alone or inside a longer phrase) shows none."""
     page = "Operations\n" + _LINES + "• Status page updated by the SNS topic subscription\n"
@@ -193,6 +207,63 @@ def test_deep_mode_reads_an_implementation_phrase_across_the_section_heading() -
     deep = _evidence(notes[0], notes, page, deep=True)
     assert deep.implemented == ["Route 53 health check"]
     assert deep.ranked[0][0].text.startswith("• Health checks probe")
+    assert all(stmt.kind != "heading" for stmt, _, _ in deep.ranked)
+
+
+def test_a_heading_alone_matches_nothing() -> None:
+    """The split needs a word of the phrase in the statement itself: a heading that holds the
+    whole phrase lends it to no line under it."""
+    notes = _notes_with(["Route 53 health check"])
+    page = "Route 53 Health Check Design\n• The primary serves traffic every day\n"
+    page += "Compute\n" + _LINES
+    for deep in (False, True):
+        assert _evidence(notes[0], notes, page, deep=deep).implemented == [], deep
+
+
+def _table_doc(text: str, table: list[list[str]]) -> DocumentText:
+    return DocumentText(
+        source="d.pdf",
+        sha256="e" * 64,
+        extractor="pdfplumber",
+        pages=[PageText(number=1, text="Design"), PageText(number=2, text=text, tables=[table])],
+    )
+
+
+def test_deep_mode_reads_a_table_row_with_its_section_heading() -> None:
+    """A table row under its section heading: a signal split across the two (the row holds
+    "tags", the heading "cost allocation") matches in deep mode, and the row is quoted."""
+    notes = [
+        _note("Attribute costs", "Costs are attributed.", ["cost allocation tags"]),
+        *[_note(f"Other {i}", f"Other {i} good.", [f"other {i}"], f"x{i}") for i in range(30)],
+    ]
+    text = "Cost Allocation\nTag Required Example\nCostCenter tags Yes CC-001\nCompute\n" + _LINES
+    doc = _table_doc(text, [["Tag", "Required", "Example"], ["CostCenter tags", "Yes", "CC-001"]])
+    corpus = build_corpus(notes)
+    quick = practice_evidence(notes[0], document_views(understand(doc), deep=False), corpus)
+    assert quick.matched == []
+    deep = practice_evidence(notes[0], document_views(understand(doc), deep=True), corpus)
+    assert deep.matched == ["cost allocation tags"] and deep.phrases == 1.0
+    assert deep.ranked[0][0].kind == "row" and deep.ranked[0][0].quote.startswith("CostCenter")
+
+
+def test_deep_mode_reads_a_row_phrase_in_one_cell_not_across_cells() -> None:
+    """In a table row a phrase's words in any order must share one cell ("column: value"):
+    words of two cells are two facts and do not make the phrase."""
+    notes = _notes_with(["Compute Optimizer"])
+    text = "Technology Stack\nLayer Technology Rationale\n"
+    text += "Compute EC2 Auto Scaling Cost optimization with pilot light\n"
+    text += "Tooling Optimizer for compute EC2 Right-sizing reports\nOperations\n" + _LINES
+    table = [
+        ["Layer", "Technology", "Rationale"],
+        ["Compute", "EC2 Auto Scaling", "Cost optimization with pilot light"],
+        ["Tooling", "Optimizer for compute EC2", "Right-sizing reports"],
+    ]
+    views = document_views(understand(_table_doc(text, table)), deep=True)
+    ev = practice_evidence(notes[0], views, build_corpus(notes))
+    hits = [stmt.text for stmt, _, names in ev.ranked if "Compute Optimizer" in names]
+    assert hits == [
+        "Layer: Tooling; Technology: Optimizer for compute EC2; Rationale: Right-sizing reports"
+    ]
 
 
 def test_implementation_words_give_a_similarity_of_their_own() -> None:
