@@ -147,8 +147,8 @@ SHIPPED: dict[str, Calibration] = {
         threshold=0.26,
     ),
     "deep": Calibration(
-        weights=(0.2192, 1.0937, 1.4445, 1.592, 0.747, -0.1694, 0.9343, 0.1701, 1.0931),
-        bias=-2.4164,
-        threshold=0.42,
+        weights=(0.2349, 1.1304, 1.3788, 1.5659, 0.6072, -0.1478, 0.987, 0.3276, 1.0427),
+        bias=-2.3382,
+        threshold=0.37,
     ),
 }
