@@ -10,8 +10,8 @@ For each best practice:
 2. the practice's guidance note is matched against the present statements
    (:mod:`reviews.assessors.lexical`): multi-word concepts and acronyms from its signals, specific
    single words only, and idf-weighted similarity with the note's title, "good" sentence and
-   signals; ``deep`` mode reads every statement with its section headings and neighbouring rows
-   or items;
+   signals, implementation phrases, and the practice's topical affinity; ``deep`` mode reads
+   every statement with its innermost section heading (see the lexical module for the rules);
 3. a calibrated logistic decision (:mod:`reviews.assessors.calibration`) turns the figures into
    ``P(addressed)``: ``addressed`` at the calibration's threshold; below it ``partly`` when a
    concept or an implementation phrase (:func:`reviews.assessors.lexical.implementations`) of
