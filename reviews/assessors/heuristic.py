@@ -91,6 +91,11 @@ DEMOTE_UNSHOWN = False
 COMMON_STATEMENTS = 5
 #: weight of a title word found only in a table row's column names
 COLUMN_WEIGHT = 0.5
+#: rank bonus (in units of one matched concept) when a table row is an instance of the practice
+#: title's noun (:attr:`Support.title_subject`: each row of an "Alert" table for "Have a process
+#: per alert"). Chosen on the disaster-recovery document's quote_match.py figures, checked on
+#: the document-processing one (benchmarks/quote_match.py)
+NAMES_TITLE_WEIGHT = 1.0
 #: rank bonus (in units of one matched concept) when a line's own words carry the practice
 #: (:attr:`Support.shows`)
 SUPPORT_WEIGHT = 2.5
@@ -349,6 +354,7 @@ def _best_statements(
         )
         if sup is not None:
             value += SUPPORT_WEIGHT * sup.shows + SUBJECT_WEIGHT * sup.subject
+            value += NAMES_TITLE_WEIGHT * sup.title_subject
         return (stmt.lead_in, -value, stmt.index)
 
     chosen: list[Statement] = []
@@ -388,7 +394,11 @@ class Support:
     code", "serverless" for "Automate network protection"); ``cover``: share of the practice
     title's idf weight in the line (0-1) and ``title_words`` how many title words it has;
     ``subject``: a concept is the line's subject (a table row's first cell, the label of a
-    "Label: value" line), not a side mention.
+    "Label: value" line), not a side mention; ``title_subject``: the line is a row that may
+    show practices (not a requirement or risk list's row) of a table whose first column is
+    named only by title words that carry at least :data:`OWN_COVER` of the title's weight
+    ("Alert" for "Have a process per alert"; a column "Type" does not name "Select resource
+    type, size, and number"): the row is one of what the title names.
     """
 
     specific: tuple[str, ...] = ()
@@ -396,15 +406,17 @@ class Support:
     cover: float = 0.0
     subject: bool = False
     title_words: int = 0
+    title_subject: bool = False
 
     @property
     def shows(self) -> bool:
-        """The line carries the practice's own subject: a concept of its own; or the title's
-        words, covering at least :data:`STRONG_COVER` of its weight, or :data:`OWN_COVER` with
-        a second title word or a shared concept. A shared concept or a generic guidance word
-        alone does not."""
+        """The line carries the practice's own subject: a concept of its own; a row of a table
+        of what the title names (:attr:`title_subject`); or the title's words, covering at
+        least :data:`STRONG_COVER` of its weight, or :data:`OWN_COVER` with a second title word
+        or a shared concept. A shared concept or a generic guidance word alone does not."""
         return (
             bool(self.specific)
+            or self.title_subject
             or self.cover >= STRONG_COVER
             or (self.cover >= OWN_COVER and (bool(self.shared) or self.title_words >= 2))
         )
@@ -459,6 +471,7 @@ def quote_support(
         subject = content_of(_subject(stmt))
         cover = sum(v for w, v in marking.items() if w in own)
         cover += COLUMN_WEIGHT * sum(v for w, v in marking.items() if w in words and w not in own)
+        column = content_of(_subject_column(stmt))
         own_concepts = [h for h in found if _own(h, forms.get(h, ()), shared, title)]
         out[stmt.index] = Support(
             specific=tuple(own_concepts),
@@ -466,6 +479,10 @@ def quote_support(
             cover=cover / total,
             subject=any(contains(subject, f) for h in found for f in forms.get(h, ())),
             title_words=sum(1 for w in marking if w in words),
+            title_subject=bool(column)
+            and all(w in marking for w in column)
+            and stmt.index in ev.showing
+            and sum(marking[w] for w in set(column)) / total >= OWN_COVER,
         )
     return out
 
@@ -481,6 +498,15 @@ def _own(
     return shared[content_of(signal)] < SHARED_SIGNAL_NOTES or any(
         w in title for f in forms for w in f
     )
+
+
+def _subject_column(stmt: Statement) -> str:
+    """The name of a table row's first column, which says what each row is ("Alert" in
+    "Alert: S3 Replication Backlog; ..."); "" for other lines."""
+    if stmt.kind != "row":
+        return ""
+    first = stmt.text.split("; ")[0]
+    return first.split(": ", 1)[0] if ": " in first else ""
 
 
 _LABEL = re.compile(r"^\W*([A-Z][\w/&() -]{0,40}):\s+\S")

@@ -3,6 +3,8 @@ the rationale when no line shows the practice (``reviews.assessors.heuristic``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from lenses.catalog import GuidanceNote
 from reviews.assessors.calibration import Calibration
 from reviews.assessors.heuristic import (
@@ -210,3 +212,51 @@ def test_an_implementation_phrase_below_the_threshold_makes_the_practice_partly(
         "insufficient_information"
     )
     assert _draft(notes[0], miss, 0.01, NEVER, True, "quick").verdict == "not_addressed"
+
+
+def _alert_table(heading: str):  # type: ignore[no-untyped-def]
+    text = (
+        f"{heading}\n"
+        "• CloudWatch alarms: alert on queue depth above thresholds\n"
+        "Alert Condition Response\n"
+        "Queue depth > 500 for 15 min Page on-call engineer\n"
+    )
+    tables = [
+        [
+            ["Alert", "Condition", "Response"],
+            ["Queue depth", "> 500 for 15 min", "Page on-call engineer"],
+        ]
+    ]
+    return _evidence(text, NOTES[-1], tables)
+
+
+def test_a_row_of_a_table_of_what_the_title_names_is_quoted_first() -> None:
+    """Each row of an "Alert" table is an alert with its response: for "Have a process per
+    alert" the row shows the practice and is quoted before a line that only mentions alerts;
+    without the rule the mention would be quoted."""
+    ev, support = _alert_table("Monitoring")
+    _, row = _support_of(ev, support, "Queue depth")
+    _, mention = _support_of(ev, support, "• CloudWatch alarms")
+    assert row.title_subject and row.shows and not mention.title_subject
+    assert _best(ev, 1, support=support)[0].text.startswith("Queue depth")
+    without = {i: replace(s, title_subject=False) for i, s in support.items()}
+    assert _best(ev, 1, support=without)[0].text.startswith("• CloudWatch alarms")
+
+
+def test_a_requirement_tables_rows_do_not_name_the_title() -> None:
+    """Under "Success Criteria" the same rows are requirements: they name alerts, they are not
+    the design's alerts, so the first column does not make them the practice's instances."""
+    ev, support = _alert_table("Success Criteria")
+    _, row = _support_of(ev, support, "Queue depth")
+    assert not row.title_subject
+
+
+def test_a_first_column_of_a_minor_title_word_does_not_name_the_title() -> None:
+    """A column "Type" holds one word of "Select resource type, size, and number": too little
+    of the title's weight (below OWN_COVER) for its rows to be what the title names."""
+    note = _note("Select resource type, size, and number", ["right sizing"], "c7")
+    text = "Compute\nType Size Count\nm5.large 8 GiB 4\n"
+    tables = [[["Type", "Size", "Count"], ["m5.large", "8 GiB", "4"]]]
+    ev, support = _evidence(text, note, tables, notes=[*NOTES, note])
+    _, row = _support_of(ev, support, "m5.large")
+    assert not row.title_subject
