@@ -39,6 +39,7 @@ sentence quotes, never a verdict.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -183,15 +184,19 @@ class DocumentGaps:
         return out
 
 
-_CACHE: dict[str, DocumentGaps] = {}
+_CACHE: dict[tuple[str, int], DocumentGaps] = {}
 _CORPORA: dict[int, Corpus] = {}
 _CACHE_LOCK = threading.Lock()
+
+
+def _notes_key(notes: list[GuidanceNote]) -> int:
+    return hash(tuple((n.choice_id, n.title, n.good, tuple(n.signals)) for n in notes))
 
 
 def corpus_for(notes: list[GuidanceNote]) -> Corpus:
     """The guidance corpus of ``notes`` (:func:`reviews.assessors.lexical.build_corpus`, a few
     seconds), built once per process for the same notes."""
-    key = hash(tuple((n.choice_id, n.title, n.good, tuple(n.signals)) for n in notes))
+    key = _notes_key(notes)
     with _CACHE_LOCK:
         found = _CORPORA.get(key)
     if found is None:
@@ -204,9 +209,10 @@ def corpus_for(notes: list[GuidanceNote]) -> Corpus:
 
 
 def gaps_for(doc: DocumentText, notes: list[GuidanceNote]) -> DocumentGaps:
-    """The :class:`DocumentGaps` of ``doc`` (one per document text and guidance size, last
-    few kept: the question tasks of one review share it)."""
-    key = f"{doc.sha256}:{len(doc.pages)}:{doc.chars}:{len(notes)}"
+    """The :class:`DocumentGaps` of ``doc`` (one per extracted text and guidance, last few
+    kept: the question tasks of one review share it). The key is the whole extraction, not the
+    file's digest: one file read by two extractors (or re-extracted) gives other statements."""
+    key = (hashlib.sha256(doc.model_dump_json().encode()).hexdigest(), _notes_key(notes))
     with _CACHE_LOCK:
         found = _CACHE.get(key)
     if found is not None:

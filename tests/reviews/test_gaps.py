@@ -117,3 +117,31 @@ def test_plan_quotes_are_real_and_on_topic_on_the_dr_document(review_of, notes) 
     assert sec3 and not any("RTO" in r.text for r in sec3)
     rel2 = next(r for r in a.recommendations if r.bp_id == "REL02-BP02")
     assert "Route 53" not in rel2.text
+
+
+def test_one_file_extracted_two_ways_gets_two_readings(notes: list[GuidanceNote]) -> None:
+    """The cache is keyed by the extraction, not the file digest: a second extraction of the
+    same file (same digest, page count and length) must not reuse the first one's statements."""
+    from reviews.gaps import gaps_for
+
+    first = design_page("Backup: Aurora automated backups with 7-day retention.\n")
+    second = first.model_copy(
+        update={
+            "pages": [
+                first.pages[0],
+                first.pages[1].model_copy(
+                    update={"text": "Backup: DynamoDB point-in-time recovery enabled daily.\n"}
+                ),
+            ]
+        }
+    )
+    assert (first.sha256, first.chars, len(first.pages)) == (
+        second.sha256,
+        second.chars,
+        len(second.pages),
+    )
+    shown = [
+        gaps_for(doc, notes).relevant(_note(notes, "REL09-BP02")) for doc in (first, second)
+    ]
+    assert shown[0] is not None and "Aurora" in shown[0].statement.display
+    assert shown[1] is not None and "DynamoDB" in shown[1].statement.display
