@@ -88,12 +88,17 @@ class LogPattern(Model):
     """A log template with its counts in the incident window and the baseline.
 
     ``bins`` are counts per time bin of the incident window (``bin_seconds`` wide, from its start).
+    ``baseline_bins`` are counts per bin of the same width over the reference periods (each
+    period binned from its own start, whole bins only, periods concatenated), from which the
+    logs tool estimates how bursty the template is; empty when the backend cannot count them
+    (the tool then tests against a Poisson null).
     """
 
     template: str
     window_count: int
     baseline_count: int
     bins: list[int] = Field(default_factory=list)
+    baseline_bins: list[int] = Field(default_factory=list)
     samples: list[str] = Field(default_factory=list, description="raw lines, not yet redacted")
     first_seen: datetime | None = Field(default=None, description="first occurrence in the window")
     span_links: list[str] = Field(
