@@ -10,8 +10,9 @@ counts per time bin (the tool's ``bin_seconds``: a twelfth of the window, whole 
 (:func:`tools.significance.index_of_dispersion`; 1 with fewer than 8 bins, no baseline occurrence,
 or no overdispersion, and on backends that give no reference bins, e.g. Logs Insights, whose
 ``pattern`` and ``diff`` return one count per pattern and period). The deviation is the score
-``z = (k - lambda) / sqrt(phi * lambda + 1)`` (the Poisson-style score when ``phi`` is 1), and the
-evidence the negative binomial tail with that variance (:func:`tools.significance.negative_binomial`).
+``z = (k - lambda) / sqrt(phi * lambda + 1)`` (the Poisson-style score when ``phi`` is 1), and
+the evidence the negative binomial tail with that variance
+(:func:`tools.significance.negative_binomial`).
 A template is *new* when absent from the baseline (k >= 3), *surging* when z >= 4 and
 k >= 2 lambda, *dropped* when lambda >= 5 and k <= lambda / 4, and *vanished* when it drops even
 against the component's own overall log rate (see :func:`classify`).
