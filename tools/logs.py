@@ -5,8 +5,10 @@ in the window and in the baseline. A template's expected window count is its bas
 by the ratio of period lengths (lambda). Log lines are not independent trials: one request writes
 several lines and retries come in bursts, so a template's count varies between time bins more than
 a Poisson count would. The null model is therefore fitted per template on the reference periods'
-counts per time bin (the tool's ``bin_seconds``: a twelfth of the window, whole minutes, at least
-60 s): the variance-to-mean ratio ``phi`` of those counts
+counts per time bin (the tool's ``bin_seconds``, a twelfth of the window in whole minutes and at
+least 60 s, or the largest of 60/30/15/10/5 s that leaves the references 8 whole bins:
+:func:`tools.telemetry.base.reference_bin_seconds`): the variance-to-mean ratio ``phi`` of those
+counts
 (:func:`tools.significance.index_of_dispersion`; 1 with fewer than 8 bins, no baseline occurrence,
 or no overdispersion, and on backends that give no reference bins, e.g. Logs Insights, whose
 ``pattern`` and ``diff`` return one count per pattern and period). The deviation is the score

@@ -114,3 +114,15 @@ def test_bundle_backend_counts_whole_reference_bins(tmp_path: Path) -> None:
     assert retry.baseline_bins[:11] == [12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12]
     assert retry.baseline_bins[30] == 12  # the second reference starts its own bins
     assert classify(retry, WINDOW.seconds / result.baseline_seconds).dispersion > 5
+
+
+def test_reference_bins_are_the_widest_that_leave_enough_bins() -> None:
+    from tools.telemetry.base import reference_bin_seconds
+
+    def refs(*seconds: int) -> list:
+        return [WINDOW.previous().extend(before_s=s - WINDOW.seconds) for s in seconds]
+
+    assert reference_bin_seconds(refs(1800), 60) == 60  # 30 whole minutes
+    assert reference_bin_seconds(refs(100, 83, 59), 60) == 15  # 6 + 5 + 3 quarter minutes
+    assert reference_bin_seconds(refs(300), 300) == 30  # never wider than the window's bins
+    assert reference_bin_seconds(refs(20), 60) == 5  # too short: the smallest, Poisson then

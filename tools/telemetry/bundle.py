@@ -21,6 +21,7 @@ from tools.telemetry.base import (
     MetricSelector,
     MetricSeries,
     TelemetryBackend,
+    reference_bin_seconds,
 )
 
 MAX_SAMPLES = 3
@@ -61,7 +62,8 @@ class BundleBackend(TelemetryBackend):
     ) -> LogPatternResult:
         """Templates (Drain3, or the record's event key when it has one) of the window's
         records, counted in the window (per ``bin_seconds`` bin) and over every reference
-        window (in total, and per whole bin of the same width). Each raw line is
+        window (in total, and per whole bin of
+        :func:`tools.telemetry.base.reference_bin_seconds`). Each raw line is
         redacted (:func:`tools.redact.redact`) before it is mined or sampled. A repeated
         request (same groups, periods and bins) returns the first result without mining again."""
         key = (
@@ -88,8 +90,9 @@ class BundleBackend(TelemetryBackend):
         baseline = references[0]
         miner = LogTemplateMiner()
         n_bins = max(1, int(-(-window.seconds // bin_seconds)))
-        # whole reference bins of the same width, each reference binned from its own start
-        ref_bins = [int(r.seconds // bin_seconds) for r in references]
+        # whole reference bins, each reference binned from its own start
+        ref_width = reference_bin_seconds(references, bin_seconds)
+        ref_bins = [int(r.seconds // ref_width) for r in references]
         ref_offset = [sum(ref_bins[:j]) for j in range(len(references))]
         n_ref_bins = sum(ref_bins)
         baseline_bins: dict[int | str, list[int]] = defaultdict(lambda: [0] * n_ref_bins)
@@ -135,7 +138,7 @@ class BundleBackend(TelemetryBackend):
                     n_baseline += 1
                     baseline_counts[cluster] += 1
                     j = which[i]
-                    index = int((when - references[j].start).total_seconds() // bin_seconds)
+                    index = int((when - references[j].start).total_seconds() // ref_width)
                     if index < ref_bins[j]:
                         baseline_bins[cluster][ref_offset[j] + index] += 1
         patterns = [
@@ -166,6 +169,7 @@ class BundleBackend(TelemetryBackend):
             bytes_scanned=scanned_bytes,
             missing_groups=missing,
             baseline_seconds=sum(r.seconds for r in references),
+            baseline_bin_seconds=ref_width,
         )
 
     def _index(self) -> dict[str, list[tuple[str, dict[str, str], str, Any, Any]]]:
