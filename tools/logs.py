@@ -2,11 +2,22 @@
 
 The backend mines templates (Drain3 on bundles, Logs Insights ``pattern`` on AWS) and counts each
 in the window and in the baseline. A template's expected window count is its baseline count scaled
-by the ratio of period lengths (lambda); its deviation is the Poisson-style score
-``z = (k - lambda) / sqrt(lambda + 1)``. A template is *new* when absent from the baseline (k >= 3),
-*surging* when z >= 4 and k >= 2 lambda, *dropped* when lambda >= 5 and k <= lambda / 4, and
-*vanished* when it drops even against the component's own overall log rate (see
-:func:`classify`).
+by the ratio of period lengths (lambda). Log lines are not independent trials: one request writes
+several lines and retries come in bursts, so a template's count varies between time bins more than
+a Poisson count would. The null model is therefore fitted per template on the reference periods'
+counts per time bin (the tool's ``bin_seconds``, a twelfth of the window in whole minutes and at
+least 60 s, or the largest of 60/30/15/10/5 s that leaves the references 8 whole bins:
+:func:`tools.telemetry.base.reference_bin_seconds`): the variance-to-mean ratio ``phi`` of those
+counts
+(:func:`tools.significance.index_of_dispersion`; 1 with fewer than 8 bins, no baseline occurrence,
+or no overdispersion, and on backends that give no reference bins, e.g. Logs Insights, whose
+``pattern`` and ``diff`` return one count per pattern and period). The deviation is the score
+``z = (k - lambda) / sqrt(phi * lambda + 1)`` (the Poisson-style score when ``phi`` is 1), and
+the evidence the negative binomial tail with that variance
+(:func:`tools.significance.negative_binomial`).
+A template is *new* when absent from the baseline (k >= 3), *surging* when z >= 4 and
+k >= 2 lambda, *dropped* when lambda >= 5 and k <= lambda / 4, and *vanished* when it drops even
+against the component's own overall log rate (see :func:`classify`).
 A new or surging WARN/ERROR template is the writer's reaction to a failed dependency, and
 evidence against that dependency (edge writer -> dependency), when it names exactly one direct
 dependency (:func:`named_dependency`) or, with spans, when its records follow failed or slow
@@ -70,7 +81,12 @@ class PatternChange(Model):
     expected: float
     z: float
     evidence: float = Field(
-        default=0.0, description="-log10 p of the count under Poisson(add-one expected count)"
+        default=0.0,
+        description="-log10 p of the count under the add-one expected count, negative binomial "
+        "with variance dispersion * mean (Poisson when the dispersion is 1)",
+    )
+    dispersion: float = Field(
+        default=1.0, description="variance-to-mean ratio of the baseline's counts per time bin"
     )
     first_seen: str | None = None
     onset: str | None = Field(default=None, description="when the change started (UTC)")
@@ -95,11 +111,21 @@ def _surge_onset(
     return None
 
 
-def _status(pattern: LogPattern, ratio: float, traffic: float) -> tuple[str, float, float]:
-    """``(status, expected window count, z)`` of a pattern (see :func:`classify`)."""
+def _dispersion(pattern: LogPattern) -> float:
+    """``phi`` of the pattern's reference bins (1 without them or without baseline counts)."""
+    if not pattern.baseline_count:
+        return 1.0
+    return significance.index_of_dispersion(pattern.baseline_bins)
+
+
+def _status(
+    pattern: LogPattern, ratio: float, traffic: float, phi: float = 1.0
+) -> tuple[str, float, float]:
+    """``(status, expected window count, z)`` of a pattern with dispersion ``phi`` (see
+    :func:`classify`)."""
     k = pattern.window_count
     expected = pattern.baseline_count * ratio
-    z = (k - expected) / math.sqrt(expected + 1.0)
+    z = (k - expected) / math.sqrt(phi * expected + 1.0)
     if pattern.baseline_count == 0 and k >= MIN_NEW:
         status = "new"
     elif z >= SURGE_Z and k >= 2 * expected:
@@ -140,16 +166,19 @@ def classify(
 
     ``onset`` is the first occurrence for a new pattern, and the start of the first time bin
     that surges for a surging one (its first occurrence may predate the surge).
+
+    ``z`` and ``evidence`` use the template's dispersion ``phi`` over its reference bins
+    (``pattern.baseline_bins``, module docstring): an ordinary burst of a bursty template is
+    not a surge, while one many times its bursts still is.
     """
     k = pattern.window_count
-    status, expected, z = _status(pattern, ratio, traffic)
+    phi = _dispersion(pattern)
+    status, expected, z = _status(pattern, ratio, traffic, phi)
     lam = (pattern.baseline_count + 1) * ratio
     if status in ("drop", "vanished"):
-        from scipy import stats  # on use: scipy.stats costs ~0.6 s of CPU to import
-
-        strength = max(0.0, -float(stats.poisson.logcdf(k, lam)) / math.log(10))
+        strength = significance.negative_binomial(k, lam, phi, lower=True)
     elif status in ("new", "surge"):
-        strength = significance.poisson(k, lam)
+        strength = significance.negative_binomial(k, lam, phi)
     else:
         strength = 0.0
     first_seen = iso(pattern.first_seen) if pattern.first_seen else None
@@ -162,6 +191,7 @@ def classify(
         expected=round(expected, 2),
         z=round(z, 2),
         evidence=round(strength, 3),
+        dispersion=round(phi, 2),
         first_seen=first_seen,
         onset=(
             first_seen
@@ -190,7 +220,7 @@ def _classify_ranked(
     patterns kept are classified in full (redacted, tested)."""
     keys = []
     for p in patterns:
-        status, _expected, z = _status(p, ratio, traffic)
+        status, _expected, z = _status(p, ratio, traffic, _dispersion(p))
         keys.append((status == "steady", not _error(p), -abs(round(z, 2))))
     order = sorted(range(len(patterns)), key=keys.__getitem__)
     if keep is not None:
@@ -361,11 +391,18 @@ def logs(ctx: ToolContext, args: LogsInput) -> ToolResult:
                         "baseline_count": c.baseline_count,
                         "expected": c.expected,
                         "z": c.z,
+                        "dispersion": c.dispersion,
                     },
                     labels={
                         "status": c.status,
                         "error": str(c.error).lower(),
-                        "test": "Poisson count vs the add-one baseline rate (Bonferroni over "
+                        "test": (
+                            f"negative binomial count (dispersion {c.dispersion:g} over the "
+                            "baseline's time bins)"
+                            if c.dispersion > 1
+                            else "Poisson count"
+                        )
+                        + " vs the add-one baseline rate (Bonferroni over "
                         f"{n_templates} templates)",
                         "scope": "symptom",
                         **({"written_by": element.id} if about else {}),

@@ -224,6 +224,9 @@ class AwsBackend(TelemetryBackend):
         text. The most changed patterns (up to 8 per account) get per-minute counts, exact first
         occurrence and samples from one more query over the window. Missing log groups are
         reported in ``missing_groups``; a query stopped at the timeout makes ``partial`` true.
+        No ``baseline_bins``: ``pattern`` and ``diff`` return one count per pattern and period
+        (``@sampleCount``), so the logs tool tests these counts against its Poisson null (the
+        per-bin query could serve the baseline too, at one more query per chunk: not done yet).
         """
         use_diff = baseline == window.previous()
         n_bins = max(1, math.ceil(window.seconds / bin_seconds))

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from tools.bundle import AlarmStateChange, CloudTrailRecord
 from tools.models import Model, TimeWindow
+from tools.significance import MIN_DISPERSION_BINS
 
 
 class MetricSelector(Model):
@@ -84,16 +85,40 @@ class MetricSeries(Model):
         return f"{self.namespace}/{self.metric}" + (f"[{dims}]" if dims else "")
 
 
+REFERENCE_BIN_CANDIDATES = (60, 30, 15, 10, 5)
+"""Widths (seconds) tried for the reference periods' bins, largest first, none above the
+window's bin width."""
+
+
+def reference_bin_seconds(references: list[TimeWindow], bin_seconds: int) -> int:
+    """Width (seconds) of the reference periods' bins: the window's ``bin_seconds`` when the
+    references hold at least :data:`tools.significance.MIN_DISPERSION_BINS` whole bins of it,
+    else the largest of :data:`REFERENCE_BIN_CANDIDATES` below it that does, else the smallest
+    candidate. Wider bins hold whole bursts (lines of one request, a burst of retries), so the
+    largest that leaves enough bins to estimate a variance is used; counts of independent bins
+    add up, so their variance-to-mean ratio carries over to the window's count at any width."""
+    widths = [bin_seconds, *(c for c in REFERENCE_BIN_CANDIDATES if c < bin_seconds)]
+    for width in widths:
+        if sum(int(r.seconds // width) for r in references) >= MIN_DISPERSION_BINS:
+            return width
+    return widths[-1]
+
+
 class LogPattern(Model):
     """A log template with its counts in the incident window and the baseline.
 
     ``bins`` are counts per time bin of the incident window (``bin_seconds`` wide, from its start).
+    ``baseline_bins`` are counts per bin of the reference periods (``baseline_bin_seconds``
+    wide, :func:`reference_bin_seconds`; each period binned from its own start, whole bins only,
+    periods concatenated), from which the logs tool estimates how bursty the template is; empty
+    when the backend cannot count them (the tool then tests against a Poisson null).
     """
 
     template: str
     window_count: int
     baseline_count: int
     bins: list[int] = Field(default_factory=list)
+    baseline_bins: list[int] = Field(default_factory=list)
     samples: list[str] = Field(default_factory=list, description="raw lines, not yet redacted")
     first_seen: datetime | None = Field(default=None, description="first occurrence in the window")
     span_links: list[str] = Field(
@@ -118,6 +143,9 @@ class LogPatternResult(Model):
     missing_groups: list[str] = Field(default_factory=list)
     baseline_seconds: float | None = Field(
         default=None, description="total length of the reference periods, when several"
+    )
+    baseline_bin_seconds: int | None = Field(
+        default=None, description="width of the patterns' ``baseline_bins``, when counted"
     )
 
 

@@ -21,6 +21,7 @@ from tools.telemetry.base import (
     MetricSelector,
     MetricSeries,
     TelemetryBackend,
+    reference_bin_seconds,
 )
 
 MAX_SAMPLES = 3
@@ -60,7 +61,9 @@ class BundleBackend(TelemetryBackend):
         bin_seconds: int,
     ) -> LogPatternResult:
         """Templates (Drain3, or the record's event key when it has one) of the window's
-        records, counted in the window and over every reference window. Each raw line is
+        records, counted in the window (per ``bin_seconds`` bin) and over every reference
+        window (in total, and per whole bin of
+        :func:`tools.telemetry.base.reference_bin_seconds`). Each raw line is
         redacted (:func:`tools.redact.redact`) before it is mined or sampled. A repeated
         request (same groups, periods and bins) returns the first result without mining again."""
         key = (
@@ -87,6 +90,12 @@ class BundleBackend(TelemetryBackend):
         baseline = references[0]
         miner = LogTemplateMiner()
         n_bins = max(1, int(-(-window.seconds // bin_seconds)))
+        # whole reference bins, each reference binned from its own start
+        ref_width = reference_bin_seconds(references, bin_seconds)
+        ref_bins = [int(r.seconds // ref_width) for r in references]
+        ref_offset = [sum(ref_bins[:j]) for j in range(len(references))]
+        n_ref_bins = sum(ref_bins)
+        baseline_bins: dict[int | str, list[int]] = defaultdict(lambda: [0] * n_ref_bins)
         window_counts: dict[int | str, int] = defaultdict(int)
         baseline_counts: dict[int | str, int] = defaultdict(int)
         bins: dict[int | str, list[int]] = defaultdict(lambda: [0] * n_bins)
@@ -99,8 +108,11 @@ class BundleBackend(TelemetryBackend):
             table = self.bundle.log_table(group)
             inside = table.between(window)
             keep = inside.copy()
-            for ref in references:
-                keep |= table.between(ref)
+            which: dict[int, int] = {}  # record -> the first reference that holds it
+            for j, ref in enumerate(references):
+                within = table.between(ref)
+                which.update(dict.fromkeys((within & ~keep).nonzero()[0].tolist(), j))
+                keep |= within
             for i in keep.nonzero()[0].tolist():
                 raw, when, key = table.messages[i], table.times[i], table.event_keys[i]
                 in_window = bool(inside[i])
@@ -125,12 +137,19 @@ class BundleBackend(TelemetryBackend):
                 else:
                     n_baseline += 1
                     baseline_counts[cluster] += 1
+                    j = which[i]
+                    index = int((when - references[j].start).total_seconds() // ref_width)
+                    if index < ref_bins[j]:
+                        baseline_bins[cluster][ref_offset[j] + index] += 1
         patterns = [
             LogPattern(
                 template=cluster if isinstance(cluster, str) else miner.template(cluster),
                 window_count=window_counts.get(cluster, 0),
                 baseline_count=baseline_counts.get(cluster, 0),
                 bins=bins[cluster] if cluster in bins else [0] * n_bins,
+                baseline_bins=(
+                    baseline_bins[cluster] if cluster in baseline_bins else [0] * n_ref_bins
+                ),
                 samples=samples.get(cluster, []),
                 first_seen=first_seen.get(cluster),
                 span_links=links.get(cluster, []),
@@ -150,6 +169,7 @@ class BundleBackend(TelemetryBackend):
             bytes_scanned=scanned_bytes,
             missing_groups=missing,
             baseline_seconds=sum(r.seconds for r in references),
+            baseline_bin_seconds=ref_width,
         )
 
     def _index(self) -> dict[str, list[tuple[str, dict[str, str], str, Any, Any]]]:
