@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from agent.evaluation import find_bundles  # noqa: E402
-from agent.factory import open_bundle  # noqa: E402
+from benchmarks.traces_fault_free import fault_free_windows  # noqa: E402
 from tools.logs import classify  # noqa: E402
 from tools.significance import SIGNIFICANT, bonferroni  # noqa: E402
 
@@ -36,8 +36,7 @@ NULLS = ("poisson over lines", "per-bin negative binomial")
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     root = Path(args[0]) if args else REPO / ".cache" / "nezha-bundles"
-    bundles = find_bundles([root])
-    if not bundles:
+    if not find_bundles([root]):
         print(f"no bundles under {root}: run benchmarks/nezha_eval.py first", file=sys.stderr)
         return 2
     windows = components = templates = 0
@@ -46,13 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     windows_alarmed = dict.fromkeys(NULLS, 0)
     print("| case | components | templates | surging (Poisson / NB) | alarms (Poisson / NB) |")
     print("|---|---|---|---|---|")
-    for path in bundles:
-        session = open_bundle(path)
-        bundle, ctx = session.require_bundle(), session.context
-        refs = ctx.reference_windows()
-        if len(refs) < 2:
-            continue
-        window, others = refs[0], refs[1:]
+    for bundle, ctx, window, others in fault_free_windows(root):
         bin_seconds = max(60, int(window.seconds // 12) // 60 * 60)
         windows += 1
         row = {n: [0, 0] for n in NULLS}

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -30,6 +32,18 @@ from agent.evaluation import find_bundles  # noqa: E402
 from agent.factory import open_bundle  # noqa: E402
 from tools.significance import SIGNIFICANT, answer_level  # noqa: E402
 from tools.trace_analysis import analyse  # noqa: E402
+
+
+def fault_free_windows(root: Path) -> Iterator[tuple[Any, Any, Any, list[Any]]]:
+    """(bundle, investigation context, window, other reference windows) of every case under
+    ``root`` with at least two reference windows: the first reference window, which holds no
+    injected fault, plays the incident window."""
+    for path in find_bundles([root]):
+        session = open_bundle(path)
+        bundle, ctx = session.require_bundle(), session.context
+        refs = ctx.reference_windows()
+        if len(refs) >= 2:
+            yield bundle, ctx, refs[0], refs[1:]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,20 +58,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         del args[at : at + 2]
     root = Path(args[0]) if args else REPO / ".cache" / "nezha-bundles"
-    bundles = find_bundles([root])
-    if not bundles:
+    if not find_bundles([root]):
         print(f"no bundles under {root}: run benchmarks/nezha_eval.py first", file=sys.stderr)
         return 2
     windows, alarms, strongest = 0, Counter(), []
     print("| case | window spans | strongest credit (-log10 p) | on the root cause |")
     print("|---|---|---|---|")
-    for path in bundles:
-        session = open_bundle(path)
-        bundle, ctx = session.require_bundle(), session.context
-        refs = ctx.reference_windows()
-        if len(refs) < 2 or bundle.spans.empty:
+    for bundle, ctx, window, others in fault_free_windows(root):
+        if bundle.spans.empty:
             continue
-        window, others = refs[0], refs[1:]
         found = analyse(bundle.spans, ctx.backend.span_logs(window, others), window, others)
         if not found.window_spans:
             continue
