@@ -37,74 +37,16 @@ from agent.untrusted import new_nonce, sanitize
 from lenses.catalog import GuidanceNote
 from reviews.document import understand
 from reviews.errors import ReviewError
-from reviews.evidence import stem
-from reviews.grounding import ground
+from reviews.grounding import ground, terms
 from reviews.models import Assessment, ChatTurn, Citation, DocumentText
 from reviews.render import render_template
 from tools.aws.errors import ThrottledError, translate_model
-from tools.text import STOPWORDS
-from tools.text import words as word_tokens
 
 MIN_COVERAGE = 0.6
 TOP_K = 8
-_CHAT_STOP = STOPWORDS | frozenset(
-    [
-        "about",
-        "also",
-        "aren't",
-        "can",
-        "could",
-        "design",
-        "did",
-        "do",
-        "doc",
-        "document",
-        "does",
-        "doesn't",
-        "explain",
-        "give",
-        "how",
-        "i",
-        "isn't",
-        "it's",
-        "just",
-        "list",
-        "many",
-        "me",
-        "more",
-        "much",
-        "my",
-        "out",
-        "please",
-        "review",
-        "should",
-        "show",
-        "so",
-        "tell",
-        "them",
-        "there's",
-        "up",
-        "us",
-        "we",
-        "we're",
-        "were",
-        "what",
-        "what's",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "workload",
-        "would",
-        "you",
-        "your",
-    ]
-)
 _FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|also|then|why|same for|and the)\b", re.I)
 _PLAN_WORDS = {"priorit", "first", "fix", "improv", "top", "biggest", "worst", "recommend"}
 _OVERALL_WORDS = {"overall", "summary", "summar", "verdict", "score", "count"}
-_SYNONYMS = {("back", "up"): "backup", ("fail", "over"): "failover"}
 _FREQUENCY = (
     "quarterly",
     "monthly",
@@ -131,23 +73,6 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "encrypt": ("encryption", "kms", "tls"),
     "encrypted": ("encryption", "kms", "tls"),
 }
-
-
-def terms(text: str) -> list[str]:
-    """Stemmed content words of a chat question or an indexed item."""
-    words = word_tokens(text)
-    out: list[str] = []
-    i = 0
-    while i < len(words):
-        pair = (stem(words[i]), words[i + 1]) if i + 1 < len(words) else None
-        if pair in _SYNONYMS:
-            out.append(_SYNONYMS[pair])
-            i += 2
-            continue
-        if words[i] not in _CHAT_STOP:
-            out.append(stem(words[i]))
-        i += 1
-    return out
 
 
 @dataclass

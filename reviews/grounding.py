@@ -34,7 +34,10 @@ from dataclasses import dataclass, field
 
 from lenses.catalog import GuidanceNote
 from reviews.document import FACT_LABELS, DocumentModel, Statement
+from reviews.evidence import stem
 from reviews.models import Assessment, Citation, QuestionAssessment
+from tools.text import STOPWORDS
+from tools.text import words as word_tokens
 
 PILLAR_WORDS: dict[str, tuple[str, ...]] = {
     "reliability": ("reliab", "resilien"),
@@ -63,6 +66,80 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "backups": ("backup", "backed up", "back up", "snapshot"),
     "monitoring": ("monitor", "observab", "alarm", "dashboard"),
 }
+_CHAT_STOP = STOPWORDS | frozenset(
+    [
+        "about",
+        "also",
+        "aren't",
+        "can",
+        "could",
+        "design",
+        "did",
+        "do",
+        "doc",
+        "document",
+        "does",
+        "doesn't",
+        "explain",
+        "give",
+        "how",
+        "i",
+        "isn't",
+        "it's",
+        "just",
+        "list",
+        "many",
+        "me",
+        "more",
+        "much",
+        "my",
+        "out",
+        "please",
+        "review",
+        "should",
+        "show",
+        "so",
+        "tell",
+        "them",
+        "there's",
+        "up",
+        "us",
+        "we",
+        "we're",
+        "were",
+        "what",
+        "what's",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "workload",
+        "would",
+        "you",
+        "your",
+    ]
+)
+_SYNONYMS = {("back", "up"): "backup", ("fail", "over"): "failover"}
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words of a chat question or an indexed item."""
+    words = word_tokens(text)
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        pair = (stem(words[i]), words[i + 1]) if i + 1 < len(words) else None
+        if pair in _SYNONYMS:
+            out.append(_SYNONYMS[pair])
+            i += 2
+            continue
+        if words[i] not in _CHAT_STOP:
+            out.append(stem(words[i]))
+        i += 1
+    return out
+
+
 _VALUE = re.compile(r"^\s*(?:what|which|where)\b")
 _FIX = re.compile(r"\b(?:fix|remediate|improve|address|close|resolve)\b", re.I)
 _WEAK = re.compile(r"\b(?:weakest|worst|weakness|weakest pillar|lowest)\b", re.I)
