@@ -37,7 +37,7 @@ from agent.untrusted import new_nonce, sanitize
 from lenses.catalog import GuidanceNote
 from reviews.document import understand
 from reviews.errors import ReviewError
-from reviews.grounding import ground, terms
+from reviews.grounding import dedupe, ground, terms
 from reviews.models import Assessment, ChatTurn, Citation, DocumentText
 from reviews.render import render_template
 from tools.aws.errors import ThrottledError, translate_model
@@ -270,16 +270,6 @@ class Responder(ABC):
         """Answer ``question`` from ``hits`` (already judged in scope)."""
 
 
-def _dedupe(citations: list[Citation]) -> list[Citation]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for c in citations:
-        if (c.kind, c.ref) not in seen:
-            seen.add((c.kind, c.ref))
-            out.append(c)
-    return out
-
-
 def _tag(c: Citation) -> str:
     if c.kind == "page":
         return f"[p. {c.ref}]"
@@ -331,7 +321,7 @@ class RetrievalResponder(Responder):
                     + " ".join(_tag(c) for c in hit.item.citations)
                 )
                 cites += hit.item.citations
-            return ChatAnswer("\n".join(lines), _dedupe(cites), True)
+            return ChatAnswer("\n".join(lines), dedupe(cites), True)
         used = 0
         for kind, intro in (
             ("question", "From the assessment:"),
@@ -354,7 +344,7 @@ class RetrievalResponder(Responder):
                 used += 1
         if not lines:
             return ChatAnswer(_cannot(question, index), [], False)
-        return ChatAnswer("\n".join(lines), _dedupe(cites), True)
+        return ChatAnswer("\n".join(lines), dedupe(cites), True)
 
 
 def _cannot(question: str, index: ChatIndex) -> str:
@@ -424,7 +414,7 @@ class BedrockResponder(Responder):
             raise ReviewError(f"{error}; or use --model heuristic to answer offline") from exc
         content = response.get("output", {}).get("message", {}).get("content", [])
         text = "\n".join(b["text"] for b in content if "text" in b).strip()
-        available = _dedupe([c for h in hits for c in h.item.citations])
+        available = dedupe([c for h in hits for c in h.item.citations])
         cited = [c for c in available if _tag(c) in text]
         answered = "cannot answer" not in text.lower()
         return ChatAnswer(text, cited, answered and bool(text))
