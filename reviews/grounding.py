@@ -685,6 +685,7 @@ _CANON: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for p, r in (
         (r"\bavailability[- ]zones?\b|\bazs?\b", " az "),
         (r"\bmulti(?:ple)?[- ]?", " multi "),
+        (r"\b(?:two|three|four|2|3|4|several|both)\s+(?=az\b)", " multi "),
         (r"\bweb application firewall\b", " waf "),
         (r"\bencrypt\w*|\bsse-\w+|\bkms\b", " encrypt "),
         (r"\bmulti[- ]factor authentication\b", " mfa "),
@@ -731,7 +732,7 @@ def _yes_no(
     present = [s for _, s in matches if s.present]
     negated = [s for _, s in matches if "negated" in s.qualifiers]
     qualified = [s for _, s in matches if not s.present and "negated" not in s.qualifiers]
-    subject = " ".join(sorted(wanted))
+    subject = ", ".join(sorted(wanted))
     lines: list[str] = []
     cites: list[Citation] = []
 
@@ -758,7 +759,7 @@ def _yes_no(
             "yes_no",
             [
                 "The document does not state it: no statement of the document mentions "
-                f"{subject} (I do not guess from outside the document)."
+                f"it (looked for: {subject}); I do not guess from outside the document."
             ],
             answered=False,
         )
