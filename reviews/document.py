@@ -697,10 +697,17 @@ def extract_facts(model: DocumentModel) -> list[Fact]:
 
 
 def summary(model: DocumentModel) -> tuple[str, list[dict[str, object]]]:
-    """The workload sentence (first present sentence of the document) and the facts as dicts
-    (``name``, ``label``, ``value``, ``page``, ``quote``) for :class:`reviews.models.DesignFact`."""
+    """The workload sentence (first present sentence of the document, title lines skipped) and
+    the facts as dicts (``name``, ``label``, ``value``, ``page``, ``quote``) for
+    :class:`reviews.models.DesignFact`."""
     first = next(
-        (s.display for s in model.statements if s.present and s.kind in ("paragraph", "sentence")),
+        (
+            s.display
+            for s in model.statements
+            if s.present
+            and s.kind in ("paragraph", "sentence")
+            and not _metadata_line(s.display)  # a title line, not a sentence
+        ),
         "",
     )
     facts = [

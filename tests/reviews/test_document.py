@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from reviews.document import bind_durations, qualifiers_of, roles_named, shows_for, understand
+from reviews.document import (
+    bind_durations,
+    qualifiers_of,
+    roles_named,
+    shows_for,
+    summary,
+    understand,
+)
 from reviews.models import DocumentText, PageText
 from tests.reviews.conftest import DR, IDP, design_page, extracted
 
@@ -427,3 +434,9 @@ def test_row_facts_bind_by_column() -> None:
         ("rto", "15 minutes"),
         ("rpo", "60 minutes"),
     }
+
+
+def test_workload_sentence_skips_title_lines() -> None:
+    for name in (DR, IDP):
+        workload, _ = summary(understand(extracted(name)))
+        assert workload.startswith("This document provides the comprehensive technical design")
