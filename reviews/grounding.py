@@ -255,6 +255,9 @@ def ground(
     if pillar and _RISKS.search(question):
         return _pillar_risks(a, pillar)
     low = question.lower()
+    if _YES_NO.match(low) and (_QNUM.search(question) or _BPID.search(question)):
+        # "Is REL 9 HIGH?" is about the review's risk; "Is SEC 3 addressed?" about its verdicts
+        return _why_risk(question, a) if _RISK_ASKED.search(question) else None
     if _YES_NO.match(low) and model is not None:
         return _yes_no(question, a, model, notes)
     if not _VALUE.match(low):
@@ -700,7 +703,29 @@ _CANON: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 #: words of a yes/no question that are not its subject
 _YES_NO_STOP = frozenset(
-    ["use", "uses", "using", "used", "there", "any", "have", "has", "support", "include", "data"]
+    [
+        "use",
+        "uses",
+        "using",
+        "used",
+        "there",
+        "any",
+        "have",
+        "has",
+        "support",
+        "include",
+        "data",
+        "state",
+        "stat",
+        "mention",
+        "say",
+        "specify",
+        "specifi",
+        "describe",
+        "describ",
+        "defin",
+        "define",
+    ]
 )
 
 
@@ -709,7 +734,9 @@ def concepts(text: str) -> set[str]:
     low = text.lower()
     for pattern, repl in _CANON:
         low = pattern.sub(repl, low)
-    return {t for t in terms(low) if t not in _YES_NO_STOP}
+    out = {t for t in terms(low) if t not in _YES_NO_STOP}
+    # the light stemmer leaves "replicate" and "replicat" (from "replicated") apart
+    return {t[:-1] if len(t) > 4 and t.endswith("e") else t for t in out}
 
 
 def _yes_no(
@@ -755,14 +782,27 @@ def _yes_no(
         for s in qualified[:3]:
             quote(s, f" ({', '.join(sorted(q.replace('_', ' ') for q in s.qualifiers))})")
     else:
-        return Grounding(
-            "yes_no",
-            [
-                "The document does not state it: no statement of the document mentions "
-                f"it (looked for: {subject}); I do not guess from outside the document."
-            ],
-            answered=False,
+        lines.append(
+            "The document does not state it: no statement of the document mentions "
+            f"it (looked for: {subject}); I do not guess from outside the document."
         )
+        partial = (
+            []
+            if len(wanted) < 2
+            else sorted(
+                (
+                    (len(wanted & concepts(s.text)), s)
+                    for s in model.evidence()
+                    if s.present and len(wanted & concepts(s.text)) >= (len(wanted) + 1) // 2
+                ),
+                key=lambda m: (-m[0], m[1].lead_in, not m[1].shows, m[1].index),
+            )
+        )
+        if partial:
+            lines.append("Closest statements (they do not say it outright):")
+            for _, s in partial[:3]:
+                quote(s)
+        return Grounding("yes_no", lines, dedupe(cites), answered=False)
     related = []
     for qa in a.questions:
         for bp in qa.best_practices:

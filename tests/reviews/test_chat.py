@@ -428,3 +428,19 @@ def test_bedrock_chat_gets_the_new_groundings(review_of, notes, question: str, m
         chat.ask(question)
     context = messages.values[0][-1]["content"][0]["text"]
     assert "(answer)" in context and marker in context
+
+
+def test_yes_no_about_the_review_or_a_fact_is_routed(quick_chat: ReviewChat) -> None:
+    """A yes/no question naming a question is about the review, not the document."""
+    a = quick_chat.index.assessment
+    qa = next(qa for qa in a.questions if qa.risk == "HIGH")
+    risk = quick_chat.ask(f"Is {qa.number} HIGH?")
+    assert risk.text.startswith(f"{qa.number} {qa.title}: risk HIGH.") and "Why: " in risk.text
+    verdicts = quick_chat.ask(f"Is {qa.number} addressed?")
+    assert "Why: " not in verdicts.text and qa.question_id in _refs(verdicts, "question")
+    rpo = quick_chat.ask("Does the document state the RPO?")
+    assert rpo.text.startswith("Yes, the document states it") and "60" in rpo.text
+    replicated = quick_chat.ask("Is the Aurora database replicated to the DR Region?")
+    assert (
+        replicated.text.startswith("Yes") and "Aurora Global Database replicates" in replicated.text
+    )
