@@ -21,6 +21,21 @@ citation:
   document does state (Multi-AZ, DR pattern) and, under their own heading, the verdicts of the
   fault-isolation questions.
 
+- **a summary** ("Summarize the review", "overview"): the report's executive summary
+  (:func:`reviews.report.executive_summary`: workload, key facts with pages, risk counts, the
+  five most important risks);
+- **quick wins / major initiatives** of a pillar or of all: plan items of that effort class in
+  plan order, with their sentence and AWS page;
+- **why a question has its risk** ("Why is REL 9 HIGH?", "Is SEC 3 HIGH?"): the lens risk rules
+  in order (WA custom-lens format: the first rule whose condition holds gives the risk), the
+  practices each better rule needs that the document does not show, and the plan's sentence for
+  those of the next level;
+- **yes/no about the design** ("Is there a WAF?"): yes with the present statements that carry
+  the question's concepts (:func:`concepts`), "not as a decision of this design" when only
+  qualified ones do (optional, planned, current state), no when negated, otherwise "the
+  document does not state it" with the closest statements; a yes/no naming a question goes to
+  its risk or its verdicts instead.
+
 It returns ``None`` for other questions (the chat then retrieves). The same
 :class:`Grounding` is given to the Bedrock responder as context, so both worlds answer from the
 same facts. When a recognised question has no answer in the review (no RPO stated), the grounding
@@ -32,10 +47,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from lenses.catalog import GuidanceNote
+from lenses.catalog import GuidanceNote, LensError, Question, load_lens
+from lenses.conditions import parse_condition, referenced_choices
+from reviews.assess import satisfied_choices
 from reviews.document import FACT_LABELS, DocumentModel, Statement
 from reviews.evidence import stem
 from reviews.models import Assessment, Citation, QuestionAssessment
+from reviews.report import executive_summary
 from tools.text import STOPWORDS
 from tools.text import words as word_tokens
 
@@ -451,8 +469,6 @@ def _spof(a: Assessment, model: DocumentModel | None) -> Grounding:
 
 def _summary(a: Assessment) -> Grounding:
     """The report's executive summary (:func:`reviews.report.executive_summary`), as chat lines."""
-    from reviews.report import executive_summary  # the report's own computation, not a copy
-
     s = executive_summary(a)
     lines: list[str] = []
     cites: list[Citation] = []
@@ -539,9 +555,6 @@ def _why_risk(question: str, a: Assessment) -> Grounding:
     """Why a question has its risk: the lens risk rules, in order, and the practices each
     better rule needs that the document does not show (AWS WA custom-lens format, "Risk
     rules": the first rule whose condition holds gives the risk)."""
-    from lenses.catalog import LensError, load_lens
-    from lenses.conditions import parse_condition, referenced_choices
-    from reviews.assess import satisfied_choices
 
     numbers = {f"{m.group(1).upper()} {int(m.group(2))}" for m in _QNUM.finditer(question)}
     qas = [qa for qa in a.questions if qa.number.upper() in numbers]
@@ -652,19 +665,17 @@ def _why_risk(question: str, a: Assessment) -> Grounding:
     return Grounding("why", lines, dedupe(cites))
 
 
-def _better_risk(question_def: object, satisfied: set[str]) -> str:
+def _better_risk(question_def: Question, satisfied: set[str]) -> str:
     """The risk of the rule just above the one that holds."""
-    rules = list(getattr(question_def, "risk_rules", []))
+    rules = question_def.risk_rules
     idx = next((i for i, r in enumerate(rules) if r.holds(satisfied)), len(rules))
     return _RISK_NAMES.get(rules[idx - 1].risk, rules[idx - 1].risk) if idx else ""
 
 
-def _first_missing(question_def: object, satisfied: set[str]) -> list[str]:
+def _first_missing(question_def: Question, satisfied: set[str]) -> list[str]:
     """The choice ids the nearest better rule still needs (the rule just above the one that
     holds)."""
-    from lenses.conditions import parse_condition, referenced_choices
-
-    rules = list(getattr(question_def, "risk_rules", []))
+    rules = question_def.risk_rules
     idx = next((i for i, r in enumerate(rules) if r.holds(satisfied)), len(rules))
     if idx == 0:
         return []
