@@ -43,6 +43,8 @@ from reviews.render import render_template
 from tools.aws.errors import ThrottledError, translate_model
 
 MIN_COVERAGE = 0.6
+#: the grounded answer reaches the model whole (a retrieved item is cut at 1500 characters)
+ANSWER_CHARS = 12_000
 TOP_K = 8
 _FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|also|then|why|same for|and the)\b", re.I)
 _PLAN_WORDS = {"priorit", "first", "fix", "improv", "top", "biggest", "worst", "recommend"}
@@ -373,7 +375,8 @@ class BedrockResponder(Responder):
         """The retrieved items, each with its citation tags, in one untrusted block."""
         body = "\n".join(
             " ".join(_tag(c) for c in h.item.citations)
-            + f" ({h.item.kind}) {sanitize(h.item.text)[:1500]}"
+            + f" ({h.item.kind}) "
+            + sanitize(h.item.text)[: ANSWER_CHARS if h.item.kind == "answer" else 1500]
             for h in hits
         )
         return f"<untrusted-data-{self.nonce}>\n{body}\n</untrusted-data-{self.nonce}>"

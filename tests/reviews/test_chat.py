@@ -428,6 +428,8 @@ def test_bedrock_chat_gets_the_new_groundings(review_of, notes, question: str, m
         chat.ask(question)
     context = messages.values[0][-1]["content"][0]["text"]
     assert "(answer)" in context and marker in context
+    offline = ReviewChat(review_of(DR, "quick"), extracted(DR), notes).ask(question)
+    assert offline.text.splitlines()[-1] in context  # the whole grounded answer, not cut
 
 
 def test_yes_no_about_the_review_or_a_fact_is_routed(quick_chat: ReviewChat) -> None:
