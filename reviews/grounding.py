@@ -178,7 +178,7 @@ _YES_NO = re.compile(
     r"^\s*(?:does|do|is|are|has|have|was|were|will|can|did)\b(?!\s+(?:it|this|that)\s+mean\b)"
 )
 _RISK_NAMES = {"HIGH_RISK": "HIGH", "MEDIUM_RISK": "MEDIUM", "NO_RISK": "no risk (NONE)"}
-_RISK_ASKED = re.compile(r"\b(high|medium|low|no)\b(?:[- ]risk)?", re.I)
+_RISK_ASKED = re.compile(r"\b(high|medium|low)\b|\b(no)[- ]risk\b|\brisk(y)?\b", re.I)
 _SPOF = re.compile(r"single points? of failure|\bspofs?\b|\bsingle point\b", re.I)
 _QNUM = re.compile(r"\b(OPS|SEC|REL|PERF|COST|SUS)\s*0?(\d{1,2})\b", re.I)
 _BPID = re.compile(r"\b([A-Z]{2,4}\d{2}-BP\d{2})\b", re.I)
@@ -574,8 +574,9 @@ def _why_risk(question: str, a: Assessment) -> Grounding:
         cites.append(_q(qa))
         head = f"{qa.number} {qa.title}: risk {qa.risk}"
         asked = _RISK_ASKED.search(question.replace(qa.number, ""))
-        if asked:
-            said = {"no": "NONE", "low": "LOW"}.get(asked.group(1).lower(), asked.group(1).upper())
+        level = asked and (asked.group(1) or asked.group(2))
+        if level:
+            said = {"no": "NONE", "low": "LOW"}.get(level.lower(), level.upper())
             if said != qa.risk:
                 head += f" (not {said})"
         start = len(lines)
