@@ -580,7 +580,7 @@ def _tokens(clause: str) -> list[_Tok]:
         for m in pattern.finditer(clause)
     ]
     toks += [
-        _Tok(m.start(), m.end(), "", " ".join(m.group(0).split()))
+        _Tok(m.start(), m.end(), "", duration_value(m.group(0)))
         for m in _DURATION_RE.finditer(clause)
     ]
     toks.sort(key=lambda t: t.start)
@@ -593,6 +593,22 @@ def _tokens(clause: str) -> list[_Tok]:
         )
         tok.group = prev.group if joined and prev is not None else i
     return toks
+
+
+_UNITS = {"s": "second", "sec": "second", "m": "minute", "min": "minute", "h": "hour", "hr": "hour"}
+_DURATION_PARTS = re.compile(r"(<\s*)?(\d+(?:\.\d+)?)[- ]?([a-z]+)", re.I)
+
+
+def duration_value(text: str) -> str:
+    """A duration in one spelling: ``"15-minute"``, ``"15 min"`` -> ``"15 minutes"``;
+    ``"1 hr"`` -> ``"1 hour"``; ``"<1 s"`` -> ``"<1 second"``."""
+    m = _DURATION_PARTS.fullmatch(" ".join(text.split()))
+    if m is None:
+        return text
+    unit = m.group(3).lower()
+    unit = _UNITS.get(unit) or _UNITS.get(unit.removesuffix("s")) or unit.removesuffix("s")
+    number = m.group(2)
+    return f"{'<' if m.group(1) else ''}{number} {unit}{'' if number == '1' else 's'}"
 
 
 def bind_durations(text: str, *, row: bool = False) -> list[tuple[str, str]]:
@@ -612,7 +628,8 @@ def bind_durations(text: str, *, row: bool = False) -> list[tuple[str, str]]:
        "RPO: 60 minutes (target: 45 minutes)"); a metric of an unpaired list ("RTO/RPO targets:
        15 minutes") is ambiguous and binds nothing.
 
-    Durations bound by none of these are dropped (never guessed).
+    Durations bound by none of these are dropped (never guessed); values are spelled one way
+    (:func:`duration_value`), so "15-minute" and "15 minutes" are one fact.
     """
     out: list[tuple[str, str]] = []
     for clause in (_ROW_CLAUSE if row else _CLAUSE).split(text):

@@ -97,8 +97,8 @@ def test_design_documents_facts_and_no_heading_evidence() -> None:
     rpo = {f.value.replace("-", " ").rstrip("s") for f in dr.fact("rpo")}
     assert "60 minute" not in rto and "15 minute" not in rpo
     idp = understand(extracted(IDP))
-    assert {f.value for f in idp.fact("rto")} == {"8-hour", "8 hours"}
-    assert {f.value for f in idp.fact("rpo")} == {"4-hour", "4 hours"}
+    assert {f.value for f in idp.fact("rto")} == {"8 hours"}  # "8-hour RTO", "RTO | 8 hours"
+    assert {f.value for f in idp.fact("rpo")} == {"4 hours"}
     warm = [s for s in idp.statements if "Warm standby" in s.text]
     assert warm and all(not s.present for s in warm)  # "(optional, Phase 2)"
     for model in (dr, idp):
@@ -370,15 +370,15 @@ def test_design_documents_sections_nest_like_their_markdown() -> None:
         (
             "15-minute RTO and 60-minute RPO requirements",
             False,
-            [("rto", "15-minute"), ("rpo", "60-minute")],
+            [("rto", "15 minutes"), ("rpo", "60 minutes")],
         ),
         (
             "8-hour RTO, 4-hour RPO requirements apply",
             False,
-            [("rto", "8-hour"), ("rpo", "4-hour")],
+            [("rto", "8 hours"), ("rpo", "4 hours")],
         ),
         ("RTO/RPO of 15 minutes/1 hour", False, [("rto", "15 minutes"), ("rpo", "1 hour")]),
-        ("15 min / 60 min RTO/RPO", False, [("rto", "15 min"), ("rpo", "60 min")]),
+        ("15 min / 60 min RTO/RPO", False, [("rto", "15 minutes"), ("rpo", "60 minutes")]),
         (
             "RTO and RPO of 4 hours and 1 hour respectively",
             False,
@@ -391,7 +391,7 @@ def test_design_documents_sections_nest_like_their_markdown() -> None:
         (
             "RTO of 15 minutes and 60-minute RPO",
             False,
-            [("rto", "15 minutes"), ("rpo", "60-minute")],
+            [("rto", "15 minutes"), ("rpo", "60 minutes")],
         ),
         (
             "recovery time objective of 2 hours and recovery point objective of 15 minutes",
@@ -411,11 +411,15 @@ def test_design_documents_sections_nest_like_their_markdown() -> None:
             True,
             [("rto", "15 minutes")],
         ),
-        ("Component: Aurora; RTO: 15 min; RPO: 5 min", True, [("rto", "15 min"), ("rpo", "5 min")]),
+        (
+            "Component: Aurora; RTO: 15 min; RPO: 5 min",
+            True,
+            [("rto", "15 minutes"), ("rpo", "5 minutes")],
+        ),
         (
             "Framework: SOC 2; Requirement: RTO/RPO defined; Implementation: 15-minute RTO, 60-minute RPO",
             True,
-            [("rto", "15-minute"), ("rpo", "60-minute")],
+            [("rto", "15 minutes"), ("rpo", "60 minutes")],
         ),
     ],
 )
@@ -440,3 +444,15 @@ def test_workload_sentence_skips_title_lines() -> None:
     for name in (DR, IDP):
         workload, _ = summary(understand(extracted(name)))
         assert workload.startswith("This document provides the comprehensive technical design")
+
+
+def test_durations_are_spelled_one_way() -> None:
+    from reviews.document import duration_value
+
+    assert [duration_value(t) for t in ("15-minute", "60 min", "1 hr", "2h", "<1 second")] == [
+        "15 minutes",
+        "60 minutes",
+        "1 hour",
+        "2 hours",
+        "<1 second",
+    ]
