@@ -261,7 +261,8 @@ def ground(
     if _WHY.search(question) and _QNUM.search(question):
         return _why_risk(question, a)
     if _SUMMARY.search(question) and not _QNUM.search(question):
-        return _summary(a)
+        pillar = pillar_of(question)  # "an overview of reliability": that pillar's risks
+        return _pillar_risks(a, pillar) if pillar else _summary(a)
     effort = _effort_asked(question)
     if effort:
         return _by_effort(a, effort, pillar_of(question))

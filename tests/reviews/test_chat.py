@@ -299,6 +299,8 @@ def test_summary_is_the_reports_executive_summary(quick_chat: ReviewChat, questi
     for fact in s["facts"]:
         assert f"- {fact['label']}: " in turn.text
         assert {str(p) for p in fact["pages"]} <= _refs(turn, "page")
+    pillar = quick_chat.ask(f"{question} of security")
+    assert pillar.text.startswith("Security: ") and "five most important" not in pillar.text
 
 
 @pytest.mark.parametrize(
