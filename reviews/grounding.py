@@ -654,6 +654,17 @@ def _why_risk(question: str, a: Assessment) -> Grounding:
                 f"Why: the lens gives {better} only when the document also shows {titles}; "
                 f"it does not, so the risk is {qa.risk}.",
             )
+            held = next((r for r in question_def.risk_rules if r.holds(satisfied)), None)
+            if held is not None and held.condition.strip() != "default":
+                shown_ids = referenced_choices(parse_condition(held.condition))
+                names = "; ".join(
+                    f"{bps[c].title} ({bps[c].bp_id or c})" for c in sorted(shown_ids) if c in bps
+                )
+                lines.insert(
+                    start + 2,
+                    f"It is not worse: the lens's {_RISK_NAMES.get(held.risk, held.risk)} rule "
+                    f"needs {names}, which the document shows.",
+                )
             lines.append(f"To reach {better}, the document would need to show:")
             for cid in missing_first:
                 r = recs.get(cid)

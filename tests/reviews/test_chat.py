@@ -355,6 +355,7 @@ def test_why_a_question_has_its_risk_names_the_missing_practices(quick_chat: Rev
         assert missing <= _refs(turn, "choice") and qa.question_id in _refs(turn, "question")
         assert why.endswith(f"so the risk is {qa.risk}.")
         assert ("(not HIGH)" in turn.text) == (qa.risk != "HIGH")
+        assert ("It is not worse: the lens's MEDIUM rule" in turn.text) == (qa.risk == "MEDIUM")
         checked.add(qa.risk)
     assert checked == {"HIGH", "MEDIUM"}
 
