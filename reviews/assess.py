@@ -200,10 +200,16 @@ def question_risk(question: Question, bps: list[BestPracticeAssessment]) -> Risk
     applicable = [bp for bp in practices if bp.status != "NOT_APPLICABLE"]
     if not applicable or all(bp.rationale == NOT_ASSESSED for bp in applicable):
         return "UNANSWERED"
+    return _RULE_RISK[question.risk(satisfied_choices(question, bps))]
+
+
+def satisfied_choices(question: Question, bps: list[BestPracticeAssessment]) -> set[str]:
+    """The choice ids the lens risk rules are evaluated on: selected and not-applicable
+    practices, or the question's "None of these" choice when there are none."""
     satisfied = {bp.choice_id for bp in bps if bp.status in ("SELECTED", "NOT_APPLICABLE")}
     if not satisfied and question.none_choice is not None:
         satisfied = {question.none_choice.id}  # "None of these": the lens rules give HIGH
-    return _RULE_RISK[question.risk(satisfied)]
+    return satisfied
 
 
 def _recommendation_text(

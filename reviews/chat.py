@@ -37,74 +37,18 @@ from agent.untrusted import new_nonce, sanitize
 from lenses.catalog import GuidanceNote
 from reviews.document import understand
 from reviews.errors import ReviewError
-from reviews.evidence import stem
-from reviews.grounding import ground
+from reviews.grounding import dedupe, ground, terms
 from reviews.models import Assessment, ChatTurn, Citation, DocumentText
 from reviews.render import render_template
 from tools.aws.errors import ThrottledError, translate_model
-from tools.text import STOPWORDS
-from tools.text import words as word_tokens
 
 MIN_COVERAGE = 0.6
+#: the grounded answer reaches the model whole (a retrieved item is cut at 1500 characters)
+ANSWER_CHARS = 12_000
 TOP_K = 8
-_CHAT_STOP = STOPWORDS | frozenset(
-    [
-        "about",
-        "also",
-        "aren't",
-        "can",
-        "could",
-        "design",
-        "did",
-        "do",
-        "doc",
-        "document",
-        "does",
-        "doesn't",
-        "explain",
-        "give",
-        "how",
-        "i",
-        "isn't",
-        "it's",
-        "just",
-        "list",
-        "many",
-        "me",
-        "more",
-        "much",
-        "my",
-        "out",
-        "please",
-        "review",
-        "should",
-        "show",
-        "so",
-        "tell",
-        "them",
-        "there's",
-        "up",
-        "us",
-        "we",
-        "we're",
-        "were",
-        "what",
-        "what's",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "workload",
-        "would",
-        "you",
-        "your",
-    ]
-)
 _FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|also|then|why|same for|and the)\b", re.I)
 _PLAN_WORDS = {"priorit", "first", "fix", "improv", "top", "biggest", "worst", "recommend"}
 _OVERALL_WORDS = {"overall", "summary", "summar", "verdict", "score", "count"}
-_SYNONYMS = {("back", "up"): "backup", ("fail", "over"): "failover"}
 _FREQUENCY = (
     "quarterly",
     "monthly",
@@ -131,23 +75,6 @@ EXPANSIONS: dict[str, tuple[str, ...]] = {
     "encrypt": ("encryption", "kms", "tls"),
     "encrypted": ("encryption", "kms", "tls"),
 }
-
-
-def terms(text: str) -> list[str]:
-    """Stemmed content words of a chat question or an indexed item."""
-    words = word_tokens(text)
-    out: list[str] = []
-    i = 0
-    while i < len(words):
-        pair = (stem(words[i]), words[i + 1]) if i + 1 < len(words) else None
-        if pair in _SYNONYMS:
-            out.append(_SYNONYMS[pair])
-            i += 2
-            continue
-        if words[i] not in _CHAT_STOP:
-            out.append(stem(words[i]))
-        i += 1
-    return out
 
 
 @dataclass
@@ -345,16 +272,6 @@ class Responder(ABC):
         """Answer ``question`` from ``hits`` (already judged in scope)."""
 
 
-def _dedupe(citations: list[Citation]) -> list[Citation]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for c in citations:
-        if (c.kind, c.ref) not in seen:
-            seen.add((c.kind, c.ref))
-            out.append(c)
-    return out
-
-
 def _tag(c: Citation) -> str:
     if c.kind == "page":
         return f"[p. {c.ref}]"
@@ -406,7 +323,7 @@ class RetrievalResponder(Responder):
                     + " ".join(_tag(c) for c in hit.item.citations)
                 )
                 cites += hit.item.citations
-            return ChatAnswer("\n".join(lines), _dedupe(cites), True)
+            return ChatAnswer("\n".join(lines), dedupe(cites), True)
         used = 0
         for kind, intro in (
             ("question", "From the assessment:"),
@@ -429,7 +346,7 @@ class RetrievalResponder(Responder):
                 used += 1
         if not lines:
             return ChatAnswer(_cannot(question, index), [], False)
-        return ChatAnswer("\n".join(lines), _dedupe(cites), True)
+        return ChatAnswer("\n".join(lines), dedupe(cites), True)
 
 
 def _cannot(question: str, index: ChatIndex) -> str:
@@ -458,7 +375,8 @@ class BedrockResponder(Responder):
         """The retrieved items, each with its citation tags, in one untrusted block."""
         body = "\n".join(
             " ".join(_tag(c) for c in h.item.citations)
-            + f" ({h.item.kind}) {sanitize(h.item.text)[:1500]}"
+            + f" ({h.item.kind}) "
+            + sanitize(h.item.text)[: ANSWER_CHARS if h.item.kind == "answer" else 1500]
             for h in hits
         )
         return f"<untrusted-data-{self.nonce}>\n{body}\n</untrusted-data-{self.nonce}>"
@@ -499,7 +417,7 @@ class BedrockResponder(Responder):
             raise ReviewError(f"{error}; or use --model heuristic to answer offline") from exc
         content = response.get("output", {}).get("message", {}).get("content", [])
         text = "\n".join(b["text"] for b in content if "text" in b).strip()
-        available = _dedupe([c for h in hits for c in h.item.citations])
+        available = dedupe([c for h in hits for c in h.item.citations])
         cited = [c for c in available if _tag(c) in text]
         answered = "cannot answer" not in text.lower()
         return ChatAnswer(text, cited, answered and bool(text))

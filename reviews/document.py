@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from reviews.evidence import Segment, looks_heading, row_key, segments, term_tokens
@@ -521,11 +522,23 @@ def _looks_parent(statements: list[Statement]) -> bool:
 _DURATION = (
     r"(?:<\s*)?\d+(?:\.\d+)?[- ]?(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|s|m|h)\b"
 )
+#: metrics whose value is a duration; several can share one sentence ("15-minute RTO and
+#: 60-minute RPO"), so their durations are bound by :func:`bind_durations`, not by a window
+_METRICS: dict[str, re.Pattern[str]] = {
+    "rto": re.compile(r"\bRTOs?\b|\brecovery time objectives?\b", re.I),
+    "rpo": re.compile(r"\bRPOs?\b|\brecovery point objectives?\b", re.I),
+}
+_DURATION_RE = re.compile(_DURATION, re.I)
+#: what may join the members of a list of metrics or of durations ("RTO/RPO", "4h and 1h")
+_LIST_JOIN = re.compile(r"\s*(?:/|,|&|\band\b|\bor\b)?\s*", re.I)
+#: what may stand between a duration and the metric it qualifies ("15-minute RTO")
+_ADJECTIVE_GAP = re.compile(r"[\s\-\u2013]*(?:target\s+)?", re.I)
+#: what may stand between a metric and its duration written right after it ("RTO: 15 minutes")
+_AFTER_GAP = re.compile(r"\s*(?:[:=]|\bis\b|\bof\b|\bat\b|\btarget(?: of)?\b)?\s*", re.I)
+_MAX_AFTER = 40  # characters from a metric to its duration ("RTO target for the tier is 4 hours")
+_CLAUSE = re.compile(r"[;\n]|\.(?!\d)")
+_ROW_CLAUSE = re.compile(r"\n|\.(?!\d)")
 _FACT_PATTERNS: dict[str, re.Pattern[str]] = {
-    "rto": re.compile(rf"\bRTO\b[^.;\n]{{0,40}}?({_DURATION})", re.I),
-    "rto_before": re.compile(rf"({_DURATION})[^.;\n]{{0,12}}\bRTO\b", re.I),
-    "rpo": re.compile(rf"\bRPO\b[^.;\n]{{0,40}}?({_DURATION})", re.I),
-    "rpo_before": re.compile(rf"({_DURATION})[^.;\n]{{0,12}}\bRPO\b", re.I),
     "regions": re.compile(r"\b((?:us|eu|ap|sa|ca|me|af|il|mx)-(?:[a-z]+-){1,2}\d)\b"),
     "availability_zones": re.compile(
         r"\b(multi[- ]AZ|(?:two|three|2|3|multiple) (?:Availability Zones|AZs))\b", re.I
@@ -551,35 +564,167 @@ _FACT_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+@dataclass
+class _Tok:
+    start: int
+    end: int
+    metric: str  # "" for a duration
+    value: str = ""
+    group: int = 0  # tokens of one list ("RTO/RPO", "15 minutes and 1 hour") share a group
+
+
+def _tokens(clause: str) -> list[_Tok]:
+    toks = [
+        _Tok(m.start(), m.end(), name)
+        for name, pattern in _METRICS.items()
+        for m in pattern.finditer(clause)
+    ]
+    toks += [
+        _Tok(m.start(), m.end(), "", duration_value(m.group(0)))
+        for m in _DURATION_RE.finditer(clause)
+    ]
+    toks.sort(key=lambda t: t.start)
+    for i, tok in enumerate(toks):
+        prev = toks[i - 1] if i else None
+        joined = (
+            prev is not None
+            and bool(prev.metric) == bool(tok.metric)
+            and _LIST_JOIN.fullmatch(clause[prev.end : tok.start]) is not None
+        )
+        tok.group = prev.group if joined and prev is not None else i
+    return toks
+
+
+_UNITS = {"s": "second", "sec": "second", "m": "minute", "min": "minute", "h": "hour", "hr": "hour"}
+_DURATION_PARTS = re.compile(r"(<\s*)?(\d+(?:\.\d+)?)[- ]?([a-z]+)", re.I)
+
+
+def duration_value(text: str) -> str:
+    """A duration in one spelling: ``"15-minute"``, ``"15 min"`` -> ``"15 minutes"``;
+    ``"1 hr"`` -> ``"1 hour"``; ``"<1 s"`` -> ``"<1 second"``."""
+    m = _DURATION_PARTS.fullmatch(" ".join(text.split()))
+    if m is None:
+        return text
+    unit = m.group(3).lower()
+    unit = _UNITS.get(unit) or _UNITS.get(unit.removesuffix("s")) or unit.removesuffix("s")
+    number = m.group(2)
+    return f"{'<' if m.group(1) else ''}{number} {unit}{'' if number == '1' else 's'}"
+
+
+def bind_durations(text: str, *, row: bool = False) -> list[tuple[str, str]]:
+    """``(metric, duration)`` pairs a statement states, each duration bound to its own metric.
+
+    Metrics are :data:`_METRICS` (RTO, RPO); durations are numbers with a unit. Within a clause
+    (split at ``;`` and sentence ends; a table row, read as ``column: value; ...``, is one
+    clause), in this order:
+
+    1. **lists, respectively**: a list of k metrics next to a list of k durations ("RTO/RPO of
+       15 minutes/1 hour", "15 min / 60 min RTO/RPO");
+    2. **adjective**: a duration right before a metric ("15-minute RTO and 60-minute RPO");
+       one standing right between two metrics ("RTO 15 minutes RPO 60 minutes") binds forward
+       only when the clause opens with a duration ("15 minutes RTO 60 minutes RPO");
+    3. **after**: the nearest metric before the duration, within :data:`_MAX_AFTER` characters
+       of it or of that metric's previous duration ("RTO: 15 minutes, RPO: 60 minutes",
+       "RPO: 60 minutes (target: 45 minutes)"); a metric of an unpaired list ("RTO/RPO targets:
+       15 minutes") is ambiguous and binds nothing.
+
+    Durations bound by none of these are dropped (never guessed); values are spelled one way
+    (:func:`duration_value`), so "15-minute" and "15 minutes" are one fact.
+    """
+    out: list[tuple[str, str]] = []
+    for clause in (_ROW_CLAUSE if row else _CLAUSE).split(text):
+        toks = _tokens(clause)
+        if not any(t.metric for t in toks) or all(t.metric for t in toks):
+            continue
+        groups: dict[int, list[_Tok]] = {}
+        for t in toks:
+            groups.setdefault(t.group, []).append(t)
+        ordered = list(groups.values())
+        bound: dict[int, str] = {}  # id(duration) -> metric
+        paired: set[int] = set()  # groups paired as lists
+        for a, b in pairwise(ordered):
+            if len(a) < 2 or len(a) != len(b) or bool(a[0].metric) == bool(b[0].metric):
+                continue
+            if len(clause[a[-1].end : b[0].start]) > 12:
+                continue
+            metrics, durations = (a, b) if a[0].metric else (b, a)
+            for m, d in zip(metrics, durations, strict=True):
+                bound[id(d)] = m.metric
+            paired |= {a[0].group, b[0].group}
+        # adjective: a duration just before a metric; between two metrics ("RTO 15 minutes
+        # RPO 60 minutes") the clause's layout decides: it binds forward only when the clause
+        # opens with a duration
+        opens_with_duration = not toks[0].metric
+        for i, d in enumerate(toks):
+            if d.metric or id(d) in bound or i + 1 >= len(toks):
+                continue
+            m = toks[i + 1]
+            if not m.metric or m.group in paired:
+                continue
+            if _ADJECTIVE_GAP.fullmatch(clause[d.end : m.start]) is None:
+                continue
+            prev = toks[i - 1] if i else None
+            between = (
+                prev is not None
+                and bool(prev.metric)
+                and _AFTER_GAP.fullmatch(clause[prev.end : d.start]) is not None
+            )
+            if not between or opens_with_duration:
+                bound[id(d)] = m.metric
+        last_end: dict[int, int] = {}
+        current: _Tok | None = None
+        for t in toks:
+            if t.metric:
+                current = t
+                continue
+            if id(t) in bound:
+                if current is not None and bound[id(t)] == current.metric:
+                    last_end[id(current)] = t.end
+                continue
+            if current is None or current.group in paired or len(groups[current.group]) > 1:
+                continue
+            anchor = last_end.get(id(current), current.end)
+            if t.start - anchor <= _MAX_AFTER:
+                bound[id(t)] = current.metric
+                last_end[id(current)] = t.end
+        out += [(bound[id(t)], t.value) for t in toks if not t.metric and id(t) in bound]
+    return out
+
+
 def extract_facts(model: DocumentModel) -> list[Fact]:
     """Key facts, each value once (first present statement that states it; page and quote)."""
     facts: list[Fact] = []
     seen: set[tuple[str, str]] = set()
+
+    def add(name: str, value: str, stmt: Statement) -> None:
+        value = " ".join(value.split())
+        if value and (name, value.lower()) not in seen:
+            seen.add((name, value.lower()))
+            facts.append(Fact(name=name, value=value, page=stmt.page, quote=stmt.display))
+
     for stmt in model.statements:
         if not stmt.present:
             continue
-        for key, pattern in _FACT_PATTERNS.items():
-            name = key.removesuffix("_before")
-            if key.endswith("_before") and any(
-                f.page == stmt.page and f.name == name and f.quote == stmt.display for f in facts
-            ):
-                continue  # "RPO: 5 minutes" read already; do not take the RTO's duration
+        for name, value in bind_durations(stmt.text, row=stmt.kind == "row"):
+            add(name, value, stmt)
+        for name, pattern in _FACT_PATTERNS.items():
             for match in pattern.finditer(stmt.text):
-                value = next((g for g in match.groups() if g), match.group(0)) or ""
-                value = " ".join(value.split())
-                key = (name, value.lower())
-                if not value or key in seen:
-                    continue
-                seen.add(key)
-                facts.append(Fact(name=name, value=value, page=stmt.page, quote=stmt.display))
+                add(name, next((g for g in match.groups() if g), match.group(0)) or "", stmt)
     return facts
 
 
 def summary(model: DocumentModel) -> tuple[str, list[dict[str, object]]]:
-    """The workload sentence (first present sentence of the document) and the facts as dicts
-    (``name``, ``label``, ``value``, ``page``, ``quote``) for :class:`reviews.models.DesignFact`."""
+    """The workload sentence (first present sentence of the document, title lines skipped) and
+    the facts as dicts (``name``, ``label``, ``value``, ``page``, ``quote``) for
+    :class:`reviews.models.DesignFact`."""
     first = next(
-        (s.display for s in model.statements if s.present and s.kind in ("paragraph", "sentence")),
+        (
+            s.display
+            for s in model.statements
+            if s.present
+            and s.kind in ("paragraph", "sentence")
+            and not _metadata_line(s.display)  # a title line, not a sentence
+        ),
         "",
     )
     facts = [

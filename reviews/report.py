@@ -22,6 +22,7 @@ import io
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
@@ -160,17 +161,31 @@ def _facts(assessment: Assessment) -> list[dict[str, object]]:
     return list(grouped.values())
 
 
+def executive_summary(assessment: Assessment) -> dict[str, Any]:
+    """The executive summary's content, for the reports and the chat: ``workload`` (the
+    document's own sentence), ``facts`` (key design facts grouped by label: ``label``,
+    ``values``, ``pages``), ``totals`` (questions per risk) and ``top_risks`` (the first
+    :data:`TOP_RISKS` plan items)."""
+    return {
+        "workload": assessment.workload,
+        "facts": _facts(assessment),
+        "totals": assessment.risk_counts(),
+        "top_risks": assessment.recommendations[:TOP_RISKS],
+    }
+
+
 def _context(assessment: Assessment) -> dict[str, object]:
     by_pillar: dict[str, list[object]] = {}
     for qa in assessment.questions:
         by_pillar.setdefault(qa.pillar_id, []).append(qa)
+    summary = executive_summary(assessment)
     return {
         "a": assessment,
-        "totals": assessment.risk_counts(),
+        "totals": summary["totals"],
         "plan": assessment.recommendations[:PLAN_SIZE],
         "rest": assessment.recommendations[PLAN_SIZE:],
-        "top_risks": assessment.recommendations[:TOP_RISKS],
-        "facts": _facts(assessment),
+        "top_risks": summary["top_risks"],
+        "facts": summary["facts"],
         "guidance": _guidance(assessment),
         "numbers": {qa.question_id: qa.number for qa in assessment.questions},
         "by_pillar": by_pillar,

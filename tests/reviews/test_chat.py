@@ -268,3 +268,184 @@ def test_a_statement_that_avoids_single_points_of_failure_is_no_candidate() -> N
     candidates = ["A single NAT gateway serves the private subnets.", "Instances: 1 (pilot)"]
     assert all(_ONE_OF.search(c) and _AVOIDS_SPOF.search(c) for c in claims)
     assert all(_ONE_OF.search(c) and not _AVOIDS_SPOF.search(c) for c in candidates)
+
+
+def _values(turn) -> list[str]:  # type: ignore[no-untyped-def]
+    """The fact values of a fact answer (``- VALUE [p. N]: “quote”``)."""
+    return [ln[2:].split(" [p. ")[0] for ln in turn.text.splitlines() if ln.startswith("- ")]
+
+
+def test_rto_lists_the_rto_not_the_rpo(quick_chat: ReviewChat) -> None:
+    """ "15-minute RTO and 60-minute RPO": the RTO answer never carries the RPO's duration."""
+    rto = _values(quick_chat.ask("What is the RTO?"))
+    rpo = _values(quick_chat.ask("What is the RPO?"))
+    assert rto and all(not v.startswith("60") for v in rto)
+    assert any(v.startswith("15") for v in rto)
+    assert rpo and all(not v.startswith("15") for v in rpo)
+
+
+@pytest.mark.parametrize("question", ["Summarize the review", "give me a summary", "Overview?"])
+def test_summary_is_the_reports_executive_summary(quick_chat: ReviewChat, question: str) -> None:
+    from reviews.report import executive_summary
+
+    a = quick_chat.index.assessment
+    turn = quick_chat.ask(question)
+    s = executive_summary(a)
+    assert turn.answered and s["workload"] and s["workload"][:60] in turn.text
+    assert f"{s['totals']['HIGH']} of {len(a.questions)} questions HIGH" in turn.text
+    positions = [turn.text.index(f"{r.title} (") for r in s["top_risks"]]
+    assert len(positions) == 5 and positions == sorted(positions)  # the report's order
+    assert {r.choice_id for r in s["top_risks"]} <= _refs(turn, "choice")
+    for fact in s["facts"]:
+        assert f"- {fact['label']}: " in turn.text
+        assert {str(p) for p in fact["pages"]} <= _refs(turn, "page")
+    pillar = quick_chat.ask(f"{question} of security")
+    assert pillar.text.startswith("Security: ") and "five most important" not in pillar.text
+
+
+@pytest.mark.parametrize(
+    ("question", "effort", "pillar"),
+    [
+        ("Which quick wins are there for cost?", "quick win", "costOptimization"),
+        ("What are the major initiatives for security?", "major initiative", "security"),
+        ("Any quick wins?", "quick win", None),
+    ],
+)
+def test_quick_wins_and_major_initiatives_from_the_plan(
+    quick_chat: ReviewChat, question: str, effort: str, pillar: str | None
+) -> None:
+    a = quick_chat.index.assessment
+    expected = [
+        r
+        for r in a.recommendations
+        if r.effort == effort and (pillar is None or r.pillar_id == pillar)
+    ]
+    turn = quick_chat.ask(question)
+    assert expected and turn.answered
+    assert turn.text.startswith(f"{len(expected)} ")
+    shown = [r for r in expected[:10]]
+    positions = [turn.text.index(f"- {r.priority}. ") for r in shown]
+    assert positions == sorted(positions)  # plan order
+    assert _refs(turn, "choice") == {r.choice_id for r in shown}
+    assert all(r.url in turn.text for r in shown if r.url)
+    other = {r.choice_id for r in a.recommendations if r.effort != effort}
+    assert not other & _refs(turn, "choice")
+
+
+def test_why_a_question_has_its_risk_names_the_missing_practices(quick_chat: ReviewChat) -> None:
+    from lenses.catalog import load_lens
+    from lenses.conditions import parse_condition, referenced_choices
+
+    a = quick_chat.index.assessment
+    lens = load_lens(a.lens_alias)
+    checked = set()
+    for qa in a.questions:
+        if qa.risk not in ("HIGH", "MEDIUM") or qa.risk in checked:
+            continue
+        q = lens.question(qa.question_id)
+        chosen = set(qa.selected_choices) | set(qa.not_applicable_choices)
+        held = next(i for i, r in enumerate(q.risk_rules) if r.holds(chosen or {"x"}))
+        better = q.risk_rules[held - 1]
+        missing = referenced_choices(parse_condition(better.condition)) - chosen
+        turn = quick_chat.ask(f"Why is {qa.number} HIGH?")
+        why = next(ln for ln in turn.text.splitlines() if ln.startswith("Why: "))
+        bp = {b.choice_id: b for b in qa.best_practices}
+        assert all(bp[c].bp_id in why for c in missing), (qa.number, why)
+        assert not any(bp[c].bp_id in why for c in chosen if c in bp)
+        assert missing <= _refs(turn, "choice") and qa.question_id in _refs(turn, "question")
+        assert why.endswith(f"so the risk is {qa.risk}.")
+        assert ("(not HIGH)" in turn.text) == (qa.risk != "HIGH")
+        assert ("It is not worse: the lens's MEDIUM rule" in turn.text) == (qa.risk == "MEDIUM")
+        checked.add(qa.risk)
+    assert checked == {"HIGH", "MEDIUM"}
+
+
+YES_NO_PAGE = (
+    "The web tier runs on EC2 instances in two Availability Zones behind an Application Load "
+    "Balancer.\n"
+    "Data at rest is encrypted with AWS KMS customer managed keys.\n"
+    "• AWS WAF on the public API (optional)\n"
+    "• Cross-Region replication is not implemented.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "start", "answered"),
+    [
+        ("Does the design use multiple Availability Zones?", "Yes, the document states it", True),
+        ("Is data encrypted at rest?", "Yes, the document states it", True),
+        ("Is there a WAF?", "Not as a decision of this design", True),
+        ("Is cross-Region replication implemented?", "No, the document says", True),
+        ("Is there a NAT gateway?", "The document does not state it", False),
+    ],
+)
+def test_yes_no_questions_answer_from_the_documents_statements(
+    review_of, notes, question: str, start: str, answered: bool
+) -> None:  # type: ignore[no-untyped-def]
+    chat = ReviewChat(review_of(DR, "quick"), design_page(YES_NO_PAGE), notes)
+    turn = chat.ask(question)
+    assert turn.text.startswith(start) and turn.answered is answered
+    if answered:
+        assert _refs(turn, "page") == {"2"}
+        quoted = [ln for ln in turn.text.splitlines() if ln.startswith("- \u201c")]
+        assert quoted and all(ln[3:].split("\u201d")[0] in YES_NO_PAGE for ln in quoted)
+    else:
+        assert not _refs(turn, "page")
+
+
+def test_yes_no_on_the_design_documents(review_of, notes) -> None:  # type: ignore[no-untyped-def]
+    from tests.reviews.conftest import IDP
+
+    dr = ReviewChat(review_of(DR, "quick"), extracted(DR), notes)
+    assert dr.ask("Is there a WAF?").text.startswith("The document does not state it")
+    at_rest = dr.ask("Is data encrypted at rest?")
+    assert at_rest.text.startswith("Yes") and "sec_protect_data_rest_encrypt" in _refs(
+        at_rest, "choice"
+    )
+    idp = ReviewChat(review_of(IDP, "quick"), extracted(IDP), notes)
+    waf = idp.ask("Is there a WAF?")
+    assert waf.text.startswith("Not as a decision") and "optional" in waf.text
+
+
+@pytest.mark.parametrize(
+    ("question", "marker"),
+    [
+        ("Why is REL 9 HIGH?", "The lens risk rules"),
+        ("Summarize the review", "The five most important risks"),
+        ("Which quick wins are there for cost?", "quick wins in the improvement plan"),
+        ("Is data encrypted at rest?", "Yes, the document states it"),
+    ],
+)
+def test_bedrock_chat_gets_the_new_groundings(review_of, notes, question: str, marker: str) -> None:  # type: ignore[no-untyped-def]
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    messages = _Capture()
+    with Stubber(client) as stub:
+        stub.add_response(
+            "converse",
+            _converse_response("See [REL 9]."),
+            {"modelId": "m", "system": ANY, "messages": messages, "inferenceConfig": ANY},
+        )
+        chat = ReviewChat(
+            review_of(DR, "quick"), extracted(DR), notes, responder=BedrockResponder(client, "m")
+        )
+        chat.ask(question)
+    context = messages.values[0][-1]["content"][0]["text"]
+    assert "(answer)" in context and marker in context
+    offline = ReviewChat(review_of(DR, "quick"), extracted(DR), notes).ask(question)
+    assert offline.text.splitlines()[-1] in context  # the whole grounded answer, not cut
+
+
+def test_yes_no_about_the_review_or_a_fact_is_routed(quick_chat: ReviewChat) -> None:
+    """A yes/no question naming a question is about the review, not the document."""
+    a = quick_chat.index.assessment
+    qa = next(qa for qa in a.questions if qa.risk == "HIGH")
+    risk = quick_chat.ask(f"Is {qa.number} HIGH?")
+    assert risk.text.startswith(f"{qa.number} {qa.title}: risk HIGH.") and "Why: " in risk.text
+    verdicts = quick_chat.ask(f"Is {qa.number} addressed?")
+    assert "Why: " not in verdicts.text and qa.question_id in _refs(verdicts, "question")
+    rpo = quick_chat.ask("Does the document state the RPO?")
+    assert rpo.text.startswith("Yes, the document states it") and "60" in rpo.text
+    replicated = quick_chat.ask("Is the Aurora database replicated to the DR Region?")
+    assert (
+        replicated.text.startswith("Yes") and "Aurora Global Database replicates" in replicated.text
+    )

@@ -3,7 +3,16 @@ facts."""
 
 from __future__ import annotations
 
-from reviews.document import qualifiers_of, roles_named, shows_for, understand
+import pytest
+
+from reviews.document import (
+    bind_durations,
+    qualifiers_of,
+    roles_named,
+    shows_for,
+    summary,
+    understand,
+)
 from reviews.models import DocumentText, PageText
 from tests.reviews.conftest import DR, IDP, design_page, extracted
 
@@ -83,7 +92,13 @@ def test_design_documents_facts_and_no_heading_evidence() -> None:
     assert {f.value for f in dr.fact("rpo")} >= {"60 minutes"}
     assert {f.value for f in dr.fact("rto")} >= {"15 minutes"}
     assert {f.value for f in dr.fact("regions")} >= {"us-east-1", "us-west-2"}
+    # "15-minute RTO and 60-minute RPO": each duration belongs to its own metric
+    rto = {f.value.replace("-", " ").rstrip("s") for f in dr.fact("rto")}
+    rpo = {f.value.replace("-", " ").rstrip("s") for f in dr.fact("rpo")}
+    assert "60 minute" not in rto and "15 minute" not in rpo
     idp = understand(extracted(IDP))
+    assert {f.value for f in idp.fact("rto")} == {"8 hours"}  # "8-hour RTO", "RTO | 8 hours"
+    assert {f.value for f in idp.fact("rpo")} == {"4 hours"}
     warm = [s for s in idp.statements if "Warm standby" in s.text]
     assert warm and all(not s.present for s in warm)  # "(optional, Phase 2)"
     for model in (dr, idp):
@@ -347,3 +362,97 @@ def test_design_documents_sections_nest_like_their_markdown() -> None:
     ):
         model = understand(extracted(name))
         assert _by_text(model, statement).section[-len(path) :] == path, name
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "pairs"),
+    [
+        (
+            "15-minute RTO and 60-minute RPO requirements",
+            False,
+            [("rto", "15 minutes"), ("rpo", "60 minutes")],
+        ),
+        (
+            "8-hour RTO, 4-hour RPO requirements apply",
+            False,
+            [("rto", "8 hours"), ("rpo", "4 hours")],
+        ),
+        ("RTO/RPO of 15 minutes/1 hour", False, [("rto", "15 minutes"), ("rpo", "1 hour")]),
+        ("15 min / 60 min RTO/RPO", False, [("rto", "15 minutes"), ("rpo", "60 minutes")]),
+        (
+            "RTO and RPO of 4 hours and 1 hour respectively",
+            False,
+            [("rto", "4 hours"), ("rpo", "1 hour")],
+        ),
+        ("RTO: 15 minutes, RPO: 60 minutes", False, [("rto", "15 minutes"), ("rpo", "60 minutes")]),
+        ("RTO 15 minutes RPO 60 minutes", False, [("rto", "15 minutes"), ("rpo", "60 minutes")]),
+        ("15 minutes RTO 60 minutes RPO", False, [("rto", "15 minutes"), ("rpo", "60 minutes")]),
+        ("RPO: 2 hours. The RTO is 30 minutes", False, [("rpo", "2 hours"), ("rto", "30 minutes")]),
+        (
+            "RTO of 15 minutes and 60-minute RPO",
+            False,
+            [("rto", "15 minutes"), ("rpo", "60 minutes")],
+        ),
+        (
+            "recovery time objective of 2 hours and recovery point objective of 15 minutes",
+            False,
+            [("rto", "2 hours"), ("rpo", "15 minutes")],
+        ),
+        (
+            "RPO achieved: Maximum 60 minutes data loss (target: 45 minutes)",
+            False,
+            [("rpo", "60 minutes"), ("rpo", "45 minutes")],
+        ),
+        ("RTO/RPO targets: 15 minutes", False, []),  # which one? ambiguous: not guessed
+        ("The RTO is recorded in the runbook, reviewed on a cycle of 30 days", False, []),
+        # table rows, read as "column: value" statements
+        (
+            "Metric: RTO; Target: 15 minutes; Measurement: DR failover testing",
+            True,
+            [("rto", "15 minutes")],
+        ),
+        (
+            "Component: Aurora; RTO: 15 min; RPO: 5 min",
+            True,
+            [("rto", "15 minutes"), ("rpo", "5 minutes")],
+        ),
+        (
+            "Framework: SOC 2; Requirement: RTO/RPO defined; Implementation: 15-minute RTO, 60-minute RPO",
+            True,
+            [("rto", "15 minutes"), ("rpo", "60 minutes")],
+        ),
+    ],
+)
+def test_each_duration_binds_to_its_own_metric(
+    text: str, row: bool, pairs: list[tuple[str, str]]
+) -> None:
+    assert bind_durations(text, row=row) == pairs
+
+
+def test_row_facts_bind_by_column() -> None:
+    """A table with RTO and RPO columns: each row's durations go to their column's metric."""
+    doc = design_page("Tier RTO RPO\nWeb 15 minutes 60 minutes\n")
+    doc.pages[1].tables = [[["Tier", "RTO", "RPO"], ["Web", "15 minutes", "60 minutes"]]]
+    model = understand(doc)
+    assert {(f.name, f.value) for f in model.facts if f.name in ("rto", "rpo")} == {
+        ("rto", "15 minutes"),
+        ("rpo", "60 minutes"),
+    }
+
+
+def test_workload_sentence_skips_title_lines() -> None:
+    for name in (DR, IDP):
+        workload, _ = summary(understand(extracted(name)))
+        assert workload.startswith("This document provides the comprehensive technical design")
+
+
+def test_durations_are_spelled_one_way() -> None:
+    from reviews.document import duration_value
+
+    assert [duration_value(t) for t in ("15-minute", "60 min", "1 hr", "2h", "<1 second")] == [
+        "15 minutes",
+        "60 minutes",
+        "1 hour",
+        "2 hours",
+        "<1 second",
+    ]
