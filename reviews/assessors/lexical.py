@@ -298,8 +298,6 @@ IMPL_CAP = 2.0
 IMPL_RANK_WEIGHT = 1.0
 MAX_GRAM = 6  # longest phrase looked up in a statement's n-gram set (longer: scanned)
 CONTEXT_WEIGHT = 0.5
-NAMES_ARE_NOT_WORDS = True
-OWN_ACRONYMS = True
 RELEVANT_STATEMENTS = 12  # statements a model assessor is shown per question
 TITLE_WEIGHT = 3.0
 STOPWORDS = BASE_STOPWORDS | frozenset(
@@ -358,27 +356,9 @@ def content(words: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-#: a run of word parts joined by hyphens or underscores, placeholders (``{env}``) included
-_JOINED = re.compile(r"(?<![\w{}.-])(?:\{?[A-Za-z0-9]+\}?[-_])+\{?[A-Za-z0-9]+\}?(?![\w{}-])")
-_SERIAL = re.compile(r"0\d+")
-
-
-def identifier(joined: str) -> bool:
-    """True when a hyphen/underscore-joined run of parts is an identifier rather than words:
-    three or more parts with a digit or a ``{placeholder}`` (a resource name
-    ``prod-idp-documents-123456789``, a code ``CC-IDP-001``, a Region ``us-east-1``, a naming
-    pattern ``{env}-{app}-{tier}``), or any part a zero-led number (a serial ``IDP-001``, a
-    date). ``AES-256``, ``15-minute``, ``Multi-AZ`` and ``point-in-time`` are words."""
-    parts = re.split(r"[-_]", joined)
-    marked = any(c.isdigit() or c == "{" for c in joined)
-    return (len(parts) >= 3 and marked) or any(_SERIAL.fullmatch(p) for p in parts)
-
-
 @lru_cache(maxsize=65536)
 def content_of(text: str) -> tuple[str, ...]:
-    """The content stems of a text (cached); the words of an identifier (:func:`identifier`)
-    are not words of the text (the "IDP" of ``CC-IDP-001`` is no identity provider)."""
-    text = _JOINED.sub(lambda m: " " if identifier(m.group(0)) else m.group(0), text)
+    """The content stems of a text (cached)."""
     return content([w.lower() for w in _WORD.findall(text)])
 
 
@@ -391,7 +371,6 @@ class Corpus:
     acronyms: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
     listed: Counter[tuple[str, ...]] = field(default_factory=Counter)
     topics: TopicModel | None = None
-    names: re.Pattern[str] | None = None
 
     def idf(self, word: str) -> float:
         """Smoothed inverse note frequency (BM25's, floored at 0)."""
@@ -421,51 +400,14 @@ def build_corpus(notes: list[GuidanceNote]) -> Corpus:
             grams |= ngrams(content_of(text))
         listed.update(grams)
         for text in (note.good, *note.signals, *note.gaps):
-            acronyms.update(defined_acronyms(text))
+            for m in _ACRONYM.finditer(text):
+                long, short = content_of(m.group(1)), content_of(m.group(2))
+                words = long[-len(m.group(2)) :] if len(long) > len(m.group(2)) else long
+                if short and words and "".join(w[0] for w in words) == short[0][: len(words)]:
+                    acronyms[short] = words
     return Corpus(
-        notes=len(notes),
-        df=df,
-        acronyms=acronyms,
-        listed=listed,
-        topics=build_topics(notes),
-        names=names_pattern(notes),
+        notes=len(notes), df=df, acronyms=acronyms, listed=listed, topics=build_topics(notes)
     )
-
-
-def names_pattern(notes: list[GuidanceNote]) -> re.Pattern[str] | None:
-    """The multi-word product and feature names the notes list (signals and implementation
-    phrases of two or more capitalised words, :func:`name_words`: ``Step Functions``,
-    ``Secrets Manager``) as written with their capitals (a plural "s" aside), longest first;
-    None when the notes list none."""
-    names = {
-        p.strip()
-        for n in notes
-        for p in (*n.signals, *n.implementations)
-        if len(name_words(p)) >= 2
-    }
-    if not names:
-        return None
-    alts = [
-        r"\s+".join(
-            re.escape(w) + ("s?" if i == len(p.split()) - 1 else "")
-            for i, w in enumerate(p.split())
-        )
-        for p in sorted(names, key=len, reverse=True)
-    ]
-    return re.compile(r"(?<![\w-])(?:" + "|".join(alts) + r")(?![\w-])")
-
-
-def defined_acronyms(text: str) -> dict[tuple[str, ...], tuple[str, ...]]:
-    """The acronyms ``text`` defines, "words (ACRONYM)" whose last words' initials spell it:
-    acronym stems -> the words' stems (``Intelligent Document Processing (IDP)`` ->
-    ``("idp",) -> ("intellig", "document", "process")``)."""
-    out: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for m in _ACRONYM.finditer(text):
-        long, short = content_of(m.group(1)), content_of(m.group(2))
-        words = long[-len(m.group(2)) :] if len(long) > len(m.group(2)) else long
-        if short and words and "".join(w[0] for w in words) == short[0][: len(words)]:
-            out[short] = words
-    return out
 
 
 def ngrams(tokens: tuple[str, ...], longest: int = MAX_GRAM) -> set[tuple[str, ...]]:
@@ -565,32 +507,6 @@ class DocumentViews:
     share: dict[str, float]
     deep: bool
     _phrase_share: dict[tuple[str, ...], float] = field(default_factory=dict, repr=False)
-    _plain: dict[int, frozenset[str]] = field(default_factory=dict, repr=False)
-    defined: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
-
-    def foreign(self, form: tuple[str, ...], note_words: set[str], corpus: Corpus) -> bool:
-        """True when ``form`` is an acronym this document defines for words the practice's
-        note never uses (nor the notes' own expansion of it): in a document about
-        "Intelligent Document Processing (IDP)", "IDP" is no identity provider."""
-        words = self.defined.get(form)
-        return (
-            OWN_ACRONYMS
-            and words is not None
-            and corpus.acronyms.get(form) != words
-            and note_words.isdisjoint(words)
-        )
-
-    def plain(self, view: StatementView, corpus: Corpus) -> frozenset[str]:
-        """The statement's content stems without the words of the product names it writes
-        (:attr:`Corpus.names`): "Step Functions" is no "functionality", "Secrets Manager" no
-        secret management; the names themselves still match as concepts (cached)."""
-        key = view.stmt.index
-        if key not in self._plain:
-            if not NAMES_ARE_NOT_WORDS or corpus.names is None:
-                self._plain[key] = frozenset(view.tokens)
-            else:
-                self._plain[key] = frozenset(content_of(corpus.names.sub(" ; ", view.stmt.text)))
-        return self._plain[key]
 
     def phrase_share(self, form: tuple[str, ...]) -> float:
         """Share of the present statements containing ``form`` contiguously (cached)."""
@@ -621,10 +537,7 @@ def document_views(model: DocumentModel, deep: bool) -> DocumentViews:
                 context.update(content_of(heading))
             context -= set(toks[s.index])
         views.append(StatementView(s, toks[s.index], frozenset(context)))
-    defined: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for s in model.statements:
-        defined.update(defined_acronyms(s.text))
-    return DocumentViews(views=views, share=share, deep=deep, defined=defined)
+    return DocumentViews(views=views, share=share, deep=deep)
 
 
 @dataclass
@@ -706,22 +619,11 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
     title = {word: corpus.idf(word) for word in content_of(note.title)}
     title_total = sum(title.values()) or 1.0
     cover: dict[int, float] = {}
-    note_words = set(content_of(note_text(note)))
-    cons = [
-        Concept(c.signal, forms, c.weight)
-        for c in concepts(note, corpus)
-        if (forms := [f for f in c.forms if not views.foreign(f, note_words, corpus)])
-    ]
+    cons = concepts(note, corpus)
     impls = [
         Concept(c.signal, forms, c.weight)
         for c in implementations(note, corpus)
-        if (
-            forms := [
-                f
-                for f in c.forms
-                if _usable(f, corpus, views) and not views.foreign(f, note_words, corpus)
-            ]
-        )
+        if (forms := [f for f in c.forms if _usable(f, corpus, views)])
     ]
     impl_query = {
         w: corpus.idf(w)
@@ -741,14 +643,13 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
     matched_views: list[StatementView] = []
     for view in views.views:
         words = set(view.tokens)
-        plain = views.plain(view, corpus)
         hits: list[str] = []
         impl_hits: list[Concept] = []
         if not words.isdisjoint(cons_words):  # every match needs one of its words here
             hits = [c.signal for c in cons if _found(c, view, corpus, views)]
         if not words.isdisjoint(impl_words):
             impl_hits = [c for c in impls if _found(c, view, corpus, views)]
-        sim = sum(w for q, w in query.items() if q in plain) / total
+        sim = sum(w for q, w in query.items() if q in words) / total
         if views.deep and view.context:
             sim += (
                 CONTEXT_WEIGHT
@@ -757,7 +658,7 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
             )
         sims.append(sim)
         best_impl_sim = max(
-            best_impl_sim, sum(w for q, w in impl_query.items() if q in plain) / impl_total
+            best_impl_sim, sum(w for q, w in impl_query.items() if q in words) / impl_total
         )
         if hits:
             matched_any.update(hits)
@@ -770,7 +671,7 @@ def practice_evidence(note: GuidanceNote, views: DocumentViews, corpus: Corpus) 
             ranked.append(
                 (view.stmt, len(hits) + sim + IMPL_RANK_WEIGHT * lift, hits + _names(impl_hits))
             )
-            cover[view.stmt.index] = sum(w for q, w in title.items() if q in plain) / title_total
+            cover[view.stmt.index] = sum(w for q, w in title.items() if q in words) / title_total
     roles = roles_named(note.title)
     showing = frozenset(s.index for s, _, _ in ranked if shows_for(s, roles))
     ranked.sort(key=lambda r: (-r[1], r[0].index))
@@ -862,54 +763,13 @@ def _whole_word(word: str) -> re.Pattern[str]:
 def _found(concept: Concept, view: StatementView, corpus: Corpus, views: DocumentViews) -> bool:
     """True when one of the concept's forms matches the statement (:func:`_matches`); its own
     form (not an acronym alternative) only where the statement writes a name's words
-    (:func:`written`) and, for a one-word form, the word itself (:func:`same_derivation`)
-    outside a product name (:meth:`DocumentViews.plain`) unless the concept is a name."""
+    (:func:`written`)."""
     for n, form in enumerate(concept.forms):
         if _matches(form, view, corpus, views) and (
-            n > 0 or _as_written(concept, form, view, corpus, views)
+            n > 0 or written(name_words(concept.signal), view, views.deep)
         ):
             return True
     return False
-
-
-def _as_written(
-    concept: Concept,
-    form: tuple[str, ...],
-    view: StatementView,
-    corpus: Corpus,
-    views: DocumentViews,
-) -> bool:
-    name = name_words(concept.signal)
-    if not written(name, view, views.deep):
-        return False
-    if len(form) > 1:
-        return True
-    if not same_derivation(concept.signal, view.stmt.text, form[0]):
-        return False
-    return bool(name) or form[0] in views.plain(view, corpus)
-
-
-#: derivational suffixes that make an abstract noun of another meaning from the same stem
-#: ("criticality" is not "critical", "documentation" not "document", "elasticity" not "elastic")
-DERIVATIONS = ("ity", "ation")
-
-
-def _derivation(word: str) -> str:
-    w = word.lower()
-    w = w[:-3] + "y" if w.endswith("ies") else w.removesuffix("s")
-    return next((d for d in DERIVATIONS if w.endswith(d)), "")
-
-
-def same_derivation(signal: str, text: str, stem: str) -> bool:
-    """True when ``text`` writes a word of stem ``stem`` with the derivational suffix
-    (:data:`DERIVATIONS`, or none) of the signal's word of that stem: Snowball stems
-    derivations alike ("criticality" and "critical" -> "critic"), and a one-word concept is
-    the word, not its family. True when the signal has no word of that stem (an alternative
-    spelling)."""
-    own = {_derivation(w) for w in _WORD.findall(signal) if content_of(w) == (stem,)}
-    if not own:
-        return True
-    return any(_derivation(w) in own for w in _WORD.findall(text) if content_of(w) == (stem,))
 
 
 def _matches(

@@ -17,9 +17,7 @@ from reviews.assessors.lexical import (
     content_of,
     document_views,
     name_words,
-    names_pattern,
     practice_evidence,
-    same_derivation,
 )
 from reviews.document import understand
 from reviews.models import DocumentText, PageText
@@ -331,54 +329,3 @@ def test_an_acronym_form_of_a_name_is_not_held_to_its_words() -> None:
     )
     page = "Operations\n" + _LINES + "• The ALB spreads requests over two zones\n"
     assert _evidence(notes[0], notes, page).matched == ["Application Load Balancer"]
-
-
-def test_the_words_of_an_identifier_are_not_words_of_the_statement() -> None:
-    """A resource name, code, Region or naming pattern is one identifier, not words: the "IDP"
-    of ``CC-IDP-001`` is no identity provider; ``AES-256``, ``15-minute`` and
-    ``point-in-time`` stay words."""
-    assert content_of("CostCenter | Yes | CC-IDP-001") == content_of("CostCenter | Yes")
-    assert content_of("bucket prod-idp-documents-123456789") == ("bucket",)
-    assert content_of("Pattern {env}-{app}-{tier}-sg") == ("pattern",)
-    assert content_of("Primary Region us-east-1") == ("primari", "region")
-    assert content_of("serial IDP-001") == ("serial",)
-    assert content_of("AES-256 encryption") == content_of("AES 256 encryption")
-    assert content_of("15-minute RPO") == ("15", "minut", "rpo")
-    assert content_of("point-in-time recovery") == content_of("point in time recovery")
-    notes = _notes_with(["IdP"])
-    page = "Operations\n" + _LINES
-    code = _evidence(notes[0], notes, page + "• Tag CostCenter on every resource: CC-IDP-001\n")
-    assert code.implemented == []
-    word = _evidence(notes[0], notes, page + "• Staff sign in through the corporate IdP\n")
-    assert word.implemented == ["IdP"]
-
-
-def test_an_acronym_the_document_defines_for_other_words_is_its_own() -> None:
-    """A document about "Intelligent Document Processing (IDP)" writes IDP for its workload:
-    the acronym no longer shows a practice whose note never uses those words (an identity
-    provider), and still shows one whose note does."""
-    notes = _notes_with(["IdP"])
-    more = "".join(f"• Queue {i} buffers jobs for worker {i}\n" for i in range(20))
-    page = "Operations\n" + _LINES + more + "• Staff sign in through the corporate IdP\n"
-    own = "This design covers the Intelligent Document Processing (IDP) platform.\n"
-    assert _evidence(notes[0], notes, page).implemented == ["IdP"]
-    assert _evidence(notes[0], notes, own + page).implemented == []
-    notes[0] = notes[0].model_copy(update={"good": "Uploads are read by document processing."})
-    assert _evidence(notes[0], notes, own + page).implemented == ["IdP"]
-
-
-def test_a_one_word_concept_is_the_word_not_its_derivations() -> None:
-    """Snowball stems "criticality" and "critical" alike; a one-word concept needs its own
-    derivation (an inflection aside)."""
-    assert not same_derivation("criticality", "Protect the critical web tier", "critic")
-    assert same_derivation("criticality", "Workload criticalities: tier 1", "critic")
-    assert not same_derivation("documentation", "This document provides", "document")
-    assert same_derivation("tagging", "Tag: Environment", "tag")
-
-
-def test_the_words_of_a_listed_product_name_are_not_ordinary_words() -> None:
-    notes = _notes_with(["Secrets Manager", "rate limiting"])
-    pattern = names_pattern(notes)
-    assert pattern is not None
-    assert pattern.sub(";", "Keys kept in AWS Secrets Manager") == "Keys kept in AWS ;"
-    assert pattern.sub(";", "a secrets manager process") == "a secrets manager process"
