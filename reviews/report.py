@@ -147,17 +147,31 @@ def _guidance(assessment: Assessment) -> dict[str, str]:
         return {}
 
 
+def _fact_key(value: str) -> str:
+    """A fact value's identity: case, plural "s", spaces and hyphens ignored ("Backup" and
+    "backups", "Multi-AZ" and "multi AZ" are one value)."""
+    words = re.findall(r"[a-z0-9.]+", value.lower())
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words)
+
+
 def _facts(assessment: Assessment) -> list[dict[str, object]]:
-    """Key facts grouped by label: values (first 4) and their pages."""
+    """Key facts grouped by label: distinct values (the first 4, see :func:`_fact_key`) and
+    every page that states one of them, in order."""
     grouped: dict[str, dict[str, object]] = {}
+    keys: dict[str, set[str]] = {}
     for f in assessment.facts:
         row = grouped.setdefault(f.label, {"label": f.label, "values": [], "pages": []})
         values, pages = row["values"], row["pages"]
         assert isinstance(values, list) and isinstance(pages, list)
-        if len(values) < 4 and f.value.lower() not in {str(v).lower() for v in values}:
+        seen = keys.setdefault(f.label, set())
+        key = _fact_key(f.value)
+        if key not in seen:
+            if len(values) >= 4:
+                continue
+            seen.add(key)
             values.append(f.value)
-            if f.page not in pages:
-                pages.append(f.page)
+        if f.page not in pages:
+            pages.append(f.page)
     return list(grouped.values())
 
 

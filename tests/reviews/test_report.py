@@ -105,3 +105,27 @@ def test_json_round_trips_and_csv_has_one_row_per_best_practice(review_of, tmp_p
     assert sorted(p.name for p in paths.values()) == sorted(
         f"review-{a.review_id}.{ext}" for ext in ("md", "html", "json", "csv")
     )
+
+
+def test_summary_facts_merge_spellings_and_keep_every_page(review_of) -> None:  # type: ignore[no-untyped-def]
+    from reviews.models import DesignFact
+    from reviews.report import executive_summary
+
+    base = review_of(DR, "quick")
+
+    def fact(value: str, page: int) -> DesignFact:
+        return DesignFact(name="backups", label="Backups", value=value, page=page, quote=value)
+
+    a = base.model_copy(
+        update={
+            "facts": [
+                fact("Backup", 5),
+                fact("backups", 8),  # one value spelt twice: no second entry, its page kept
+                fact("snapshot", 8),
+                fact("Backup", 10),
+            ]
+        }
+    )
+    (row,) = executive_summary(a)["facts"]
+    assert row["values"] == ["Backup", "snapshot"]
+    assert row["pages"] == [5, 8, 10]
