@@ -39,7 +39,6 @@ sentence quotes, never a verdict.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -48,9 +47,9 @@ from reviews.assessors.lexical import (
     SPECIFIC_SHARE,
     Corpus,
     DocumentViews,
-    build_corpus,
     concepts,
     content_of,
+    corpus_for,
     document_views,
     practice_evidence,
 )
@@ -185,34 +184,14 @@ class DocumentGaps:
 
 
 _CACHE: dict[tuple[str, int], DocumentGaps] = {}
-_CORPORA: dict[int, Corpus] = {}
 _CACHE_LOCK = threading.Lock()
-
-
-def _notes_key(notes: list[GuidanceNote]) -> int:
-    return hash(tuple((n.choice_id, n.title, n.good, tuple(n.signals)) for n in notes))
-
-
-def corpus_for(notes: list[GuidanceNote]) -> Corpus:
-    """The guidance corpus of ``notes`` (:func:`reviews.assessors.lexical.build_corpus`, a few
-    seconds), built once per process for the same notes."""
-    key = _notes_key(notes)
-    with _CACHE_LOCK:
-        found = _CORPORA.get(key)
-    if found is None:
-        found = build_corpus(notes)
-        with _CACHE_LOCK:
-            if len(_CORPORA) >= 4:
-                _CORPORA.clear()
-            _CORPORA[key] = found
-    return found
 
 
 def gaps_for(doc: DocumentText, notes: list[GuidanceNote]) -> DocumentGaps:
     """The :class:`DocumentGaps` of ``doc`` (one per extracted text and guidance, last few
     kept: the question tasks of one review share it). The key is the whole extraction, not the
     file's digest: one file read by two extractors (or re-extracted) gives other statements."""
-    key = (hashlib.sha256(doc.model_dump_json().encode()).hexdigest(), _notes_key(notes))
+    key = (doc.fingerprint(), hash(tuple(n.model_dump_json() for n in notes)))
     with _CACHE_LOCK:
         found = _CACHE.get(key)
     if found is not None:

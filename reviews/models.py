@@ -18,6 +18,7 @@ Risk values are the WA Tool's (``HIGH``, ``MEDIUM``, ``NONE``, ``NOT_APPLICABLE`
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Literal
@@ -105,6 +106,12 @@ class DocumentText(Model):
     def chars(self) -> int:
         """Characters of text over all pages."""
         return sum(len(p.text) for p in self.pages)
+
+    def fingerprint(self) -> str:
+        """SHA-256 hex digest of the whole extraction (extractor, pages' text, tables and
+        headings). Unlike :attr:`sha256` (the file's digest), one file read by two extractors,
+        or re-extracted, gives two fingerprints: the key for anything built from the text."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
     @property
     def words(self) -> int:

@@ -54,7 +54,7 @@ from reviews.assess import (
 from reviews.assessors.lexical import (
     RELEVANT_STATEMENTS,
     Corpus,
-    build_corpus,
+    corpus_for,
     relevant_statements,
 )
 from reviews.document import Statement, understand
@@ -325,7 +325,7 @@ class BedrockAssessor(Assessor):
                     notes = load_guidance(self.lens)
                 except (LensError, OSError):  # a partial or custom lens without its notes
                     notes = fallback
-                self._lexical = build_corpus(notes)
+                self._lexical = corpus_for(notes)
             return self._lexical
 
     def assess(

@@ -55,10 +55,10 @@ from reviews.assessors.lexical import (
     Corpus,
     DocumentViews,
     PracticeEvidence,
-    build_corpus,
     concepts,
     contains,
     content_of,
+    corpus_for,
     document_views,
     implementations,
     practice_evidence,
@@ -117,7 +117,7 @@ class HeuristicAssessor(Assessor):
         notes: list[GuidanceNote] | None = None,
         calibration: dict[str, Calibration] | None = None,
     ) -> None:
-        self._corpus = build_corpus(notes) if notes else None
+        self._corpus = corpus_for(notes) if notes else None
         self._shared = shared_signals(notes) if notes else None
         self.calibration = calibration or SHIPPED
         self._models: dict[str, DocumentModel] = {}
@@ -126,7 +126,7 @@ class HeuristicAssessor(Assessor):
 
     def model(self, doc: DocumentText) -> DocumentModel:
         """The document's statements and facts (built once per document, thread-safe)."""
-        key = doc.sha256 + str(len(doc.pages)) + str(doc.chars)
+        key = doc.fingerprint()
         with self._lock:
             if key not in self._models:
                 self._models[key] = understand(doc)
@@ -135,7 +135,7 @@ class HeuristicAssessor(Assessor):
     def views(self, doc: DocumentText, deep: bool) -> DocumentViews:
         """Token views of the present statements for one mode (built once)."""
         model = self.model(doc)
-        key = (doc.sha256 + str(len(doc.pages)) + str(doc.chars), deep)
+        key = (doc.fingerprint(), deep)
         with self._lock:
             if key not in self._views:
                 self._views[key] = document_views(model, deep)
@@ -154,7 +154,7 @@ class HeuristicAssessor(Assessor):
                         notes = []
                 if not notes:
                     notes = [n for g in guidance.values() for n in g.notes.values()]
-                self._corpus = build_corpus(notes)
+                self._corpus = corpus_for(notes)
                 self._shared = shared_signals(notes)
             return self._corpus
 

@@ -437,6 +437,26 @@ def build_corpus(notes: list[GuidanceNote]) -> Corpus:
     )
 
 
+_CORPORA: dict[int, Corpus] = {}
+_CORPORA_LOCK = threading.Lock()
+
+
+def corpus_for(notes: list[GuidanceNote]) -> Corpus:
+    """:func:`build_corpus` of ``notes`` (a few seconds), built once per process for the same
+    notes (keyed by the notes' whole content; the last four kept) and shared by the assessors
+    and the plan's sentences. Treat the result as read-only."""
+    key = hash(tuple(n.model_dump_json() for n in notes))
+    with _CORPORA_LOCK:
+        found = _CORPORA.get(key)
+    if found is None:
+        found = build_corpus(notes)
+        with _CORPORA_LOCK:
+            if len(_CORPORA) >= 4:
+                _CORPORA.clear()
+            _CORPORA[key] = found
+    return found
+
+
 def ngrams(tokens: tuple[str, ...], longest: int = MAX_GRAM) -> set[tuple[str, ...]]:
     """Every contiguous run of 1 to ``longest`` tokens."""
     return {

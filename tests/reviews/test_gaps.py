@@ -145,3 +145,24 @@ def test_one_file_extracted_two_ways_gets_two_readings(notes: list[GuidanceNote]
     ]
     assert shown[0] is not None and "Aurora" in shown[0].statement.display
     assert shown[1] is not None and "DynamoDB" in shown[1].statement.display
+
+
+def test_the_assessor_reads_each_extraction_of_one_file_anew() -> None:
+    """The offline assessor's per-document cache has the same key (the extraction's
+    fingerprint): a re-extraction of one file is not answered from the first reading."""
+    from reviews.assessors.heuristic import HeuristicAssessor
+
+    first = design_page("Backup: Aurora automated backups with 7-day retention.\n")
+    second = first.model_copy(
+        update={
+            "pages": [
+                first.pages[0],
+                first.pages[1].model_copy(
+                    update={"text": "Backup: DynamoDB point-in-time recovery enabled daily.\n"}
+                ),
+            ]
+        }
+    )
+    assessor = HeuristicAssessor()
+    texts = [" ".join(s.display for s in assessor.model(doc).statements) for doc in (first, second)]
+    assert "Aurora" in texts[0] and "DynamoDB" in texts[1]
