@@ -9,6 +9,7 @@ import pytest
 
 from lenses.catalog import GuidanceNote
 from reviews.gaps import DocumentGaps
+from reviews.models import DocumentText
 from reviews.plan import gap_sentence
 from tests.reviews.conftest import DR, design_page, extracted
 
@@ -119,11 +120,8 @@ def test_plan_quotes_are_real_and_on_topic_on_the_dr_document(review_of, notes) 
     assert "Route 53" not in rel2.text
 
 
-def test_one_file_extracted_two_ways_gets_two_readings(notes: list[GuidanceNote]) -> None:
-    """The cache is keyed by the extraction, not the file digest: a second extraction of the
-    same file (same digest, page count and length) must not reuse the first one's statements."""
-    from reviews.gaps import gaps_for
-
+def _one_file_extracted_twice() -> tuple[DocumentText, DocumentText]:
+    """Two extractions of one file: same digest, page count and length, other text."""
     first = design_page("Backup: Aurora automated backups with 7-day retention.\n")
     second = first.model_copy(
         update={
@@ -135,14 +133,21 @@ def test_one_file_extracted_two_ways_gets_two_readings(notes: list[GuidanceNote]
             ]
         }
     )
+    return first, second
+
+
+def test_one_file_extracted_two_ways_gets_two_readings(notes: list[GuidanceNote]) -> None:
+    """The cache is keyed by the extraction, not the file digest: a second extraction of the
+    same file (same digest, page count and length) must not reuse the first one's statements."""
+    from reviews.gaps import gaps_for
+
+    first, second = _one_file_extracted_twice()
     assert (first.sha256, first.chars, len(first.pages)) == (
         second.sha256,
         second.chars,
         len(second.pages),
     )
-    shown = [
-        gaps_for(doc, notes).relevant(_note(notes, "REL09-BP02")) for doc in (first, second)
-    ]
+    shown = [gaps_for(doc, notes).relevant(_note(notes, "REL09-BP02")) for doc in (first, second)]
     assert shown[0] is not None and "Aurora" in shown[0].statement.display
     assert shown[1] is not None and "DynamoDB" in shown[1].statement.display
 
@@ -152,17 +157,7 @@ def test_the_assessor_reads_each_extraction_of_one_file_anew() -> None:
     fingerprint): a re-extraction of one file is not answered from the first reading."""
     from reviews.assessors.heuristic import HeuristicAssessor
 
-    first = design_page("Backup: Aurora automated backups with 7-day retention.\n")
-    second = first.model_copy(
-        update={
-            "pages": [
-                first.pages[0],
-                first.pages[1].model_copy(
-                    update={"text": "Backup: DynamoDB point-in-time recovery enabled daily.\n"}
-                ),
-            ]
-        }
-    )
+    first, second = _one_file_extracted_twice()
     assessor = HeuristicAssessor()
     texts = [" ".join(s.display for s in assessor.model(doc).statements) for doc in (first, second)]
     assert "Aurora" in texts[0] and "DynamoDB" in texts[1]
