@@ -1,11 +1,25 @@
 """The Bedrock assessor: Converse with structured output through a forced tool.
 
-Request (Bedrock Runtime ``Converse``): ``system`` = the rules (``assess_system.md.j2``),
-``messages`` = one user turn listing the unit's questions, their best practices, the retrieved
-guidance, the document's statements most relevant to each question (section path and qualifiers
-such as ``future`` or ``optional`` shown, :func:`reviews.assessors.lexical.relevant_statements`)
-and the document pages; document and guidance are wrapped in nonce-delimited
-``<untrusted-data-…>`` tags after sanitising (:mod:`agent.untrusted`). ``toolConfig`` holds one
+Request (Bedrock Runtime ``Converse``), document first: ``system`` = the rules
+(``assess_system.md.j2``), ``messages`` = one user turn of content blocks ``[document,
+cachePoint, unit]``: the document block (a one-line intro and the pages, :func:`document_block`:
+byte-identical for every unit of a review, since the assessor's nonce is fixed), then the unit's
+questions, their best practices, the retrieved guidance, the document's statements most
+relevant to each question (section path and qualifiers such as ``future`` or ``optional``
+shown, :func:`reviews.assessors.lexical.relevant_statements`) and a one-line reminder of the
+task. Long document first and the query last is Anthropic's advice for long-context prompts
+("Put longform data at the top", https://docs.claude.com/en/docs/build-with-claude/prompt-engineering/long-context-tips);
+it also makes the document part of the prefix every unit shares. Document, statements and
+guidance are wrapped in nonce-delimited ``<untrusted-data-…>`` tags after sanitising
+(:mod:`agent.untrusted`).
+
+Prompt caching: where the model caches (:func:`tools.aws.models.prompt_caching`), a
+``{"cachePoint": {"type": "default"}}`` block follows the tool spec (where the family caches
+``tools``), the system prompt and the document block, each only when the tokens since the
+previous checkpoint, estimated as characters / 4, reach the model's minimum
+(:func:`tools.aws.models.cache_checkpoints`; a checkpoint under the minimum would be ignored,
+not rejected). Other models get the same content order without checkpoints. Repair turns are
+appended after the first user turn, so the cached prefix stays the same. ``toolConfig`` holds one
 tool, ``submit_assessment``, whose input schema is generated from :class:`SubmitAssessment`
 (``$ref`` inlined), and ``toolChoice = {"tool": {"name": "submit_assessment"}}`` forces the model
 to answer through it (only for families that accept a forced tool,
@@ -28,6 +42,10 @@ are dropped with a warning, and an ``addressed`` / ``partly`` verdict left witho
 quote becomes ``insufficient_information``. Cited guidance ids that were not retrieved for the
 question are dropped.
 
+Usage: the ``usage`` of every response is summed (:meth:`BedrockAssessor.usage`):
+``inputTokens`` (only the tokens neither read from nor written to the cache), ``outputTokens``,
+``cacheReadInputTokens`` and ``cacheWriteInputTokens``.
+
 Errors are translated by :func:`tools.aws.errors.translate_model` (the one Bedrock error table):
 throttling and brief unavailability raise :class:`ThrottledError`; access, validation, legacy and
 unknown-model errors raise :class:`AssessmentError` naming model, Region and what to pass.
@@ -35,6 +53,7 @@ unknown-model errors raise :class:`AssessmentError` naming model, Region and wha
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -62,13 +81,22 @@ from reviews.errors import AssessmentError
 from reviews.models import ChoiceReason, DocumentText, Mode, Quote, Verdict
 from reviews.render import render_template
 from tools.aws.errors import ThrottledError, translate_model
-from tools.aws.models import output_limit, resolve_model, supports_forced_tool, supports_tool_status
+from tools.aws.models import (
+    CACHE_POINT,
+    cache_checkpoints,
+    estimate_tokens,
+    output_limit,
+    resolve_model,
+    supports_forced_tool,
+    supports_tool_status,
+)
 from tools.errors import ModelError
 from tools.models import Model
 
 TOOL_NAME = "submit_assessment"
 MAX_DOCUMENT_CHARS = 200_000  # about 50k tokens: the document part of one request
 BLOCKED_STOPS = ("guardrail_intervened", "content_filtered")
+DOCUMENT_INTRO = "The design document under review, page by page (the questions follow it):\n"
 
 
 class QuoteIn(Model):
@@ -126,9 +154,9 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def tool_config(model_id: str | None = None) -> dict[str, Any]:
+def tool_config(model_id: str | None = None, *, cache: bool = False) -> dict[str, Any]:
     """The Converse ``toolConfig``: the one tool, forced when ``model_id``'s family accepts a
-    forced tool (or no model is named)."""
+    forced tool (or no model is named); ``cache`` appends a cache checkpoint after the tool."""
     config: dict[str, Any] = {
         "tools": [
             {
@@ -141,6 +169,8 @@ def tool_config(model_id: str | None = None) -> dict[str, Any]:
             }
         ],
     }
+    if cache:
+        config["tools"].append(CACHE_POINT)
     if model_id is None or supports_forced_tool(model_id):
         config["toolChoice"] = {"tool": {"name": TOOL_NAME}}
     return config
@@ -263,20 +293,28 @@ class BedrockAssessor(Assessor):
         self.nonce = nonce or new_nonce()
         self.input_tokens = 0
         self.output_tokens = 0
+        self.cache_read_tokens = 0
+        self.cache_write_tokens = 0
         self._lock = threading.Lock()
         self._lexical: Corpus | None = None
 
     def _where(self) -> str:
         return f"model {self.model_id} in {self.region or 'the default Region'}"
 
-    def converse(self, system: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        """One Converse call; errors translated (see the module docstring)."""
+    def converse(
+        self,
+        system: list[dict[str, Any]],
+        messages: list[dict[str, Any]],
+        tools: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One Converse call (``system`` blocks, ``toolConfig`` = ``tools`` or the plain
+        :func:`tool_config`); errors translated (see the module docstring)."""
         try:
             response: dict[str, Any] = self.client.converse(
                 modelId=self.model_id,
-                system=[{"text": system}],
+                system=system,
                 messages=messages,
-                toolConfig=tool_config(self.model_id),
+                toolConfig=tools or tool_config(self.model_id),
                 inferenceConfig={"maxTokens": self.max_tokens, "temperature": 0.0},
             )
         except (ClientError, BotoCoreError) as exc:
@@ -288,12 +326,31 @@ class BedrockAssessor(Assessor):
         with self._lock:
             self.input_tokens += int(usage.get("inputTokens", 0))
             self.output_tokens += int(usage.get("outputTokens", 0))
+            self.cache_read_tokens += int(usage.get("cacheReadInputTokens", 0))
+            self.cache_write_tokens += int(usage.get("cacheWriteInputTokens", 0))
         return response
+
+    def usage(self) -> dict[str, int]:
+        """Tokens summed over every response so far: ``input_tokens`` (not read from or written
+        to the cache), ``output_tokens``, ``cache_read_tokens``, ``cache_write_tokens``."""
+        with self._lock:
+            return {
+                "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens,
+                "cache_read_tokens": self.cache_read_tokens,
+                "cache_write_tokens": self.cache_write_tokens,
+            }
+
+    def document_text(self, doc: DocumentText) -> str:
+        """The document block of every request of a review: the intro and
+        :func:`document_block` (byte-identical for one document and one assessor)."""
+        return DOCUMENT_INTRO + document_block(doc, self.nonce)
 
     def request_text(
         self, doc: DocumentText, unit: Unit, guidance: dict[str, QuestionGuidance], mode: Mode
     ) -> str:
-        """The user turn of a unit (questions, guidance, relevant statements, document)."""
+        """The unit's part of the user turn (questions, guidance, relevant statements, the
+        reminder of the task); the document block comes before it (:meth:`request`)."""
         model = understand(doc)
         relevant = {
             q.id: statements_block(
@@ -314,8 +371,32 @@ class BedrockAssessor(Assessor):
             mode=mode,
             guidance={q.id: guidance_block(guidance[q.id], self.nonce) for q in unit.questions},
             relevant=relevant,
-            document=document_block(doc, self.nonce),
+            tool_name=TOOL_NAME,
         )
+
+    def request(
+        self, doc: DocumentText, unit: Unit, guidance: dict[str, QuestionGuidance], mode: Mode
+    ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
+        """``(system, toolConfig, first user content)`` of a unit's request, with cache
+        checkpoints where :func:`tools.aws.models.cache_checkpoints` places them (tool spec,
+        system prompt, document; token counts estimated as characters / 4)."""
+        system_text = render_template(
+            "assess_system.md.j2", lens_name=self.lens.name, tool_name=TOOL_NAME, nonce=self.nonce
+        )
+        document = self.document_text(doc)
+        plain = tool_config(self.model_id)
+        on_tools, on_system, on_document = cache_checkpoints(
+            self.model_id,
+            [
+                ("tools", estimate_tokens(json.dumps(plain["tools"]))),
+                ("system", estimate_tokens(system_text)),
+                ("messages", estimate_tokens(document)),
+            ],
+        )
+        system = [{"text": system_text}] + ([CACHE_POINT] if on_system else [])
+        content = [{"text": document}] + ([CACHE_POINT] if on_document else [])
+        content.append({"text": self.request_text(doc, unit, guidance, mode)})
+        return system, tool_config(self.model_id, cache=on_tools), content
 
     def _corpus(self, fallback: list[GuidanceNote]) -> Corpus:
         """Word statistics of the lens's whole guidance (else of the notes at hand)."""
@@ -365,15 +446,11 @@ class BedrockAssessor(Assessor):
         guidance: dict[str, QuestionGuidance],
         mode: Mode,
     ) -> list[QuestionDraft]:
-        system = render_template(
-            "assess_system.md.j2", lens_name=self.lens.name, tool_name=TOOL_NAME, nonce=self.nonce
-        )
-        messages: list[dict[str, Any]] = [
-            {"role": "user", "content": [{"text": self.request_text(doc, unit, guidance, mode)}]}
-        ]
+        system, tools, content = self.request(doc, unit, guidance, mode)
+        messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
         problems: list[str] = []
         for _ in range(self.max_repairs + 1):
-            response = self.converse(system, messages)
+            response = self.converse(system, messages, tools)
             stop = response.get("stopReason")
             if stop == "max_tokens":
                 raise _OutputCut()

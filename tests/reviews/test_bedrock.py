@@ -217,7 +217,9 @@ def test_document_text_only_appears_inside_the_nonce_tags(setup) -> None:  # typ
     with Stubber(client) as stub:
         stub.add_response("converse", _response(_answer()), _expected(request))
         assessor.assess(injected, unit, guidance, "deep")
-    text = request.values[0][0]["content"][0]["text"]
+    content = request.values[0][0]["content"]
+    assert all("text" in block for block in content)  # 3.5 Sonnet v1 caches nothing: no cachePoint
+    text = "\n".join(block["text"] for block in content)
     assert text.count("Ignore previous instructions") == 14
     assert "Ignore previous instructions" not in outside_data(text, NONCE)
     assert "[tag removed]" in text  # the forged closing tag was defused
@@ -228,7 +230,7 @@ def test_request_lists_the_question_s_relevant_statements_with_qualifiers(setup)
     doc, unit, guidance, _, assessor = setup
     text = assessor.request_text(doc, unit, guidance, "deep")
     start = text.index("most relevant to this question")
-    block = text[start : text.index("The design document, page by page")]
+    block = text[start : text.index("Now judge every best practice")]
     assert f"<untrusted-data-{NONCE}>" in block
     assert "[p. 10]" in block and "Aurora automated backups with 7-day retention" in block
     assert "Glossary" not in block and "Term:" not in block  # never evidence
@@ -319,8 +321,11 @@ def test_max_tokens_stop_splits_the_unit_instead_of_retrying(setup, lens, notes,
         drafts = assessor.assess(doc, unit, guidance, "quick")
         stub.assert_no_pending_responses()
     assert [d.question_id for d in drafts] == [q.id for q in questions]
-    # three different requests: the whole unit once, then one per half (never the same again)
-    texts = [m[0]["content"][0]["text"] for m in requests.values]
+    # three different requests: the whole unit once, then one per half (never the same again),
+    # each the same document block first and its questions last
+    documents = {m[0]["content"][0]["text"] for m in requests.values}
+    assert len(documents) == 1 and f"<untrusted-data-{NONCE}>" in documents.pop()
+    texts = [m[0]["content"][-1]["text"] for m in requests.values]
     assert len(texts) == 3 and len(set(texts)) == 3
     assert questions[1].id not in texts[1] and questions[0].id not in texts[2]
 

@@ -32,6 +32,21 @@ https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_SpecificTool
 Output limits (maximum ``maxTokens``) per model, from the model providers' documentation as
 served on Bedrock; a request above the limit is rejected ("The maximum tokens you requested
 exceeds the model limit of 4096"). Unknown models get a conservative 4,096.
+
+Prompt caching (:func:`prompt_caching`, :func:`cache_checkpoints`): the Bedrock user guide page
+"Prompt caching for faster model inference", table "Supported models, Regions, and limits", and
+the per-model cards it points to (minimum tokens per cache checkpoint, maximum checkpoints per
+request, fields that accept checkpoints). In Converse a checkpoint is the block
+``{"cachePoint": {"type": "default"}}`` (botocore ``CachePointBlock``), allowed in
+``messages[].content[]`` (``ContentBlock``), ``system[]`` (``SystemContentBlock``) and
+``toolConfig.tools[]`` (``Tool``); ``usage`` then carries ``cacheReadInputTokens`` and
+``cacheWriteInputTokens`` (``TokenUsage``), and ``inputTokens`` counts only the tokens neither
+read from nor written to the cache. "If you try to add a cache checkpoint before meeting the
+minimum number of tokens, your inference will still succeed, but your prefix will not be
+cached." The page marks Claude 3.5 Sonnet v2 as a preview kept only for its preview customers:
+it gets no checkpoint here, and neither does any family the table does not list.
+https://docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html
+https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_CachePointBlock.html
 """
 
 from __future__ import annotations
@@ -67,6 +82,49 @@ OUTPUT_LIMITS: dict[str, int] = {
     "meta.llama": 2048,
     "mistral.": 8192,
 }
+
+
+class PromptCaching(Model):
+    """What a model accepts for Converse prompt caching (see the module docstring).
+
+    ``min_tokens``: tokens a checkpoint must follow (counted from the previous checkpoint);
+    ``max_checkpoints``: checkpoints per request; ``tools``: whether ``toolConfig.tools``
+    accepts one (``system`` and ``messages`` always do); ``max_tokens``: the most tokens a
+    cached prefix may hold, when the model has such a limit (Amazon Nova: 20K).
+    """
+
+    min_tokens: int
+    max_checkpoints: int
+    tools: bool
+    max_tokens: int | None = None
+
+
+_CLAUDE_1K = PromptCaching(min_tokens=1024, max_checkpoints=4, tools=True)
+_CLAUDE_4K = PromptCaching(min_tokens=4096, max_checkpoints=4, tools=True)
+# Nova: "1K" tokens per checkpoint (read as 1,024, the larger reading), at most 20K cached.
+_NOVA = PromptCaching(min_tokens=1024, max_checkpoints=4, tools=False, max_tokens=20_000)
+# Longest matching prefix wins, as for OUTPUT_LIMITS. Claude Sonnet 4.5 is 4,096 in the current
+# table (an earlier version of the page said 1,024; a checkpoint under the minimum is harmless,
+# so the larger figure only means fewer checkpoints). Claude Opus 4.7: its model card.
+PROMPT_CACHING: dict[str, PromptCaching] = {
+    "anthropic.claude-3-7-sonnet": _CLAUDE_1K,
+    "anthropic.claude-3-5-haiku": PromptCaching(min_tokens=2048, max_checkpoints=4, tools=True),
+    "anthropic.claude-sonnet-4": _CLAUDE_1K,
+    "anthropic.claude-sonnet-4-5": _CLAUDE_4K,
+    "anthropic.claude-sonnet-4-6": _CLAUDE_1K,
+    "anthropic.claude-opus-4": _CLAUDE_1K,
+    "anthropic.claude-opus-4-1": _CLAUDE_1K,
+    "anthropic.claude-opus-4-5": _CLAUDE_4K,
+    "anthropic.claude-opus-4-6": _CLAUDE_4K,
+    "anthropic.claude-opus-4-7": _CLAUDE_4K,
+    "anthropic.claude-haiku-4-5": _CLAUDE_4K,
+    "amazon.nova-micro": _NOVA,
+    "amazon.nova-lite": _NOVA,
+    "amazon.nova-pro": _NOVA,
+    "amazon.nova-premier": _NOVA,
+}
+CACHE_POINT: dict[str, Any] = {"cachePoint": {"type": "default"}}
+CHARS_PER_TOKEN = 4  # the estimate used before a request is sent (no tokenizer here)
 # Inference profile id prefixes: geographic (data stays in the geography) and global.
 GEO_PREFIXES = ("us-gov", "us", "eu", "apac", "jp", "au", "ca")
 PROFILE_PREFIX = re.compile(r"^(?:global|us-gov|us|eu|apac|jp|au|ca)\.")
@@ -101,6 +159,52 @@ def supports_tool_status(model: str) -> bool:
 def supports_forced_tool(model: str) -> bool:
     """Whether ``toolChoice = {"tool": {"name": ...}}`` may be sent to ``model``."""
     return base_model_id(model).startswith(_FORCED_TOOL_FAMILIES)
+
+
+def prompt_caching(model: str) -> PromptCaching | None:
+    """Prompt-caching limits of ``model`` (id, profile id or ARN); None: send no checkpoint."""
+    base = base_model_id(model)
+    best = max((p for p in PROMPT_CACHING if base.startswith(p)), key=len, default=None)
+    return PROMPT_CACHING[best] if best else None
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens of ``text`` estimated as characters / :data:`CHARS_PER_TOKEN` (an estimate:
+    English prose runs about four characters a token)."""
+    return len(text) // CHARS_PER_TOKEN
+
+
+def cache_checkpoints(model: str, segments: list[tuple[str, int]]) -> list[bool]:
+    """Where to put a checkpoint: one flag per segment of the prompt, each given as ``(field,
+    estimated tokens)`` in prompt order (field ``tools``, ``system`` or ``messages``; Converse
+    puts ``toolConfig.tools`` first, then ``system``, then ``messages``).
+
+    A segment gets a checkpoint when the model caches (:func:`prompt_caching`), its field
+    accepts one (``tools`` only where :attr:`PromptCaching.tools`), the tokens since the
+    previous checkpoint reach ``min_tokens`` (the page: "your first cache checkpoint can be
+    defined after 1,024 tokens and your second cache checkpoint can be defined after 2,048
+    tokens"), the whole prefix stays within ``max_tokens`` and fewer than ``max_checkpoints``
+    were placed. The tokens of a segment without a checkpoint count towards the next one (a
+    checkpoint caches the whole prefix); those of a field that accepts none (``tools`` on Nova)
+    are not counted (where such a field sits in the model's prompt is not documented).
+    """
+    limits = prompt_caching(model)
+    flags = [False] * len(segments)
+    if limits is None:
+        return flags
+    since = total = placed = 0
+    for n, (field, tokens) in enumerate(segments):
+        if field == "tools" and not limits.tools:
+            continue
+        since += tokens
+        total += tokens
+        if limits.max_tokens is not None and total > limits.max_tokens:
+            break
+        if since >= limits.min_tokens and placed < limits.max_checkpoints:
+            flags[n] = True
+            placed += 1
+            since = 0
+    return flags
 
 
 def geography(region: str | None) -> str | None:
