@@ -95,6 +95,12 @@ class _Progress:
             )
         elif event.kind == "question_assessed":
             line = f"  [{event.done}/{event.total}] {event.number}: {event.risk}"
+        elif event.kind == "assessment_finished" and "input_tokens" in data:
+            line = (
+                f"  {data['requests']} requests: {data['input_tokens']} input tokens "
+                f"(+{data['cache_read_tokens']} read from and {data['cache_write_tokens']} "
+                f"written to the prompt cache), {data['output_tokens']} output tokens"
+            )
         elif event.kind == "throttled":
             line = f"  throttled on {data['unit']} after botocore's retries; no new unit starts"
         elif event.kind == "wa_answer":

@@ -339,3 +339,7 @@ class Assessor(ABC):
     def guidance_query(self, doc: DocumentText, question: Question) -> str:
         """The retrieval query for a question (default: its title and description)."""
         return f"{question.title} {question.description}".strip()
+
+    def usage(self) -> dict[str, int]:
+        """Model tokens used so far (name -> count); empty for assessors without a model."""
+        return {}

@@ -206,6 +206,7 @@ class ReviewRunner:
         errors: list[BaseException] = []
         throttled: list[tuple[Unit, ThrottledError]] = []
         started = time.monotonic()
+        usage_before = self.assessor.usage()
         pool = DaemonExecutor(max_workers=self.max_workers, thread_name_prefix="assess")
         interrupted = False
         try:
@@ -254,7 +255,10 @@ class ReviewRunner:
                 raise
         finally:
             pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
-        self.progress("end", {"seconds": time.monotonic() - started, "requests": self.requests})
+        used = {k: v - usage_before.get(k, 0) for k, v in self.assessor.usage().items()}
+        self.progress(
+            "end", {"seconds": time.monotonic() - started, "requests": self.requests, **used}
+        )
         if throttled:
             raise _still_throttled(review_id, throttled, len(results), total)
         if errors:

@@ -47,7 +47,9 @@ class ReviewEvent(Model):
     question_assessed (``question_id``, ``number``, ``risk``, ``done`` of ``total``);
     throttled (``data``: ``unit``, ``error``: a unit still throttled after botocore's retries; no
     new unit starts); unit_failed (``text``);
-    assessment_finished (``data``: ``seconds``, ``requests``); report_written (``text``: the
+    assessment_finished (``data``: ``seconds``, ``requests`` and, for a model assessor, the
+    tokens of this run: ``input_tokens``, ``output_tokens``, ``cache_read_tokens``,
+    ``cache_write_tokens``); report_written (``text``: the
     path or URI, ``data``: ``format``); wa_workload / wa_answer / wa_milestone / wa_report:
     WA Tool apply progress (``data`` as the WA Tool client reports it).
     """
