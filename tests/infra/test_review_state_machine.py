@@ -120,7 +120,7 @@ def converse_responder(pages: list[list[str]], throttle_first: set[str]) -> Call
     lens = load_lens("wellarchitected")
 
     def respond(params: dict[str, Any]) -> Any:
-        text = params["messages"][0]["content"][0]["text"]
+        text = "\n".join(b.get("text", "") for b in params["messages"][0]["content"])
         qids = QUESTION_HEADING.findall(text)
         if throttle_first & set(qids):
             throttle_first.difference_update(qids)
