@@ -16,7 +16,9 @@ from cli.main import app
 from tools.aws.errors import translate_model
 from tools.aws.models import (
     ModelCatalog,
+    cache_checkpoints,
     output_limit,
+    prompt_caching,
     resolve_model,
     supports_forced_tool,
     supports_tool_status,
@@ -243,3 +245,73 @@ def test_a_built_client_resolves_once_per_process(monkeypatch):
         again = resolve_model(region="eu-central-1", environ={})
         stub.assert_no_pending_responses()
     assert first == again == f"eu.{SONNET_45}"
+
+
+@pytest.mark.parametrize(
+    ("model", "minimum", "tools"),
+    [
+        ("eu.anthropic.claude-3-7-sonnet-20250219-v1:0", 1024, True),
+        ("anthropic.claude-3-5-haiku-20241022-v1:0", 2048, True),
+        (SONNET_4, 1024, True),
+        ("global." + SONNET_45, 4096, True),
+        ("us.anthropic.claude-opus-4-1-20250805-v1:0", 1024, True),
+        ("anthropic.claude-opus-4-5-20251101-v1:0", 4096, True),
+        ("apac.anthropic.claude-haiku-4-5-20251001-v1:0", 4096, True),
+        ("us.amazon.nova-pro-v1:0", 1024, False),
+        ("arn:aws:bedrock:eu-central-1::foundation-model/amazon.nova-micro-v1:0", 1024, False),
+    ],
+)
+def test_prompt_caching_rows_follow_the_bedrock_table(
+    model: str, minimum: int, tools: bool
+) -> None:
+    limits = prompt_caching(model)
+    assert limits is not None
+    assert (limits.min_tokens, limits.max_checkpoints, limits.tools) == (minimum, 4, tools)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        SONNET_35,  # Claude 3.5 Sonnet v1: not in the table
+        "anthropic.claude-3-5-sonnet-20241022-v2:0",  # preview, kept for preview customers only
+        "us.meta.llama3-3-70b-instruct-v1:0",
+        "mistral.mistral-large-2407-v1:0",
+        "amazon.titan-text-premier-v1:0",
+        "cohere.command-r-plus-v1:0",
+    ],
+)
+def test_families_outside_the_table_get_no_checkpoint(model: str) -> None:
+    assert prompt_caching(model) is None
+    assert cache_checkpoints(model, [("tools", 9000), ("system", 9000), ("messages", 9000)]) == [
+        False,
+        False,
+        False,
+    ]
+
+
+def test_checkpoints_need_the_minimum_since_the_previous_one() -> None:
+    sonnet_37 = "anthropic.claude-3-7-sonnet-20250219-v1:0"
+    # tools under 1,024 carry over: tools + system reach it, then the document on its own
+    assert cache_checkpoints(sonnet_37, [("tools", 620), ("system", 620), ("messages", 7000)]) == [
+        False,
+        True,
+        True,
+    ]
+    assert cache_checkpoints(sonnet_37, [("tools", 1500), ("system", 600), ("messages", 900)]) == [
+        True,
+        False,
+        True,  # 600 + 900 since the tools checkpoint
+    ]
+    assert cache_checkpoints(sonnet_37, [("system", 600), ("messages", 300)]) == [False, False]
+    # at most four per request
+    assert cache_checkpoints(sonnet_37, [("messages", 2000)] * 6) == [True] * 4 + [False] * 2
+
+
+def test_nova_counts_no_tools_and_caches_at_most_20k_tokens() -> None:
+    nova = "amazon.nova-lite-v1:0"
+    assert cache_checkpoints(nova, [("tools", 5000), ("system", 600), ("messages", 600)]) == [
+        False,
+        False,
+        True,  # the tool tokens are not counted: 1,200 since the start
+    ]
+    assert cache_checkpoints(nova, [("system", 1500), ("messages", 25_000)]) == [True, False]
