@@ -329,3 +329,25 @@ def test_runner_reports_the_run_s_tokens(lens, notes, retriever, tmp_path) -> No
     end = dict(events)["end"]
     assert end["requests"] == 1 and end["cache_read_tokens"] == 5000
     assert end["input_tokens"] == 900 and end["cache_write_tokens"] == 0
+
+
+def test_cli_progress_shows_the_cache_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    import cli.review
+    from reviews.service_models import ReviewEvent
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(cli.review, "err", Console(file=buffer, width=200))
+    show = cli.review._Progress(quiet=False)
+    show.enabled = True
+    data = {"seconds": 3.0, "requests": 57, "input_tokens": 109616, "output_tokens": 2000}
+    data |= {"cache_read_tokens": 377832, "cache_write_tokens": 6747}
+    show(ReviewEvent(kind="assessment_finished", review_id="r-1234", data=data))
+    show(ReviewEvent(kind="assessment_finished", review_id="r-1234", data={"requests": 6}))
+    assert buffer.getvalue() == (
+        "  57 requests: 109616 input tokens (+377832 read from and 6747 written to the prompt "
+        "cache), 2000 output tokens\n"
+    )
