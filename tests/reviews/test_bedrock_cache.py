@@ -96,6 +96,17 @@ def _cache_points(node: Any) -> int:
     return 0
 
 
+def _params(model: str, system: Any, messages: Any, tools: Any = None) -> dict[str, Any]:
+    """The exact Converse parameters (``tools`` defaults to the plain tool config)."""
+    return {
+        "modelId": model,
+        "system": system,
+        "messages": messages,
+        "toolConfig": tool_config(model) if tools is None else tools,
+        "inferenceConfig": {"maxTokens": 8192, "temperature": 0.0},
+    }
+
+
 def _stubbed(lens: Lens, model: str) -> tuple[Any, BedrockAssessor]:
     client = boto3.client("bedrock-runtime", region_name="eu-central-1")
     return client, BedrockAssessor(lens, model, client=client, nonce=NONCE)
@@ -150,13 +161,7 @@ def test_checkpoint_only_after_the_minimum_of_the_model(lens, notes, retriever) 
             stub.add_response(
                 "converse",
                 _reply(question),
-                {
-                    "modelId": HAIKU_45,
-                    "system": system,
-                    "messages": request,
-                    "toolConfig": tool_config(HAIKU_45),
-                    "inferenceConfig": {"maxTokens": 8192, "temperature": 0.0},
-                },
+                _params(HAIKU_45, system, request),
             )
             assessor.assess(doc, unit, guidance, "deep")
         assert system.values[0] == [{"text": _system()}]
@@ -213,13 +218,7 @@ def test_nova_caches_system_and_messages_but_not_a_prefix_over_20k_tokens(
             stub.add_response(
                 "converse",
                 _reply(question),
-                {
-                    "modelId": NOVA_PRO,
-                    "system": [{"text": _system()}],  # ~620 tokens: under the 1K minimum
-                    "messages": request,
-                    "toolConfig": tools,
-                    "inferenceConfig": {"maxTokens": 8192, "temperature": 0.0},
-                },
+                _params(NOVA_PRO, [{"text": _system()}], request, tools),
             )
             assessor.assess(doc, unit, guidance, "deep")
         assert tools.values[0] == tool_config(NOVA_PRO)  # Nova: no tools checkpoint
@@ -240,13 +239,7 @@ def test_document_block_is_byte_identical_across_the_units_of_a_review(
             stub.add_response(
                 "converse",
                 _reply(question, f"tu-{n}"),
-                {
-                    "modelId": SONNET_37,
-                    "system": systems,
-                    "messages": requests,
-                    "toolConfig": tool_config(SONNET_37),
-                    "inferenceConfig": {"maxTokens": 8192, "temperature": 0.0},
-                },
+                _params(SONNET_37, systems, requests),
             )
             assessor.assess(doc, unit, guidance, "deep")
         stub.assert_no_pending_responses()
@@ -266,13 +259,7 @@ def test_repair_turn_keeps_the_cached_prefix(lens, notes, retriever) -> None:  #
     wrong["output"]["message"]["content"][0]["toolUse"]["input"]["questions"][0]["question_id"] = (
         "made-up"
     )
-    expected = {
-        "modelId": SONNET_37,
-        "system": [{"text": _system()}, CACHE_POINT],
-        "messages": requests,
-        "toolConfig": tool_config(SONNET_37),
-        "inferenceConfig": {"maxTokens": 8192, "temperature": 0.0},
-    }
+    expected = _params(SONNET_37, [{"text": _system()}, CACHE_POINT], requests)
     with Stubber(client) as stub:
         stub.add_response("converse", wrong, expected)
         stub.add_response("converse", _reply(question, "tu-2"), expected)
