@@ -338,3 +338,22 @@ def test_cli_progress_shows_the_cache_tokens(monkeypatch: pytest.MonkeyPatch) ->
         "  57 requests: 109616 input tokens (+377832 read from and 6747 written to the prompt "
         "cache), 2000 output tokens\n"
     )
+
+
+def test_cost_benchmark_writes_the_prefix_once_and_reads_it_on_every_other_request(
+    tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import load_benchmark
+    from tests.reviews.conftest import DR, design_pdf
+
+    bench = load_benchmark("bedrock_review_cost")
+    pdf = design_pdf(DR)  # skips without the shared documents
+    client, usage = bench.review(pdf, "deep", SONNET_37)
+    prefixes = {prefix for _, prefix in client.requests}
+    assert len(client.requests) == 57 and len(prefixes) == 1 and 0 not in prefixes
+    prefix = prefixes.pop() // 4
+    assert usage["cache_write_tokens"] == prefix and usage["cache_read_tokens"] == 56 * prefix
+    empty = tmp_path / "none"
+    bench.DOCS = empty
+    assert bench.main([]) == 0
+    assert capsys.readouterr().out == f"no design documents in {empty}: nothing to measure\n"
