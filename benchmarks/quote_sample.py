@@ -4,13 +4,14 @@ Usage::
 
     .venv/bin/python benchmarks/quote_sample.py [--mode quick] [--n 30] [--out DIR]
     .venv/bin/python benchmarks/quote_sample.py --heldout      # the held-out sample (see below)
+    .venv/bin/python benchmarks/quote_sample.py --json review.json   # quotes of a saved review
 
 For each document with a truth file, runs the offline review, takes every ``SELECTED`` best
 practice's first quote, samples ``n`` of them and writes a Markdown table (practice, page, quote,
 a "supports?" column for a human judgement) to ``--out`` (default ``benchmarks/``). It also prints
 how many sampled practices the reviewer's truth file marks addressed.
 
-Two samples, kept apart:
+Three samples, kept apart:
 
 - **development** (default): ``random.Random(11)`` over the practices selected with the shipped
   weights (fitted on both documents: in-sample), written to ``quote_sample_<doc>.md``. These
@@ -21,6 +22,13 @@ Two samples, kept apart:
   with weights fitted on the *other* document (leave-one-document-out), written to
   ``quote_sample_heldout_<doc>.md``. Judge it once; do not tune on it (pick a new label for a
   new sample).
+
+- **a saved assessment** (``--json FILE``, repeatable): the quotes of a review saved with ``rca
+  review DOC.pdf --json FILE`` (for example by the Bedrock assessor, ``--assessor bedrock``), for
+  the labelled document it names; the seed is CRC32 of :data:`JSON_LABEL` (fixed before any such
+  sample was drawn; nothing of a model assessor is fitted on these documents, so it is a held-out
+  sample as long as its prompts are not tuned on it). Written to
+  ``quote_sample_<assessor>_<mode>_<doc>.md``.
 
 When a file exists, the judgement of each row whose practice and quote are unchanged is kept
 (``--keep``, the default), so only new or changed rows need judging; the count of "yes" rows is
@@ -47,6 +55,8 @@ from scenarios.randomgen import seed_range  # noqa: E402
 DEV_SEED = 11
 #: the held-out sample's seed label (CRC32 -> seed); fixed before the sample was drawn
 HELDOUT_LABEL = "stop 19 quote sample, held out, drawn after the merge"
+#: the seed label of samples drawn from saved assessments (``--json``)
+JSON_LABEL = "quote sample of a saved assessment, stop 20"
 _ROW = re.compile(r"^\| (\d+) \| ([^|]*) \| ([^|]*) \| (\d+) \| (.*) \| ([^|]*) \|$")
 
 
@@ -112,15 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout", action="store_true", help="the held-out sample (LODO)")
     parser.add_argument("--no-keep", dest="keep", action="store_false")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks")
+    parser.add_argument(
+        "--json", type=Path, action="append", default=[], help="a saved `rca review --json` file"
+    )
     args = parser.parse_args(argv)
     stems = documents()
     if not stems:
         print(f"no truth files in {TRUTH}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.json:
+        return _from_json(args.json, stems, args)
     seed = seed_range(HELDOUT_LABEL) if args.heldout else DEV_SEED
     for stem in stems:
-        truth = json.loads((TRUTH / f"{stem}.json").read_text(encoding="utf-8"))
         if args.heldout:
             assessment = run_review(stem, args.mode, lodo_calibration(stem, stems, args.mode))
             path = args.out / f"quote_sample_heldout_{stem}.md"
@@ -135,32 +149,66 @@ def main(argv: list[str] | None = None) -> int:
                 f"development sample: seed {seed}, studied while the quote choice was developed; "
                 "selection by the shipped weights (fitted on both documents: in-sample)"
             )
-        rows = sample(assessment, args.n, seed)
-        agree = sum(truth[r["choice_id"]]["addressed"] for r in rows)
-        kept = judgements(path) if args.keep else {}
-        header = [
-            f"# Quote sample: {stem} ({args.mode} mode)",
-            "",
-            f"{how}. {len(rows)} random selected practices; the truth file marks {agree} of "
-            "them addressed.",
-        ]
-        lines = render(stem, rows, header, kept)
-        judged = [line.rsplit("|", 2)[1].strip() for line in lines if _ROW.match(line)]
-        if all(judged):
-            yes = sum(j.startswith("yes") for j in judged)
-            lines[3:3] = [
-                "",
-                f"Judged by hand (the last column): **{yes} of {len(judged)} quotes support "
-                "their practice**.",
-            ]
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        status = (
-            f"{sum(j.startswith('yes') for j in judged)}/{len(judged)} support"
-            if all(judged)
-            else f"{sum(not j for j in judged)} rows to judge"
-        )
-        print(f"{stem}: {len(rows)} quotes, truth marks {agree} addressed, {status} -> {path}")
+        write_sample(stem, assessment, seed, how, path, args)
     return 0
+
+
+def _from_json(paths: list[Path], stems: list[str], args: argparse.Namespace) -> int:
+    """Samples of saved assessments (``--json``); exit 2 for a file of an unlabelled document."""
+    seed = seed_range(JSON_LABEL)
+    for path in paths:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assessment = data.get("assessment", data)
+        stem = Path(assessment["document"]).name.removesuffix(".pdf")
+        if stem not in stems:
+            print(f"{path}: {stem} has no truth file in {TRUTH}", file=sys.stderr)
+            return 2
+        how = (
+            f"sample of a saved assessment ({path.name}, assessor {assessment['assessor']}): "
+            f"seed {seed} = CRC32 of {JSON_LABEL!r}, fixed before any such sample was drawn"
+        )
+        out = args.out / f"quote_sample_{assessment['assessor']}_{assessment['mode']}_{stem}.md"
+        write_sample(stem, assessment, seed, how, out, args, mode=assessment["mode"])
+    return 0
+
+
+def write_sample(
+    stem: str,
+    assessment: dict[str, Any],
+    seed: int,
+    how: str,
+    path: Path,
+    args: argparse.Namespace,
+    mode: str | None = None,
+) -> None:
+    """Draw ``args.n`` quotes of ``assessment`` with ``seed``, write them to ``path`` (keeping
+    earlier judgements of unchanged rows unless ``--no-keep``) and print a one-line status."""
+    truth = json.loads((TRUTH / f"{stem}.json").read_text(encoding="utf-8"))
+    rows = sample(assessment, args.n, seed)
+    agree = sum(truth[r["choice_id"]]["addressed"] for r in rows)
+    kept = judgements(path) if args.keep else {}
+    header = [
+        f"# Quote sample: {stem} ({mode or args.mode} mode)",
+        "",
+        f"{how}. {len(rows)} random selected practices; the truth file marks {agree} of "
+        "them addressed.",
+    ]
+    lines = render(stem, rows, header, kept)
+    judged = [line.rsplit("|", 2)[1].strip() for line in lines if _ROW.match(line)]
+    if all(judged):
+        yes = sum(j.startswith("yes") for j in judged)
+        lines[3:3] = [
+            "",
+            f"Judged by hand (the last column): **{yes} of {len(judged)} quotes support "
+            "their practice**.",
+        ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    status = (
+        f"{sum(j.startswith('yes') for j in judged)}/{len(judged)} support"
+        if all(judged)
+        else f"{sum(not j for j in judged)} rows to judge"
+    )
+    print(f"{stem}: {len(rows)} quotes, truth marks {agree} addressed, {status} -> {path}")
 
 
 if __name__ == "__main__":

@@ -56,3 +56,34 @@ def test_judgements_are_kept_only_where_practice_and_quote_are_unchanged(tmp_pat
     text = "\n".join(bench.render("d", new, ["# s"], kept))
     assert "| Backups / daily | yes |" in text
     assert "| New line |  |" in text
+
+
+def test_a_saved_assessment_is_sampled_with_its_own_fixed_seed(tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    bench = load_benchmark("quote_sample")
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    quotes = {c: f"quote {c}" for c in "abcdef"}
+    (truth / "doc.json").write_text(
+        json.dumps({c: {"addressed": c in "abc"} for c in [*quotes, "x"]}), encoding="utf-8"
+    )
+    monkeypatch.setattr(bench, "TRUTH", truth)
+    monkeypatch.setattr(bench, "documents", lambda: ["doc"])
+    saved = tmp_path / "review.json"
+    assessment = {**_assessment(quotes), "document": "/any/where/doc.pdf"}
+    assessment |= {"assessor": "bedrock", "mode": "deep"}
+    saved.write_text(json.dumps({"assessment": assessment}), encoding="utf-8")
+    out = tmp_path / "out"
+    assert bench.main(["--json", str(saved), "--out", str(out), "--n", "3"]) == 0
+    text = (out / "quote_sample_bedrock_deep_doc.md").read_text(encoding="utf-8")
+    seed = bench.seed_range(bench.JSON_LABEL)
+    assert seed not in (bench.DEV_SEED, bench.seed_range(bench.HELDOUT_LABEL))
+    drawn = bench.sample(assessment, 3, seed)
+    assert f"seed {seed}" in text and "(deep mode)" in text
+    assert all(f"| {r['quote']} |  |" in text for r in drawn)
+    marked = sum(r["choice_id"] in "abc" for r in drawn)
+    assert f"the truth file marks {marked} of them addressed" in text
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**assessment, "document": "unlabelled.pdf"}), encoding="utf-8")
+    assert bench.main(["--json", str(other), "--out", str(out)]) == 2
