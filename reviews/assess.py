@@ -343,3 +343,10 @@ class Assessor(ABC):
     def usage(self) -> dict[str, int]:
         """Model tokens used so far (name -> count); empty for assessors without a model."""
         return {}
+
+    def for_review(self, nonce: str) -> Assessor:
+        """The assessor to use for one review's requests; ``nonce`` is the review's secret
+        untrusted-data tag nonce (:attr:`reviews.models.ReviewRecord.nonce`). Default: this
+        assessor (it sends nothing to a model); a model assessor returns a view that wraps the
+        document with ``nonce``, so every task of the review sends the same prefix."""
+        return self

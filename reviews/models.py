@@ -312,6 +312,14 @@ class ReviewRecord(Model):
     ``text_ref`` says where the extracted text lives (``inline``, a file path next to the SQLite
     database, or an ``s3://`` URI); ``error`` is the one-line reason of a ``failed`` state and
     ``error_kind`` the failing step or document problem (``encrypted``, ``no_text``, ...).
+
+    ``nonce`` is the review's secret for the untrusted-data tags of its model requests
+    (:func:`agent.untrusted.new_nonce`, drawn once when the review is created, never derived from
+    the id): every task and resume of the review wraps the document with it, so all its requests
+    share one byte-identical, cacheable prefix. It is stored with the record by the store but
+    left out of every dump and repr (``--json`` output, logs, reports). A record stored before
+    reviews had one loads with ``None``; :meth:`reviews.service.ReviewService.review_nonce` then
+    draws a new one and stores it.
     """
 
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{4,64}$")
@@ -335,6 +343,13 @@ class ReviewRecord(Model):
     workload_id: str | None = None
     milestone_number: int | None = None
     version: int = Field(default=0, ge=0, description="bumped by every write (version check)")
+    nonce: str | None = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        pattern=r"^[0-9a-f]{16,64}$",
+        description="the review's untrusted-data tag nonce (secret: never dumped)",
+    )
 
 
 class Citation(Model):

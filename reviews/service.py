@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from agent.untrusted import new_nonce
 from lenses.catalog import GuidanceNote, Lens, load_guidance, load_lens
 from reviews.assess import Assessor, Unit
 from reviews.errors import (
@@ -394,8 +395,8 @@ class ReviewService:
     def new_record(
         self, document: str, name: str, options: ReviewOptions, review_id: str
     ) -> ReviewRecord:
-        """The record of a new review of ``document`` with this service's lens and parts (not
-        stored).
+        """The record of a new review of ``document`` with this service's lens and parts and
+        the review's own random ``nonce`` (:func:`agent.untrusted.new_nonce`; not stored).
 
         Raises:
             LensError: an unknown pillar id.
@@ -410,6 +411,7 @@ class ReviewService:
             assessor=self.assessor.name,
             extractor=self.extractor.name,
             questions_total=len(self.lens.questions(options.pillars or None)),
+            nonce=new_nonce(),
         )
 
     def submit(
@@ -504,15 +506,30 @@ class ReviewService:
             ids = [i for i in ids if i not in done]
         return ids
 
-    def _runner(self, listener: Listener | None, review_id: str) -> ReviewRunner:
+    def review_nonce(self, record: ReviewRecord) -> str:
+        """The review's untrusted-data tag nonce (:attr:`ReviewRecord.nonce`), which every
+        assessor request of the review uses. A record stored before reviews had one gets a new
+        random one now, stored only if no other task stored one first (a version-checked
+        write), so concurrent tasks of a resumed review still agree on it.
+
+        Raises:
+            StoreError / ReviewConflictError: the store failed or stayed busy.
+        """
+        if record.nonce:
+            return record.nonce
+        fresh = new_nonce()
+        stored = self.store.mutate(record.id, lambda r: None if r.nonce else {"nonce": fresh})
+        return stored.nonce or fresh
+
+    def _runner(self, listener: Listener | None, record: ReviewRecord) -> ReviewRunner:
         return ReviewRunner(
-            self.assessor,
+            self.assessor.for_review(self.review_nonce(record)),
             self.lens,
             self.retriever,
             self.notes,
             self.store,
             max_workers=self.settings.max_workers,
-            progress=self._progress(review_id, listener),
+            progress=self._progress(record.id, listener),
             **self.runner_options,
         )
 
@@ -582,7 +599,7 @@ class ReviewService:
         question = self.lens.question(question_id)
         unit = Unit(key=question.id, pillar_id=question.pillar_id, questions=[question])
         with self._failing(review_id, "assessing", listener):
-            (qa,) = self._runner(listener, review_id).assess_unit(review_id, doc, unit, record.mode)
+            (qa,) = self._runner(listener, record).assess_unit(review_id, doc, unit, record.mode)
         try:  # the progress counter; finalize sets it anyway, so losing it fails nothing
             updated = self.store.mutate(review_id, lambda r: self._count_done(review_id, r))
         except ReviewConflictError:
@@ -646,7 +663,7 @@ class ReviewService:
                 self._state(review_id, "assessing", listener)
             doc = self.store.load_document(review_id)
         with self._failing(review_id, "assessing", listener):
-            self._runner(listener, review_id).run(
+            self._runner(listener, record).run(
                 review_id, doc, record.mode, record.pillars or None
             )
         with self._failing(review_id, "assessing", listener, errors=False):

@@ -14,6 +14,9 @@ One interface, two backends:
   "Constraints in Amazon DynamoDB", section Items), so ``inline_limit`` defaults to 256 KiB of
   compressed bytes, leaving room for keys and attribute names.
 
+Both keep a record as its JSON (:func:`record_json`), which, unlike every other dump of a
+record, holds the review's secret ``nonce`` (:class:`~reviews.models.ReviewRecord`).
+
 Concurrent writers (threads, processes, Lambda tasks) never lose each other's writes:
 
 - a review record carries a ``version``; every change is a read-modify-write that succeeds only
@@ -32,6 +35,7 @@ Concurrent writers (threads, processes, Lambda tasks) never lose each other's wr
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import random
 import sqlite3
@@ -98,6 +102,16 @@ def _pack(doc: DocumentText) -> bytes:
 
 def _unpack(data: bytes) -> DocumentText:
     return DocumentText.model_validate_json(gzip.decompress(data))
+
+
+def record_json(record: ReviewRecord) -> str:
+    """The stored JSON of a record: its dump plus the ``nonce``, which every other dump leaves
+    out (:class:`~reviews.models.ReviewRecord`); ``ReviewRecord.model_validate_json`` reads it
+    back, and a record stored without one loads with ``nonce`` None."""
+    data = record.model_dump(mode="json")
+    if record.nonce is not None:
+        data["nonce"] = record.nonce
+    return json.dumps(data, ensure_ascii=False)
 
 
 class ReviewStore(ABC):
@@ -209,6 +223,7 @@ class ReviewStore(ABC):
             if changes is None:
                 return record
             data = record.model_dump()
+            data["nonce"] = record.nonce  # left out of dumps, kept in the store
             data.update(changes)
             data["updated_at"] = utcnow()
             data["version"] = record.version + 1
@@ -344,7 +359,7 @@ class SqliteReviewStore(ReviewStore):
                 (
                     record.id,
                     record.created_at.isoformat(),
-                    record.model_dump_json(),
+                    record_json(record),
                     record.version,
                 ),
             )
@@ -363,7 +378,7 @@ class SqliteReviewStore(ReviewStore):
         with self._conn() as db:
             cursor = db.execute(
                 "UPDATE reviews SET record=?, version=? WHERE id=? AND version=?",
-                (record.model_dump_json(), record.version, record.id, expected),
+                (record_json(record), record.version, record.id, expected),
             )
             if cursor.rowcount == 1:
                 return
@@ -572,7 +587,7 @@ class DynamoReviewStore(ReviewStore):
             "kind": {"S": "review"},
             "state": {"S": record.state},
             "created_at": {"S": record.created_at.isoformat()},
-            "record": {"S": record.model_dump_json()},
+            "record": {"S": record_json(record)},
             "version": {"N": str(record.version)},
         }
 

@@ -3,7 +3,7 @@
 Request (Bedrock Runtime ``Converse``), document first: ``system`` = the rules
 (``assess_system.md.j2``), ``messages`` = one user turn of content blocks ``[document,
 cachePoint, unit]``: the document block (a one-line intro and the pages, :func:`document_block`:
-byte-identical for every unit of a review, since the assessor's nonce is fixed), then the unit's
+byte-identical for every unit of a review), then the unit's
 questions, their best practices, the retrieved guidance, the document's statements most
 relevant to each question (section path and qualifiers such as ``future`` or ``optional``
 shown, :func:`reviews.assessors.lexical.relevant_statements`) and a one-line reminder of the
@@ -11,7 +11,10 @@ task. Long document first and the query last is Anthropic's advice for long-cont
 ("Put longform data at the top", https://docs.claude.com/en/docs/build-with-claude/prompt-engineering/long-context-tips);
 it also makes the document part of the prefix every unit shares. Document, statements and
 guidance are wrapped in nonce-delimited ``<untrusted-data-…>`` tags after sanitising
-(:mod:`agent.untrusted`).
+(:mod:`agent.untrusted`). The nonce is the review's, drawn once when the review is created and
+stored with it (:attr:`reviews.models.ReviewRecord.nonce`): the service assesses through
+:meth:`BedrockAssessor.for_review`, so every task of one review, in any Lambda container, and
+every resume send the same system prompt and document block, and the cached prefix is reused.
 
 Prompt caching: where the model caches (:func:`tools.aws.models.prompt_caching`), a
 ``{"cachePoint": {"type": "default"}}`` block follows the tool spec (where the family caches
@@ -53,6 +56,7 @@ unknown-model errors raise :class:`AssessmentError` naming model, Region and wha
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from typing import Any
@@ -97,6 +101,12 @@ TOOL_NAME = "submit_assessment"
 MAX_DOCUMENT_CHARS = 200_000  # about 50k tokens: the document part of one request
 BLOCKED_STOPS = ("guardrail_intervened", "content_filtered")
 DOCUMENT_INTRO = "The design document under review, page by page (the questions follow it):\n"
+USAGE_FIELDS = {  # our name -> the Converse ``usage`` field
+    "input_tokens": "inputTokens",
+    "output_tokens": "outputTokens",
+    "cache_read_tokens": "cacheReadInputTokens",
+    "cache_write_tokens": "cacheWriteInputTokens",
+}
 
 
 class QuoteIn(Model):
@@ -251,13 +261,23 @@ class _OutputCut(Exception):
     """The reply stopped at ``maxTokens`` (stopReason ``max_tokens``)."""
 
 
+class _Shared:
+    """What an assessor and its per-review views share: the summed usage and the corpus."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.usage = dict.fromkeys(USAGE_FIELDS, 0)
+        self.corpus: Corpus | None = None
+
+
 class BedrockAssessor(Assessor):
     """Assess with a Bedrock model through Converse (see the module docstring).
 
     ``client`` is an injectable ``bedrock-runtime`` client; without one, a client is built from
     ``profile`` / ``region`` by :func:`tools.aws.session.make_client` (adaptive retries, 600 s
     read timeout). ``model_id`` None resolves the newest usable model of the family
-    (``catalog_client``, a ``bedrock`` client, is injectable).
+    (``catalog_client``, a ``bedrock`` client, is injectable). ``nonce`` None draws one for this
+    instance; the service uses :meth:`for_review` with the review's nonce instead.
     """
 
     name = "bedrock"
@@ -291,12 +311,15 @@ class BedrockAssessor(Assessor):
         self.max_tokens = min(max_tokens, output_limit(self.model_id))
         self.max_repairs = max_repairs
         self.nonce = nonce or new_nonce()
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.cache_read_tokens = 0
-        self.cache_write_tokens = 0
-        self._lock = threading.Lock()
-        self._lexical: Corpus | None = None
+        self._shared = _Shared()
+
+    def for_review(self, nonce: str) -> BedrockAssessor:
+        """A view of this assessor for one review: the same client, model and limits, the
+        review's ``nonce`` in every request; usage is summed into this assessor's
+        (:meth:`usage`) and the guidance corpus is built once for both."""
+        view = copy.copy(self)
+        view.nonce = nonce
+        return view
 
     def _where(self) -> str:
         return f"model {self.model_id} in {self.region or 'the default Region'}"
@@ -323,27 +346,20 @@ class BedrockAssessor(Assessor):
                 raise error from exc
             raise AssessmentError(str(error)) from exc
         usage = response.get("usage") or {}
-        with self._lock:
-            self.input_tokens += int(usage.get("inputTokens", 0))
-            self.output_tokens += int(usage.get("outputTokens", 0))
-            self.cache_read_tokens += int(usage.get("cacheReadInputTokens", 0))
-            self.cache_write_tokens += int(usage.get("cacheWriteInputTokens", 0))
+        with self._shared.lock:
+            for name, field in USAGE_FIELDS.items():
+                self._shared.usage[name] += int(usage.get(field, 0))
         return response
 
     def usage(self) -> dict[str, int]:
         """Tokens summed over every response so far: ``input_tokens`` (not read from or written
         to the cache), ``output_tokens``, ``cache_read_tokens``, ``cache_write_tokens``."""
-        with self._lock:
-            return {
-                "input_tokens": self.input_tokens,
-                "output_tokens": self.output_tokens,
-                "cache_read_tokens": self.cache_read_tokens,
-                "cache_write_tokens": self.cache_write_tokens,
-            }
+        with self._shared.lock:
+            return dict(self._shared.usage)
 
     def document_text(self, doc: DocumentText) -> str:
         """The document block of every request of a review: the intro and
-        :func:`document_block` (byte-identical for one document and one assessor)."""
+        :func:`document_block` (byte-identical for one document and one nonce)."""
         return DOCUMENT_INTRO + document_block(doc, self.nonce)
 
     def request_text(
@@ -400,14 +416,14 @@ class BedrockAssessor(Assessor):
 
     def _corpus(self, fallback: list[GuidanceNote]) -> Corpus:
         """Word statistics of the lens's whole guidance (else of the notes at hand)."""
-        with self._lock:
-            if self._lexical is None:
+        with self._shared.lock:
+            if self._shared.corpus is None:
                 try:
                     notes = load_guidance(self.lens)
                 except (LensError, OSError):  # a partial or custom lens without its notes
                     notes = fallback
-                self._lexical = corpus_for(notes)
-            return self._lexical
+                self._shared.corpus = corpus_for(notes)
+            return self._shared.corpus
 
     def assess(
         self,

@@ -157,7 +157,8 @@ def test_valid_answer_is_verified_against_the_document(setup) -> None:  # type: 
     invented = by_id["rel_backing_up_data_secured_backups_data"]
     assert invented.verdict == "insufficient_information" and invented.evidence == []
     assert any("quote not found on page 10" in w for w in draft.warnings)
-    assert assessor.input_tokens == 9000 and assessor.output_tokens == 700
+    usage = assessor.usage()
+    assert usage["input_tokens"] == 9000 and usage["output_tokens"] == 700
 
 
 def test_invalid_choice_id_is_rejected_and_repaired(setup) -> None:  # type: ignore[no-untyped-def]
