@@ -663,9 +663,7 @@ class ReviewService:
                 self._state(review_id, "assessing", listener)
             doc = self.store.load_document(review_id)
         with self._failing(review_id, "assessing", listener):
-            self._runner(listener, record).run(
-                review_id, doc, record.mode, record.pillars or None
-            )
+            self._runner(listener, record).run(review_id, doc, record.mode, record.pillars or None)
         with self._failing(review_id, "assessing", listener, errors=False):
             return self.finalize(review_id, listener=listener)
 
