@@ -78,7 +78,9 @@ class Recording(ScriptedBedrock):
         return response
 
 
-def container(lens: Lens, store: Any, cache: set[str], **kw: Any) -> tuple[ReviewService, Recording]:
+def container(
+    lens: Lens, store: Any, cache: set[str], **kw: Any
+) -> tuple[ReviewService, Recording]:
     """What one Lambda container builds: its own service, Bedrock client and assessor (the
     service builds the assessor from the settings, as in the cloud)."""
     client = Recording(lens, cache)
@@ -274,8 +276,8 @@ def test_the_nonce_is_in_no_report_answer_note_message_or_log(
         "assessment": assessment.model_dump_json(),
         "status": service.status(record.id).model_dump_json(),
         "recent": json.dumps([r.model_dump(mode="json") for r in service.recent()]),
-        "chat": answer.model_dump_json() + json.dumps([t.model_dump(mode="json")
-                                                      for t in service.history(record.id)]),
+        "chat": answer.model_dump_json()
+        + json.dumps([t.model_dump(mode="json") for t in service.history(record.id)]),
         "wa_plan": plan.model_dump_json(),
         "slack": handlers.summary_text(service, record.id)
         + json.dumps(summary_blocks(service.summary(record.id))),
