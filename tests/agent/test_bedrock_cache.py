@@ -4,6 +4,7 @@ request is validated against the bedrock-runtime service model and compared exac
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from botocore.validate import validate_parameters
 
-from agent.factory import open_bundle
+from agent.factory import DEMO_BUNDLE, open_bundle
 from agent.loop import CACHE_READ_RATE, CACHE_WRITE_RATE, InvestigationLoop, submit_spec
 from agent.models import Step
 from agent.providers.base import LoopState
@@ -31,6 +32,7 @@ from tests.agent.test_bedrock import (
     reply,
     tool_use,
 )
+from tests.conftest import load_benchmark
 from tools.aws.models import CACHE_POINT, estimate_tokens, prompt_caching
 from tools.toolbox import TOOLS
 
@@ -348,3 +350,23 @@ def test_token_budget_counts_cache_tokens(chain: Path) -> None:
         inv = InvestigationLoop(session.context, p, max_tokens=5000).run(QUESTION)
         stub.assert_no_pending_responses()
     assert "token budget of 5000 reached" in inv.notes
+
+
+def test_cost_benchmark_reads_each_turns_prefix_on_the_next() -> None:
+    """benchmarks/agent_cost.py on the demo scenario (Claude 3.7 Sonnet): from the second
+    request on, each request reads what the previous one sent (the conversation checkpoint
+    moved forward), writes only what is new, and the usage the investigation summed is the
+    client's."""
+    bench = load_benchmark("agent_cost")
+    client, usage = bench.investigate(DEMO_BUNDLE, SONNET_37)
+    rows = client.requests  # (blocks, checkpoints, total, input, write, read)
+    assert len(rows) == 7 and all(cps <= 4 for _, cps, *_ in rows)
+    assert rows[0][5] == 0 and rows[0][4] > 0  # the first request only writes (the tools)
+    for before, after in itertools.pairwise(rows[1:]):
+        assert after[5] == before[2]  # reads the whole previous request
+        assert after[3] == 0 and after[4] == after[2] - before[2]  # writes only the new turn
+    assert usage.cache_read_tokens == sum(r[5] for r in rows)
+    assert usage.cache_write_tokens == sum(r[4] for r in rows)
+    plain = sum(r[2] for r in rows)
+    assert usage.input_tokens + usage.cache_write_tokens + usage.cache_read_tokens == plain
+    assert usage.cache_read_tokens > plain / 2
