@@ -44,14 +44,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import boto3  # noqa: E402
 from botocore.validate import validate_parameters  # noqa: E402
 
 from agent.factory import open_bundle  # noqa: E402
 from agent.loop import CACHE_READ_RATE, CACHE_WRITE_RATE  # noqa: E402
 from agent.service import BundleSource, InvestigationService, ModelChoice  # noqa: E402
 from agent.sessions import SqliteSessionStore  # noqa: E402
-from benchmarks.bedrock_review_cost import _chars  # noqa: E402
+from benchmarks.bedrock_review_cost import _chars, converse_meta  # noqa: E402
 from tools.aws.models import CHARS_PER_TOKEN, prompt_caching  # noqa: E402
 
 BUNDLES = REPO / "scenarios" / "bundles"
@@ -107,14 +106,7 @@ class ScriptedConverse:
     """
 
     def __init__(self, turns: list[list[dict[str, Any]]], region: str = "eu-central-1") -> None:
-        real = boto3.client(
-            "bedrock-runtime",
-            region_name=region,
-            aws_access_key_id="scripted",
-            aws_secret_access_key="scripted",
-        )
-        self.meta = real.meta
-        self._input = real.meta.service_model.operation_model("Converse").input_shape
+        self.meta, self._input = converse_meta(region)
         self.turns = list(turns)
         self.requests: list[tuple[int, int, int, int, int, int]] = []
         self._cache: dict[str, int] = {}  # prefix digest -> estimated tokens

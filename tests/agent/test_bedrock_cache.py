@@ -13,22 +13,22 @@ import pytest
 from botocore.stub import ANY, Stubber
 from botocore.validate import validate_parameters
 
-from agent.factory import DEMO_BUNDLE, open_bundle
+from agent.factory import DEMO_BUNDLE
 from agent.loop import CACHE_READ_RATE, CACHE_WRITE_RATE, InvestigationLoop, submit_spec
 from agent.models import Step
 from agent.providers.base import LoopState
-from agent.providers.bedrock import BedrockConverseProvider
-from agent.render import render_prompt, tool_config
+from agent.render import tool_config
 from agent.service import BundleSource, InvestigationService, ModelChoice
 from agent.sessions import SqliteSessionStore
 from tests.agent.test_bedrock import (
-    GUARDRAIL_UNITS,
     MODEL,
-    NONCE,
     _submit,
     chain,
     client,
     converse_requests,
+    first_request,
+    guardrail_intervenes,
+    provider,
     reply,
     tool_use,
 )
@@ -45,19 +45,6 @@ QUESTION = "Shoppers get errors when they check out"
 
 def _specs() -> list[dict[str, Any]]:
     return [t.spec() for t in TOOLS.values()] + [submit_spec()]
-
-
-def _provider(c: Any, bundle: Path, model: str, **kw: Any) -> tuple[BedrockConverseProvider, Any]:
-    session = open_bundle(bundle)
-    p = BedrockConverseProvider(
-        model,
-        window=session.context.window.label(),
-        baseline=session.context.baseline.label(),
-        client=c,
-        nonce=NONCE,
-        **kw,
-    )
-    return p, session
 
 
 def _script() -> list[dict[str, Any]]:
@@ -131,7 +118,7 @@ def test_checkpoints_on_the_first_and_third_turn_and_the_conversation_checkpoint
     tokens; the earlier message loses it."""
     plain_client = client()
     plain = converse_requests(plain_client)
-    p, session = _provider(plain_client, chain, MODEL)
+    p, session = provider(plain_client, chain, MODEL)
     with Stubber(plain_client) as stub:
         for r in _script():
             stub.add_response("converse", r)
@@ -151,7 +138,7 @@ def test_checkpoints_on_the_first_and_third_turn_and_the_conversation_checkpoint
 
     c = client()
     captured = converse_requests(c)
-    p, session = _provider(c, chain, SONNET_37)
+    p, session = provider(c, chain, SONNET_37)
     expected = [
         _with_points(plain[0], SONNET_37, tools=True, system=False, last=False),
         _with_points(plain[1], SONNET_37, tools=True, system=False, last=False),
@@ -187,29 +174,14 @@ def test_models_that_do_not_cache_get_todays_request(
 ) -> None:
     c = client()
     captured = converse_requests(c)
-    p, session = _provider(c, chain, model)
-    first = {
-        "modelId": model,
-        "system": [
-            {
-                "text": render_prompt(
-                    "system.j2",
-                    nonce=NONCE,
-                    max_steps=8,
-                    window=session.context.window.label(),
-                    baseline=session.context.baseline.label(),
-                )
-            }
-        ],
-        "messages": [
-            {
-                "role": "user",
-                "content": [{"text": f"Symptom / question from the on-call engineer: {QUESTION}"}],
-            }
-        ],
-        "toolConfig": tool_config(_specs()),
-        "inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0},
-    }
+    p, session = provider(c, chain, model)
+    first = first_request(
+        model,
+        session,
+        QUESTION,
+        toolConfig=tool_config(_specs()),
+        inferenceConfig={"maxTokens": max_tokens, "temperature": 0.0},
+    )
     with Stubber(c) as stub:
         script = _script()
         stub.add_response("converse", script[0], first)
@@ -229,25 +201,11 @@ def test_guardrail_blocked_result_keeps_valid_shapes_with_checkpoints(chain: Pat
     prefix is unchanged in turn 2 (the guardrail never rewrites an earlier message)."""
     c = client()
     captured = converse_requests(c)
-    p, session = _provider(c, chain, SONNET_37, guardrail=("gr7x2k9q1abc", "1"))
+    p, session = provider(c, chain, SONNET_37, guardrail=("gr7x2k9q1abc", "1"))
     alarm = "ALARM checkout-5xx: " + "HTTP 5xx on POST /checkout above threshold. " * 120
     with Stubber(c) as stub:
         stub.add_response("converse", reply([tool_use("t1", "logs", {"components": ["Web App"]})]))
-        stub.add_response(
-            "apply_guardrail",
-            {
-                "usage": dict.fromkeys(GUARDRAIL_UNITS, 0),
-                "action": "GUARDRAIL_INTERVENED",
-                "outputs": [],
-                "assessments": [],
-            },
-            {
-                "guardrailIdentifier": "gr7x2k9q1abc",
-                "guardrailVersion": "1",
-                "source": "INPUT",
-                "content": ANY,
-            },
-        )
+        guardrail_intervenes(stub)
         stub.add_response("converse", reply([_submit("t2")]))
         InvestigationLoop(session.context, p).run("x", context=alarm)
         stub.assert_no_pending_responses()
@@ -270,13 +228,13 @@ def test_system_checkpoint_and_nova_rules(chain: Path) -> None:
     state = LoopState(question=QUESTION, tool_specs=_specs(), context="note " * 1000)
     c = client()
     shape = c.meta.service_model.operation_model("Converse").input_shape
-    p, _ = _provider(c, chain, SONNET_37)
+    p, _ = provider(c, chain, SONNET_37)
     p.system = p.system + "\nRunbook: " + "check the deploy first. " * 200  # > 1,024 tokens alone
     request = p.request(state)
     validate_parameters(request, shape)
     assert _points(request) == [f"tools[{len(_specs())}]", "system[1]", "messages[0].content[2]"]
 
-    nova, _ = _provider(c, chain, NOVA_PRO)
+    nova, _ = provider(c, chain, NOVA_PRO)
     request = nova.request(state)
     validate_parameters(request, shape)
     assert _points(request) == ["messages[0].content[2]"]  # system + context >= 1K, no tools
@@ -341,7 +299,7 @@ def test_cache_usage_is_summed_priced_and_reported(
 def test_token_budget_counts_cache_tokens(chain: Path) -> None:
     """The loop's token budget counts cache reads and writes (tokens the model processed)."""
     c = client()
-    p, session = _provider(c, chain, SONNET_37)
+    p, session = provider(c, chain, SONNET_37)
     with Stubber(c) as stub:
         stub.add_response(
             "converse",
