@@ -27,6 +27,8 @@ prefixes up to approximately 20 content blocks before that marker"
 (https://aws.amazon.com/blogs/machine-learning/optimizing-cost-and-latency-with-amazon-bedrock-prompt-caching;
 https://docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html). A turn that adds more
 than about 20 blocks (ten parallel tool calls) may miss the previous prefix and write it again.
+For Amazon Nova the user guide documents no such lookback: whether its next turn reads the
+moved checkpoint's prefix is not documented (nor simulated in ``benchmarks/agent_cost.py``).
 Each checkpoint needs the model's minimum tokens since the previous one and Amazon Nova caches at
 most 20K tokens (both from the helper). A ``cachePoint`` is a sibling block of the message, never
 inside a ``toolResult`` (botocore ``ToolResultContentBlock`` has no such member; ``ContentBlock``,
