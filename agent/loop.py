@@ -44,6 +44,12 @@ class ToolExecutor(Protocol):
 
 MAX_FINDINGS = 5  # observation events per tool call (the rest stay in the evidence list)
 MAX_PARALLEL = 4
+# Prompt-cache tokens in the cost estimate, as multiples of the input price: Anthropic Claude on
+# Bedrock bills cache writes 25% above and cache reads 90% below the input rate
+# (https://aws.amazon.com/blogs/machine-learning/optimizing-cost-and-latency-with-amazon-bedrock-prompt-caching);
+# other families differ (see the Bedrock pricing page), so the figure stays an estimate.
+CACHE_WRITE_RATE = 1.25
+CACHE_READ_RATE = 0.1
 
 
 def _noop(event: str, payload: dict[str, object]) -> None:
@@ -79,7 +85,8 @@ class InvestigationLoop:
         progress: Progress | None = None,
         tools: ToolExecutor | None = None,
     ) -> None:
-        """``max_tokens``: input plus output tokens over all turns (0 = unbounded);
+        """``max_tokens``: input plus output tokens over all turns, prompt-cache reads and
+        writes included (0 = unbounded);
         ``price_per_1k``: US dollars per 1,000 input and output tokens, for the cost estimate;
         ``tools``: how tool calls run (default in this process, see :class:`ToolExecutor`)."""
         self.ctx = ctx
@@ -221,7 +228,12 @@ class InvestigationLoop:
                 break
             if submits:
                 corrected = True
-            used = inv.usage.input_tokens + inv.usage.output_tokens
+            used = (
+                inv.usage.input_tokens
+                + inv.usage.output_tokens
+                + inv.usage.cache_read_tokens
+                + inv.usage.cache_write_tokens
+            )
             if self.max_tokens and used >= self.max_tokens:
                 inv.notes.append(f"token budget of {self.max_tokens} reached")
                 break
@@ -239,13 +251,19 @@ class InvestigationLoop:
         return inv
 
     def _account(self, inv: Investigation, turn: Turn) -> None:
-        inv.usage.input_tokens += turn.input_tokens
-        inv.usage.output_tokens += turn.output_tokens
+        usage = inv.usage
+        usage.input_tokens += turn.input_tokens
+        usage.output_tokens += turn.output_tokens
+        usage.cache_read_tokens += turn.cache_read_tokens
+        usage.cache_write_tokens += turn.cache_write_tokens
         price_in, price_out = self.price_per_1k
-        inv.usage.cost_usd = round(
-            inv.usage.input_tokens / 1000 * price_in + inv.usage.output_tokens / 1000 * price_out,
-            6,
+        billed_in = (
+            usage.input_tokens
+            + usage.cache_write_tokens * CACHE_WRITE_RATE
+            + usage.cache_read_tokens * CACHE_READ_RATE
         )
+        billed_out = usage.output_tokens / 1000 * price_out
+        usage.cost_usd = round(billed_in / 1000 * price_in + billed_out, 6)
 
     def _check(self, call: ToolCall) -> tuple[Hypotheses | None, str | None]:
         try:

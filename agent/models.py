@@ -89,10 +89,15 @@ class Step(Model):
 
 
 class Usage(Model):
-    """Model tokens used by an investigation and the estimated cost in US dollars."""
+    """Model tokens used by an investigation and the estimated cost in US dollars.
+
+    ``input_tokens`` excludes the input tokens read from (``cache_read_tokens``) or written to
+    (``cache_write_tokens``) the model's prompt cache, as Bedrock's ``usage`` reports them."""
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
     cost_usd: float = 0.0
 
 

@@ -63,6 +63,8 @@ def render_view(view: AnswerView) -> str:
         usage={
             "input_tokens": view.input_tokens,
             "output_tokens": view.output_tokens,
+            "cache_read_tokens": view.cache_read_tokens,
+            "cache_write_tokens": view.cache_write_tokens,
             "cost_usd": view.cost_usd,
         },
         partial=view.partial,

@@ -89,6 +89,8 @@ class AnswerView(Model):
     seconds: float = Field(description="wall time over all turns, seconds")
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
     cost_usd: float = 0.0
     summary: str
     partial: bool
@@ -210,6 +212,8 @@ def answer_view(
         seconds=round(sum(t.seconds for t in all_turns), 2),
         input_tokens=turn.usage.input_tokens,
         output_tokens=turn.usage.output_tokens,
+        cache_read_tokens=turn.usage.cache_read_tokens,
+        cache_write_tokens=turn.usage.cache_write_tokens,
         cost_usd=turn.usage.cost_usd,
         summary=redact(answer.summary) if answer else "",
         partial=bool(answer and answer.partial),

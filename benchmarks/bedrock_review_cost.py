@@ -64,6 +64,18 @@ def _chars(node: Any) -> int:
     return len(json.dumps(node, ensure_ascii=False))
 
 
+def converse_meta(region: str) -> tuple[Any, Any]:
+    """The ``meta`` of a real (never called) bedrock-runtime client in ``region`` and the input
+    shape of its Converse operation, for a scripted client to look real and validate requests."""
+    real = boto3.client(
+        "bedrock-runtime",
+        region_name=region,
+        aws_access_key_id="scripted",
+        aws_secret_access_key="scripted",
+    )
+    return real.meta, real.meta.service_model.operation_model("Converse").input_shape
+
+
 class ScriptedBedrock:
     """An in-process bedrock-runtime client for ``converse`` only (see the module docstring).
 
@@ -73,14 +85,7 @@ class ScriptedBedrock:
     """
 
     def __init__(self, lens: Lens, region: str = "eu-central-1") -> None:
-        real = boto3.client(
-            "bedrock-runtime",
-            region_name=region,
-            aws_access_key_id="scripted",
-            aws_secret_access_key="scripted",
-        )
-        self.meta = real.meta
-        self._input = real.meta.service_model.operation_model("Converse").input_shape
+        self.meta, self._input = converse_meta(region)
         self.lens = lens
         self.requests: list[tuple[int, int]] = []
         self._cache: set[str] = set()

@@ -21,13 +21,18 @@ SUBMIT_TOOL = "submit_hypotheses"
 class Turn(Model):
     """A provider's decision: an optional thought and the tool calls to run (in parallel).
 
-    ``input_tokens`` / ``output_tokens``: what producing the turn cost (0 for local providers).
+    ``input_tokens`` / ``output_tokens``: what producing the turn cost (0 for local providers);
+    ``cache_read_tokens`` / ``cache_write_tokens``: input tokens read from / written to the
+    model's prompt cache (Bedrock ``cacheReadInputTokens`` / ``cacheWriteInputTokens``), not
+    counted in ``input_tokens``.
     """
 
     thought: str = ""
     tool_calls: list[ToolCall]
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass

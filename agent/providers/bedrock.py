@@ -4,7 +4,39 @@ Request shape (Bedrock Runtime ``Converse``): ``modelId`` (a model id or an infe
 id/ARN), ``system`` [{"text"}], ``messages`` (see :func:`agent.render.converse_messages`),
 ``toolConfig`` {"tools": [{"toolSpec": {"name", "description", "inputSchema": {"json"}}}]},
 ``inferenceConfig`` {"maxTokens", "temperature"}. The reply's ``output.message.content`` holds
-``text`` and ``toolUse`` blocks; ``usage`` holds ``inputTokens`` / ``outputTokens``.
+``text`` and ``toolUse`` blocks; ``usage`` holds ``inputTokens`` / ``outputTokens`` and, when
+the prompt cache was used, ``cacheReadInputTokens`` / ``cacheWriteInputTokens`` (``inputTokens``
+then counts only the tokens neither read from nor written to the cache).
+
+Prompt caching: where the model caches (:func:`tools.aws.models.prompt_caching`; nothing here is
+model-specific), the request carries up to three ``{"cachePoint": {"type": "default"}}`` blocks
+where :func:`tools.aws.models.cache_checkpoints` places them, token counts estimated as
+characters / 4: after the tool specs (last item of ``toolConfig.tools``, only where the family
+caches tools), after the system prompt (last item of ``system``), and at the end of the latest
+message (last block of ``messages[-1].content``, a user turn: the question, or the tool results
+and loop notices). The conversation checkpoint moves to the newest message on every turn rather
+than one being added per turn, so a request never holds more than three (the documented models
+allow four); the next turn reads the prefix written by the previous one. This is the documented
+multi-turn pattern: Anthropic, "During each turn, we mark the final block of the final message
+with ``cache_control`` so the conversation can be incrementally cached. The system will
+automatically lookup and use the longest previously cached prefix for follow-up messages"
+(https://docs.claude.com/en/docs/build-with-claude/prompt-caching, "Continuing a multi-turn
+conversation"); AWS, "Claude models on Amazon Bedrock support simplified cache management. You
+can place a single cachePoint, and Amazon Bedrock automatically checks for cache hits on
+prefixes up to approximately 20 content blocks before that marker"
+(https://aws.amazon.com/blogs/machine-learning/optimizing-cost-and-latency-with-amazon-bedrock-prompt-caching;
+https://docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html). A turn that adds more
+than about 20 blocks (ten parallel tool calls) may miss the previous prefix and write it again.
+For Amazon Nova the user guide documents no such lookback: whether its next turn reads the
+moved checkpoint's prefix is not documented (nor simulated in ``benchmarks/agent_cost.py``).
+Each checkpoint needs the model's minimum tokens since the previous one and Amazon Nova caches at
+most 20K tokens (both from the helper). A ``cachePoint`` is a sibling block of the message, never
+inside a ``toolResult`` (botocore ``ToolResultContentBlock`` has no such member; ``ContentBlock``,
+``SystemContentBlock`` and ``Tool`` do), and adds no message, so user/assistant alternation is
+unchanged. The guardrail (ApplyGuardrail on tool output, its verdict remembered per tool call)
+only replaces a tool result's text, so earlier messages stay byte-identical from turn to turn and
+the cached prefix stays valid. A model that does not cache gets exactly the request without any
+checkpoint.
 Errors are translated by :func:`tools.aws.errors.translate_model` into one-line
 :class:`~tools.errors.ModelError` messages naming the model and Region and what to pass.
 
@@ -19,6 +51,7 @@ for the rest (the same request is never re-sent); ``guardrail_intervened`` and
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,7 +61,14 @@ from agent.providers.base import LoopState, ModelProvider, Turn
 from agent.render import converse_messages, render_prompt, result_text, tool_config
 from agent.untrusted import new_nonce
 from tools.aws.errors import AwsError, translate_model
-from tools.aws.models import output_limit, resolve_model, supports_tool_status
+from tools.aws.models import (
+    CACHE_POINT,
+    cache_checkpoints,
+    estimate_tokens,
+    output_limit,
+    resolve_model,
+    supports_tool_status,
+)
 from tools.aws.session import make_client
 from tools.errors import ModelError
 
@@ -130,17 +170,34 @@ class BedrockConverseProvider(ModelProvider):
         return {k: v for k, v in self._checked.items() if v}
 
     def request(self, state: LoopState) -> dict[str, Any]:
-        """The exact Converse request for the loop state."""
+        """The exact Converse request for the loop state, with cache checkpoints where the model
+        caches (see the module docstring)."""
         messages = converse_messages(state, self.nonce, self._guard(state))
         if not supports_tool_status(self.model_id):
             for message in messages:
                 for block in message["content"]:
                     block.get("toolResult", {}).pop("status", None)
+        tools = tool_config(state.tool_specs)
+        system: list[dict[str, Any]] = [{"text": self.system}]
+        on_tools, on_system, on_messages = cache_checkpoints(
+            self.model_id,
+            [
+                ("tools", estimate_tokens(json.dumps(tools["tools"]))),
+                ("system", estimate_tokens(self.system)),
+                ("messages", estimate_tokens(json.dumps(messages, ensure_ascii=False))),
+            ],
+        )
+        if on_tools:
+            tools["tools"].append(CACHE_POINT)
+        if on_system:
+            system.append(CACHE_POINT)
+        if on_messages:
+            messages[-1]["content"].append(CACHE_POINT)
         return {
             "modelId": self.model_id,
-            "system": [{"text": self.system}],
+            "system": system,
             "messages": messages,
-            "toolConfig": tool_config(state.tool_specs),
+            "toolConfig": tools,
             "inferenceConfig": {"maxTokens": self.max_tokens, "temperature": self.temperature},
         }
 
@@ -187,4 +244,6 @@ class BedrockConverseProvider(ModelProvider):
             tool_calls=calls,
             input_tokens=int(usage.get("inputTokens", 0)),
             output_tokens=int(usage.get("outputTokens", 0)),
+            cache_read_tokens=int(usage.get("cacheReadInputTokens", 0)),
+            cache_write_tokens=int(usage.get("cacheWriteInputTokens", 0)),
         )

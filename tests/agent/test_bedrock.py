@@ -66,10 +66,12 @@ def tool_use(tid: str, name: str, inp: dict[str, Any]) -> dict[str, Any]:
     return {"toolUse": {"toolUseId": tid, "name": name, "input": inp}}
 
 
-def provider(c: Any, chain: Path, **kw: Any) -> tuple[BedrockConverseProvider, Any]:
+def provider(
+    c: Any, chain: Path, model: str = MODEL, **kw: Any
+) -> tuple[BedrockConverseProvider, Any]:
     session = open_bundle(chain)
     p = BedrockConverseProvider(
-        MODEL,
+        model,
         window=session.context.window.label(),
         baseline=session.context.baseline.label(),
         client=c,
@@ -79,13 +81,11 @@ def provider(c: Any, chain: Path, **kw: Any) -> tuple[BedrockConverseProvider, A
     return p, session
 
 
-def test_converse_loop_requests_and_answer(chain: Path) -> None:
-    c = client()
-    captured = converse_requests(c)
-    p, session = provider(c, chain)
-    question = "Shoppers get errors when they check out"
-    first = {
-        "modelId": MODEL,
+def first_request(model: str, session: Any, question: str, **overrides: Any) -> dict[str, Any]:
+    """The exact first Converse request of an investigation of ``question`` (``toolConfig``
+    matched with ANY unless overridden), without any cache checkpoint."""
+    return {
+        "modelId": model,
         "system": [
             {
                 "text": render_prompt(
@@ -105,7 +105,16 @@ def test_converse_loop_requests_and_answer(chain: Path) -> None:
         ],
         "toolConfig": ANY,
         "inferenceConfig": {"maxTokens": 2048, "temperature": 0.0},
+        **overrides,
     }
+
+
+def test_converse_loop_requests_and_answer(chain: Path) -> None:
+    c = client()
+    captured = converse_requests(c)
+    p, session = provider(c, chain)
+    question = "Shoppers get errors when they check out"
+    first = first_request(MODEL, session, question)
     with Stubber(c) as stub:
         stub.add_response(
             "converse",
@@ -204,27 +213,32 @@ def test_errors_are_translated(
     assert MODEL in str(info.value) and "eu-central-1" in str(info.value)
 
 
+def guardrail_intervenes(stub: Stubber, guardrail: str = "gr7x2k9q1abc") -> None:
+    """Queue one ApplyGuardrail call (source INPUT, version 1) that intervenes."""
+    stub.add_response(
+        "apply_guardrail",
+        {
+            "usage": dict.fromkeys(GUARDRAIL_UNITS, 0),
+            "action": "GUARDRAIL_INTERVENED",
+            "outputs": [],
+            "assessments": [],
+        },
+        {
+            "guardrailIdentifier": guardrail,
+            "guardrailVersion": "1",
+            "source": "INPUT",
+            "content": ANY,
+        },
+    )
+
+
 def test_guardrail_blocks_a_tool_result(chain: Path) -> None:
     c = client()
     captured = converse_requests(c)
     p, session = provider(c, chain, guardrail=("gr7x2k9q1abc", "1"))
     with Stubber(c) as stub:
         stub.add_response("converse", reply([tool_use("t1", "logs", {"components": ["Web App"]})]))
-        stub.add_response(
-            "apply_guardrail",
-            {
-                "usage": dict.fromkeys(GUARDRAIL_UNITS, 0),
-                "action": "GUARDRAIL_INTERVENED",
-                "outputs": [],
-                "assessments": [],
-            },
-            {
-                "guardrailIdentifier": "gr7x2k9q1abc",
-                "guardrailVersion": "1",
-                "source": "INPUT",
-                "content": ANY,
-            },
-        )
+        guardrail_intervenes(stub)
         stub.add_response("converse", reply([_submit("t2")]))
         InvestigationLoop(session.context, p).run("x")
     text = captured[1]["messages"][2]["content"][0]["toolResult"]["content"][0]["text"]
