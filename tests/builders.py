@@ -250,3 +250,16 @@ def investigate(path: Path, question: str | None = None) -> Investigation:
     question = question or Bundle(path).incident.description
     service = InvestigationService(SqliteSessionStore())
     return service.start(None, question, BundleSource(path=str(path))).turns[0]
+
+
+def one_question_lens(lens: Any, question: Any) -> Any:
+    """``lens`` (a :class:`lenses.catalog.Lens`) cut to one Reliability ``question``."""
+    from lenses.catalog import Lens, Pillar
+
+    return Lens(
+        alias=lens.alias,
+        name=lens.name,
+        description="",
+        version=lens.version,
+        pillars=[Pillar(id="reliability", name="Reliability", questions=[question])],
+    )

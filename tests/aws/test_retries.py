@@ -27,7 +27,7 @@ import pytest
 from botocore.stub import Stubber
 
 from agent.sessions import DynamoSessionStore
-from lenses.catalog import Lens, Pillar, load_guidance, load_lens
+from lenses.catalog import load_guidance, load_lens
 from reviews.assessors.bedrock import BedrockAssessor
 from reviews.errors import ThrottledError as ReviewsThrottledError
 from reviews.models import ReviewRecord
@@ -36,6 +36,7 @@ from reviews.runner import ReviewRunner
 from reviews.store import DynamoReviewStore, SqliteReviewStore
 from reviews.textract import TextractExtractor
 from reviews.watool import WaToolClient
+from tests.builders import one_question_lens
 from tests.reviews.conftest import DR, extracted
 from tools.aws.errors import ThrottledError, aws_call
 from tools.aws.session import MAX_ATTEMPTS, RETRY_MODE, make_client
@@ -140,7 +141,9 @@ def test_throttled_logs_call_is_retried_by_botocore_only_then_one_throttled_erro
     assert len(sleeps) == MAX_ATTEMPTS - 1  # botocore backed off between its attempts
     message = str(caught.value)
     assert "\n" not in message and "after 8 attempts" in message
-    assert message.startswith("CloudWatch Logs DescribeLogGroups in the default account/eu-central-1")
+    assert message.startswith(
+        "CloudWatch Logs DescribeLogGroups in the default account/eu-central-1"
+    )
     assert caught.value.code == "ThrottlingException"
 
 
@@ -152,13 +155,7 @@ def test_throttled_review_unit_is_tried_by_botocore_only_and_marked_resumable(
     one ThrottledError with the resume command, in one line."""
     full = load_lens("wellarchitected")
     question = full.pillar("reliability").questions[0]
-    lens = Lens(
-        alias=full.alias,
-        name=full.name,
-        description="",
-        version=full.version,
-        pillars=[Pillar(id="reliability", name="Reliability", questions=[question])],
-    )
+    lens = one_question_lens(full, question)
     notes = load_guidance(full)
     store = SqliteReviewStore(tmp_path / "r.db")
     store.create(ReviewRecord(id="thr-aws", document="dr.pdf", document_name="dr.pdf", mode="deep"))

@@ -12,13 +12,13 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from agent.untrusted import outside_data
-from lenses.catalog import Lens, Pillar
 from reviews.assess import Unit, retrieve_guidance
 from reviews.assessors.bedrock import TOOL_NAME, BedrockAssessor, tool_config
 from reviews.errors import AssessmentError, ThrottledError
 from reviews.models import PageText, ReviewRecord
 from reviews.runner import ReviewRunner
 from reviews.store import SqliteReviewStore
+from tests.builders import one_question_lens
 from tests.reviews.conftest import DR, extracted
 from tools.aws.errors import ThrottledError as ToolsThrottledError
 
@@ -109,7 +109,8 @@ def _expected(messages: Any = ANY) -> dict[str, Any]:
         "system": ANY,
         "messages": messages,
         "toolConfig": tool_config(),
-        "inferenceConfig": {"maxTokens": 4096, "temperature": 0.0},  # clamped: 3.5 Sonnet v1 caps at 4,096
+        # clamped: 3.5 Sonnet v1 caps at 4,096
+        "inferenceConfig": {"maxTokens": 4096, "temperature": 0.0},
     }
 
 
@@ -258,13 +259,7 @@ def test_runner_does_not_rerun_a_throttled_bedrock_call_and_resume_finishes(
     """A Converse call still throttled after botocore's retries surfaces as the one
     ThrottledError; the runner sends no second request for the unit; resuming assesses it."""
     doc, _, _, client, _ = setup
-    one = Lens(
-        alias=lens.alias,
-        name=lens.name,
-        description="",
-        version=lens.version,
-        pillars=[Pillar(id="reliability", name="Reliability", questions=[lens.question(QID)])],
-    )
+    one = one_question_lens(lens, lens.question(QID))
     assessor = BedrockAssessor(one, MODEL, client=client, nonce=NONCE)
     store = SqliteReviewStore(tmp_path / "b.db")
     store.create(
@@ -278,7 +273,9 @@ def test_runner_does_not_rerun_a_throttled_bedrock_call_and_resume_finishes(
         with pytest.raises(ThrottledError) as caught:
             runner.run("bed-1", doc, "deep")
         stub.assert_no_pending_responses()  # exactly one Converse request was made
-    assert isinstance(caught.value, ToolsThrottledError) and caught.value.code == "ThrottlingException"
+    assert (
+        isinstance(caught.value, ToolsThrottledError) and caught.value.code == "ThrottlingException"
+    )
     assert "\n" not in str(caught.value) and "rca review --resume bed-1" in str(caught.value)
     assert store.questions("bed-1") == []
     with Stubber(client) as stub:
@@ -294,7 +291,9 @@ def _not_addressed(question: Any) -> dict[str, Any]:
     return {
         "question_id": question.id,
         "summary": "Not described.",
-        "best_practices": [_bp(c.id, "not_addressed", guidance=[]) for c in question.best_practices],
+        "best_practices": [
+            _bp(c.id, "not_addressed", guidance=[]) for c in question.best_practices
+        ],
     }
 
 
@@ -302,13 +301,11 @@ def test_max_tokens_stop_splits_the_unit_instead_of_retrying(setup, lens, notes,
     doc, _, _, client, assessor = setup
     questions = lens.pillar("reliability").questions[:2]
     catalog = {n.choice_id: n for n in notes}
-    guidance = {
-        q.id: retrieve_guidance(retriever, lens, q, q.title, catalog) for q in questions
-    }
+    guidance = {q.id: retrieve_guidance(retriever, lens, q, q.title, catalog) for q in questions}
     unit = Unit(key="reliability", pillar_id="reliability", questions=questions)
     requests = Capture()
     cut = {
-        "output": {"message": {"role": "assistant", "content": [{"text": "{\"questions\": [{"}]}},
+        "output": {"message": {"role": "assistant", "content": [{"text": '{"questions": [{'}]}},
         "stopReason": "max_tokens",
         "usage": {"inputTokens": 9000, "outputTokens": 4096, "totalTokens": 13096},
         "metrics": {"latencyMs": 60000},
@@ -317,7 +314,9 @@ def test_max_tokens_stop_splits_the_unit_instead_of_retrying(setup, lens, notes,
         stub.add_response("converse", cut, _expected(requests))
         for n, q in enumerate(questions):
             stub.add_response(
-                "converse", _response({"questions": [_not_addressed(q)]}, f"tu-{n}"), _expected(requests)
+                "converse",
+                _response({"questions": [_not_addressed(q)]}, f"tu-{n}"),
+                _expected(requests),
             )
         drafts = assessor.assess(doc, unit, guidance, "quick")
         stub.assert_no_pending_responses()
@@ -356,7 +355,9 @@ def test_no_forced_tool_or_status_for_families_without_them(setup, lens) -> None
     assert "toolChoice" not in tool_config(llama)
     with Stubber(client) as stub:
         stub.add_response("converse", _response(_answer("rel_backing_up_data_made_up")), expected)
-        stub.add_response("converse", _response(_answer(), "tu-2"), {**expected, "messages": second})
+        stub.add_response(
+            "converse", _response(_answer(), "tu-2"), {**expected, "messages": second}
+        )
         assessor.assess(doc, unit, guidance, "deep")
     result = second.values[0][2]["content"][0]["toolResult"]
     assert "status" not in result

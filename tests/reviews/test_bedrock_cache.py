@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from lenses.catalog import Lens, Pillar, Question
+from lenses.catalog import Lens, Question
 from reviews.assess import Unit, retrieve_guidance
 from reviews.assessors.bedrock import (
     DOCUMENT_INTRO,
@@ -20,6 +20,7 @@ from reviews.assessors.bedrock import (
 )
 from reviews.models import DocumentText, PageText
 from reviews.render import render_template
+from tests.builders import one_question_lens
 from tests.reviews.conftest import design_page
 from tests.reviews.test_bedrock import NONCE, Capture
 from tools.aws.models import CACHE_POINT
@@ -96,15 +97,32 @@ def _cache_points(node: Any) -> int:
     return 0
 
 
-def _params(model: str, system: Any, messages: Any, tools: Any = None) -> dict[str, Any]:
+def _params(
+    model: str, system: Any, messages: Any, tools: Any = None, max_tokens: int = 8192
+) -> dict[str, Any]:
     """The exact Converse parameters (``tools`` defaults to the plain tool config)."""
     return {
         "modelId": model,
         "system": system,
         "messages": messages,
         "toolConfig": tool_config(model) if tools is None else tools,
-        "inferenceConfig": {"maxTokens": 8192, "temperature": 0.0},
+        "inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0},
     }
+
+
+def _long_unit(lens: Lens, notes: Any, retriever: Any) -> tuple[Any, Any, Any, Any]:
+    """A long document and the backing-up-data question as one unit: (doc, question, unit,
+    guidance)."""
+    doc = long_document()
+    question = lens.question("backing-up-data")
+    unit, guidance = _unit(lens, notes, retriever, question)
+    return doc, question, unit, guidance
+
+
+def _blocks(assessor: BedrockAssessor, doc: Any, unit: Any, guidance: Any) -> tuple[str, dict]:
+    """The document text and the unit's text block of a request."""
+    document = DOCUMENT_INTRO + document_block(doc, NONCE)
+    return document, {"text": assessor.request_text(doc, unit, guidance, "deep")}
 
 
 def _stubbed(lens: Lens, model: str) -> tuple[Any, BedrockAssessor]:
@@ -115,28 +133,15 @@ def _stubbed(lens: Lens, model: str) -> tuple[Any, BedrockAssessor]:
 def test_cached_request_puts_the_document_first_and_checkpoints_after_system_and_document(
     lens, notes, retriever
 ) -> None:  # type: ignore[no-untyped-def]
-    doc = long_document()
-    question = lens.question("backing-up-data")
-    unit, guidance = _unit(lens, notes, retriever, question)
+    doc, question, unit, guidance = _long_unit(lens, notes, retriever)
     client, assessor = _stubbed(lens, SONNET_37)
-    document = DOCUMENT_INTRO + document_block(doc, NONCE)
-    expected = {
-        "modelId": SONNET_37,
-        # tool spec (~620 tokens) is under 1,024: no checkpoint there; tools + system pass it
-        "system": [{"text": _system()}, CACHE_POINT],
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {"text": document},
-                    CACHE_POINT,
-                    {"text": assessor.request_text(doc, unit, guidance, "deep")},
-                ],
-            }
-        ],
-        "toolConfig": tool_config(SONNET_37),
-        "inferenceConfig": {"maxTokens": 8192, "temperature": 0.0},
-    }
+    document, unit_block = _blocks(assessor, doc, unit, guidance)
+    # tool spec (~620 tokens) is under 1,024: no checkpoint there; tools + system pass it
+    expected = _params(
+        SONNET_37,
+        [{"text": _system()}, CACHE_POINT],
+        [{"role": "user", "content": [{"text": document}, CACHE_POINT, unit_block]}],
+    )
     with Stubber(client) as stub:
         stub.add_response("converse", _reply(question), expected)
         (draft,) = assessor.assess(doc, unit, guidance, "deep")
@@ -177,26 +182,15 @@ def test_checkpoint_only_after_the_minimum_of_the_model(lens, notes, retriever) 
 def test_families_without_prompt_caching_get_the_same_order_and_no_checkpoint(
     lens, notes, retriever, model: str
 ) -> None:  # type: ignore[no-untyped-def]
-    doc = long_document()
-    question = lens.question("backing-up-data")
-    unit, guidance = _unit(lens, notes, retriever, question)
+    doc, question, unit, guidance = _long_unit(lens, notes, retriever)
     client, assessor = _stubbed(lens, model)
-    document = DOCUMENT_INTRO + document_block(doc, NONCE)
-    expected = {
-        "modelId": model,
-        "system": [{"text": _system()}],
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {"text": document},
-                    {"text": assessor.request_text(doc, unit, guidance, "deep")},
-                ],
-            }
-        ],
-        "toolConfig": tool_config(model),
-        "inferenceConfig": {"maxTokens": assessor.max_tokens, "temperature": 0.0},
-    }
+    document, unit_block = _blocks(assessor, doc, unit, guidance)
+    expected = _params(
+        model,
+        [{"text": _system()}],
+        [{"role": "user", "content": [{"text": document}, unit_block]}],
+        max_tokens=assessor.max_tokens,
+    )
     assert _cache_points(expected) == 0
     with Stubber(client) as stub:
         stub.add_response("converse", _reply(question), expected)
@@ -295,13 +289,7 @@ def test_runner_reports_the_run_s_tokens(lens, notes, retriever, tmp_path) -> No
     from reviews.store import SqliteReviewStore
 
     question = lens.question("backing-up-data")
-    one = Lens(
-        alias=lens.alias,
-        name=lens.name,
-        description="",
-        version=lens.version,
-        pillars=[Pillar(id="reliability", name="Reliability", questions=[question])],
-    )
+    one = one_question_lens(lens, question)
     client = boto3.client("bedrock-runtime", region_name="eu-central-1")
     assessor = BedrockAssessor(one, SONNET_37, client=client, nonce=NONCE)
     store = SqliteReviewStore(tmp_path / "u.db")
