@@ -62,12 +62,12 @@ from agent.render import converse_messages, render_prompt, result_text, tool_con
 from agent.untrusted import new_nonce
 from tools.aws.errors import AwsError, translate_model
 from tools.aws.models import (
-    CACHE_POINT,
-    cache_checkpoints,
+    add_cache_points,
     estimate_tokens,
     output_limit,
     resolve_model,
     supports_tool_status,
+    token_usage,
 )
 from tools.aws.session import make_client
 from tools.errors import ModelError
@@ -179,20 +179,18 @@ class BedrockConverseProvider(ModelProvider):
                     block.get("toolResult", {}).pop("status", None)
         tools = tool_config(state.tool_specs)
         system: list[dict[str, Any]] = [{"text": self.system}]
-        on_tools, on_system, on_messages = cache_checkpoints(
+        add_cache_points(
             self.model_id,
             [
-                ("tools", estimate_tokens(json.dumps(tools["tools"]))),
-                ("system", estimate_tokens(self.system)),
-                ("messages", estimate_tokens(json.dumps(messages, ensure_ascii=False))),
+                ("tools", tools["tools"], estimate_tokens(json.dumps(tools["tools"]))),
+                ("system", system, estimate_tokens(self.system)),
+                (
+                    "messages",
+                    messages[-1]["content"],
+                    estimate_tokens(json.dumps(messages, ensure_ascii=False)),
+                ),
             ],
         )
-        if on_tools:
-            tools["tools"].append(CACHE_POINT)
-        if on_system:
-            system.append(CACHE_POINT)
-        if on_messages:
-            messages[-1]["content"].append(CACHE_POINT)
         return {
             "modelId": self.model_id,
             "system": system,
@@ -238,12 +236,4 @@ class BedrockConverseProvider(ModelProvider):
             for block in content
             if "toolUse" in block
         ]
-        usage = reply.get("usage", {})
-        return Turn(
-            thought=thought,
-            tool_calls=calls,
-            input_tokens=int(usage.get("inputTokens", 0)),
-            output_tokens=int(usage.get("outputTokens", 0)),
-            cache_read_tokens=int(usage.get("cacheReadInputTokens", 0)),
-            cache_write_tokens=int(usage.get("cacheWriteInputTokens", 0)),
-        )
+        return Turn(thought=thought, tool_calls=calls, **token_usage(reply.get("usage")))

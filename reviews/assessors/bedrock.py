@@ -86,13 +86,14 @@ from reviews.models import ChoiceReason, DocumentText, Mode, Quote, Verdict
 from reviews.render import render_template
 from tools.aws.errors import ThrottledError, translate_model
 from tools.aws.models import (
-    CACHE_POINT,
-    cache_checkpoints,
+    USAGE_FIELDS,
+    add_cache_points,
     estimate_tokens,
     output_limit,
     resolve_model,
     supports_forced_tool,
     supports_tool_status,
+    token_usage,
 )
 from tools.errors import ModelError
 from tools.models import Model
@@ -101,12 +102,6 @@ TOOL_NAME = "submit_assessment"
 MAX_DOCUMENT_CHARS = 200_000  # about 50k tokens: the document part of one request
 BLOCKED_STOPS = ("guardrail_intervened", "content_filtered")
 DOCUMENT_INTRO = "The design document under review, page by page (the questions follow it):\n"
-USAGE_FIELDS = {  # our name -> the Converse ``usage`` field
-    "input_tokens": "inputTokens",
-    "output_tokens": "outputTokens",
-    "cache_read_tokens": "cacheReadInputTokens",
-    "cache_write_tokens": "cacheWriteInputTokens",
-}
 
 
 class QuoteIn(Model):
@@ -164,9 +159,9 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def tool_config(model_id: str | None = None, *, cache: bool = False) -> dict[str, Any]:
+def tool_config(model_id: str | None = None) -> dict[str, Any]:
     """The Converse ``toolConfig``: the one tool, forced when ``model_id``'s family accepts a
-    forced tool (or no model is named); ``cache`` appends a cache checkpoint after the tool."""
+    forced tool (or no model is named)."""
     config: dict[str, Any] = {
         "tools": [
             {
@@ -179,8 +174,6 @@ def tool_config(model_id: str | None = None, *, cache: bool = False) -> dict[str
             }
         ],
     }
-    if cache:
-        config["tools"].append(CACHE_POINT)
     if model_id is None or supports_forced_tool(model_id):
         config["toolChoice"] = {"tool": {"name": TOOL_NAME}}
     return config
@@ -328,16 +321,16 @@ class BedrockAssessor(Assessor):
         self,
         system: list[dict[str, Any]],
         messages: list[dict[str, Any]],
-        tools: dict[str, Any] | None = None,
+        tools: dict[str, Any],
     ) -> dict[str, Any]:
-        """One Converse call (``system`` blocks, ``toolConfig`` = ``tools`` or the plain
-        :func:`tool_config`); errors translated (see the module docstring)."""
+        """One Converse call (``system`` blocks, ``toolConfig`` = ``tools``, see
+        :meth:`request`); errors translated (see the module docstring)."""
         try:
             response: dict[str, Any] = self.client.converse(
                 modelId=self.model_id,
                 system=system,
                 messages=messages,
-                toolConfig=tools or tool_config(self.model_id),
+                toolConfig=tools,
                 inferenceConfig={"maxTokens": self.max_tokens, "temperature": 0.0},
             )
         except (ClientError, BotoCoreError) as exc:
@@ -345,10 +338,9 @@ class BedrockAssessor(Assessor):
             if isinstance(error, ThrottledError):  # the one throttling error, never wrapped
                 raise error from exc
             raise AssessmentError(str(error)) from exc
-        usage = response.get("usage") or {}
         with self._shared.lock:
-            for name, field in USAGE_FIELDS.items():
-                self._shared.usage[name] += int(usage.get(field, 0))
+            for name, tokens in token_usage(response.get("usage")).items():
+                self._shared.usage[name] += tokens
         return response
 
     def usage(self) -> dict[str, int]:
@@ -400,19 +392,19 @@ class BedrockAssessor(Assessor):
             "assess_system.md.j2", lens_name=self.lens.name, tool_name=TOOL_NAME, nonce=self.nonce
         )
         document = self.document_text(doc)
-        plain = tool_config(self.model_id)
-        on_tools, on_system, on_document = cache_checkpoints(
+        tools = tool_config(self.model_id)
+        system: list[dict[str, Any]] = [{"text": system_text}]
+        content: list[dict[str, Any]] = [{"text": document}]
+        add_cache_points(
             self.model_id,
             [
-                ("tools", estimate_tokens(json.dumps(plain["tools"]))),
-                ("system", estimate_tokens(system_text)),
-                ("messages", estimate_tokens(document)),
+                ("tools", tools["tools"], estimate_tokens(json.dumps(tools["tools"]))),
+                ("system", system, estimate_tokens(system_text)),
+                ("messages", content, estimate_tokens(document)),
             ],
         )
-        system = [{"text": system_text}] + ([CACHE_POINT] if on_system else [])
-        content = [{"text": document}] + ([CACHE_POINT] if on_document else [])
         content.append({"text": self.request_text(doc, unit, guidance, mode)})
-        return system, tool_config(self.model_id, cache=on_tools), content
+        return system, tools, content
 
     def _corpus(self, fallback: list[GuidanceNote]) -> Corpus:
         """Word statistics of the lens's whole guidance (else of the notes at hand)."""

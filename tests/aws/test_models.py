@@ -15,13 +15,16 @@ from typer.testing import CliRunner
 from cli.main import app
 from tools.aws.errors import translate_model
 from tools.aws.models import (
+    CACHE_POINT,
     ModelCatalog,
+    add_cache_points,
     cache_checkpoints,
     output_limit,
     prompt_caching,
     resolve_model,
     supports_forced_tool,
     supports_tool_status,
+    token_usage,
 )
 from tools.errors import ModelError
 
@@ -315,3 +318,27 @@ def test_nova_counts_no_tools_and_caches_at_most_20k_tokens() -> None:
         True,  # the tool tokens are not counted: 1,200 since the start
     ]
     assert cache_checkpoints(nova, [("system", 1500), ("messages", 25_000)]) == [True, False]
+
+
+def test_cache_points_are_appended_to_the_lists_the_checkpoints_close() -> None:
+    tools: list[dict] = [{"toolSpec": {}}]
+    system: list[dict] = [{"text": "rules"}]
+    content: list[dict] = [{"text": "document"}]
+    segments = [("tools", tools, 600), ("system", system, 600), ("messages", content, 5000)]
+    add_cache_points("anthropic.claude-3-7-sonnet-20250219-v1:0", segments)
+    assert tools == [{"toolSpec": {}}]  # 600 tokens: under the 1,024 minimum
+    assert system == [{"text": "rules"}, CACHE_POINT]  # 1,200 since the start
+    assert content == [{"text": "document"}, CACHE_POINT]
+    add_cache_points("meta.llama3-3-70b-instruct-v1:0", segments)
+    assert content == [{"text": "document"}, CACHE_POINT]  # no caching: nothing appended
+
+
+def test_token_usage_reads_every_converse_usage_field_and_counts_missing_ones_as_zero() -> None:
+    usage = {"inputTokens": 10, "outputTokens": 3, "totalTokens": 13, "cacheReadInputTokens": 7}
+    assert token_usage(usage) == {
+        "input_tokens": 10,
+        "output_tokens": 3,
+        "cache_read_tokens": 7,
+        "cache_write_tokens": 0,
+    }
+    assert token_usage(None) == dict.fromkeys(token_usage({}), 0)

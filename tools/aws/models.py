@@ -207,6 +207,34 @@ def cache_checkpoints(model: str, segments: list[tuple[str, int]]) -> list[bool]
     return flags
 
 
+def add_cache_points(model: str, segments: list[tuple[str, list[dict[str, Any]], int]]) -> None:
+    """Append :data:`CACHE_POINT` to the block lists where :func:`cache_checkpoints` places a
+    checkpoint: ``segments`` are ``(field, blocks, estimated tokens)`` in prompt order, ``blocks``
+    the list a checkpoint closes (``toolConfig.tools``, ``system``, a message's ``content``),
+    changed in place."""
+    flags = cache_checkpoints(model, [(field, tokens) for field, _, tokens in segments])
+    for (_, blocks, _), flag in zip(segments, flags, strict=True):
+        if flag:
+            blocks.append(CACHE_POINT)
+
+
+#: our name -> the Converse ``usage`` field (``TokenUsage``)
+USAGE_FIELDS = {
+    "input_tokens": "inputTokens",
+    "output_tokens": "outputTokens",
+    "cache_read_tokens": "cacheReadInputTokens",
+    "cache_write_tokens": "cacheWriteInputTokens",
+}
+
+
+def token_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
+    """A Converse reply's ``usage`` as ``input_tokens`` (neither read from nor written to the
+    prompt cache), ``output_tokens``, ``cache_read_tokens`` and ``cache_write_tokens``; a field
+    the reply leaves out counts 0."""
+    usage = usage or {}
+    return {name: int(usage.get(field, 0)) for name, field in USAGE_FIELDS.items()}
+
+
 def geography(region: str | None) -> str | None:
     """The inference-profile prefix of a Region's geography (``eu-central-1`` -> ``eu``)."""
     if not region:
