@@ -45,7 +45,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -104,14 +104,19 @@ def _unpack(data: bytes) -> DocumentText:
     return DocumentText.model_validate_json(gzip.decompress(data))
 
 
-def record_json(record: ReviewRecord) -> str:
-    """The stored JSON of a record: its dump plus the ``nonce``, which every other dump leaves
-    out (:class:`~reviews.models.ReviewRecord`); ``ReviewRecord.model_validate_json`` reads it
-    back, and a record stored without one loads with ``nonce`` None."""
-    data = record.model_dump(mode="json")
+def stored_data(record: ReviewRecord, mode: Literal["python", "json"] = "python") -> dict[str, Any]:
+    """The fields a store keeps of a record: its dump (``mode`` as in ``model_dump``) plus the
+    ``nonce``, which every other dump leaves out (:class:`~reviews.models.ReviewRecord`)."""
+    data = record.model_dump(mode=mode)
     if record.nonce is not None:
         data["nonce"] = record.nonce
-    return json.dumps(data, ensure_ascii=False)
+    return data
+
+
+def record_json(record: ReviewRecord) -> str:
+    """The stored JSON of a record (:func:`stored_data`); ``ReviewRecord.model_validate_json``
+    reads it back, and a record stored without a nonce loads with ``nonce`` None."""
+    return json.dumps(stored_data(record, "json"), ensure_ascii=False)
 
 
 class ReviewStore(ABC):
@@ -222,8 +227,7 @@ class ReviewStore(ABC):
             changes = change(record)
             if changes is None:
                 return record
-            data = record.model_dump()
-            data["nonce"] = record.nonce  # left out of dumps, kept in the store
+            data = stored_data(record)
             data.update(changes)
             data["updated_at"] = utcnow()
             data["version"] = record.version + 1
