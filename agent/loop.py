@@ -228,13 +228,7 @@ class InvestigationLoop:
                 break
             if submits:
                 corrected = True
-            used = (
-                inv.usage.input_tokens
-                + inv.usage.output_tokens
-                + inv.usage.cache_read_tokens
-                + inv.usage.cache_write_tokens
-            )
-            if self.max_tokens and used >= self.max_tokens:
+            if self.max_tokens and inv.usage.tokens >= self.max_tokens:
                 inv.notes.append(f"token budget of {self.max_tokens} reached")
                 break
         if inv.answer is None:

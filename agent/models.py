@@ -100,6 +100,13 @@ class Usage(Model):
     cache_write_tokens: int = 0
     cost_usd: float = 0.0
 
+    @property
+    def tokens(self) -> int:
+        """Every token of the investigation: input, output and prompt-cache reads and writes
+        (what the loop's token budget counts)."""
+        cached = self.cache_read_tokens + self.cache_write_tokens
+        return self.input_tokens + self.output_tokens + cached
+
 
 class Investigation(Model):
     """A whole investigation: question, steps, evidence, answer, timings (seconds, UTC times)."""
