@@ -32,8 +32,6 @@ against real Bedrock.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -50,7 +48,7 @@ from agent.factory import open_bundle  # noqa: E402
 from agent.loop import CACHE_READ_RATE, CACHE_WRITE_RATE  # noqa: E402
 from agent.service import BundleSource, InvestigationService, ModelChoice  # noqa: E402
 from agent.sessions import SqliteSessionStore  # noqa: E402
-from benchmarks.bedrock_review_cost import _chars, converse_meta  # noqa: E402
+from benchmarks.bedrock_review_cost import PromptCache, converse_meta  # noqa: E402
 from tools.aws.models import CHARS_PER_TOKEN, prompt_caching  # noqa: E402
 
 BUNDLES = REPO / "scenarios" / "bundles"
@@ -58,7 +56,6 @@ DEFAULT_MODELS = [
     "eu.anthropic.claude-3-7-sonnet-20250219-v1:0",  # 1,024 tokens per checkpoint
     "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",  # 4,096 tokens per checkpoint
 ]
-LOOKBACK = 20  # blocks before a checkpoint searched for an earlier cached prefix
 ROW = "  {:>4} {:>6} {:>3} {:>9} {:>7} {:>8} {:>7}"
 
 
@@ -109,53 +106,18 @@ class ScriptedConverse:
         self.meta, self._input = converse_meta(region)
         self.turns = list(turns)
         self.requests: list[tuple[int, int, int, int, int, int]] = []
-        self._cache: dict[str, int] = {}  # prefix digest -> estimated tokens
+        self._cache = PromptCache()
 
     def converse(self, **params: Any) -> dict[str, Any]:
         validate_parameters(params, self._input)  # raises ParamValidationError like botocore
-        blocks: list[tuple[str, dict[str, Any]]] = [
-            ("tools", t) for t in params.get("toolConfig", {}).get("tools", [])
-        ]
-        blocks += [("system", b) for b in params.get("system", [])]
-        blocks += [(m["role"], b) for m in params["messages"] for b in m["content"]]
-        digest = hashlib.sha256()
-        keys = [digest.hexdigest()]  # digest of the prefix at each content block boundary
-        sizes = [0]  # characters of the prefix at each boundary
-        points: list[int] = []  # boundaries (content blocks before them) with a checkpoint
-        for field, block in blocks:
-            if "cachePoint" in block:
-                points.append(len(keys) - 1)
-                continue
-            digest.update(json.dumps([field, block], sort_keys=True).encode())
-            keys.append(digest.hexdigest())
-            sizes.append(sizes[-1] + _chars(block))
-        total = sizes[-1] // CHARS_PER_TOKEN
-        read = write = 0
-        if points:
-            hits = [
-                b
-                for p in points
-                for b in range(max(0, p - LOOKBACK), p + 1)
-                if keys[b] in self._cache
-            ]
-            hit = max(hits, default=0)
-            read = sizes[hit] // CHARS_PER_TOKEN if hit else 0
-            write = sizes[points[-1]] // CHARS_PER_TOKEN - read
-            for p in points:
-                self._cache[keys[p]] = sizes[p] // CHARS_PER_TOKEN
-        uncached = total - read - write
-        self.requests.append((len(blocks) - len(points), len(points), total, uncached, write, read))
+        use = self._cache.account(params)
+        total = use.chars // CHARS_PER_TOKEN
+        self.requests.append((use.blocks, use.points, total, use.uncached, use.write, use.read))
         content = self.turns.pop(0) if self.turns else [{"text": "no more turns"}]
         return {
             "output": {"message": {"role": "assistant", "content": content}},
             "stopReason": "tool_use",
-            "usage": {
-                "inputTokens": uncached,
-                "outputTokens": 0,
-                "totalTokens": total,
-                "cacheReadInputTokens": read,
-                "cacheWriteInputTokens": write,
-            },
+            "usage": use.usage(),
             "metrics": {"latencyMs": 0},
         }
 
@@ -227,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{billed:>9.0f} ({billed / plain:4.0%})"
             )
     print(
-        "\ninput-price equivalent: input + 1.25 x cache writes + 0.1 x cache reads (Claude's rates "
+        f"\ninput-price equivalent: input + {CACHE_WRITE_RATE} x cache writes + {CACHE_READ_RATE} "
+        "x cache reads (Claude's rates "
         "on Bedrock), as a share of the tokens without caching; the rest of the request follows "
         "the last checkpoint. Never run against real Bedrock."
     )

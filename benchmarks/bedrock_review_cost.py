@@ -12,13 +12,13 @@ building every request, checkpoints in SQLite) with ``max_workers=1``, so the re
 sequence. The bedrock-runtime client is **scripted, in process, no network**
 (:class:`ScriptedBedrock`): it validates each Converse request against botocore's
 bedrock-runtime service model, answers ``submit_assessment`` with every best practice
-``not_addressed``, and returns a ``usage`` computed from the request by the rule the Bedrock
-user guide documents: the prefix up to the last ``cachePoint`` (``toolConfig.tools``, then
-``system``, then ``messages``) is written to the cache the first time it is seen and read on every
-later request with the same prefix (within the 5-minute TTL, which a sequential review keeps);
-``inputTokens`` is the rest. Tokens are **estimated as characters / 4** (no tokenizer here), so
-the figures are sizes, not a bill. With ``max_workers > 1`` units that start before the first one
-has finished may each write the cache; the sequential figure is the best case.
+``not_addressed``, and returns a ``usage`` computed from the request by the documented semantics
+of Claude on Bedrock (:class:`PromptCache`, shared with ``benchmarks/agent_cost.py``): the prefix
+up to the last ``cachePoint`` is written to the cache the first time it is seen and read on
+every later request with the same prefix (within the 5-minute TTL, which a sequential review
+keeps); ``inputTokens`` is the rest. Tokens are **estimated as characters / 4** (no tokenizer
+here), so the figures are sizes, not a bill. With ``max_workers > 1`` units that start before
+the first one has finished may each write the cache; the sequential figure is the best case.
 
 "Without caching" is the same requests with every token billed as input. Prices are printed only
 when given as arguments (nothing is hard-coded). Nothing here was run against real Bedrock.
@@ -29,10 +29,12 @@ so and exits 0.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,91 @@ def converse_meta(region: str) -> tuple[Any, Any]:
     return real.meta, real.meta.service_model.operation_model("Converse").input_shape
 
 
+#: blocks before a checkpoint searched for an earlier cached prefix (Claude's "simplified cache
+#: management": "prefixes up to approximately 20 content blocks before that marker")
+LOOKBACK = 20
+
+
+@dataclass(frozen=True)
+class CacheUse:
+    """What one Converse request costs in :class:`PromptCache`'s model: ``blocks`` content
+    blocks and ``points`` checkpoints; ``chars`` and ``prefix_chars`` (up to the last
+    checkpoint, 0 without one) in characters; ``read``, ``write`` and ``uncached`` in estimated
+    tokens (characters / :data:`CHARS_PER_TOKEN`), summing to ``chars`` // 4."""
+
+    blocks: int
+    points: int
+    chars: int
+    prefix_chars: int
+    read: int
+    write: int
+    uncached: int
+
+    def usage(self) -> dict[str, int]:
+        """The Converse ``usage`` of the reply."""
+        return {
+            "inputTokens": self.uncached,
+            "outputTokens": 0,
+            "totalTokens": self.chars // CHARS_PER_TOKEN,
+            "cacheReadInputTokens": self.read,
+            "cacheWriteInputTokens": self.write,
+        }
+
+
+class PromptCache:
+    """Bedrock's prompt cache as the documented semantics for Claude describe it, for the
+    scripted clients of the cost benchmarks: a ``cachePoint`` caches the whole prefix before it
+    (``toolConfig.tools``, then ``system``, then the message blocks); a request reads the longest
+    prefix an earlier request cached that ends at a block boundary at most :data:`LOOKBACK`
+    blocks before one of its checkpoints, writes the rest up to its last checkpoint, and
+    ``inputTokens`` is what follows that checkpoint. Everything stays within the 5-minute TTL
+    (the requests follow each other). Text blocks count their text, other blocks their JSON
+    (:func:`_chars`)."""
+
+    def __init__(self) -> None:
+        self._cached: set[str] = set()  # digests of the cached prefixes
+
+    def account(self, params: dict[str, Any]) -> CacheUse:
+        """Read and write the cache for one Converse request's ``params``."""
+        blocks: list[tuple[str, dict[str, Any]]] = [
+            ("tools", t) for t in params.get("toolConfig", {}).get("tools", [])
+        ]
+        blocks += [("system", b) for b in params.get("system", [])]
+        blocks += [(m["role"], b) for m in params["messages"] for b in m["content"]]
+        digest = hashlib.sha256()
+        keys = [digest.hexdigest()]  # digest of the prefix at each content block boundary
+        sizes = [0]  # characters of the prefix at each boundary
+        points: list[int] = []  # boundaries (content blocks before them) with a checkpoint
+        for field, block in blocks:
+            if "cachePoint" in block:
+                points.append(len(keys) - 1)
+                continue
+            digest.update(json.dumps([field, block], sort_keys=True).encode())
+            keys.append(digest.hexdigest())
+            sizes.append(sizes[-1] + _chars(block))
+        read = write = 0
+        if points:
+            hits = [
+                b
+                for p in points
+                for b in range(max(0, p - LOOKBACK), p + 1)
+                if keys[b] in self._cached
+            ]
+            hit = max(hits, default=0)
+            read = sizes[hit] // CHARS_PER_TOKEN if hit else 0
+            write = sizes[points[-1]] // CHARS_PER_TOKEN - read
+            self._cached.update(keys[p] for p in points)
+        return CacheUse(
+            blocks=len(blocks) - len(points),
+            points=len(points),
+            chars=sizes[-1],
+            prefix_chars=sizes[points[-1]] if points else 0,
+            read=read,
+            write=write,
+            uncached=sizes[-1] // CHARS_PER_TOKEN - read - write,
+        )
+
+
 class ScriptedBedrock:
     """An in-process bedrock-runtime client for ``converse`` only (see the module docstring).
 
@@ -88,34 +175,12 @@ class ScriptedBedrock:
         self.meta, self._input = converse_meta(region)
         self.lens = lens
         self.requests: list[tuple[int, int]] = []
-        self._cache: set[str] = set()
-
-    def _sizes(self, params: dict[str, Any]) -> tuple[int, int, str]:
-        """Total characters, characters up to the last cachePoint, and that prefix's key."""
-        blocks = list(params.get("toolConfig", {}).get("tools", []))
-        blocks += list(params.get("system", []))
-        for message in params["messages"]:
-            blocks += message["content"]
-        total = prefix = 0
-        key = ""
-        for n, block in enumerate(blocks):
-            total += _chars(block)
-            if "cachePoint" in block:
-                prefix = total
-                key = json.dumps(blocks[:n], sort_keys=True)
-        return total, prefix, key
+        self._cache = PromptCache()
 
     def converse(self, **params: Any) -> dict[str, Any]:
         validate_parameters(params, self._input)  # raises ParamValidationError like botocore
-        total, prefix, key = self._sizes(params)
-        self.requests.append((total, prefix))
-        read = write = 0
-        if prefix:
-            if key in self._cache:
-                read = prefix // CHARS_PER_TOKEN
-            else:
-                write = prefix // CHARS_PER_TOKEN
-                self._cache.add(key)
+        use = self._cache.account(params)
+        self.requests.append((use.chars, use.prefix_chars))
         text = params["messages"][0]["content"][-1]["text"]
         answers = [
             {
@@ -128,23 +193,16 @@ class ScriptedBedrock:
             }
             for qid in QUESTION_HEADING.findall(text)
         ]
-        use = {"toolUseId": f"t{len(self.requests)}", "name": TOOL_NAME}
-        uncached = (total - prefix) // CHARS_PER_TOKEN
+        tool_use = {"toolUseId": f"t{len(self.requests)}", "name": TOOL_NAME}
         return {
             "output": {
                 "message": {
                     "role": "assistant",
-                    "content": [{"toolUse": {**use, "input": {"questions": answers}}}],
+                    "content": [{"toolUse": {**tool_use, "input": {"questions": answers}}}],
                 }
             },
             "stopReason": "tool_use",
-            "usage": {
-                "inputTokens": uncached,
-                "outputTokens": 0,
-                "totalTokens": uncached,
-                "cacheReadInputTokens": read,
-                "cacheWriteInputTokens": write,
-            },
+            "usage": use.usage(),
             "metrics": {"latencyMs": 0},
         }
 
