@@ -139,14 +139,20 @@ def start(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> _Pop
 def finish(
     name: str, proc: subprocess.Popen[str], argv: list[str], began: float, timeout: float
 ) -> CaseResult:
-    """Wait for ``proc`` (killing it after ``timeout`` s) and measure its peak RSS."""
+    """Wait for ``proc`` and measure its peak RSS. After ``timeout`` s it is hung: SIGABRT (with
+    :func:`base_env`'s ``PYTHONFAULTHANDLER`` it writes its threads' stacks to stderr), then
+    SIGKILL if it still runs 5 s later."""
     hung = False
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         hung = True
-        proc.kill()
-        stdout, stderr = proc.communicate()
+        proc.send_signal(signal.SIGABRT)  # faulthandler dumps the threads (see base_env)
+        try:
+            stdout, stderr = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
     peak_mb = _peaks.pop(proc.pid, 0.0)
     seconds = time.monotonic() - began
     message = _last_line(stderr) if proc.returncode else _last_line(stdout)
@@ -226,6 +232,9 @@ def base_env(home: Path) -> dict[str, str]:
         "AWS_EC2_METADATA_DISABLED": "true",
         "COLUMNS": "200",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # a hung child gets SIGABRT before SIGKILL (:func:`finish`): faulthandler then writes
+        # every thread's stack to its stderr, so a hang comes with where it hung
+        "PYTHONFAULTHANDLER": "1",
     }
 
 
@@ -984,6 +993,7 @@ class InterruptRun:
     error_kind: str | None
     resumed_equal: bool
     message: str
+    stacks: str = ""  # a hung run's thread stacks (faulthandler, see finish)
 
     def problems(self) -> list[str]:
         found = []
@@ -1126,6 +1136,7 @@ def interrupt_reviews(n: int, seed: int, root: Path) -> tuple[list[InterruptRun]
             error_kind=str(record.get("error_kind")) if record else None,
             resumed_equal=got == expected,
             message=result.message,
+            stacks=result.stderr[-6000:] if result.hung else "",
         )
 
     from concurrent.futures import ThreadPoolExecutor
@@ -1155,6 +1166,7 @@ def interrupt_reviews(n: int, seed: int, root: Path) -> tuple[list[InterruptRun]
         f"resumed equal to the reference {sum(r.resumed_equal for r in runs)}/{n}; "
         f"max exit latency {max((r.exit_latency_s for r in interrupted), default=0):.2f} s"
     )
+    lines += [f"run {r.index} hung; its threads:\n{r.stacks}" for r in runs if r.stacks]
     return runs, "\n".join(lines)
 
 

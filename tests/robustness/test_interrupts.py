@@ -133,3 +133,12 @@ def test_eight_parallel_follow_ups_all_land(tmp_path: Path) -> None:
     ok, text = bench.parallel_follow_ups(8, tmp_path)
     print(text)
     assert ok, text
+
+
+def test_a_hung_child_leaves_its_thread_stacks(tmp_path: Path) -> None:
+    """The benchmark's hang verdict comes with where the child hung (faulthandler on SIGABRT)."""
+    argv = [bench.sys.executable, "-c", "import time; time.sleep(60)"]
+    began = time.monotonic()
+    result = bench.finish("hang", bench.start(argv, bench.base_env(tmp_path)), argv, began, 1.0)
+    assert result.hung and time.monotonic() - began < 20
+    assert "most recent call first" in result.stderr and "<string>" in result.stderr
