@@ -49,7 +49,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.review_accuracy import TRUTH, documents, run_review, training_data  # noqa: E402
+from benchmarks.review_accuracy import (  # noqa: E402
+    TRUTH,
+    SavedReviewError,
+    documents,
+    load_saved,
+    run_review,
+    training_data,
+)
 from scenarios.randomgen import seed_range  # noqa: E402
 
 DEV_SEED = 11
@@ -154,14 +161,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _from_json(paths: list[Path], stems: list[str], args: argparse.Namespace) -> int:
-    """Samples of saved assessments (``--json``); exit 2 for a file of an unlabelled document."""
+    """Samples of saved assessments (``--json``); exit 2 (one line on stderr) for a file that
+    is not a saved review of a labelled document."""
     seed = seed_range(JSON_LABEL)
     for path in paths:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        assessment = data.get("assessment", data)
-        stem = Path(assessment["document"]).name.removesuffix(".pdf")
-        if stem not in stems:
-            print(f"{path}: {stem} has no truth file in {TRUTH}", file=sys.stderr)
+        try:
+            stem, assessment = load_saved(path, stems)
+        except SavedReviewError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
         how = (
             f"sample of a saved assessment ({path.name}, assessor {assessment['assessor']}): "

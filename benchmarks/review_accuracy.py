@@ -64,6 +64,33 @@ def documents() -> list[str]:
     return sorted(p.name.removesuffix(".questions.json") for p in TRUTH.glob("*.questions.json"))
 
 
+class SavedReviewError(Exception):
+    """A ``--json`` file that is not a saved review of a labelled document (one-line reason)."""
+
+
+def load_saved(path: Path, stems: list[str]) -> tuple[str, dict[str, Any]]:
+    """``(document stem, assessment)`` of a review saved with ``rca review DOC.pdf --json``
+    (the whole output, or its ``assessment`` object).
+
+    Raises:
+        SavedReviewError: unreadable, not JSON, no assessment, or a document without a truth
+            file in :data:`TRUTH`.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        assessment = data.get("assessment", data)
+        stem = Path(assessment["document"]).name.removesuffix(".pdf")
+    except (OSError, ValueError) as exc:
+        raise SavedReviewError(f"{path}: cannot read a saved review ({exc})") from exc
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise SavedReviewError(
+            f"{path}: not a saved review (expected `rca review --json` output)"
+        ) from exc
+    if stem not in stems:
+        raise SavedReviewError(f"{path}: {stem} has no truth file in {TRUTH}")
+    return stem, assessment
+
+
 def prf(predicted: set[str], actual: set[str]) -> tuple[float, float, float]:
     """Precision, recall and F1 of a predicted set against the true set (0 when undefined)."""
     tp = len(predicted & actual)
@@ -429,11 +456,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(score(run_review(stem, args.mode, fit(xs, ys)), stem))
     elif args.json:
         for path in args.json:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            assessment = data.get("assessment", data)
-            name = Path(assessment["document"]).name.removesuffix(".pdf")
-            if name not in stems:
-                print(f"{path}: {name} has no truth file", file=sys.stderr)
+            try:
+                name, assessment = load_saved(path, stems)
+            except SavedReviewError as exc:
+                print(f"error: {exc}", file=sys.stderr)
                 return 2
             rows.append(score(assessment, name))
     else:

@@ -87,3 +87,22 @@ def test_a_saved_assessment_is_sampled_with_its_own_fixed_seed(tmp_path: Path, m
     other = tmp_path / "other.json"
     other.write_text(json.dumps({**assessment, "document": "unlabelled.pdf"}), encoding="utf-8")
     assert bench.main(["--json", str(other), "--out", str(out)]) == 2
+
+
+def test_a_file_that_is_not_a_saved_review_is_one_error_line(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    bench = load_benchmark("quote_sample")
+    monkeypatch.setattr(bench, "documents", lambda: ["doc"])
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    other = tmp_path / "other.json"
+    other.write_text('{"questions": []}', encoding="utf-8")
+    for path, says in (
+        (broken, "cannot read a saved review"),
+        (other, "not a saved review"),
+        (tmp_path / "missing.json", "cannot read a saved review"),
+    ):
+        assert bench.main(["--json", str(path), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {path}: {says}") and err.count("\n") == 1
