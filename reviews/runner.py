@@ -209,50 +209,47 @@ class ReviewRunner:
         usage_before = self.assessor.usage()
         pool = DaemonExecutor(max_workers=self.max_workers, thread_name_prefix="assess")
         interrupted = False
+        pending: dict[Future[list[QuestionAssessment]], Unit] = {}
         try:
-            pending: dict[Future[list[QuestionAssessment]], Unit] = {
-                pool.submit(self._unit, review_id, doc, unit, mode): unit for unit in units
-            }
-            try:
-                while pending:
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        unit = pending.pop(future)
-                        if future.cancelled():
-                            continue
-                        try:
-                            for qa in future.result():
-                                results[qa.question_id] = qa
-                                self.progress(
-                                    "question",
-                                    {
-                                        "question_id": qa.question_id,
-                                        "number": qa.number,
-                                        "risk": qa.risk,
-                                        "done": len(results),
-                                        "total": total,
-                                    },
-                                )
-                        except ThrottledError as exc:  # botocore's retries are spent: stop here
-                            throttled.append((unit, exc))
-                            self.progress("throttled", {"unit": unit.key, "error": str(exc)})
-                            for queued in pending:
-                                queued.cancel()  # the ones not started; in flight ones finish
-                        except Exception as exc:  # collected, raised after the rest finish
-                            errors.append(exc)
-                            self.progress("unit_failed", {"unit": unit.key, "error": str(exc)})
-                    if results:
-                        self.store.update(
-                            review_id, questions_done=len(results), questions_total=total
-                        )
-            except BaseException:
-                # Ctrl-C, SIGTERM or a crash: queued units are cancelled and the units in flight
-                # are not waited for, here or at exit (daemon workers), so the caller records the
-                # interruption at once; a unit cut off is assessed again on resume.
-                interrupted = True
-                for future in pending:
-                    future.cancel()
-                raise
+            for unit in units:  # inside the handler: a signal while queueing cancels too
+                pending[pool.submit(self._unit, review_id, doc, unit, mode)] = unit
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    unit = pending.pop(future)
+                    if future.cancelled():
+                        continue
+                    try:
+                        for qa in future.result():
+                            results[qa.question_id] = qa
+                            self.progress(
+                                "question",
+                                {
+                                    "question_id": qa.question_id,
+                                    "number": qa.number,
+                                    "risk": qa.risk,
+                                    "done": len(results),
+                                    "total": total,
+                                },
+                            )
+                    except ThrottledError as exc:  # botocore's retries are spent: stop here
+                        throttled.append((unit, exc))
+                        self.progress("throttled", {"unit": unit.key, "error": str(exc)})
+                        for queued in pending:
+                            queued.cancel()  # the ones not started; in flight ones finish
+                    except Exception as exc:  # collected, raised after the rest finish
+                        errors.append(exc)
+                        self.progress("unit_failed", {"unit": unit.key, "error": str(exc)})
+                if results:
+                    self.store.update(review_id, questions_done=len(results), questions_total=total)
+        except BaseException:
+            # Ctrl-C, SIGTERM or a crash: queued units are cancelled and the units in flight
+            # are not waited for, here or at exit (daemon workers), so the caller records the
+            # interruption at once; a unit cut off is assessed again on resume.
+            interrupted = True
+            for future in pending:
+                future.cancel()
+            raise
         finally:
             pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
         used = {k: v - usage_before.get(k, 0) for k, v in self.assessor.usage().items()}

@@ -157,14 +157,17 @@ class DaemonExecutor(Executor):
                 thread = threading.Thread(
                     target=self._work, name=f"{self.prefix}_{len(self._threads)}", daemon=True
                 )
-                thread.start()
+                # Listed before it starts: ``start`` waits for the new thread, so a signal can
+                # raise there after the thread runs; it must still be one that shutdown stops.
                 self._threads.append(thread)
+                thread.start()
         return future
 
     def _work(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
+                self._queue.put(None)  # the stop mark stays for the next worker
                 return
             future, call = item
             if not future.set_running_or_notify_cancel():
@@ -178,7 +181,11 @@ class DaemonExecutor(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """No new tasks; ``cancel_futures`` cancels the queued ones; ``wait`` joins the workers
-        (after the running tasks end), else returns at once."""
+        (after the running tasks end), else returns at once.
+
+        One stop mark ends every worker (each puts it back as it leaves, as the standard
+        ``ThreadPoolExecutor`` does), so a worker whose ``start`` was cut short by a signal
+        cannot take another's mark and leave it waiting on the queue for ever."""
         with self._lock:
             self._closed = True
             threads = list(self._threads)
@@ -190,8 +197,8 @@ class DaemonExecutor(Executor):
                     break
                 if item is not None:
                     item[0].cancel()
-        for _ in threads:
-            self._queue.put(None)
+        self._queue.put(None)
         if wait:
             for thread in threads:
-                thread.join()
+                if thread.is_alive():  # not one whose start a signal cut short: it stops itself
+                    thread.join()
