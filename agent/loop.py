@@ -44,12 +44,6 @@ class ToolExecutor(Protocol):
 
 MAX_FINDINGS = 5  # observation events per tool call (the rest stay in the evidence list)
 MAX_PARALLEL = 4
-# Prompt-cache tokens in the cost estimate, as multiples of the input price: Anthropic Claude on
-# Bedrock bills cache writes 25% above and cache reads 90% below the input rate
-# (https://aws.amazon.com/blogs/machine-learning/optimizing-cost-and-latency-with-amazon-bedrock-prompt-caching);
-# other families differ (see the Bedrock pricing page), so the figure stays an estimate.
-CACHE_WRITE_RATE = 1.25
-CACHE_READ_RATE = 0.1
 
 
 def _noop(event: str, payload: dict[str, object]) -> None:
@@ -82,12 +76,15 @@ class InvestigationLoop:
         max_tool_calls: int = 40,
         max_tokens: int = 200_000,
         price_per_1k: tuple[float, float] = (0.0, 0.0),
+        cache_rates: tuple[float, float] = (1.0, 1.0),
         progress: Progress | None = None,
         tools: ToolExecutor | None = None,
     ) -> None:
         """``max_tokens``: input plus output tokens over all turns, prompt-cache reads and
         writes included (0 = unbounded);
         ``price_per_1k``: US dollars per 1,000 input and output tokens, for the cost estimate;
+        ``cache_rates``: prompt-cache writes and reads as multiples of the input price
+        (:func:`tools.aws.models.cache_rates` of the model);
         ``tools``: how tool calls run (default in this process, see :class:`ToolExecutor`)."""
         self.ctx = ctx
         self.provider = provider
@@ -95,6 +92,7 @@ class InvestigationLoop:
         self.max_tool_calls = max_tool_calls
         self.max_tokens = max_tokens
         self.price_per_1k = price_per_1k
+        self.cache_rates = cache_rates
         self.progress = progress or _noop
         self.tools: ToolExecutor = tools or run_tool
 
@@ -251,10 +249,11 @@ class InvestigationLoop:
         usage.cache_read_tokens += turn.cache_read_tokens
         usage.cache_write_tokens += turn.cache_write_tokens
         price_in, price_out = self.price_per_1k
+        write_rate, read_rate = self.cache_rates
         billed_in = (
             usage.input_tokens
-            + usage.cache_write_tokens * CACHE_WRITE_RATE
-            + usage.cache_read_tokens * CACHE_READ_RATE
+            + usage.cache_write_tokens * write_rate
+            + usage.cache_read_tokens * read_rate
         )
         billed_out = usage.output_tokens / 1000 * price_out
         usage.cost_usd = round(billed_in / 1000 * price_in + billed_out, 6)

@@ -416,7 +416,8 @@ def _loop(
     tools: ToolExecutor | None = None,
 ) -> InvestigationLoop:
     """The investigation loop for ``setup`` with the chosen model's provider (the Bedrock
-    price per 1,000 tokens from ``agent.providers.bedrock.price_of`` for the cost estimate)."""
+    price per 1,000 tokens from ``agent.providers.bedrock.price_of`` and the prompt-cache rates
+    from ``tools.aws.models.cache_rates``, for the cost estimate)."""
     provider = make_provider(
         model.provider,
         setup,
@@ -427,17 +428,20 @@ def _loop(
         max_steps=model.max_steps,
         guardrail=(model.guardrail_id, model.guardrail_version) if model.guardrail_id else None,
     )
-    price = (0.0, 0.0)
+    price, rates = (0.0, 0.0), (1.0, 1.0)
     if model.provider == "bedrock":
         from agent.providers.bedrock import price_of
+        from tools.aws.models import cache_rates
 
-        price = price_of(str(getattr(provider, "model_id", "")))
+        model_id = str(getattr(provider, "model_id", ""))
+        price, rates = price_of(model_id), cache_rates(model_id)
     return InvestigationLoop(
         setup.context,
         provider,
         max_steps=model.max_steps,
         progress=_translate(listener),
         price_per_1k=price,
+        cache_rates=rates,
         tools=tools,
     )
 

@@ -45,11 +45,10 @@ if str(REPO) not in sys.path:
 from botocore.validate import validate_parameters  # noqa: E402
 
 from agent.factory import open_bundle  # noqa: E402
-from agent.loop import CACHE_READ_RATE, CACHE_WRITE_RATE  # noqa: E402
 from agent.service import BundleSource, InvestigationService, ModelChoice  # noqa: E402
 from agent.sessions import SqliteSessionStore  # noqa: E402
 from benchmarks.bedrock_review_cost import PromptCache, converse_meta  # noqa: E402
-from tools.aws.models import CHARS_PER_TOKEN, prompt_caching  # noqa: E402
+from tools.aws.models import CHARS_PER_TOKEN, cache_rates, prompt_caching  # noqa: E402
 
 BUNDLES = REPO / "scenarios" / "bundles"
 DEFAULT_MODELS = [
@@ -175,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                 sum(r[5] for r in client.requests),
             ):
                 raise SystemExit("accounting mismatch between the client and the investigation")
-            billed = usage.input_tokens + CACHE_WRITE_RATE * usage.cache_write_tokens
-            billed += CACHE_READ_RATE * usage.cache_read_tokens
+            write_rate, read_rate = cache_rates(model)
+            billed = usage.input_tokens + write_rate * usage.cache_write_tokens
+            billed += read_rate * usage.cache_read_tokens
             rows.append((bundle.name, len(client.requests), plain, usage, billed))
         print(
             f"  {'bundle':<36} {'req':>4} {'no cache':>9} {'input':>7} {'c.write':>8} "
@@ -189,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{billed:>9.0f} ({billed / plain:4.0%})"
             )
     print(
-        f"\ninput-price equivalent: input + {CACHE_WRITE_RATE} x cache writes + {CACHE_READ_RATE} "
-        "x cache reads (Claude's rates "
-        "on Bedrock), as a share of the tokens without caching; the rest of the request follows "
+        "\ninput-price equivalent: input + write rate x cache writes + read rate x cache reads "
+        "(the model's rates, tools.aws.models.cache_rates: Claude 1.25 / 0.1, Nova 1.0 / 0.25), "
+        "as a share of the tokens without caching; the rest of the request follows "
         "the last checkpoint. Never run against real Bedrock."
     )
     return 0

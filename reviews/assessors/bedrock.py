@@ -254,12 +254,29 @@ class _OutputCut(Exception):
     """The reply stopped at ``maxTokens`` (stopReason ``max_tokens``)."""
 
 
+class _Usage:
+    """Token counters (:data:`tools.aws.models.USAGE_FIELDS`) behind a lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tokens = dict.fromkeys(USAGE_FIELDS, 0)
+
+    def add(self, usage: dict[str, int]) -> None:
+        with self.lock:
+            for name, tokens in usage.items():
+                self.tokens[name] += tokens
+
+    def read(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.tokens)
+
+
 class _Shared:
     """What an assessor and its per-review views share: the summed usage and the corpus."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.usage = dict.fromkeys(USAGE_FIELDS, 0)
+        self.usage = _Usage()
         self.corpus: Corpus | None = None
 
 
@@ -305,13 +322,17 @@ class BedrockAssessor(Assessor):
         self.max_repairs = max_repairs
         self.nonce = nonce or new_nonce()
         self._shared = _Shared()
+        self._own: _Usage | None = None  # a per-review view's own counters (for_review)
 
     def for_review(self, nonce: str) -> BedrockAssessor:
         """A view of this assessor for one review: the same client, model and limits, the
-        review's ``nonce`` in every request; usage is summed into this assessor's
-        (:meth:`usage`) and the guidance corpus is built once for both."""
+        review's ``nonce`` in every request. The view's :meth:`usage` counts its own requests
+        only (so two reviews running at once on one service report their own tokens); every
+        request is summed into this assessor's usage too, and the guidance corpus is built once
+        for both."""
         view = copy.copy(self)
         view.nonce = nonce
+        view._own = _Usage()
         return view
 
     def _where(self) -> str:
@@ -338,16 +359,17 @@ class BedrockAssessor(Assessor):
             if isinstance(error, ThrottledError):  # the one throttling error, never wrapped
                 raise error from exc
             raise AssessmentError(str(error)) from exc
-        with self._shared.lock:
-            for name, tokens in token_usage(response.get("usage")).items():
-                self._shared.usage[name] += tokens
+        used = token_usage(response.get("usage"))
+        self._shared.usage.add(used)
+        if self._own is not None:
+            self._own.add(used)
         return response
 
     def usage(self) -> dict[str, int]:
-        """Tokens summed over every response so far: ``input_tokens`` (not read from or written
-        to the cache), ``output_tokens``, ``cache_read_tokens``, ``cache_write_tokens``."""
-        with self._shared.lock:
-            return dict(self._shared.usage)
+        """Tokens summed over every response so far, of this assessor and all its views, or of
+        one view (:meth:`for_review`) alone: ``input_tokens`` (not read from or written to the
+        cache), ``output_tokens``, ``cache_read_tokens``, ``cache_write_tokens``."""
+        return (self._own or self._shared.usage).read()
 
     def document_text(self, doc: DocumentText) -> str:
         """The document block of every request of a review: the intro and

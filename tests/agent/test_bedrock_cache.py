@@ -14,7 +14,7 @@ from botocore.stub import ANY, Stubber
 from botocore.validate import validate_parameters
 
 from agent.factory import DEMO_BUNDLE
-from agent.loop import CACHE_READ_RATE, CACHE_WRITE_RATE, InvestigationLoop, submit_spec
+from agent.loop import InvestigationLoop, submit_spec
 from agent.models import Step
 from agent.providers.base import LoopState
 from agent.render import tool_config
@@ -259,11 +259,24 @@ def _cached_reply(content: list[dict[str, Any]], read: int, write: int) -> dict[
     return out
 
 
+@pytest.mark.parametrize(
+    ("model", "price", "rates"),
+    [
+        (SONNET_37, (0.003, 0.015), (1.25, 0.1)),  # Claude: writes +25%, reads -90%
+        ("eu.amazon.nova-pro-v1:0", (0.0008, 0.0032), (1.0, 0.25)),  # Nova: reads -75%
+    ],
+)
 def test_cache_usage_is_summed_priced_and_reported(
-    chain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    chain: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    model: str,
+    price: tuple[float, float],
+    rates: tuple[float, float],
 ) -> None:
     """Through the service (the provider builds its client with make_client): the cache read
-    and write tokens of every reply are summed, priced, and shown in the incident report."""
+    and write tokens of every reply are summed, priced at the model family's cache rates, and
+    shown in the incident report."""
     c = client()
     monkeypatch.setattr("agent.providers.bedrock.make_client", lambda *a, **k: c)
     service = InvestigationService(SqliteSessionStore(tmp_path / "s.db"))
@@ -281,14 +294,14 @@ def test_cache_usage_is_summed_priced_and_reported(
             "k1",
             QUESTION,
             BundleSource(path=str(chain)),
-            model=ModelChoice(provider="bedrock", model_id=SONNET_37, region="eu-central-1"),
+            model=ModelChoice(provider="bedrock", model_id=model, region="eu-central-1"),
         )
         stub.assert_no_pending_responses()
     usage = record.turns[0].usage
     assert (usage.input_tokens, usage.output_tokens) == (300, 150)
     assert (usage.cache_read_tokens, usage.cache_write_tokens) == (5300, 3400)
-    billed_in = 300 + 3400 * CACHE_WRITE_RATE + 5300 * CACHE_READ_RATE
-    assert usage.cost_usd == pytest.approx(billed_in / 1000 * 0.003 + 150 / 1000 * 0.015)
+    billed_in = 300 + 3400 * rates[0] + 5300 * rates[1]
+    assert usage.cost_usd == pytest.approx(billed_in / 1000 * price[0] + 150 / 1000 * price[1])
     report = service.report("k1")
     assert (
         "300 input / 150 output tokens (+5300 read from and 3400 written to the prompt cache)"

@@ -19,6 +19,7 @@ from tools.aws.models import (
     ModelCatalog,
     add_cache_points,
     cache_checkpoints,
+    cache_rates,
     output_limit,
     prompt_caching,
     resolve_model,
@@ -291,6 +292,22 @@ def test_families_outside_the_table_get_no_checkpoint(model: str) -> None:
         False,
     ]
 
+
+
+@pytest.mark.parametrize(
+    ("model", "rates"),
+    [
+        ("eu.anthropic.claude-3-7-sonnet-20250219-v1:0", (1.25, 0.1)),
+        ("global." + SONNET_45, (1.25, 0.1)),
+        ("us.amazon.nova-pro-v1:0", (1.0, 0.25)),
+        ("arn:aws:bedrock:eu-central-1::foundation-model/amazon.nova-lite-v1:0", (1.0, 0.25)),
+        ("mistral.mistral-large-2407-v1:0", (1.0, 1.0)),  # no cache: no cache tokens either
+    ],
+)
+def test_cache_rates_are_the_family_s(model: str, rates: tuple[float, float]) -> None:
+    """Claude bills cache writes 25% above and reads 90% below its input price; Nova bills
+    writes at the input price and reads 75% below it."""
+    assert cache_rates(model) == rates
 
 def test_checkpoints_need_the_minimum_since_the_previous_one() -> None:
     sonnet_37 = "anthropic.claude-3-7-sonnet-20250219-v1:0"

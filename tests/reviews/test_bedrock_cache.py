@@ -283,6 +283,34 @@ def test_usage_sums_cache_reads_and_writes(lens, notes, retriever) -> None:  # t
     }
 
 
+
+def test_each_review_view_counts_its_own_tokens(lens, notes, retriever) -> None:  # type: ignore[no-untyped-def]
+    """Two reviews on one service use two views of one assessor: each view's usage is its own
+    requests' (the runner reports it per run), the assessor's is the sum of both."""
+    doc = long_document()
+    client, assessor = _stubbed(lens, SONNET_37)
+    first, second = lens.pillar("reliability").questions[:2]
+    one, two = assessor.for_review("n" * 16), assessor.for_review("m" * 16)
+    with Stubber(client) as stub:
+        stub.add_response("converse", _reply(first, cacheWriteInputTokens=7000))
+        stub.add_response("converse", _reply(second, "tu-2", cacheReadInputTokens=5000))
+        for view, question in ((one, first), (two, second)):
+            unit, guidance = _unit(lens, notes, retriever, question)
+            view.assess(doc, unit, guidance, "deep")
+    assert one.usage() == {
+        "input_tokens": 900,
+        "output_tokens": 300,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 7000,
+    }
+    assert two.usage()["cache_read_tokens"] == 5000 and two.usage()["cache_write_tokens"] == 0
+    assert assessor.usage() == {
+        "input_tokens": 1800,
+        "output_tokens": 600,
+        "cache_read_tokens": 5000,
+        "cache_write_tokens": 7000,
+    }
+
 def test_runner_reports_the_run_s_tokens(lens, notes, retriever, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from reviews.models import ReviewRecord
     from reviews.runner import ReviewRunner

@@ -46,6 +46,12 @@ minimum number of tokens, your inference will still succeed, but your prefix wil
 cached." The page marks Claude 3.5 Sonnet v2 as a preview kept only for its preview customers:
 it gets no checkpoint here, and neither does any family the table does not list.
 https://docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html
+The page leaves the rates to the pricing page: Claude on Bedrock bills cache writes at 1.25 and
+cache reads at 0.1 times the input price (the AWS Machine Learning blog post "Optimizing cost and
+latency with Amazon Bedrock prompt caching"); Amazon Nova bills cache reads at 0.25 times the
+input price and cache writes at the input price (no write premium), as the Bedrock price list
+gives them (Nova Pro 0.80 / 0.20, Nova Lite 0.06 / 0.015, Nova Micro 0.035 / 0.00875 USD per
+million input / cache-read tokens).
 https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_CachePointBlock.html
 """
 
@@ -90,19 +96,30 @@ class PromptCaching(Model):
     ``min_tokens``: tokens a checkpoint must follow (counted from the previous checkpoint);
     ``max_checkpoints``: checkpoints per request; ``tools``: whether ``toolConfig.tools``
     accepts one (``system`` and ``messages`` always do); ``max_tokens``: the most tokens a
-    cached prefix may hold, when the model has such a limit (Amazon Nova: 20K).
+    cached prefix may hold, when the model has such a limit (Amazon Nova: 20K);
+    ``write_rate`` / ``read_rate``: what a token written to / read from the cache costs, as a
+    multiple of the model's input price (the module docstring gives the sources).
     """
 
     min_tokens: int
     max_checkpoints: int
     tools: bool
     max_tokens: int | None = None
+    write_rate: float = 1.25
+    read_rate: float = 0.1
 
 
 _CLAUDE_1K = PromptCaching(min_tokens=1024, max_checkpoints=4, tools=True)
 _CLAUDE_4K = PromptCaching(min_tokens=4096, max_checkpoints=4, tools=True)
 # Nova: "1K" tokens per checkpoint (read as 1,024, the larger reading), at most 20K cached.
-_NOVA = PromptCaching(min_tokens=1024, max_checkpoints=4, tools=False, max_tokens=20_000)
+_NOVA = PromptCaching(
+    min_tokens=1024,
+    max_checkpoints=4,
+    tools=False,
+    max_tokens=20_000,
+    write_rate=1.0,
+    read_rate=0.25,
+)
 # Longest matching prefix wins, as for OUTPUT_LIMITS. Claude Sonnet 4.5 is 4,096 in the current
 # table (an earlier version of the page said 1,024; a checkpoint under the minimum is harmless,
 # so the larger figure only means fewer checkpoints). Claude Opus 4.7: its model card.
@@ -166,6 +183,14 @@ def prompt_caching(model: str) -> PromptCaching | None:
     base = base_model_id(model)
     best = max((p for p in PROMPT_CACHING if base.startswith(p)), key=len, default=None)
     return PROMPT_CACHING[best] if best else None
+
+
+def cache_rates(model: str) -> tuple[float, float]:
+    """What a token written to and read from the prompt cache of ``model`` costs, as multiples
+    of its input price: ``(write_rate, read_rate)`` (Claude 1.25 / 0.1, Nova 1.0 / 0.25);
+    ``(1.0, 1.0)`` for a model that does not cache (it reports no cache tokens)."""
+    limits = prompt_caching(model)
+    return (limits.write_rate, limits.read_rate) if limits else (1.0, 1.0)
 
 
 def estimate_tokens(text: str) -> int:
