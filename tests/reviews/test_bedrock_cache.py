@@ -265,28 +265,10 @@ def test_repair_turn_keeps_the_cached_prefix(lens, notes, retriever) -> None:  #
     assert repair[2]["content"][0]["toolResult"]["status"] == "error"
 
 
-def test_usage_sums_cache_reads_and_writes(lens, notes, retriever) -> None:  # type: ignore[no-untyped-def]
-    doc = long_document()
-    client, assessor = _stubbed(lens, SONNET_37)
-    first, second = lens.pillar("reliability").questions[:2]
-    with Stubber(client) as stub:
-        stub.add_response("converse", _reply(first, cacheWriteInputTokens=7000))
-        stub.add_response("converse", _reply(second, "tu-2", cacheReadInputTokens=7000))
-        for question in (first, second):
-            unit, guidance = _unit(lens, notes, retriever, question)
-            assessor.assess(doc, unit, guidance, "deep")
-    assert assessor.usage() == {
-        "input_tokens": 1800,
-        "output_tokens": 600,
-        "cache_read_tokens": 7000,
-        "cache_write_tokens": 7000,
-    }
-
-
-
-def test_each_review_view_counts_its_own_tokens(lens, notes, retriever) -> None:  # type: ignore[no-untyped-def]
-    """Two reviews on one service use two views of one assessor: each view's usage is its own
-    requests' (the runner reports it per run), the assessor's is the sum of both."""
+def test_usage_sums_cache_tokens_per_review_view_and_in_total(lens, notes, retriever) -> None:  # type: ignore[no-untyped-def]
+    """Cache reads and writes are summed. Two reviews on one service use two views of one
+    assessor: each view's usage is its own requests' (the runner reports it per run), the
+    assessor's is the sum of both."""
     doc = long_document()
     client, assessor = _stubbed(lens, SONNET_37)
     first, second = lens.pillar("reliability").questions[:2]
@@ -310,6 +292,7 @@ def test_each_review_view_counts_its_own_tokens(lens, notes, retriever) -> None:
         "cache_read_tokens": 5000,
         "cache_write_tokens": 7000,
     }
+
 
 def test_runner_reports_the_run_s_tokens(lens, notes, retriever, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from reviews.models import ReviewRecord
