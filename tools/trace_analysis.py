@@ -67,6 +67,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -115,6 +116,12 @@ class Credit:
     test: str
     edge: tuple[str, str] | None = None
     attribution: str = ""
+    onset_ns: int | None = None
+    """An observed onset (epoch ns UTC), for detectors that locate one; None: the finding
+    covers the whole window."""
+    figures: dict[str, float] = field(default_factory=dict)
+    samples: list[str] = field(default_factory=list)
+    role: str = ""
 
 
 @dataclass
@@ -126,6 +133,7 @@ class TraceFindings:
     behaviour: pd.DataFrame = field(default_factory=pd.DataFrame)
     companions: pd.DataFrame = field(default_factory=pd.DataFrame)
     fanout: pd.DataFrame = field(default_factory=pd.DataFrame)
+    self_time: pd.DataFrame = field(default_factory=pd.DataFrame)
     window_spans: int = 0
     reference_spans: int = 0
     families: int = 0
@@ -250,9 +258,15 @@ def analyse(
     edge_credits = _edges(joined, found)
     own, stops = _behaviour(joined, logs, found)
     origin = _origins(joined, found) if found.has_status else []
-    found.credits = edge_credits + own + origin + _unserved(joined, found)
-    # test families corrected separately: edges, span presence, companions, unserved calls, origins
-    found.families = 4 + int(found.has_status)
+    from tools.trace_selftime import self_time_credits  # imports this module
+
+    slow_own, found.self_time = self_time_credits(
+        joined, lambda: _FailedCalls(_items(joined, logs), joined, logs)
+    )
+    found.credits = edge_credits + own + origin + _unserved(joined, found) + slow_own
+    # test families corrected separately: edges, span presence, companions, unserved calls,
+    # self-time, origins
+    found.families = 5 + int(found.has_status)
     found.credits += _attribute_stops(stops, {c.component for c in found.credits})
     _fanout(joined, found)
     return found
@@ -1496,17 +1510,21 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
                 summary=credit.text,
                 searched=searched,
                 window=window,
-                time=window.start,
+                time=_onset_time(credit, window),
                 figures={
                     "evidence": credit.evidence,
                     "raw_evidence": credit.raw,
                     "share": credit.share,
+                    **credit.figures,
                 },
                 labels={
                     "test": credit.test,
                     "attribution": credit.attribution,
                     "scope": "own",
+                    "onset": "observed" if credit.onset_ns is not None else "window",
+                    **({"role": credit.role} if credit.role else {}),
                 },
+                samples=credit.samples,
             )
         )
     if unmapped:
@@ -1525,6 +1543,7 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
         "edges": _records(found.edges, ["p_service", "service", "k", "n", "evidence"]),
         "behaviour": _records(found.behaviour, ["kind", "item", "change", "c", "n", "evidence"]),
         "fanout": _records(found.fanout, ["kind", "call", "window", "expected", "evidence"]),
+        "self_time": _records(found.self_time, ["service", "operation", "k", "n", "evidence"]),
         "gaps": gaps,
     }
     return ToolResult(
@@ -1535,6 +1554,15 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
         evidence=evidence,
         data=data,
     )
+
+
+def _onset_time(credit: Credit, window: TimeWindow) -> datetime:
+    """The evidence time: the credit's observed onset (label ``onset`` ``observed``, which
+    the scorer takes as an onset), else the window start (label ``onset`` ``window``: the
+    comparison covers the whole window and observed no onset)."""
+    if credit.onset_ns is None:
+        return window.start
+    return datetime.fromtimestamp(credit.onset_ns / 1e9, tz=UTC)
 
 
 def _records(table: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:

@@ -1,0 +1,198 @@
+"""The self-time detector on small span trees: a service whose own code got slower is credited,
+not its callers, whose durations rise with it."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from tools import significance
+from tools.models import TimeWindow
+from tools.trace_analysis import _joined, analyse
+from tools.trace_selftime import onset, self_times
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+REFERENCE = TimeWindow(start=T0, end=T0 + timedelta(minutes=5))
+WINDOW = TimeWindow(start=T0 + timedelta(minutes=10), end=T0 + timedelta(minutes=15))
+MS = 1_000_000
+_ids = itertools.count(1)
+
+
+class Chain:
+    """Traces of ``gateway -> api -> worker`` (each call through a client span, 1 ms of network
+    each way), with each service's own time in ms drawn around a median."""
+
+    def __init__(self, seed: int = 7) -> None:
+        self.rows: list[dict] = []
+        self.rng = random.Random(seed)
+
+    def span(self, trace, parent, service, operation, start, duration, kind="") -> str:
+        sid = f"s{next(_ids)}"
+        self.rows.append(
+            {
+                "trace_id": trace,
+                "span_id": sid,
+                "parent_id": parent,
+                "service": service,
+                "instance": service + "-0",
+                "operation": operation,
+                "kind": kind,
+                "start_ns": int(start),
+                "duration_ns": int(duration),
+                "status_code": "",
+                "peer_service": "",
+            }
+        )
+        return sid
+
+    def own(self, median_ms: float) -> int:
+        return int(median_ms * MS * self.rng.lognormvariate(0.0, 0.2))
+
+    def serve(self, trace, parent, chain, start) -> int:
+        """Serve ``chain[0]`` (name, own ms) calling the rest; returns the end time (ns)."""
+        (name, own_ms), rest = chain[0], chain[1:]
+        sid = self.span(trace, parent, name, "handle", start, 0)
+        own = self.own(own_ms)
+        at = start + own // 2
+        if rest:
+            client = self.span(trace, sid, name, "call " + rest[0][0], at, 0, kind="client")
+            end = self.serve(trace, client, rest, at + MS)
+            self._set(client, at, end + MS)
+            at = end + MS
+        end = at + own - own // 2
+        self._set(sid, start, end)
+        return end
+
+    def _set(self, sid: str, start: int, end: int) -> None:
+        for row in self.rows:
+            if row["span_id"] == sid:
+                row["duration_ns"] = end - start
+                return
+
+    def traffic(self, window: TimeWindow, medians: dict[str, float], count: int = 120) -> None:
+        base = int(window.start.timestamp() * 1e9)
+        step = int(window.seconds * 1e9 / count)
+        for i in range(count):
+            chain = [(name, medians[name]) for name in ("gateway", "api", "worker")]
+            self.serve(f"t{next(_ids)}", "", chain, base + i * step)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+NORMAL = {"gateway": 5.0, "api": 20.0, "worker": 15.0}
+
+
+def run(window_medians: dict[str, float]) -> dict[str, float]:
+    chain = Chain()
+    chain.traffic(REFERENCE, NORMAL)
+    chain.traffic(WINDOW, window_medians)
+    found = analyse(chain.frame(), pd.DataFrame(), WINDOW, [REFERENCE])
+    return {c.component: c.evidence for c in found.credits if c.detector == "self_time"}
+
+
+def test_a_slower_leaf_is_credited_not_its_callers() -> None:
+    got = run({**NORMAL, "worker": 15.0 + 35.0})  # a deployment adds 35 ms to the worker
+    assert got.get("worker", 0.0) >= significance.SIGNIFICANT
+    assert "api" not in got and "gateway" not in got
+
+
+def test_a_slower_caller_with_unchanged_callees_is_credited_itself() -> None:
+    got = run({**NORMAL, "api": 20.0 + 35.0})
+    assert got.get("api", 0.0) >= significance.SIGNIFICANT
+    assert "worker" not in got and "gateway" not in got
+
+
+def test_no_shift_gives_no_self_time_evidence() -> None:
+    assert run(dict(NORMAL)) == {}
+
+
+def test_a_service_that_got_faster_is_no_latency_evidence() -> None:
+    assert run({**NORMAL, "api": 5.0}) == {}
+
+
+def test_overlapping_calls_are_counted_once_and_clipped_to_the_span() -> None:
+    chain = Chain()
+    root = chain.span("t", "", "api", "handle", 0, 100 * MS)
+    # two parallel calls [10, 50] and [30, 70] ms: 60 ms of calls, not 80
+    for start, end in ((10, 50), (30, 70)):
+        client = chain.span("t", root, "api", "call", start * MS, (end - start) * MS, "client")
+        chain.span("t", client, "worker", "handle", (start + 1) * MS, (end - start - 2) * MS)
+    # an asynchronous call that outlives the span: only [90, 100] ms is the span's
+    client = chain.span("t", root, "api", "call", 90 * MS, 50 * MS, "client")
+    chain.span("t", client, "worker", "handle", 91 * MS, 48 * MS)
+    window = TimeWindow(start=datetime.fromtimestamp(0, tz=UTC), end=T0)
+    rows = self_times(_joined(chain.frame(), window, []))
+    api = rows[rows["service"] == "api"].iloc[0]
+    assert api["self_ns"] == (100 - 60 - 10) * MS
+
+
+def test_internal_spans_are_the_service_own_time_and_direct_children_are_calls() -> None:
+    chain = Chain()
+    root = chain.span("t", "", "api", "handle", 0, 100 * MS)
+    chain.span("t", root, "api", "Repository.find", 10 * MS, 40 * MS)  # its own code
+    # a callee span right under the entry span (a caller that writes no client spans)
+    chain.span("t", root, "worker", "handle", 60 * MS, 20 * MS)
+    # an internal span with a child in another service is a call (a client span without kind)
+    client = chain.span("t", root, "api", "HTTP POST", 85 * MS, 10 * MS)
+    chain.span("t", client, "worker", "handle", 86 * MS, 8 * MS)
+    window = TimeWindow(start=datetime.fromtimestamp(0, tz=UTC), end=T0)
+    rows = self_times(_joined(chain.frame(), window, []))
+    assert rows.set_index("service").loc["api", "self_ns"] == 70 * MS
+    assert sorted(rows[rows["service"] == "worker"]["self_ns"]) == [8 * MS, 20 * MS]
+
+
+def test_the_onset_is_the_change_point_of_the_exceedances() -> None:
+    slow = [False] * 40 + [True] * 30
+    starts = [i * 5_000_000_000 for i in range(70)]  # one span every 5 s
+    at, observed = onset(slow, starts, 0.01)
+    assert at == 40 and observed
+    at, observed = onset([True] * 70, starts, 0.01)
+    assert at == 0 and not observed
+
+
+def test_a_throttled_callee_s_retry_back_off_is_filed_under_the_callee() -> None:
+    rng = random.Random(3)
+    rows: list[dict] = []
+
+    def span(trace, parent, service, op, start, dur, kind="", peer="") -> str:
+        sid = f"s{next(_ids)}"
+        rows.append(
+            {
+                "trace_id": trace, "span_id": sid, "parent_id": parent, "service": service,
+                "instance": service + "-0", "operation": op, "kind": kind,
+                "start_ns": int(start), "duration_ns": int(dur), "status_code": "",
+                "peer_service": peer,
+            }
+        )  # fmt: skip
+        return sid
+
+    logs: list[dict] = []
+    for period, throttled in ((REFERENCE, False), (WINDOW, True)):
+        base = int(period.start.timestamp() * 1e9)
+        for i in range(100):
+            trace, t = f"t{next(_ids)}", base + i * 3_000_000_000
+            own = int(10 * MS * rng.lognormvariate(0, 0.2))
+            calls = 2 if throttled and i % 2 == 0 else 1
+            length = own + calls * 6 * MS + (150 * MS if calls == 2 else 0)
+            root = span(trace, "", "api", "handle", t, length)
+            at = t + own // 2
+            for attempt in range(calls):
+                last = attempt == calls - 1
+                client = span(trace, root, "api", "invoke", at, 6 * MS, "client", "fn")
+                if last:  # the retry is served; the throttled first try has no span below
+                    span(trace, client, "fn", "handle", at + MS, 4 * MS)
+                else:
+                    logs.append(
+                        {"trace_id": trace, "span_id": root, "event_key": "api#9",
+                         "level": "WARN", "t_ns": at + 6 * MS, "message": "fn throttled"}
+                    )  # fmt: skip
+                    at += 150 * MS
+                at += 6 * MS
+    found = analyse(pd.DataFrame(rows), pd.DataFrame(logs), WINDOW, [REFERENCE])
+    got = [c for c in found.credits if c.detector == "self_time"]
+    assert got and {c.component for c in got} == {"fn"}
+    assert got[0].edge == ("api", "fn")
