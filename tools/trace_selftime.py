@@ -30,7 +30,9 @@ from the reference blocks (:func:`tools.trace_analysis._design`, as for the call
 Bonferroni over the units tested. The q99 exceedance is the quantile-shift test of the call
 edges applied to self-times: a shift that moves a unit's self-time past its reference tail, in
 milliseconds; a shift inside the reference spread (a few per cent) is not claimed. One-sided:
-a span that got faster (an early error return) is no latency evidence.
+a span that got faster (an early error return) is no latency evidence, and neither is a unit
+whose median span duration did not rise (a self-time rise inside an unchanged duration is time
+moved from calls it skipped into its own code, not a slowdown).
 
 **Attribution.** Credited to the service (``scope`` own, ``role`` latency): its callers'
 duration rise is explained by it (their self-times do not move, and the scorer counts the
@@ -208,6 +210,7 @@ def self_time_credits(
         return [], pd.DataFrame()
     keys = ["service", "operation"]
     ref = rows[rows["period"] == "reference"].groupby(keys)["self_ns"]
+    durations = rows.groupby([*keys, "period"])["duration_ns"].median().unstack("period")
     table = pd.DataFrame(
         {"n_ref": ref.size(), "q99": ref.quantile(0.99), "median": ref.median()}
     ).reset_index()
@@ -228,8 +231,14 @@ def self_time_credits(
     units["evidence"] = np.round(np.maximum(0.0, units["raw"] - math.log10(max(1, len(units)))), 3)
     units = units.merge(table[[*keys, "median", "threshold"]], on=keys, how="left")
     units = units.sort_values("evidence", ascending=False).reset_index(drop=True)
+    # latency evidence only where the spans got longer: a self-time rise inside an unchanged
+    # duration is time moved from skipped calls into the span's own code, not a slowdown
+    longer = durations.get("window") > durations.get("reference")
+    units["longer"] = longer.reindex(pd.MultiIndex.from_frame(units[keys])).to_numpy()
     strong = units[
-        (units["evidence"] >= significance.SIGNIFICANT) & (units["k"] >= MIN_WINDOW_SPANS)
+        (units["evidence"] >= significance.SIGNIFICANT)
+        & (units["k"] >= MIN_WINDOW_SPANS)
+        & units["longer"].fillna(False).astype(bool)
     ]
     window = merged[merged["period"] == "window"].sort_values("start_ns", kind="stable")
     best: dict[str, Credit] = {}
