@@ -60,6 +60,13 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
 4. **Fan-out and call counts.** Per span kind and child call, more calls per span than the
    reference rate (Poisson); reported as context (retries and fan-out changes are consequences
    as often as causes), not credited.
+5. **Self-time** (:mod:`tools.trace_selftime`): per entry span kind (service, operation), the
+   time the service spends in its own code (the span's duration minus the union of its calls'
+   intervals), ``k`` of ``n`` window spans over the reference's ``max(q99, median + 1 ms)``
+   (binomial on effective counts); credited to the service with an onset (the change point of
+   the exceedances, when it lies inside the window), or to ``X`` when the slow spans mostly
+   made a failed call to ``X`` (:class:`_FailedCalls`). A slower leaf raises its callers'
+   durations, not their self-times.
 """
 
 from __future__ import annotations
@@ -1444,7 +1451,8 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
     """Run the detectors over the spans of the window and the reference windows.
 
     ``data``: ``edges`` (the strongest call edges: caller, callee, k, n, evidence),
-    ``behaviour`` (the strongest span-kind changes), ``credits`` (component -> evidence),
+    ``behaviour`` (the strongest span-kind changes), ``self_time`` (the strongest self-time
+    units: service, operation, k, n, evidence), ``credits`` (component -> evidence),
     ``references`` (the windows used) and ``gaps`` (what could not be checked).
 
     Raises:
