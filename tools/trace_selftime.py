@@ -21,18 +21,21 @@ The network time of a call stays out of the caller's self-time (it is inside the
 a delayed callee or network never raises it; a callee that answers slower raises the caller's
 duration and not its self-time.
 
-**The test** (:func:`self_time_credits`), per unit ``(service, operation of the entry span)``:
-``k`` of the ``n`` window entry spans whose self-time exceeds ``max(q99, median + 1 ms)`` of the
-unit's reference self-times; null model Binomial(n, p0) with ``p0`` the reference exceedance
-rate (add-one smoothed, at least 1%), on effective counts: spans of one 10 s block or of one
-trace share their cause, the design effect is Kish's ``1 + (m - 1) rho`` with ``rho`` estimated
-from the reference blocks (:func:`tools.trace_analysis._design`, as for the call edges);
-Bonferroni over the units tested. The q99 exceedance is the quantile-shift test of the call
-edges applied to self-times: a shift that moves a unit's self-time past its reference tail, in
-milliseconds; a shift inside the reference spread (a few per cent) is not claimed. One-sided:
-a span that got faster (an early error return) is no latency evidence, and neither is a unit
-whose median span duration did not rise (a self-time rise inside an unchanged duration is time
-moved from calls it skipped into its own code, not a slowdown).
+**The test** (:func:`self_time_credits`), per unit ``(service, operation of the entry span)``,
+with the 10 s block (:data:`tools.trace_analysis.BLOCK_NS`) as the trial: a block is *slow* when
+the median self-time of the unit's spans in it exceeds ``max(q99, median + 1 ms)`` of the
+unit's reference self-times (the typical request of the block took longer in the service's own
+code than 99% of the reference requests: a shift of the whole distribution past its reference
+tail, in milliseconds). ``k`` slow of the ``n`` window blocks with spans; null model
+Binomial(n, p0) with ``p0`` the reference blocks' slow rate (add-one smoothed, at least 1%);
+Bonferroni over the units tested. Blocks, not spans, are the trials because the self-times of
+one block share their cause (a burst of traffic, a garbage-collection pause, another window's
+traffic mix): on fault-free Nezha windows a per-span exceedance test on effective counts (Kish
+design effect of spans in blocks and traces) flagged a day's load difference in 9 of 27
+windows (``benchmarks/traces_fault_free.py``), a shift of the block medians past the reference
+q99 does not. One-sided: a span that got faster (an early error return) is no latency evidence,
+and neither is a unit whose median span duration did not rise (a self-time rise inside an
+unchanged duration is time moved from calls it skipped into its own code, not a slowdown).
 
 **Attribution.** Credited to the service (``scope`` own, ``role`` latency): its callers'
 duration rise is explained by it (their self-times do not move, and the scorer counts the
@@ -44,11 +47,11 @@ retrying around ``X``'s failure (a throttled callee's back-off is the caller's s
 the credit is filed under ``X``.
 
 **Onset** (:func:`onset`): the maximum-likelihood change point of the unit's window sequence of
-exceedances with the known reference rate ``p0`` (the CUSUM estimate: Page, E. S. (1954),
+slow blocks with the known reference rate ``p0`` (the CUSUM estimate: Page, E. S. (1954),
 "Continuous inspection schemes", Biometrika 41(1/2):100-115; Hinkley, D. V. and Hinkley, E. A.
 (1970), "Inference about the change-point in a sequence of binomial variables", Biometrika
-57(3):477-488): the window span from which on the exceedances' log-likelihood ratio against
-``p0`` is largest. It is an observed onset only when at least :data:`MIN_BEFORE` window spans
+57(3):477-488): the window block from which on the slow blocks' log-likelihood ratio against
+``p0`` is largest. It is an observed onset only when at least :data:`MIN_BEFORE` window blocks
 over at least :data:`MIN_BEFORE_S` seconds lie before it; otherwise the shift began at or
 before the window start and the evidence carries no onset.
 """
@@ -69,7 +72,6 @@ from tools.trace_analysis import (
     MIN_REFERENCE_CALLS,
     MIN_WINDOW_SPANS,
     Credit,
-    _design,
     _window_counts,
     binomial_many,
 )
@@ -79,7 +81,8 @@ if TYPE_CHECKING:
 
 DETECTOR = "self_time"
 MIN_BEFORE = 5
-"""Fewest window spans of a unit before an onset for it to be observed (not the window start)."""
+"""Fewest window blocks of a unit before an onset for it to be observed (not the window
+start)."""
 MIN_BEFORE_S = 60.0
 """Shortest stretch of window before an onset for it to be observed: the resolution of onsets
 elsewhere (metrics per minute, :func:`tools.significance.change_timing`)."""
@@ -132,9 +135,9 @@ def self_times(joined: pd.DataFrame) -> pd.DataFrame:
     end = start + spans["duration_ns"].astype("int64")
     calls = pd.concat(
         [
-            pd.DataFrame(
-                {"entry": owner, "s": start, "e": end}
-            )[internal & owner.notna() & (calling | has_cross_child)],
+            pd.DataFrame({"entry": owner, "s": start, "e": end})[
+                internal & owner.notna() & (calling | has_cross_child)
+            ],
             pd.DataFrame({"entry": parent_owner, "s": start, "e": end})[
                 cross & parent_owner.notna()
             ],
@@ -173,10 +176,10 @@ def _covered(calls: pd.DataFrame, entries: pd.DataFrame) -> pd.Series:
 def onset(slow: np.ndarray, starts: np.ndarray, p0: float) -> tuple[int, bool]:
     """The change point of a window's exceedance sequence (see the module docstring).
 
-    ``slow``: booleans of the window spans in start order; ``starts``: their start times (ns);
-    ``p0``: the reference rate. Returns (index of the first span after the change, True when
-    the onset is observed: at least :data:`MIN_BEFORE` spans over :data:`MIN_BEFORE_S`
-    seconds before it).
+    ``slow``: booleans of the window blocks (or spans) in start order; ``starts``: their start
+    times (ns); ``p0``: the reference rate. Returns (index of the first one after the change,
+    True when the onset is observed: at least :data:`MIN_BEFORE` of them over
+    :data:`MIN_BEFORE_S` seconds before it).
     """
     n = len(slow)
     x = np.asarray(slow, dtype=float)
@@ -197,13 +200,14 @@ def self_time_credits(
     """Per service, the strongest significant self-time shift of its entry spans (see the
     module docstring), as :class:`tools.trace_analysis.Credit` with ``onset_ns`` (an
     observed onset, else None), ``figures`` (``baseline_ms`` and ``window_ms``: median
-    self-time of the reference and of the window spans from the onset on, ``shift_ms`` their
-    difference, ``threshold_ms``, ``k``, ``n``, ``k_ref``, ``n_ref``) and ``samples`` (the
+    self-time of the reference spans and of the window spans from the onset on, ``shift_ms``
+    their difference, ``threshold_ms``, ``k``/``n`` slow of all window blocks, ``k_ref``/
+    ``n_ref`` in the references, ``spans``: window spans of the unit) and ``samples`` (the
     slowest window spans: trace and span ids with their self-time). ``failed``: builds the
     failed calls of the spans (:class:`tools.trace_analysis._FailedCalls`; called only when a
-    unit is significant), to file the
-    credit of a caller waiting on a failing callee under that callee. Also returns the table
-    of units tested (``service``, ``operation``, ``k``, ``n``, ``evidence``; strongest first).
+    unit is significant), to file the credit of a caller waiting on a failing callee under
+    that callee. Also returns the table of units tested (``service``, ``operation``, ``k``,
+    ``n`` in blocks, ``evidence``; strongest first).
     """
     rows = self_times(joined)
     if rows.empty:
@@ -220,14 +224,17 @@ def self_time_credits(
     if merged.empty:
         return [], pd.DataFrame()
     merged["slow"] = merged["self_ns"] > merged["threshold"]
-    units = _window_counts(merged, keys, "slow")
+    blocks = merged.groupby([*keys, "period", "block"], sort=False).agg(
+        typical=("self_ns", "median"), threshold=("threshold", "first"), at=("start_ns", "min")
+    )
+    blocks = blocks.assign(slow=blocks["typical"] > blocks["threshold"]).reset_index()
+    units = _window_counts(blocks, keys, "slow")
     if units is None:
         return [], pd.DataFrame()
     units = units.reset_index()
     units = units[units["n"] > 0]
     units["p0"] = np.maximum((units["k_ref"] + 1) / (units["n_ref"] + 2), MIN_EXCEED_RATE)
-    units = units.merge(_design(merged, keys, "slow").reset_index(), on=keys, how="left")
-    units["raw"] = binomial_many(units["k"], units["n"], units["p0"], units["deff"])
+    units["raw"] = binomial_many(units["k"], units["n"], units["p0"])
     units["evidence"] = np.round(np.maximum(0.0, units["raw"] - math.log10(max(1, len(units)))), 3)
     units = units.merge(table[[*keys, "median", "threshold"]], on=keys, how="left")
     units = units.sort_values("evidence", ascending=False).reset_index(drop=True)
@@ -241,6 +248,7 @@ def self_time_credits(
         & units["longer"].fillna(False).astype(bool)
     ]
     window = merged[merged["period"] == "window"].sort_values("start_ns", kind="stable")
+    win_blocks = blocks[blocks["period"] == "window"].sort_values("at", kind="stable")
     best: dict[str, Credit] = {}
     calls = failed() if failed is not None and not strong.empty else None
     for row in strong.itertuples(index=False):
@@ -248,7 +256,10 @@ def self_time_credits(
         if svc in best:
             continue  # the strongest unit of the service (units are sorted)
         spans = window[(window["service"] == row.service) & (window["operation"] == row.operation)]
-        credit = _credit(row, spans)
+        unit_blocks = win_blocks[
+            (win_blocks["service"] == row.service) & (win_blocks["operation"] == row.operation)
+        ]
+        credit = _credit(row, spans, unit_blocks)
         if calls is not None:
             credit = _to_failed_callee(credit, spans[spans["slow"]], calls)
         if credit.component not in best or best[credit.component].evidence < credit.evidence:
@@ -256,13 +267,14 @@ def self_time_credits(
     return list(best.values()), units[[*keys, "k", "n", "evidence"]]
 
 
-def _credit(row: object, spans: pd.DataFrame) -> Credit:
-    """The credit of one significant unit ``row`` over its window ``spans`` (start order)."""
+def _credit(row: object, spans: pd.DataFrame, blocks: pd.DataFrame) -> Credit:
+    """The credit of one significant unit ``row`` over its window ``spans`` and ``blocks``
+    (both in start order)."""
     svc, op = str(row.service), str(row.operation)  # type: ignore[attr-defined]
-    slow = spans["slow"].to_numpy(dtype=bool)
-    starts = spans["start_ns"].to_numpy(dtype="int64")
+    slow = blocks["slow"].to_numpy(dtype=bool)
+    starts = blocks["at"].to_numpy(dtype="int64")
     at, observed = onset(slow, starts, float(row.p0))  # type: ignore[attr-defined]
-    after = spans.iloc[at:] if observed else spans
+    after = spans[spans["start_ns"] >= starts[at]] if observed else spans
     base_ms = float(row.median) / 1e6  # type: ignore[attr-defined]
     win_ms = float(after["self_ns"].median()) / 1e6
     k, n = int(row.k), int(row.n)  # type: ignore[attr-defined]
@@ -281,10 +293,11 @@ def _credit(row: object, spans: pd.DataFrame) -> Credit:
     ]
     since = " from the onset on" if observed else ""
     text = (
-        f"{svc}: self-time (time in its own code, outside its calls) of spans {op!r} over "
-        f"{threshold_ms:.1f} ms (the reference q99) in {k} of {n} window spans (reference: "
-        f"{k_ref} of {n_ref}); median {win_ms:.1f} ms{since} vs {base_ms:.1f} ms in the "
-        f"references ({win_ms - base_ms:+.1f} ms)"
+        f"{svc}: self-time (time in its own code, outside its calls) of spans {op!r}: median "
+        f"over {threshold_ms:.1f} ms (the reference q99) in {k} of {n} 10 s blocks of the "
+        f"window (reference: {k_ref} of {n_ref}); median {win_ms:.1f} ms{since} vs "
+        f"{base_ms:.1f} ms in the references ({win_ms - base_ms:+.1f} ms, {len(spans)} window "
+        "spans)"
     )
     return Credit(
         component=svc,
@@ -293,8 +306,8 @@ def _credit(row: object, spans: pd.DataFrame) -> Credit:
         raw=float(row.raw),  # type: ignore[attr-defined]
         share=round(k / n, 3),
         text=text,
-        test="binomial exceedance of the reference q99 of span self-time (duration minus the "
-        "union of its calls), on effective counts",
+        test="binomial: 10 s blocks whose median span self-time (duration minus the union of "
+        "its calls) exceeds the reference q99, vs the reference blocks' rate",
         attribution="own: time spent in its own code rose (its callers' durations follow)",
         onset_ns=int(starts[at]) if observed else None,
         figures={
@@ -306,6 +319,7 @@ def _credit(row: object, spans: pd.DataFrame) -> Credit:
             "n": float(n),
             "k_ref": float(k_ref),
             "n_ref": float(n_ref),
+            "spans": float(len(spans)),
         },
         samples=samples,
         role="latency",
@@ -313,7 +327,8 @@ def _credit(row: object, spans: pd.DataFrame) -> Credit:
 
 
 def _to_failed_callee(credit: Credit, slow: pd.DataFrame, failed: _FailedCalls) -> Credit:
-    """The credit moved to ``X`` when most ``slow`` entry spans made a failed call to ``X`` (:meth:`tools.trace_analysis._FailedCalls.target`); else unchanged."""
+    """The credit moved to ``X`` when most ``slow`` entry spans made a failed call to ``X``
+    (:meth:`tools.trace_analysis._FailedCalls.target`); else unchanged."""
     found = failed.target(slow[["trace_id", "span_id"]], credit.component)
     if found is None:
         return credit
