@@ -72,11 +72,16 @@ class Chain:
                 row["duration_ns"] = end - start
                 return
 
-    def traffic(self, window: TimeWindow, medians: dict[str, float], count: int = 120) -> None:
+    def traffic(
+        self, window: TimeWindow, medians: dict[str, float], count: int = 120, since: float = 0.0
+    ) -> None:
+        """``count`` requests over ``window``, with ``medians`` from the share ``since`` of the
+        window on (before it the normal ones)."""
         base = int(window.start.timestamp() * 1e9)
         step = int(window.seconds * 1e9 / count)
         for i in range(count):
-            chain = [(name, medians[name]) for name in ("gateway", "api", "worker")]
+            now = medians if i >= since * count else NORMAL
+            chain = [(name, now[name]) for name in ("gateway", "api", "worker")]
             self.serve(f"t{next(_ids)}", "", chain, base + i * step)
 
     def frame(self) -> pd.DataFrame:
@@ -86,12 +91,19 @@ class Chain:
 NORMAL = {"gateway": 5.0, "api": 20.0, "worker": 15.0}
 
 
-def run(window_medians: dict[str, float]) -> dict[str, float]:
+def run(window_medians: dict[str, float], since: float = 0.4) -> dict[str, float]:
+    """Self-time credits when the window's medians change ``since`` (share of the window)."""
     chain = Chain()
     chain.traffic(REFERENCE, NORMAL)
-    chain.traffic(WINDOW, window_medians)
+    chain.traffic(WINDOW, window_medians, since=since)
     found = analyse(chain.frame(), pd.DataFrame(), WINDOW, [REFERENCE])
-    return {c.component: c.evidence for c in found.credits if c.detector == "self_time"}
+    got = [c for c in found.credits if c.detector == "self_time"]
+    for credit in got:  # the onset is the change, within a block or two
+        change = WINDOW.start + timedelta(seconds=since * WINDOW.seconds)
+        assert credit.onset_ns is not None
+        assert abs(credit.onset_ns / 1e9 - change.timestamp()) <= 20
+        assert credit.figures["shift_ms"] > 20
+    return {c.component: c.evidence for c in got}
 
 
 def test_a_slower_leaf_is_credited_not_its_callers() -> None:
@@ -104,6 +116,11 @@ def test_a_slower_caller_with_unchanged_callees_is_credited_itself() -> None:
     got = run({**NORMAL, "api": 20.0 + 35.0})
     assert got.get("api", 0.0) >= significance.SIGNIFICANT
     assert "worker" not in got and "gateway" not in got
+
+
+def test_a_shift_over_the_whole_window_is_no_observed_change() -> None:
+    # the window may be its own regime (another day, a noisy neighbour): no change point in it
+    assert run({**NORMAL, "worker": 50.0}, since=0.0) == {}
 
 
 def test_no_shift_gives_no_self_time_evidence() -> None:
@@ -176,7 +193,7 @@ def test_a_throttled_callee_s_retry_back_off_is_filed_under_the_callee() -> None
         for i in range(100):
             trace, t = f"t{next(_ids)}", base + i * 3_000_000_000
             own = int(10 * MS * rng.lognormvariate(0, 0.2))
-            calls = 2 if throttled and i % 2 == 0 else 1
+            calls = 2 if throttled and i >= 40 and i % 2 == 0 else 1
             length = own + calls * 6 * MS + (150 * MS if calls == 2 else 0)
             root = span(trace, "", "api", "handle", t, length)
             at = t + own // 2
