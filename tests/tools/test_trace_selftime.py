@@ -4,15 +4,26 @@ not its callers, whose durations rise with it."""
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from agent.evaluation import evaluate_case
+from agent.factory import open_bundle
+from scenarios.randomgen import generate_random
+from tests.conftest import REPO
 from tools import significance
 from tools.models import TimeWindow
-from tools.trace_analysis import _joined, analyse
+from tools.trace_analysis import _joined, analyse, traces
 from tools.trace_selftime import onset, self_times
+from tools.traces import TracesInput
+
+CHECKOUT = REPO / "scenarios" / "workspaces" / "checkout.json"
+CHECKOUT_OVERLAY = REPO / "scenarios" / "overlays" / "checkout.yaml"
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 REFERENCE = TimeWindow(start=T0, end=T0 + timedelta(minutes=5))
@@ -213,3 +224,31 @@ def test_a_throttled_callee_s_retry_back_off_is_filed_under_the_callee() -> None
     got = [c for c in found.credits if c.detector == "self_time"]
     assert got and {c.component for c in got} == {"fn"}
     assert got[0].edge == ("api", "fn")
+
+
+@pytest.mark.slow
+def test_a_lambda_deployment_adding_35_ms_is_found_from_its_self_time(tmp_path: Path) -> None:
+    """Development seed 224 of the checkout workspace: a deployment adds ~35 ms to the Checkout
+    API Lambda (+17% Duration, below the metrics detector's floor). The traces tool credits the
+    Lambda's self-time with an onset after the deployment, and the investigator ranks it first
+    (it ranked the Storefront first before the detector)."""
+    bundle = generate_random(CHECKOUT, CHECKOUT_OVERLAY, 224, tmp_path / "checkout-224")
+    session = open_bundle(bundle)
+    ctx = session.context
+    result = traces(ctx, TracesInput())
+    found = [e for e in result.evidence if e.kind == "self_time"]
+    api = session.architecture.get("Checkout API").id
+    assert [e.component for e in found] == [api]
+    item = found[0]
+    assert item.labels["onset"] == "observed" and item.labels["role"] == "latency"
+    assert 20.0 < item.figures["shift_ms"] < 60.0 and item.samples
+    changes = [
+        rec.eventTime
+        for rec in session.require_bundle().cloudtrail_records
+        if rec.eventName.startswith("UpdateFunctionCode") and "shop-checkout" in json.dumps(rec.raw)
+    ]
+    assert changes
+    deployed = changes[0]
+    assert item.time is not None and timedelta(0) <= item.time - deployed < timedelta(minutes=10)
+    case = evaluate_case(bundle)
+    assert case.rank == 1, case.ranking
