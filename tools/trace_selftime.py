@@ -8,13 +8,14 @@ span spends in its own service, outside the calls it makes.
 
 **Self-time of a service in one request** (:func:`self_times`). An *entry span* of service ``A``
 is a span whose parent belongs to another service (or a root span), that is not itself a call
-(``kind`` ``client`` or a ``peer_service``: a client's span is its call). The spans of ``A``
-below it through spans of ``A`` are ``A``'s internal spans. Its *calls* are the internal spans
-that are calls (``kind`` ``client``, a ``peer_service``, or a span with a child in another
-service) and the children in another service of the entry span or of an internal span (a caller
-that writes no client spans). The self-time is the entry span's duration minus the length of the
-union of its calls' intervals, each clipped to the entry span: overlapping (asynchronous,
-parallel) calls are counted once, and time a call runs past its parent's end is not the parent's.
+(``kind`` ``client`` or ``producer``, or a ``peer_service``: a client's span is its call). The
+spans of ``A`` below it through spans of ``A`` are ``A``'s internal spans. Its *calls* are the
+internal spans that are calls (``kind`` ``client`` or ``producer``, a ``peer_service``, or a
+span with a child in another service) and the children in another service of the entry span or
+of an internal span (a caller that writes no client spans). The self-time is the entry span's
+duration minus the length of the union of its calls' intervals, each clipped to the entry span:
+overlapping (asynchronous, parallel) calls are counted once, and time a call runs past its
+parent's end is not the parent's.
 With no internal spans this is a span's duration minus the union of its children's intervals;
 with internal spans it is the sum of their self-times (the same wall-clock time counted once).
 The network time of a call stays out of the caller's self-time (it is inside the client span), so
@@ -122,9 +123,8 @@ def self_times(joined: pd.DataFrame) -> pd.DataFrame:
     cross = spans["p_service"].notna() & (spans["p_service"].astype(str) != service)
     internal = spans["p_service"].notna() & ~cross
     kind = spans["kind"] if "kind" in spans.columns else pd.Series("", index=spans.index)
-    calling = (kind.fillna("").astype(str).str.strip().str.lower() == "client") | (
-        spans["peer_service"] != ""
-    )
+    calling = kind.fillna("").astype(str).str.strip().str.lower().isin(["client", "producer"])
+    calling |= spans["peer_service"] != ""
     has_cross_child = key.isin(set(parent_key[cross]))
     entry = ~internal & ~calling
     # each span of a service below an entry span through spans of that service: its entry
@@ -179,9 +179,12 @@ def _covered(calls: pd.DataFrame, entries: pd.DataFrame) -> pd.Series:
     reach = c.groupby("entry", sort=False)["e"].cummax()
     previous = reach.shift(1).where(c["entry"].eq(c["entry"].shift(1)))
     # each interval adds what lies beyond the furthest end reached before it (sorted by start)
-    start = np.maximum(c["s"].to_numpy(dtype=float), previous.fillna(-np.inf).to_numpy())
-    added = np.clip(c["e"].to_numpy(dtype=float) - start, 0.0, None)
-    return pd.Series(added, index=c.index).groupby(c["entry"]).sum().round().astype("int64")
+    # in int64 nanoseconds: epoch times as floats would lose a few hundred nanoseconds
+    floor = np.iinfo(np.int64).min
+    before = previous.fillna(floor).to_numpy(dtype="int64")
+    start = np.maximum(c["s"].to_numpy(dtype="int64"), before)
+    added = np.clip(c["e"].to_numpy(dtype="int64") - start, 0, None)
+    return pd.Series(added, index=c.index).groupby(c["entry"]).sum().astype("int64")
 
 
 def onset(slow: np.ndarray, starts: np.ndarray, p0: float) -> tuple[int, bool]:
