@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -349,21 +350,13 @@ def _to_failed_callee(credit: Credit, slow: pd.DataFrame, failed: _FailedCalls) 
     if found is None:
         return credit
     callee, k, n = found
-    return Credit(
+    return replace(
+        credit,
         component=callee,
-        detector=credit.detector,
-        evidence=credit.evidence,
-        raw=credit.raw,
-        share=credit.share,
         text=credit.text + f"; {k} of these {n} slow spans made a failed call to {callee} "
         "(retried, named by the statement after it, not served, or failing): the time went "
         "to waiting on it",
-        test=credit.test,
         edge=(credit.component, callee),
         attribution=f"callee: the caller's extra self-time is spent around failed calls to "
         f"{callee}",
-        onset_ns=credit.onset_ns,
-        figures=credit.figures,
-        samples=credit.samples,
-        role="latency",
     )

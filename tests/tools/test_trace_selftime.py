@@ -16,6 +16,7 @@ from agent.evaluation import evaluate_case
 from agent.factory import open_bundle
 from scenarios.randomgen import generate_random
 from tests.conftest import REPO
+from tests.tools.test_traces import Trees
 from tools import significance
 from tools.models import TimeWindow
 from tools.trace_analysis import _joined, analyse, traces
@@ -32,32 +33,13 @@ MS = 1_000_000
 _ids = itertools.count(1)
 
 
-class Chain:
+class Chain(Trees):
     """Traces of ``gateway -> api -> worker`` (each call through a client span, 1 ms of network
     each way), with each service's own time in ms drawn around a median."""
 
     def __init__(self, seed: int = 7) -> None:
-        self.rows: list[dict] = []
+        super().__init__()
         self.rng = random.Random(seed)
-
-    def span(self, trace, parent, service, operation, start, duration, kind="") -> str:
-        sid = f"s{next(_ids)}"
-        self.rows.append(
-            {
-                "trace_id": trace,
-                "span_id": sid,
-                "parent_id": parent,
-                "service": service,
-                "instance": service + "-0",
-                "operation": operation,
-                "kind": kind,
-                "start_ns": int(start),
-                "duration_ns": int(duration),
-                "status_code": "",
-                "peer_service": "",
-            }
-        )
-        return sid
 
     def own(self, median_ms: float) -> int:
         return int(median_ms * MS * self.rng.lognormvariate(0.0, 0.2))
@@ -78,7 +60,7 @@ class Chain:
         return end
 
     def _set(self, sid: str, start: int, end: int) -> None:
-        for row in self.rows:
+        for row in self.spans:
             if row["span_id"] == sid:
                 row["duration_ns"] = end - start
                 return
@@ -96,7 +78,7 @@ class Chain:
             self.serve(f"t{next(_ids)}", "", chain, base + i * step)
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows)
+        return pd.DataFrame(self.spans)
 
 
 NORMAL = {"gateway": 5.0, "api": 20.0, "worker": 15.0}
@@ -147,10 +129,10 @@ def test_overlapping_calls_are_counted_once_and_clipped_to_the_span() -> None:
     root = chain.span("t", "", "api", "handle", 0, 100 * MS)
     # two parallel calls [10, 50] and [30, 70] ms: 60 ms of calls, not 80
     for start, end in ((10, 50), (30, 70)):
-        client = chain.span("t", root, "api", "call", start * MS, (end - start) * MS, "client")
+        client = chain.span("t", root, "api", "call", start * MS, (end - start) * MS, kind="client")
         chain.span("t", client, "worker", "handle", (start + 1) * MS, (end - start - 2) * MS)
     # an asynchronous call that outlives the span: only [90, 100] ms is the span's
-    client = chain.span("t", root, "api", "call", 90 * MS, 50 * MS, "client")
+    client = chain.span("t", root, "api", "call", 90 * MS, 50 * MS, kind="client")
     chain.span("t", client, "worker", "handle", 91 * MS, 48 * MS)
     window = TimeWindow(start=datetime.fromtimestamp(0, tz=UTC), end=T0)
     rows = self_times(_joined(chain.frame(), window, []))
@@ -184,20 +166,8 @@ def test_the_onset_is_the_change_point_of_the_exceedances() -> None:
 
 def test_a_throttled_callee_s_retry_back_off_is_filed_under_the_callee() -> None:
     rng = random.Random(3)
-    rows: list[dict] = []
-
-    def span(trace, parent, service, op, start, dur, kind="", peer="") -> str:
-        sid = f"s{next(_ids)}"
-        rows.append(
-            {
-                "trace_id": trace, "span_id": sid, "parent_id": parent, "service": service,
-                "instance": service + "-0", "operation": op, "kind": kind,
-                "start_ns": int(start), "duration_ns": int(dur), "status_code": "",
-                "peer_service": peer,
-            }
-        )  # fmt: skip
-        return sid
-
+    trees = Trees()
+    span = trees.span
     logs: list[dict] = []
     for period, throttled in ((REFERENCE, False), (WINDOW, True)):
         base = int(period.start.timestamp() * 1e9)
@@ -210,7 +180,7 @@ def test_a_throttled_callee_s_retry_back_off_is_filed_under_the_callee() -> None
             at = t + own // 2
             for attempt in range(calls):
                 last = attempt == calls - 1
-                client = span(trace, root, "api", "invoke", at, 6 * MS, "client", "fn")
+                client = span(trace, root, "api", "invoke", at, 6 * MS, kind="client", peer="fn")
                 if last:  # the retry is served; the throttled first try has no span below
                     span(trace, client, "fn", "handle", at + MS, 4 * MS)
                 else:
@@ -220,7 +190,7 @@ def test_a_throttled_callee_s_retry_back_off_is_filed_under_the_callee() -> None
                     )  # fmt: skip
                     at += 150 * MS
                 at += 6 * MS
-    found = analyse(pd.DataFrame(rows), pd.DataFrame(logs), WINDOW, [REFERENCE])
+    found = analyse(pd.DataFrame(trees.spans), pd.DataFrame(logs), WINDOW, [REFERENCE])
     got = [c for c in found.credits if c.detector == "self_time"]
     assert got and {c.component for c in got} == {"fn"}
     assert got[0].edge == ("api", "fn")
