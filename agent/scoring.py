@@ -117,8 +117,11 @@ def timed(ev: Evidence) -> bool:
     """True when ``ev.time`` is an observed onset. The traces tool compares the whole window
     with the reference windows: its items carry the window start, which is no onset (taken
     as one, every component with span evidence would seem to start at the window start, before
-    the deployment that caused it)."""
-    return ev.time is not None and ev.tool != "traces"
+    the deployment that caused it), unless the detector located one (label ``onset``
+    ``observed``: the self-time shift's change point, :func:`tools.trace_selftime.onset`)."""
+    if ev.time is None:
+        return False
+    return ev.tool != "traces" or ev.labels.get("onset") == "observed"
 
 
 def collect(evidence: list[Evidence]) -> dict[str, ComponentSignals]:

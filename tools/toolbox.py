@@ -76,8 +76,10 @@ TOOLS: dict[str, Tool] = {
             "traces",
             "Spans of the window versus fault-free reference windows: per call edge the network "
             "time (client minus server span), per span kind (service, operation, parent "
-            "operation) changed child calls, log statements and status, the error origin, and "
-            "fan-out changes; each finding as -log10 p with direction-aware attribution.",
+            "operation) changed child calls, log statements and status, the error origin, "
+            "self-time (time in a service's own code, outside its calls) that rose from an onset "
+            "in the window, and fan-out changes; each finding as -log10 p with direction-aware "
+            "attribution.",
             TracesInput,
             traces,
         ),

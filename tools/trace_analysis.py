@@ -60,6 +60,13 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
 4. **Fan-out and call counts.** Per span kind and child call, more calls per span than the
    reference rate (Poisson); reported as context (retries and fan-out changes are consequences
    as often as causes), not credited.
+5. **Self-time** (:mod:`tools.trace_selftime`): per entry span kind (service, operation), the
+   time the service spends in its own code (the span's duration minus the union of its calls'
+   intervals), ``k`` of ``n`` window spans over the reference's ``max(q99, median + 1 ms)``
+   (binomial on effective counts); credited to the service with an onset (the change point of
+   the exceedances, when it lies inside the window), or to ``X`` when the slow spans mostly
+   made a failed call to ``X`` (:class:`_FailedCalls`). A slower leaf raises its callers'
+   durations, not their self-times.
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -115,6 +123,12 @@ class Credit:
     test: str
     edge: tuple[str, str] | None = None
     attribution: str = ""
+    onset_ns: int | None = None
+    """An observed onset (epoch ns UTC), for detectors that locate one; None: the finding
+    covers the whole window."""
+    figures: dict[str, float] = field(default_factory=dict)
+    samples: list[str] = field(default_factory=list)
+    role: str = ""
 
 
 @dataclass
@@ -126,6 +140,7 @@ class TraceFindings:
     behaviour: pd.DataFrame = field(default_factory=pd.DataFrame)
     companions: pd.DataFrame = field(default_factory=pd.DataFrame)
     fanout: pd.DataFrame = field(default_factory=pd.DataFrame)
+    self_time: pd.DataFrame = field(default_factory=pd.DataFrame)
     window_spans: int = 0
     reference_spans: int = 0
     families: int = 0
@@ -250,9 +265,15 @@ def analyse(
     edge_credits = _edges(joined, found)
     own, stops = _behaviour(joined, logs, found)
     origin = _origins(joined, found) if found.has_status else []
-    found.credits = edge_credits + own + origin + _unserved(joined, found)
-    # test families corrected separately: edges, span presence, companions, unserved calls, origins
-    found.families = 4 + int(found.has_status)
+    from tools.trace_selftime import self_time_credits  # imports this module
+
+    slow_own, found.self_time = self_time_credits(
+        joined, lambda: _FailedCalls(_items(joined, logs), joined, logs)
+    )
+    found.credits = edge_credits + own + origin + _unserved(joined, found) + slow_own
+    # test families corrected separately: edges, span presence, companions, unserved calls,
+    # self-time, origins
+    found.families = 5 + int(found.has_status)
     found.credits += _attribute_stops(stops, {c.component for c in found.credits})
     _fanout(joined, found)
     return found
@@ -1430,7 +1451,8 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
     """Run the detectors over the spans of the window and the reference windows.
 
     ``data``: ``edges`` (the strongest call edges: caller, callee, k, n, evidence),
-    ``behaviour`` (the strongest span-kind changes), ``credits`` (component -> evidence),
+    ``behaviour`` (the strongest span-kind changes), ``self_time`` (the strongest self-time
+    units: service, operation, k, n, evidence), ``credits`` (component -> evidence),
     ``references`` (the windows used) and ``gaps`` (what could not be checked).
 
     Raises:
@@ -1496,17 +1518,21 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
                 summary=credit.text,
                 searched=searched,
                 window=window,
-                time=window.start,
+                time=_onset_time(credit, window),
                 figures={
                     "evidence": credit.evidence,
                     "raw_evidence": credit.raw,
                     "share": credit.share,
+                    **credit.figures,
                 },
                 labels={
                     "test": credit.test,
                     "attribution": credit.attribution,
                     "scope": "own",
+                    "onset": "observed" if credit.onset_ns is not None else "window",
+                    **({"role": credit.role} if credit.role else {}),
                 },
+                samples=credit.samples,
             )
         )
     if unmapped:
@@ -1525,6 +1551,7 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
         "edges": _records(found.edges, ["p_service", "service", "k", "n", "evidence"]),
         "behaviour": _records(found.behaviour, ["kind", "item", "change", "c", "n", "evidence"]),
         "fanout": _records(found.fanout, ["kind", "call", "window", "expected", "evidence"]),
+        "self_time": _records(found.self_time, ["service", "operation", "k", "n", "evidence"]),
         "gaps": gaps,
     }
     return ToolResult(
@@ -1535,6 +1562,15 @@ def traces(ctx: ToolContext, args: TracesInput) -> ToolResult:
         evidence=evidence,
         data=data,
     )
+
+
+def _onset_time(credit: Credit, window: TimeWindow) -> datetime:
+    """The evidence time: the credit's observed onset (label ``onset`` ``observed``, which
+    the scorer takes as an onset), else the window start (label ``onset`` ``window``: the
+    comparison covers the whole window and observed no onset)."""
+    if credit.onset_ns is None:
+        return window.start
+    return datetime.fromtimestamp(credit.onset_ns / 1e9, tz=UTC)
 
 
 def _records(table: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:

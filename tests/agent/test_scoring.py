@@ -143,3 +143,28 @@ def test_failures_that_originate_below_are_the_dependencys(tmp_path: Path) -> No
     own = _evidence(api, "error_origin", 4.0, scope="own").model_copy(update={"tool": "traces"})
     got = _scores(arch, [origin, errors, slow, own])
     assert got["Orders API"] == round(36.0 * (1 - 7.0 / 36.0), 3)
+
+
+def _self_time(component: str, value: float, minutes_after_onset: float) -> Evidence:
+    # a self-time shift whose change point lies inside the window: an observed onset
+    ev = _evidence(component, "self_time", value, scope="own", role="latency", onset="observed")
+    when = ONSET + timedelta(minutes=minutes_after_onset)
+    return ev.model_copy(update={"tool": "traces", "time": when})
+
+
+def test_an_observed_self_time_onset_gives_a_deployment_its_timing(tmp_path: Path) -> None:
+    arch = _arch(tmp_path)
+    web, api = arch.get("Web App").id, arch.get("Orders API").id
+    # the API's own code got slower 2 min after its deployment; only the spans show it
+    slower = _self_time(api, 12.0, 0.0)
+    slow_web = _evidence(web, "metric_anomaly", 9.0, role="latency", harmful="true")
+    deploy = _change(api, 2)
+    # the deployment's timing is combined with the shift (no caller has an onset to lend)
+    assert _scores(arch, [slower, deploy])["Orders API"] > 12.0
+    got = _scores(arch, [slower, slow_web])
+    assert got["Web App"] < 3.0  # the caller's latency is explained by the API's own time
+    # without an observed onset (a window-wide comparison) the deployment gets no timing
+    window_wide = slower.model_copy(
+        update={"time": WINDOW.start, "labels": {**slower.labels, "onset": "window"}}
+    )
+    assert _scores(arch, [window_wide, deploy])["Orders API"] == 12.0

@@ -441,3 +441,17 @@ def test_span_source_setting(monkeypatch):
         SpanLimits.from_env()
     off = read_spans(HOUR, SpanLimits(source="none"), xray_client=list, insights=list)
     assert off.rows == [] and "turned off" in off.gaps[0]
+
+
+def test_x_ray_spans_give_each_service_its_self_time():
+    """The traces tool's self-time on spans converted from X-Ray: the orders API's segment
+    (231 ms) minus its DynamoDB call (18 ms) and its call to payments (187 ms); its internal
+    subsegments are its own time. Both worlds share the span model."""
+    from tools.trace_analysis import _joined
+    from tools.trace_selftime import self_times
+
+    rows, _ = segment_rows(_documents())
+    every = TimeWindow(start=START - timedelta(days=365), end=START + timedelta(days=365))
+    got = self_times(_joined(to_frame(rows), every, [])).set_index("service")["self_ns"]
+    assert got["orders-api"] == (231 - 18 - 187) * 1_000_000
+    assert got["payments"] == (170 - 166) * 1_000_000

@@ -158,7 +158,7 @@ def test_the_traces_detectors_report_their_test_families() -> None:
         for i in range(20):
             trees.request(at(period, i * 200), "a", [("b", 1.0, 2.0)])
     spans, logs = trees.frames()
-    # edges, span presence, companions, unserved calls; with status codes also origins
-    assert analyse(spans, logs, WINDOW, [REFERENCE]).families == 4  # no status codes
+    # edges, span presence, companions, unserved calls, self-time; with status codes origins
+    assert analyse(spans, logs, WINDOW, [REFERENCE]).families == 5  # no status codes
     spans["status_code"] = "200"
-    assert analyse(spans, logs, WINDOW, [REFERENCE]).families == 5
+    assert analyse(spans, logs, WINDOW, [REFERENCE]).families == 6
