@@ -475,6 +475,7 @@ class AwsBackend(TelemetryBackend):
         (one lookup sweep each, in parallel; each sweep at 2 requests/s)."""
         with self._lock:
             if _wkey(window) not in self._trail_cache:
+
                 readable = []
                 for location in self.locations:
                     if self.linked_account(location):  # CloudTrail is not covered by observability
