@@ -97,6 +97,9 @@ def test_timeout_marks_the_result_partial(chain_bundle: Path):
     )
     got = aws.log_patterns(["/aws/lambda/orders"], WINDOW, WINDOW.previous(), 300)
     assert got.partial and clients.log.count("logs", "StopQuery") >= 1
+    # a baseline per-bin answer cut short would lack some bins' counts (read as bursts): unused
+    assert "DEGRADED: baseline per-bin counts incomplete" in got.query
+    assert all(p.baseline_bins == [] for p in got.patterns)
 
 
 def test_metric_series_match_the_bundle_backend_with_few_calls(chain_bundle: Path):

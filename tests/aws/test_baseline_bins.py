@@ -144,6 +144,21 @@ def _stub_insights(stub: Stubber, *, baseline_fails: bool = False) -> dict[str, 
     return baseline_request
 
 
+def _write_bursts(writer: BundleWriter) -> BundleWriter:
+    """The retry lines of :data:`BURSTS` (baseline) and :data:`WINDOW_BURSTS` (window)."""
+    for start, bursts, width in (
+        (BASELINE.start, BURSTS, BIN_S),
+        (WINDOW.start, WINDOW_BURSTS, 60),
+    ):
+        for at, n in bursts.items():
+            for j in range(n):
+                when = start + timedelta(seconds=width * at + j)
+                writer.add_log(
+                    GROUP, LogRecord(timestamp=when, message=f"WARN retry {j} upstream busy")
+                )
+    return writer
+
+
 def _aws(tmp_path: Path, logs_client: Any) -> AwsBackend:
     return AwsBackend(
         _architecture(tmp_path), lambda service, location: logs_client, sleep=lambda _: None
@@ -189,19 +204,7 @@ def test_an_ordinary_burst_is_not_a_surge_on_aws_as_on_bundles(tmp_path: Path) -
     assert phi > 10 and on_aws.dispersion == pytest.approx(phi, abs=0.01)
 
     # the same lines in a bundle: the bundle backend's verdict and dispersion are the same
-    writer = BundleWriter(tmp_path / "bundle")
-    for i, n in BURSTS.items():
-        for j in range(n):
-            when = BASELINE.start + timedelta(seconds=BIN_S * i + j)
-            writer.add_log(
-                GROUP, LogRecord(timestamp=when, message=f"WARN retry {j} upstream busy")
-            )
-    for m, n in WINDOW_BURSTS.items():
-        for j in range(n):
-            when = WINDOW.start + timedelta(minutes=m, seconds=j)
-            writer.add_log(
-                GROUP, LogRecord(timestamp=when, message=f"WARN retry {j} upstream busy")
-            )
+    writer = _write_bursts(BundleWriter(tmp_path / "bundle"))
     root = writer.write(IncidentSpec(id="burst", description="orders", window=WINDOW), {})
     mined = BundleBackend(Bundle(root)).log_patterns([GROUP], WINDOW, BASELINE, BIN_S)
     (bundle_retry,) = mined.patterns
@@ -224,18 +227,7 @@ def test_the_logs_tool_gives_the_same_verdict_through_both_backends(tmp_path: Pa
             for s in (0, 20, 40):
                 when = period.start + timedelta(minutes=minute, seconds=s)
                 writer.add_log(GROUP, LogRecord(timestamp=when, message=f"order {s} stored"))
-    for i, n in BURSTS.items():
-        for j in range(n):
-            when = BASELINE.start + timedelta(seconds=BIN_S * i + j)
-            writer.add_log(
-                GROUP, LogRecord(timestamp=when, message=f"WARN retry {j} upstream busy")
-            )
-    for m, n in WINDOW_BURSTS.items():
-        for j in range(n):
-            when = WINDOW.start + timedelta(minutes=m, seconds=j)
-            writer.add_log(
-                GROUP, LogRecord(timestamp=when, message=f"WARN retry {j} upstream busy")
-            )
+    _write_bursts(writer)
     root = writer.write(
         IncidentSpec(id="burst", description="orders", window=WINDOW), chain_workspace()
     )
@@ -273,28 +265,6 @@ def test_a_failing_baseline_query_degrades_only_that_part(tmp_path: Path) -> Non
     assert retry.baseline_bins == [] and got.baseline_bin_seconds is None
     assert got.partial and "DEGRADED: baseline per-bin counts failed" in got.query
     assert got.query.count("per-bin counts failed") == 1  # the window's query answered
-
-
-def test_a_stopped_baseline_query_is_not_used(chain_bundle: Path) -> None:
-    """A baseline per-bin answer cut at the timeout would lack the counts of some bins (they
-    would read as bursts): it is left out and said so."""
-    bundle = Bundle(chain_bundle)
-    clients = ReplayClients(bundle, polls_until_complete=100)
-    now = [0.0]
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-
-    aws = AwsBackend(
-        ArchitectureModel.load(bundle.workspace_path),
-        clients,
-        sleep=sleep,
-        clock=lambda: now[0],
-        query_timeout_s=5,
-    )
-    got = aws.log_patterns([GROUP], WINDOW, BASELINE, 300)
-    assert got.partial and "DEGRADED: baseline per-bin counts incomplete" in got.query
-    assert all(p.baseline_bins == [] for p in got.patterns)
 
 
 def test_baseline_bin_plan() -> None:
