@@ -5,7 +5,8 @@ twice against replay clients that answer the AWS APIs from the bundle, in a simu
 holding 200 log groups (the workspace maps 6; the other 194 get a deterministic synthetic volume):
 
 - **workspace-mapped** (:class:`~tools.telemetry.aws.AwsBackend`): each component's own log
-  groups (``rca.logGroups``), one ``pattern | diff`` query plus one per-minute bin query each;
+  groups (``rca.logGroups``), one ``pattern | diff`` query plus two per-bin queries each (the
+  most changed patterns per minute of the window, and per reference bin of the baseline);
 - **naive**: the same investigation, but every logs call queries every log group of the account
   (DescribeLogGroups, then queries of 50 groups each): what an agent without the C4 to
   log-group mapping has to do.

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/logs_fault_free.py [BUNDLES_DIR]
+    python benchmarks/logs_fault_free.py [BUNDLES_DIR] [--aws | --one-reference]
 
 For every imported case (``BUNDLES_DIR``, default ``.cache/nezha-bundles``, filled by
 ``benchmarks/nezha_eval.py``) with two or more reference windows, the first reference window
@@ -15,6 +15,13 @@ reference bins' dispersion). Nothing is faulty there, so every surging template 
 component whose strongest new-or-surging template reaches p < 0.001 after the tool's Bonferroni
 correction over its templates is a false alarm (a fault that starts before its labelled
 injection can leak into the first reference window, so a few may be real). Nothing is fitted.
+
+``--aws`` serves the templates through the AWS backend (:class:`tools.telemetry.aws.AwsBackend`)
+over Logs Insights answers replayed from the bundle (:class:`tools.aws.replay.ReplayClients`):
+one baseline (the second reference window; the AWS backend serves one), reference bins only for
+the most changed templates (their per-bin query over the baseline), the Poisson null for the
+others; its "poisson over lines" row is the AWS backend before it counted reference bins.
+``--one-reference`` gives the bundle backend the same single baseline, for comparison.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ NULLS = ("poisson over lines", "per-bin negative binomial")
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    aws = "--aws" in args
+    one_reference = aws or "--one-reference" in args
+    args = [a for a in args if a not in ("--aws", "--one-reference")]
     root = Path(args[0]) if args else REPO / ".cache" / "nezha-bundles"
     if not find_bundles([root]):
         print(f"no bundles under {root}: run benchmarks/nezha_eval.py first", file=sys.stderr)
@@ -47,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|")
     for bundle, ctx, window, others in fault_free_windows(root):
         bin_seconds = max(60, int(window.seconds // 12) // 60 * 60)
+        backend = ctx.backend
+        if aws:
+            from tools.aws.replay import ReplayClients
+            from tools.telemetry.aws import AwsBackend
+
+            backend = AwsBackend(ctx.architecture, ReplayClients(bundle), sleep=lambda _: None)
+        if one_reference:
+            others = others[:1]
         windows += 1
         row = {n: [0, 0] for n in NULLS}
         n_comp = n_templates = 0
@@ -54,12 +72,12 @@ def main(argv: list[str] | None = None) -> int:
             groups = ctx.architecture.telemetry(element.id).log_groups
             if not groups:
                 continue
-            result = ctx.backend.reference_log_patterns(groups, window, others, bin_seconds)
+            result = backend.reference_log_patterns(groups, window, others, bin_seconds)
             if not result.patterns:
                 continue
             n_comp += 1
             n_templates += len(result.patterns)
-            ratio = window.seconds / (result.baseline_seconds or window.seconds)
+            ratio = window.seconds / (result.baseline_seconds or result.baseline.seconds)
             traffic = (
                 result.window_records / (result.baseline_records * ratio)
                 if result.baseline_records

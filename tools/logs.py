@@ -10,8 +10,10 @@ least 60 s, or the largest of 60/30/15/10/5 s that leaves the references 8 whole
 :func:`tools.telemetry.base.reference_bin_seconds`): the variance-to-mean ratio ``phi`` of those
 counts
 (:func:`tools.significance.index_of_dispersion`; 1 with fewer than 8 bins, no baseline occurrence,
-or no overdispersion, and on backends that give no reference bins, e.g. Logs Insights, whose
-``pattern`` and ``diff`` return one count per pattern and period). The deviation is the score
+or no overdispersion, and for templates whose backend gives no reference bins: on AWS, Logs
+Insights ``pattern`` and ``diff`` return one count per pattern and period, so only the most
+changed templates, which get a per-bin query over the window and the baseline, have them, see
+:meth:`tools.telemetry.aws.AwsBackend.log_patterns`). The deviation is the score
 ``z = (k - lambda) / sqrt(phi * lambda + 1)`` (the Poisson-style score when ``phi`` is 1), and
 the evidence the negative binomial tail with that variance
 (:func:`tools.significance.negative_binomial`).

@@ -42,8 +42,14 @@ def test_log_patterns_match_the_bundle_backend(chain_bundle: Path):
     assert new.bins == ref.bins and new.first_seen == ref.first_seen
     assert new.samples and new.samples[0] == ref.samples[0]
     assert DIFF_QUERY in got.query and got.bytes_scanned > 0 and not got.partial
-    # one diff query and one bin query, each polled to completion
-    assert clients.log.count("logs", "StartQuery") == 2
+    # the reference bins of the binned patterns are the bundle backend's, at its width
+    assert got.baseline_bin_seconds == want.baseline_bin_seconds == 60
+    binned = [p for p in got.patterns if p.baseline_bins]
+    assert binned and {(p.template, tuple(p.baseline_bins)) for p in binned} <= {
+        (p.template, tuple(p.baseline_bins)) for p in want.patterns
+    }
+    # one diff query and one bin query over the window and one over the baseline
+    assert clients.log.count("logs", "StartQuery") == 3
 
 
 def test_diff_without_previous_counts_falls_back_to_a_baseline_query(chain_bundle: Path):
@@ -51,7 +57,7 @@ def test_diff_without_previous_counts_falls_back_to_a_baseline_query(chain_bundl
     got = aws.log_patterns(["/aws/lambda/orders"], WINDOW, WINDOW.previous(), 300)
     steady = max(got.patterns, key=lambda p: p.baseline_count)
     assert steady.baseline_count > 0 and "over the baseline" in got.query
-    assert clients.log.count("logs", "StartQuery") == 3
+    assert clients.log.count("logs", "StartQuery") == 4  # diff, baseline, bins x 2
 
 
 def test_explicit_baseline_uses_two_pattern_queries(chain_bundle: Path):
@@ -61,7 +67,8 @@ def test_explicit_baseline_uses_two_pattern_queries(chain_bundle: Path):
     got = aws.log_patterns(["/aws/lambda/web"], WINDOW, baseline, 300)
     assert "`pattern @message` over the window and over the baseline" in got.query
     assert any(p.baseline_count > 0 for p in got.patterns)
-    assert clients.log.count("logs", "StartQuery") - before == 3  # window, baseline, bins
+    # window, baseline, bins over each
+    assert clients.log.count("logs", "StartQuery") - before == 4
 
 
 def test_missing_log_groups_are_reported_not_fatal(chain_bundle: Path):
@@ -90,6 +97,9 @@ def test_timeout_marks_the_result_partial(chain_bundle: Path):
     )
     got = aws.log_patterns(["/aws/lambda/orders"], WINDOW, WINDOW.previous(), 300)
     assert got.partial and clients.log.count("logs", "StopQuery") >= 1
+    # a baseline per-bin answer cut short would lack some bins' counts (read as bursts): unused
+    assert "DEGRADED: baseline per-bin counts incomplete" in got.query
+    assert all(p.baseline_bins == [] for p in got.patterns)
 
 
 def test_metric_series_match_the_bundle_backend_with_few_calls(chain_bundle: Path):

@@ -22,6 +22,7 @@ from tools.aws.logs_insights import (
     LogsInsights,
     bin_expr,
     bins_query,
+    epoch_seconds,
     literal_of,
 )
 from tools.aws.replay import ReplayClients, ReplayLogs, client_error
@@ -266,6 +267,12 @@ def test_observability_mode_reads_source_accounts_through_the_monitoring_account
     assert sent and all(
         kw["logGroupIdentifiers"] == [arn] and "logGroupNames" not in kw for kw in sent
     )
+    # diff, and the per-bin query over the window and over the baseline, all by ARN
+    assert [(kw["startTime"], kw["endTime"]) for kw in sent[1:]] == [
+        epoch_seconds(WINDOW.start, WINDOW.end),
+        epoch_seconds(WINDOW.previous().start, WINDOW.previous().end),
+    ]
+    assert any(p.baseline_bins for p in got.patterns)
     assert {loc for _, loc in asked} == {Location(None, None)}  # the monitoring account only
     assert aws.write_events(WINDOW) == [] and aws.skipped_trails == [Location(SOURCE, None).label()]
 

@@ -10,7 +10,8 @@ Cost and speed (per investigation):
 
 - logs: one ``pattern @message | diff`` Logs Insights query per component and account (at most
   50 log groups each) scanning the window and the previous period only the mapped log groups,
-  plus one query for per-minute counts of the most changed patterns in the window; with an
+  plus one query for per-minute counts of the most changed patterns in the window and one for
+  their counts per reference bin in the baseline (the null model's dispersion); with an
   explicit baseline that is not the previous equal period, two ``pattern`` queries instead of
   ``diff``;
 - metrics: ListMetrics once per (namespace, dimensions) of a selector, then GetMetricData in
@@ -40,7 +41,7 @@ from typing import Any
 
 from tools.aws.cloudtrail import CloudTrailLookup
 from tools.aws.cloudwatch import MAX_QUERIES_PER_CALL, CloudWatchMetrics, MetricId, default_unit
-from tools.aws.errors import CredentialsError, NotFoundError, QueryError
+from tools.aws.errors import CredentialsError, NotFoundError, QueryError, ThrottledError
 from tools.aws.logs_insights import (
     DIFF_QUERY,
     MAX_LOG_GROUPS_PER_QUERY,
@@ -62,12 +63,14 @@ from tools.c4 import ArchitectureModel
 from tools.context import ToolContext
 from tools.errors import TelemetryError, WorkspaceError
 from tools.models import TimeWindow
+from tools.significance import MIN_DISPERSION_BINS
 from tools.telemetry.base import (
     LogPattern,
     LogPatternResult,
     MetricSelector,
     MetricSeries,
     TelemetryBackend,
+    reference_bin_seconds,
 )
 from tools.workspace import load_workspace
 
@@ -221,15 +224,27 @@ class AwsBackend(TelemetryBackend):
 
         ``diff`` serves the default baseline (the previous equal period); any other baseline is
         served by a second ``pattern`` query, its patterns matched to the window's by template
-        text. The most changed patterns (up to 8 per account) get per-minute counts, exact first
-        occurrence and samples from one more query over the window. Missing log groups are
-        reported in ``missing_groups``; a query stopped at the timeout makes ``partial`` true.
-        No ``baseline_bins``: ``pattern`` and ``diff`` return one count per pattern and period
-        (``@sampleCount``), so the logs tool tests these counts against its Poisson null (the
-        per-bin query could serve the baseline too, at one more query per chunk: not done yet).
+        text. The most changed patterns (up to 8 per chunk of log groups) get per-minute counts,
+        exact first occurrence and samples from one more query over the window, and their counts
+        per reference bin (``baseline_bins``) from the same per-bin query over the baseline: the
+        logs tool's dispersion ``phi`` (:mod:`tools.logs`), as on bundles. The reference bin
+        width is the bundle backend's (:func:`tools.telemetry.base.reference_bin_seconds`),
+        widened only where the baseline would need more than :data:`MAX_QUERY_BINS` query bins
+        (:func:`_baseline_bin_plan`); it is ``baseline_bin_seconds``. The other patterns have
+        no ``baseline_bins`` (``pattern`` and ``diff`` return one count per pattern and period,
+        ``@sampleCount``), so the tool tests them against its Poisson null, as it does every
+        pattern when the baseline holds fewer than 8 reference bins (no baseline query then).
+
+        Missing log groups are reported in ``missing_groups``; a query stopped at the timeout
+        makes ``partial`` true. A per-bin query that fails (:class:`QueryError`, or throttling
+        past botocore's retries) or is stopped at the timeout degrades only its part: it is
+        named after ``DEGRADED:`` in ``query`` and ``partial`` is set; an incomplete baseline
+        per-bin answer is not used (its missing bins would read as bursts).
         """
         use_diff = baseline == window.previous()
         n_bins = max(1, math.ceil(window.seconds / bin_seconds))
+        ref_width, ref_query_bin = _baseline_bin_plan(baseline, bin_seconds)
+        n_ref_bins = int(baseline.seconds // ref_width)
         counts: dict[str, list[int]] = {}
         results: list[QueryResult] = []
         missing: list[str] = []
@@ -238,6 +253,7 @@ class AwsBackend(TelemetryBackend):
         for group in dict.fromkeys(log_groups):
             by_location[self.group_location.get(group, _DEFAULT)].append(group)
         binned: dict[str, PatternBins] = {}
+        base_binned: dict[str, PatternBins] = {}
         degraded: list[str] = []
         for location, groups in by_location.items():
             insights = self._insights(location)
@@ -282,17 +298,24 @@ class AwsBackend(TelemetryBackend):
                 methods.append(f"{method} in {location.label()} on {len(chunk)} log group(s)")
                 top = _most_changed(local, window.seconds / baseline.seconds)
                 if top:
-                    try:
-                        bins, bin_result = insights.pattern_bins(
-                            chunk, window.start, window.end, top, _query_bin(window)
-                        )
-                    except QueryError as exc:
-                        degraded.append(f"per-bin counts failed: {exc}")
-                        bins, bin_result = {}, None
-                    if bin_result is not None:
-                        results.append(bin_result)
+                    bins = _pattern_bins(
+                        insights, chunk, window, top, _query_bin(window), results, degraded
+                    )
                     for template, detail in bins.items():
                         binned[template] = _merge_bins(binned.get(template), detail)
+                if top and n_ref_bins >= MIN_DISPERSION_BINS:
+                    bins = _pattern_bins(
+                        insights,
+                        chunk,
+                        baseline,
+                        top,
+                        ref_query_bin,
+                        results,
+                        degraded,
+                        reference=True,
+                    )
+                    for template, detail in bins.items():
+                        base_binned[template] = _merge_bins(base_binned.get(template), detail)
                 for template, (in_window, in_baseline) in local.items():
                     _add(counts, template, in_window, in_baseline)
         patterns_out = []
@@ -302,12 +325,18 @@ class AwsBackend(TelemetryBackend):
             if found is not None:
                 for when, n in found.counts.items():
                     per_bin[bin_index(when, window.start, bin_seconds, n_bins)] += n
+            reference = base_binned.get(template)
             patterns_out.append(
                 LogPattern(
                     template=template,
                     window_count=in_window,
                     baseline_count=in_baseline,
                     bins=per_bin,
+                    baseline_bins=(
+                        _reference_bins(reference, baseline, ref_width, n_ref_bins)
+                        if reference is not None
+                        else []
+                    ),
                     samples=found.samples if found else [],
                     first_seen=found.first_seen if found else None,
                 )
@@ -319,8 +348,10 @@ class AwsBackend(TelemetryBackend):
             query="CloudWatch Logs Insights "
             + ("; ".join(methods) if methods else "(no query: no log group found)")
             + "; per-minute counts of the most changed patterns (strcontains)"
+            + (f", and per {ref_width} s bin of the baseline" if base_binned else "")
             + "".join(f"; DEGRADED: {d}" for d in degraded),
             bin_seconds=bin_seconds,
+            baseline_bin_seconds=ref_width if base_binned else None,
             patterns=patterns_out,
             window_records=sum(c[0] for c in counts.values()),
             baseline_records=sum(c[1] for c in counts.values()),
@@ -567,9 +598,81 @@ def _merge_bins(left: PatternBins | None, right: PatternBins) -> PatternBins:
     )
 
 
+MAX_QUERY_BINS = 1200
+"""Bins of one per-bin query per pattern: 8 patterns of 1,200 bins stay within the 10,000 rows
+the query asks for (``limit``, one GetQueryResults page)."""
+
+
 def _query_bin(window: TimeWindow) -> int:
     """Bin width in seconds for per-pattern counts: 60 s, wider for windows over 20 hours."""
-    return max(60, math.ceil(window.seconds / 1200 / 60) * 60)
+    return max(60, math.ceil(window.seconds / MAX_QUERY_BINS / 60) * 60)
+
+
+def _baseline_bin_plan(baseline: TimeWindow, bin_seconds: int) -> tuple[int, int]:
+    """``(reference bin width, query bin width)`` in seconds for the baseline's per-bin counts.
+
+    The reference width is the bundle backend's (:func:`tools.telemetry.base.reference_bin_seconds`
+    of the baseline and the window's ``bin_seconds``). The query counts in bins of the largest
+    divisor of it on which the baseline starts (``gcd`` of the width and the start in epoch
+    seconds), so every query bin falls in exactly one reference bin whether Logs Insights aligns
+    ``bin()`` to the epoch or to the query's start; when that grid would need more than
+    :data:`MAX_QUERY_BINS` bins the query bins are the reference bins (aligned to the start only
+    up to the offset). A baseline that would need more than :data:`MAX_QUERY_BINS` reference
+    bins (e.g. a week against an hour's window) gets the smallest multiple of the width that
+    fits: wider bins hold whole bursts too, and still leave about 1,200 bins for the variance.
+    """
+    width = reference_bin_seconds([baseline], bin_seconds)
+    needed = math.ceil(baseline.seconds / MAX_QUERY_BINS)
+    if needed > width:
+        width = math.ceil(needed / width) * width
+        return width, width
+    aligned = math.gcd(width, math.floor(baseline.start.timestamp()))
+    return width, aligned if aligned >= needed else width
+
+
+def _pattern_bins(
+    insights: LogsInsights,
+    chunk: list[str],
+    period: TimeWindow,
+    templates: list[str],
+    bin_s: int,
+    results: list[QueryResult],
+    degraded: list[str],
+    *,
+    reference: bool = False,
+) -> dict[str, PatternBins]:
+    """:meth:`LogsInsights.pattern_bins` over ``period`` (the baseline when ``reference``); its
+    result is added to ``results``. A failure (query error, throttling after retries) is added
+    to ``degraded`` and gives no bins; so does a baseline answer stopped at the timeout: counts
+    missing from some of its bins would read as bursts and hide real surges."""
+    which = "baseline " if reference else ""
+    try:
+        bins, result = insights.pattern_bins(chunk, period.start, period.end, templates, bin_s)
+    except (QueryError, ThrottledError) as exc:
+        degraded.append(f"{which}per-bin counts failed: {exc}")
+        return {}
+    if result is not None:
+        results.append(result)
+        if reference and result.partial:
+            degraded.append(
+                f"{which}per-bin counts incomplete (query {result.status}): Poisson null for "
+                "those patterns"
+            )
+            return {}
+    return bins
+
+
+def _reference_bins(
+    found: PatternBins, baseline: TimeWindow, width: int, n_ref_bins: int
+) -> list[int]:
+    """Counts per whole reference bin of ``width`` seconds from the baseline's start (the
+    partial last bin left out, as on bundles) from a per-bin query's counts."""
+    out = [0] * n_ref_bins
+    for when, n in found.counts.items():
+        index = max(0, int((when - baseline.start).total_seconds() // width))
+        if index < n_ref_bins:
+            out[index] += n
+    return out
 
 
 def open_aws_session(
