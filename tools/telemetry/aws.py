@@ -53,6 +53,7 @@ from tools.aws.logs_insights import (
     bin_index,
     log_group_arn,
 )
+from tools.aws.pattern_match import match_templates
 from tools.aws.session import AwsSessions, ClientFactory, Location, RoleConfig
 from tools.aws.span_rows import SpanLimits, SpanRead, name_services, read_window_label, to_frame
 from tools.aws.spans import read_spans
@@ -291,9 +292,11 @@ class AwsBackend(TelemetryBackend):
                         base, base_result = [], None
                     if base_result is not None:
                         results.append(base_result)
-                    local = {t: [c[0], 0] for t, c in local.items()}
-                    for p in base:
-                        _add(local, p.pattern, 0, p.count)
+                    local = _with_baseline(
+                        {t: c[0] for t, c in local.items()},
+                        base,
+                        {p.pattern: p.severity for p in patterns},
+                    )
                     method = f"`{PATTERN_QUERY}` over the window and over the baseline"
                 methods.append(f"{method} in {location.label()} on {len(chunk)} log group(s)")
                 top = _most_changed(local, window.seconds / baseline.seconds)
@@ -570,6 +573,29 @@ def _add(counts: dict[str, list[int]], template: str, window: int, baseline: int
     entry = counts.setdefault(template, [0, 0])
     entry[0] += window
     entry[1] += baseline
+
+
+def _with_baseline(
+    window: dict[str, int], base: list[InsightsPattern], severity: dict[str, str | None]
+) -> dict[str, list[int]]:
+    """``{template: [window count, baseline count]}`` from two ``pattern`` queries' answers: a
+    baseline template counts for the window template of the same text, else for the one it
+    equals up to dynamic tokens (:func:`tools.aws.pattern_match.match_templates`, one-to-one
+    and conservative), else it is a template of the baseline only."""
+    counts = {t: [n, 0] for t, n in window.items()}
+    in_base: dict[str, int] = defaultdict(int)
+    for p in base:
+        in_base[p.pattern] += p.count
+        severity.setdefault(p.pattern, p.severity)
+    pairs = match_templates(
+        [t for t, n in window.items() if n > 0 and t not in in_base],
+        [t for t in in_base if t not in counts],
+        severity,
+    )
+    renamed = {b: w for w, b in pairs.items()}
+    for template, n in in_base.items():
+        _add(counts, renamed.get(template, template), 0, n)
+    return counts
 
 
 def _most_changed(counts: dict[str, list[int]], ratio: float, limit: int = 8) -> list[str]:
