@@ -227,8 +227,9 @@ class AwsBackend(TelemetryBackend):
         served by a second ``pattern`` query, its patterns matched to the window's by template
         text, else (each query clusters only its own period, so the same lines can get two
         texts) one-to-one up to dynamic tokens (:func:`tools.aws.pattern_match.match_templates`;
-        ambiguous or generic matches stay unmatched). The most changed patterns (up to 8 per chunk of log groups) get per-minute counts,
-        exact first occurrence and samples from one more query over the window, and their counts
+        ambiguous or generic matches stay unmatched). The most changed patterns (up to 8 per
+        chunk of log groups) get per-minute counts, exact first occurrence and samples from one
+        more query over the window, and their counts
         per reference bin (``baseline_bins``) from the same per-bin query over the baseline: the
         logs tool's dispersion ``phi`` (:mod:`tools.logs`), as on bundles. The reference bin
         width is the bundle backend's (:func:`tools.telemetry.base.reference_bin_seconds`),
