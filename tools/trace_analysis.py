@@ -62,17 +62,20 @@ Detectors (vectorised with pandas; every figure is ``-log10 p`` under the named 
    as often as causes), not credited.
 5. **Self-time** (:mod:`tools.trace_selftime`): per entry span kind (service, operation), the
    time the service spends in its own code (the span's duration minus the union of its calls'
-   intervals), ``k`` of ``n`` window spans over the reference's ``max(q99, median + 1 ms)``
-   (binomial on effective counts); credited to the service with an onset (the change point of
-   the exceedances, when it lies inside the window), or to ``X`` when the slow spans mostly
-   made a failed call to ``X`` (:class:`_FailedCalls`). A slower leaf raises its callers'
+   intervals), ``k`` of ``n`` window 10 s blocks whose median self-time exceeds the
+   reference's ``max(q99, median + 1 ms)`` (binomial against the reference blocks' rate,
+   Bonferroni over the units); credited only with an onset inside the window (the change
+   point of the slow blocks), to the service, or to ``X`` when the slow spans mostly made a
+   failed call to ``X`` (:class:`_FailedCalls`). A slower leaf raises its callers'
    durations, not their self-times.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -263,13 +266,14 @@ def analyse(
     found.has_status = bool((joined["status_code"].astype(str).str.strip() != "").any())
     found.has_logs = not logs.empty
     edge_credits = _edges(joined, found)
-    own, stops = _behaviour(joined, logs, found)
+    # one table of span items and one failed-call reading for span behaviour and self-time
+    items = functools.cache(lambda: _items(joined, logs))
+    failed = functools.cache(lambda: _FailedCalls(items(), joined, logs))
+    own, stops = _behaviour(joined, found, items, failed)
     origin = _origins(joined, found) if found.has_status else []
     from tools.trace_selftime import self_time_credits  # imports this module
 
-    slow_own, found.self_time = self_time_credits(
-        joined, lambda: _FailedCalls(_items(joined, logs), joined, logs)
-    )
+    slow_own, found.self_time = self_time_credits(joined, failed)
     found.credits = edge_credits + own + origin + _unserved(joined, found) + slow_own
     # test families corrected separately: edges, span presence, companions, unserved calls,
     # self-time, origins
@@ -670,7 +674,10 @@ def _items(joined: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _behaviour(
-    joined: pd.DataFrame, logs: pd.DataFrame, found: TraceFindings
+    joined: pd.DataFrame,
+    found: TraceFindings,
+    items_of: Callable[[], pd.DataFrame],
+    failed_calls: Callable[[], _FailedCalls],
 ) -> tuple[list[Credit], list[dict[str, Any]]]:
     kinds = joined[
         ["trace_id", "span_id", "service", "operation", "p_operation", "period", "block"]
@@ -683,7 +690,7 @@ def _behaviour(
         return [], []
     counts = counts.rename(columns={"window": "n", "reference": "n_ref"})
     counts = counts[(counts["n"] >= MIN_WINDOW_SPANS) & (counts["n_ref"] >= MIN_WINDOW_SPANS)]
-    items = _items(joined, logs)
+    items = items_of()
     present = items.drop_duplicates(["trace_id", "span_id", "item"]).merge(
         kinds[["trace_id", "span_id", "kind", "period", "service", "block"]],
         on=["trace_id", "span_id"],
@@ -717,7 +724,7 @@ def _behaviour(
     found.behaviour = table
     strong = table[table["evidence"] >= significance.SIGNIFICANT]
     last_call = _LastCalls(items)
-    failed = _FailedCalls(items, joined, logs)
+    failed = failed_calls()
     pair_credits, pair_stops = _companions(items, kinds, counts, found, last_call, failed)
     if strong.empty:
         return pair_credits, pair_stops
