@@ -30,7 +30,8 @@ than about 20 blocks (ten parallel tool calls) may miss the previous prefix and 
 For Amazon Nova the user guide documents no such lookback: whether its next turn reads the
 moved checkpoint's prefix is not documented (nor simulated in ``benchmarks/agent_cost.py``).
 Each checkpoint needs the model's minimum tokens since the previous one and Amazon Nova caches at
-most 20K tokens (both from the helper). A ``cachePoint`` is a sibling block of the message, never
+most 20K tokens (both applied by :func:`tools.aws.models.cache_checkpoints`). A
+``cachePoint`` is a sibling block of the message, never
 inside a ``toolResult`` (botocore ``ToolResultContentBlock`` has no such member; ``ContentBlock``,
 ``SystemContentBlock`` and ``Tool`` do), and adds no message, so user/assistant alternation is
 unchanged. The guardrail (ApplyGuardrail on tool output, its verdict remembered per tool call)

@@ -87,7 +87,8 @@ MAX_LITERAL_CHARS = 1500
 
 CURRENT_FIELDS = ("@currentCount", "@currentSampleCount", "@sampleCount")
 PREVIOUS_FIELDS = ("@previousCount", "@previousSampleCount", "@baselineCount")
-_TOKEN = re.compile(r"<\*>|<[A-Za-z][A-Za-z0-9_]*-\d+>")
+# a dynamic token of a `pattern` template: `<*>`, or an inferred `<Name-n>` (n: its rank)
+DYNAMIC_TOKEN = re.compile(r"<\*>|<[A-Za-z][A-Za-z0-9_]*-\d+>")
 
 _SLOTS: dict[tuple[str | None, str | None], threading.BoundedSemaphore] = {}
 _SLOTS_LOCK = threading.Lock()
@@ -250,7 +251,7 @@ def literal_of(template: str) -> str | None:
     Quotes, backslashes and line breaks are cut out (no escaping needed); None when nothing of
     at least :data:`MIN_LITERAL` characters remains.
     """
-    parts = [p for seg in _TOKEN.split(template) for p in re.split(r"[\"\\\r\n\t]", seg)]
+    parts = [p for seg in DYNAMIC_TOKEN.split(template) for p in re.split(r"[\"\\\r\n\t]", seg)]
     best = max((p.strip() for p in parts), key=len, default="")[:MAX_LITERAL_CHARS].strip()
     return best if len(best) >= MIN_LITERAL else None
 

@@ -32,7 +32,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from tools.aws.logs_insights import _TOKEN
+from tools.aws.logs_insights import DYNAMIC_TOKEN
 
 WILDCARD = "<*>"
 MIN_SHARED = 2
@@ -41,7 +41,7 @@ MIN_SHARED = 2
 
 def _tokens(template: str) -> list[str]:
     """Whitespace tokens with every dynamic token written ``<*>``."""
-    return _TOKEN.sub(WILDCARD, template).split()
+    return DYNAMIC_TOKEN.sub(WILDCARD, template).split()
 
 
 def _covers(general: str, token: str) -> bool:
